@@ -1,0 +1,20 @@
+//! The supervision tree of Supervisor, as a library: component actors that own real child
+//! processes, group actors that apply Erlang/OTP strategies and restart intensity, and the
+//! process table that spawns and reaps.
+//!
+//! No XML, no CLI, no socket here: the tree is built from plain [`spec`] data. The policy is
+//! pure ([`policy`]); the actors carry it out; [`process`] is the only place that forks, waits
+//! or signals (and holds the only `unsafe`). See `ARCHITECTURE.md`.
+
+#![deny(missing_docs)]
+
+pub mod component;
+pub mod events;
+pub mod group;
+pub mod messages;
+pub mod policy;
+pub mod process;
+pub mod spec;
+pub mod tree;
+
+pub use messages::{ChildExited, Start, StartOutcome, Stop};

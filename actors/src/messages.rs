@@ -1,0 +1,79 @@
+//! Messages between the actors of the tree. Commands are imperative and go down (`Start`,
+//! `Stop`, `Settle`); facts are past tense and go up (`ChildExited`).
+
+use std::time::Duration;
+
+use actix::{Message, Recipient};
+
+use crate::policy::Exit;
+
+/// Bring the child up (after `delay`). Answers once it has started, or once it has come to rest
+/// without starting (stopped, or exited and not to be restarted).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "StartOutcome")]
+pub struct Start {
+    /// Wait this long first (backoff).
+    pub delay: Duration,
+    /// Whether this start is a restart (counted in `status`).
+    pub restart: bool,
+}
+
+/// How a [`Start`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// The child started (its process ran for `startDelay`; a group: all its levels started).
+    Started,
+    /// The child came to rest without starting.
+    NotStarted,
+}
+
+/// Stop the child (reverse order for a group). Answers once nothing of it runs.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+/// The group decided not to restart an exited child: it stays down, and any pending [`Start`]
+/// is answered `NotStarted`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Settle;
+
+/// A child stopped running without being asked to (or a nested group gave up).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct ChildExited {
+    /// The child's position in its group's start order.
+    pub index: usize,
+    /// How it ended.
+    pub exit: Exit,
+    /// How long it had been running.
+    pub uptime: Duration,
+}
+
+/// The handles a group keeps for one child, whatever kind of actor it is.
+#[derive(Clone)]
+pub struct ChildLink {
+    /// Where [`Start`] goes.
+    pub start: Recipient<Start>,
+    /// Where [`Stop`] goes.
+    pub stop: Recipient<Stop>,
+    /// Where [`Settle`] goes.
+    pub settle: Recipient<Settle>,
+}
+
+impl ChildLink {
+    /// The links of an actor that handles all three commands.
+    pub fn of<A>(address: &actix::Addr<A>) -> Self
+    where
+        A: actix::Actor<Context = actix::Context<A>>
+            + actix::Handler<Start>
+            + actix::Handler<Stop>
+            + actix::Handler<Settle>,
+    {
+        ChildLink {
+            start: address.clone().recipient(),
+            stop: address.clone().recipient(),
+            settle: address.clone().recipient(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Process ownership: spawning clean children, reaping every exit from one place, and signalling
+//! process groups without ever hitting a recycled pid.
+//!
+//! `sys` holds the crate's only `unsafe`. The `ProcessTable` is the single owner of `fork` and
+//! `waitpid`: nothing else in Supervisor waits for a process.
+
+mod spawn;
+pub mod sys;
+mod table;
+
+pub use spawn::SpawnError;
+pub use table::{Child, ProcessExited, ProcessTable};

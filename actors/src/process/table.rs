@@ -1,0 +1,163 @@
+//! The process table: pid → owner, the reaper loop, and guarded group signals.
+//!
+//! One mutex covers spawning, reaping and signalling. Holding it while std's `spawn` runs keeps
+//! the reaper from stealing a child whose `exec` failed (std waits for that child itself);
+//! holding it while signalling guarantees the target group's leader is still our unreaped child,
+//! so its pid (and with it the process-group id) cannot have been recycled.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::{Message, Recipient};
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::spawn::{self, SpawnError};
+use crate::events;
+use crate::policy::ExitStatus;
+use crate::spec::ComponentSpec;
+
+/// A supervised process ended; sent to the actor that owns it, exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub struct ProcessExited {
+    /// The process that ended (already reaped).
+    pub pid: u32,
+    /// How it ended.
+    pub status: ExitStatus,
+}
+
+/// The owner of every child process of the daemon. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct ProcessTable {
+    inner: Arc<Mutex<HashMap<i32, Recipient<ProcessExited>>>>,
+    daemon_pid: i32,
+}
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running child: the leader of its own process group. Dropping it does not stop the process.
+pub struct Child {
+    pid: i32,
+    table: ProcessTable,
+}
+
+impl ProcessTable {
+    /// An empty table for this daemon process.
+    pub fn new() -> Self {
+        ProcessTable {
+            inner: Arc::new(Mutex::new(HashMap::new())),
+            daemon_pid: std::process::id() as i32,
+        }
+    }
+
+    /// Makes the daemon the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
+    pub fn become_subreaper() -> std::io::Result<()> {
+        nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<i32, Recipient<ProcessExited>>> {
+        // A panic elsewhere must not stop reaping: the map stays consistent under every step.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts `component`'s command; `owner` is told when it exits.
+    pub fn spawn(
+        &self,
+        component: &ComponentSpec,
+        owner: Recipient<ProcessExited>,
+    ) -> Result<Child, SpawnError> {
+        let mut command = spawn::command(component, self.daemon_pid)?;
+        let mut owners = self.lock();
+        let child = command.spawn().map_err(SpawnError::Exec)?;
+        let pid = child.id() as i32;
+        // std's handle is dropped unwaited: only the reaper ever waits.
+        drop(child);
+        owners.insert(pid, owner);
+        Ok(Child { pid, table: self.clone() })
+    }
+
+    /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
+    /// for many exits, so this loops until nothing is left.
+    pub fn reap(&self) {
+        let mut owners = self.lock();
+        loop {
+            // Peek first (WNOWAIT): while the exited leader is still a zombie its group id cannot
+            // be reused, so what is left of its group can be killed safely.
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let pid = match waitid(Id::All, flags) {
+                Ok(status) => match status.pid() {
+                    Some(pid) => pid,
+                    None => return,
+                },
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ECHILD) => return,
+                Err(errno) => {
+                    tracing::error!(event = events::REAP_FAILED, error = %errno, "waitid failed");
+                    return;
+                }
+            };
+            let owner = owners.remove(&pid.as_raw());
+            if owner.is_some() {
+                // Leftovers of a component's group never outlive its leader.
+                let _ = killpg(pid, Signal::SIGKILL);
+            }
+            let status = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => ExitStatus::Code(code),
+                Ok(WaitStatus::Signaled(_, signal, _)) => ExitStatus::Signal(signal as i32),
+                Ok(other) => {
+                    tracing::error!(event = events::REAP_FAILED, status = ?other, "unexpected wait status");
+                    continue;
+                }
+                Err(errno) => {
+                    tracing::error!(event = events::REAP_FAILED, error = %errno, "waitpid failed");
+                    return;
+                }
+            };
+            match owner {
+                Some(owner) => owner.do_send(ProcessExited { pid: pid.as_raw() as u32, status }),
+                None => tracing::debug!(
+                    event = events::ORPHAN_REAPED,
+                    pid = pid.as_raw(),
+                    status = ?status,
+                    "reaped an adopted orphan"
+                ),
+            }
+        }
+    }
+
+    /// Signals the process group led by `pid`, if that leader is still our unreaped child.
+    fn signal_group(&self, pid: i32, signal: Signal) -> bool {
+        let owners = self.lock();
+        owners.contains_key(&pid) && killpg(Pid::from_raw(pid), signal).is_ok()
+    }
+
+    /// How many children are alive (not yet reaped).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no child is alive.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+impl Child {
+    /// The process id (also its process-group and session id).
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Sends `signal` to the child's whole process group; `false` if the child was already
+    /// reaped (its group was killed then) or the signal could not be sent.
+    pub fn signal_group(&self, signal: Signal) -> bool {
+        self.table.signal_group(self.pid, signal)
+    }
+}

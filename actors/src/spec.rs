@@ -1,0 +1,214 @@
+//! Plain data describing a supervision tree: what to run and how to supervise it.
+//!
+//! This is the contract between the registry (which produces it from XML) and the actors (which
+//! carry it out). It holds no XML types, no actix types and does no I/O. Every value here is
+//! already validated and resolved: defaults applied, profiles merged, paths made absolute.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole tree: the root group and everything below it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeSpec {
+    /// The root supervisor; its `id` is empty.
+    pub root: GroupSpec,
+}
+
+/// A supervisor node: a group of children supervised with one strategy and one intensity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    /// The group's id (`""` for the root).
+    pub id: String,
+    /// How the group reacts when one of its children exits and is to be restarted.
+    pub strategy: Strategy,
+    /// How many restarts the group tolerates before it gives up.
+    pub intensity: Intensity,
+    /// The group's place in its parent's start order.
+    pub start_priority: u32,
+    /// The children in document order; the group sorts them by `(start_priority, position)`.
+    pub children: Vec<ChildSpec>,
+}
+
+/// One child of a group: a component (a process) or a nested group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildSpec {
+    /// A supervised program.
+    Component(ComponentSpec),
+    /// A nested supervisor.
+    Group(GroupSpec),
+}
+
+impl ChildSpec {
+    /// The child's id, unique across the whole tree.
+    pub fn id(&self) -> &str {
+        match self {
+            ChildSpec::Component(c) => &c.id,
+            ChildSpec::Group(g) => &g.id,
+        }
+    }
+
+    /// The child's place in its group's start order.
+    pub fn start_priority(&self) -> u32 {
+        match self {
+            ChildSpec::Component(c) => c.start_priority,
+            ChildSpec::Group(g) => g.start_priority,
+        }
+    }
+}
+
+/// Erlang/OTP restart strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Restart only the child that exited.
+    OneForOne,
+    /// Stop every sibling and start them all again.
+    OneForAll,
+    /// Stop and restart the exited child and every sibling after it in start order.
+    RestForOne,
+}
+
+/// Restart intensity: more than `max_restarts` restarts within `period` makes the group give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intensity {
+    /// Restarts tolerated within `period`.
+    pub max_restarts: u32,
+    /// The sliding window.
+    pub period: Duration,
+}
+
+/// When an exited component is restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartType {
+    /// Always.
+    Permanent,
+    /// Only after an abnormal exit.
+    Transient,
+    /// Never, not even in a group restart.
+    Temporary,
+}
+
+/// Exponential backoff between consecutive restarts of one component.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// Delay of the first consecutive restart after an unstable run.
+    pub initial: Duration,
+    /// Cap on the delay.
+    pub max: Duration,
+    /// Growth factor per consecutive restart.
+    pub multiplier: f64,
+    /// A run at least this long resets the sequence: the next restart is immediate.
+    pub reset: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            multiplier: 2.0,
+            reset: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A supervised program and its supervision settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentSpec {
+    /// Unique id, also exported as `SUPERVISOR_COMPONENT`.
+    pub id: String,
+    /// Human description shown by `status`.
+    pub description: String,
+    /// What to execute.
+    pub command: CommandSpec,
+    /// Place in the group's start order (lower starts first).
+    pub start_priority: u32,
+    /// How long the process must stay up before it counts as started.
+    pub start_delay: Duration,
+    /// How long a stop waits after `stop_signal` before SIGKILL.
+    pub stop_timeout: Duration,
+    /// The signal that asks the component to stop (a signal number).
+    pub stop_signal: i32,
+    /// When an exit leads to a restart.
+    pub restart: RestartType,
+    /// Exit codes that count as a normal exit.
+    pub success_exit_codes: Vec<i32>,
+    /// Whether the component is started with the tree.
+    pub autostart: bool,
+    /// Delays between consecutive restarts.
+    pub backoff: Backoff,
+}
+
+/// A fully resolved command line and process environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// An absolute path, or a bare name looked up in `PATH` when spawning.
+    pub executable: PathBuf,
+    /// Arguments after argv\[0\], passed verbatim (no shell).
+    pub arguments: Vec<String>,
+    /// Whether the child starts from the daemon's environment (`true`) or an empty one.
+    pub inherit_environment: bool,
+    /// Variables set on top, in order (a later one replaces an earlier one of the same name).
+    pub environment: Vec<(String, String)>,
+    /// The child's working directory; the daemon's when `None`.
+    pub working_directory: Option<PathBuf>,
+    /// The user to run as; the daemon's own when `None`.
+    pub user: Option<UserSpec>,
+}
+
+/// A user resolved when the registry was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// The user name as written in the registry.
+    pub name: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups (as `getgrouplist` gives them, primary included).
+    pub groups: Vec<u32>,
+    /// The user's home directory, exported as `HOME`.
+    pub home: PathBuf,
+}
+
+impl CommandSpec {
+    /// The command line as an operator would type it (for logs and `check`).
+    pub fn display(&self) -> String {
+        let mut line = quote(&self.executable.to_string_lossy());
+        for argument in &self.arguments {
+            line.push(' ');
+            line.push_str(&quote(argument));
+        }
+        line
+    }
+}
+
+/// Quotes a word for display when it holds characters a shell would treat specially.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_only_special_words() {
+        let command = CommandSpec {
+            executable: PathBuf::from("/bin/echo"),
+            arguments: vec!["plain".into(), "a; b".into(), "it's".into(), String::new()],
+            inherit_environment: true,
+            environment: vec![],
+            working_directory: None,
+            user: None,
+        };
+        assert_eq!(command.display(), r"/bin/echo plain 'a; b' 'it'\''s' ''");
+    }
+}
