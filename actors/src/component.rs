@@ -15,6 +15,7 @@ use crate::messages::{ChildExited, Settle, Start, StartOutcome, Stop};
 use crate::policy::{is_normal, Exit, ExitStatus};
 use crate::process::{Child, ProcessExited, ProcessTable};
 use crate::spec::ComponentSpec;
+use crate::status::{ComponentStatus, Snapshot};
 
 /// What the component's process is doing.
 enum State {
@@ -23,11 +24,20 @@ enum State {
     /// Waiting out a backoff delay before spawning.
     Backoff { timer: SpawnHandle },
     /// The process runs but `startDelay` has not elapsed yet.
-    Starting { child: Child, since: Instant, timer: SpawnHandle },
+    Starting {
+        child: Child,
+        since: Instant,
+        timer: SpawnHandle,
+    },
     /// The process runs and has started.
     Running { child: Child, since: Instant },
     /// The stop signal was sent; waiting for the exit (SIGKILL when `timer` fires).
-    Stopping { child: Child, since: Instant, timer: Option<SpawnHandle>, then_start: bool },
+    Stopping {
+        child: Child,
+        since: Instant,
+        timer: Option<SpawnHandle>,
+        then_start: bool,
+    },
     /// The process ended on its own; the group decides what happens next.
     Exited,
     /// The process could not be spawned; the group decides what happens next.
@@ -53,34 +63,52 @@ impl State {
 pub struct ComponentActor {
     spec: ComponentSpec,
     group: String,
-    index: usize,
     parent: Recipient<ChildExited>,
     table: ProcessTable,
     state: State,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     restarts: u32,
+    last_exit: Option<ExitStatus>,
 }
 
 impl ComponentActor {
-    /// A stopped component at `index` of group `group` (its path), reporting to `parent`.
+    /// A stopped component of group `group` (its path), reporting to `parent`.
     pub fn new(
         spec: ComponentSpec,
         group: String,
-        index: usize,
         parent: Recipient<ChildExited>,
         table: ProcessTable,
     ) -> Self {
         ComponentActor {
             spec,
             group,
-            index,
             parent,
             table,
             state: State::Stopped,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             restarts: 0,
+            last_exit: None,
+        }
+    }
+
+    fn status(&self) -> ComponentStatus {
+        let (pid, since) = match &self.state {
+            State::Starting { child, since, .. }
+            | State::Running { child, since }
+            | State::Stopping { child, since, .. } => (Some(child.pid()), Some(*since)),
+            State::Stopped | State::Backoff { .. } | State::Exited | State::Failed => (None, None),
+        };
+        ComponentStatus {
+            id: self.spec.id.clone(),
+            group: self.group.clone(),
+            description: self.spec.description.clone(),
+            state: self.state.name(),
+            pid,
+            uptime: since.map_or(Duration::ZERO, |since| since.elapsed()),
+            restarts: self.restarts,
+            last_exit: self.last_exit,
         }
     }
 
@@ -118,8 +146,14 @@ impl ComponentActor {
         if self.spec.start_delay.is_zero() {
             self.enter_running(child, since);
         } else {
-            let timer = ctx.run_later(self.spec.start_delay, |actor, _| actor.start_delay_elapsed());
-            self.state = State::Starting { child, since, timer };
+            let timer = ctx.run_later(self.spec.start_delay, |actor, _| {
+                actor.start_delay_elapsed()
+            });
+            self.state = State::Starting {
+                child,
+                since,
+                timer,
+            };
         }
     }
 
@@ -172,11 +206,20 @@ impl ComponentActor {
         child.signal_group(Signal::SIGCONT);
         let timer = (!immediate)
             .then(|| ctx.run_later(self.spec.stop_timeout, |actor, _| actor.stop_timed_out()));
-        self.state = State::Stopping { child, since, timer, then_start: false };
+        self.state = State::Stopping {
+            child,
+            since,
+            timer,
+            then_start: false,
+        };
     }
 
     fn report(&mut self, exit: Exit, uptime: Duration) {
-        self.parent.do_send(ChildExited { index: self.index, exit, uptime });
+        self.parent.do_send(ChildExited {
+            id: self.spec.id.clone(),
+            exit,
+            uptime,
+        });
     }
 
     fn answer_start(&mut self, outcome: StartOutcome) {
@@ -224,17 +267,27 @@ impl ComponentActor {
     fn process_exited(&mut self, exited: ProcessExited, ctx: &mut Context<Self>) {
         let state = std::mem::replace(&mut self.state, State::Stopped);
         match state {
-            State::Starting { child, since, timer } if child.pid() == exited.pid => {
+            State::Starting {
+                child,
+                since,
+                timer,
+            } if child.pid() == exited.pid => {
                 ctx.cancel_future(timer);
                 self.exited(exited, since);
             }
             State::Running { child, since } if child.pid() == exited.pid => {
                 self.exited(exited, since);
             }
-            State::Stopping { child, timer, then_start, .. } if child.pid() == exited.pid => {
+            State::Stopping {
+                child,
+                timer,
+                then_start,
+                ..
+            } if child.pid() == exited.pid => {
                 if let Some(timer) = timer {
                     ctx.cancel_future(timer);
                 }
+                self.last_exit = Some(exited.status);
                 tracing::info!(
                     event = events::COMPONENT_STOPPED,
                     component = %self.spec.id,
@@ -268,6 +321,7 @@ impl ComponentActor {
 
     fn exited(&mut self, exited: ProcessExited, since: Instant) {
         let uptime = since.elapsed();
+        self.last_exit = Some(exited.status);
         self.log_exit(exited.pid, exited.status, uptime);
         self.state = State::Exited;
         self.report(Exit::Process(exited.status), uptime);
@@ -316,13 +370,27 @@ impl Handler<Stop> for ComponentActor {
                 ctx.cancel_future(timer);
                 self.answer_stop();
             }
-            State::Starting { child, since, timer } => {
+            State::Starting {
+                child,
+                since,
+                timer,
+            } => {
                 ctx.cancel_future(timer);
                 self.begin_stop(child, since, ctx);
             }
             State::Running { child, since } => self.begin_stop(child, since, ctx),
-            State::Stopping { child, since, timer, .. } => {
-                self.state = State::Stopping { child, since, timer, then_start: false };
+            State::Stopping {
+                child,
+                since,
+                timer,
+                ..
+            } => {
+                self.state = State::Stopping {
+                    child,
+                    since,
+                    timer,
+                    then_start: false,
+                };
             }
         }
         Box::pin(async move {
@@ -352,5 +420,13 @@ impl Handler<ProcessExited> for ComponentActor {
 
     fn handle(&mut self, exited: ProcessExited, ctx: &mut Context<Self>) {
         self.process_exited(exited, ctx);
+    }
+}
+
+impl Handler<Snapshot> for ComponentActor {
+    type Result = actix::MessageResult<Snapshot>;
+
+    fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(vec![self.status()])
     }
 }

@@ -15,9 +15,12 @@ use futures_util::future::join_all;
 use tokio::sync::oneshot;
 
 use crate::events;
-use crate::messages::{ChildExited, ChildLink, Settle, Start, StartOutcome, Stop};
+use crate::messages::{
+    Action, ChildExited, ChildLink, Operate, Settle, Start, StartOutcome, Stop, UnknownId,
+};
 use crate::policy::{self, Exit, RestartWindow};
 use crate::spec::{Backoff, GroupSpec, Intensity, RestartType, Strategy};
+use crate::status::{ComponentStatus, Snapshot};
 
 /// What a group keeps about one child.
 pub struct ChildSlot {
@@ -37,6 +40,8 @@ pub struct ChildSlot {
     pub wanted: bool,
     /// Consecutive restarts without a stable run.
     pub attempt: u32,
+    /// Where operator commands go, for a nested group.
+    pub operate: Option<Recipient<Operate>>,
 }
 
 /// Where the group is in its own life.
@@ -60,7 +65,7 @@ pub struct GroupActor {
     path: String,
     strategy: Strategy,
     intensity: Intensity,
-    index: usize,
+    id: String,
     parent: Recipient<ChildExited>,
     children: Vec<ChildSlot>,
     window: RestartWindow,
@@ -73,11 +78,11 @@ pub struct GroupActor {
 }
 
 impl GroupActor {
-    /// A group (not started) whose children are already created, in start order.
+    /// A group (not started) whose children are already created, in start order; `path` is
+    /// the group path its children report.
     pub fn new(
         spec: &GroupSpec,
         path: String,
-        index: usize,
         parent: Recipient<ChildExited>,
         children: Vec<ChildSlot>,
     ) -> Self {
@@ -85,7 +90,7 @@ impl GroupActor {
             path,
             strategy: spec.strategy,
             intensity: spec.intensity,
-            index,
+            id: spec.id.clone(),
             parent,
             children,
             window: RestartWindow::default(),
@@ -121,7 +126,13 @@ impl GroupActor {
             .levels(&take_down)
             .into_iter()
             .rev()
-            .map(|level| level.iter().rev().map(|&i| self.children[i].link.stop.clone()).collect())
+            .map(|level| {
+                level
+                    .iter()
+                    .rev()
+                    .map(|&i| self.children[i].link.stop.clone())
+                    .collect()
+            })
             .collect();
         let indices: Vec<usize> = bring_up.keys().copied().collect();
         let start_levels: Vec<Vec<(Recipient<Start>, Start)>> = self
@@ -132,7 +143,13 @@ impl GroupActor {
                     .iter()
                     .map(|&i| {
                         let delay = bring_up[&i];
-                        (self.children[i].link.start.clone(), Start { delay, restart: true })
+                        (
+                            self.children[i].link.start.clone(),
+                            Start {
+                                delay,
+                                restart: true,
+                            },
+                        )
                     })
                     .collect()
             })
@@ -210,13 +227,18 @@ impl GroupActor {
     fn gave_up(&mut self, ctx: &mut Context<Self>) {
         let uptime = self.since.elapsed();
         self.stopped(ctx);
-        self.parent.do_send(ChildExited { index: self.index, exit: Exit::GaveUp, uptime });
+        self.parent.do_send(ChildExited {
+            id: self.id.clone(),
+            exit: Exit::GaveUp,
+            uptime,
+        });
     }
 
     fn child_exited(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
-        let Some(slot) = self.children.get_mut(exited.index) else {
+        let Some(index) = self.children.iter().position(|slot| slot.id == exited.id) else {
             return;
         };
+        let slot = &mut self.children[index];
         if matches!(self.phase, Phase::Down | Phase::Stopping) {
             // Our own stop is underway (or done): nothing is restarted.
             slot.link.settle.do_send(Settle);
@@ -241,24 +263,22 @@ impl GroupActor {
             self.stop_all(ctx, Self::gave_up);
             return;
         }
-        let slot = &mut self.children[exited.index];
+        let slot = &mut self.children[index];
         slot.attempt = policy::next_attempt(slot.attempt, exited.uptime, &slot.backoff);
         let delay = policy::backoff_delay(&slot.backoff, slot.attempt);
         let reason = match exited.exit {
             Exit::GaveUp => "escalation",
             Exit::Process(_) | Exit::SpawnFailed => "exit",
         };
-        self.log_restart(exited.index, reason, delay);
+        self.log_restart(index, reason, delay);
         match self.strategy {
             Strategy::OneForOne => {
-                self.children[exited.index]
-                    .link
-                    .start
-                    .do_send(Start { delay, restart: true });
+                self.children[index].link.start.do_send(Start {
+                    delay,
+                    restart: true,
+                });
             }
-            Strategy::OneForAll | Strategy::RestForOne => {
-                self.restart_siblings(exited.index, delay, ctx)
-            }
+            Strategy::OneForAll | Strategy::RestForOne => self.restart_siblings(index, delay, ctx),
         }
     }
 
@@ -349,5 +369,65 @@ impl Handler<ChildExited> for GroupActor {
 
     fn handle(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
         self.child_exited(exited, ctx);
+    }
+}
+
+impl Handler<Snapshot> for GroupActor {
+    type Result = actix::ResponseFuture<Vec<ComponentStatus>>;
+
+    fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
+        let requests: Vec<_> = self
+            .children
+            .iter()
+            .map(|slot| slot.link.snapshot.send(Snapshot))
+            .collect();
+        Box::pin(async move {
+            join_all(requests)
+                .await
+                .into_iter()
+                .flat_map(Result::unwrap_or_default)
+                .collect()
+        })
+    }
+}
+
+impl Handler<Operate> for GroupActor {
+    type Result = actix::ResponseFuture<Result<(), UnknownId>>;
+
+    fn handle(&mut self, operate: Operate, _: &mut Context<Self>) -> Self::Result {
+        let Some(slot) = self.children.iter_mut().find(|slot| slot.id == operate.id) else {
+            let nested: Vec<_> = self
+                .children
+                .iter()
+                .filter_map(|s| s.operate.clone())
+                .collect();
+            return Box::pin(async move {
+                for group in nested {
+                    if let Ok(Ok(())) = group.send(operate.clone()).await {
+                        return Ok(());
+                    }
+                }
+                Err(UnknownId(operate.id))
+            });
+        };
+        slot.wanted = operate.action != Action::Stop;
+        slot.attempt = 0;
+        let link = slot.link.clone();
+        Box::pin(async move {
+            if operate.action != Action::Start {
+                let _ = link.stop.send(Stop).await;
+            }
+            if operate.action != Action::Stop {
+                let restart = operate.action == Action::Restart;
+                let _ = link
+                    .start
+                    .send(Start {
+                        delay: Duration::ZERO,
+                        restart,
+                    })
+                    .await;
+            }
+            Ok(())
+        })
     }
 }

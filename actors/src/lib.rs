@@ -15,6 +15,7 @@ pub mod messages;
 pub mod policy;
 pub mod process;
 pub mod spec;
+pub mod status;
 pub mod tree;
 
 pub use messages::{ChildExited, Start, StartOutcome, Stop};

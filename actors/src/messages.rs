@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix::{Message, Recipient};
 
 use crate::policy::Exit;
+use crate::status::Snapshot;
 
 /// Bring the child up (after `delay`). Answers once it has started, or once it has come to rest
 /// without starting (stopped, or exited and not to be restarted).
@@ -39,11 +40,11 @@ pub struct Stop;
 pub struct Settle;
 
 /// A child stopped running without being asked to (or a nested group gave up).
-#[derive(Debug, Clone, Copy, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct ChildExited {
-    /// The child's position in its group's start order.
-    pub index: usize,
+    /// The child's id.
+    pub id: String,
     /// How it ended.
     pub exit: Exit,
     /// How long it had been running.
@@ -59,6 +60,8 @@ pub struct ChildLink {
     pub stop: Recipient<Stop>,
     /// Where [`Settle`] goes.
     pub settle: Recipient<Settle>,
+    /// Where [`Snapshot`] goes.
+    pub snapshot: Recipient<Snapshot>,
 }
 
 impl ChildLink {
@@ -68,12 +71,40 @@ impl ChildLink {
         A: actix::Actor<Context = actix::Context<A>>
             + actix::Handler<Start>
             + actix::Handler<Stop>
-            + actix::Handler<Settle>,
+            + actix::Handler<Settle>
+            + actix::Handler<Snapshot>,
     {
         ChildLink {
             start: address.clone().recipient(),
             stop: address.clone().recipient(),
             settle: address.clone().recipient(),
+            snapshot: address.clone().recipient(),
         }
     }
 }
+
+/// What an operator asks of one component or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start it (it is wanted up again).
+    Start,
+    /// Stop it; it stays stopped, and the stop counts toward no intensity.
+    Stop,
+    /// Stop it, then start it.
+    Restart,
+}
+
+/// An operator's command on the child called `id`, wherever it is in the tree.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), UnknownId>")]
+pub struct Operate {
+    /// The component or group.
+    pub id: String,
+    /// What to do.
+    pub action: Action,
+}
+
+/// No component or group has this id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown component `{0}`")]
+pub struct UnknownId(pub String);

@@ -168,7 +168,11 @@ mod tests {
             (Temporary, Exit::GaveUp, false),
         ];
         for (restart, exit, expected) in table {
-            assert_eq!(wants_restart(restart, exit, &[0]), expected, "{restart:?} {exit:?}");
+            assert_eq!(
+                wants_restart(restart, exit, &[0]),
+                expected,
+                "{restart:?} {exit:?}"
+            );
         }
     }
 
@@ -194,13 +198,20 @@ mod tests {
             (RestForOne, 2, &[2]),
         ];
         for (strategy, failed, expected) in table {
-            assert_eq!(restart_set(strategy, failed, 3), expected, "{strategy:?} {failed}");
+            assert_eq!(
+                restart_set(strategy, failed, 3),
+                expected,
+                "{strategy:?} {failed}"
+            );
         }
     }
 
     #[test]
     fn intensity_allows_exactly_max_restarts_within_the_period() {
-        let intensity = Intensity { max_restarts: 3, period: Duration::from_secs(10) };
+        let intensity = Intensity {
+            max_restarts: 3,
+            period: Duration::from_secs(10),
+        };
         let start = Instant::now();
         let mut window = RestartWindow::default();
         for i in 0..3 {
@@ -211,7 +222,10 @@ mod tests {
 
     #[test]
     fn intensity_forgets_restarts_older_than_the_period() {
-        let intensity = Intensity { max_restarts: 1, period: Duration::from_secs(5) };
+        let intensity = Intensity {
+            max_restarts: 1,
+            period: Duration::from_secs(5),
+        };
         let start = Instant::now();
         let mut window = RestartWindow::default();
         assert!(window.record(intensity, start));
@@ -222,14 +236,19 @@ mod tests {
 
     #[test]
     fn zero_intensity_gives_up_on_the_first_restart() {
-        let intensity = Intensity { max_restarts: 0, period: Duration::from_secs(5) };
+        let intensity = Intensity {
+            max_restarts: 0,
+            period: Duration::from_secs(5),
+        };
         assert!(!RestartWindow::default().record(intensity, Instant::now()));
     }
 
     #[test]
     fn backoff_doubles_from_initial_up_to_max() {
         let backoff = Backoff::default();
-        let delays: Vec<u128> = (0..12).map(|n| backoff_delay(&backoff, n).as_millis()).collect();
+        let delays: Vec<u128> = (0..12)
+            .map(|n| backoff_delay(&backoff, n).as_millis())
+            .collect();
         assert_eq!(
             delays,
             [0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
@@ -239,7 +258,10 @@ mod tests {
 
     #[test]
     fn backoff_with_zero_initial_is_always_immediate() {
-        let backoff = Backoff { initial: Duration::ZERO, ..Backoff::default() };
+        let backoff = Backoff {
+            initial: Duration::ZERO,
+            ..Backoff::default()
+        };
         assert!((0..50).all(|n| backoff_delay(&backoff, n).is_zero()));
     }
 
@@ -256,7 +278,10 @@ mod tests {
         let priorities = [1, 1, 2, 3, 3, 3];
         let levels = start_levels(&[0, 1, 2, 3, 4, 5], |i| priorities[i]);
         assert_eq!(levels, vec![vec![0, 1], vec![2], vec![3, 4, 5]]);
-        assert_eq!(start_levels(&[1, 3], |i| priorities[i]), vec![vec![1], vec![3]]);
+        assert_eq!(
+            start_levels(&[1, 3], |i| priorities[i]),
+            vec![vec![1], vec![3]]
+        );
         assert!(start_levels(&[], |i| priorities[i]).is_empty());
     }
 }

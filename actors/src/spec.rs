@@ -29,6 +29,24 @@ pub struct GroupSpec {
     pub children: Vec<ChildSpec>,
 }
 
+impl GroupSpec {
+    /// Every component of the group and its nested groups, depth first in document order.
+    pub fn components(&self) -> Vec<&ComponentSpec> {
+        let mut found = Vec::new();
+        self.collect_components(&mut found);
+        found
+    }
+
+    fn collect_components<'a>(&'a self, found: &mut Vec<&'a ComponentSpec>) {
+        for child in &self.children {
+            match child {
+                ChildSpec::Component(component) => found.push(component),
+                ChildSpec::Group(nested) => nested.collect_components(found),
+            }
+        }
+    }
+}
+
 /// One child of a group: a component (a process) or a nested group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChildSpec {

@@ -11,15 +11,18 @@ use crate::spec::{Backoff, ChildSpec, GroupSpec, RestartType, TreeSpec};
 
 /// Creates the whole tree, stopped; the root reports to `parent` when it gives up.
 /// Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
-pub fn build(tree: &TreeSpec, table: &ProcessTable, parent: Recipient<ChildExited>) -> Addr<GroupActor> {
-    build_group(&tree.root, None, 0, parent, table)
+pub fn build(
+    tree: &TreeSpec,
+    table: &ProcessTable,
+    parent: Recipient<ChildExited>,
+) -> Addr<GroupActor> {
+    build_group(&tree.root, None, parent, table)
 }
 
 /// `parent_path` is `None` for the root, whose children report the group `""`.
 fn build_group(
     spec: &GroupSpec,
     parent_path: Option<&str>,
-    index: usize,
     parent: Recipient<ChildExited>,
     table: &ProcessTable,
 ) -> Addr<GroupActor> {
@@ -32,10 +35,9 @@ fn build_group(
         let me: Recipient<ChildExited> = ctx.address().recipient();
         let children = start_order(&spec.children)
             .into_iter()
-            .enumerate()
-            .map(|(index, child)| slot(child, &path, index, me.clone(), table))
+            .map(|child| slot(child, &path, me.clone(), table))
             .collect();
-        GroupActor::new(spec, path.clone(), index, parent, children)
+        GroupActor::new(spec, path.clone(), parent, children)
     })
 }
 
@@ -49,13 +51,12 @@ pub fn start_order(children: &[ChildSpec]) -> Vec<&ChildSpec> {
 fn slot(
     child: &ChildSpec,
     path: &str,
-    index: usize,
     me: Recipient<ChildExited>,
     table: &ProcessTable,
 ) -> ChildSlot {
     match child {
         ChildSpec::Component(spec) => {
-            let actor = ComponentActor::new(spec.clone(), path.to_string(), index, me, table.clone());
+            let actor = ComponentActor::new(spec.clone(), path.to_string(), me, table.clone());
             ChildSlot {
                 id: spec.id.clone(),
                 priority: spec.start_priority,
@@ -65,17 +66,22 @@ fn slot(
                 link: ChildLink::of(&actor.start()),
                 wanted: spec.autostart,
                 attempt: 0,
+                operate: None,
             }
         }
-        ChildSpec::Group(spec) => ChildSlot {
-            id: spec.id.clone(),
-            priority: spec.start_priority,
-            restart: RestartType::Permanent,
-            success_exit_codes: Vec::new(),
-            backoff: Backoff::default(),
-            link: ChildLink::of(&build_group(spec, Some(path), index, me, table)),
-            wanted: true,
-            attempt: 0,
-        },
+        ChildSpec::Group(spec) => {
+            let group = build_group(spec, Some(path), me, table);
+            ChildSlot {
+                id: spec.id.clone(),
+                priority: spec.start_priority,
+                restart: RestartType::Permanent,
+                success_exit_codes: Vec::new(),
+                backoff: Backoff::default(),
+                link: ChildLink::of(&group),
+                wanted: true,
+                attempt: 0,
+                operate: Some(group.recipient()),
+            }
+        }
     }
 }

@@ -311,14 +311,19 @@ fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, Strin
 // ---------------------------------------------------------------------------
 // Output helpers: never panic on a closed stdout/stderr.
 
+/// Writes `line` and its newline in one `write` call, so lines of processes sharing a pipe never
+/// interleave.
 fn out_line(line: &str) {
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+    let _ = out.write_all(format!("{line}\n").as_bytes());
     let _ = out.flush();
 }
 
+/// As [`out_line`], on stderr.
 fn err_line(line: &str) {
-    let _ = writeln!(io::stderr().lock(), "{line}");
+    let _ = io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 fn log(name: &str, msg: &str) {

@@ -65,7 +65,8 @@ fn resolve_executable(executable: &Path) -> Result<PathBuf, SpawnError> {
 
 fn is_executable_file(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]
@@ -75,7 +76,10 @@ mod tests {
     #[test]
     fn bare_names_are_found_in_path_and_paths_are_kept() {
         assert!(resolve_executable(Path::new("sh")).unwrap().is_absolute());
-        assert_eq!(resolve_executable(Path::new("./x")).unwrap(), PathBuf::from("./x"));
+        assert_eq!(
+            resolve_executable(Path::new("./x")).unwrap(),
+            PathBuf::from("./x")
+        );
         assert!(matches!(
             resolve_executable(Path::new("no-such-program-anywhere")),
             Err(SpawnError::NotFound(_))

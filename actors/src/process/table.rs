@@ -64,7 +64,9 @@ impl ProcessTable {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<i32, Recipient<ProcessExited>>> {
         // A panic elsewhere must not stop reaping: the map stays consistent under every step.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts `component`'s command; `owner` is told when it exits.
@@ -80,7 +82,10 @@ impl ProcessTable {
         // std's handle is dropped unwaited: only the reaper ever waits.
         drop(child);
         owners.insert(pid, owner);
-        Ok(Child { pid, table: self.clone() })
+        Ok(Child {
+            pid,
+            table: self.clone(),
+        })
     }
 
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
@@ -121,7 +126,10 @@ impl ProcessTable {
                 }
             };
             match owner {
-                Some(owner) => owner.do_send(ProcessExited { pid: pid.as_raw() as u32, status }),
+                Some(owner) => owner.do_send(ProcessExited {
+                    pid: pid.as_raw() as u32,
+                    status,
+                }),
                 None => tracing::debug!(
                     event = events::ORPHAN_REAPED,
                     pid = pid.as_raw(),

@@ -1,0 +1,33 @@
+//! What `status` shows of a component, collected from the actors by a [`Snapshot`] request.
+
+use std::time::Duration;
+
+use actix::Message;
+
+use crate::policy::ExitStatus;
+
+/// One component as its actor sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentStatus {
+    /// The component's id.
+    pub id: String,
+    /// Path of its enclosing groups (`""` for the root).
+    pub group: String,
+    /// Its description.
+    pub description: String,
+    /// `stopped`, `starting`, `running`, `backoff`, `stopping`, `exited` or `failed`.
+    pub state: &'static str,
+    /// The pid of its process, while it has one.
+    pub pid: Option<u32>,
+    /// How long its process has been running (zero without one).
+    pub uptime: Duration,
+    /// How many times it was restarted.
+    pub restarts: u32,
+    /// How its last process ended.
+    pub last_exit: Option<ExitStatus>,
+}
+
+/// Asks a component (or a whole group, in start order) for its status.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<ComponentStatus>")]
+pub struct Snapshot;

@@ -1,0 +1,64 @@
+//! `supervisor check`: the resolved tree as an operator reads it — start order, supervision
+//! settings and the effective command line of every component.
+
+use std::fmt::Write as _;
+
+use actors::spec::{ChildSpec, GroupSpec, Strategy};
+use actors::tree::start_order;
+
+use crate::registry::Registry;
+
+/// Renders the resolved registry.
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "registry {}: valid", registry.path.display());
+    let _ = writeln!(out, "root {}", describe_group(&registry.tree.root));
+    render_children(&registry.tree.root, 1, &mut out);
+    out
+}
+
+fn describe_group(group: &GroupSpec) -> String {
+    let strategy = match group.strategy {
+        Strategy::OneForOne => "one_for_one",
+        Strategy::OneForAll => "one_for_all",
+        Strategy::RestForOne => "rest_for_one",
+    };
+    format!(
+        "({strategy}, at most {} restarts in {:?})",
+        group.intensity.max_restarts, group.intensity.period
+    )
+}
+
+fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth);
+    for (position, child) in start_order(&group.children).into_iter().enumerate() {
+        let number = position + 1;
+        match child {
+            ChildSpec::Component(component) => {
+                let autostart = if component.autostart {
+                    ""
+                } else {
+                    ", autostart=false"
+                };
+                let _ = writeln!(
+                    out,
+                    "{indent}{number}. {} [priority {}, {:?}{autostart}] {}",
+                    component.id,
+                    component.start_priority,
+                    component.restart,
+                    component.command.display()
+                );
+            }
+            ChildSpec::Group(nested) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}{number}. group {} [priority {}] {}",
+                    nested.id,
+                    nested.start_priority,
+                    describe_group(nested)
+                );
+                render_children(nested, depth + 1, out);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The command line (SPEC section 1): raw arguments and the environment, parsed by clap.
+//! Nothing here acts; `main` dispatches the verb.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Supervisor: starts, watches and restarts the components named in a registry.
+#[derive(Debug, Parser)]
+#[command(name = "supervisor", version, about)]
+pub struct Cli {
+    /// The registry file.
+    #[arg(
+        long,
+        env = "SUPERVISOR_REGISTRY",
+        default_value = "config/SupervisorRegistry.xml",
+        global = true
+    )]
+    pub registry: PathBuf,
+
+    /// Directory for the control socket, lock, pid and state files.
+    #[arg(long, env = "SUPERVISOR_RUN_DIR", global = true)]
+    pub run_dir: Option<PathBuf>,
+
+    /// Log format: `text` when stderr is a terminal, else `json`.
+    #[arg(long, env = "SUPERVISOR_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object a line.
+    Json,
+    /// Readable text.
+    Text,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Run the daemon in the foreground, logging to stderr.
+    Run,
+    /// Validate the registry and print the resolved tree.
+    Check,
+}
+
+impl Cli {
+    /// The run directory: `--run-dir`, else `/run/supervisor` for root, else
+    /// `$XDG_RUNTIME_DIR/supervisor`, else `/tmp/supervisor-$UID`.
+    pub fn run_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.run_dir {
+            return dir.clone();
+        }
+        let uid = nix::unistd::getuid();
+        if uid.is_root() {
+            return PathBuf::from("/run/supervisor");
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("supervisor"),
+            _ => PathBuf::from(format!("/tmp/supervisor-{uid}")),
+        }
+    }
+}

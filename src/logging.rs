@@ -1,0 +1,57 @@
+//! The daemon's structured log: `tracing` events as JSON lines (or readable text) on stderr,
+//! filtered by the registry's `tracelevel`.
+
+use std::io::IsTerminal;
+
+use tracing::level_filters::LevelFilter;
+
+use crate::cli::LogFormat;
+
+/// The format to use when none was asked for: text on a terminal, JSON otherwise.
+pub fn default_format() -> LogFormat {
+    if std::io::stderr().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    }
+}
+
+/// Maps `<tracelevel>` (1 warn, 2 info, 3 debug, 4 trace) to a filter.
+pub fn level(trace_level: u8) -> LevelFilter {
+    match trace_level {
+        0 | 1 => LevelFilter::WARN,
+        2 => LevelFilter::INFO,
+        3 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    }
+}
+
+/// Installs the global subscriber writing to stderr.
+pub fn init(format: LogFormat, level: LevelFilter) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_levels_map_to_filters() {
+        assert_eq!(level(1), LevelFilter::WARN);
+        assert_eq!(level(2), LevelFilter::INFO);
+        assert_eq!(level(3), LevelFilter::DEBUG);
+        assert_eq!(level(4), LevelFilter::TRACE);
+    }
+}

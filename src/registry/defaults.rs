@@ -1,0 +1,63 @@
+//! Every default of the registry schema (SPEC §2), in one table.
+//!
+//! The resolver applies these to whatever the registry leaves out; nothing else in the registry
+//! module spells a default value.
+
+use std::time::Duration;
+
+use actors::spec::{Backoff, RestartType, Strategy};
+
+/// `<config><log>`, relative to the registry's folder.
+pub const LOG: &str = "logs/Supervisor.log";
+/// `<config><tracelevel>`: info.
+pub const TRACE_LEVEL: u8 = 2;
+/// `<config><tracestatsinterval>`: 0, no `stats` events.
+pub const STATS_INTERVAL: Duration = Duration::ZERO;
+/// `<config><logRetentionDays>`.
+pub const LOG_RETENTION_DAYS: u32 = 10;
+
+/// `<restartStrategy type>`.
+pub const STRATEGY: Strategy = Strategy::OneForOne;
+/// `<restartStrategy intensity>`.
+pub const INTENSITY: u32 = 5;
+/// `<restartStrategy period>`.
+pub const PERIOD: Duration = Duration::from_secs(30);
+
+/// The root group's place in the start order (it has no parent to be ordered in).
+pub const ROOT_START_PRIORITY: u32 = 0;
+/// `<startPriority>` of a server or a group.
+pub const START_PRIORITY: u32 = 1;
+
+/// `<description>`.
+pub const DESCRIPTION: &str = "";
+/// `<environment inherit>`.
+pub const INHERIT_ENVIRONMENT: bool = true;
+/// `<startDelay>`.
+pub const START_DELAY: Duration = Duration::ZERO;
+/// `<stopTimeout>`.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// `<stopSignal>`: SIGTERM.
+pub const STOP_SIGNAL: i32 = libc::SIGTERM;
+/// `<restart>`.
+pub const RESTART: RestartType = RestartType::Permanent;
+/// `<successExitCodes>`.
+pub const SUCCESS_EXIT_CODES: &[i32] = &[0];
+/// `<autostart>`.
+pub const AUTOSTART: bool = true;
+/// `<backoff initial max multiplier reset>` (the same as `Backoff::default()`).
+pub const BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(100),
+    max: Duration::from_secs(30),
+    multiplier: 2.0,
+    reset: Duration::from_secs(10),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_matches_the_spec_types_default() {
+        assert_eq!(BACKOFF, Backoff::default());
+    }
+}

@@ -1,0 +1,243 @@
+//! Registry errors: *where* (`path:line:col`) and *what*.
+//!
+//! Owns [`Diagnostic`] and [`RegistryError`], the byte-offset → line:column conversion, the
+//! collector that gathers problems while the registry is checked, and the translation of
+//! roxmltree's errors. It never decides what is valid; the walker and the resolver do.
+
+use std::path::{Path, PathBuf};
+
+use super::NODES_LIMIT;
+
+/// At most this many diagnostics are reported; a broken file should not flood the terminal.
+const MAX_DIAGNOSTICS: usize = 100;
+
+/// Every problem found in a registry, in document order, each as `path:line:col: message`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct RegistryError(pub Vec<Diagnostic>);
+
+/// One problem at one place in the registry.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}:{}:{}: {}", .path.display(), .line, .column, .message)]
+pub struct Diagnostic {
+    /// The registry file, as it was given.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters (as roxmltree counts them).
+    pub column: u32,
+    /// What is wrong, for an operator.
+    pub message: String,
+}
+
+impl RegistryError {
+    /// A registry error with a single diagnostic.
+    pub fn single(path: &Path, (line, column): (u32, u32), message: impl Into<String>) -> Self {
+        RegistryError(vec![Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }])
+    }
+}
+
+/// Turns byte offsets of one text into 1-based (line, column) pairs.
+///
+/// Columns count characters, not bytes, exactly like `roxmltree::Document::text_pos_at`; unlike
+/// it, a lookup costs a binary search instead of a scan from the start of the file.
+pub struct LineIndex<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> LineIndex<'t> {
+    /// Indexes the line starts of `text`.
+    pub fn new(text: &'t str) -> Self {
+        let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0)
+            .chain(newlines.map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    /// The (line, column) of the byte at `offset` (clamped to the text).
+    pub fn position(&self, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let column = self.text[self.starts[line - 1]..offset].chars().count() + 1;
+        (saturate(line), saturate(column))
+    }
+
+    /// The 1-based line of the byte at `offset`.
+    pub fn line(&self, offset: usize) -> u32 {
+        self.position(offset).0
+    }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Problems gathered while one registry text is checked, each at a byte offset of that text.
+pub struct Problems<'t> {
+    lines: LineIndex<'t>,
+    found: Vec<(usize, String)>,
+}
+
+impl<'t> Problems<'t> {
+    /// An empty collector for `text`.
+    pub fn new(text: &'t str) -> Self {
+        Problems {
+            lines: LineIndex::new(text),
+            found: Vec::new(),
+        }
+    }
+
+    /// Records a problem at byte `offset`.
+    pub fn report(&mut self, offset: usize, message: impl Into<String>) {
+        self.found.push((offset, message.into()));
+    }
+
+    /// Whether nothing was reported.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// The line of byte `offset`, for messages that point back ("the first is on line 7").
+    pub fn line(&self, offset: usize) -> u32 {
+        self.lines.line(offset)
+    }
+
+    /// The problems in document order, repeats removed, capped at [`MAX_DIAGNOSTICS`].
+    pub fn into_error(mut self, path: &Path) -> RegistryError {
+        self.found.sort_by_key(|&(offset, _)| offset);
+        self.found.dedup();
+        let total = self.found.len();
+        let mut diagnostics: Vec<Diagnostic> = self
+            .found
+            .iter()
+            .take(MAX_DIAGNOSTICS)
+            .map(|(offset, message)| self.diagnostic(path, *offset, message.clone()))
+            .collect();
+        if let Some((offset, _)) = self.found.get(MAX_DIAGNOSTICS) {
+            let message = format!("too many errors ({total} in all); fix the ones above first");
+            diagnostics.push(self.diagnostic(path, *offset, message));
+        }
+        RegistryError(diagnostics)
+    }
+
+    fn diagnostic(&self, path: &Path, offset: usize, message: String) -> Diagnostic {
+        let (line, column) = self.lines.position(offset);
+        Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+/// Translates a roxmltree error into a diagnostic, placing it better than roxmltree does where
+/// roxmltree only says "1:1" (DTD, truncated input).
+pub fn xml_error(path: &Path, text: &str, error: &roxmltree::Error) -> RegistryError {
+    use roxmltree::Error as E;
+    let lines = LineIndex::new(text);
+    let pos = error.pos();
+    let at = (pos.row, pos.col);
+    let (at, message) = match error {
+        E::DtdDetected => (
+            lines.position(doctype_offset(text)),
+            "DTDs and entities are not allowed in the registry (found `<!DOCTYPE`)".to_string(),
+        ),
+        E::UnknownEntityReference(name, _) => (
+            at,
+            format!(
+                "unknown entity `&{name};`: DTDs and entities are not allowed; only the XML \
+                 built-ins (`&lt;` `&gt;` `&amp;` `&apos;` `&quot;`) and `&#N;` work"
+            ),
+        ),
+        E::UnclosedRootNode | E::UnexpectedEndOfStream => (
+            lines.position(text.len()),
+            "the XML ends before the root element is closed (truncated file?)".to_string(),
+        ),
+        E::NoRootNode => (
+            at,
+            "the file holds no XML element; expected `<supervisor>`".into(),
+        ),
+        E::NodesLimitReached => (
+            at,
+            format!("the registry has more than {NODES_LIMIT} XML nodes"),
+        ),
+        other => {
+            let text = other.to_string().replace(&format!(" at {pos}"), "");
+            (at, format!("malformed XML: {text}"))
+        }
+    };
+    RegistryError::single(path, at, message)
+}
+
+/// Where the `<!DOCTYPE` that roxmltree rejected starts: after an optional BOM and XML
+/// declaration, and after any comments, processing instructions and whitespace.
+fn doctype_offset(text: &str) -> usize {
+    let mut rest = text.strip_prefix('\u{feff}').unwrap_or(text);
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        let skipped = if trimmed.starts_with("<!--") {
+            trimmed.find("-->").map(|end| &trimmed[end + 3..])
+        } else if trimmed.starts_with("<?") {
+            trimmed.find("?>").map(|end| &trimmed[end + 2..])
+        } else {
+            None
+        };
+        match skipped {
+            Some(after) => rest = after,
+            None => return text.len() - trimmed.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_roxmltree() {
+        let text = "<a>\n  <b x='1'>é\r\n\t<c/></b>\n<!-- ü -->\n<d/></a>";
+        let doc = roxmltree::Document::parse(text).unwrap();
+        let lines = LineIndex::new(text);
+        for node in doc.descendants() {
+            let pos = doc.text_pos_at(node.range().start);
+            assert_eq!(lines.position(node.range().start), (pos.row, pos.col));
+            for attribute in node.attributes() {
+                let pos = doc.text_pos_at(attribute.range().start);
+                assert_eq!(lines.position(attribute.range().start), (pos.row, pos.col));
+            }
+        }
+        assert_eq!(lines.position(text.len() + 10), lines.position(text.len()));
+    }
+
+    #[test]
+    fn problems_come_out_sorted_deduplicated_and_capped() {
+        let text = "x\n".repeat(200);
+        let mut problems = Problems::new(&text);
+        for line in (0..150).rev() {
+            problems.report(line * 2, format!("p{line}"));
+        }
+        problems.report(0, "p0");
+        let RegistryError(diagnostics) = problems.into_error(Path::new("r.xml"));
+        assert_eq!(diagnostics.len(), MAX_DIAGNOSTICS + 1);
+        assert_eq!(diagnostics[0].to_string(), "r.xml:1:1: p0");
+        assert_eq!(diagnostics[1].to_string(), "r.xml:2:1: p1");
+        assert!(diagnostics[MAX_DIAGNOSTICS].message.contains("150 in all"));
+    }
+
+    #[test]
+    fn doctype_is_found_after_declaration_and_comments() {
+        let text = "<?xml version='1.0'?>\n<!-- a -->\n  <!DOCTYPE x [<!ENTITY e 'f'>]><x/>";
+        assert_eq!(&text[doctype_offset(text)..][..9], "<!DOCTYPE");
+    }
+}

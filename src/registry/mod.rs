@@ -1,0 +1,156 @@
+//! The registry: `SupervisorRegistry.xml` read, validated and resolved into [`actors::spec`].
+//!
+//! Nothing XML-shaped leaves this module, and nothing is started or written here: loading only
+//! reads the file and looks up users. The input is treated as hostile: at most [`MAX_BYTES`],
+//! checked before reading; UTF-8 only; no DTD or entities; at most [`MAX_DEPTH`] levels and
+//! [`NODES_LIMIT`] nodes. Every problem is reported as `path:line:col: message`, all of them in
+//! document order rather than the first only.
+//!
+//! The pipeline: bytes → text (here) → roxmltree document → `walk.rs` (strict schema, values in
+//! `values.rs`, server settings in `settings.rs`) → `raw.rs` → `resolve.rs` (profiles, the
+//! defaults of `defaults.rs`, paths, `users.rs`) → [`Registry`].
+
+mod defaults;
+mod error;
+mod raw;
+mod resolve;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod users;
+mod values;
+mod walk;
+mod xml;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actors::spec::TreeSpec;
+
+pub use error::{Diagnostic, RegistryError};
+
+/// The largest registry file accepted, in bytes (1 MiB).
+pub const MAX_BYTES: u64 = 1 << 20;
+/// The deepest element nesting accepted; `<supervisor>` is level 1.
+pub const MAX_DEPTH: usize = 32;
+/// The most XML nodes (elements, text, comments…) a registry may have.
+pub const NODES_LIMIT: u32 = 100_000;
+
+/// A loaded, validated registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registry {
+    /// The file it was read from (as given, made absolute).
+    pub path: PathBuf,
+    /// The daemon's own settings (`<config>`).
+    pub config: DaemonConfig,
+    /// The supervision tree (`<restartStrategy>` + `<servers>`).
+    pub tree: TreeSpec,
+}
+
+/// The daemon's own settings from `<config>`, defaults applied, paths absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// `<tcpport>`: the HTTP endpoint's port, if any.
+    pub tcp_port: Option<u16>,
+    /// `<log>`: the daemon log file (the date is inserted before the extension).
+    pub log: PathBuf,
+    /// `<temp>`: exported to components as `TMPDIR`.
+    pub temp: Option<PathBuf>,
+    /// `<tracelevel>`: 1 warn, 2 info, 3 debug, 4 trace.
+    pub trace_level: u8,
+    /// `<tracestatsinterval>`: time between `stats` events; `None` when 0.
+    pub stats_interval: Option<Duration>,
+    /// `<logRetentionDays>`.
+    pub log_retention_days: u32,
+}
+
+/// Reads, validates and resolves the registry at `path`.
+///
+/// The size is checked before anything is read (and the read is capped, should the file grow
+/// meanwhile); a file that is not UTF-8 is rejected at its first bad byte.
+pub fn load(path: &Path) -> Result<Registry, RegistryError> {
+    let bytes = read_capped(path)?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse(path, text),
+        Err(error) => Err(invalid_utf8(path, &bytes, error)),
+    }
+}
+
+/// Validates and resolves registry `text` as if read from `path` (which places its relative
+/// paths and names it in diagnostics). For tests and fuzzing; [`load`] reads the file.
+pub fn parse(path: &Path, text: &str) -> Result<Registry, RegistryError> {
+    if text.len() as u64 > MAX_BYTES {
+        return Err(too_big(path, text.len() as u64));
+    }
+    let absolute = std::path::absolute(path)
+        .map_err(|e| at_start(path, format!("cannot make the path absolute: {e}")))?;
+    let base = absolute.parent().unwrap_or(Path::new("/"));
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: NODES_LIMIT,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let document = roxmltree::Document::parse_with_options(text, options)
+        .map_err(|e| error::xml_error(path, text, &e))?;
+    let mut problems = error::Problems::new(text);
+    let raw = walk::walk(&document, &mut problems);
+    let (config, tree) = resolve::resolve(&raw, base, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.into_error(path));
+    }
+    Ok(Registry {
+        path: absolute,
+        config,
+        tree,
+    })
+}
+
+/// The file's bytes, refusing more than [`MAX_BYTES`] before reading any.
+fn read_capped(path: &Path) -> Result<Vec<u8>, RegistryError> {
+    let cannot = |e: std::io::Error| at_start(path, format!("cannot read the registry: {e}"));
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if metadata.is_dir() {
+        return Err(at_start(path, "is a directory, not a registry file".into()));
+    }
+    if metadata.len() > MAX_BYTES {
+        return Err(too_big(path, metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    let file = File::open(path).map_err(cannot)?;
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(too_big(path, bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// A problem with the file as a whole, placed at 1:1.
+fn at_start(path: &Path, message: String) -> RegistryError {
+    RegistryError(vec![Diagnostic {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    }])
+}
+
+fn too_big(path: &Path, size: u64) -> RegistryError {
+    let message = format!(
+        "the registry is too large ({size} bytes); at most {MAX_BYTES} bytes (1 MiB) are allowed"
+    );
+    at_start(path, message)
+}
+
+/// Placed at the first bad byte; the text before it is valid and gives the line and column.
+fn invalid_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> RegistryError {
+    let valid = &bytes[..error.valid_up_to()];
+    let before = std::str::from_utf8(valid).unwrap_or_default();
+    let at = error::LineIndex::new(before).position(before.len());
+    let byte = bytes.get(error.valid_up_to()).copied().unwrap_or_default();
+    let message = format!("invalid UTF-8 (byte 0x{byte:02X}); the registry must be UTF-8");
+    RegistryError::single(path, at, message)
+}

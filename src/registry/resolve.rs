@@ -1,0 +1,244 @@
+//! From the registry as written ([`RawRegistry`]) to what the daemon runs: profiles merged,
+//! defaults applied (from `defaults.rs`), relative paths resolved against the registry's folder,
+//! users looked up, `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
+//!
+//! Reports what only shows once the file is read as a whole: unknown profile refs, servers left
+//! without an executable, unknown users. Produces [`actors::spec`] and nothing XML-shaped.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use actors::spec::{
+    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Intensity, TreeSpec, UserSpec,
+};
+
+use super::defaults as default;
+use super::error::Problems;
+use super::raw::RawStrategy;
+use super::raw::{RawChild, RawConfig, RawGroup, RawRegistry, RawServer, RawSettings};
+use super::users::Users;
+use super::DaemonConfig;
+
+/// Resolves `raw`, whose relative paths are relative to the folder `base` (absolute).
+pub fn resolve(raw: &RawRegistry, base: &Path, p: &mut Problems) -> (DaemonConfig, TreeSpec) {
+    let config = config(&raw.config, base);
+    let mut resolver = Resolver {
+        p,
+        base,
+        temp: config.temp.clone(),
+        profiles: raw
+            .profiles
+            .iter()
+            .map(|profile| (profile.id.as_str(), &profile.settings))
+            .collect(),
+        users: Users::default(),
+    };
+    let root = resolver.group(
+        "",
+        &raw.strategy,
+        default::ROOT_START_PRIORITY,
+        &raw.servers,
+    );
+    (config, TreeSpec { root })
+}
+
+fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
+    let stats_interval = raw.stats_interval.unwrap_or(default::STATS_INTERVAL);
+    DaemonConfig {
+        tcp_port: raw.tcp_port,
+        log: resolve_path(base, raw.log.as_deref().unwrap_or(default::LOG)),
+        temp: raw.temp.as_deref().map(|temp| resolve_path(base, temp)),
+        trace_level: raw.trace_level.unwrap_or(default::TRACE_LEVEL),
+        stats_interval: (!stats_interval.is_zero()).then_some(stats_interval),
+        log_retention_days: raw
+            .log_retention_days
+            .unwrap_or(default::LOG_RETENTION_DAYS),
+    }
+}
+
+/// `path` against the folder `base` unless it is absolute; `.` components are dropped, `..`
+/// and symlinks are kept (nothing is looked up on disk).
+fn resolve_path(base: &Path, path: &str) -> PathBuf {
+    let joined = base.join(path);
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+/// An executable with a `/` is a path; a bare name stays bare, for a `PATH` lookup at spawn.
+fn executable_path(base: &Path, executable: &str) -> PathBuf {
+    match executable.contains('/') {
+        true => resolve_path(base, executable),
+        false => PathBuf::from(executable),
+    }
+}
+
+struct Resolver<'r, 't> {
+    p: &'r mut Problems<'t>,
+    base: &'r Path,
+    temp: Option<PathBuf>,
+    profiles: HashMap<&'r str, &'r RawSettings>,
+    users: Users,
+}
+
+impl Resolver<'_, '_> {
+    fn group(
+        &mut self,
+        id: &str,
+        strategy: &RawStrategy,
+        start_priority: u32,
+        children: &[RawChild],
+    ) -> GroupSpec {
+        GroupSpec {
+            id: id.to_string(),
+            strategy: strategy.kind.unwrap_or(default::STRATEGY),
+            intensity: Intensity {
+                max_restarts: strategy.intensity.unwrap_or(default::INTENSITY),
+                period: strategy.period.unwrap_or(default::PERIOD),
+            },
+            start_priority,
+            children: children.iter().map(|child| self.child(child)).collect(),
+        }
+    }
+
+    fn child(&mut self, child: &RawChild) -> ChildSpec {
+        match child {
+            RawChild::Server(server) => ChildSpec::Component(self.component(server)),
+            RawChild::Group(group) => ChildSpec::Group(self.nested(group)),
+        }
+    }
+
+    fn nested(&mut self, group: &RawGroup) -> GroupSpec {
+        let start_priority = group.start_priority.unwrap_or(default::START_PRIORITY);
+        self.group(&group.id, &group.strategy, start_priority, &group.children)
+    }
+
+    fn component(&mut self, server: &RawServer) -> ComponentSpec {
+        let settings = self.merge(&server.settings);
+        let backoff = &settings.backoff;
+        ComponentSpec {
+            id: server.id.clone(),
+            description: (settings.description.as_deref())
+                .unwrap_or(default::DESCRIPTION)
+                .to_string(),
+            command: self.command(server, &settings),
+            start_priority: settings.start_priority.unwrap_or(default::START_PRIORITY),
+            start_delay: settings.start_delay.unwrap_or(default::START_DELAY),
+            stop_timeout: settings.stop_timeout.unwrap_or(default::STOP_TIMEOUT),
+            stop_signal: settings.stop_signal.unwrap_or(default::STOP_SIGNAL),
+            restart: settings.restart.unwrap_or(default::RESTART),
+            success_exit_codes: (settings.success_exit_codes.clone())
+                .unwrap_or_else(|| default::SUCCESS_EXIT_CODES.to_vec()),
+            autostart: settings.autostart.unwrap_or(default::AUTOSTART),
+            backoff: Backoff {
+                initial: backoff.initial.unwrap_or(default::BACKOFF.initial),
+                max: backoff.max.unwrap_or(default::BACKOFF.max),
+                multiplier: backoff.multiplier.unwrap_or(default::BACKOFF.multiplier),
+                reset: backoff.reset.unwrap_or(default::BACKOFF.reset),
+            },
+        }
+    }
+
+    /// The server's profiles in order, then its own settings, laid over each other.
+    fn merge(&mut self, own: &RawSettings) -> RawSettings {
+        let mut merged = RawSettings::default();
+        for reference in &own.profiles {
+            match self.profiles.get(reference.value.as_str()) {
+                Some(profile) => merged = merged.overlay(profile),
+                None => {
+                    let message = self.unknown_profile(&reference.value);
+                    self.p.report(reference.at, message);
+                }
+            }
+        }
+        merged.overlay(own)
+    }
+
+    fn unknown_profile(&self, name: &str) -> String {
+        let mut known: Vec<&str> = self.profiles.keys().copied().collect();
+        known.sort_unstable();
+        match known.is_empty() {
+            true => format!("unknown profile `{name}`: no profiles are defined"),
+            false => format!(
+                "unknown profile `{name}`; defined: {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    fn command(&mut self, server: &RawServer, settings: &RawSettings) -> CommandSpec {
+        let executable = match &settings.executable {
+            Some(executable) => executable_path(self.base, executable),
+            None => {
+                let message = format!(
+                    "server `{}` has no `<executable>`, neither its own nor from a profile",
+                    server.id
+                );
+                self.p.report(server.at, message);
+                PathBuf::new()
+            }
+        };
+        let user = settings.user.as_ref().and_then(|user| {
+            (self.users.lookup(&user.value))
+                .map_err(|message| self.p.report(user.at, format!("`<user>`: {message}")))
+                .ok()
+        });
+        CommandSpec {
+            executable,
+            arguments: settings.arguments.clone(),
+            inherit_environment: (settings.inherit_environment)
+                .unwrap_or(default::INHERIT_ENVIRONMENT),
+            environment: self.environment(settings, user.as_ref()),
+            working_directory: (settings.working_directory.as_deref())
+                .map(|directory| resolve_path(self.base, directory)),
+            user,
+        }
+    }
+
+    /// The user's `HOME`/`USER`/`LOGNAME` first (so variables can override them), then the
+    /// variables in merge order, then `TMPDIR` from `<config><temp>`.
+    fn environment(
+        &self,
+        settings: &RawSettings,
+        user: Option<&UserSpec>,
+    ) -> Vec<(String, String)> {
+        let mut environment = Vec::new();
+        if let Some(user) = user {
+            let home = user.home.to_string_lossy().into_owned();
+            environment.push(("HOME".to_string(), home));
+            environment.push(("USER".to_string(), user.name.clone()));
+            environment.push(("LOGNAME".to_string(), user.name.clone()));
+        }
+        environment.extend(settings.variables.iter().cloned());
+        if let Some(temp) = &self.temp {
+            environment.push(("TMPDIR".to_string(), temp.to_string_lossy().into_owned()));
+        }
+        environment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_against_the_base_folder() {
+        let base = Path::new("/etc/sv");
+        assert_eq!(
+            resolve_path(base, "logs/a.log"),
+            Path::new("/etc/sv/logs/a.log")
+        );
+        assert_eq!(resolve_path(base, "./temp"), Path::new("/etc/sv/temp"));
+        assert_eq!(resolve_path(base, "../x"), Path::new("/etc/sv/../x"));
+        assert_eq!(resolve_path(base, "/var/tmp"), Path::new("/var/tmp"));
+        assert_eq!(executable_path(base, "java"), Path::new("java"));
+        assert_eq!(executable_path(base, "bin/is"), Path::new("/etc/sv/bin/is"));
+        assert_eq!(executable_path(base, "./is"), Path::new("/etc/sv/is"));
+        assert_eq!(
+            executable_path(base, "/usr/bin/java"),
+            Path::new("/usr/bin/java")
+        );
+    }
+}

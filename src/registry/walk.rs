@@ -1,0 +1,314 @@
+//! The strict schema walker: a parsed XML document → [`RawRegistry`].
+//!
+//! Owns the shape of SPEC §2 — which element may hold which, at most once or repeatable — as
+//! tables, the syntax and range of every value, and the uniqueness of ids. It reports every
+//! problem and keeps going. It applies no defaults and merges nothing (`resolve.rs` does), and
+//! walks no deeper than [`MAX_DEPTH`](super::MAX_DEPTH), so it never recurses unboundedly.
+
+use std::collections::HashMap;
+
+use roxmltree::{Document, Node};
+
+use super::error::Problems;
+use super::raw::{RawChild, RawConfig, RawGroup, RawProfile, RawRegistry, RawServer, RawStrategy};
+use super::raw::{RawSettings, Spanned};
+use super::settings::{PROFILE, SERVER};
+use super::values;
+use super::xml::{self, Seen};
+
+/// Handles one child element, storing what it read into the container's raw value `S`.
+pub type Handler<S> = fn(&mut Walker, Node, &mut S);
+
+/// What one container element may hold.
+pub struct Schema<S: 'static> {
+    /// Children allowed at most once.
+    pub once: &'static [(&'static str, Handler<S>)],
+    /// Children allowed any number of times.
+    pub many: &'static [(&'static str, Handler<S>)],
+    /// Children a later version will support: rejected with a message that says so.
+    pub later: &'static [&'static str],
+}
+
+const SUPERVISOR: Schema<RawRegistry> = Schema {
+    once: &[
+        ("config", |w, n, r| r.config = w.config(n)),
+        ("restartStrategy", |w, n, r| r.strategy = w.strategy(n)),
+        ("profiles", |w, n, r| {
+            w.dispatch(n, &PROFILES, &mut r.profiles)
+        }),
+        ("servers", |w, n, r| w.dispatch(n, &SERVERS, &mut r.servers)),
+    ],
+    many: &[],
+    later: &[],
+};
+
+const CONFIG: Schema<RawConfig> = Schema {
+    once: &[
+        ("tcpport", |w, n, c| c.tcp_port = w.tcp_port(n)),
+        ("log", |w, n, c| c.log = xml::value(w.p, n, non_empty)),
+        ("temp", |w, n, c| c.temp = xml::value(w.p, n, non_empty)),
+        ("tracelevel", |w, n, c| {
+            c.trace_level = xml::value(w.p, n, |t| values::integer(t, 1u8, 4));
+        }),
+        ("tracestatsinterval", |w, n, c| {
+            c.stats_interval = xml::value(w.p, n, stats_interval);
+        }),
+        ("logRetentionDays", |w, n, c| {
+            c.log_retention_days = xml::value(w.p, n, |t| values::integer(t, 0u32, 36_500));
+        }),
+    ],
+    many: &[],
+    later: &[],
+};
+
+const PROFILES: Schema<Vec<RawProfile>> = Schema {
+    once: &[],
+    many: &[("profile", |w, n, profiles| w.profile(n, profiles))],
+    later: &[],
+};
+
+const SERVERS: Schema<Vec<RawChild>> = Schema {
+    once: &[],
+    many: &[
+        ("server", |w, n, children| children.push(w.server(n))),
+        ("group", |w, n, children| children.push(w.group(n))),
+    ],
+    later: &[],
+};
+
+const GROUP: Schema<RawGroup> = Schema {
+    once: &[
+        ("restartStrategy", |w, n, g| g.strategy = w.strategy(n)),
+        ("startPriority", |w, n, g| {
+            g.start_priority = start_priority(w, n)
+        }),
+    ],
+    many: &[
+        ("server", |w, n, g| g.children.push(w.server(n))),
+        ("group", |w, n, g| g.children.push(w.group(n))),
+    ],
+    later: &[],
+};
+
+fn handler<S>(table: &[(&str, Handler<S>)], name: &str) -> Option<Handler<S>> {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, handle)| handle)
+}
+
+/// Walks `doc` against the schema, reporting into `p`.
+pub fn walk(doc: &Document, p: &mut Problems) -> RawRegistry {
+    let mut walker = Walker {
+        p,
+        ids: HashMap::new(),
+        profile_ids: HashMap::new(),
+    };
+    walker.supervisor(doc.root_element())
+}
+
+/// The walk's state: the problems found and the ids seen so far.
+pub struct Walker<'p, 't> {
+    /// Where problems go.
+    pub p: &'p mut Problems<'t>,
+    /// Server and group ids (one namespace) → where each was defined.
+    ids: HashMap<String, usize>,
+    /// Profile ids → where each was defined.
+    profile_ids: HashMap<String, usize>,
+}
+
+impl Walker<'_, '_> {
+    /// Walks the children of `node` against `schema`, into `target`.
+    pub fn dispatch<S>(&mut self, node: Node, schema: &Schema<S>, target: &mut S) {
+        let mut seen = Seen::default();
+        for child in xml::children(self.p, node) {
+            let name = xml::local_name(child).unwrap_or_default();
+            if let Some(handle) = handler(schema.once, name) {
+                if seen.first(self.p, child, node) {
+                    handle(self, child, target);
+                }
+            } else if let Some(handle) = handler(schema.many, name) {
+                handle(self, child, target);
+            } else if schema.later.contains(&name) {
+                let message = format!("{} is not supported yet", xml::tag(child));
+                self.p.report(child.range().start, message);
+            } else {
+                let names = schema.once.iter().chain(schema.many).map(|(n, _)| *n);
+                xml::unknown(self.p, child, node, &names.collect::<Vec<_>>());
+            }
+        }
+    }
+
+    fn supervisor(&mut self, root: Node) -> RawRegistry {
+        let mut raw = RawRegistry::default();
+        if xml::local_name(root) != Some("supervisor") {
+            let mut message = format!(
+                "the root element is {}; expected `<supervisor>`",
+                xml::tag(root)
+            );
+            if root.tag_name().namespace().is_some() {
+                message.push_str(", in no XML namespace");
+            }
+            self.p.report(root.range().start, message);
+            return raw;
+        }
+        xml::check_attributes(self.p, root, &[]);
+        self.dispatch(root, &SUPERVISOR, &mut raw);
+        let has_servers = root
+            .children()
+            .any(|c| xml::local_name(c) == Some("servers"));
+        if !has_servers {
+            let message = "`<supervisor>` needs a `<servers>` element (it may be empty)";
+            self.p.report(root.range().start, message);
+        }
+        raw
+    }
+
+    fn config(&mut self, node: Node) -> RawConfig {
+        xml::check_attributes(self.p, node, &[]);
+        let mut config = RawConfig::default();
+        self.dispatch(node, &CONFIG, &mut config);
+        config
+    }
+
+    fn tcp_port(&mut self, node: Node) -> Option<u16> {
+        xml::check_attributes(self.p, node, &["bind"]);
+        // Validated only: DaemonConfig has no field for it yet.
+        let _bind = xml::attribute(self.p, node, "bind", values::ip_address);
+        let text = xml::text(self.p, node, false);
+        values::integer(&text.value, 1u16, 65535)
+            .map_err(|e| self.p.report(text.at, format!("`<tcpport>`: {e}")))
+            .ok()
+    }
+
+    /// `<restartStrategy type intensity period/>`.
+    fn strategy(&mut self, node: Node) -> RawStrategy {
+        xml::check_attributes(self.p, node, &["type", "intensity", "period"]);
+        xml::empty(self.p, node);
+        RawStrategy {
+            kind: xml::attribute(self.p, node, "type", values::strategy),
+            intensity: xml::attribute(self.p, node, "intensity", |t| {
+                values::integer(t, 0u32, 10_000)
+            }),
+            period: xml::attribute(self.p, node, "period", period),
+        }
+    }
+
+    fn profile(&mut self, node: Node, profiles: &mut Vec<RawProfile>) {
+        xml::check_attributes(self.p, node, &["id"]);
+        let id = self.id(node, IdSpace::Profiles);
+        let mut settings = RawSettings::default();
+        self.dispatch(node, &PROFILE, &mut settings);
+        if let Some(id) = id {
+            profiles.push(RawProfile {
+                id: id.value,
+                settings,
+            });
+        }
+    }
+
+    fn server(&mut self, node: Node) -> RawChild {
+        xml::check_attributes(self.p, node, &["id"]);
+        let id = self.id(node, IdSpace::Children);
+        let mut settings = RawSettings::default();
+        self.dispatch(node, &SERVER, &mut settings);
+        RawChild::Server(RawServer {
+            id: id.map(|id| id.value).unwrap_or_default(),
+            at: node.range().start,
+            settings,
+        })
+    }
+
+    fn group(&mut self, node: Node) -> RawChild {
+        xml::check_attributes(self.p, node, &["id"]);
+        let id = self.id(node, IdSpace::Children);
+        let mut group = RawGroup {
+            id: id.map(|id| id.value).unwrap_or_default(),
+            strategy: RawStrategy::default(),
+            start_priority: None,
+            children: Vec::new(),
+        };
+        self.dispatch(node, &GROUP, &mut group);
+        RawChild::Group(group)
+    }
+
+    /// The element's `id`: present, well-formed and not taken yet in its namespace.
+    fn id(&mut self, node: Node, space: IdSpace) -> Option<Spanned<String>> {
+        let value = xml::required(self.p, node, "id", |t| {
+            values::id(t).map(|()| t.to_string())
+        })?;
+        let at = xml::value_at(node, "id");
+        let seen = match space {
+            IdSpace::Children => &mut self.ids,
+            IdSpace::Profiles => &mut self.profile_ids,
+        };
+        if let Some(&first) = seen.get(&value) {
+            let message = format!(
+                "duplicate id `{value}`: {} on line {} has it already{}",
+                space.what(),
+                self.p.line(first),
+                space.note()
+            );
+            self.p.report(at, message);
+            return None;
+        }
+        seen.insert(value.clone(), node.range().start);
+        Some(Spanned { value, at })
+    }
+}
+
+/// The two id namespaces of the registry.
+#[derive(Clone, Copy)]
+enum IdSpace {
+    /// Servers and groups, across the whole tree.
+    Children,
+    /// Profiles.
+    Profiles,
+}
+
+impl IdSpace {
+    fn what(self) -> &'static str {
+        match self {
+            IdSpace::Children => "a server or group",
+            IdSpace::Profiles => "a profile",
+        }
+    }
+
+    fn note(self) -> &'static str {
+        match self {
+            IdSpace::Children => " (servers and groups share one set of ids)",
+            IdSpace::Profiles => "",
+        }
+    }
+}
+
+/// `<startPriority>` of a server, profile or group.
+pub fn start_priority(w: &mut Walker, node: Node) -> Option<u32> {
+    xml::value(w.p, node, |t| values::integer(t, 0u32, 1000))
+}
+
+/// A text that must not be empty (paths, names).
+pub fn non_empty(text: &str) -> Result<String, String> {
+    match text.is_empty() {
+        true => Err("the value is empty".into()),
+        false => Ok(text.to_string()),
+    }
+}
+
+/// `<tracestatsinterval>`: 0 (off) or at least a second.
+fn stats_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = values::duration(text)?;
+    if !interval.is_zero() && interval.as_secs() < 1 {
+        return Err(format!("`{text}` is too short: use 0 (off) or at least 1s"));
+    }
+    Ok(interval)
+}
+
+/// A restart-intensity `period`: more than 0.
+fn period(text: &str) -> Result<std::time::Duration, String> {
+    let period = values::duration(text)?;
+    if period.is_zero() {
+        return Err("the period must be longer than 0".into());
+    }
+    Ok(period)
+}

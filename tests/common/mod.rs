@@ -1,0 +1,247 @@
+//! The end-to-end harness: runs the real `supervisor` binary on a registry written into a fresh
+//! temporary directory, reads its JSON log lines as they come, and waits for events or states
+//! with a deadline (never a bare sleep).
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any single wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The supervisor binary under test.
+pub fn supervisor_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_supervisor")
+}
+
+/// The stand-in component program.
+pub fn standin() -> &'static str {
+    env!("CARGO_BIN_EXE_standin")
+}
+
+/// A registry document with `servers` inside `<servers>` and `head` (config, strategy) before.
+pub fn registry(head: &str, servers: &str) -> String {
+    format!("<supervisor>\n{head}\n<servers>\n{servers}\n</servers>\n</supervisor>\n")
+}
+
+/// A `<server>` running the stand-in with `args` (each a separate argument) and extra settings.
+pub fn standin_server(id: &str, args: &[&str], settings: &str) -> String {
+    let arguments: String = args
+        .iter()
+        .map(|a| format!("<argument>{}</argument>", xml_escape(a)))
+        .collect();
+    format!(
+        "<server id=\"{id}\"><executable>{}</executable><arguments><argument>--name</argument><argument>{id}</argument>{arguments}</arguments>{settings}</server>\n",
+        standin()
+    )
+}
+
+/// Escapes text for an XML element body.
+pub fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A running daemon and what it has logged so far.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub registry: PathBuf,
+    child: Child,
+    log: Arc<(Mutex<Vec<Value>>, Condvar)>,
+    cursor: usize,
+    exit: Option<ExitStatus>,
+}
+
+impl Daemon {
+    /// Writes `xml` as the registry in a new temporary directory and runs the daemon on it.
+    pub fn start(xml: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = dir.path().join("SupervisorRegistry.xml");
+        std::fs::write(&registry, xml).expect("write registry");
+        Daemon::start_at(dir, registry)
+    }
+
+    fn start_at(dir: tempfile::TempDir, registry: PathBuf) -> Daemon {
+        let mut child = Command::new(supervisor_bin())
+            .arg("--registry")
+            .arg(&registry)
+            .arg("--run-dir")
+            .arg(dir.path().join("run"))
+            .args(["--log-format", "json", "run"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn supervisor");
+        let log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({ "event": "unparsed", "line": line }));
+                let (events, changed) = &*sink;
+                events.lock().unwrap().push(value);
+                changed.notify_all();
+            }
+        });
+        Daemon {
+            dir,
+            registry,
+            child,
+            log,
+            cursor: 0,
+            exit: None,
+        }
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every event logged so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits for the next event (after the cursor) matching `matches`, and moves the cursor past it.
+    pub fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        let (events, changed) = &*self.log;
+        let mut guard = events.lock().unwrap();
+        loop {
+            if let Some(offset) = guard[self.cursor..].iter().position(&matches) {
+                self.cursor += offset + 1;
+                return guard[self.cursor - 1].clone();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let seen: Vec<String> = guard.iter().map(|e| e.to_string()).collect();
+                panic!(
+                    "timed out waiting for {what}; log so far:\n{}",
+                    seen.join("\n")
+                );
+            }
+            guard = changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Waits for `event` about `component`.
+    pub fn wait_event(&mut self, event: &str, component: &str) -> Value {
+        self.wait_for(&format!("{event} of {component}"), |e| {
+            e["event"] == event && e["component"] == component
+        })
+    }
+
+    /// Waits for `event` (any subject).
+    pub fn wait_any(&mut self, event: &str) -> Value {
+        self.wait_for(event, |e| e["event"] == event)
+    }
+
+    /// Waits until `component` has started and returns its pid.
+    pub fn started_pid(&mut self, component: &str) -> u32 {
+        pid_of(&self.wait_event("component_started", component))
+    }
+
+    /// Sends `signal` to the daemon.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), signal)
+            .expect("signal daemon");
+    }
+
+    /// Waits for the daemon to exit (within the deadline) and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.exit = Some(status);
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "daemon did not exit in time");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        self.wait_exit()
+    }
+
+    /// The events logged so far, named.
+    pub fn names(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The temporary directory of this daemon.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The `pid` field of an event.
+pub fn pid_of(event: &Value) -> u32 {
+    event["pid"].as_u64().expect("event has a pid") as u32
+}
+
+/// Whether a process with this pid exists (zombies count as gone).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `condition` holds, polling /proc-style state every few ms, up to the deadline.
+pub fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until a file exists and parses it as JSON.
+pub fn read_json_when_ready(path: &Path) -> Value {
+    eventually(&format!("{} exists", path.display()), || path.exists());
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// Runs the supervisor binary with `args` to completion.
+pub fn supervisor(args: &[&str]) -> std::process::Output {
+    Command::new(supervisor_bin())
+        .args(args)
+        .output()
+        .expect("run supervisor")
+}
+
+/// Sends `signal` to a process.
+pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).expect("kill");
+}
