@@ -51,7 +51,7 @@ impl GroupSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChildSpec {
     /// A supervised program.
-    Component(ComponentSpec),
+    Component(Box<ComponentSpec>),
     /// A nested supervisor.
     Group(GroupSpec),
 }

@@ -56,7 +56,7 @@ fn slot(
 ) -> ChildSlot {
     match child {
         ChildSpec::Component(spec) => {
-            let actor = ComponentActor::new(spec.clone(), path.to_string(), me, table.clone());
+            let actor = ComponentActor::new((**spec).clone(), path.to_string(), me, table.clone());
             ChildSlot {
                 id: spec.id.clone(),
                 priority: spec.start_priority,

@@ -71,8 +71,8 @@ pub struct RawProfile {
 /// A child of `<servers>` or of a `<group>`.
 #[derive(Debug, PartialEq)]
 pub enum RawChild {
-    /// `<server>`.
-    Server(RawServer),
+    /// `<server>` (boxed: it is much larger than a group).
+    Server(Box<RawServer>),
     /// `<group>`.
     Group(RawGroup),
 }

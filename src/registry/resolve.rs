@@ -65,9 +65,10 @@ fn resolve_path(base: &Path, path: &str) -> PathBuf {
 
 /// An executable with a `/` is a path; a bare name stays bare, for a `PATH` lookup at spawn.
 fn executable_path(base: &Path, executable: &str) -> PathBuf {
-    match executable.contains('/') {
-        true => resolve_path(base, executable),
-        false => PathBuf::from(executable),
+    if executable.contains('/') {
+        resolve_path(base, executable)
+    } else {
+        PathBuf::from(executable)
     }
 }
 
@@ -101,7 +102,7 @@ impl Resolver<'_, '_> {
 
     fn child(&mut self, child: &RawChild) -> ChildSpec {
         match child {
-            RawChild::Server(server) => ChildSpec::Component(self.component(server)),
+            RawChild::Server(server) => ChildSpec::Component(Box::new(self.component(server))),
             RawChild::Group(group) => ChildSpec::Group(self.nested(group)),
         }
     }
@@ -153,18 +154,12 @@ impl Resolver<'_, '_> {
     }
 
     fn unknown_profile(&self, name: &str) -> String {
-        let mut known: Vec<&str> = self.profiles.keys().copied().collect();
+        let mut known: Vec<String> = self.profiles.keys().map(|k| format!("`{k}`")).collect();
         known.sort_unstable();
-        match known.is_empty() {
-            true => format!("unknown profile `{name}`: no profiles are defined"),
-            false => format!(
-                "unknown profile `{name}`; defined: {}",
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+        if known.is_empty() {
+            format!("unknown profile `{name}`: no profiles are defined")
+        } else {
+            format!("unknown profile `{name}`; defined: {}", known.join(", "))
         }
     }
 
@@ -172,10 +167,12 @@ impl Resolver<'_, '_> {
         let executable = match &settings.executable {
             Some(executable) => executable_path(self.base, executable),
             None => {
-                let message = format!(
-                    "server `{}` has no `<executable>`, neither its own nor from a profile",
-                    server.id
-                );
+                let who = match server.id.as_str() {
+                    "" => "the server".to_string(),
+                    id => format!("server `{id}`"),
+                };
+                let message =
+                    format!("{who} has no `<executable>`, neither its own nor from a profile");
                 self.p.report(server.at, message);
                 PathBuf::new()
             }

@@ -52,6 +52,7 @@ const LATER: &[&str] = &["readiness", "healthCheck", "output"];
 
 /// What a `<server>` may hold.
 pub const SERVER: Schema<RawSettings> = Schema {
+    attributes: &["id"],
     once: SETTINGS,
     many: &[("profile", profile_ref)],
     later: LATER,
@@ -59,6 +60,7 @@ pub const SERVER: Schema<RawSettings> = Schema {
 
 /// What a `<profile>` may hold: a server's settings except `<profile ref>`.
 pub const PROFILE: Schema<RawSettings> = Schema {
+    attributes: &["id"],
     once: SETTINGS,
     many: &[],
     later: LATER,
@@ -87,9 +89,10 @@ fn executable(w: &mut Walker, node: Node, settings: &mut RawSettings) {
 fn user(w: &mut Walker, node: Node, settings: &mut RawSettings) {
     xml::check_attributes(w.p, node, &[]);
     let text = xml::text(w.p, node, false);
-    match text.value.is_empty() {
-        true => w.p.report(text.at, "`<user>`: the value is empty"),
-        false => settings.user = Some(text),
+    if text.value.is_empty() {
+        w.p.report(text.at, "`<user>`: the value is empty");
+    } else {
+        settings.user = Some(text);
     }
 }
 

@@ -17,38 +17,15 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry")
 }
 
-/// `expectations.txt` as (file, expected diagnostics as ("LINE:COL", fragment)); none = valid.
-fn expectations() -> Vec<(String, Vec<(String, String)>)> {
-    let table = std::fs::read_to_string(fixtures().join("expectations.txt")).unwrap();
-    let mut files: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    for line in table.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut words = line.splitn(3, char::is_whitespace);
-        let file = words.next().unwrap().to_string();
-        let rest = words.next().unwrap_or_default().to_string() + " " + words.next().unwrap_or("");
-        let (position, fragment) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
-        let index = match files.iter().position(|(f, _)| *f == file) {
-            Some(index) => index,
-            None => {
-                files.push((file, Vec::new()));
-                files.len() - 1
-            }
-        };
-        if position != "ok" {
-            files[index]
-                .1
-                .push((position.to_string(), fragment.trim().to_string()));
-        }
-    }
-    files
-}
+include!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/registry/expectations.rs"
+));
 
 #[test]
 fn the_fixture_corpus_gives_the_expected_diagnostics() {
-    let table = expectations();
-    for (file, expected) in &table {
+    let table = fixture_table(&fixtures());
+    for Fixture { file, expected } in &table {
         let path = fixtures().join(file);
         let started = Instant::now();
         let result = load(&path);
@@ -73,7 +50,7 @@ fn the_fixture_corpus_gives_the_expected_diagnostics() {
             }
         }
     }
-    let listed: Vec<&str> = table.iter().map(|(file, _)| file.as_str()).collect();
+    let listed: Vec<&str> = table.iter().map(|fixture| fixture.file.as_str()).collect();
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.ends_with(".xml") {
@@ -124,7 +101,7 @@ fn one_byte_over_a_mebibyte_is_too_large() {
         .contains("too large (1048577 bytes)"));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(parse(&path, &text).is_err());
-    assert!(parse(&path, &text[1..]).is_ok());
+    assert!(parse(&path, &text[..text.len() - 1]).is_ok());
 }
 
 #[test]
@@ -227,14 +204,7 @@ fn registry(text: &str) -> Registry {
 }
 
 fn components(group: &GroupSpec) -> Vec<&ComponentSpec> {
-    let mut found = Vec::new();
-    for child in &group.children {
-        match child {
-            ChildSpec::Component(component) => found.push(component),
-            ChildSpec::Group(group) => found.extend(components(group)),
-        }
-    }
-    found
+    group.components()
 }
 
 #[test]
@@ -263,7 +233,7 @@ fn defaults_fill_everything_left_out() {
                     period: Duration::from_secs(30),
                 },
                 start_priority: 0,
-                children: vec![ChildSpec::Component(ComponentSpec {
+                children: vec![ChildSpec::Component(Box::new(ComponentSpec {
                     id: "a".into(),
                     description: String::new(),
                     command: CommandSpec {
@@ -287,7 +257,7 @@ fn defaults_fill_everything_left_out() {
                         multiplier: 2.0,
                         reset: Duration::from_secs(10),
                     },
-                })],
+                }))],
             },
         },
     };
@@ -371,10 +341,12 @@ fn the_environment_is_user_then_variables_then_tmpdir() {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
+    let root = nix::unistd::User::from_name("root").unwrap().unwrap();
+    let home = root.dir.to_str().unwrap();
     assert_eq!(
         variables,
         [
-            ("HOME", "/root"),
+            ("HOME", home),
             ("USER", "root"),
             ("LOGNAME", "root"),
             ("HOME", "/h"),
@@ -536,4 +508,28 @@ fn a_profile_cannot_refer_to_a_profile() {
     let text = "<supervisor><profiles><profile id='p'><profile ref='q'/></profile></profiles>\
                 <servers/></supervisor>";
     assert!(only_error(text).starts_with("1:39: unknown element `<profile>` in `<profile>`"));
+}
+
+#[test]
+fn every_container_checks_its_attributes_and_ids_are_required() {
+    let text = "<supervisor v='1'>\n<config c=''/>\n<profiles p=''/>\n<servers s=''>\n\
+                <group id='g' x=''/>\n<group/>\n<server><executable>x</executable></server>\n\
+                </servers></supervisor>";
+    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
+    let got: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "1:13: unknown attribute `v` on `<supervisor>`; it takes no attributes",
+            "2:9: unknown attribute `c` on `<config>`; it takes no attributes",
+            "3:11: unknown attribute `p` on `<profiles>`; it takes no attributes",
+            "4:10: unknown attribute `s` on `<servers>`; it takes no attributes",
+            "5:15: unknown attribute `x` on `<group>`; allowed: `id`",
+            "6:1: `<group>` needs the attribute `id`",
+            "7:1: `<server>` needs the attribute `id`",
+        ]
+    );
 }

@@ -54,13 +54,11 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 
 /// Splits `digits[.digits]` into its whole and fractional digits ("" when there is no `.`).
 fn decimal(text: &str) -> Option<(&str, &str)> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let well_formed = !whole.is_empty()
-        && digits(whole)
-        && digits(fraction)
-        && (fraction.is_empty() == !text.contains('.'));
-    well_formed.then_some((whole, fraction))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once('.') {
+        None => digits(text).then_some((text, "")),
+        Some((whole, fraction)) => (digits(whole) && digits(fraction)).then_some((whole, fraction)),
+    }
 }
 
 /// A whole number in `min..=max` (decimal digits only: no sign, no spaces).

@@ -21,6 +21,8 @@ pub type Handler<S> = fn(&mut Walker, Node, &mut S);
 
 /// What one container element may hold.
 pub struct Schema<S: 'static> {
+    /// Its attributes.
+    pub attributes: &'static [&'static str],
     /// Children allowed at most once.
     pub once: &'static [(&'static str, Handler<S>)],
     /// Children allowed any number of times.
@@ -30,8 +32,9 @@ pub struct Schema<S: 'static> {
 }
 
 const SUPERVISOR: Schema<RawRegistry> = Schema {
+    attributes: &[],
     once: &[
-        ("config", |w, n, r| r.config = w.config(n)),
+        ("config", |w, n, r| w.dispatch(n, &CONFIG, &mut r.config)),
         ("restartStrategy", |w, n, r| r.strategy = w.strategy(n)),
         ("profiles", |w, n, r| {
             w.dispatch(n, &PROFILES, &mut r.profiles)
@@ -43,6 +46,7 @@ const SUPERVISOR: Schema<RawRegistry> = Schema {
 };
 
 const CONFIG: Schema<RawConfig> = Schema {
+    attributes: &[],
     once: &[
         ("tcpport", |w, n, c| c.tcp_port = w.tcp_port(n)),
         ("log", |w, n, c| c.log = xml::value(w.p, n, non_empty)),
@@ -62,12 +66,14 @@ const CONFIG: Schema<RawConfig> = Schema {
 };
 
 const PROFILES: Schema<Vec<RawProfile>> = Schema {
+    attributes: &[],
     once: &[],
     many: &[("profile", |w, n, profiles| w.profile(n, profiles))],
     later: &[],
 };
 
 const SERVERS: Schema<Vec<RawChild>> = Schema {
+    attributes: &[],
     once: &[],
     many: &[
         ("server", |w, n, children| children.push(w.server(n))),
@@ -77,6 +83,7 @@ const SERVERS: Schema<Vec<RawChild>> = Schema {
 };
 
 const GROUP: Schema<RawGroup> = Schema {
+    attributes: &["id"],
     once: &[
         ("restartStrategy", |w, n, g| g.strategy = w.strategy(n)),
         ("startPriority", |w, n, g| {
@@ -118,8 +125,9 @@ pub struct Walker<'p, 't> {
 }
 
 impl Walker<'_, '_> {
-    /// Walks the children of `node` against `schema`, into `target`.
+    /// Checks the attributes of `node` and walks its children against `schema`, into `target`.
     pub fn dispatch<S>(&mut self, node: Node, schema: &Schema<S>, target: &mut S) {
+        xml::check_attributes(self.p, node, schema.attributes);
         let mut seen = Seen::default();
         for child in xml::children(self.p, node) {
             let name = xml::local_name(child).unwrap_or_default();
@@ -152,7 +160,6 @@ impl Walker<'_, '_> {
             self.p.report(root.range().start, message);
             return raw;
         }
-        xml::check_attributes(self.p, root, &[]);
         self.dispatch(root, &SUPERVISOR, &mut raw);
         let has_servers = root
             .children()
@@ -162,13 +169,6 @@ impl Walker<'_, '_> {
             self.p.report(root.range().start, message);
         }
         raw
-    }
-
-    fn config(&mut self, node: Node) -> RawConfig {
-        xml::check_attributes(self.p, node, &[]);
-        let mut config = RawConfig::default();
-        self.dispatch(node, &CONFIG, &mut config);
-        config
     }
 
     fn tcp_port(&mut self, node: Node) -> Option<u16> {
@@ -195,7 +195,6 @@ impl Walker<'_, '_> {
     }
 
     fn profile(&mut self, node: Node, profiles: &mut Vec<RawProfile>) {
-        xml::check_attributes(self.p, node, &["id"]);
         let id = self.id(node, IdSpace::Profiles);
         let mut settings = RawSettings::default();
         self.dispatch(node, &PROFILE, &mut settings);
@@ -208,19 +207,17 @@ impl Walker<'_, '_> {
     }
 
     fn server(&mut self, node: Node) -> RawChild {
-        xml::check_attributes(self.p, node, &["id"]);
         let id = self.id(node, IdSpace::Children);
         let mut settings = RawSettings::default();
         self.dispatch(node, &SERVER, &mut settings);
-        RawChild::Server(RawServer {
+        RawChild::Server(Box::new(RawServer {
             id: id.map(|id| id.value).unwrap_or_default(),
             at: node.range().start,
             settings,
-        })
+        }))
     }
 
     fn group(&mut self, node: Node) -> RawChild {
-        xml::check_attributes(self.p, node, &["id"]);
         let id = self.id(node, IdSpace::Children);
         let mut group = RawGroup {
             id: id.map(|id| id.value).unwrap_or_default(),
@@ -289,9 +286,10 @@ pub fn start_priority(w: &mut Walker, node: Node) -> Option<u32> {
 
 /// A text that must not be empty (paths, names).
 pub fn non_empty(text: &str) -> Result<String, String> {
-    match text.is_empty() {
-        true => Err("the value is empty".into()),
-        false => Ok(text.to_string()),
+    if text.is_empty() {
+        Err("the value is empty".into())
+    } else {
+        Ok(text.to_string())
     }
 }
 

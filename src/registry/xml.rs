@@ -66,19 +66,16 @@ pub fn check_attributes(p: &mut Problems, node: Node, allowed: &[&str]) {
             continue;
         }
         let names: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
-        let message = match names.is_empty() {
-            true => format!(
-                "unknown attribute `{}` on {}; it takes no attributes",
-                attribute.name(),
-                tag(node)
-            ),
-            false => format!(
-                "unknown attribute `{}` on {}; allowed: {}",
-                attribute.name(),
-                tag(node),
-                names.join(", ")
-            ),
+        let help = if names.is_empty() {
+            "it takes no attributes".to_string()
+        } else {
+            format!("allowed: {}", names.join(", "))
         };
+        let message = format!(
+            "unknown attribute `{}` on {}; {help}",
+            attribute.name(),
+            tag(node)
+        );
         p.report(attribute.range().start, message);
     }
 }
@@ -124,7 +121,7 @@ pub fn required<T>(
     if !node.has_attribute(name) {
         p.report(
             node.range().start,
-            format!("{} needs a `{name}` attribute", tag(node)),
+            format!("{} needs the attribute `{name}`", tag(node)),
         );
         return None;
     }
