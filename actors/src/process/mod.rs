@@ -4,9 +4,11 @@
 //! `sys` holds the crate's only `unsafe`. The `ProcessTable` is the single owner of `fork` and
 //! `waitpid`: nothing else in Supervisor waits for a process.
 
+mod journal;
 mod spawn;
 pub mod sys;
 mod table;
 
+pub use journal::{Journal, Record};
 pub use spawn::SpawnError;
 pub use table::{Child, ProcessExited, ProcessTable};

@@ -14,6 +14,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::journal::{self, Journal, Record};
 use super::spawn::{self, SpawnError};
 use crate::events;
 use crate::policy::ExitStatus;
@@ -32,8 +33,33 @@ pub struct ProcessExited {
 /// The owner of every child process of the daemon. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct ProcessTable {
-    inner: Arc<Mutex<HashMap<i32, Recipient<ProcessExited>>>>,
+    inner: Arc<Mutex<Children>>,
     daemon_pid: i32,
+}
+
+/// The live children, and where they are journalled.
+struct Children {
+    owners: HashMap<i32, Owner>,
+    journal: Option<Journal>,
+}
+
+struct Owner {
+    recipient: Recipient<ProcessExited>,
+    start_ticks: u64,
+}
+
+impl Children {
+    /// Rewrites the journal after a change; a failure is logged, never fatal.
+    fn record(&self) {
+        let Some(journal) = &self.journal else { return };
+        let records = self.owners.iter().map(|(&pid, owner)| Record {
+            pid,
+            start_ticks: owner.start_ticks,
+        });
+        if let Err(error) = journal.write(records) {
+            tracing::warn!(error = %error, "cannot write the children journal");
+        }
+    }
 }
 
 impl Default for ProcessTable {
@@ -52,9 +78,19 @@ impl ProcessTable {
     /// An empty table for this daemon process.
     pub fn new() -> Self {
         ProcessTable {
-            inner: Arc::new(Mutex::new(HashMap::new())),
+            inner: Arc::new(Mutex::new(Children {
+                owners: HashMap::new(),
+                journal: None,
+            })),
             daemon_pid: std::process::id() as i32,
         }
+    }
+
+    /// An empty table that keeps `journal` up to date with its live children.
+    pub fn with_journal(journal: Journal) -> Self {
+        let table = Self::new();
+        table.lock().journal = Some(journal);
+        table
     }
 
     /// Makes the daemon the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
@@ -62,7 +98,7 @@ impl ProcessTable {
         nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<i32, Recipient<ProcessExited>>> {
+    fn lock(&self) -> MutexGuard<'_, Children> {
         // A panic elsewhere must not stop reaping: the map stays consistent under every step.
         self.inner
             .lock()
@@ -76,12 +112,20 @@ impl ProcessTable {
         owner: Recipient<ProcessExited>,
     ) -> Result<Child, SpawnError> {
         let mut command = spawn::command(component, self.daemon_pid)?;
-        let mut owners = self.lock();
+        let mut children = self.lock();
         let child = command.spawn().map_err(SpawnError::Exec)?;
         let pid = child.id() as i32;
         // std's handle is dropped unwaited: only the reaper ever waits.
         drop(child);
-        owners.insert(pid, owner);
+        let start_ticks = journal::start_ticks(pid).unwrap_or_default();
+        children.owners.insert(
+            pid,
+            Owner {
+                recipient: owner,
+                start_ticks,
+            },
+        );
+        children.record();
         Ok(Child {
             pid,
             table: self.clone(),
@@ -91,42 +135,19 @@ impl ProcessTable {
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
     /// for many exits, so this loops until nothing is left.
     pub fn reap(&self) {
-        let mut owners = self.lock();
-        loop {
-            // Peek first (WNOWAIT): while the exited leader is still a zombie its group id cannot
-            // be reused, so what is left of its group can be killed safely.
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-            let pid = match waitid(Id::All, flags) {
-                Ok(status) => match status.pid() {
-                    Some(pid) => pid,
-                    None => return,
-                },
-                Err(Errno::EINTR) => continue,
-                Err(Errno::ECHILD) => return,
-                Err(errno) => {
-                    tracing::error!(event = events::REAP_FAILED, error = %errno, "waitid failed");
-                    return;
-                }
-            };
-            let owner = owners.remove(&pid.as_raw());
+        let mut children = self.lock();
+        let mut changed = false;
+        while let Some(pid) = next_exited() {
+            let owner = children.owners.remove(&pid.as_raw());
             if owner.is_some() {
-                // Leftovers of a component's group never outlive its leader.
+                changed = true;
+                // The leader is still a zombie, so its group id cannot have been reused:
+                // what is left of a component's group never outlives its leader.
                 let _ = killpg(pid, Signal::SIGKILL);
             }
-            let status = match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, code)) => ExitStatus::Code(code),
-                Ok(WaitStatus::Signaled(_, signal, _)) => ExitStatus::Signal(signal as i32),
-                Ok(other) => {
-                    tracing::error!(event = events::REAP_FAILED, status = ?other, "unexpected wait status");
-                    continue;
-                }
-                Err(errno) => {
-                    tracing::error!(event = events::REAP_FAILED, error = %errno, "waitpid failed");
-                    return;
-                }
-            };
+            let Some(status) = collect(pid) else { break };
             match owner {
-                Some(owner) => owner.do_send(ProcessExited {
+                Some(owner) => owner.recipient.do_send(ProcessExited {
                     pid: pid.as_raw() as u32,
                     status,
                 }),
@@ -138,22 +159,58 @@ impl ProcessTable {
                 ),
             }
         }
+        if changed {
+            children.record();
+        }
     }
 
     /// Signals the process group led by `pid`, if that leader is still our unreaped child.
     fn signal_group(&self, pid: i32, signal: Signal) -> bool {
-        let owners = self.lock();
-        owners.contains_key(&pid) && killpg(Pid::from_raw(pid), signal).is_ok()
+        let children = self.lock();
+        children.owners.contains_key(&pid) && killpg(Pid::from_raw(pid), signal).is_ok()
     }
 
     /// How many children are alive (not yet reaped).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().owners.len()
     }
 
     /// Whether no child is alive.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().owners.is_empty()
+    }
+}
+
+/// The next exited child, left unreaped (`WNOWAIT`) so its pid stays reserved; `None` when no
+/// child has exited.
+fn next_exited() -> Option<Pid> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::All, flags) {
+            Ok(status) => return status.pid(),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => return None,
+            Err(errno) => {
+                tracing::error!(event = events::REAP_FAILED, error = %errno, "waitid failed");
+                return None;
+            }
+        }
+    }
+}
+
+/// Reaps `pid`, which `next_exited` reported, and decodes how it ended.
+fn collect(pid: Pid) -> Option<ExitStatus> {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Some(ExitStatus::Code(code)),
+        Ok(WaitStatus::Signaled(_, signal, _)) => Some(ExitStatus::Signal(signal as i32)),
+        Ok(other) => {
+            tracing::error!(event = events::REAP_FAILED, status = ?other, "unexpected wait status");
+            None
+        }
+        Err(errno) => {
+            tracing::error!(event = events::REAP_FAILED, error = %errno, "waitpid failed");
+            None
+        }
     }
 }
 

@@ -1,0 +1,180 @@
+//! The journal of live children: one line `PID START_TICKS` per child, rewritten on every spawn
+//! and reap, so that a daemon started after a crash of the previous one can kill what that one
+//! left behind — and only that: a process is identified by its pid *and* its start time, and
+//! is signalled through a pidfd opened before the start time is checked.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+
+use super::sys;
+
+/// A live child as recorded: its pid (also its process group) and its start time in clock ticks
+/// since boot (`/proc/PID/stat` field 22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// Process id and process-group id.
+    pub pid: i32,
+    /// Start time in clock ticks since boot.
+    pub start_ticks: u64,
+}
+
+/// Where the records are kept.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    /// A journal kept in `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Journal { path }
+    }
+
+    /// Replaces the journal with `records` (atomically: a partial file is never read).
+    pub fn write(&self, records: impl Iterator<Item = Record>) -> io::Result<()> {
+        let text: String = records
+            .map(|r| format!("{} {}\n", r.pid, r.start_ticks))
+            .collect();
+        let temporary = self.path.with_extension("tmp");
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, &self.path)
+    }
+
+    /// The records left by the previous daemon (none when there is no journal).
+    pub fn read(&self) -> io::Result<Vec<Record>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let (pid, ticks) = line.split_once(' ')?;
+                Some(Record {
+                    pid: pid.parse().ok()?,
+                    start_ticks: ticks.parse().ok()?,
+                })
+            })
+            .collect())
+    }
+
+    /// Kills every process a previous daemon left behind: each recorded child that still runs
+    /// with its recorded start time, and every member of its process group started after it.
+    /// Returns the pids killed.
+    pub fn kill_leftovers(&self) -> io::Result<Vec<i32>> {
+        let records: HashMap<i32, u64> = self
+            .read()?
+            .into_iter()
+            .map(|r| (r.pid, r.start_ticks))
+            .collect();
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut killed = Vec::new();
+        for (pid, stat) in processes()? {
+            let leftover = records.get(&stat.pgid).is_some_and(|&start| {
+                stat.start_ticks >= start && (pid != stat.pgid || stat.start_ticks == start)
+            });
+            if leftover && kill_verified(pid, stat.start_ticks) {
+                killed.push(pid);
+            }
+        }
+        Ok(killed)
+    }
+}
+
+/// The fields of `/proc/PID/stat` the journal needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Process-group id (field 5).
+    pub pgid: i32,
+    /// Start time in clock ticks since boot (field 22).
+    pub start_ticks: u64,
+}
+
+/// Reads `/proc/PID/stat`; `None` when the process is gone.
+pub fn stat(pid: i32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // `rest` starts at field 3, so field N is fields[N - 3].
+    Some(Stat {
+        pgid: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every process on the host with its stat fields.
+fn processes() -> io::Result<Vec<(i32, Stat)>> {
+    Ok(std::fs::read_dir("/proc")?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, stat(pid)?)))
+        .collect())
+}
+
+/// SIGKILLs `pid` through a pidfd, after checking (with the pidfd already pinning the process)
+/// that it is still the process that started at `start_ticks`.
+fn kill_verified(pid: i32, start_ticks: u64) -> bool {
+    let Ok(pidfd) = sys::pidfd_open(pid) else {
+        return false;
+    };
+    if stat(pid).map(|s| s.start_ticks) != Some(start_ticks) {
+        return false;
+    }
+    sys::pidfd_send_signal(&pidfd, libc::SIGKILL).is_ok()
+}
+
+/// The start time of one of our children, for its journal record.
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    stat(pid).map(|s| s.start_ticks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_found_after_a_tricky_command_name() {
+        let line = "42 (we(ir) d) S 1 40 40 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 987654 1 2";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                pgid: 40,
+                start_ticks: 987654
+            })
+        );
+    }
+
+    #[test]
+    fn our_own_stat_is_readable() {
+        let me = std::process::id() as i32;
+        assert!(stat(me).is_some_and(|s| s.start_ticks > 0));
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let dir = std::env::temp_dir().join(format!("journal-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = Journal::new(dir.join("children"));
+        assert_eq!(journal.read().unwrap(), vec![]);
+        let records = [
+            Record {
+                pid: 7,
+                start_ticks: 11,
+            },
+            Record {
+                pid: 8,
+                start_ticks: 12,
+            },
+        ];
+        journal.write(records.into_iter()).unwrap();
+        assert_eq!(journal.read().unwrap(), records);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
