@@ -44,7 +44,37 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Verb {
     /// Run the daemon in the foreground, logging to stderr.
-    Run,
+    Run {
+        /// Log to the registry's `<config><log>` file (dated, one a day) instead of stderr.
+        #[arg(long)]
+        log_file: bool,
+        /// Leave the caller's session first (used by `start`).
+        #[arg(long, hide = true)]
+        detach: bool,
+    },
+    /// Start the daemon in the background, or start the named components of a running one.
+    Start {
+        /// Components to start (none: the daemon itself).
+        ids: Vec<String>,
+    },
+    /// Stop the daemon (orderly), or stop the named components; they stay stopped.
+    Stop {
+        /// Components to stop (none: the daemon itself).
+        ids: Vec<String>,
+    },
+    /// Stop then start the daemon, or restart the named components.
+    Restart {
+        /// Components to restart (none: the daemon itself).
+        ids: Vec<String>,
+    },
+    /// One row per component: state, pid, uptime, memory, restarts, last exit.
+    Status {
+        /// Print a JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read the registry and apply the difference (same as SIGHUP).
+    Reload,
     /// Validate the registry and print the resolved tree.
     Check,
 }

@@ -1,15 +1,29 @@
-//! The daemon: wiring of registry → process table → actor tree → signals, and the orderly
-//! shutdown. Nothing here decides a restart; the tree does.
+//! The daemon: wiring of run directory → process table → actor tree → signals → control socket,
+//! and the daemon's own lifecycle (start, reload, orderly shutdown). Nothing here decides a
+//! restart; the tree does.
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, System, WrapFuture};
-use actors::group::GroupActor;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseActFuture, System,
+    WrapFuture,
+};
+use actors::group::{GroupActor, Reconfigure};
+use actors::messages::{Action, Operate};
 use actors::policy::Exit;
-use actors::process::ProcessTable;
+use actors::process::{Journal, ProcessTable};
+use actors::status::Snapshot;
 use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
+use tokio::sync::oneshot;
 
-use crate::registry::Registry;
+use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
+use crate::control::{server, ControlRequest};
+use crate::logfile::DailyLog;
+use crate::registry::{self, Registry};
+use crate::rundir::RunDir;
 use crate::signals::{self, DaemonSignal};
+use crate::status;
 
 /// Exit code after an orderly shutdown.
 pub const EXIT_OK: i32 = 0;
@@ -17,31 +31,49 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_GAVE_UP: i32 = 4;
 
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
-pub fn run(registry: Registry) -> anyhow::Result<i32> {
+pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
+    run_dir.prepare()?;
+    let _lock = run_dir.lock()?;
+    let journal = Journal::new(run_dir.journal());
+    for pid in journal
+        .kill_leftovers()
+        .context("cannot read the children journal")?
+    {
+        tracing::warn!(
+            event = "leftover_killed",
+            pid,
+            "killed a process left by a previous daemon"
+        );
+    }
+    run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
     raise_fd_limit();
     if let Some(temp) = &registry.config.temp {
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::new();
+    let table = ProcessTable::with_journal(journal);
     let system = System::new();
+    let socket = run_dir.socket();
     system.block_on(async {
+        let listener = server::bind(&socket)
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let daemon = Daemon::create(|ctx| {
             let root = tree::build(&registry.tree, &table, ctx.address().recipient());
-            Daemon {
-                registry,
-                root,
-                shutting_down: false,
-            }
+            Daemon::new(registry, root, log)
         });
-        signals::spawn(table.clone(), daemon.recipient()).context("cannot install signal handlers")
+        signals::spawn(table.clone(), daemon.clone().recipient())
+            .context("cannot install signal handlers")?;
+        let owner = nix::unistd::geteuid().as_raw();
+        actix::spawn(server::serve(listener, daemon.recipient(), owner));
+        anyhow::Ok(())
     })?;
-    Ok(system.run_with_code()?)
+    let code = system.run_with_code()?;
+    run_dir.clean_up();
+    Ok(code)
 }
 
-/// Raises the soft limit on open files to the hard limit: every child costs the daemon none,
-/// but a large tree with captured output costs a few each.
+/// Raises the soft limit on open files to the hard limit (large trees, many clients).
 fn raise_fd_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
@@ -55,10 +87,26 @@ fn raise_fd_limit() {
 struct Daemon {
     registry: Registry,
     root: Addr<GroupActor>,
+    started: bool,
+    start_waiters: Vec<oneshot::Sender<Reply>>,
     shutting_down: bool,
+    stop_waiters: Vec<oneshot::Sender<Reply>>,
+    log: Option<DailyLog>,
 }
 
 impl Daemon {
+    fn new(registry: Registry, root: Addr<GroupActor>, log: Option<DailyLog>) -> Self {
+        Daemon {
+            registry,
+            root,
+            started: false,
+            start_waiters: Vec::new(),
+            shutting_down: false,
+            stop_waiters: Vec::new(),
+            log,
+        }
+    }
+
     fn shutdown(&mut self, reason: &str, exit_code: i32, ctx: &mut Context<Self>) {
         if self.shutting_down {
             return;
@@ -69,22 +117,124 @@ impl Daemon {
             reason,
             "shutting down: {reason}"
         );
-        let stopped = self.root.send(Stop).into_actor(self).map(move |_, _, _| {
-            tracing::info!(
-                event = events::SUPERVISOR_STOPPED,
-                exit_code,
-                "stopped, exiting with {exit_code}"
-            );
-            System::current().stop_with_code(exit_code);
-        });
+        let stopped = self
+            .root
+            .send(Stop)
+            .into_actor(self)
+            .map(move |_, daemon, _| {
+                tracing::info!(
+                    event = events::SUPERVISOR_STOPPED,
+                    exit_code,
+                    "stopped, exiting with {exit_code}"
+                );
+                for waiter in daemon.stop_waiters.drain(..) {
+                    let _ = waiter.send(Reply::Ok);
+                }
+                System::current().stop_with_code(exit_code);
+            });
         ctx.spawn(stopped);
+    }
+
+    fn known(&self, id: &str) -> bool {
+        fn contains(group: &actors::spec::GroupSpec, id: &str) -> bool {
+            group.children.iter().any(|child| {
+                child.id() == id
+                    || matches!(child, actors::spec::ChildSpec::Group(g) if contains(g, id))
+            })
+        }
+        contains(&self.registry.tree.root, id)
+    }
+
+    fn operate(&mut self, action: Action, ids: Vec<String>) -> ResponseActFuture<Self, Reply> {
+        let unknown: Vec<&str> = ids
+            .iter()
+            .filter(|id| !self.known(id))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let message = format!("unknown component: {}", unknown.join(", "));
+            return Box::pin(actix::fut::ready(Reply::error(
+                ErrorKind::UnknownId,
+                message,
+            )));
+        }
+        let root = self.root.clone();
+        Box::pin(
+            async move {
+                for id in ids {
+                    if let Ok(Err(unknown)) = root.send(Operate { id, action }).await {
+                        return Reply::error(ErrorKind::UnknownId, unknown.to_string());
+                    }
+                }
+                Reply::Ok
+            }
+            .into_actor(self),
+        )
+    }
+
+    fn status(&mut self) -> ResponseActFuture<Self, Reply> {
+        let snapshot = self.root.send(Snapshot);
+        Box::pin(
+            async move {
+                let components = status::rows(snapshot.await.unwrap_or_default());
+                Reply::Status { components }
+            }
+            .into_actor(self),
+        )
+    }
+
+    /// Re-reads the registry; an invalid one changes nothing.
+    fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
+        let registry = match registry::load(&self.registry.path) {
+            Ok(registry) => registry,
+            Err(errors) => {
+                let error = errors.to_string();
+                tracing::error!(event = events::CONFIG_REJECTED, error = %error, "reload refused: {error}");
+                return Box::pin(actix::fut::ready(Reply::error(
+                    ErrorKind::InvalidRegistry,
+                    error,
+                )));
+            }
+        };
+        let reconfigure = self.root.send(Reconfigure {
+            spec: registry.tree.root.clone(),
+        });
+        self.registry = registry;
+        Box::pin(reconfigure.into_actor(self).map(|report, _, _| {
+            let report = report.unwrap_or_default();
+            let diff = ReloadSummary {
+                added: report.added,
+                removed: report.removed,
+                changed: report.changed,
+                unchanged: report.unchanged,
+            };
+            tracing::info!(
+                event = events::CONFIG_RELOADED,
+                added = ?diff.added,
+                removed = ?diff.removed,
+                changed = ?diff.changed,
+                unchanged = diff.unchanged,
+                "registry reloaded"
+            );
+            Reply::Reloaded { diff }
+        }))
+    }
+
+    fn answer_later(waiters: &mut Vec<oneshot::Sender<Reply>>) -> ResponseActFuture<Self, Reply> {
+        let (waiter, answer) = oneshot::channel();
+        waiters.push(waiter);
+        Box::pin(actix::fut::wrap_future(async move {
+            answer
+                .await
+                .unwrap_or_else(|_| Reply::error(ErrorKind::Busy, "shutting down"))
+        }))
     }
 }
 
 impl Actor for Daemon {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(
             event = events::SUPERVISOR_STARTED,
             registry = %self.registry.path.display(),
@@ -92,10 +242,15 @@ impl Actor for Daemon {
             components = self.registry.tree.root.components().len(),
             "supervisor started"
         );
-        self.root.do_send(Start {
-            delay: std::time::Duration::ZERO,
-            restart: false,
+        let start = self.root.send(Start {
+            delay: Duration::ZERO,
         });
+        ctx.spawn(start.into_actor(self).map(|_, daemon, _| {
+            daemon.started = true;
+            for waiter in daemon.start_waiters.drain(..) {
+                let _ = waiter.send(Reply::Ok);
+            }
+        }));
     }
 }
 
@@ -108,12 +263,53 @@ impl Handler<DaemonSignal> for Daemon {
                 let reason = format!("signal {}", signals::name(number));
                 self.shutdown(&reason, EXIT_OK, ctx);
             }
-            DaemonSignal::Reload | DaemonSignal::ReopenLogs => {
-                tracing::warn!(
-                    ?signal,
-                    "this daemon does not reload or reopen logs yet: ignored"
-                );
+            DaemonSignal::Reload => {
+                ctx.spawn(self.reload().map(|_, _, _| ()));
             }
+            DaemonSignal::ReopenLogs => {
+                if let Some(log) = &self.log {
+                    if let Err(error) = log.reopen() {
+                        tracing::error!(error = %error, "cannot reopen the log file");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Handler<ControlRequest> for Daemon {
+    type Result = ResponseActFuture<Self, Reply>;
+
+    fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
+        let ControlRequest { request, peer } = request;
+        if !matches!(request, Request::Status | Request::WaitStarted) {
+            tracing::info!(
+                event = "control_request",
+                request = ?request,
+                peer_uid = peer.uid,
+                peer_pid = peer.pid,
+                "control request"
+            );
+        }
+        if self.shutting_down && request != Request::Shutdown {
+            return Box::pin(actix::fut::ready(Reply::error(
+                ErrorKind::Busy,
+                "shutting down",
+            )));
+        }
+        match request {
+            Request::Status => self.status(),
+            Request::Start { ids } => self.operate(Action::Start, ids),
+            Request::Stop { ids } => self.operate(Action::Stop, ids),
+            Request::Restart { ids } => self.operate(Action::Restart, ids),
+            Request::Reload => self.reload(),
+            Request::Shutdown => {
+                let answer = Self::answer_later(&mut self.stop_waiters);
+                self.shutdown("control request", EXIT_OK, ctx);
+                answer
+            }
+            Request::WaitStarted if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
+            Request::WaitStarted => Self::answer_later(&mut self.start_waiters),
         }
     }
 }

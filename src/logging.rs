@@ -1,11 +1,14 @@
-//! The daemon's structured log: `tracing` events as JSON lines (or readable text) on stderr,
-//! filtered by the registry's `tracelevel`.
+//! The daemon's structured log: `tracing` events as JSON lines (or readable text) on stderr or
+//! in the daily log file, filtered by the registry's `tracelevel`.
 
 use std::io::IsTerminal;
 
 use tracing::level_filters::LevelFilter;
 
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
 use crate::cli::LogFormat;
+use crate::logfile::DailyLog;
 
 /// The format to use when none was asked for: text on a terminal, JSON otherwise.
 pub fn default_format() -> LogFormat {
@@ -26,11 +29,17 @@ pub fn level(trace_level: u8) -> LevelFilter {
     }
 }
 
-/// Installs the global subscriber writing to stderr.
-pub fn init(format: LogFormat, level: LevelFilter) {
+/// Installs the global subscriber, writing to `file` or else to stderr.
+pub fn init(format: LogFormat, level: LevelFilter, file: Option<DailyLog>) {
+    let ansi = file.is_none() && format == LogFormat::Text && std::io::stderr().is_terminal();
+    let writer = match file {
+        Some(file) => BoxMakeWriter::new(file),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false);
     match format {
         LogFormat::Json => builder

@@ -1,50 +1,106 @@
-//! `supervisor`: the command-line edge. Parses arguments, loads the registry and dispatches the
-//! verb; errors become one `error: …` line on stderr and the exit codes of SPEC section 1.
+//! `supervisor`: the command-line edge. Parses arguments, loads the registry where the verb
+//! needs it and dispatches; errors become `error: …` lines on stderr and the exit codes of SPEC
+//! section 1.
 
 mod check;
 mod cli;
+mod control;
 mod daemon;
+mod logfile;
 mod logging;
 mod registry;
+mod rundir;
 mod signals;
+mod status;
+mod verbs;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use cli::{Cli, Verb};
-
-/// Exit code for a failure that is not a registry error.
-const EXIT_FAILURE: u8 = 1;
-/// Exit code for an invalid registry.
-const EXIT_INVALID_REGISTRY: u8 = 2;
+use control::protocol::Request;
+use verbs::{EXIT_FAILURE, EXIT_INVALID_REGISTRY};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let registry = match registry::load(&cli.registry) {
-        Ok(registry) => registry,
-        Err(errors) => {
-            for diagnostic in &errors.0 {
-                eprintln!("error: {diagnostic}");
-            }
-            return ExitCode::from(EXIT_INVALID_REGISTRY);
+    match &cli.verb {
+        Verb::Status { json } => verbs::status(&cli, *json),
+        Verb::Start { ids } if !ids.is_empty() => {
+            verbs::components(&cli, Request::Start { ids: ids.clone() })
         }
-    };
+        Verb::Stop { ids } if !ids.is_empty() => {
+            verbs::components(&cli, Request::Stop { ids: ids.clone() })
+        }
+        Verb::Restart { ids } if !ids.is_empty() => {
+            verbs::components(&cli, Request::Restart { ids: ids.clone() })
+        }
+        Verb::Stop { .. } => verbs::stop_daemon(&cli),
+        Verb::Reload => verbs::reload(&cli),
+        Verb::Run { .. } | Verb::Start { .. } | Verb::Restart { .. } | Verb::Check => {
+            match registry::load(&cli.registry) {
+                Ok(registry) => with_registry(&cli, registry),
+                Err(errors) => {
+                    for diagnostic in &errors.0 {
+                        eprintln!("error: {diagnostic}");
+                    }
+                    ExitCode::from(EXIT_INVALID_REGISTRY)
+                }
+            }
+        }
+    }
+}
+
+fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
     match cli.verb {
         Verb::Check => {
             print!("{}", check::render(&registry));
             ExitCode::SUCCESS
         }
-        Verb::Run => {
-            let format = cli.log_format.unwrap_or_else(logging::default_format);
-            logging::init(format, logging::level(registry.config.trace_level));
-            match daemon::run(registry) {
-                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    ExitCode::from(EXIT_FAILURE)
-                }
+        Verb::Start { .. } => verbs::start_daemon(cli, &registry),
+        Verb::Restart { .. } => {
+            let stopped = verbs::stop_daemon(cli);
+            if stopped != ExitCode::SUCCESS {
+                return stopped;
             }
+            verbs::start_daemon(cli, &registry)
+        }
+        Verb::Run { log_file, detach } => run(cli, registry, log_file, detach),
+        Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) -> ExitCode {
+    if detach {
+        // Leave the caller's session, so its terminal and its process group are not ours.
+        let _ = nix::unistd::setsid();
+    }
+    let log = if log_file {
+        match logfile::DailyLog::open(&registry.config.log, registry.config.log_retention_days) {
+            Ok(log) => Some(log),
+            Err(error) => {
+                eprintln!(
+                    "error: cannot open {}: {error}",
+                    registry.config.log.display()
+                );
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    } else {
+        None
+    };
+    let format = cli.log_format.unwrap_or_else(logging::default_format);
+    logging::init(
+        format,
+        logging::level(registry.config.trace_level),
+        log.clone(),
+    );
+    match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "the daemon cannot run");
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

@@ -68,7 +68,7 @@ pub struct ComponentActor {
     state: State,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
-    restarts: u32,
+    spawns: u32,
     last_exit: Option<ExitStatus>,
 }
 
@@ -88,7 +88,7 @@ impl ComponentActor {
             state: State::Stopped,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            restarts: 0,
+            spawns: 0,
             last_exit: None,
         }
     }
@@ -107,12 +107,13 @@ impl ComponentActor {
             state: self.state.name(),
             pid,
             uptime: since.map_or(Duration::ZERO, |since| since.elapsed()),
-            restarts: self.restarts,
+            restarts: self.spawns.saturating_sub(1),
             last_exit: self.last_exit,
         }
     }
 
     fn spawn_now(&mut self, ctx: &mut Context<Self>) {
+        self.spawns += 1;
         tracing::info!(
             event = events::COMPONENT_STARTING,
             component = %self.spec.id,
@@ -338,9 +339,6 @@ impl Handler<Start> for ComponentActor {
     fn handle(&mut self, start: Start, ctx: &mut Context<Self>) -> Self::Result {
         let (waiter, answer) = oneshot::channel();
         self.start_waiters.push(waiter);
-        if start.restart {
-            self.restarts += 1;
-        }
         match &mut self.state {
             State::Stopped | State::Exited | State::Failed => {
                 if start.delay.is_zero() {
@@ -428,5 +426,18 @@ impl Handler<Snapshot> for ComponentActor {
 
     fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(vec![self.status()])
+    }
+}
+
+/// Replace the component's settings; they apply from its next start (its group stops it first).
+#[derive(Debug, Clone, actix::Message)]
+#[rtype(result = "()")]
+pub struct Replace(pub ComponentSpec);
+
+impl Handler<Replace> for ComponentActor {
+    type Result = ();
+
+    fn handle(&mut self, Replace(spec): Replace, _: &mut Context<Self>) {
+        self.spec = spec;
     }
 }

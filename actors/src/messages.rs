@@ -15,8 +15,6 @@ use crate::status::Snapshot;
 pub struct Start {
     /// Wait this long first (backoff).
     pub delay: Duration,
-    /// Whether this start is a restart (counted in `status`).
-    pub restart: bool,
 }
 
 /// How a [`Start`] ended.

@@ -4,10 +4,10 @@
 use actix::{Actor, Addr, AsyncContext, Recipient};
 
 use crate::component::ComponentActor;
-use crate::group::{ChildSlot, GroupActor};
+use crate::group::{ChildActor, ChildSlot, GroupActor};
 use crate::messages::{ChildExited, ChildLink};
 use crate::process::ProcessTable;
-use crate::spec::{Backoff, ChildSpec, GroupSpec, RestartType, TreeSpec};
+use crate::spec::{ChildSpec, GroupSpec, TreeSpec};
 
 /// Creates the whole tree, stopped; the root reports to `parent` when it gives up.
 /// Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
@@ -37,7 +37,7 @@ fn build_group(
             .into_iter()
             .map(|child| slot(child, &path, me.clone(), table))
             .collect();
-        GroupActor::new(spec, path.clone(), parent, children)
+        GroupActor::new(spec, path.clone(), parent, children, table.clone())
     })
 }
 
@@ -48,40 +48,33 @@ pub fn start_order(children: &[ChildSpec]) -> Vec<&ChildSpec> {
     ordered
 }
 
-fn slot(
+/// A new, stopped child actor for `child` and the slot its group keeps for it.
+pub(crate) fn slot(
     child: &ChildSpec,
     path: &str,
     me: Recipient<ChildExited>,
     table: &ProcessTable,
 ) -> ChildSlot {
-    match child {
+    let (link, wanted, actor) = match child {
         ChildSpec::Component(spec) => {
-            let actor = ComponentActor::new((**spec).clone(), path.to_string(), me, table.clone());
-            ChildSlot {
-                id: spec.id.clone(),
-                priority: spec.start_priority,
-                restart: spec.restart,
-                success_exit_codes: spec.success_exit_codes.clone(),
-                backoff: spec.backoff,
-                link: ChildLink::of(&actor.start()),
-                wanted: spec.autostart,
-                attempt: 0,
-                operate: None,
-            }
+            let actor =
+                ComponentActor::new((**spec).clone(), path.to_string(), me, table.clone()).start();
+            (
+                ChildLink::of(&actor),
+                spec.autostart,
+                ChildActor::Component(actor),
+            )
         }
         ChildSpec::Group(spec) => {
             let group = build_group(spec, Some(path), me, table);
-            ChildSlot {
-                id: spec.id.clone(),
-                priority: spec.start_priority,
-                restart: RestartType::Permanent,
-                success_exit_codes: Vec::new(),
-                backoff: Backoff::default(),
-                link: ChildLink::of(&group),
-                wanted: true,
-                attempt: 0,
-                operate: Some(group.recipient()),
-            }
+            (ChildLink::of(&group), true, ChildActor::Group(group))
         }
+    };
+    ChildSlot {
+        spec: child.clone(),
+        link,
+        wanted,
+        attempt: 0,
+        actor,
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 
+use super::procfs::{self, stat};
 use super::sys;
 
 /// A live child as recorded: its pid (also its process group) and its start time in clock ticks
@@ -73,7 +74,7 @@ impl Journal {
             return Ok(Vec::new());
         }
         let mut killed = Vec::new();
-        for (pid, stat) in processes()? {
+        for (pid, stat) in procfs::all()? {
             let leftover = records.get(&stat.pgid).is_some_and(|&start| {
                 stat.start_ticks >= start && (pid != stat.pgid || stat.start_ticks == start)
             });
@@ -83,39 +84,6 @@ impl Journal {
         }
         Ok(killed)
     }
-}
-
-/// The fields of `/proc/PID/stat` the journal needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    /// Process-group id (field 5).
-    pub pgid: i32,
-    /// Start time in clock ticks since boot (field 22).
-    pub start_ticks: u64,
-}
-
-/// Reads `/proc/PID/stat`; `None` when the process is gone.
-pub fn stat(pid: i32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-fn parse_stat(text: &str) -> Option<Stat> {
-    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    // `rest` starts at field 3, so field N is fields[N - 3].
-    Some(Stat {
-        pgid: fields.get(2)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
-}
-
-/// Every process on the host with its stat fields.
-fn processes() -> io::Result<Vec<(i32, Stat)>> {
-    Ok(std::fs::read_dir("/proc")?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| Some((pid, stat(pid)?)))
-        .collect())
 }
 
 /// SIGKILLs `pid` through a pidfd, after checking (with the pidfd already pinning the process)
@@ -130,32 +98,9 @@ fn kill_verified(pid: i32, start_ticks: u64) -> bool {
     sys::pidfd_send_signal(&pidfd, libc::SIGKILL).is_ok()
 }
 
-/// The start time of one of our children, for its journal record.
-pub fn start_ticks(pid: i32) -> Option<u64> {
-    stat(pid).map(|s| s.start_ticks)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_fields_are_found_after_a_tricky_command_name() {
-        let line = "42 (we(ir) d) S 1 40 40 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 987654 1 2";
-        assert_eq!(
-            parse_stat(line),
-            Some(Stat {
-                pgid: 40,
-                start_ticks: 987654
-            })
-        );
-    }
-
-    #[test]
-    fn our_own_stat_is_readable() {
-        let me = std::process::id() as i32;
-        assert!(stat(me).is_some_and(|s| s.start_ticks > 0));
-    }
 
     #[test]
     fn records_round_trip() {

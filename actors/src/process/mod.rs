@@ -5,6 +5,7 @@
 //! `waitpid`: nothing else in Supervisor waits for a process.
 
 mod journal;
+pub mod procfs;
 mod spawn;
 pub mod sys;
 mod table;

@@ -14,7 +14,8 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::journal::{self, Journal, Record};
+use super::journal::{Journal, Record};
+use super::procfs;
 use super::spawn::{self, SpawnError};
 use crate::events;
 use crate::policy::ExitStatus;
@@ -117,7 +118,7 @@ impl ProcessTable {
         let pid = child.id() as i32;
         // std's handle is dropped unwaited: only the reaper ever waits.
         drop(child);
-        let start_ticks = journal::start_ticks(pid).unwrap_or_default();
+        let start_ticks = procfs::start_ticks(pid).unwrap_or_default();
         children.owners.insert(
             pid,
             Owner {

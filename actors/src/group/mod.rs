@@ -8,40 +8,92 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+mod reload;
+
+pub use reload::{Reconfigure, ReloadReport};
+
 use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture,
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture,
 };
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
 
+use crate::component::ComponentActor;
 use crate::events;
 use crate::messages::{
     Action, ChildExited, ChildLink, Operate, Settle, Start, StartOutcome, Stop, UnknownId,
 };
 use crate::policy::{self, Exit, RestartWindow};
-use crate::spec::{Backoff, GroupSpec, Intensity, RestartType, Strategy};
+use crate::process::ProcessTable;
+use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
 use crate::status::{ComponentStatus, Snapshot};
 
 /// What a group keeps about one child.
+#[derive(Clone)]
 pub struct ChildSlot {
-    /// The child's id.
-    pub id: String,
-    /// Its start priority.
-    pub priority: u32,
-    /// Its restart type.
-    pub restart: RestartType,
-    /// Exit codes that count as normal.
-    pub success_exit_codes: Vec<i32>,
-    /// Its backoff settings.
-    pub backoff: Backoff,
+    /// The child's resolved settings.
+    pub spec: ChildSpec,
     /// Where commands go.
     pub link: ChildLink,
-    /// Whether the group wants it up (autostart, not settled after an exit).
+    /// Whether the group wants it up (autostart, not settled after an exit, not stopped by an
+    /// operator).
     pub wanted: bool,
     /// Consecutive restarts without a stable run.
     pub attempt: u32,
-    /// Where operator commands go, for a nested group.
-    pub operate: Option<Recipient<Operate>>,
+    /// The child's actor, for the messages only one kind of child takes.
+    pub actor: ChildActor,
+}
+
+/// A child's actor by kind.
+#[derive(Clone)]
+pub enum ChildActor {
+    /// A component.
+    Component(Addr<ComponentActor>),
+    /// A nested group.
+    Group(Addr<GroupActor>),
+}
+
+impl ChildSlot {
+    fn id(&self) -> &str {
+        self.spec.id()
+    }
+
+    fn priority(&self) -> u32 {
+        self.spec.start_priority()
+    }
+
+    /// A nested group is permanent: it is restarted whenever it gives up.
+    fn restart(&self) -> RestartType {
+        match &self.spec {
+            ChildSpec::Component(component) => component.restart,
+            ChildSpec::Group(_) => RestartType::Permanent,
+        }
+    }
+
+    fn success_exit_codes(&self) -> &[i32] {
+        match &self.spec {
+            ChildSpec::Component(component) => &component.success_exit_codes,
+            ChildSpec::Group(_) => &[],
+        }
+    }
+
+    fn is_component(&self) -> bool {
+        matches!(self.spec, ChildSpec::Component(_))
+    }
+
+    fn autostart(&self) -> Option<bool> {
+        match &self.spec {
+            ChildSpec::Component(component) => Some(component.autostart),
+            ChildSpec::Group(_) => None,
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        match &self.spec {
+            ChildSpec::Component(component) => component.backoff,
+            ChildSpec::Group(_) => Backoff::default(),
+        }
+    }
 }
 
 /// Where the group is in its own life.
@@ -75,6 +127,8 @@ pub struct GroupActor {
     sequence: Option<(SpawnHandle, BTreeMap<usize, Duration>)>,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
+    /// Where new children (added by a reload) get their processes.
+    table: ProcessTable,
 }
 
 impl GroupActor {
@@ -85,6 +139,7 @@ impl GroupActor {
         path: String,
         parent: Recipient<ChildExited>,
         children: Vec<ChildSlot>,
+        table: ProcessTable,
     ) -> Self {
         GroupActor {
             path,
@@ -99,6 +154,7 @@ impl GroupActor {
             sequence: None,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
+            table,
         }
     }
 
@@ -143,13 +199,7 @@ impl GroupActor {
                     .iter()
                     .map(|&i| {
                         let delay = bring_up[&i];
-                        (
-                            self.children[i].link.start.clone(),
-                            Start {
-                                delay,
-                                restart: true,
-                            },
-                        )
+                        (self.children[i].link.start.clone(), Start { delay })
                     })
                     .collect()
             })
@@ -170,7 +220,7 @@ impl GroupActor {
     }
 
     fn levels(&self, indices: &[usize]) -> Vec<Vec<usize>> {
-        policy::start_levels(indices, |i| self.children[i].priority)
+        policy::start_levels(indices, |i| self.children[i].priority())
     }
 
     fn all(&self) -> Vec<usize> {
@@ -186,13 +236,13 @@ impl GroupActor {
         for slot in &mut self.children {
             slot.attempt = 0;
         }
-        let first_priority = self.children.first().map(|slot| slot.priority);
+        let first_priority = self.children.first().map(|slot| slot.priority());
         let bring_up = self
             .children
             .iter()
             .enumerate()
             .map(|(i, slot)| {
-                let first = Some(slot.priority) == first_priority;
+                let first = Some(slot.priority()) == first_priority;
                 (i, if first { delay } else { Duration::ZERO })
             })
             .collect();
@@ -235,7 +285,7 @@ impl GroupActor {
     }
 
     fn child_exited(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
-        let Some(index) = self.children.iter().position(|slot| slot.id == exited.id) else {
+        let Some(index) = self.children.iter().position(|slot| slot.id() == exited.id) else {
             return;
         };
         let slot = &mut self.children[index];
@@ -244,7 +294,7 @@ impl GroupActor {
             slot.link.settle.do_send(Settle);
             return;
         }
-        if !policy::wants_restart(slot.restart, exited.exit, &slot.success_exit_codes) {
+        if !policy::wants_restart(slot.restart(), exited.exit, slot.success_exit_codes()) {
             slot.wanted = false;
             slot.link.settle.do_send(Settle);
             return;
@@ -264,8 +314,8 @@ impl GroupActor {
             return;
         }
         let slot = &mut self.children[index];
-        slot.attempt = policy::next_attempt(slot.attempt, exited.uptime, &slot.backoff);
-        let delay = policy::backoff_delay(&slot.backoff, slot.attempt);
+        slot.attempt = policy::next_attempt(slot.attempt, exited.uptime, &slot.backoff());
+        let delay = policy::backoff_delay(&slot.backoff(), slot.attempt);
         let reason = match exited.exit {
             Exit::GaveUp => "escalation",
             Exit::Process(_) | Exit::SpawnFailed => "exit",
@@ -273,10 +323,7 @@ impl GroupActor {
         self.log_restart(index, reason, delay);
         match self.strategy {
             Strategy::OneForOne => {
-                self.children[index].link.start.do_send(Start {
-                    delay,
-                    restart: true,
-                });
+                self.children[index].link.start.do_send(Start { delay });
             }
             Strategy::OneForAll | Strategy::RestForOne => self.restart_siblings(index, delay, ctx),
         }
@@ -288,7 +335,7 @@ impl GroupActor {
         let mut bring_up = BTreeMap::new();
         for &index in &set {
             let slot = &mut self.children[index];
-            if slot.restart == RestartType::Temporary {
+            if slot.restart() == RestartType::Temporary {
                 slot.wanted = false;
             }
             if index == failed {
@@ -306,12 +353,12 @@ impl GroupActor {
         let slot = &self.children[index];
         tracing::info!(
             event = events::RESTART_SCHEDULED,
-            component = %slot.id,
+            component = %slot.id(),
             group = %self.path,
             reason,
             attempt = slot.attempt,
             delay_ms = delay.as_millis() as u64,
-            "restarting {} ({reason}) in {delay:?}", slot.id
+            "restarting {} ({reason}) in {delay:?}", slot.id()
         );
     }
 }
@@ -395,11 +442,18 @@ impl Handler<Operate> for GroupActor {
     type Result = actix::ResponseFuture<Result<(), UnknownId>>;
 
     fn handle(&mut self, operate: Operate, _: &mut Context<Self>) -> Self::Result {
-        let Some(slot) = self.children.iter_mut().find(|slot| slot.id == operate.id) else {
+        let Some(slot) = self
+            .children
+            .iter_mut()
+            .find(|slot| slot.id() == operate.id)
+        else {
             let nested: Vec<_> = self
                 .children
                 .iter()
-                .filter_map(|s| s.operate.clone())
+                .filter_map(|slot| match &slot.actor {
+                    ChildActor::Group(group) => Some(group.clone()),
+                    ChildActor::Component(_) => None,
+                })
                 .collect();
             return Box::pin(async move {
                 for group in nested {
@@ -418,12 +472,10 @@ impl Handler<Operate> for GroupActor {
                 let _ = link.stop.send(Stop).await;
             }
             if operate.action != Action::Stop {
-                let restart = operate.action == Action::Restart;
                 let _ = link
                     .start
                     .send(Start {
                         delay: Duration::ZERO,
-                        restart,
                     })
                     .await;
             }

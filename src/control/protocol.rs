@@ -1,0 +1,197 @@
+//! The control protocol: one JSON request line from the client, one JSON reply line from the
+//! daemon. Requests are a closed set; anything else is an error reply, never a dispatch by name.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest request line accepted, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// What a client may ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The status of every component.
+    Status,
+    /// Start the named components.
+    Start {
+        /// Component (or group) ids.
+        ids: Vec<String>,
+    },
+    /// Stop the named components; they stay stopped.
+    Stop {
+        /// Component (or group) ids.
+        ids: Vec<String>,
+    },
+    /// Stop, then start, the named components.
+    Restart {
+        /// Component (or group) ids.
+        ids: Vec<String>,
+    },
+    /// Re-read the registry and apply the difference.
+    Reload,
+    /// Orderly shutdown; answered once every component has stopped.
+    Shutdown,
+    /// Answered once the tree's first start has finished.
+    WaitStarted,
+}
+
+/// Why a request failed, for the client's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request was not understood (malformed, unknown, too long, too slow).
+    BadRequest,
+    /// The peer may not talk to this daemon.
+    Forbidden,
+    /// A named component does not exist.
+    UnknownId,
+    /// The registry is invalid; nothing changed.
+    InvalidRegistry,
+    /// The daemon is shutting down or already busy with the same kind of work.
+    Busy,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// Done.
+    Ok,
+    /// Not done, and why.
+    Error {
+        /// The kind, for the exit code.
+        kind: ErrorKind,
+        /// For the operator.
+        message: String,
+    },
+    /// The answer to `status`.
+    Status {
+        /// One row per component, in start order.
+        components: Vec<StatusRow>,
+    },
+    /// The answer to `reload`.
+    Reloaded {
+        /// What changed.
+        diff: ReloadSummary,
+    },
+}
+
+impl Reply {
+    /// An error reply.
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
+        Reply::Error {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One component in `status --json` (exactly the keys of SPEC section 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRow {
+    /// Component id.
+    pub id: String,
+    /// Path of enclosing groups (`""` for the root).
+    pub group: String,
+    /// Description.
+    pub description: String,
+    /// `stopped`, `starting`, `running`, `backoff`, `stopping`, `exited` or `failed`.
+    pub state: String,
+    /// The process id, while there is a process.
+    pub pid: Option<u32>,
+    /// How long the process has been running.
+    pub uptime_ms: u64,
+    /// Resident memory of the component's process group.
+    pub rss_bytes: u64,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// How the last process ended.
+    pub last_exit: Option<LastExit>,
+}
+
+/// `{"code":N}` or `{"signal":N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastExit {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+/// The ids a reload added, removed and changed, and how many it left alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadSummary {
+    /// New components and groups.
+    pub added: Vec<String>,
+    /// Components and groups no longer in the registry.
+    pub removed: Vec<String>,
+    /// Components whose effective settings differ (restarted), and groups whose settings differ.
+    pub changed: Vec<String>,
+    /// Components left running untouched.
+    pub unchanged: usize,
+}
+
+/// Decodes one request line.
+pub fn decode(line: &[u8]) -> Result<Request, String> {
+    if line.len() > MAX_REQUEST_BYTES {
+        return Err(format!("request longer than {MAX_REQUEST_BYTES} bytes"));
+    }
+    serde_json::from_slice(line).map_err(|error| format!("malformed request: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let requests = [
+            Request::Status,
+            Request::Start {
+                ids: vec!["is".into()],
+            },
+            Request::Stop {
+                ids: vec!["a".into(), "b".into()],
+            },
+            Request::Restart { ids: vec![] },
+            Request::Reload,
+            Request::Shutdown,
+            Request::WaitStarted,
+        ];
+        for request in requests {
+            let line = serde_json::to_vec(&request).unwrap();
+            assert_eq!(decode(&line).unwrap(), request);
+        }
+    }
+
+    #[test]
+    fn unknown_and_malformed_requests_are_errors() {
+        for line in [
+            &br#"{"command":"_exec"}"#[..],
+            br#"{"command":"status","extra":1}"#,
+            br#"{"command":"start"}"#,
+            b"garbage",
+            b"",
+            br#"["status"]"#,
+        ] {
+            assert!(decode(line).is_err(), "{}", String::from_utf8_lossy(line));
+        }
+        assert!(decode(&vec![b' '; MAX_REQUEST_BYTES + 1])
+            .unwrap_err()
+            .contains("longer"));
+    }
+
+    #[test]
+    fn last_exit_has_the_spec_shape() {
+        assert_eq!(
+            serde_json::to_string(&LastExit::Code(3)).unwrap(),
+            r#"{"code":3}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&LastExit::Signal(9)).unwrap(),
+            r#"{"signal":9}"#
+        );
+    }
+}

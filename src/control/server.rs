@@ -1,0 +1,127 @@
+//! The control socket's server side: accepts connections, checks the peer's uid, reads one
+//! request line within a deadline and a size limit, and answers with the daemon's reply.
+//!
+//! A bad peer or a bad request gets an error reply and costs the daemon nothing else.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Recipient;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+
+use super::protocol::{self, ErrorKind, Reply, MAX_REQUEST_BYTES};
+use super::{ControlRequest, Peer};
+
+/// How many clients may be connected at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a client may take to send its request.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Binds the socket at `path` (replacing a stale one: the caller holds the instance lock) with
+/// mode 0600.
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves clients forever; only root and `owner` (the daemon's uid) may act.
+pub async fn serve(listener: UnixListener, daemon: Recipient<ControlRequest>, owner: u32) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // EMFILE and friends: back off instead of spinning on a queued connection.
+                tracing::warn!(error = %error, "control socket accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            actix::spawn(refuse(stream, "too many connections"));
+            continue;
+        };
+        let daemon = daemon.clone();
+        actix::spawn(async move {
+            answer(stream, daemon, owner).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn refuse(mut stream: UnixStream, message: &str) {
+    let _ = write_reply(&mut stream, &Reply::error(ErrorKind::Busy, message)).await;
+}
+
+async fn answer(mut stream: UnixStream, daemon: Recipient<ControlRequest>, owner: u32) {
+    let peer = match stream.peer_cred() {
+        Ok(credentials) => Peer {
+            uid: credentials.uid(),
+            pid: credentials.pid(),
+        },
+        Err(_) => return,
+    };
+    if peer.uid != 0 && peer.uid != owner {
+        tracing::warn!(
+            peer_uid = peer.uid,
+            peer_pid = peer.pid,
+            "control request refused: not authorised"
+        );
+        let reply = Reply::error(
+            ErrorKind::Forbidden,
+            format!("uid {} may not control this daemon", peer.uid),
+        );
+        let _ = write_reply(&mut stream, &reply).await;
+        return;
+    }
+    let reply = match tokio::time::timeout(REQUEST_DEADLINE, read_line(&mut stream)).await {
+        Err(_) => Reply::error(
+            ErrorKind::BadRequest,
+            "no complete request within the deadline",
+        ),
+        Ok(Err(message)) => Reply::error(ErrorKind::BadRequest, message),
+        Ok(Ok(line)) => match protocol::decode(&line) {
+            Err(message) => Reply::error(ErrorKind::BadRequest, message),
+            Ok(request) => daemon
+                .send(ControlRequest { request, peer })
+                .await
+                .unwrap_or_else(|_| Reply::error(ErrorKind::Busy, "the daemon is shutting down")),
+        },
+    };
+    let _ = write_reply(&mut stream, &reply).await;
+}
+
+/// Reads one line (without its newline), refusing more than the size limit.
+async fn read_line(stream: &mut UnixStream) -> Result<Vec<u8>, String> {
+    let mut line = Vec::new();
+    let limit = (MAX_REQUEST_BYTES + 1) as u64;
+    let mut reader = BufReader::new(stream.take(limit));
+    reader
+        .read_until(b'\n', &mut line)
+        .await
+        .map_err(|e| format!("read failed: {e}"))?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() as u64 >= limit {
+        return Err(format!("request longer than {MAX_REQUEST_BYTES} bytes"));
+    }
+    Ok(line)
+}
+
+async fn write_reply(stream: &mut UnixStream, reply: &Reply) -> io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(io::Error::other)?;
+    line.push(b'\n');
+    stream.write_all(&line).await?;
+    stream.shutdown().await
+}

@@ -1,0 +1,222 @@
+//! The daemon's log file in `start` mode (and with `run --log-file`): `<config><log>` with the
+//! UTC date inserted before the extension (`logs/Supervisor-2026-11-25.log`), a new file each
+//! day, and files older than `logRetentionDays` removed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// A log file that follows the date. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct DailyLog {
+    inner: Arc<Mutex<Current>>,
+}
+
+struct Current {
+    base: PathBuf,
+    retention_days: u32,
+    day: u64,
+    file: File,
+}
+
+impl DailyLog {
+    /// Opens today's file for `base` (creating its folder) and removes expired ones.
+    pub fn open(base: &Path, retention_days: u32) -> io::Result<Self> {
+        if let Some(parent) = base.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let day = today();
+        let file = open_append(&dated(base, day))?;
+        prune(base, day, retention_days);
+        Ok(DailyLog {
+            inner: Arc::new(Mutex::new(Current {
+                base: base.to_path_buf(),
+                retention_days,
+                day,
+                file,
+            })),
+        })
+    }
+}
+
+impl DailyLog {
+    /// Reopens today's file (after logrotate moved it away).
+    pub fn reopen(&self) -> io::Result<()> {
+        let mut current = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        current.day = today();
+        current.file = open_append(&dated(&current.base, current.day))?;
+        Ok(())
+    }
+}
+
+impl Write for DailyLog {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut current = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let day = today();
+        if day != current.day {
+            current.file = open_append(&dated(&current.base, day))?;
+            current.day = day;
+            prune(&current.base, day, current.retention_days);
+        }
+        current.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for DailyLog {
+    type Writer = DailyLog;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Days since the Unix epoch, UTC.
+fn today() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / SECONDS_PER_DAY)
+}
+
+/// `base` with `-YYYY-MM-DD` before its extension.
+pub fn dated(base: &Path, day: u64) -> PathBuf {
+    let stem = base
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match base.extension() {
+        Some(extension) => format!("{stem}-{}.{}", date(day), extension.to_string_lossy()),
+        None => format!("{stem}-{}", date(day)),
+    };
+    base.with_file_name(name)
+}
+
+/// Today's file for `base`.
+pub fn today_path(base: &Path) -> PathBuf {
+    dated(base, today())
+}
+
+/// `YYYY-MM-DD` of a day number (Howard Hinnant's civil_from_days).
+fn date(day: u64) -> String {
+    let z = day as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Removes this log's files dated more than `retention_days` before `day`.
+fn prune(base: &Path, day: u64, retention_days: u32) {
+    let Some(folder) = base.parent() else { return };
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    let oldest_kept = day.saturating_sub(u64::from(retention_days));
+    for path in entries.filter_map(|entry| entry.ok().map(|e| e.path())) {
+        if day_of(base, &path).is_some_and(|dated| dated < oldest_kept) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// The day in the name of one of `base`'s dated files (`None` for any other file).
+fn day_of(base: &Path, path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let stem = base.file_stem()?.to_str()?;
+    let rest = name.strip_prefix(stem)?.strip_prefix('-')?;
+    let date = match base.extension() {
+        Some(extension) => rest.strip_suffix(extension.to_str()?)?.strip_suffix('.')?,
+        None => rest,
+    };
+    let mut parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    if date.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = y - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    u64::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_inserted_before_the_extension() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(20_417), "2025-11-25");
+        assert_eq!(date(11_016), "2000-02-29");
+        let base = Path::new("/var/log/Supervisor.log");
+        assert_eq!(
+            dated(base, 20_417),
+            Path::new("/var/log/Supervisor-2025-11-25.log")
+        );
+        assert_eq!(
+            dated(Path::new("x/daemon"), 0),
+            Path::new("x/daemon-1970-01-01")
+        );
+    }
+
+    #[test]
+    fn dated_names_parse_back_to_their_day() {
+        let base = Path::new("/logs/Supervisor.log");
+        for day in [0, 11_016, 20_417, 30_000] {
+            assert_eq!(day_of(base, &dated(base, day)), Some(day));
+        }
+        for other in [
+            "/logs/Supervisor.log",
+            "/logs/is-2025-11-25.log",
+            "/logs/Supervisor-2025-13-01.log",
+        ] {
+            assert_eq!(day_of(base, Path::new(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn old_files_are_pruned_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("Supervisor.log");
+        let day = today();
+        for age in [0, 1, 10, 11, 400] {
+            File::create(dated(&base, day - age)).unwrap();
+        }
+        let unrelated = dir.path().join("other-2000-01-01.log");
+        File::create(&unrelated).unwrap();
+        let mut log = DailyLog::open(&base, 10).unwrap();
+        log.write_all(b"hello\n").unwrap();
+        for age in [0, 1, 10] {
+            assert!(dated(&base, day - age).exists(), "{age} days old kept");
+        }
+        for age in [11, 400] {
+            assert!(!dated(&base, day - age).exists(), "{age} days old removed");
+        }
+        assert!(unrelated.exists());
+        assert_eq!(fs::read_to_string(dated(&base, day)).unwrap(), "hello\n");
+    }
+}

@@ -1,0 +1,151 @@
+//! The run directory: the instance lock, the pid file, the children journal and the control
+//! socket, in a directory only the daemon's user can enter.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// The paths inside a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+/// Why the run directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// Another daemon holds the lock.
+    #[error("supervisor is already running with run directory {dir} (pid {pid})")]
+    AlreadyRunning {
+        /// The run directory.
+        dir: String,
+        /// The other daemon's pid, as its pid file says.
+        pid: String,
+    },
+    /// The directory is not safe to use.
+    #[error("run directory {0}: {1}")]
+    Unsafe(String, &'static str),
+    /// A file operation failed.
+    #[error("run directory {0}: {1}")]
+    Io(String, #[source] io::Error),
+}
+
+/// The held instance lock; released when dropped (or when the daemon dies).
+pub struct InstanceLock {
+    _lock: Flock<File>,
+}
+
+impl RunDir {
+    /// The run directory at `path` (nothing is created yet).
+    pub fn new(path: PathBuf) -> Self {
+        RunDir { path }
+    }
+
+    /// The control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.path.join("control.sock")
+    }
+
+    /// The pid file.
+    pub fn pid_file(&self) -> PathBuf {
+        self.path.join("supervisor.pid")
+    }
+
+    /// The journal of live children.
+    pub fn journal(&self) -> PathBuf {
+        self.path.join("children")
+    }
+
+    fn lock_file(&self) -> PathBuf {
+        self.path.join("supervisor.lock")
+    }
+
+    fn error(&self, error: io::Error) -> RunDirError {
+        RunDirError::Io(self.path.display().to_string(), error)
+    }
+
+    /// Creates the directory (mode 0700), or checks that an existing one is a real directory
+    /// owned by us that nobody else can write to.
+    pub fn prepare(&self) -> Result<(), RunDirError> {
+        match DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.path)
+        {
+            Ok(()) => {}
+            Err(error) => return Err(self.error(error)),
+        }
+        let meta = fs::symlink_metadata(&self.path).map_err(|e| self.error(e))?;
+        let name = self.path.display().to_string();
+        if !meta.file_type().is_dir() {
+            return Err(RunDirError::Unsafe(
+                name,
+                "is not a directory (or is a symbolic link)",
+            ));
+        }
+        if meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(RunDirError::Unsafe(name, "is owned by another user"));
+        }
+        if meta.permissions().mode() & 0o022 != 0 {
+            return Err(RunDirError::Unsafe(name, "is writable by group or others"));
+        }
+        Ok(())
+    }
+
+    /// Takes the instance lock, or says which daemon holds it.
+    pub fn lock(&self) -> Result<InstanceLock, RunDirError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_file())
+            .map_err(|e| self.error(e))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(InstanceLock { _lock: lock }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(RunDirError::AlreadyRunning {
+                dir: self.path.display().to_string(),
+                pid: self
+                    .running_pid()
+                    .map_or_else(|| "unknown".into(), |pid| pid.to_string()),
+            }),
+            Err((_, errno)) => Err(self.error(errno.into())),
+        }
+    }
+
+    /// Whether a daemon holds the lock right now.
+    pub fn is_locked(&self) -> bool {
+        let Ok(file) = File::open(self.lock_file()) else {
+            return false;
+        };
+        matches!(
+            Flock::lock(file, FlockArg::LockSharedNonblock),
+            Err((_, nix::errno::Errno::EWOULDBLOCK))
+        )
+    }
+
+    /// Writes our pid.
+    pub fn write_pid(&self) -> Result<(), RunDirError> {
+        let mut file = File::create(self.pid_file()).map_err(|e| self.error(e))?;
+        writeln!(file, "{}", std::process::id()).map_err(|e| self.error(e))
+    }
+
+    /// The pid in the pid file, if any.
+    pub fn running_pid(&self) -> Option<u32> {
+        let mut text = String::new();
+        File::open(self.pid_file())
+            .ok()?
+            .read_to_string(&mut text)
+            .ok()?;
+        text.trim().parse().ok()
+    }
+
+    /// Removes what an orderly exit leaves no use for (the lock file stays: it is only a lock).
+    pub fn clean_up(&self) {
+        for path in [self.socket(), self.pid_file(), self.journal()] {
+            let _ = fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `status`: the tree's component snapshots turned into the rows of SPEC section 1, with each
+//! component's memory measured as the resident set of its whole process group.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use actors::policy::ExitStatus;
+use actors::process::procfs;
+use actors::status::ComponentStatus;
+
+use crate::control::protocol::{LastExit, StatusRow};
+
+/// The rows for `statuses`, measuring memory from `/proc` once for all of them.
+pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
+    let rss = group_rss();
+    statuses
+        .into_iter()
+        .map(|status| StatusRow {
+            rss_bytes: status
+                .pid
+                .and_then(|pid| rss.get(&(pid as i32)).copied())
+                .unwrap_or(0),
+            id: status.id,
+            group: status.group,
+            description: status.description,
+            state: status.state.to_string(),
+            pid: status.pid,
+            uptime_ms: status.uptime.as_millis() as u64,
+            restarts: status.restarts,
+            last_exit: status.last_exit.map(|exit| match exit {
+                ExitStatus::Code(code) => LastExit::Code(code),
+                ExitStatus::Signal(signal) => LastExit::Signal(signal),
+            }),
+        })
+        .collect()
+}
+
+/// Resident bytes per process group, over every process on the host.
+fn group_rss() -> HashMap<i32, u64> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |size| size as u64);
+    let mut groups = HashMap::new();
+    for (_, stat) in procfs::all().unwrap_or_default() {
+        *groups.entry(stat.pgid).or_insert(0) += stat.rss_pages * page;
+    }
+    groups
+}
+
+/// The human table.
+pub fn table(rows: &[StatusRow]) -> String {
+    let mut lines = vec![[
+        "ID".to_string(),
+        "DESCRIPTION".into(),
+        "STATE".into(),
+        "PID".into(),
+        "UPTIME".into(),
+        "MEMORY".into(),
+        "RESTARTS".into(),
+        "LAST EXIT".into(),
+    ]];
+    for row in rows {
+        let id = if row.group.is_empty() {
+            row.id.clone()
+        } else {
+            format!("{}/{}", row.group, row.id)
+        };
+        lines.push([
+            id,
+            row.description.clone(),
+            row.state.clone(),
+            row.pid.map_or("-".into(), |pid| pid.to_string()),
+            if row.pid.is_some() {
+                uptime(Duration::from_millis(row.uptime_ms))
+            } else {
+                "-".into()
+            },
+            if row.pid.is_some() {
+                memory(row.rss_bytes)
+            } else {
+                "-".into()
+            },
+            row.restarts.to_string(),
+            match row.last_exit {
+                None => "-".into(),
+                Some(LastExit::Code(code)) => format!("code {code}"),
+                Some(LastExit::Signal(signal)) => format!("signal {signal}"),
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
+fn uptime(uptime: Duration) -> String {
+    let seconds = uptime.as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        3600..86400 => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d{:02}h", seconds / 86400, seconds % 86400 / 3600),
+    }
+}
+
+fn memory(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes as f64 >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{} KiB", bytes / 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptimes_and_memory_read_well() {
+        assert_eq!(uptime(Duration::from_secs(5)), "5s");
+        assert_eq!(uptime(Duration::from_secs(125)), "2m05s");
+        assert_eq!(uptime(Duration::from_secs(7260)), "2h01m");
+        assert_eq!(uptime(Duration::from_secs(90000)), "1d01h");
+        assert_eq!(memory(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB");
+        assert_eq!(memory(640 * 1024), "640 KiB");
+    }
+
+    #[test]
+    fn the_table_has_a_header_and_a_row_per_component() {
+        let row = StatusRow {
+            id: "ps".into(),
+            group: "platform".into(),
+            description: "Platform Server".into(),
+            state: "running".into(),
+            pid: Some(42),
+            uptime_ms: 61_000,
+            rss_bytes: 2 * 1024 * 1024,
+            restarts: 1,
+            last_exit: Some(LastExit::Signal(9)),
+        };
+        let text = table(&[row]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ID"));
+        assert!(lines[1].contains("platform/ps"));
+        assert!(
+            lines[1].contains("1m01s")
+                && lines[1].contains("2.0 MiB")
+                && lines[1].contains("signal 9")
+        );
+    }
+}
