@@ -2,25 +2,14 @@
 //! needs it and dispatches; errors become `error: …` lines on stderr and the exit codes of SPEC
 //! section 1.
 
-mod check;
-mod cli;
-mod control;
-mod daemon;
-mod logfile;
-mod logging;
-mod registry;
-mod rundir;
-mod signals;
-mod status;
-mod verbs;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Verb};
-use control::protocol::Request;
-use verbs::{EXIT_FAILURE, EXIT_INVALID_REGISTRY};
+use supervisor::cli::{Cli, Verb};
+use supervisor::control::protocol::Request;
+use supervisor::verbs::{self, EXIT_FAILURE, EXIT_INVALID_REGISTRY};
+use supervisor::{check, daemon, logfile, logging, registry, rundir};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,0 +1,15 @@
+//! Supervisor's edges, as a library so that the binary, the benchmarks and the fuzz targets
+//! share them: the command line, the registry, the control plane, logging and the daemon's
+//! wiring. Nothing here decides a restart: that is the `actors` crate.
+
+pub mod check;
+pub mod cli;
+pub mod control;
+pub mod daemon;
+pub mod logfile;
+pub mod logging;
+pub mod registry;
+pub mod rundir;
+pub mod signals;
+pub mod status;
+pub mod verbs;
