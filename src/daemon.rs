@@ -282,7 +282,7 @@ impl Handler<ControlRequest> for Daemon {
 
     fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
         let ControlRequest { request, peer } = request;
-        if !matches!(request, Request::Status | Request::WaitStarted) {
+        if !matches!(request, Request::Status {} | Request::WaitStarted {}) {
             tracing::info!(
                 event = "control_request",
                 request = ?request,
@@ -291,25 +291,25 @@ impl Handler<ControlRequest> for Daemon {
                 "control request"
             );
         }
-        if self.shutting_down && request != Request::Shutdown {
+        if self.shutting_down && request != (Request::Shutdown {}) {
             return Box::pin(actix::fut::ready(Reply::error(
                 ErrorKind::Busy,
                 "shutting down",
             )));
         }
         match request {
-            Request::Status => self.status(),
+            Request::Status {} => self.status(),
             Request::Start { ids } => self.operate(Action::Start, ids),
             Request::Stop { ids } => self.operate(Action::Stop, ids),
             Request::Restart { ids } => self.operate(Action::Restart, ids),
-            Request::Reload => self.reload(),
-            Request::Shutdown => {
+            Request::Reload {} => self.reload(),
+            Request::Shutdown {} => {
                 let answer = Self::answer_later(&mut self.stop_waiters);
                 self.shutdown("control request", EXIT_OK, ctx);
                 answer
             }
-            Request::WaitStarted if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
-            Request::WaitStarted => Self::answer_later(&mut self.start_waiters),
+            Request::WaitStarted {} if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
+            Request::WaitStarted {} => Self::answer_later(&mut self.start_waiters),
         }
     }
 }

@@ -64,7 +64,7 @@ fn expect_ok(reply: Result<Reply, ClientError>) -> ExitCode {
 /// `status [--json]`.
 pub fn status(cli: &Cli, json: bool) -> ExitCode {
     let socket = RunDir::new(cli.run_dir()).socket();
-    match ask(&socket, &Request::Status, Some(Duration::from_secs(30))) {
+    match ask(&socket, &Request::Status {}, Some(Duration::from_secs(30))) {
         Ok(Reply::Status { components }) => {
             if json {
                 println!(
@@ -93,7 +93,11 @@ pub fn components(cli: &Cli, request: Request) -> ExitCode {
 
 /// `reload`.
 pub fn reload(cli: &Cli) -> ExitCode {
-    match ask(&RunDir::new(cli.run_dir()).socket(), &Request::Reload, None) {
+    match ask(
+        &RunDir::new(cli.run_dir()).socket(),
+        &Request::Reload {},
+        None,
+    ) {
         Ok(Reply::Reloaded { diff }) => {
             println!("added: {}", diff.added.join(" "));
             println!("removed: {}", diff.removed.join(" "));
@@ -110,7 +114,7 @@ pub fn reload(cli: &Cli) -> ExitCode {
 pub fn start_daemon(cli: &Cli, registry: &Registry) -> ExitCode {
     let run_dir = RunDir::new(cli.run_dir());
     let socket = run_dir.socket();
-    if ask(&socket, &Request::Status, Some(Duration::from_secs(5))).is_ok() {
+    if ask(&socket, &Request::Status {}, Some(Duration::from_secs(5))).is_ok() {
         let pid = run_dir
             .running_pid()
             .map_or_else(|| "unknown".into(), |p| p.to_string());
@@ -125,7 +129,7 @@ pub fn start_daemon(cli: &Cli, registry: &Registry) -> ExitCode {
                 if let Ok(Some(status)) = daemon.try_wait() {
                     return start_failed(&format!("the daemon exited ({status})"), &log);
                 }
-                match ask(&socket, &Request::WaitStarted, None) {
+                match ask(&socket, &Request::WaitStarted {}, None) {
                     Ok(Reply::Ok) => {
                         println!(
                             "supervisor started (pid {}); log: {}",
@@ -192,7 +196,7 @@ fn spawn_detached(
 /// `stop`: asks for an orderly shutdown and waits until the daemon has exited.
 pub fn stop_daemon(cli: &Cli) -> ExitCode {
     let run_dir = RunDir::new(cli.run_dir());
-    match ask(&run_dir.socket(), &Request::Shutdown, None) {
+    match ask(&run_dir.socket(), &Request::Shutdown {}, None) {
         Ok(Reply::Ok) | Err(ClientError::Io(_)) => {
             let deadline = Instant::now() + EXIT_DEADLINE;
             while run_dir.is_locked() {

@@ -11,7 +11,7 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// The status of every component.
-    Status,
+    Status {},
     /// Start the named components.
     Start {
         /// Component (or group) ids.
@@ -28,11 +28,11 @@ pub enum Request {
         ids: Vec<String>,
     },
     /// Re-read the registry and apply the difference.
-    Reload,
+    Reload {},
     /// Orderly shutdown; answered once every component has stopped.
-    Shutdown,
+    Shutdown {},
     /// Answered once the tree's first start has finished.
-    WaitStarted,
+    WaitStarted {},
 }
 
 /// Why a request failed, for the client's exit code.
@@ -138,7 +138,12 @@ pub fn decode(line: &[u8]) -> Result<Request, String> {
     if line.len() > MAX_REQUEST_BYTES {
         return Err(format!("request longer than {MAX_REQUEST_BYTES} bytes"));
     }
-    serde_json::from_slice(line).map_err(|error| format!("malformed request: {error}"))
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|error| format!("malformed request: {error}"))?;
+    if !value.is_object() {
+        return Err("malformed request: not a JSON object".into());
+    }
+    serde_json::from_value(value).map_err(|error| format!("malformed request: {error}"))
 }
 
 #[cfg(test)]
@@ -148,7 +153,7 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         let requests = [
-            Request::Status,
+            Request::Status {},
             Request::Start {
                 ids: vec!["is".into()],
             },
@@ -156,9 +161,9 @@ mod tests {
                 ids: vec!["a".into(), "b".into()],
             },
             Request::Restart { ids: vec![] },
-            Request::Reload,
-            Request::Shutdown,
-            Request::WaitStarted,
+            Request::Reload {},
+            Request::Shutdown {},
+            Request::WaitStarted {},
         ];
         for request in requests {
             let line = serde_json::to_vec(&request).unwrap();
