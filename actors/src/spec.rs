@@ -154,6 +154,139 @@ pub struct ComponentSpec {
     pub autostart: bool,
     /// Delays between consecutive restarts.
     pub backoff: Backoff,
+    /// What happens to the component's stdout and stderr.
+    pub output: OutputSpec,
+    /// When the component counts as started, beyond its process running.
+    pub readiness: Option<ReadinessSpec>,
+    /// How a running component is checked for health.
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+/// Where a component's stdout and stderr go (`<output>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// Each captured line becomes a `component_output` event in the daemon's log.
+    pub log: bool,
+    /// The component's own log file: an absolute path in which `{date}` is still to be
+    /// replaced by the day's date (`{id}` already was); `None`: no file.
+    pub file: Option<PathBuf>,
+    /// Past this size (bytes) the file rolls to numbered parts; `None`: no size limit.
+    pub max_size: Option<u64>,
+    /// Files kept per component (older ones are removed).
+    pub keep: u32,
+    /// Each line in the file is prefixed with an RFC 3339 time and the stream.
+    pub timestamps: bool,
+    /// What happens to stdout.
+    pub stdout: StdoutMode,
+    /// What happens to stderr.
+    pub stderr: StderrMode,
+    /// What happens when the daemon cannot keep up with the output.
+    pub overflow: Overflow,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            log: true,
+            file: None,
+            max_size: None,
+            keep: 10,
+            timestamps: true,
+            stdout: StdoutMode::Capture,
+            stderr: StderrMode::Separate,
+            overflow: Overflow::Block,
+        }
+    }
+}
+
+/// `<output stdout>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdoutMode {
+    /// Through a pipe owned by the daemon.
+    Capture,
+    /// The daemon's own stdout.
+    Inherit,
+    /// `/dev/null`.
+    Null,
+}
+
+/// `<output stderr>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StderrMode {
+    /// Through its own pipe, lines tagged `stderr`.
+    Separate,
+    /// Into stdout's pipe (or wherever stdout goes).
+    Merge,
+    /// The daemon's own stderr.
+    Inherit,
+    /// `/dev/null`.
+    Null,
+}
+
+/// `<output overflow>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// The child is held back by its full pipe: nothing is lost.
+    Block,
+    /// Lines the daemon cannot keep up with are dropped and counted.
+    Drop,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A TCP connect to `HOST:PORT` succeeds.
+    Tcp {
+        /// `HOST:PORT` (the host may be a name, resolved at each probe).
+        address: String,
+    },
+    /// `GET` of an `http://` URL answers 2xx.
+    Http {
+        /// `HOST:PORT` to connect to (port 80 when the URL has none).
+        address: String,
+        /// The `Host` header (the URL's authority).
+        host: String,
+        /// The request path, `/` at least, with any query.
+        path: String,
+    },
+    /// A program exits 0 (no shell).
+    Exec {
+        /// An absolute path, or a bare name looked up in `PATH`.
+        program: PathBuf,
+        /// Its arguments, verbatim.
+        arguments: Vec<String>,
+    },
+    /// The child sends `READY=1` on `NOTIFY_SOCKET` (readiness only).
+    Notify {
+        /// With `Some`, the child must also send `WATCHDOG=1` at least this often.
+        watchdog: Option<Duration>,
+    },
+}
+
+/// `<readiness>`: the component has started once the probe passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadinessSpec {
+    /// What is checked.
+    pub probe: Probe,
+    /// Time between attempts (not used by `notify`).
+    pub interval: Duration,
+    /// How long the component may take to become ready; past it, a failed start.
+    pub timeout: Duration,
+}
+
+/// `<healthCheck>`: a running component failing `failures` probes in a row is restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckSpec {
+    /// What is checked (never `notify`).
+    pub probe: Probe,
+    /// Time between probes.
+    pub interval: Duration,
+    /// How long one probe may take.
+    pub timeout: Duration,
+    /// Consecutive failures before action.
+    pub failures: u32,
+    /// Time after the component started before the first probe.
+    pub start_after: Duration,
 }
 
 /// A fully resolved command line and process environment.

@@ -135,6 +135,9 @@ impl Resolver<'_, '_> {
                 multiplier: backoff.multiplier.unwrap_or(default::BACKOFF.multiplier),
                 reset: backoff.reset.unwrap_or(default::BACKOFF.reset),
             },
+            output: actors::spec::OutputSpec::default(),
+            readiness: None,
+            health_check: None,
         }
     }
 
