@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use actors::spec::{Backoff, RestartType, Strategy};
+use actors::spec::{Backoff, OutputSpec, Overflow, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// `<config><log>`, relative to the registry's folder.
 pub const LOG: &str = "logs/Supervisor.log";
@@ -52,6 +52,34 @@ pub const BACKOFF: Backoff = Backoff {
     reset: Duration::from_secs(10),
 };
 
+/// `<output log file maxSize keep timestamps stdout stderr overflow>` (the same as
+/// `OutputSpec::default()`): lines logged as events, no file, so no size limit, 10 files kept,
+/// timestamped, stdout captured, stderr captured separately, a full pipe holds the child back.
+pub const OUTPUT: OutputSpec = OutputSpec {
+    log: true,
+    file: None,
+    max_size: None,
+    keep: 10,
+    timestamps: true,
+    stdout: StdoutMode::Capture,
+    stderr: StderrMode::Separate,
+    overflow: Overflow::Block,
+};
+
+/// `<readiness interval>`.
+pub const READINESS_INTERVAL: Duration = Duration::from_millis(100);
+/// `<readiness timeout>`: the time to become ready.
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `<healthCheck interval>`.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+/// `<healthCheck timeout>`: per probe.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// `<healthCheck failures>`: consecutive.
+pub const HEALTH_FAILURES: u32 = 3;
+/// `<healthCheck startAfter>`.
+pub const HEALTH_START_AFTER: Duration = Duration::ZERO;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +87,10 @@ mod tests {
     #[test]
     fn backoff_matches_the_spec_types_default() {
         assert_eq!(BACKOFF, Backoff::default());
+    }
+
+    #[test]
+    fn output_matches_the_spec_types_default() {
+        assert_eq!(OUTPUT, OutputSpec::default());
     }
 }

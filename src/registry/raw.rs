@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use actors::spec::{RestartType, Strategy};
+use actors::spec::{Overflow, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// A value and the byte offset it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +137,12 @@ pub struct RawSettings {
     pub autostart: Option<bool>,
     /// `<backoff>`, attribute by attribute.
     pub backoff: RawBackoff,
+    /// `<output>`, attribute by attribute.
+    pub output: RawOutput,
+    /// `<readiness>`; `None` when no layer has one.
+    pub readiness: Option<RawCheck>,
+    /// `<healthCheck>`; `None` when no layer has one.
+    pub health_check: Option<RawCheck>,
 }
 
 /// `<backoff initial max multiplier reset/>`, each attribute optional.
@@ -152,16 +158,99 @@ pub struct RawBackoff {
     pub reset: Option<Duration>,
 }
 
+/// `<output log file maxSize keep timestamps stdout stderr overflow/>`, each attribute optional.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RawOutput {
+    /// `log`.
+    pub log: Option<bool>,
+    /// `file`, as written (`{id}` and `{date}` still in it). Kept, empty, even when it was
+    /// invalid (after reporting), so `maxSize` and `keep` do not also complain of no file.
+    pub file: Option<String>,
+    /// `maxSize` in bytes, at its attribute (the resolver reports it when there is no file).
+    pub max_size: Option<Spanned<u64>>,
+    /// `keep`, at its attribute (likewise).
+    pub keep: Option<Spanned<u32>>,
+    /// `timestamps`.
+    pub timestamps: Option<bool>,
+    /// `stdout`.
+    pub stdout: Option<StdoutMode>,
+    /// `stderr`.
+    pub stderr: Option<StderrMode>,
+    /// `overflow`.
+    pub overflow: Option<Overflow>,
+}
+
+/// `<readiness>` or `<healthCheck>`: a probe and its timing, each part optional in one layer.
+/// The walker allows only the attributes of the element at hand (`failures` and `startAfter`
+/// are the health check's, `notify` the readiness's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCheck {
+    /// Byte offset of the element in the latest layer that has one.
+    pub at: usize,
+    /// The probe with its own arguments (`<argument>`s, `watchdog`); `None`: this layer names
+    /// no probe kind.
+    pub probe: Option<RawProbe>,
+    /// `interval`.
+    pub interval: Option<Duration>,
+    /// `timeout`.
+    pub timeout: Option<Duration>,
+    /// `failures` (`<healthCheck>` only).
+    pub failures: Option<u32>,
+    /// `startAfter` (`<healthCheck>` only).
+    pub start_after: Option<Duration>,
+}
+
+/// A probe kind as written, with its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawProbe {
+    /// `tcp="HOST:PORT"`.
+    Tcp(String),
+    /// `http="http://…"`, taken apart.
+    Http {
+        /// `HOST:PORT` to connect to.
+        address: String,
+        /// The URL's authority, for the `Host` header.
+        host: String,
+        /// Path and query.
+        path: String,
+    },
+    /// `exec="PATH"` (as written) and its `<argument>`s, verbatim.
+    Exec {
+        /// The program, as written.
+        program: String,
+        /// Its arguments.
+        arguments: Vec<String>,
+    },
+    /// `notify="true"` with its `watchdog`.
+    Notify {
+        /// `watchdog`.
+        watchdog: Option<Duration>,
+    },
+    /// A kind was named but is invalid (two kinds, a bad value…); that was reported. Kept so
+    /// the resolver does not also report a missing probe; it builds nothing from it.
+    Reported,
+}
+
+impl RawCheck {
+    /// A layer with only its position: every part absent.
+    pub fn at(at: usize) -> RawCheck {
+        RawCheck {
+            at,
+            probe: None,
+            interval: None,
+            timeout: None,
+            failures: None,
+            start_after: None,
+        }
+    }
+}
+
 impl RawSettings {
     /// `self` with `later` laid over it: a scalar `later` sets replaces ours, lists add up
-    /// (ours first), the backoff merges attribute by attribute. Profile refs are not merged:
+    /// (ours first), the backoff and the output merge attribute by attribute, and so do the
+    /// readiness and health checks except for their probe (see `overlay_check`). Profile refs are not merged:
     /// they are what brings the layers together.
     pub fn overlay(mut self, later: &RawSettings) -> RawSettings {
-        fn set<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
-            if theirs.is_some() {
-                mine.clone_from(theirs);
-            }
-        }
         set(&mut self.description, &later.description);
         set(&mut self.executable, &later.executable);
         self.arguments.extend(later.arguments.iter().cloned());
@@ -180,8 +269,42 @@ impl RawSettings {
         set(&mut self.backoff.max, &later.backoff.max);
         set(&mut self.backoff.multiplier, &later.backoff.multiplier);
         set(&mut self.backoff.reset, &later.backoff.reset);
+        let (output, theirs) = (&mut self.output, &later.output);
+        set(&mut output.log, &theirs.log);
+        set(&mut output.file, &theirs.file);
+        set(&mut output.max_size, &theirs.max_size);
+        set(&mut output.keep, &theirs.keep);
+        set(&mut output.timestamps, &theirs.timestamps);
+        set(&mut output.stdout, &theirs.stdout);
+        set(&mut output.stderr, &theirs.stderr);
+        set(&mut output.overflow, &theirs.overflow);
+        overlay_check(&mut self.readiness, &later.readiness);
+        overlay_check(&mut self.health_check, &later.health_check);
         self
     }
+}
+
+/// `theirs` replaces `mine` when it is set.
+fn set<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+    if theirs.is_some() {
+        mine.clone_from(theirs);
+    }
+}
+
+/// A check laid over another: attribute by attribute, except that a probe kind named later
+/// replaces the earlier probe together with its arguments.
+fn overlay_check(mine: &mut Option<RawCheck>, later: &Option<RawCheck>) {
+    let Some(theirs) = later else { return };
+    let Some(check) = mine else {
+        *mine = Some(theirs.clone());
+        return;
+    };
+    check.at = theirs.at;
+    set(&mut check.probe, &theirs.probe);
+    set(&mut check.interval, &theirs.interval);
+    set(&mut check.timeout, &theirs.timeout);
+    set(&mut check.failures, &theirs.failures);
+    set(&mut check.start_after, &theirs.start_after);
 }
 
 #[cfg(test)]
@@ -221,5 +344,67 @@ mod tests {
         assert_eq!(merged.working_directory.as_deref(), Some("a"));
         assert_eq!(merged.backoff.max, Some(Duration::from_secs(60)));
         assert_eq!(merged.backoff.initial, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn overlay_merges_output_and_checks_but_replaces_a_probe_whole() {
+        let exec = RawProbe::Exec {
+            program: "p".into(),
+            arguments: vec!["-a".into()],
+        };
+        let profile = RawSettings {
+            output: RawOutput {
+                file: Some("f".into()),
+                keep: Some(Spanned { value: 2, at: 7 }),
+                ..RawOutput::default()
+            },
+            readiness: Some(RawCheck {
+                probe: Some(exec.clone()),
+                timeout: Some(Duration::from_secs(5)),
+                ..RawCheck::at(1)
+            }),
+            health_check: Some(RawCheck {
+                probe: Some(RawProbe::Tcp("h:1".into())),
+                failures: Some(4),
+                ..RawCheck::at(2)
+            }),
+            ..RawSettings::default()
+        };
+        let kindless = RawSettings {
+            output: RawOutput {
+                log: Some(false),
+                ..RawOutput::default()
+            },
+            readiness: Some(RawCheck {
+                interval: Some(Duration::from_secs(1)),
+                ..RawCheck::at(3)
+            }),
+            ..RawSettings::default()
+        };
+        let merged = profile.clone().overlay(&kindless);
+        assert_eq!(merged.output.file.as_deref(), Some("f"));
+        assert_eq!(merged.output.keep.as_ref().map(|k| k.value), Some(2));
+        assert_eq!(merged.output.log, Some(false));
+        let readiness = merged.readiness.unwrap();
+        assert_eq!(readiness.at, 3);
+        assert_eq!(readiness.probe, Some(exec));
+        assert_eq!(readiness.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(readiness.interval, Some(Duration::from_secs(1)));
+        assert_eq!(merged.health_check, profile.health_check);
+
+        let notify = RawSettings {
+            readiness: Some(RawCheck {
+                probe: Some(RawProbe::Notify { watchdog: None }),
+                ..RawCheck::at(4)
+            }),
+            ..RawSettings::default()
+        };
+        let readiness = profile.overlay(&notify).readiness.unwrap();
+        assert_eq!(readiness.probe, Some(RawProbe::Notify { watchdog: None }));
+        assert_eq!(readiness.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            RawSettings::default().overlay(&notify).readiness,
+            notify.readiness
+        );
     }
 }

@@ -3,18 +3,21 @@
 //! users looked up, `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
 //!
 //! Reports what only shows once the file is read as a whole: unknown profile refs, servers left
-//! without an executable, unknown users. Produces [`actors::spec`] and nothing XML-shaped.
+//! without an executable, unknown users, a `<readiness>` or `<healthCheck>` that names no probe
+//! in any layer, an `<output maxSize>` or `keep` with no `file` in any layer. Produces
+//! [`actors::spec`] and nothing XML-shaped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use actors::spec::{
-    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Intensity, TreeSpec, UserSpec,
+    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, HealthCheckSpec, Intensity,
+    OutputSpec, Probe, ReadinessSpec, TreeSpec, UserSpec,
 };
 
 use super::defaults as default;
 use super::error::Problems;
-use super::raw::RawStrategy;
+use super::raw::{RawCheck, RawOutput, RawProbe, RawStrategy};
 use super::raw::{RawChild, RawConfig, RawGroup, RawRegistry, RawServer, RawSettings};
 use super::users::Users;
 use super::DaemonConfig;
@@ -61,6 +64,14 @@ fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
 fn resolve_path(base: &Path, path: &str) -> PathBuf {
     let joined = base.join(path);
     std::path::absolute(&joined).unwrap_or(joined)
+}
+
+/// A server for messages: `` server `id` ``, or "the server" when its id is missing.
+fn who(id: &str) -> String {
+    match id {
+        "" => "the server".to_string(),
+        id => format!("server `{id}`"),
+    }
 }
 
 /// An executable with a `/` is a path; a bare name stays bare, for a `PATH` lookup at spawn.
@@ -135,10 +146,114 @@ impl Resolver<'_, '_> {
                 multiplier: backoff.multiplier.unwrap_or(default::BACKOFF.multiplier),
                 reset: backoff.reset.unwrap_or(default::BACKOFF.reset),
             },
-            output: actors::spec::OutputSpec::default(),
-            readiness: None,
-            health_check: None,
+            output: self.output(server, &settings.output),
+            readiness: (settings.readiness.as_ref()).and_then(|raw| self.readiness(server, raw)),
+            health_check: (settings.health_check.as_ref())
+                .and_then(|raw| self.health_check(server, raw)),
         }
+    }
+
+    /// `{id}` in the file name becomes the server's id (`{date}` stays, for the runtime);
+    /// `maxSize` and `keep` need a file from some layer.
+    fn output(&mut self, server: &RawServer, raw: &RawOutput) -> OutputSpec {
+        if raw.file.is_none() {
+            let needless = [
+                (raw.max_size.as_ref().map(|s| s.at), "maxSize"),
+                (raw.keep.as_ref().map(|s| s.at), "keep"),
+            ];
+            for (at, name) in needless {
+                let Some(at) = at else { continue };
+                let message = format!(
+                    "`<output>` attribute `{name}` needs `file`; {} has none, neither in its own \
+                     `<output>` nor from a profile",
+                    who(&server.id)
+                );
+                self.p.report(at, message);
+            }
+        }
+        let file = (raw.file.as_deref())
+            .map(|file| resolve_path(self.base, &file.replace("{id}", &server.id)));
+        OutputSpec {
+            log: raw.log.unwrap_or(default::OUTPUT.log),
+            file,
+            max_size: (raw.max_size.as_ref().map(|s| s.value)).or(default::OUTPUT.max_size),
+            keep: raw.keep.as_ref().map_or(default::OUTPUT.keep, |s| s.value),
+            timestamps: raw.timestamps.unwrap_or(default::OUTPUT.timestamps),
+            stdout: raw.stdout.unwrap_or(default::OUTPUT.stdout),
+            stderr: raw.stderr.unwrap_or(default::OUTPUT.stderr),
+            overflow: raw.overflow.unwrap_or(default::OUTPUT.overflow),
+        }
+    }
+
+    fn readiness(&mut self, server: &RawServer, raw: &RawCheck) -> Option<ReadinessSpec> {
+        let probe = self.probe(
+            server,
+            raw,
+            "`<readiness>`",
+            "`tcp`, `http`, `exec`, `notify`",
+        )?;
+        Some(ReadinessSpec {
+            probe,
+            interval: raw.interval.unwrap_or(default::READINESS_INTERVAL),
+            timeout: raw.timeout.unwrap_or(default::READINESS_TIMEOUT),
+        })
+    }
+
+    /// The walker never gives a health check a `notify` probe.
+    fn health_check(&mut self, server: &RawServer, raw: &RawCheck) -> Option<HealthCheckSpec> {
+        let probe = self.probe(server, raw, "`<healthCheck>`", "`tcp`, `http`, `exec`")?;
+        Some(HealthCheckSpec {
+            probe,
+            interval: raw.interval.unwrap_or(default::HEALTH_INTERVAL),
+            timeout: raw.timeout.unwrap_or(default::HEALTH_TIMEOUT),
+            failures: raw.failures.unwrap_or(default::HEALTH_FAILURES),
+            start_after: raw.start_after.unwrap_or(default::HEALTH_START_AFTER),
+        })
+    }
+
+    /// The merged probe; `None` when there is none (reported here, at the latest layer's
+    /// element) or it was invalid (reported by the walker).
+    fn probe(
+        &mut self,
+        server: &RawServer,
+        raw: &RawCheck,
+        tag: &str,
+        kinds: &str,
+    ) -> Option<Probe> {
+        let probe = match raw.probe.as_ref() {
+            None => {
+                let message = format!(
+                    "{tag} of {} names no probe; give exactly one of {kinds}, on this element \
+                     or on a profile's",
+                    who(&server.id)
+                );
+                self.p.report(raw.at, message);
+                return None;
+            }
+            Some(probe) => probe,
+        };
+        Some(match probe {
+            RawProbe::Tcp(address) => Probe::Tcp {
+                address: address.clone(),
+            },
+            RawProbe::Http {
+                address,
+                host,
+                path,
+            } => Probe::Http {
+                address: address.clone(),
+                host: host.clone(),
+                path: path.clone(),
+            },
+            RawProbe::Exec { program, arguments } => Probe::Exec {
+                program: executable_path(self.base, program),
+                arguments: arguments.clone(),
+            },
+            RawProbe::Notify { watchdog } => Probe::Notify {
+                watchdog: *watchdog,
+            },
+            RawProbe::Reported => return None,
+        })
     }
 
     /// The server's profiles in order, then its own settings, laid over each other.
@@ -170,12 +285,10 @@ impl Resolver<'_, '_> {
         let executable = match &settings.executable {
             Some(executable) => executable_path(self.base, executable),
             None => {
-                let who = match server.id.as_str() {
-                    "" => "the server".to_string(),
-                    id => format!("server `{id}`"),
-                };
-                let message =
-                    format!("{who} has no `<executable>`, neither its own nor from a profile");
+                let message = format!(
+                    "{} has no `<executable>`, neither its own nor from a profile",
+                    who(&server.id)
+                );
                 self.p.report(server.at, message);
                 PathBuf::new()
             }

@@ -2,11 +2,13 @@
 //! value is read into [`RawSettings`].
 //!
 //! Each setting is read strictly (syntax and range) but not defaulted or merged; that is
-//! `resolve.rs`'s job. `<profile ref>` is a server's only repeatable setting.
+//! `resolve.rs`'s job. `<profile ref>` is a server's only repeatable setting. What can only be
+//! judged once the layers are merged (a probe named nowhere, `maxSize` without a `file`) is
+//! the resolver's to report too.
 
 use roxmltree::Node;
 
-use super::raw::{RawSettings, Spanned};
+use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
 use super::values;
 use super::walk::{non_empty, start_priority, Handler, Schema, Walker};
 use super::xml;
@@ -45,10 +47,18 @@ const SETTINGS: &[(&str, Handler<RawSettings>)] = &[
         s.autostart = xml::value(w.p, n, values::boolean)
     }),
     ("backoff", backoff),
+    ("output", output),
+    ("readiness", |w, n, s| {
+        s.readiness = Some(check(w, n, Check::Readiness))
+    }),
+    ("healthCheck", |w, n, s| {
+        s.health_check = Some(check(w, n, Check::Health))
+    }),
 ];
 
-/// Settings SPEC §2 names that a later version implements.
-const LATER: &[&str] = &["readiness", "healthCheck", "output"];
+/// Settings SPEC §2 names that a later version implements (none at the moment; the walker
+/// still has the mechanism).
+const LATER: &[&str] = &[];
 
 /// What a `<server>` may hold.
 pub const SERVER: Schema<RawSettings> = Schema {
@@ -138,4 +148,181 @@ fn backoff(w: &mut Walker, node: Node, settings: &mut RawSettings) {
     backoff.max = xml::attribute(w.p, node, "max", values::duration);
     backoff.multiplier = xml::attribute(w.p, node, "multiplier", values::multiplier);
     backoff.reset = xml::attribute(w.p, node, "reset", values::duration);
+}
+
+/// The attributes of `<output>`.
+const OUTPUT_ATTRIBUTES: &[&str] = &[
+    "log",
+    "file",
+    "maxSize",
+    "keep",
+    "timestamps",
+    "stdout",
+    "stderr",
+    "overflow",
+];
+
+/// The attributes of `<readiness>`.
+const READINESS_ATTRIBUTES: &[&str] = &[
+    "tcp", "http", "exec", "notify", "interval", "timeout", "watchdog",
+];
+
+/// The attributes of `<healthCheck>`.
+const HEALTH_ATTRIBUTES: &[&str] = &[
+    "tcp",
+    "http",
+    "exec",
+    "interval",
+    "timeout",
+    "failures",
+    "startAfter",
+];
+
+/// `<output log file maxSize keep timestamps stdout stderr overflow/>`.
+fn output(w: &mut Walker, node: Node, settings: &mut RawSettings) {
+    xml::check_attributes(w.p, node, OUTPUT_ATTRIBUTES);
+    xml::empty(w.p, node);
+    let output = &mut settings.output;
+    output.log = xml::attribute(w.p, node, "log", values::boolean);
+    output.file = xml::attribute(w.p, node, "file", values::output_file)
+        .or_else(|| xml::attribute_at(node, "file").map(|_| String::new()));
+    output.max_size = spanned(w, node, "maxSize", values::size);
+    output.keep = spanned(w, node, "keep", |t| values::integer(t, 1u32, 1000));
+    output.timestamps = xml::attribute(w.p, node, "timestamps", values::boolean);
+    output.stdout = xml::attribute(w.p, node, "stdout", values::stdout_mode);
+    output.stderr = xml::attribute(w.p, node, "stderr", values::stderr_mode);
+    output.overflow = xml::attribute(w.p, node, "overflow", values::overflow);
+}
+
+/// An attribute's value placed at the attribute (its name), for the resolver's reports.
+fn spanned<T>(
+    w: &mut Walker,
+    node: Node,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<Spanned<T>> {
+    let at = xml::attribute_at(node, name)?;
+    let value = xml::attribute(w.p, node, name, parse)?;
+    Some(Spanned { value, at })
+}
+
+/// Which of the two checks an element is.
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    Readiness,
+    Health,
+}
+
+/// The probe kinds, in the order messages list them.
+const KINDS: [&str; 4] = ["tcp", "http", "exec", "notify"];
+
+/// `<readiness>` or `<healthCheck>`: at most one probe kind with its arguments, and timing.
+fn check(w: &mut Walker, node: Node, which: Check) -> RawCheck {
+    let tag = xml::tag(node);
+    let (allowed, handled): (&[&str], &[&str]) = match which {
+        Check::Readiness => (READINESS_ATTRIBUTES, &[]),
+        // `notify` gets a message of its own.
+        Check::Health => (HEALTH_ATTRIBUTES, &["notify"]),
+    };
+    xml::check_attributes_but(w.p, node, allowed, handled);
+    if which == Check::Health {
+        if let Some(at) = xml::attribute_at(node, "notify") {
+            let message = format!(
+                "{tag}: `notify` is for `<readiness>` only; a health check probes with `tcp`, \
+                 `http` or `exec`"
+            );
+            w.p.report(at, message);
+        }
+    }
+    let kinds: Vec<&str> = KINDS
+        .into_iter()
+        .filter(|kind| allowed.contains(kind) && xml::attribute_at(node, kind).is_some())
+        .collect();
+    let arguments = probe_arguments(w, node, kinds.contains(&"exec"));
+    let probe = match kinds[..] {
+        // A health check's `notify` was reported above: no second report of "no probe".
+        [] if xml::attribute_at(node, "notify").is_some() => Some(RawProbe::Reported),
+        [] => None,
+        [kind] => Some(probe(w, node, kind, arguments).unwrap_or(RawProbe::Reported)),
+        _ => {
+            let named: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+            let choices: Vec<String> = KINDS
+                .iter()
+                .filter(|kind| allowed.contains(kind))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            let message = format!(
+                "{tag} names {} probes ({}); give exactly one of {}",
+                kinds.len(),
+                named.join(", "),
+                choices.join(", ")
+            );
+            w.p.report(node.range().start, message);
+            Some(RawProbe::Reported)
+        }
+    };
+    if let Some(at) = xml::attribute_at(node, "watchdog") {
+        if which == Check::Readiness && !kinds.contains(&"notify") {
+            let message =
+                format!("{tag}: `watchdog` goes only with `notify=\"true\"` on the same element");
+            w.p.report(at, message);
+        }
+    }
+    let mut check = RawCheck::at(node.range().start);
+    check.probe = probe;
+    check.interval = xml::attribute(w.p, node, "interval", values::positive_duration);
+    check.timeout = xml::attribute(w.p, node, "timeout", values::positive_duration);
+    if which == Check::Health {
+        check.failures = xml::attribute(w.p, node, "failures", |t| values::integer(t, 1u32, 1000));
+        check.start_after = xml::attribute(w.p, node, "startAfter", values::duration);
+    }
+    check
+}
+
+/// The one probe kind `kind` the element names; `None` when its value is bad (reported).
+fn probe(w: &mut Walker, node: Node, kind: &str, arguments: Vec<String>) -> Option<RawProbe> {
+    match kind {
+        "tcp" => xml::attribute(w.p, node, kind, values::host_port).map(RawProbe::Tcp),
+        "http" => xml::attribute(w.p, node, kind, values::http_url).map(|url| RawProbe::Http {
+            address: url.address,
+            host: url.host,
+            path: url.path,
+        }),
+        "exec" => xml::attribute(w.p, node, kind, non_empty)
+            .map(|program| RawProbe::Exec { program, arguments }),
+        // `notify`, the only other kind.
+        _ => {
+            let watchdog = xml::attribute(w.p, node, "watchdog", values::positive_duration);
+            xml::attribute(w.p, node, kind, |t| match t {
+                "true" => Ok(()),
+                _ => Err(format!(
+                    "`{t}` is not `true`; write `notify=\"true\"` or leave `notify` out"
+                )),
+            })?;
+            Some(RawProbe::Notify { watchdog })
+        }
+    }
+}
+
+/// The `<argument>` children of a check, verbatim; they belong to an `exec` probe only, named
+/// on the same element.
+fn probe_arguments(w: &mut Walker, node: Node, exec: bool) -> Vec<String> {
+    let mut arguments = Vec::new();
+    for child in xml::children(w.p, node) {
+        if xml::local_name(child) != Some("argument") {
+            xml::unknown(w.p, child, node, &["argument"]);
+            continue;
+        }
+        xml::check_attributes(w.p, child, &[]);
+        let text = xml::text(w.p, child, true);
+        if !exec {
+            let message = format!(
+                "`<argument>` in {} goes only with an `exec` probe on the same element",
+                xml::tag(node)
+            );
+            w.p.report(child.range().start, message);
+        }
+        arguments.push(text.value);
+    }
+    arguments
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use actors::spec::{
-    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Intensity, RestartType, Strategy,
+    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, HealthCheckSpec, Intensity,
+    OutputSpec, Overflow, Probe, ReadinessSpec, RestartType, StderrMode, StdoutMode, Strategy,
     TreeSpec,
 };
 
@@ -535,4 +536,624 @@ fn every_container_checks_its_attributes_and_ids_are_required() {
             "7:1: `<server>` needs the attribute `id`",
         ]
     );
+}
+
+/// The one server `a` of a registry whose settings (after its executable) are `settings`,
+/// which start at line 2, column 1.
+fn with_settings(settings: &str) -> String {
+    format!(
+        "<supervisor><servers><server id='a'><executable>x</executable>\n{settings}\n\
+         </server></servers></supervisor>"
+    )
+}
+
+/// Server `a` with `settings`, loaded from /etc/sv.
+fn server_with(settings: &str) -> ComponentSpec {
+    let loaded = registry(&with_settings(settings));
+    components(&loaded.tree.root)[0].clone()
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn output_reads_every_attribute() {
+    let a = server_with(
+        "<output log='false' file='logs/{id}-{date}.log' maxSize='10MB' keep='3' \
+         timestamps='false' stdout='inherit' stderr='merge' overflow='drop'/>",
+    );
+    let expected = OutputSpec {
+        log: false,
+        file: Some(PathBuf::from("/etc/sv/logs/a-{date}.log")),
+        max_size: Some(10 << 20),
+        keep: 3,
+        timestamps: false,
+        stdout: StdoutMode::Inherit,
+        stderr: StderrMode::Merge,
+        overflow: Overflow::Drop,
+    };
+    assert_eq!(a.output, expected);
+    let modes = |attributes: &str| server_with(&format!("<output {attributes}/>")).output;
+    assert_eq!(modes("stdout='null'").stdout, StdoutMode::Null);
+    assert_eq!(modes("stdout='capture'").stdout, StdoutMode::Capture);
+    assert_eq!(modes("stderr='null'").stderr, StderrMode::Null);
+    assert_eq!(modes("stderr='inherit'").stderr, StderrMode::Inherit);
+    assert_eq!(modes("stderr='separate'").stderr, StderrMode::Separate);
+    assert_eq!(modes("overflow='block'").overflow, Overflow::Block);
+    assert!(modes("log='true' timestamps='true'").log);
+    assert_eq!(modes("file='x' maxSize='1024'").max_size, Some(1024));
+    assert_eq!(modes("file='x' maxSize='2GB'").max_size, Some(2 << 30));
+    assert_eq!(modes("file='x' keep='1000'").keep, 1000);
+    assert_eq!(modes("file='x' keep='1'").keep, 1);
+}
+
+#[test]
+fn an_empty_output_element_or_none_gives_the_defaults() {
+    assert_eq!(server_with("<output/>").output, OutputSpec::default());
+    assert_eq!(server_with("").output, OutputSpec::default());
+    assert_eq!(server_with("").readiness, None);
+    assert_eq!(server_with("").health_check, None);
+}
+
+#[test]
+fn output_file_takes_the_server_id_keeps_the_date_and_follows_the_registry() {
+    let loaded = registry(
+        "<supervisor><profiles><profile id='P'>\
+           <output file='{id}/{id}.{date}.log'/></profile></profiles><servers>\
+           <server id='web-1'><profile ref='P'/><executable>x</executable></server>\
+           <server id='db'><profile ref='P'/><executable>x</executable></server>\
+           <server id='abs'><executable>x</executable><output file='/var/log/{id}.log'/></server>\
+           <server id='dot'><executable>x</executable><output file='./../{date}/{id}'/></server>\
+         </servers></supervisor>",
+    );
+    let files: Vec<PathBuf> = components(&loaded.tree.root)
+        .iter()
+        .map(|c| c.output.file.clone().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            PathBuf::from("/etc/sv/web-1/web-1.{date}.log"),
+            PathBuf::from("/etc/sv/db/db.{date}.log"),
+            PathBuf::from("/var/log/abs.log"),
+            PathBuf::from("/etc/sv/../{date}/dot"),
+        ]
+    );
+}
+
+#[test]
+fn readiness_reads_every_probe_kind_and_its_timing() {
+    let readiness = |element: &str| server_with(element).readiness.unwrap();
+    let tcp = readiness("<readiness tcp=' localhost:8080 '/>");
+    let expected = ReadinessSpec {
+        probe: Probe::Tcp {
+            address: "localhost:8080".into(),
+        },
+        interval: Duration::from_millis(100),
+        timeout: secs(60),
+    };
+    assert_eq!(tcp, expected);
+    let http =
+        readiness("<readiness http='http://[::1]:8080/ready?full=1' interval='1s' timeout='2m'/>");
+    let expected = ReadinessSpec {
+        probe: Probe::Http {
+            address: "[::1]:8080".into(),
+            host: "[::1]:8080".into(),
+            path: "/ready?full=1".into(),
+        },
+        interval: secs(1),
+        timeout: secs(120),
+    };
+    assert_eq!(http, expected);
+    let http = readiness("<readiness http='http://example.com'/>").probe;
+    let expected = Probe::Http {
+        address: "example.com:80".into(),
+        host: "example.com".into(),
+        path: "/".into(),
+    };
+    assert_eq!(http, expected);
+    let exec = readiness(
+        "<readiness exec='bin/ready'>\n  <argument> --port </argument><argument/>\n\
+         <!-- c --></readiness>",
+    );
+    let expected = Probe::Exec {
+        program: PathBuf::from("/etc/sv/bin/ready"),
+        arguments: vec![" --port ".into(), String::new()],
+    };
+    assert_eq!(exec.probe, expected);
+    let bare = readiness("<readiness exec='pg_isready'/>").probe;
+    let expected = Probe::Exec {
+        program: PathBuf::from("pg_isready"),
+        arguments: vec![],
+    };
+    assert_eq!(bare, expected);
+    let notify = readiness("<readiness notify='true' watchdog='30s' timeout='10'/>");
+    let expected = ReadinessSpec {
+        probe: Probe::Notify {
+            watchdog: Some(secs(30)),
+        },
+        interval: Duration::from_millis(100),
+        timeout: secs(10),
+    };
+    assert_eq!(notify, expected);
+    let plain = readiness("<readiness notify='true'/>").probe;
+    assert_eq!(plain, Probe::Notify { watchdog: None });
+}
+
+#[test]
+fn health_check_reads_every_attribute() {
+    let health = |element: &str| server_with(element).health_check.unwrap();
+    let defaults = health("<healthCheck tcp='127.0.0.1:9'/>");
+    let expected = HealthCheckSpec {
+        probe: Probe::Tcp {
+            address: "127.0.0.1:9".into(),
+        },
+        interval: secs(10),
+        timeout: secs(2),
+        failures: 3,
+        start_after: Duration::ZERO,
+    };
+    assert_eq!(defaults, expected);
+    let all = health(
+        "<healthCheck http='http://h:81/health' interval='30' timeout='500ms' failures='1000' \
+         startAfter='1m'/>",
+    );
+    let expected = HealthCheckSpec {
+        probe: Probe::Http {
+            address: "h:81".into(),
+            host: "h:81".into(),
+            path: "/health".into(),
+        },
+        interval: secs(30),
+        timeout: Duration::from_millis(500),
+        failures: 1000,
+        start_after: secs(60),
+    };
+    assert_eq!(all, expected);
+    let exec =
+        health("<healthCheck exec='./check' failures='1'><argument>-v</argument></healthCheck>");
+    let expected = Probe::Exec {
+        program: PathBuf::from("/etc/sv/check"),
+        arguments: vec!["-v".into()],
+    };
+    assert_eq!((exec.probe, exec.failures), (expected, 1));
+}
+
+#[test]
+fn output_and_checks_merge_attribute_by_attribute_across_profiles_and_the_server() {
+    let loaded = registry(
+        "<supervisor>
+          <profiles>
+            <profile id='Logs'>
+              <output file='logs/{id}.log' maxSize='1MB' stderr='merge'/>
+              <readiness exec='bin/probe' timeout='5'><argument>-a</argument></readiness>
+              <healthCheck http='http://h/health' failures='5' interval='20'/>
+            </profile>
+            <profile id='Notify'>
+              <readiness notify='true' watchdog='9'/>
+            </profile>
+          </profiles>
+          <servers>
+            <server id='own-kind'>
+              <profile ref='Logs'/><executable>x</executable>
+              <output keep='4' maxSize='2MB'/>
+              <readiness tcp='h:1' interval='1'/>
+              <healthCheck startAfter='3'/>
+            </server>
+            <server id='inherited-kind'>
+              <profile ref='Logs'/><executable>x</executable>
+              <readiness interval='2'/>
+            </server>
+            <server id='later-profile'>
+              <profile ref='Logs'/><profile ref='Notify'/><executable>x</executable>
+            </server>
+          </servers>
+        </supervisor>",
+    );
+    let all = components(&loaded.tree.root);
+    let (own, inherited, later) = (all[0], all[1], all[2]);
+    let output = &own.output;
+    assert_eq!(
+        output.file.as_deref(),
+        Some(Path::new("/etc/sv/logs/own-kind.log"))
+    );
+    assert_eq!(
+        (output.max_size, output.keep, output.stderr),
+        (Some(2 << 20), 4, StderrMode::Merge)
+    );
+    assert_eq!(output.stdout, StdoutMode::Capture);
+    // A kind named by the server replaces the profile's probe and its arguments; the timing the
+    // server leaves out still comes from the profile.
+    let expected = ReadinessSpec {
+        probe: Probe::Tcp {
+            address: "h:1".into(),
+        },
+        interval: secs(1),
+        timeout: secs(5),
+    };
+    assert_eq!(own.readiness.as_ref(), Some(&expected));
+    let expected = HealthCheckSpec {
+        probe: Probe::Http {
+            address: "h:80".into(),
+            host: "h".into(),
+            path: "/health".into(),
+        },
+        interval: secs(20),
+        timeout: secs(2),
+        failures: 5,
+        start_after: secs(3),
+    };
+    assert_eq!(own.health_check.as_ref(), Some(&expected));
+    // No kind in the server: the profile's probe stays, arguments and all.
+    let expected = ReadinessSpec {
+        probe: Probe::Exec {
+            program: PathBuf::from("/etc/sv/bin/probe"),
+            arguments: vec!["-a".into()],
+        },
+        interval: secs(2),
+        timeout: secs(5),
+    };
+    assert_eq!(inherited.readiness.as_ref(), Some(&expected));
+    assert_eq!(inherited.output.max_size, Some(1 << 20));
+    assert_eq!(
+        inherited.output.file.as_deref(),
+        Some(Path::new("/etc/sv/logs/inherited-kind.log"))
+    );
+    // A later profile's kind replaces an earlier one's, with its watchdog.
+    let expected = ReadinessSpec {
+        probe: Probe::Notify {
+            watchdog: Some(secs(9)),
+        },
+        interval: Duration::from_millis(100),
+        timeout: secs(5),
+    };
+    assert_eq!(later.readiness.as_ref(), Some(&expected));
+}
+
+#[test]
+fn merge_time_errors_point_into_the_layer_that_holds_the_attribute() {
+    let text = "<supervisor><profiles>\n\
+                <profile id='P'><output maxSize='1MB'/><readiness timeout='3'/></profile>\n\
+                </profiles><servers>\n\
+                <server id='a'><profile ref='P'/><executable>x</executable></server>\n\
+                <server id='b'><profile ref='P'/><executable>x</executable>\
+                <output file='b.log'/><readiness tcp='h:1'/></server>\n\
+                </servers></supervisor>";
+    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
+    let got: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "2:25: `<output>` attribute `maxSize` needs `file`; server `a` has none, neither in \
+             its own `<output>` nor from a profile",
+            "2:40: `<readiness>` of server `a` names no probe; give exactly one of `tcp`, \
+             `http`, `exec`, `notify`, on this element or on a profile's",
+        ]
+    );
+}
+
+#[test]
+fn output_errors_point_at_the_attribute_or_its_value() {
+    let allowed = "`log`, `file`, `maxSize`, `keep`, `timestamps`, `stdout`, `stderr`, `overflow`";
+    let size_help = "write a whole number of bytes, or one with a unit `B`, `KB`, `MB` or `GB` \
+                     (powers of 1024: `10MB` is 10485760 bytes)";
+    let size_range = "is out of range: a size is at least 1KB and at most 1024GB";
+    let placeholders = "the only placeholders are `{id}` (the server id) and `{date}` (the day)";
+    let no_file = "needs `file`; server `a` has none, neither in its own `<output>` nor from a \
+                   profile";
+    for (setting, expected) in [
+        (
+            "<output rotate='daily'/>",
+            format!("2:9: unknown attribute `rotate` on `<output>`; allowed: {allowed}"),
+        ),
+        (
+            "<output log='yes'/>",
+            "2:14: `<output>` attribute `log`: `yes` is not one of `true`, `false`".into(),
+        ),
+        (
+            "<output file=' '/>",
+            "2:16: `<output>` attribute `file`: the value is empty".into(),
+        ),
+        (
+            "<output file='{x}.log'/>",
+            format!(
+                "2:15: `<output>` attribute `file`: unknown placeholder `{{x}}`; {placeholders}"
+            ),
+        ),
+        (
+            "<output file='a{id'/>",
+            format!("2:15: `<output>` attribute `file`: `a{{id` has a stray `{{`; {placeholders}"),
+        ),
+        (
+            "<output file='a}'/>",
+            format!("2:15: `<output>` attribute `file`: `a}}` has a stray `}}`; {placeholders}"),
+        ),
+        (
+            "<output file='x' maxSize='10mb'/>",
+            format!("2:27: `<output>` attribute `maxSize`: `10mb` is not a size; {size_help}"),
+        ),
+        (
+            "<output file='x' maxSize='1023'/>",
+            format!("2:27: `<output>` attribute `maxSize`: `1023` {size_range}"),
+        ),
+        (
+            "<output file='x' maxSize='1025GB'/>",
+            format!("2:27: `<output>` attribute `maxSize`: `1025GB` {size_range}"),
+        ),
+        (
+            "<output file='x' keep='1001'/>",
+            "2:24: `<output>` attribute `keep`: `1001` is out of range 1..=1000".into(),
+        ),
+        (
+            "<output file='x' keep='0'/>",
+            "2:24: `<output>` attribute `keep`: `0` is out of range 1..=1000".into(),
+        ),
+        (
+            "<output timestamps='1'/>",
+            "2:21: `<output>` attribute `timestamps`: `1` is not one of `true`, `false`".into(),
+        ),
+        (
+            "<output stdout='pipe'/>",
+            "2:17: `<output>` attribute `stdout`: `pipe` is not one of `capture`, `inherit`, \
+             `null`"
+                .into(),
+        ),
+        (
+            "<output stderr='stdout'/>",
+            "2:17: `<output>` attribute `stderr`: `stdout` is not one of `separate`, `merge`, \
+             `inherit`, `null`"
+                .into(),
+        ),
+        (
+            "<output overflow='wait'/>",
+            "2:19: `<output>` attribute `overflow`: `wait` is not one of `block`, `drop`".into(),
+        ),
+        (
+            "<output> x</output>",
+            "2:10: `<output>` must be empty: it has only attributes".into(),
+        ),
+        (
+            "<output maxSize='1KB'/>",
+            format!("2:9: `<output>` attribute `maxSize` {no_file}"),
+        ),
+        (
+            "<output log='false' keep='2'/>",
+            format!("2:21: `<output>` attribute `keep` {no_file}"),
+        ),
+        (
+            "<output/><output/>",
+            "2:10: second `<output>` in `<server>` (the first is on line 2); it may appear only \
+             once"
+                .into(),
+        ),
+    ] {
+        assert_eq!(only_error(&with_settings(setting)), expected, "{setting}");
+    }
+}
+
+#[test]
+fn an_invalid_file_does_not_also_make_max_size_complain() {
+    let text = with_settings("<output file='{x}' maxSize='1MB' keep='2'/>");
+    assert!(only_error(&text).contains("unknown placeholder `{x}`"));
+}
+
+#[test]
+fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
+    let kinds = "give exactly one of `tcp`, `http`, `exec`, `notify`";
+    let tcp = "2:17: `<readiness>` attribute `tcp`";
+    let http = "2:18: `<readiness>` attribute `http`";
+    let allowed = "`tcp`, `http`, `exec`, `notify`, `interval`, `timeout`, `watchdog`";
+    let longer = "the duration must be longer than 0";
+    for (setting, expected) in [
+        (
+            "<readiness timeout='5'/>",
+            format!("2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+        ),
+        (
+            "<readiness/>",
+            format!("2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+        ),
+        (
+            "<readiness tcp='h:1' exec='x' notify='true'/>",
+            format!("2:1: `<readiness>` names 3 probes (`tcp`, `exec`, `notify`); {kinds}"),
+        ),
+        (
+            "<readiness tcp='localhost'/>",
+            format!("{tcp}: `localhost` has no port; write `HOST:PORT`, like `127.0.0.1:8080`"),
+        ),
+        ("<readiness tcp=':80'/>", format!("{tcp}: `:80`: the host is empty")),
+        (
+            "<readiness tcp='::1:80'/>",
+            format!("{tcp}: `::1:80`: an IPv6 host goes in brackets, like `[::1]:8080` (found `::1`)"),
+        ),
+        (
+            "<readiness tcp='[::g]:80'/>",
+            format!("{tcp}: `[::g]:80`: `[::g]` is not an IPv6 address in brackets"),
+        ),
+        (
+            "<readiness tcp='my host:80'/>",
+            format!(
+                "{tcp}: `my host:80`: `my host` is not a host: use a name (letters, digits, `.`, \
+                 `-`, `_`), an IPv4 address or an IPv6 address in brackets"
+            ),
+        ),
+        (
+            "<readiness tcp='h:65536'/>",
+            format!("{tcp}: `h:65536`: port `65536` is out of range 1..=65535"),
+        ),
+        (
+            "<readiness tcp='h:http'/>",
+            format!("{tcp}: `h:http`: port `http` is not a whole number in 1..=65535"),
+        ),
+        (
+            "<readiness tcp='http://h:80'/>",
+            format!("{tcp}: `http://h:80` is not `HOST:PORT`; write it without a scheme, like `127.0.0.1:8080`"),
+        ),
+        (
+            "<readiness http='https://h/'/>",
+            format!("{http}: `https://h/`: only `http://` URLs are probed (no TLS); use `http://` or a `tcp` probe"),
+        ),
+        (
+            "<readiness http='h:80/x'/>",
+            format!("{http}: `h:80/x` is not an `http://` URL; write it like `http://127.0.0.1:8080/health`"),
+        ),
+        ("<readiness http='http:///x'/>", format!("{http}: `http:///x`: the host is empty")),
+        (
+            "<readiness http='http://u@h/'/>",
+            format!("{http}: `http://u@h/`: user info (`…@`) is not allowed in the URL"),
+        ),
+        (
+            "<readiness http='http://h/#top'/>",
+            format!("{http}: `http://h/#top`: a fragment (`#…`) is never sent; leave it out"),
+        ),
+        (
+            "<readiness http='http://h/a b'/>",
+            format!("{http}: `http://h/a b`: the path holds ' '; percent-encode spaces, controls and non-ASCII"),
+        ),
+        (
+            "<readiness http='http://h:0/'/>",
+            format!("{http}: `http://h:0/`: port `0` is out of range 1..=65535"),
+        ),
+        (
+            "<readiness exec=' '/>",
+            "2:19: `<readiness>` attribute `exec`: the value is empty".into(),
+        ),
+        (
+            "<readiness notify='false'/>",
+            "2:20: `<readiness>` attribute `notify`: `false` is not `true`; write \
+             `notify=\"true\"` or leave `notify` out"
+                .into(),
+        ),
+        (
+            "<readiness tcp='h:1' watchdog='5'/>",
+            "2:22: `<readiness>`: `watchdog` goes only with `notify=\"true\"` on the same element"
+                .into(),
+        ),
+        (
+            "<readiness exec='x' watchdog='5'/>",
+            "2:21: `<readiness>`: `watchdog` goes only with `notify=\"true\"` on the same element"
+                .into(),
+        ),
+        (
+            "<readiness notify='true' watchdog='0'/>",
+            format!("2:36: `<readiness>` attribute `watchdog`: `0`: {longer}"),
+        ),
+        (
+            "<readiness tcp='h:1' interval='0'/>",
+            format!("2:32: `<readiness>` attribute `interval`: `0`: {longer}"),
+        ),
+        (
+            "<readiness tcp='h:1' timeout='0ms'/>",
+            format!("2:31: `<readiness>` attribute `timeout`: `0ms`: {longer}"),
+        ),
+        (
+            "<readiness tcp='h:1' interval='soon'/>",
+            "2:32: `<readiness>` attribute `interval`: `soon` is not a duration; write seconds \
+             (`5`, `0.25`) or a number with a unit (`250ms`, `5s`, `2m`)"
+                .into(),
+        ),
+        (
+            "<readiness tcp='h:1' failures='3'/>",
+            format!("2:22: unknown attribute `failures` on `<readiness>`; allowed: {allowed}"),
+        ),
+        (
+            "<readiness tcp='h:1'><argument>x</argument></readiness>",
+            "2:22: `<argument>` in `<readiness>` goes only with an `exec` probe on the same \
+             element"
+                .into(),
+        ),
+        (
+            "<readiness exec='p'><arguments/></readiness>",
+            "2:21: unknown element `<arguments>` in `<readiness>`; allowed here: `<argument>`"
+                .into(),
+        ),
+        (
+            "<readiness exec='p'><argument a='1'/></readiness>",
+            "2:31: unknown attribute `a` on `<argument>`; it takes no attributes".into(),
+        ),
+        (
+            "<readiness exec='p'>now</readiness>",
+            "2:21: unexpected text `now` in `<readiness>`; it holds elements only".into(),
+        ),
+        (
+            "<readiness tcp='h:1'/><readiness tcp='h:2'/>",
+            "2:23: second `<readiness>` in `<server>` (the first is on line 2); it may appear \
+             only once"
+                .into(),
+        ),
+    ] {
+        assert_eq!(only_error(&with_settings(setting)), expected, "{setting}");
+    }
+}
+
+#[test]
+fn health_check_errors_point_at_the_element_the_attribute_or_its_value() {
+    let kinds = "give exactly one of `tcp`, `http`, `exec`";
+    let allowed = "`tcp`, `http`, `exec`, `interval`, `timeout`, `failures`, `startAfter`";
+    let notify = "`<healthCheck>`: `notify` is for `<readiness>` only; a health check probes with \
+                  `tcp`, `http` or `exec`";
+    for (setting, expected) in [
+        ("<healthCheck notify='true'/>", format!("2:14: {notify}")),
+        ("<healthCheck tcp='h:1' notify='true'/>", format!("2:24: {notify}")),
+        (
+            "<healthCheck tcp='h:1' watchdog='5'/>",
+            format!("2:24: unknown attribute `watchdog` on `<healthCheck>`; allowed: {allowed}"),
+        ),
+        (
+            "<healthCheck interval='5'/>",
+            format!("2:1: `<healthCheck>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+        ),
+        (
+            "<healthCheck tcp='h:1' http='http://h/'/>",
+            format!("2:1: `<healthCheck>` names 2 probes (`tcp`, `http`); {kinds}"),
+        ),
+        (
+            "<healthCheck tcp='h:1' failures='0'/>",
+            "2:34: `<healthCheck>` attribute `failures`: `0` is out of range 1..=1000".into(),
+        ),
+        (
+            "<healthCheck tcp='h:1' failures='1001'/>",
+            "2:34: `<healthCheck>` attribute `failures`: `1001` is out of range 1..=1000".into(),
+        ),
+        (
+            "<healthCheck tcp='h:1' startAfter='-1'/>",
+            "2:36: `<healthCheck>` attribute `startAfter`: `-1`: a duration cannot be negative"
+                .into(),
+        ),
+        (
+            "<healthCheck tcp='h:1' interval='0'/>",
+            "2:34: `<healthCheck>` attribute `interval`: `0`: the duration must be longer than 0"
+                .into(),
+        ),
+        (
+            "<healthCheck tcp='h:1' timeout='0'/>",
+            "2:33: `<healthCheck>` attribute `timeout`: `0`: the duration must be longer than 0"
+                .into(),
+        ),
+        (
+            "<healthCheck exec='x'><argument>a<b/></argument></healthCheck>",
+            "2:34: `<argument>` holds text only; `<b>` is not allowed inside it".into(),
+        ),
+    ] {
+        assert_eq!(only_error(&with_settings(setting)), expected, "{setting}");
+    }
+    let start_after = server_with("<healthCheck tcp='h:1' startAfter='0'/>").health_check;
+    assert_eq!(start_after.unwrap().start_after, Duration::ZERO);
+}
+
+#[test]
+fn profiles_may_hold_output_and_checks_too() {
+    let text = "<supervisor><profiles><profile id='P'>\n\
+                <output bogus='1'/><readiness tcp='h'/><healthCheck notify='true'/>\n\
+                </profile></profiles><servers/></supervisor>";
+    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
+    let got: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{}:{}", d.line, d.column))
+        .collect();
+    assert_eq!(got, ["2:9", "2:36", "2:53"]);
 }

@@ -1,15 +1,15 @@
-//! Parsing of the registry's scalar values: durations, whole numbers, booleans, enums, signal
-//! names, exit-code lists, ids.
+//! Parsing of the registry's scalar values: durations, whole numbers, sizes, booleans, enums,
+//! signal names, exit-code lists, ids, probe addresses and URLs, output file names.
 //!
 //! Each parser takes the (already trimmed) text and returns the value or a message saying what is
 //! wrong with it; the caller adds where and in which element. No XML, no I/O.
 
 use std::fmt::Display;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use actors::spec::{RestartType, Strategy};
+use actors::spec::{Overflow, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// The longest duration the registry accepts anywhere.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -50,6 +50,45 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     }
     let nanos = u64::try_from(nanos).map_err(|_| too_long())?;
     Ok(Duration::from_nanos(nanos))
+}
+
+/// A duration longer than 0 (probe intervals and timeouts, the watchdog).
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("`{text}`: the duration must be longer than 0"));
+    }
+    Ok(duration)
+}
+
+/// The smallest `<output maxSize>`: 1 KB.
+pub const MIN_SIZE: u64 = 1 << 10;
+/// The largest `<output maxSize>`: 1 TB (1024 GB).
+pub const MAX_SIZE: u64 = 1 << 40;
+
+const SIZE_HELP: &str =
+    "write a whole number of bytes, or one with a unit `B`, `KB`, `MB` or `GB` \
+                         (powers of 1024: `10MB` is 10485760 bytes)";
+
+/// A size in bytes: a whole number with an optional unit `B`, `KB`, `MB`, `GB` (powers of 1024,
+/// case-sensitive, no space before the unit); 1 KB..=1 TB.
+pub fn size(text: &str) -> Result<u64, String> {
+    let units: [(&str, u64); 4] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)];
+    let (number, unit) = units
+        .iter()
+        .find_map(|&(suffix, unit)| text.strip_suffix(suffix).map(|n| (n, unit)))
+        .unwrap_or((text, 1));
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` is not a size; {SIZE_HELP}"));
+    }
+    let range = || format!("`{text}` is out of range: a size is at least 1KB and at most 1024GB");
+    let bytes = (number.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(range)?;
+    if !(MIN_SIZE..=MAX_SIZE).contains(&bytes) {
+        return Err(range());
+    }
+    Ok(bytes)
 }
 
 /// Splits `digits[.digits]` into its whole and fractional digits ("" when there is no `.`).
@@ -104,6 +143,39 @@ pub fn strategy(text: &str) -> Result<Strategy, String> {
             ("one_for_all", Strategy::OneForAll),
             ("rest_for_one", Strategy::RestForOne),
         ],
+    )
+}
+
+/// An `<output stdout>` mode.
+pub fn stdout_mode(text: &str) -> Result<StdoutMode, String> {
+    one_of(
+        text,
+        &[
+            ("capture", StdoutMode::Capture),
+            ("inherit", StdoutMode::Inherit),
+            ("null", StdoutMode::Null),
+        ],
+    )
+}
+
+/// An `<output stderr>` mode.
+pub fn stderr_mode(text: &str) -> Result<StderrMode, String> {
+    one_of(
+        text,
+        &[
+            ("separate", StderrMode::Separate),
+            ("merge", StderrMode::Merge),
+            ("inherit", StderrMode::Inherit),
+            ("null", StderrMode::Null),
+        ],
+    )
+}
+
+/// An `<output overflow>` policy.
+pub fn overflow(text: &str) -> Result<Overflow, String> {
+    one_of(
+        text,
+        &[("block", Overflow::Block), ("drop", Overflow::Drop)],
     )
 }
 
@@ -170,6 +242,162 @@ pub fn multiplier(text: &str) -> Result<f64, String> {
 /// An IPv4 or IPv6 address.
 pub fn ip_address(text: &str) -> Result<IpAddr, String> {
     IpAddr::from_str(text).map_err(|_| format!("`{text}` is not an IP address"))
+}
+
+/// The most characters a host name may have.
+const MAX_HOST_LEN: usize = 253;
+
+/// A probe's `HOST:PORT`: the host a name (letters, digits, `.`, `-`, `_`), an IPv4 address or
+/// an IPv6 address in brackets; the port 1..=65535. Returned as written.
+pub fn host_port(text: &str) -> Result<String, String> {
+    if text.contains("://") {
+        return Err(format!(
+            "`{text}` is not `HOST:PORT`; write it without a scheme, like `127.0.0.1:8080`"
+        ));
+    }
+    let split = match text.find(']') {
+        Some(bracket) if text.starts_with('[') => text[bracket..]
+            .strip_prefix("]:")
+            .map(|port| (&text[..=bracket], port)),
+        _ => text.rsplit_once(':'),
+    };
+    let Some((host, port)) = split else {
+        return Err(format!(
+            "`{text}` has no port; write `HOST:PORT`, like `127.0.0.1:8080`"
+        ));
+    };
+    host_name(host).map_err(|e| format!("`{text}`: {e}"))?;
+    port_number(port).map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(text.to_string())
+}
+
+/// The host part of `HOST:PORT` or of a URL's authority.
+fn host_name(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let address = inner.strip_suffix(']').unwrap_or_default();
+        return address
+            .parse::<Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| format!("`{host}` is not an IPv6 address in brackets"));
+    }
+    if host.contains(':') {
+        return Err(format!(
+            "an IPv6 host goes in brackets, like `[::1]:8080` (found `{host}`)"
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
+    if host.len() > MAX_HOST_LEN || !host.chars().all(allowed) {
+        return Err(format!(
+            "`{host}` is not a host: use a name (letters, digits, `.`, `-`, `_`), an IPv4 \
+             address or an IPv6 address in brackets"
+        ));
+    }
+    Ok(())
+}
+
+fn port_number(port: &str) -> Result<u16, String> {
+    integer(port, 1u16, 65535).map_err(|e| format!("port {e}"))
+}
+
+/// An `http://` probe URL, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// `HOST:PORT` to connect to (port 80 when the URL names none).
+    pub address: String,
+    /// The authority as written: the `Host` header.
+    pub host: String,
+    /// The path (`/` when the URL has none) with any query.
+    pub path: String,
+}
+
+/// An `http://HOST[:PORT][/PATH][?QUERY]` URL. Only `http` (no TLS); no user info, no fragment;
+/// the path and query must be printable ASCII (percent-encode anything else).
+pub fn http_url(text: &str) -> Result<HttpUrl, String> {
+    let scheme_end = text.find("://");
+    let scheme = scheme_end.map(|end| &text[..end]);
+    let rest = match scheme {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => &text[scheme.len() + 3..],
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => {
+            return Err(format!(
+                "`{text}`: only `http://` URLs are probed (no TLS); use `http://` or a `tcp` probe"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "`{text}` is not an `http://` URL; write it like `http://127.0.0.1:8080/health`"
+            ));
+        }
+    };
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    if authority.contains('@') {
+        return Err(format!(
+            "`{text}`: user info (`…@`) is not allowed in the URL"
+        ));
+    }
+    if path.contains('#') {
+        return Err(format!(
+            "`{text}`: a fragment (`#…`) is never sent; leave it out"
+        ));
+    }
+    if let Some(bad) = path.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "`{text}`: the path holds {bad:?}; percent-encode spaces, controls and non-ASCII"
+        ));
+    }
+    // A bracketed IPv6 host may hold colons; the port is after the last `]`.
+    let port_at = authority
+        .rfind(':')
+        .filter(|&colon| authority.rfind(']').is_none_or(|bracket| colon > bracket));
+    let (host, port) = match port_at {
+        Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
+        None => (authority, None),
+    };
+    host_name(host).map_err(|e| format!("`{text}`: {e}"))?;
+    let port = match port {
+        Some(port) => port_number(port).map_err(|e| format!("`{text}`: {e}"))?,
+        None => 80,
+    };
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Ok(HttpUrl {
+        address: format!("{host}:{port}"),
+        host: authority.to_string(),
+        path,
+    })
+}
+
+/// An `<output file>` name: not empty; `{id}` and `{date}` are its only placeholders, and
+/// braces appear nowhere else.
+pub fn output_file(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("the value is empty".into());
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find(['{', '}']) {
+        let tail = &rest[at..];
+        if let Some(after) = ["{id}", "{date}"]
+            .iter()
+            .find_map(|placeholder| tail.strip_prefix(placeholder))
+        {
+            rest = after;
+            continue;
+        }
+        let help = "the only placeholders are `{id}` (the server id) and `{date}` (the day)";
+        return match tail.strip_prefix('{').and_then(|t| t.split_once('}')) {
+            Some((name, _)) if !name.contains('{') => {
+                Err(format!("unknown placeholder `{{{name}}}`; {help}"))
+            }
+            _ => Err(format!("`{text}` has a stray `{}`; {help}", &tail[..1])),
+        };
+    }
+    Ok(text.to_string())
 }
 
 /// The most characters an id may have.
@@ -368,6 +596,163 @@ mod tests {
         assert!(variable_name("").is_err());
         assert!(variable_name("A=B").is_err());
         assert!(variable_name("A\0").is_err());
+    }
+
+    #[test]
+    fn positive_durations() {
+        assert_eq!(positive_duration("1ms"), Ok(ms(1)));
+        assert_eq!(positive_duration("0.1"), Ok(ms(100)));
+        assert!(positive_duration("0")
+            .unwrap_err()
+            .contains("longer than 0"));
+        assert!(positive_duration("0ms")
+            .unwrap_err()
+            .contains("longer than 0"));
+        assert!(positive_duration("x")
+            .unwrap_err()
+            .contains("not a duration"));
+    }
+
+    #[test]
+    fn sizes_are_powers_of_1024() {
+        assert_eq!(size("1024"), Ok(1024));
+        assert_eq!(size("1024B"), Ok(1024));
+        assert_eq!(size("1KB"), Ok(1024));
+        assert_eq!(size("10MB"), Ok(10 * 1024 * 1024));
+        assert_eq!(size("1GB"), Ok(1 << 30));
+        assert_eq!(size("1024GB"), Ok(MAX_SIZE));
+        assert_eq!(size("0010KB"), Ok(10 << 10));
+        for (text, fragment) in [
+            ("1023", "out of range"),
+            ("0KB", "out of range"),
+            ("1025GB", "out of range"),
+            ("99999999999999999999GB", "out of range"),
+            ("1TB", "not a size"),
+            ("10mb", "not a size"),
+            ("10 MB", "not a size"),
+            ("1.5GB", "not a size"),
+            ("-1KB", "not a size"),
+            ("MB", "not a size"),
+            ("", "not a size"),
+        ] {
+            let error = size(text).unwrap_err();
+            assert!(error.contains(fragment), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn output_modes() {
+        assert_eq!(stdout_mode("capture"), Ok(StdoutMode::Capture));
+        assert_eq!(stdout_mode("inherit"), Ok(StdoutMode::Inherit));
+        assert_eq!(stdout_mode("null"), Ok(StdoutMode::Null));
+        assert_eq!(stderr_mode("separate"), Ok(StderrMode::Separate));
+        assert_eq!(stderr_mode("merge"), Ok(StderrMode::Merge));
+        assert_eq!(stderr_mode("inherit"), Ok(StderrMode::Inherit));
+        assert_eq!(stderr_mode("null"), Ok(StderrMode::Null));
+        assert_eq!(overflow("block"), Ok(Overflow::Block));
+        assert_eq!(overflow("drop"), Ok(Overflow::Drop));
+        assert!(stdout_mode("merge").is_err());
+        assert!(stderr_mode("capture").is_err());
+        assert!(overflow("Drop").is_err());
+    }
+
+    #[test]
+    fn host_ports() {
+        for good in [
+            "127.0.0.1:8080",
+            "localhost:1",
+            "db-1.internal_x:65535",
+            "[::1]:80",
+            "[fe80::1]:9000",
+        ] {
+            assert_eq!(host_port(good), Ok(good.to_string()));
+        }
+        for (text, fragment) in [
+            ("localhost", "has no port"),
+            ("[::1]", "has no port"),
+            (":80", "the host is empty"),
+            ("::1:80", "IPv6 host goes in brackets"),
+            ("[::g]:80", "not an IPv6 address in brackets"),
+            ("my host:80", "is not a host"),
+            ("h/x:80", "is not a host"),
+            ("h:0", "port `0` is out of range 1..=65535"),
+            ("h:65536", "out of range"),
+            ("h:", "not a whole number"),
+            ("h:http", "not a whole number"),
+            ("http://h:80", "without a scheme"),
+        ] {
+            let error = host_port(text).unwrap_err();
+            assert!(error.contains(fragment), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn http_urls() {
+        let url = |a: &str, h: &str, p: &str| HttpUrl {
+            address: a.into(),
+            host: h.into(),
+            path: p.into(),
+        };
+        assert_eq!(http_url("http://h"), Ok(url("h:80", "h", "/")));
+        assert_eq!(
+            http_url("http://127.0.0.1:8080/health/live"),
+            Ok(url("127.0.0.1:8080", "127.0.0.1:8080", "/health/live"))
+        );
+        assert_eq!(
+            http_url("HTTP://h/?a=1&b=%20"),
+            Ok(url("h:80", "h", "/?a=1&b=%20"))
+        );
+        assert_eq!(http_url("http://h?x"), Ok(url("h:80", "h", "/?x")));
+        assert_eq!(http_url("http://[::1]"), Ok(url("[::1]:80", "[::1]", "/")));
+        assert_eq!(
+            http_url("http://[::1]:81/x"),
+            Ok(url("[::1]:81", "[::1]:81", "/x"))
+        );
+        for (text, fragment) in [
+            ("https://h/", "only `http://`"),
+            ("HTTPS://h/", "only `http://`"),
+            ("ftp://h/", "not an `http://` URL"),
+            ("h:80/x", "not an `http://` URL"),
+            ("http:/h", "not an `http://` URL"),
+            ("http://", "the host is empty"),
+            ("http:///x", "the host is empty"),
+            ("http://:80/", "the host is empty"),
+            ("http://u:p@h/", "user info"),
+            ("http://h/#top", "fragment"),
+            ("http://h/a b", "percent-encode"),
+            ("http://h/é", "percent-encode"),
+            ("http://h:0/", "port `0` is out of range"),
+            ("http://h:x/", "not a whole number"),
+            ("http://::1/", "brackets"),
+        ] {
+            let error = http_url(text).unwrap_err();
+            assert!(error.contains(fragment), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn output_files() {
+        for good in [
+            "a.log",
+            "logs/{id}.log",
+            "/var/log/{id}/{date}-{id}.log",
+            "{date}",
+        ] {
+            assert_eq!(output_file(good), Ok(good.to_string()));
+        }
+        for (text, fragment) in [
+            ("", "empty"),
+            ("{x}.log", "unknown placeholder `{x}`"),
+            ("{ID}.log", "unknown placeholder `{ID}`"),
+            ("{}", "unknown placeholder `{}`"),
+            ("a{id", "stray `{`"),
+            ("a}b", "stray `}`"),
+            ("{{id}}", "stray `{`"),
+            ("{id}}", "stray `}`"),
+        ] {
+            let error = output_file(text).unwrap_err();
+            assert!(error.contains(fragment), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -60,8 +60,16 @@ pub fn unknown(p: &mut Problems, node: Node, parent: Node, allowed: &[&str]) {
 
 /// Reports every attribute of `node` that is not in `allowed`.
 pub fn check_attributes(p: &mut Problems, node: Node, allowed: &[&str]) {
+    check_attributes_but(p, node, allowed, &[]);
+}
+
+/// Like [`check_attributes`], but leaves the attributes in `handled` to the caller, which
+/// reports them with a message of its own (they are not listed as allowed either).
+pub fn check_attributes_but(p: &mut Problems, node: Node, allowed: &[&str], handled: &[&str]) {
     for attribute in node.attributes() {
-        let known = attribute.namespace().is_none() && allowed.contains(&attribute.name());
+        let name = attribute.name();
+        let known =
+            attribute.namespace().is_none() && (allowed.contains(&name) || handled.contains(&name));
         if known {
             continue;
         }
@@ -102,6 +110,13 @@ pub fn attribute<T>(
     parsed
         .map_err(|message| p.report(at, format!("{} attribute `{name}`: {message}", tag(node))))
         .ok()
+}
+
+/// Where attribute `name` (its name) starts; `None` when `node` has no such attribute.
+pub fn attribute_at(node: Node, name: &str) -> Option<usize> {
+    node.attributes()
+        .find(|a| a.name() == name && a.namespace().is_none())
+        .map(|a| a.range().start)
 }
 
 /// Where the value of attribute `name` starts (the element's start when there is none).
