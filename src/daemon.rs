@@ -10,9 +10,11 @@ use actix::{
 };
 use actors::group::{GroupActor, Reconfigure};
 use actors::messages::{Action, Operate};
+use actors::output::OutputService;
 use actors::policy::Exit;
 use actors::process::{Journal, ProcessTable};
 use actors::status::Snapshot;
+use actors::tree::Runtime;
 use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
@@ -53,14 +55,20 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
     let table = ProcessTable::with_journal(journal);
+    let output = OutputService::start(Some(registry.config.log_retention_days))
+        .context("cannot start the output writer")?;
+    let runtime = Runtime {
+        processes: table.clone(),
+        output,
+    };
     let system = System::new();
     let socket = run_dir.socket();
     system.block_on(async {
         let listener = server::bind(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let daemon = Daemon::create(|ctx| {
-            let root = tree::build(&registry.tree, &table, ctx.address().recipient());
-            Daemon::new(registry, root, log)
+            let root = tree::build(&registry.tree, &runtime, ctx.address().recipient());
+            Daemon::new(registry, root, log, runtime.output.clone())
         });
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
@@ -92,10 +100,16 @@ struct Daemon {
     shutting_down: bool,
     stop_waiters: Vec<oneshot::Sender<Reply>>,
     log: Option<DailyLog>,
+    output: OutputService,
 }
 
 impl Daemon {
-    fn new(registry: Registry, root: Addr<GroupActor>, log: Option<DailyLog>) -> Self {
+    fn new(
+        registry: Registry,
+        root: Addr<GroupActor>,
+        log: Option<DailyLog>,
+        output: OutputService,
+    ) -> Self {
         Daemon {
             registry,
             root,
@@ -104,6 +118,7 @@ impl Daemon {
             shutting_down: false,
             stop_waiters: Vec::new(),
             log,
+            output,
         }
     }
 
@@ -267,6 +282,7 @@ impl Handler<DaemonSignal> for Daemon {
                 ctx.spawn(self.reload().map(|_, _, _| ()));
             }
             DaemonSignal::ReopenLogs => {
+                self.output.reopen();
                 if let Some(log) = &self.log {
                     if let Err(error) = log.reopen() {
                         tracing::error!(error = %error, "cannot reopen the log file");

@@ -6,9 +6,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-const SECONDS_PER_DAY: u64 = 86_400;
+use actors::output::dates::{self, date, today};
 
 /// A log file that follows the date. Cheap to clone (shared).
 #[derive(Clone)]
@@ -76,23 +75,8 @@ impl Write for DailyLog {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for DailyLog {
-    type Writer = DailyLog;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
-}
-
-/// Days since the Unix epoch, UTC.
-fn today() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / SECONDS_PER_DAY)
 }
 
 /// `base` with `-YYYY-MM-DD` before its extension.
@@ -110,20 +94,6 @@ pub fn dated(base: &Path, day: u64) -> PathBuf {
 /// Today's file for `base`.
 pub fn today_path(base: &Path) -> PathBuf {
     dated(base, today())
-}
-
-/// `YYYY-MM-DD` of a day number (Howard Hinnant's civil_from_days).
-fn date(day: u64) -> String {
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Removes this log's files dated more than `retention_days` before `day`.
@@ -149,18 +119,7 @@ fn day_of(base: &Path, path: &Path) -> Option<u64> {
         Some(extension) => rest.strip_suffix(extension.to_str()?)?.strip_suffix('.')?,
         None => rest,
     };
-    let mut parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
-    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
-    if date.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = y - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    u64::try_from(era * 146_097 + doe - 719_468).ok()
+    dates::parse_date(date)
 }
 
 #[cfg(test)]
@@ -169,9 +128,6 @@ mod tests {
 
     #[test]
     fn dates_are_inserted_before_the_extension() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(20_417), "2025-11-25");
-        assert_eq!(date(11_016), "2000-02-29");
         let base = Path::new("/var/log/Supervisor.log");
         assert_eq!(
             dated(base, 20_417),

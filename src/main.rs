@@ -79,11 +79,8 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
         None
     };
     let format = cli.log_format.unwrap_or_else(logging::default_format);
-    logging::init(
-        format,
-        logging::level(registry.config.trace_level),
-        log.clone(),
-    );
+    let level = logging::level(registry.config.trace_level);
+    let _flush_on_exit = logging::init(format, level, log.clone());
     match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {

@@ -13,9 +13,10 @@ use tokio::sync::oneshot;
 use crate::events;
 use crate::messages::{ChildExited, Settle, Start, StartOutcome, Stop};
 use crate::policy::{is_normal, Exit, ExitStatus};
-use crate::process::{Child, ProcessExited, ProcessTable};
+use crate::process::{Child, ProcessExited};
 use crate::spec::ComponentSpec;
 use crate::status::{ComponentStatus, Snapshot};
+use crate::tree::Runtime;
 
 /// What the component's process is doing.
 enum State {
@@ -64,7 +65,7 @@ pub struct ComponentActor {
     spec: ComponentSpec,
     group: String,
     parent: Recipient<ChildExited>,
-    table: ProcessTable,
+    runtime: Runtime,
     state: State,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
@@ -78,13 +79,13 @@ impl ComponentActor {
         spec: ComponentSpec,
         group: String,
         parent: Recipient<ChildExited>,
-        table: ProcessTable,
+        runtime: Runtime,
     ) -> Self {
         ComponentActor {
             spec,
             group,
             parent,
-            table,
+            runtime,
             state: State::Stopped,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
@@ -121,8 +122,17 @@ impl ComponentActor {
             command = %self.spec.command.display(),
             "starting {}", self.spec.id
         );
-        let child = match self.table.spawn(&self.spec, ctx.address().recipient()) {
-            Ok(child) => child,
+        let child = match self
+            .runtime
+            .processes
+            .spawn(&self.spec, ctx.address().recipient())
+        {
+            Ok((child, captured)) => {
+                self.runtime
+                    .output
+                    .capture(&self.spec, &self.group, child.pid(), captured);
+                child
+            }
             Err(error) => {
                 tracing::warn!(
                     event = events::COMPONENT_SPAWN_FAILED,

@@ -33,6 +33,8 @@ pub const CONFIG_REJECTED: &str = "config_rejected";
 pub const STATS: &str = "stats";
 /// A line of a component's output; `component`, `stream`, `line`.
 pub const COMPONENT_OUTPUT: &str = "component_output";
+/// Lines of a component's output were dropped (`overflow="drop"`); `component`, `dropped`.
+pub const OUTPUT_DROPPED: &str = "output_dropped";
 /// The daemon begins its orderly shutdown; `reason`.
 pub const SUPERVISOR_STOPPING: &str = "supervisor_stopping";
 /// The daemon is about to exit; `exit_code`.

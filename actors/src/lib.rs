@@ -12,6 +12,7 @@ pub mod component;
 pub mod events;
 pub mod group;
 pub mod messages;
+pub mod output;
 pub mod policy;
 pub mod process;
 pub mod spec;

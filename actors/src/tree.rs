@@ -6,17 +6,27 @@ use actix::{Actor, Addr, AsyncContext, Recipient};
 use crate::component::ComponentActor;
 use crate::group::{ChildActor, ChildSlot, GroupActor};
 use crate::messages::{ChildExited, ChildLink};
+use crate::output::OutputService;
 use crate::process::ProcessTable;
 use crate::spec::{ChildSpec, GroupSpec, TreeSpec};
+
+/// What every actor of a tree shares: the process table and the output service.
+#[derive(Clone)]
+pub struct Runtime {
+    /// Spawns, reaps and signals.
+    pub processes: ProcessTable,
+    /// Reads and files components' output.
+    pub output: OutputService,
+}
 
 /// Creates the whole tree, stopped; the root reports to `parent` when it gives up.
 /// Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
 pub fn build(
     tree: &TreeSpec,
-    table: &ProcessTable,
+    runtime: &Runtime,
     parent: Recipient<ChildExited>,
 ) -> Addr<GroupActor> {
-    build_group(&tree.root, None, parent, table)
+    build_group(&tree.root, None, parent, runtime)
 }
 
 /// `parent_path` is `None` for the root, whose children report the group `""`.
@@ -24,7 +34,7 @@ fn build_group(
     spec: &GroupSpec,
     parent_path: Option<&str>,
     parent: Recipient<ChildExited>,
-    table: &ProcessTable,
+    runtime: &Runtime,
 ) -> Addr<GroupActor> {
     let path = match parent_path {
         None => String::new(),
@@ -35,9 +45,9 @@ fn build_group(
         let me: Recipient<ChildExited> = ctx.address().recipient();
         let children = start_order(&spec.children)
             .into_iter()
-            .map(|child| slot(child, &path, me.clone(), table))
+            .map(|child| slot(child, &path, me.clone(), runtime))
             .collect();
-        GroupActor::new(spec, path.clone(), parent, children, table.clone())
+        GroupActor::new(spec, path.clone(), parent, children, runtime.clone())
     })
 }
 
@@ -53,12 +63,13 @@ pub(crate) fn slot(
     child: &ChildSpec,
     path: &str,
     me: Recipient<ChildExited>,
-    table: &ProcessTable,
+    runtime: &Runtime,
 ) -> ChildSlot {
     let (link, wanted, actor) = match child {
         ChildSpec::Component(spec) => {
             let actor =
-                ComponentActor::new((**spec).clone(), path.to_string(), me, table.clone()).start();
+                ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone())
+                    .start();
             (
                 ChildLink::of(&actor),
                 spec.autostart,
@@ -66,7 +77,7 @@ pub(crate) fn slot(
             )
         }
         ChildSpec::Group(spec) => {
-            let group = build_group(spec, Some(path), me, table);
+            let group = build_group(spec, Some(path), me, runtime);
             (ChildLink::of(&group), true, ChildActor::Group(group))
         }
     };

@@ -1,10 +1,12 @@
 //! The daemon's structured log: `tracing` events as JSON lines (or readable text) on stderr or
 //! in the daily log file, filtered by the registry's `tracelevel`.
 
+mod json;
+
 use std::io::IsTerminal;
 
 use tracing::level_filters::LevelFilter;
-
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::cli::LogFormat;
@@ -29,27 +31,31 @@ pub fn level(trace_level: u8) -> LevelFilter {
     }
 }
 
-/// Installs the global subscriber, writing to `file` or else to stderr.
-pub fn init(format: LogFormat, level: LevelFilter, file: Option<DailyLog>) {
+/// Lines buffered for the log writer thread; past that, lines are dropped (and counted by the
+/// writer) rather than blocking an actor on a slow or full disk.
+const BUFFERED_LINES: usize = 64 * 1024;
+
+/// Installs the global subscriber, writing to `file` or else to stderr through a writer thread.
+/// Keep the guard until the process exits: dropping it flushes what is buffered.
+pub fn init(format: LogFormat, level: LevelFilter, file: Option<DailyLog>) -> WorkerGuard {
     let ansi = file.is_none() && format == LogFormat::Text && std::io::stderr().is_terminal();
-    let writer = match file {
-        Some(file) => BoxMakeWriter::new(file),
-        None => BoxMakeWriter::new(std::io::stderr),
+    let builder = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES);
+    let (writer, guard) = match file {
+        Some(file) => builder.finish(file),
+        None => builder.finish(std::io::stderr()),
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(writer)
+        .with_writer(BoxMakeWriter::new(writer))
         .with_ansi(ansi)
         .with_target(false);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .init(),
+        LogFormat::Json => builder.event_format(json::JsonLines).init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 #[cfg(test)]

@@ -24,9 +24,9 @@ use crate::messages::{
     Action, ChildExited, ChildLink, Operate, Settle, Start, StartOutcome, Stop, UnknownId,
 };
 use crate::policy::{self, Exit, RestartWindow};
-use crate::process::ProcessTable;
 use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
 use crate::status::{ComponentStatus, Snapshot};
+use crate::tree::Runtime;
 
 /// What a group keeps about one child.
 #[derive(Clone)]
@@ -128,7 +128,7 @@ pub struct GroupActor {
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     /// Where new children (added by a reload) get their processes.
-    table: ProcessTable,
+    runtime: Runtime,
 }
 
 impl GroupActor {
@@ -139,7 +139,7 @@ impl GroupActor {
         path: String,
         parent: Recipient<ChildExited>,
         children: Vec<ChildSlot>,
-        table: ProcessTable,
+        runtime: Runtime,
     ) -> Self {
         GroupActor {
             path,
@@ -154,7 +154,7 @@ impl GroupActor {
             sequence: None,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            table,
+            runtime,
         }
     }
 

@@ -114,7 +114,7 @@ impl GroupActor {
                         work.stop.push(slot);
                     }
                     report.added.extend(component_ids(child));
-                    let slot = tree::slot(child, &self.path, me.clone(), &self.table);
+                    let slot = tree::slot(child, &self.path, me.clone(), &self.runtime);
                     if slot.wanted {
                         bring_up.push(slot.id().to_string());
                     }

@@ -7,9 +7,11 @@
 mod journal;
 pub mod procfs;
 mod spawn;
+mod stdio;
 pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
 pub use spawn::SpawnError;
+pub use stdio::{Captured, Stream};
 pub use table::{Child, ProcessExited, ProcessTable};

@@ -127,16 +127,23 @@ fn reset_signals() -> io::Result<()> {
             std::ptr::null_mut(),
         ))?;
     }
+    // The kernel's own `struct sigaction` all zero: SIG_DFL, no flags, no restorer, empty mask.
+    let default_action = [0u64; 4];
     for signal in 1..=64 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction with sa_sigaction = SIG_DFL is a valid "default" action;
-        // signals the libc reserves answer EINVAL, which we ignore on purpose.
+        // SAFETY: rt_sigaction reads `default_action` (a valid kernel sigaction, 8-byte mask)
+        // and writes no old action. The raw call, unlike libc's sigaction, also resets 32 and
+        // 33, which glibc reserves but a parent may have left ignored.
         unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                default_action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{self, SpawnError};
+use super::stdio::{self, Captured};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::ComponentSpec;
@@ -111,8 +112,9 @@ impl ProcessTable {
         &self,
         component: &ComponentSpec,
         owner: Recipient<ProcessExited>,
-    ) -> Result<Child, SpawnError> {
+    ) -> Result<(Child, Captured), SpawnError> {
         let mut command = spawn::command(component, self.daemon_pid)?;
+        let captured = stdio::attach(&mut command, &component.output).map_err(SpawnError::Exec)?;
         let mut children = self.lock();
         let child = command.spawn().map_err(SpawnError::Exec)?;
         let pid = child.id() as i32;
@@ -127,10 +129,11 @@ impl ProcessTable {
             },
         );
         children.record();
-        Ok(Child {
+        let child = Child {
             pid,
             table: self.clone(),
-        })
+        };
+        Ok((child, captured))
     }
 
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand

@@ -1,0 +1,233 @@
+//! Component log files, written by one thread so that a slow or full disk never stalls an
+//! actor: `{date}` in the path follows the day, a file past `maxSize` rolls to numbered parts
+//! (`is-2026-11-25.log.1`, `.2`, …) of which `keep` files are kept, dated files older than the
+//! retention are removed, and a reopen request closes every file (logrotate).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use super::dates;
+
+/// A line for a component's file.
+#[derive(Debug)]
+pub struct FileLine {
+    /// The file's path template (with `{date}`).
+    pub template: PathBuf,
+    /// Roll past this size.
+    pub max_size: Option<u64>,
+    /// Files kept per component.
+    pub keep: u32,
+    /// The already formatted bytes (stamp, stream, line, newline).
+    pub bytes: Vec<u8>,
+}
+
+/// What the file thread is asked to do.
+#[derive(Debug)]
+pub enum FileCommand {
+    /// Append a line.
+    Write(FileLine),
+    /// Close every file; the next line reopens it.
+    Reopen,
+}
+
+struct OpenFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    day: u64,
+}
+
+/// Runs the file thread until every sender is gone.
+pub fn run(mut commands: mpsc::Receiver<FileCommand>, retention_days: Option<u32>) {
+    let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
+    while let Some(command) = commands.blocking_recv() {
+        match command {
+            FileCommand::Write(line) => {
+                if let Err(error) = write(&mut open, &line, retention_days) {
+                    tracing::warn!(file = %line.template.display(), error = %error, "cannot write component output");
+                    open.remove(&line.template);
+                }
+            }
+            FileCommand::Reopen => open.clear(),
+        }
+    }
+}
+
+fn write(
+    open: &mut HashMap<PathBuf, OpenFile>,
+    line: &FileLine,
+    retention_days: Option<u32>,
+) -> io::Result<()> {
+    let day = dates::today();
+    let current = match open.get_mut(&line.template) {
+        Some(current) if current.day == day => current,
+        _ => {
+            let path = dated(&line.template, day);
+            if let Some(days) = retention_days {
+                prune(&line.template, day, days);
+            }
+            let file = open_append(&path)?;
+            let size = file.metadata()?.len();
+            open.insert(
+                line.template.clone(),
+                OpenFile {
+                    path,
+                    file,
+                    size,
+                    day,
+                },
+            );
+            open.get_mut(&line.template).expect("just inserted")
+        }
+    };
+    if let Some(max) = line.max_size {
+        if current.size > 0 && current.size + line.bytes.len() as u64 > max {
+            roll(&current.path, line.keep)?;
+            current.file = open_append(&current.path)?;
+            current.size = 0;
+        }
+    }
+    current.file.write_all(&line.bytes)?;
+    current.size += line.bytes.len() as u64;
+    Ok(())
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    if let Some(folder) = path.parent() {
+        fs::create_dir_all(folder)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// The template with `{date}` replaced by `day`'s date.
+pub fn dated(template: &Path, day: u64) -> PathBuf {
+    PathBuf::from(
+        template
+            .to_string_lossy()
+            .replace("{date}", &dates::date(day)),
+    )
+}
+
+/// `path.N`, the N-th older part of a file.
+fn part(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// Shifts `path` to `path.1`, `path.1` to `path.2`, …, keeping `keep` files in all.
+fn roll(path: &Path, keep: u32) -> io::Result<()> {
+    let oldest = keep.saturating_sub(1);
+    if oldest == 0 {
+        return fs::remove_file(path);
+    }
+    let _ = fs::remove_file(part(path, oldest));
+    for n in (1..oldest).rev() {
+        let _ = fs::rename(part(path, n), part(path, n + 1));
+    }
+    fs::rename(path, part(path, 1))
+}
+
+/// Removes the files of `template` (and their parts) dated more than `days` before `today`.
+fn prune(template: &Path, today: u64, days: u32) {
+    let text = template.to_string_lossy();
+    let Some((before, after)) = text.split_once("{date}") else {
+        return;
+    };
+    let folder = Path::new(before)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let Ok(entries) = fs::read_dir(&folder) else {
+        return;
+    };
+    let oldest_kept = today.saturating_sub(u64::from(days));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path.to_string_lossy();
+        let Some(rest) = name.strip_prefix(before) else {
+            continue;
+        };
+        let Some(date) = rest.get(..10) else { continue };
+        let tail = &rest[10..];
+        let is_ours = tail == after
+            || tail
+                .strip_prefix(after)
+                .and_then(|t| t.strip_prefix('.'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_ours && dates::parse_date(date).is_some_and(|day| day < oldest_kept) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// `stamp stream line\n` (or `line\n` without timestamps).
+pub fn format_line(timestamps: bool, stream: &str, line: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(line.len() + 40);
+    if timestamps {
+        bytes.extend_from_slice(dates::rfc3339(SystemTime::now()).as_bytes());
+        bytes.push(b' ');
+        bytes.extend_from_slice(stream.as_bytes());
+        bytes.push(b' ');
+    }
+    bytes.extend_from_slice(line);
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(template: &Path, max_size: Option<u64>, keep: u32, text: &str) -> FileLine {
+        FileLine {
+            template: template.to_path_buf(),
+            max_size,
+            keep,
+            bytes: format_line(false, "stdout", text.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn files_roll_past_max_size_and_keep_bounds_them() {
+        let dir = std::env::temp_dir().join(format!("files-roll-{}", std::process::id()));
+        let template = dir.join("c-{date}.log");
+        let mut open = HashMap::new();
+        for i in 0..10 {
+            write(
+                &mut open,
+                &line(&template, Some(10), 3, &format!("line{i:03}")),
+                None,
+            )
+            .unwrap();
+        }
+        let path = dated(&template, dates::today());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "line009\n");
+        assert_eq!(fs::read_to_string(part(&path, 1)).unwrap(), "line008\n");
+        assert_eq!(fs::read_to_string(part(&path, 2)).unwrap(), "line007\n");
+        assert!(!part(&path, 3).exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn old_dated_files_and_their_parts_are_pruned() {
+        let dir = std::env::temp_dir().join(format!("files-prune-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let template = dir.join("c-{date}.log");
+        let today = dates::today();
+        let old = dated(&template, today - 30);
+        let recent = dated(&template, today - 2);
+        for path in [&old, &part(&old, 1), &recent, &dir.join("other.log")] {
+            File::create(path).unwrap();
+        }
+        prune(&template, today, 10);
+        assert!(!old.exists() && !part(&old, 1).exists());
+        assert!(recent.exists() && dir.join("other.log").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,87 @@
+//! Splitting a byte stream into lines: a line ends at `\n` or at the length cap (a longer line
+//! is split into parts); what is left without a newline is a last line of its own at the end.
+
+/// The longest line kept whole, in bytes; a longer one is split.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// Accumulates bytes and hands out complete lines (without their newline).
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds `bytes`; calls `line` for each complete line.
+    pub fn push(&mut self, mut bytes: &[u8], mut line: impl FnMut(&[u8])) {
+        while !bytes.is_empty() {
+            let room = MAX_LINE - self.partial.len();
+            let window = &bytes[..bytes.len().min(room)];
+            match window.iter().position(|&b| b == b'\n') {
+                Some(end) if self.partial.is_empty() => {
+                    line(&window[..end]);
+                    bytes = &bytes[end + 1..];
+                }
+                Some(end) => {
+                    self.partial.extend_from_slice(&window[..end]);
+                    line(&self.partial);
+                    self.partial.clear();
+                    bytes = &bytes[end + 1..];
+                }
+                None => {
+                    self.partial.extend_from_slice(window);
+                    bytes = &bytes[window.len()..];
+                    if self.partial.len() == MAX_LINE {
+                        line(&self.partial);
+                        self.partial.clear();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last line, if the stream ended without a newline.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        (!self.partial.is_empty()).then_some(self.partial)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut splitter = LineSplitter::default();
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            splitter.push(chunk, |line| lines.push(line.to_vec()));
+        }
+        lines.extend(splitter.finish());
+        lines
+    }
+
+    #[test]
+    fn lines_across_chunks_are_joined() {
+        assert_eq!(
+            split(&[b"a\nb", b"c\n", b"\nd"]),
+            [&b"a"[..], b"bc", b"", b"d"]
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_split_at_the_cap() {
+        let long = vec![b'x'; MAX_LINE * 2 + 10];
+        let mut input = long.clone();
+        input.push(b'\n');
+        let lines = split(&[&input[..100], &input[100..]]);
+        assert_eq!(lines.len(), 3);
+        assert!(lines[..2].iter().all(|l| l.len() == MAX_LINE));
+        assert_eq!(lines[2].len(), 10);
+        assert_eq!(lines.concat(), long);
+    }
+
+    #[test]
+    fn a_partial_last_line_is_kept() {
+        assert_eq!(split(&[b"one\ntwo"]), [&b"one"[..], b"two"]);
+        assert!(split(&[b""]).is_empty());
+    }
+}

@@ -1,0 +1,178 @@
+//! Component output: the daemon reads each captured pipe to its end, splits it into lines and
+//! sends each line to the daemon's log (`component_output`) and to the component's file.
+//!
+//! Reading runs on the actor thread as async tasks, one per pipe, independent of the component
+//! actor so that a restart never cuts a pipe short. Files are written by one thread behind a
+//! bounded queue: with `overflow="block"` a full queue stops the reading and the child is held
+//! back by its full pipe; with `overflow="drop"` lines are dropped and counted.
+
+pub mod dates;
+mod files;
+mod lines;
+
+use std::io::PipeReader;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+
+use crate::events;
+use crate::process::{Captured, Stream};
+use crate::spec::{ComponentSpec, Overflow};
+pub use files::dated;
+use files::{FileCommand, FileLine};
+use lines::LineSplitter;
+
+/// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
+const QUEUE_LINES: usize = 1024;
+/// How much of a pipe is read at once.
+const READ_CHUNK: usize = 64 * 1024;
+/// At most one `output_dropped` event per component this often.
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The handle to the file thread. Cheap to clone.
+#[derive(Clone)]
+pub struct OutputService {
+    files: mpsc::Sender<FileCommand>,
+}
+
+impl OutputService {
+    /// Starts the file thread; dated files older than `retention_days` are removed.
+    pub fn start(retention_days: Option<u32>) -> std::io::Result<Self> {
+        let (files, commands) = mpsc::channel(QUEUE_LINES);
+        std::thread::Builder::new()
+            .name("output-files".into())
+            .spawn(move || files::run(commands, retention_days))?;
+        Ok(OutputService { files })
+    }
+
+    /// Closes every component file; each is reopened by its next line (after logrotate).
+    pub fn reopen(&self) {
+        let _ = self.files.try_send(FileCommand::Reopen);
+    }
+
+    /// Starts reading a new process's captured pipes.
+    pub fn capture(&self, component: &ComponentSpec, group: &str, pid: u32, captured: Captured) {
+        let target = Arc::new(Target {
+            component: component.id.clone(),
+            group: group.to_string(),
+            pid,
+            log: component.output.log,
+            timestamps: component.output.timestamps,
+            overflow: component.output.overflow,
+            file: component
+                .output
+                .file
+                .clone()
+                .map(|template| (template, component.output.max_size, component.output.keep)),
+            files: self.files.clone(),
+        });
+        for (stream, reader) in captured {
+            actix::spawn(read(stream, reader, Arc::clone(&target)));
+        }
+    }
+}
+
+/// Where one process's lines go.
+struct Target {
+    component: String,
+    group: String,
+    pid: u32,
+    log: bool,
+    timestamps: bool,
+    overflow: Overflow,
+    file: Option<(std::path::PathBuf, Option<u64>, u32)>,
+    files: mpsc::Sender<FileCommand>,
+}
+
+/// Counts dropped lines and reports them at most once a second.
+#[derive(Default)]
+struct Drops {
+    unreported: u64,
+    last_report: Option<Instant>,
+}
+
+impl Drops {
+    fn count(&mut self, target: &Target) {
+        self.unreported += 1;
+        if self
+            .last_report
+            .is_none_or(|at| at.elapsed() >= DROP_REPORT_INTERVAL)
+        {
+            self.report(target);
+        }
+    }
+
+    fn report(&mut self, target: &Target) {
+        if self.unreported > 0 {
+            tracing::warn!(
+                event = events::OUTPUT_DROPPED,
+                component = %target.component,
+                group = %target.group,
+                dropped = self.unreported,
+                "dropped {} lines of {}'s output", self.unreported, target.component
+            );
+            self.unreported = 0;
+            self.last_report = Some(Instant::now());
+        }
+    }
+}
+
+async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
+    let Ok(mut pipe) = pipe::Receiver::from_owned_fd(reader.into()) else {
+        return;
+    };
+    let mut buffer = vec![0; READ_CHUNK];
+    let mut splitter = LineSplitter::default();
+    let mut drops = Drops::default();
+    let mut lines = Vec::new();
+    loop {
+        match pipe.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                splitter.push(&buffer[..n], |line| lines.push(line.to_vec()));
+                for line in lines.drain(..) {
+                    deliver(&target, stream, &line, &mut drops).await;
+                }
+            }
+        }
+    }
+    if let Some(last) = splitter.finish() {
+        deliver(&target, stream, &last, &mut drops).await;
+    }
+    drops.report(&target);
+}
+
+async fn deliver(target: &Target, stream: Stream, line: &[u8], drops: &mut Drops) {
+    if target.log {
+        tracing::info!(
+            event = events::COMPONENT_OUTPUT,
+            component = %target.component,
+            group = %target.group,
+            stream = stream.name(),
+            pid = target.pid,
+            line = %String::from_utf8_lossy(line),
+        );
+    }
+    let Some((template, max_size, keep)) = &target.file else {
+        return;
+    };
+    let command = FileCommand::Write(FileLine {
+        template: template.clone(),
+        max_size: *max_size,
+        keep: *keep,
+        bytes: files::format_line(target.timestamps, stream.name(), line),
+    });
+    match target.overflow {
+        Overflow::Block => {
+            let _ = target.files.send(command).await;
+        }
+        Overflow::Drop => {
+            if target.files.try_send(command).is_err() {
+                drops.count(target);
+            }
+        }
+    }
+}
