@@ -84,7 +84,8 @@ impl Cli {
     /// `$XDG_RUNTIME_DIR/supervisor`, else `/tmp/supervisor-$UID`.
     pub fn run_dir(&self) -> PathBuf {
         if let Some(dir) = &self.run_dir {
-            return dir.clone();
+            // Absolute, so a daemon started by `start` and its messages name the same place.
+            return std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         }
         let uid = nix::unistd::getuid();
         if uid.is_root() {

@@ -29,7 +29,7 @@ pub enum RunDirError {
     #[error("run directory {0}: {1}")]
     Unsafe(String, &'static str),
     /// A file operation failed.
-    #[error("run directory {0}: {1}")]
+    #[error("run directory {0}")]
     Io(String, #[source] io::Error),
 }
 

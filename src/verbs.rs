@@ -122,32 +122,35 @@ pub fn start_daemon(cli: &Cli, registry: &Registry) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let log = logfile::today_path(&registry.config.log);
-    match spawn_detached(cli, registry, &log) {
-        Ok(mut daemon) => {
-            let deadline = Instant::now() + SOCKET_DEADLINE;
-            loop {
-                if let Ok(Some(status)) = daemon.try_wait() {
-                    return start_failed(&format!("the daemon exited ({status})"), &log);
-                }
-                match ask(&socket, &Request::WaitStarted {}, None) {
-                    Ok(Reply::Ok) => {
-                        println!(
-                            "supervisor started (pid {}); log: {}",
-                            daemon.id(),
-                            log.display()
-                        );
-                        return ExitCode::SUCCESS;
-                    }
-                    Err(ClientError::NotRunning(_)) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Ok(other) => return start_failed(&format!("{other:?}"), &log),
-                    Err(error) => return start_failed(&error.to_string(), &log),
-                }
-            }
+    let mut daemon = match spawn_detached(cli, registry, &log) {
+        Ok(daemon) => daemon,
+        Err(error) => return start_failed(&format!("{error:#}"), &log),
+    };
+    let deadline = Instant::now() + SOCKET_DEADLINE;
+    let reason = loop {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            break format!("the daemon exited ({status})");
         }
-        Err(error) => start_failed(&format!("{error:#}"), &log),
-    }
+        match ask(&socket, &Request::WaitStarted {}, None) {
+            Ok(Reply::Ok) => {
+                println!(
+                    "supervisor started (pid {}); log: {}",
+                    daemon.id(),
+                    log.display()
+                );
+                return ExitCode::SUCCESS;
+            }
+            // Until the daemon listens (or exits and says why), connecting fails.
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(other) => break format!("{other:?}"),
+            Err(error) => break error.to_string(),
+        }
+    };
+    // Never leave a half-started daemon behind a failed `start`.
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let reason = last_error(&log).unwrap_or(reason);
+    start_failed(&reason, &log)
 }
 
 fn start_failed(reason: &str, log: &std::path::Path) -> ExitCode {
@@ -158,6 +161,24 @@ fn start_failed(reason: &str, log: &std::path::Path) -> ExitCode {
             log.display()
         ),
     )
+}
+
+/// The daemon's own account of why it stopped: the last `error` in its log.
+fn last_error(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|line| {
+        if let Some(message) = line.strip_prefix("error: ") {
+            return Some(message.to_string());
+        }
+        let event: serde_json::Value = serde_json::from_str(line).ok()?;
+        (event["level"] == "ERROR").then(|| {
+            event["error"]
+                .as_str()
+                .or(event["message"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+    })
 }
 
 fn spawn_detached(
@@ -197,7 +218,8 @@ fn spawn_detached(
 pub fn stop_daemon(cli: &Cli) -> ExitCode {
     let run_dir = RunDir::new(cli.run_dir());
     match ask(&run_dir.socket(), &Request::Shutdown {}, None) {
-        Ok(Reply::Ok) | Err(ClientError::Io(_)) => {
+        // The daemon may exit before its answer is read: then the connection just closes.
+        Ok(Reply::Ok) | Err(ClientError::Closed) => {
             let deadline = Instant::now() + EXIT_DEADLINE;
             while run_dir.is_locked() {
                 if Instant::now() > deadline {

@@ -13,7 +13,10 @@ pub enum ClientError {
     /// Nothing listens on the socket: the daemon is not running.
     #[error("supervisor is not running (no control socket at {0})")]
     NotRunning(String),
-    /// The conversation failed half-way.
+    /// The daemon closed the connection without answering (it was exiting).
+    #[error("control socket: the daemon closed the connection without a reply")]
+    Closed,
+    /// The conversation failed (permission denied, ...).
     #[error("control socket: {0}")]
     Io(#[from] io::Error),
     /// The daemon answered something that is not a reply.
@@ -42,14 +45,19 @@ pub fn ask(
     stream.set_read_timeout(timeout)?;
     let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
     line.push(b'\n');
-    stream.write_all(&line)?;
+    if let Err(error) = stream.write_all(&line) {
+        // A daemon that refuses a peer answers and hangs up before reading: read the answer.
+        if !matches!(
+            error.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            return Err(error.into());
+        }
+    }
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
     if answer.is_empty() {
-        return Err(ClientError::Io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the daemon closed the connection without a reply",
-        )));
+        return Err(ClientError::Closed);
     }
     serde_json::from_str(&answer).map_err(|error| ClientError::Malformed(error.to_string()))
 }

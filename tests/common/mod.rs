@@ -245,3 +245,136 @@ pub fn supervisor(args: &[&str]) -> std::process::Output {
 pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).expect("kill");
 }
+
+impl Daemon {
+    /// As [`Daemon::start`], in a temporary directory the test made (and filled) beforehand, so
+    /// the registry can name files in it by absolute path.
+    pub fn start_in(dir: tempfile::TempDir, xml: &str) -> Daemon {
+        let registry = dir.path().join("SupervisorRegistry.xml");
+        std::fs::write(&registry, xml).expect("write registry");
+        Daemon::start_at(dir, registry)
+    }
+
+    /// Waits until every one of `ids` has started, in whatever order they were logged, and
+    /// returns their pids (in the order of `ids`); the cursor ends after the last of them.
+    pub fn started_pids(&mut self, ids: &[&str]) -> Vec<u32> {
+        let from = self.cursor;
+        let mut last = from;
+        let mut pids = Vec::with_capacity(ids.len());
+        for id in ids {
+            self.cursor = from;
+            pids.push(self.started_pid(id));
+            last = last.max(self.cursor);
+        }
+        self.cursor = last;
+        pids
+    }
+}
+
+/// The `timestamp` of an event (RFC 3339, UTC, `2024-05-06T07:08:09.123456Z`) in seconds since
+/// the Unix epoch.
+pub fn timestamp_secs(event: &Value) -> f64 {
+    let text = event["timestamp"].as_str().expect("event has a timestamp");
+    let parsed = text
+        .strip_suffix('Z')
+        .and_then(|text| text.split_once('T'))
+        .and_then(|(date, time)| {
+            let numbers = |part: &str, separator: char| -> Option<Vec<f64>> {
+                part.split(separator).map(|n| n.parse().ok()).collect()
+            };
+            Some((numbers(date, '-')?, numbers(time, ':')?))
+        });
+    let (ymd, hms) = parsed.unwrap_or_else(|| panic!("not an RFC 3339 UTC timestamp: {text}"));
+    assert!(ymd.len() == 3 && hms.len() == 3, "timestamp {text}");
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let (month, day) = (ymd[1] as i64, ymd[2] as i64);
+    let year = ymd[0] as i64 - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    days as f64 * 86_400.0 + hms[0] * 3_600.0 + hms[1] * 60.0 + hms[2]
+}
+
+/// What `/proc/PID/stat` says about a process's place in the process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The process.
+    pub pid: u32,
+    /// State letter (`R`, `S`, `T` stopped, `Z` zombie, ...).
+    pub state: char,
+    /// Parent process.
+    pub ppid: u32,
+    /// Process group.
+    pub pgid: u32,
+    /// Session.
+    pub sid: u32,
+}
+
+/// `/proc/PID/stat` of a process (zombies included), or `None` when there is no such entry.
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let mut number = || fields.next()?.parse::<u32>().ok();
+    Some(ProcStat {
+        pid,
+        state,
+        ppid: number()?,
+        pgid: number()?,
+        sid: number()?,
+    })
+}
+
+/// Every process in `/proc` right now (zombies included).
+pub fn processes() -> Vec<ProcStat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(proc_stat)
+        .collect()
+}
+
+/// The live (not zombie) members of process group `pgid`.
+pub fn live_group_members(pgid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgid == pgid && p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Whether `/proc/PID` exists at all: unlike [`alive`], a zombie still counts.
+pub fn in_proc_table(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// As [`eventually`], but the condition must hold within `limit` (shorter than the deadline);
+/// returns how long it took.
+pub fn eventually_within(what: &str, limit: Duration, condition: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    start.elapsed()
+}
+
+impl Daemon {
+    /// Runs a new daemon in this one's directory (same registry file, same run directory), after
+    /// this one has exited (if it still runs, it is killed first, as when dropped).
+    pub fn successor(mut self) -> Daemon {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let registry = self.registry.clone();
+        drop(self);
+        Daemon::start_at(dir, registry)
+    }
+}
