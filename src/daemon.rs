@@ -191,7 +191,7 @@ impl Daemon {
         let snapshot = self.root.send(Snapshot);
         Box::pin(
             async move {
-                let components = status::rows(snapshot.await.unwrap_or_default());
+                let components = status::rows(snapshot.await.unwrap_or_default().components);
                 Reply::Status { components }
             }
             .into_actor(self),

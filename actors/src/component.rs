@@ -15,7 +15,7 @@ use crate::messages::{ChildExited, Settle, Start, StartOutcome, Stop};
 use crate::policy::{is_normal, Exit, ExitStatus};
 use crate::process::{Child, ProcessExited};
 use crate::spec::ComponentSpec;
-use crate::status::{ComponentStatus, Snapshot};
+use crate::status::{ComponentStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
 
 /// What the component's process is doing.
@@ -435,7 +435,10 @@ impl Handler<Snapshot> for ComponentActor {
     type Result = actix::MessageResult<Snapshot>;
 
     fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(vec![self.status()])
+        actix::MessageResult(StatusReport {
+            components: vec![self.status()],
+            groups: Vec::new(),
+        })
     }
 }
 

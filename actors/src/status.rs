@@ -27,7 +27,25 @@ pub struct ComponentStatus {
     pub last_exit: Option<ExitStatus>,
 }
 
+/// One group as its actor sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStatus {
+    /// The group's path (`""` for the root).
+    pub path: String,
+    /// How many times it gave up (restart intensity exceeded).
+    pub intensity_exceeded: u64,
+}
+
+/// The answer to a [`Snapshot`]: components in start order, groups depth first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusReport {
+    /// Every component.
+    pub components: Vec<ComponentStatus>,
+    /// Every group.
+    pub groups: Vec<GroupStatus>,
+}
+
 /// Asks a component (or a whole group, in start order) for its status.
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Vec<ComponentStatus>")]
+#[rtype(result = "StatusReport")]
 pub struct Snapshot;

@@ -25,7 +25,7 @@ use crate::messages::{
 };
 use crate::policy::{self, Exit, RestartWindow};
 use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
-use crate::status::{ComponentStatus, Snapshot};
+use crate::status::{GroupStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
 
 /// What a group keeps about one child.
@@ -127,6 +127,8 @@ pub struct GroupActor {
     sequence: Option<(SpawnHandle, BTreeMap<usize, Duration>)>,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
+    /// How many times this group gave up.
+    intensity_exceeded: u64,
     /// Where new children (added by a reload) get their processes.
     runtime: Runtime,
 }
@@ -154,6 +156,7 @@ impl GroupActor {
             sequence: None,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
+            intensity_exceeded: 0,
             runtime,
         }
     }
@@ -302,6 +305,7 @@ impl GroupActor {
         let now = Instant::now();
         if policy::counts_toward_intensity(exited.exit) && !self.window.record(self.intensity, now)
         {
+            self.intensity_exceeded += 1;
             tracing::error!(
                 event = events::INTENSITY_EXCEEDED,
                 group = %self.path,
@@ -420,7 +424,7 @@ impl Handler<ChildExited> for GroupActor {
 }
 
 impl Handler<Snapshot> for GroupActor {
-    type Result = actix::ResponseFuture<Vec<ComponentStatus>>;
+    type Result = actix::ResponseFuture<StatusReport>;
 
     fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
         let requests: Vec<_> = self
@@ -428,12 +432,19 @@ impl Handler<Snapshot> for GroupActor {
             .iter()
             .map(|slot| slot.link.snapshot.send(Snapshot))
             .collect();
+        let mut report = StatusReport {
+            components: Vec::new(),
+            groups: vec![GroupStatus {
+                path: self.path.clone(),
+                intensity_exceeded: self.intensity_exceeded,
+            }],
+        };
         Box::pin(async move {
-            join_all(requests)
-                .await
-                .into_iter()
-                .flat_map(Result::unwrap_or_default)
-                .collect()
+            for child in join_all(requests).await.into_iter().flatten() {
+                report.components.extend(child.components);
+                report.groups.extend(child.groups);
+            }
+            report
         })
     }
 }
