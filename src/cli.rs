@@ -77,6 +77,17 @@ pub enum Verb {
     Reload,
     /// Validate the registry and print the resolved tree.
     Check,
+    /// Print (and follow) a component's captured output.
+    Logs {
+        /// The component.
+        id: String,
+        /// How many of the last lines to print.
+        #[arg(short = 'n', default_value_t = 10)]
+        lines: usize,
+        /// Keep printing new lines, across rotation and restarts.
+        #[arg(short = 'f')]
+        follow: bool,
+    },
 }
 
 impl Cli {

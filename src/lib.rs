@@ -8,6 +8,7 @@ pub mod control;
 pub mod daemon;
 pub mod logfile;
 pub mod logging;
+pub mod logs;
 pub mod registry;
 pub mod rundir;
 pub mod signals;

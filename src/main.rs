@@ -26,17 +26,19 @@ fn main() -> ExitCode {
         }
         Verb::Stop { .. } => verbs::stop_daemon(&cli),
         Verb::Reload => verbs::reload(&cli),
-        Verb::Run { .. } | Verb::Start { .. } | Verb::Restart { .. } | Verb::Check => {
-            match registry::load(&cli.registry) {
-                Ok(registry) => with_registry(&cli, registry),
-                Err(errors) => {
-                    for diagnostic in &errors.0 {
-                        eprintln!("error: {diagnostic}");
-                    }
-                    ExitCode::from(EXIT_INVALID_REGISTRY)
+        Verb::Run { .. }
+        | Verb::Start { .. }
+        | Verb::Restart { .. }
+        | Verb::Check
+        | Verb::Logs { .. } => match registry::load(&cli.registry) {
+            Ok(registry) => with_registry(&cli, registry),
+            Err(errors) => {
+                for diagnostic in &errors.0 {
+                    eprintln!("error: {diagnostic}");
                 }
+                ExitCode::from(EXIT_INVALID_REGISTRY)
             }
-        }
+        },
     }
 }
 
@@ -55,6 +57,11 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
             verbs::start_daemon(cli, &registry)
         }
         Verb::Run { log_file, detach } => run(cli, registry, log_file, detach),
+        Verb::Logs {
+            ref id,
+            lines,
+            follow,
+        } => supervisor::logs::run(&registry, id, lines, follow),
         Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
     }
 }
