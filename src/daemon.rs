@@ -337,7 +337,7 @@ impl Handler<ChildExited> for Daemon {
     fn handle(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
         match exited.exit {
             Exit::GaveUp => self.shutdown("restart intensity exceeded", EXIT_GAVE_UP, ctx),
-            Exit::Process(_) | Exit::SpawnFailed => {}
+            Exit::Process(_) | Exit::SpawnFailed | Exit::NotReady | Exit::Unhealthy => {}
         }
     }
 }

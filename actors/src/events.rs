@@ -31,6 +31,10 @@ pub const CONFIG_RELOADED: &str = "config_reloaded";
 pub const CONFIG_REJECTED: &str = "config_rejected";
 /// Periodic component statistics; `component`, `pid`, `uptime_ms`, `rss_bytes`, `restarts`.
 pub const STATS: &str = "stats";
+/// A component's readiness timeout ran out (a failed start); `component`, `pid`.
+pub const COMPONENT_NOT_READY: &str = "component_not_ready";
+/// A component failed its health check or missed its watchdog; `component`, `pid`, `check`.
+pub const COMPONENT_UNHEALTHY: &str = "component_unhealthy";
 /// A line of a component's output; `component`, `stream`, `line`.
 pub const COMPONENT_OUTPUT: &str = "component_output";
 /// Lines of a component's output were dropped (`overflow="drop"`); `component`, `dropped`.

@@ -14,6 +14,7 @@ pub mod group;
 pub mod messages;
 pub mod output;
 pub mod policy;
+pub mod probe;
 pub mod process;
 pub mod spec;
 pub mod status;

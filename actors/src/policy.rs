@@ -26,13 +26,21 @@ pub enum Exit {
     SpawnFailed,
     /// A nested group gave up (its restart intensity was exceeded).
     GaveUp,
+    /// The process did not become ready in time (it was stopped: a failed start).
+    NotReady,
+    /// The process failed its health check or watchdog (it was stopped).
+    Unhealthy,
 }
 
 /// Whether an exit was normal: a success exit code. Signals and spawn failures never are.
 pub fn is_normal(exit: Exit, success_exit_codes: &[i32]) -> bool {
     match exit {
         Exit::Process(ExitStatus::Code(code)) => success_exit_codes.contains(&code),
-        Exit::Process(ExitStatus::Signal(_)) | Exit::SpawnFailed | Exit::GaveUp => false,
+        Exit::Process(ExitStatus::Signal(_))
+        | Exit::SpawnFailed
+        | Exit::GaveUp
+        | Exit::NotReady
+        | Exit::Unhealthy => false,
     }
 }
 
@@ -51,8 +59,17 @@ pub fn wants_restart(restart: RestartType, exit: Exit, success_exit_codes: &[i32
 /// child: it is paced by backoff but does not make the group give up.
 pub fn counts_toward_intensity(exit: Exit) -> bool {
     match exit {
-        Exit::Process(_) | Exit::GaveUp => true,
+        Exit::Process(_) | Exit::GaveUp | Exit::NotReady | Exit::Unhealthy => true,
         Exit::SpawnFailed => false,
+    }
+}
+
+/// The `reason` of the `restart_scheduled` event a restart after `exit` logs.
+pub fn restart_reason(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Process(_) | Exit::SpawnFailed | Exit::NotReady => "exit",
+        Exit::Unhealthy => "health",
+        Exit::GaveUp => "escalation",
     }
 }
 
@@ -173,6 +190,21 @@ mod tests {
                 expected,
                 "{restart:?} {exit:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_exit_has_a_restart_reason() {
+        let table = [
+            (OK, "exit"),
+            (KILLED, "exit"),
+            (Exit::SpawnFailed, "exit"),
+            (Exit::NotReady, "exit"),
+            (Exit::Unhealthy, "health"),
+            (Exit::GaveUp, "escalation"),
+        ];
+        for (exit, reason) in table {
+            assert_eq!(restart_reason(exit), reason, "{exit:?}");
         }
     }
 

@@ -320,10 +320,7 @@ impl GroupActor {
         let slot = &mut self.children[index];
         slot.attempt = policy::next_attempt(slot.attempt, exited.uptime, &slot.backoff());
         let delay = policy::backoff_delay(&slot.backoff(), slot.attempt);
-        let reason = match exited.exit {
-            Exit::GaveUp => "escalation",
-            Exit::Process(_) | Exit::SpawnFailed => "exit",
-        };
+        let reason = policy::restart_reason(exited.exit);
         self.log_restart(index, reason, delay);
         match self.strategy {
             Strategy::OneForOne => {

@@ -14,4 +14,4 @@ mod table;
 pub use journal::{Journal, Record};
 pub use spawn::SpawnError;
 pub use stdio::{Captured, Stream};
-pub use table::{Child, ProcessExited, ProcessTable};
+pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

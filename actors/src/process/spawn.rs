@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::sys::{self, Credentials};
-use crate::spec::ComponentSpec;
+use crate::spec::CommandSpec;
 
 /// Why a component's process could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +27,14 @@ pub enum SpawnError {
 /// The environment variable that tells a child which component it is.
 pub const COMPONENT_VARIABLE: &str = "SUPERVISOR_COMPONENT";
 
-/// Builds the command for `component`, ready to spawn as a child of `daemon_pid`.
-pub fn command(component: &ComponentSpec, daemon_pid: i32) -> Result<Command, SpawnError> {
-    let spec = &component.command;
+/// Builds `spec` for component `id` (plus `extra` variables), ready to spawn as a child of
+/// `daemon_pid`.
+pub fn command(
+    id: &str,
+    spec: &CommandSpec,
+    extra: &[(String, String)],
+    daemon_pid: i32,
+) -> Result<Command, SpawnError> {
     let mut command = Command::new(resolve_executable(&spec.executable)?);
     command.args(&spec.arguments);
     command.arg0(&spec.executable);
@@ -37,7 +42,8 @@ pub fn command(component: &ComponentSpec, daemon_pid: i32) -> Result<Command, Sp
         command.env_clear();
     }
     command.envs(spec.environment.iter().map(|(name, value)| (name, value)));
-    command.env(COMPONENT_VARIABLE, &component.id);
+    command.envs(extra.iter().map(|(name, value)| (name, value)));
+    command.env(COMPONENT_VARIABLE, id);
     if let Some(directory) = &spec.working_directory {
         command.current_dir(directory);
     }

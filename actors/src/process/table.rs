@@ -20,7 +20,8 @@ use super::spawn::{self, SpawnError};
 use super::stdio::{self, Captured};
 use crate::events;
 use crate::policy::ExitStatus;
-use crate::spec::ComponentSpec;
+use crate::spec::{CommandSpec, OutputSpec};
+use tokio::sync::oneshot;
 
 /// A supervised process ended; sent to the actor that owns it, exactly once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
@@ -46,8 +47,39 @@ struct Children {
 }
 
 struct Owner {
-    recipient: Recipient<ProcessExited>,
+    notify: ExitNotify,
     start_ticks: u64,
+}
+
+/// Who learns of a child's exit.
+pub enum ExitNotify {
+    /// An actor (a component), told with [`ProcessExited`].
+    Actor(Recipient<ProcessExited>),
+    /// A one-off waiter (a probe).
+    Once(oneshot::Sender<ExitStatus>),
+}
+
+impl ExitNotify {
+    fn send(self, exited: ProcessExited) {
+        match self {
+            ExitNotify::Actor(recipient) => recipient.do_send(exited),
+            ExitNotify::Once(sender) => {
+                let _ = sender.send(exited.status);
+            }
+        }
+    }
+}
+
+/// What to start: a component's (or a probe's) command and where its output goes.
+pub struct SpawnRequest<'a> {
+    /// The component's id (exported as `SUPERVISOR_COMPONENT`).
+    pub id: &'a str,
+    /// The command line, environment, directory and user.
+    pub command: &'a CommandSpec,
+    /// Where stdout and stderr go.
+    pub output: &'a OutputSpec,
+    /// Variables set on top of the command's (e.g. `NOTIFY_SOCKET`).
+    pub extra_env: &'a [(String, String)],
 }
 
 impl Children {
@@ -107,14 +139,19 @@ impl ProcessTable {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts `component`'s command; `owner` is told when it exits.
+    /// Starts a process; `notify` is told when it exits.
     pub fn spawn(
         &self,
-        component: &ComponentSpec,
-        owner: Recipient<ProcessExited>,
+        request: SpawnRequest<'_>,
+        notify: ExitNotify,
     ) -> Result<(Child, Captured), SpawnError> {
-        let mut command = spawn::command(component, self.daemon_pid)?;
-        let captured = stdio::attach(&mut command, &component.output).map_err(SpawnError::Exec)?;
+        let mut command = spawn::command(
+            request.id,
+            request.command,
+            request.extra_env,
+            self.daemon_pid,
+        )?;
+        let captured = stdio::attach(&mut command, request.output).map_err(SpawnError::Exec)?;
         let mut children = self.lock();
         let child = command.spawn().map_err(SpawnError::Exec)?;
         let pid = child.id() as i32;
@@ -124,7 +161,7 @@ impl ProcessTable {
         children.owners.insert(
             pid,
             Owner {
-                recipient: owner,
+                notify,
                 start_ticks,
             },
         );
@@ -151,7 +188,7 @@ impl ProcessTable {
             }
             let Some(status) = collect(pid) else { break };
             match owner {
-                Some(owner) => owner.recipient.do_send(ProcessExited {
+                Some(owner) => owner.notify.send(ProcessExited {
                     pid: pid.as_raw() as u32,
                     status,
                 }),
