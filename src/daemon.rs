@@ -12,6 +12,7 @@ use actors::group::{GroupActor, Reconfigure};
 use actors::messages::{Action, Operate};
 use actors::output::OutputService;
 use actors::policy::Exit;
+use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
 use actors::status::Snapshot;
 use actors::tree::Runtime;
@@ -47,6 +48,22 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             "killed a process left by a previous daemon"
         );
     }
+    let cgroups = Cgroups::open(&run_dir.instance_name());
+    match &cgroups {
+        Some(cgroups) => {
+            let occupied = cgroups.kill_leftovers();
+            if occupied > 0 {
+                tracing::warn!(
+                    event = "leftover_killed",
+                    cgroups = occupied,
+                    "killed what a previous daemon left in its components' cgroups"
+                );
+            }
+        }
+        None => tracing::info!(
+            "no writable cgroup2 hierarchy: components are tracked by process group only"
+        ),
+    }
     run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
     raise_fd_limit();
@@ -54,7 +71,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::with_journal(journal);
+    let table = ProcessTable::with(journal, cgroups.clone());
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let runtime = Runtime {
@@ -77,6 +94,9 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;
+    if let Some(cgroups) = cgroups {
+        cgroups.remove();
+    }
     run_dir.clean_up();
     Ok(code)
 }

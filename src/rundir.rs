@@ -54,6 +54,21 @@ impl RunDir {
         self.path.join("supervisor.pid")
     }
 
+    /// A name for this daemon instance, fixed per run directory (for its cgroups): a hash of
+    /// the directory's path, so the next daemon on the same directory finds the same name.
+    pub fn instance_name(&self) -> String {
+        // FNV-1a, 64 bits: stable across releases, unlike std's hasher.
+        let hash = self
+            .path
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("{hash:016x}")
+    }
+
     /// The journal of live children.
     pub fn journal(&self) -> PathBuf {
         self.path.join("children")

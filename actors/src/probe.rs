@@ -88,6 +88,7 @@ async fn exec(
         command: &command,
         output: &quiet,
         extra_env: &[],
+        own_cgroup: false,
     };
     let Ok((child, _)) = context.processes.spawn(request, ExitNotify::Once(exit)) else {
         return false;

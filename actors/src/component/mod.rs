@@ -173,6 +173,7 @@ impl ComponentActor {
             command: &self.spec.command,
             output: &self.spec.output,
             extra_env: &extra_env,
+            own_cgroup: true,
         };
         let notified = ExitNotify::Actor(ctx.address().recipient());
         let (child, captured) = match self.runtime.processes.spawn(request, notified) {

@@ -4,6 +4,7 @@
 //! `sys` holds the crate's only `unsafe`. The `ProcessTable` is the single owner of `fork` and
 //! `waitpid`: nothing else in Supervisor waits for a process.
 
+pub mod cgroup;
 mod journal;
 pub mod procfs;
 mod spawn;

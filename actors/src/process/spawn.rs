@@ -3,7 +3,7 @@
 //! No shell: the executable gets its arguments verbatim. A bare executable name is looked up in
 //! the daemon's own `PATH` here, in the parent, so the child's environment cannot redirect it.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,7 @@ pub fn command(
     spec: &CommandSpec,
     extra: &[(String, String)],
     daemon_pid: i32,
+    cgroup_procs: Option<CString>,
 ) -> Result<Command, SpawnError> {
     let mut command = Command::new(resolve_executable(&spec.executable)?);
     command.args(&spec.arguments);
@@ -53,7 +54,7 @@ pub fn command(
         gid: user.gid,
         groups: user.groups.clone(),
     });
-    sys::prepare_child(&mut command, daemon_pid, credentials);
+    sys::prepare_child(&mut command, daemon_pid, credentials, cgroup_procs);
     Ok(command)
 }
 

@@ -4,6 +4,7 @@
 //! copy of a multi-threaded process, so it may only make async-signal-safe calls: no allocation,
 //! no locks, no logging. Everything it needs is computed before the fork.
 
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -57,9 +58,17 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
 ///
 /// `parent` is the daemon's pid; the child exits at once if the daemon died before it could
 /// arm its parent-death signal.
-pub fn prepare_child(command: &mut Command, parent: libc::pid_t, credentials: Option<Credentials>) {
+pub fn prepare_child(
+    command: &mut Command,
+    parent: libc::pid_t,
+    credentials: Option<Credentials>,
+    cgroup_procs: Option<CString>,
+) {
     let setup = move || -> io::Result<()> {
         new_session()?;
+        if let Some(procs) = &cgroup_procs {
+            join_cgroup(procs)?;
+        }
         if let Some(credentials) = &credentials {
             drop_privileges(credentials)?;
         }
@@ -81,6 +90,20 @@ fn check(rc: libc::c_int) -> io::Result<()> {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+/// Moves the calling process into the cgroup whose `cgroup.procs` file is `procs` (before the
+/// privilege drop: the file belongs to the daemon's user).
+fn join_cgroup(procs: &CStr) -> io::Result<()> {
+    // SAFETY: `procs` is a valid NUL-terminated path built before the fork; open, write and
+    // close are async-signal-safe and the buffer is a static byte string.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(fd)?;
+        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        libc::close(fd);
+        check(if written == 1 { 0 } else { -1 })
     }
 }
 

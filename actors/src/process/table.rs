@@ -6,6 +6,7 @@
 //! so its pid (and with it the process-group id) cannot have been recycled.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Message, Recipient};
@@ -14,6 +15,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::cgroup::{self, Cgroups};
 use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{self, SpawnError};
@@ -44,11 +46,25 @@ pub struct ProcessTable {
 struct Children {
     owners: HashMap<i32, Owner>,
     journal: Option<Journal>,
+    cgroups: Option<Cgroups>,
 }
 
 struct Owner {
     notify: ExitNotify,
     start_ticks: u64,
+    /// The component's cgroup, when it has one.
+    cgroup: Option<PathBuf>,
+}
+
+impl Owner {
+    /// SIGKILLs what is left of the child's group and cgroup (the leader is still a zombie, so
+    /// its group id cannot have been reused).
+    fn kill_remains(&self, pid: Pid) {
+        let _ = killpg(pid, Signal::SIGKILL);
+        if let Some(path) = &self.cgroup {
+            cgroup::kill(path);
+        }
+    }
 }
 
 /// Who learns of a child's exit.
@@ -80,6 +96,9 @@ pub struct SpawnRequest<'a> {
     pub output: &'a OutputSpec,
     /// Variables set on top of the command's (e.g. `NOTIFY_SOCKET`).
     pub extra_env: &'a [(String, String)],
+    /// Whether the process gets the component's cgroup (components yes; their probes no: a
+    /// probe's end must not kill the component).
+    pub own_cgroup: bool,
 }
 
 impl Children {
@@ -115,15 +134,20 @@ impl ProcessTable {
             inner: Arc::new(Mutex::new(Children {
                 owners: HashMap::new(),
                 journal: None,
+                cgroups: None,
             })),
             daemon_pid: std::process::id() as i32,
         }
     }
 
-    /// An empty table that keeps `journal` up to date with its live children.
-    pub fn with_journal(journal: Journal) -> Self {
+    /// An empty table that keeps `journal` up to date with its live children and, with
+    /// `cgroups`, puts each component in a cgroup of its own.
+    pub fn with(journal: Journal, cgroups: Option<Cgroups>) -> Self {
         let table = Self::new();
-        table.lock().journal = Some(journal);
+        let mut children = table.lock();
+        children.journal = Some(journal);
+        children.cgroups = cgroups;
+        drop(children);
         table
     }
 
@@ -145,11 +169,21 @@ impl ProcessTable {
         request: SpawnRequest<'_>,
         notify: ExitNotify,
     ) -> Result<(Child, Captured), SpawnError> {
+        let cgroup = match (&self.lock().cgroups, request.own_cgroup) {
+            (Some(cgroups), true) => Some(cgroups.component(request.id).map_err(SpawnError::Exec)?),
+            _ => None,
+        };
+        let procs = cgroup
+            .as_deref()
+            .map(cgroup::procs_file)
+            .transpose()
+            .map_err(SpawnError::Exec)?;
         let mut command = spawn::command(
             request.id,
             request.command,
             request.extra_env,
             self.daemon_pid,
+            procs,
         )?;
         let captured = stdio::attach(&mut command, request.output).map_err(SpawnError::Exec)?;
         let mut children = self.lock();
@@ -163,6 +197,7 @@ impl ProcessTable {
             Owner {
                 notify,
                 start_ticks,
+                cgroup,
             },
         );
         children.record();
@@ -180,11 +215,10 @@ impl ProcessTable {
         let mut changed = false;
         while let Some(pid) = next_exited() {
             let owner = children.owners.remove(&pid.as_raw());
-            if owner.is_some() {
+            if let Some(owner) = &owner {
                 changed = true;
-                // The leader is still a zombie, so its group id cannot have been reused:
-                // what is left of a component's group never outlives its leader.
-                let _ = killpg(pid, Signal::SIGKILL);
+                // What is left of a component never outlives its leader.
+                owner.kill_remains(pid);
             }
             let Some(status) = collect(pid) else { break };
             match owner {
@@ -208,7 +242,14 @@ impl ProcessTable {
     /// Signals the process group led by `pid`, if that leader is still our unreaped child.
     fn signal_group(&self, pid: i32, signal: Signal) -> bool {
         let children = self.lock();
-        children.owners.contains_key(&pid) && killpg(Pid::from_raw(pid), signal).is_ok()
+        let Some(owner) = children.owners.get(&pid) else {
+            return false;
+        };
+        if signal == Signal::SIGKILL {
+            owner.kill_remains(Pid::from_raw(pid));
+            return true;
+        }
+        killpg(Pid::from_raw(pid), signal).is_ok()
     }
 
     /// How many children are alive (not yet reaped).

@@ -1,0 +1,95 @@
+//! One cgroup (v2) per component, where the host offers a writable cgroup2 hierarchy: a
+//! process that leaves its process group with `setsid` cannot leave its cgroup, so
+//! `cgroup.kill` ends everything a component started. Without cgroup2 (or without permission)
+//! Supervisor falls back to process groups alone.
+//!
+//! Layout: `<our cgroup>/supervisor-<name>/<component id>`; `<name>` is fixed per run
+//! directory, so the next daemon on the same run directory finds (and kills) what a crashed one
+//! left in it.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The daemon's cgroup subtree.
+#[derive(Debug, Clone)]
+pub struct Cgroups {
+    base: PathBuf,
+}
+
+impl Cgroups {
+    /// Creates (or reuses) `supervisor-<name>` under the daemon's own cgroup2 cgroup; `None`
+    /// when the host has no cgroup2 mount or it cannot be written.
+    pub fn open(name: &str) -> Option<Cgroups> {
+        let mount = cgroup2_mount()?;
+        let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+        let relative = own.lines().find_map(|line| line.strip_prefix("0::"))?;
+        let base = mount
+            .join(relative.trim_start_matches('/'))
+            .join(format!("supervisor-{name}"));
+        fs::create_dir_all(&base).ok()?;
+        base.join("cgroup.kill")
+            .exists()
+            .then_some(Cgroups { base })
+    }
+
+    /// The cgroup of component `id`, created if needed.
+    pub fn component(&self, id: &str) -> io::Result<PathBuf> {
+        let path = self.base.join(id);
+        match fs::create_dir(&path) {
+            Ok(()) => Ok(path),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(path),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Kills every process left in any component cgroup (by a daemon that crashed) and
+    /// removes the empty cgroups; returns how many cgroups held processes.
+    pub fn kill_leftovers(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.base) else {
+            return 0;
+        };
+        let mut occupied = 0;
+        for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            if fs::read_to_string(path.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty()) {
+                occupied += 1;
+                kill(&path);
+            }
+        }
+        occupied
+    }
+
+    /// Removes every (empty) component cgroup and the base (on an orderly exit).
+    pub fn remove(&self) {
+        if let Ok(entries) = fs::read_dir(&self.base) {
+            for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+                let _ = fs::remove_dir(path);
+            }
+        }
+        let _ = fs::remove_dir(&self.base);
+    }
+}
+
+/// SIGKILLs every process in the cgroup at `path` (`cgroup.kill`).
+pub fn kill(path: &Path) {
+    let _ = fs::write(path.join("cgroup.kill"), "1");
+}
+
+/// The `cgroup.procs` file of `path`, ready for the child to join before `exec`.
+pub fn procs_file(path: &Path) -> io::Result<CString> {
+    CString::new(path.join("cgroup.procs").as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup` or, on hybrid hosts,
+/// `/sys/fs/cgroup/unified`).
+fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let mount_point = before.split(' ').nth(4)?;
+        (after.split(' ').next()? == "cgroup2").then(|| PathBuf::from(mount_point))
+    })
+}
