@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use actors::spec::{ChildSpec, GroupSpec, Strategy};
+use actors::spec::{ChildSpec, GroupSpec, Probe, Strategy};
 use actors::tree::start_order;
 
 use crate::registry::Registry;
@@ -29,6 +29,28 @@ fn describe_group(group: &GroupSpec) -> String {
     )
 }
 
+fn describe_probe(probe: &Probe) -> String {
+    match probe {
+        Probe::Tcp { address } => format!("tcp {address} connects"),
+        Probe::Http { host, path, .. } => format!("GET http://{host}{path} answers 2xx"),
+        Probe::Exec { program, arguments } => {
+            format!(
+                "`{}` exits 0",
+                std::iter::once(program.display().to_string())
+                    .chain(arguments.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
+        Probe::Notify { watchdog: None } => "it sends READY=1".into(),
+        Probe::Notify {
+            watchdog: Some(period),
+        } => {
+            format!("it sends READY=1 (then WATCHDOG=1 every {period:?})")
+        }
+    }
+}
+
 fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
     for (position, child) in start_order(&group.children).into_iter().enumerate() {
@@ -48,6 +70,25 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
                     component.restart,
                     component.command.display()
                 );
+                if let Some(readiness) = &component.readiness {
+                    let _ = writeln!(
+                        out,
+                        "{indent}   ready when {}",
+                        describe_probe(&readiness.probe)
+                    );
+                }
+                if let Some(health) = &component.health_check {
+                    let _ = writeln!(
+                        out,
+                        "{indent}   healthy while {} (every {:?}, {} failures)",
+                        describe_probe(&health.probe),
+                        health.interval,
+                        health.failures
+                    );
+                }
+                if let Some(file) = &component.output.file {
+                    let _ = writeln!(out, "{indent}   output to {}", file.display());
+                }
             }
             ChildSpec::Group(nested) => {
                 let _ = writeln!(
