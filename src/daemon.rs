@@ -71,7 +71,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::with(journal, cgroups.clone());
+    let table = ProcessTable::with(journal, cgroups.clone()).context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let runtime = Runtime {

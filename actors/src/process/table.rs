@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 
 use actix::{Message, Recipient};
 use nix::errno::Errno;
@@ -45,7 +45,8 @@ pub struct ProcessTable {
 /// The live children, and where they are journalled.
 struct Children {
     owners: HashMap<i32, Owner>,
-    journal: Option<Journal>,
+    /// Signals the journal thread that the children changed.
+    journal: Option<mpsc::SyncSender<()>>,
     cgroups: Option<Cgroups>,
 }
 
@@ -102,14 +103,36 @@ pub struct SpawnRequest<'a> {
 }
 
 impl Children {
-    /// Rewrites the journal after a change; a failure is logged, never fatal.
+    /// Asks the journal thread to rewrite the journal. A burst of changes (10,000 starts)
+    /// costs one write, not one each: a write already pending covers every later change.
     fn record(&self) {
-        let Some(journal) = &self.journal else { return };
-        let records = self.owners.iter().map(|(&pid, owner)| Record {
-            pid,
-            start_ticks: owner.start_ticks,
-        });
-        if let Err(error) = journal.write(records) {
+        if let Some(dirty) = &self.journal {
+            let _ = dirty.try_send(());
+        }
+    }
+
+    fn records(&self) -> Vec<Record> {
+        self.owners
+            .iter()
+            .map(|(&pid, owner)| Record {
+                pid,
+                start_ticks: owner.start_ticks,
+            })
+            .collect()
+    }
+}
+
+/// The journal thread: rewrites `journal` after each change signalled on `dirty`, until the
+/// table is gone. A failure is logged, never fatal.
+fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<Children>>) {
+    while dirty.recv().is_ok() {
+        let Some(table) = table.upgrade() else { return };
+        let records = table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .records();
+        drop(table);
+        if let Err(error) = journal.write(records.into_iter()) {
             tracing::warn!(error = %error, "cannot write the children journal");
         }
     }
@@ -140,15 +163,20 @@ impl ProcessTable {
         }
     }
 
-    /// An empty table that keeps `journal` up to date with its live children and, with
-    /// `cgroups`, puts each component in a cgroup of its own.
-    pub fn with(journal: Journal, cgroups: Option<Cgroups>) -> Self {
+    /// An empty table that keeps `journal` up to date with its live children (from a thread
+    /// of its own) and, with `cgroups`, puts each component in a cgroup of its own.
+    pub fn with(journal: Journal, cgroups: Option<Cgroups>) -> std::io::Result<Self> {
         let table = Self::new();
+        let (dirty, changes) = mpsc::sync_channel(1);
+        let weak = Arc::downgrade(&table.inner);
+        std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || keep_journal(journal, changes, weak))?;
         let mut children = table.lock();
-        children.journal = Some(journal);
+        children.journal = Some(dirty);
         children.cgroups = cgroups;
         drop(children);
-        table
+        Ok(table)
     }
 
     /// Makes the daemon the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
