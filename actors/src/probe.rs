@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::policy::ExitStatus;
-use crate::process::{ExitNotify, ProcessTable, SpawnRequest};
+use crate::process::{Child, ExitNotify, ProcessTable, SpawnRequest};
 use crate::spec::{CommandSpec, OutputSpec, Probe, StderrMode, StdoutMode};
 
 /// What an `exec` probe runs as: the component's id, environment, directory and user.
@@ -93,12 +93,21 @@ async fn exec(
     let Ok((child, _)) = context.processes.spawn(request, ExitNotify::Once(exit)) else {
         return false;
     };
+    // Whether the probe ends, times out or its task is cancelled, its group does not outlive
+    // this call.
+    let _reaper = KillOnDrop(child);
     match tokio::time::timeout(timeout, exited).await {
         Ok(status) => status == Ok(ExitStatus::Code(0)),
-        Err(_) => {
-            child.signal_group(Signal::SIGKILL);
-            false
-        }
+        Err(_) => false,
+    }
+}
+
+/// SIGKILLs a probe's process group when dropped (a no-op once the probe was reaped).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.signal_group(Signal::SIGKILL);
     }
 }
 

@@ -64,7 +64,41 @@
 //!   the other options turn out to be invalid.
 //! * `--print-lines N` — print `line 1` … `line N` on stdout at start.
 //! * `--stderr-lines N` — the same on stderr.
+//! * `--long-line BYTES` — then print one line of BYTES bytes on stdout
+//!   (no newline inside it, one newline after it). Its content is the
+//!   8-byte groups `0000000|`, `0000001|`, `0000002|`, … (the group number
+//!   in 7 lowercase hex digits, then `|`) cut at BYTES bytes, so every part
+//!   of it says where it belongs.
+//! * `--flood BYTES` — then write BYTES bytes of numbered lines on stdout
+//!   as fast as possible, in large writes: `BYTES / N` whole lines (the rest
+//!   of BYTES is not written) of N = `--line-bytes` bytes each, newline
+//!   included. Line K (from 1) is K in 10 zero-padded digits, then `.`
+//!   filler, then the newline. Afterwards it logs
+//!   `NAME: flooded LINES lines` on stderr.
+//! * `--line-bytes N` — the length of a `--flood` line, newline included,
+//!   11..=1048576 (default 100).
+//! * `--stdout-no-newline TEXT` — then write TEXT on stdout with no newline
+//!   after it (a partial last line).
+//! * `--tick-ms N` — then print `tick 1`, `tick 2`, … on stdout, one every
+//!   N milliseconds (N ≥ 1), from a thread, until the process ends.
+//! * `--listen-after SECS` — bind the `--port` listener only SECS seconds
+//!   after the start of `main` (start-up from the listener on waits; the
+//!   notification timers below do not).
+//! * `--stop-answering-after SECS` — SECS seconds after the start of
+//!   `main`, close the `--port` listener: later connects are refused.
+//! * `--notify-ready-after SECS` — SECS seconds after the start of `main`,
+//!   send `READY=1` as one datagram to `$NOTIFY_SOCKET` (a leading `@`
+//!   names an abstract socket).
+//! * `--watchdog-every SECS` — send `WATCHDOG=1` to `$NOTIFY_SOCKET` every
+//!   SECS seconds (> 0), from a thread.
+//! * `--watchdog-stop-after SECS` — send no more `WATCHDOG=1` once SECS
+//!   seconds have passed since the start of `main`.
 //! * `--help`, `-h` — print the usage on stdout and exit 0.
+//!
+//! The output options run in the order listed: `--print-lines`,
+//! `--stderr-lines`, `--long-line`, `--flood`, `--stdout-no-newline`, then
+//! `--tick-ms` and the timers (which count from the start of `main`, so an
+//! exit timer that fell due during a flood fires right after it).
 //!
 //! At start it logs `NAME: started pid=PID` on stderr. Without `--port` and
 //! without a timer it idles forever with the main thread parked (no busy
@@ -116,6 +150,19 @@ usage: standin [OPTIONS]
   --stamp FILE            first thing: append 'PID MONOTONIC_NS' to FILE
   --print-lines N         print 'line 1'..'line N' on stdout at start
   --stderr-lines N        print 'line 1'..'line N' on stderr at start
+  --long-line BYTES       print one line of BYTES bytes ('0000000|0000001|...')
+  --flood BYTES           write BYTES bytes of numbered lines to stdout as fast
+                          as possible (whole lines only), then log
+                          'NAME: flooded LINES lines' on stderr
+  --line-bytes N          length of a --flood line, newline included
+                          (11..=1048576, default 100)
+  --stdout-no-newline TEXT  write TEXT to stdout without a newline
+  --tick-ms N             print 'tick 1', 'tick 2', ... every N ms
+  --listen-after SECS     bind the --port listener only after SECS seconds
+  --stop-answering-after SECS  close the --port listener after SECS seconds
+  --notify-ready-after SECS  send READY=1 to $NOTIFY_SOCKET after SECS seconds
+  --watchdog-every SECS   send WATCHDOG=1 to $NOTIFY_SOCKET every SECS seconds
+  --watchdog-stop-after SECS  stop sending WATCHDOG=1 after SECS seconds
   -h, --help              print this help and exit
 ";
 
@@ -129,6 +176,12 @@ const SIGTERM_MASK: u64 = 1 << (signal_hook::consts::SIGTERM - 1);
 const GRANDCHILD_READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upper bound on an HTTP request head.
 const MAX_HEAD: usize = 8192;
+/// `--line-bytes` when not given.
+const DEFAULT_LINE_BYTES: usize = 100;
+/// The allowed `--line-bytes`: the 10 digits, a filler byte at least, the newline.
+const LINE_BYTES: std::ops::RangeInclusive<usize> = 11..=1 << 20;
+/// How much `--flood` and `--long-line` hand to one `write`.
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// How the grandchild is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +205,12 @@ struct Options {
     stamp: Option<PathBuf>,
     print_lines: u64,
     stderr_lines: u64,
+    long_line: Option<u64>,
+    flood: Option<u64>,
+    line_bytes: usize,
+    no_newline: Option<String>,
+    tick: Option<Duration>,
+    probes: ProbeOptions,
 }
 
 impl Default for Options {
@@ -168,10 +227,29 @@ impl Default for Options {
             stamp: None,
             print_lines: 0,
             stderr_lines: 0,
+            long_line: None,
+            flood: None,
+            line_bytes: DEFAULT_LINE_BYTES,
+            no_newline: None,
+            tick: None,
+            probes: ProbeOptions::default(),
         }
     }
 }
 
+/// What a readiness or health probe of the supervisor sees: when the listener opens and
+/// closes, when `READY=1` and `WATCHDOG=1` are sent (all counted from the start of `main`).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ProbeOptions {
+    listen_after: Option<Duration>,
+    stop_answering_after: Option<Duration>,
+    notify_ready_after: Option<Duration>,
+    watchdog_every: Option<Duration>,
+    watchdog_stop_after: Option<Duration>,
+}
+
+// Built once per run: boxing `Options` to keep the enum small would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 enum Parsed {
     Run(Options),
@@ -192,6 +270,16 @@ fn takes_value(flag: &str) -> bool {
             | "stamp"
             | "print-lines"
             | "stderr-lines"
+            | "long-line"
+            | "flood"
+            | "line-bytes"
+            | "stdout-no-newline"
+            | "tick-ms"
+            | "listen-after"
+            | "stop-answering-after"
+            | "notify-ready-after"
+            | "watchdog-every"
+            | "watchdog-stop-after"
     )
 }
 
@@ -300,6 +388,49 @@ fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, Strin
                     "abort-after" => opts.abort_after = Some(parse_secs(&flag, &value)?),
                     "print-lines" => opts.print_lines = parse_number(&flag, &value)?,
                     "stderr-lines" => opts.stderr_lines = parse_number(&flag, &value)?,
+                    "long-line" => opts.long_line = Some(parse_number(&flag, &value)?),
+                    "flood" => opts.flood = Some(parse_number(&flag, &value)?),
+                    "line-bytes" => {
+                        let n: usize = parse_number(&flag, &value)?;
+                        if !LINE_BYTES.contains(&n) {
+                            return Err(format!(
+                                "invalid value '{value}' for --line-bytes: expected \
+                                 {}..={}",
+                                LINE_BYTES.start(),
+                                LINE_BYTES.end()
+                            ));
+                        }
+                        opts.line_bytes = n;
+                    }
+                    "stdout-no-newline" => opts.no_newline = Some(value),
+                    "tick-ms" => {
+                        let ms: u64 = parse_number(&flag, &value)?;
+                        if ms == 0 {
+                            return Err(
+                                "invalid value '0' for --tick-ms: expected 1 or more".to_owned()
+                            );
+                        }
+                        opts.tick = Some(Duration::from_millis(ms));
+                    }
+                    "listen-after" => opts.probes.listen_after = Some(parse_secs(&flag, &value)?),
+                    "stop-answering-after" => {
+                        opts.probes.stop_answering_after = Some(parse_secs(&flag, &value)?)
+                    }
+                    "notify-ready-after" => {
+                        opts.probes.notify_ready_after = Some(parse_secs(&flag, &value)?)
+                    }
+                    "watchdog-every" => {
+                        let every = parse_secs(&flag, &value)?;
+                        if every.is_zero() {
+                            return Err(format!(
+                                "invalid value '{value}' for --watchdog-every: expected more than 0"
+                            ));
+                        }
+                        opts.probes.watchdog_every = Some(every);
+                    }
+                    "watchdog-stop-after" => {
+                        opts.probes.watchdog_stop_after = Some(parse_secs(&flag, &value)?)
+                    }
                     _ => unreachable!("takes_value() and parse_args() disagree on --{flag}"),
                 }
             }
@@ -338,6 +469,66 @@ fn print_numbered(out: &mut dyn Write, n: u64) {
         }
     }
     let _ = out.flush();
+}
+
+/// The `--long-line` content: groups `0000000|`, `0000001|`, … cut at `bytes`.
+fn write_long_line(out: &mut dyn Write, bytes: u64) -> io::Result<()> {
+    let mut chunk = Vec::with_capacity(WRITE_CHUNK + 8);
+    let mut written = 0u64;
+    let mut group = 0u64;
+    while written < bytes {
+        let text = format!("{group:07x}|");
+        let take = (bytes - written).min(text.len() as u64) as usize;
+        chunk.extend_from_slice(&text.as_bytes()[..take]);
+        written += take as u64;
+        group += 1;
+        if chunk.len() >= WRITE_CHUNK {
+            out.write_all(&chunk)?;
+            chunk.clear();
+        }
+    }
+    chunk.push(b'\n');
+    out.write_all(&chunk)?;
+    out.flush()
+}
+
+/// The `--flood` output: `bytes / line_bytes` numbered lines; returns how many were written.
+fn flood(out: &mut dyn Write, bytes: u64, line_bytes: usize) -> u64 {
+    let lines = bytes / line_bytes as u64;
+    let mut template = vec![b'.'; line_bytes];
+    template[line_bytes - 1] = b'\n';
+    let mut chunk = Vec::with_capacity(WRITE_CHUNK + line_bytes);
+    for k in 1..=lines {
+        let start = chunk.len();
+        chunk.extend_from_slice(&template);
+        chunk[start..start + 10].copy_from_slice(format!("{k:010}").as_bytes());
+        if chunk.len() >= WRITE_CHUNK {
+            if out.write_all(&chunk).is_err() {
+                return k - (chunk.len() / line_bytes) as u64;
+            }
+            chunk.clear();
+        }
+    }
+    if out.write_all(&chunk).and_then(|()| out.flush()).is_err() {
+        return lines - (chunk.len() / line_bytes) as u64;
+    }
+    lines
+}
+
+/// Prints `tick K` every `every`, from a thread, until the process ends.
+fn start_ticking(every: Duration) -> anyhow::Result<()> {
+    thread::Builder::new()
+        .name("tick".to_owned())
+        .spawn(move || {
+            let start = Instant::now();
+            for k in 1u64.. {
+                out_line(&format!("tick {k}"));
+                let next = start + every * u32::try_from(k).unwrap_or(u32::MAX);
+                thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+        .context("cannot start the tick thread")?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -634,6 +825,108 @@ fn serve(listener: TcpListener, name: String) {
     }
 }
 
+/// As [`serve`] until `stop_at`, then closes the listener (later connects are refused). A
+/// thread connects once at `stop_at` to wake the blocked `accept`.
+fn serve_until(listener: TcpListener, name: String, stop_at: Instant) {
+    if let Ok(address) = listener.local_addr() {
+        let waker = thread::Builder::new()
+            .name("stop-answering".to_owned())
+            .spawn(move || {
+                thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+                let _ = TcpStream::connect(address);
+            });
+        if let Err(e) = waker {
+            log(
+                &name,
+                &format!("cannot start the stop-answering thread: {e}"),
+            );
+        }
+    }
+    for conn in listener.incoming() {
+        if Instant::now() >= stop_at {
+            break;
+        }
+        match conn {
+            Ok(stream) => {
+                let conn_name = name.clone();
+                let spawned = thread::Builder::new()
+                    .name("http".to_owned())
+                    .spawn(move || handle_connection(stream, &conn_name));
+                if let Err(e) = spawned {
+                    log(&name, &format!("cannot start a connection thread: {e}"));
+                }
+            }
+            Err(e) => {
+                log(&name, &format!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    drop(listener);
+    log(&name, "stopped answering");
+}
+
+/// Sends one sd_notify datagram (`READY=1`, `WATCHDOG=1`) to `socket`, the value of
+/// `NOTIFY_SOCKET`: a path, or `@name` for an abstract socket.
+fn notify(socket: &OsStr, message: &str) -> io::Result<()> {
+    use std::os::unix::net::UnixDatagram;
+    let sender = UnixDatagram::unbound()?;
+    match socket.as_bytes().strip_prefix(b"@") {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            sender.send_to_addr(message.as_bytes(), &address)?;
+        }
+        None => {
+            sender.send_to(message.as_bytes(), socket)?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the `--notify-ready-after` and `--watchdog-every` threads (none when neither is
+/// given). Without `NOTIFY_SOCKET` they log that and send nothing.
+fn start_notifying(probes: &ProbeOptions, t0: Instant, name: &str) -> anyhow::Result<()> {
+    if probes.notify_ready_after.is_none() && probes.watchdog_every.is_none() {
+        return Ok(());
+    }
+    let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
+        log(name, "NOTIFY_SOCKET is not set: not notifying");
+        return Ok(());
+    };
+    if let Some(after) = probes.notify_ready_after {
+        let (socket, name) = (socket.clone(), name.to_owned());
+        thread::Builder::new()
+            .name("notify-ready".to_owned())
+            .spawn(move || {
+                thread::sleep((t0 + after).saturating_duration_since(Instant::now()));
+                match notify(&socket, "READY=1") {
+                    Ok(()) => log(&name, "sent READY=1"),
+                    Err(e) => log(&name, &format!("cannot send READY=1: {e}")),
+                }
+            })
+            .context("cannot start the notify thread")?;
+    }
+    if let Some(every) = probes.watchdog_every {
+        let stop_at = probes.watchdog_stop_after.map(|after| t0 + after);
+        let name = name.to_owned();
+        thread::Builder::new()
+            .name("watchdog".to_owned())
+            .spawn(move || loop {
+                if stop_at.is_some_and(|at| Instant::now() >= at) {
+                    log(&name, "no more WATCHDOG=1");
+                    return;
+                }
+                if let Err(e) = notify(&socket, "WATCHDOG=1") {
+                    log(&name, &format!("cannot send WATCHDOG=1: {e}"));
+                }
+                thread::sleep(every);
+            })
+            .context("cannot start the watchdog thread")?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
 // main
 
@@ -651,6 +944,10 @@ fn run(opts: Options, t0: Instant) -> anyhow::Result<Infallible> {
         let pid = spawn_grandchild(&opts, mode)?;
         out_line(&format!("grandchild {pid}"));
     }
+    start_notifying(&opts.probes, t0, &name)?;
+    if let Some(after) = opts.probes.listen_after {
+        thread::sleep((t0 + after).saturating_duration_since(Instant::now()));
+    }
     let listener = match opts.port {
         Some(port) => Some(
             TcpListener::bind(("127.0.0.1", port))
@@ -664,16 +961,34 @@ fn run(opts: Options, t0: Instant) -> anyhow::Result<Infallible> {
         write_atomically(path, text.as_bytes())?;
     }
     if let Some(listener) = listener {
+        let stop_answering_at = opts.probes.stop_answering_after.map(|after| t0 + after);
         let port = listener.local_addr()?.port();
         out_line(&format!("listening on 127.0.0.1:{port}"));
         let name = name.clone();
         thread::Builder::new()
             .name("accept".to_owned())
-            .spawn(move || serve(listener, name))
+            .spawn(move || match stop_answering_at {
+                Some(at) => serve_until(listener, name, at),
+                None => serve(listener, name),
+            })
             .context("cannot start the HTTP thread")?;
     }
     print_numbered(&mut io::stdout().lock(), opts.print_lines);
     print_numbered(&mut io::stderr().lock(), opts.stderr_lines);
+    if let Some(bytes) = opts.long_line {
+        let _ = write_long_line(&mut io::stdout().lock(), bytes);
+    }
+    if let Some(bytes) = opts.flood {
+        let lines = flood(&mut io::stdout().lock(), bytes, opts.line_bytes);
+        log(&name, &format!("flooded {lines} lines"));
+    }
+    if let Some(text) = &opts.no_newline {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+    if let Some(every) = opts.tick {
+        start_ticking(every)?;
+    }
 
     // Timers, counted from the start of main. Same instant: the exit wins.
     let exit_at = opts.crash_after.and_then(|d| t0.checked_add(d));
@@ -780,6 +1095,16 @@ mod tests {
             "3",
             "--stderr-lines",
             "4",
+            "--long-line",
+            "65536",
+            "--flood",
+            "1000",
+            "--line-bytes",
+            "20",
+            "--stdout-no-newline",
+            "tail",
+            "--tick-ms",
+            "50",
         ]);
         assert_eq!(
             opts,
@@ -795,8 +1120,42 @@ mod tests {
                 stamp: Some("/tmp/s".into()),
                 print_lines: 3,
                 stderr_lines: 4,
+                long_line: Some(65536),
+                flood: Some(1000),
+                line_bytes: 20,
+                no_newline: Some("tail".into()),
+                tick: Some(Duration::from_millis(50)),
+                probes: ProbeOptions::default(),
             }
         );
+    }
+
+    #[test]
+    fn probe_options() {
+        let opts = run_opts(&[
+            "--listen-after",
+            "0.3",
+            "--stop-answering-after",
+            "0.5",
+            "--notify-ready-after",
+            "0",
+            "--watchdog-every",
+            "0.1",
+            "--watchdog-stop-after",
+            "1",
+        ]);
+        assert_eq!(
+            opts.probes,
+            ProbeOptions {
+                listen_after: Some(Duration::from_millis(300)),
+                stop_answering_after: Some(Duration::from_millis(500)),
+                notify_ready_after: Some(Duration::ZERO),
+                watchdog_every: Some(Duration::from_millis(100)),
+                watchdog_stop_after: Some(Duration::from_secs(1)),
+            }
+        );
+        assert!(parse(&["--watchdog-every", "0"]).is_err());
+        assert!(parse(&["--listen-after", "-1"]).is_err());
     }
 
     #[test]
@@ -848,6 +1207,10 @@ mod tests {
             &["--exit-code", "256"],
             &["--exit-code", "-1"],
             &["--print-lines", "1.5"],
+            &["--line-bytes", "10"],
+            &["--line-bytes", "1048577"],
+            &["--tick-ms", "0"],
+            &["--flood", "1MB"],
             &["--ignore-term=yes"],
             &["--", "--port", "1"],
         ] {
@@ -894,6 +1257,38 @@ mod tests {
             stamp_path(&args(&["--stamp", "a", "--stamp", "b"])),
             Some("b".into())
         );
+    }
+
+    #[test]
+    fn long_lines_say_where_each_part_belongs() {
+        let mut out = Vec::new();
+        write_long_line(&mut out, 20).unwrap();
+        assert_eq!(out, b"0000000|0000001|0000\n");
+        let mut out = Vec::new();
+        write_long_line(&mut out, 3 * WRITE_CHUNK as u64 + 5).unwrap();
+        assert_eq!(out.len(), 3 * WRITE_CHUNK + 6);
+        assert_eq!(
+            &out[WRITE_CHUNK..WRITE_CHUNK + 8],
+            format!("{:07x}|", WRITE_CHUNK / 8).as_bytes()
+        );
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn floods_are_whole_numbered_lines() {
+        let mut out = Vec::new();
+        assert_eq!(flood(&mut out, 65, 16), 4);
+        assert_eq!(
+            out,
+            b"0000000001.....\n0000000002.....\n0000000003.....\n0000000004.....\n"
+        );
+        let mut out = Vec::new();
+        let lines = flood(&mut out, 1 << 20, 100);
+        assert_eq!(lines, (1 << 20) / 100);
+        assert_eq!(out.len() as u64, lines * 100);
+        let last = out.rsplit(|&b| b == b'\n').nth(1).unwrap();
+        assert_eq!(&last[..10], format!("{lines:010}").as_bytes());
+        assert_eq!(flood(&mut Vec::new(), 10, 11), 0);
     }
 
     #[test]

@@ -69,7 +69,21 @@ impl Daemon {
     }
 
     fn start_at(dir: tempfile::TempDir, registry: PathBuf) -> Daemon {
-        let mut child = Command::new(supervisor_bin())
+        Daemon::start_wrapped(dir, registry, &[])
+    }
+
+    /// Runs the daemon through `wrapper` (e.g. `prlimit --nofile=40`, `setpriv …`): the
+    /// wrapper's words come first, then the supervisor binary and its arguments.
+    pub fn start_wrapped(dir: tempfile::TempDir, registry: PathBuf, wrapper: &[&str]) -> Daemon {
+        let mut command = match wrapper.split_first() {
+            Some((program, words)) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(supervisor_bin());
+                command
+            }
+            None => Command::new(supervisor_bin()),
+        };
+        let mut child = command
             .arg("--registry")
             .arg(&registry)
             .arg("--run-dir")
@@ -376,5 +390,49 @@ impl Daemon {
         let registry = self.registry.clone();
         drop(self);
         Daemon::start_at(dir, registry)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), for a
+/// component to listen on.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The argv of a process, joined with spaces (empty for a zombie or a process that is gone).
+pub fn proc_cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The direct children of `pid` right now (zombies included).
+pub fn children_of(pid: u32) -> Vec<ProcStat> {
+    processes().into_iter().filter(|p| p.ppid == pid).collect()
+}
+
+/// The zombie children of `pid` right now (exited, not yet reaped).
+pub fn zombie_children(pid: u32) -> Vec<u32> {
+    children_of(pid)
+        .into_iter()
+        .filter(|p| p.state == 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+impl Daemon {
+    /// Takes every event logged so far out of the harness's buffer and returns them in log order;
+    /// later calls return only what was logged since. The cursor of [`Daemon::wait_for`] restarts
+    /// at the first event not taken. For long runs (chaos, soak) that read the log incrementally
+    /// and must not hold every line in memory.
+    pub fn take_events(&mut self) -> Vec<Value> {
+        let mut events = self.log.0.lock().unwrap();
+        self.cursor = 0;
+        std::mem::take(&mut *events)
     }
 }
