@@ -27,6 +27,7 @@ use crate::registry::{self, Registry};
 use crate::rundir::RunDir;
 use crate::signals::{self, DaemonSignal};
 use crate::status;
+use crate::{http, sdnotify};
 
 /// Exit code after an orderly shutdown.
 pub const EXIT_OK: i32 = 0;
@@ -37,6 +38,17 @@ pub const EXIT_GAVE_UP: i32 = 4;
 pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
     run_dir.prepare()?;
     let _lock = run_dir.lock()?;
+    // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
+    // (or kills) anything.
+    let http = match registry.config.tcp_port {
+        Some(port) => {
+            let address = http::address(port, registry.config.tcp_bind);
+            let listener = http::bind(address)
+                .with_context(|| format!("cannot listen on {address} (<tcpport>)"))?;
+            Some(listener)
+        }
+        None => None,
+    };
     let journal = Journal::new(run_dir.journal());
     for pid in journal
         .kill_leftovers()
@@ -89,6 +101,11 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         });
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
+        if let Some(listener) = http {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .context("cannot serve the HTTP endpoint")?;
+            actix::spawn(http::serve(listener, daemon.clone().recipient()));
+        }
         let owner = nix::unistd::geteuid().as_raw();
         actix::spawn(server::serve(listener, daemon.recipient(), owner));
         anyhow::Ok(())
@@ -147,6 +164,7 @@ impl Daemon {
             return;
         }
         self.shutting_down = true;
+        sdnotify::stopping(reason);
         tracing::info!(
             event = events::SUPERVISOR_STOPPING,
             reason,
@@ -220,11 +238,19 @@ impl Daemon {
 
     /// Re-reads the registry; an invalid one changes nothing.
     fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
+        // systemd hears of reloads once it has heard of the start (READY=1 ends either).
+        let tell_systemd = self.started && !self.shutting_down;
+        if tell_systemd {
+            sdnotify::reloading();
+        }
         let registry = match registry::load(&self.registry.path) {
             Ok(registry) => registry,
             Err(errors) => {
                 let error = errors.to_string();
                 tracing::error!(event = events::CONFIG_REJECTED, error = %error, "reload refused: {error}");
+                if tell_systemd {
+                    sdnotify::ready("running; the last reload was refused (invalid registry)");
+                }
                 return Box::pin(actix::fut::ready(Reply::error(
                     ErrorKind::InvalidRegistry,
                     error,
@@ -235,7 +261,7 @@ impl Daemon {
             spec: registry.tree.root.clone(),
         });
         self.registry = registry;
-        Box::pin(reconfigure.into_actor(self).map(|report, _, _| {
+        Box::pin(reconfigure.into_actor(self).map(move |report, _, _| {
             let report = report.unwrap_or_default();
             let diff = ReloadSummary {
                 added: report.added,
@@ -251,6 +277,9 @@ impl Daemon {
                 unchanged = diff.unchanged,
                 "registry reloaded"
             );
+            if tell_systemd {
+                sdnotify::ready("running; registry reloaded");
+            }
             Reply::Reloaded { diff }
         }))
     }
@@ -285,7 +314,41 @@ impl Actor for Daemon {
             for waiter in daemon.start_waiters.drain(..) {
                 let _ = waiter.send(Reply::Ok);
             }
+            if !daemon.shutting_down {
+                sdnotify::ready("running");
+            }
         }));
+        // Pinged from this actor, so a wedged actor system stops the pings.
+        if let Some(interval) = sdnotify::watchdog_interval() {
+            ctx.run_interval(interval, |_, _| sdnotify::watchdog());
+        }
+        if let Some(interval) = self.registry.config.stats_interval {
+            ctx.run_interval(interval, |daemon, ctx| daemon.log_stats(ctx));
+        }
+    }
+}
+
+impl Daemon {
+    /// One `stats` event per component (`<tracestatsinterval>`).
+    fn log_stats(&mut self, ctx: &mut Context<Self>) {
+        let snapshot = self.root.send(Snapshot);
+        ctx.spawn(
+            async move {
+                for row in status::rows(snapshot.await.unwrap_or_default().components) {
+                    tracing::info!(
+                        event = events::STATS,
+                        component = %row.id,
+                        group = %row.group,
+                        pid = row.pid,
+                        uptime_ms = row.uptime_ms,
+                        rss_bytes = row.rss_bytes,
+                        restarts = row.restarts,
+                        state = %row.state,
+                    );
+                }
+            }
+            .into_actor(self),
+        );
     }
 }
 
@@ -347,6 +410,39 @@ impl Handler<ControlRequest> for Daemon {
             Request::WaitStarted {} if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
             Request::WaitStarted {} => Self::answer_later(&mut self.start_waiters),
         }
+    }
+}
+
+/// The HTTP endpoint's questions (`/healthz`, `/status`, `/metrics`).
+impl Handler<http::Observe> for Daemon {
+    type Result = ResponseActFuture<Self, http::Observation>;
+
+    fn handle(&mut self, observe: http::Observe, _: &mut Context<Self>) -> Self::Result {
+        let health = if self.shutting_down || !self.root.connected() {
+            http::Health::Stopping
+        } else if self.started {
+            http::Health::Running
+        } else {
+            http::Health::Starting
+        };
+        if !observe.tree {
+            return Box::pin(actix::fut::ready(http::Observation {
+                health,
+                ..Default::default()
+            }));
+        }
+        let snapshot = self.root.send(Snapshot);
+        Box::pin(
+            async move {
+                let report = snapshot.await.unwrap_or_default();
+                http::Observation {
+                    health,
+                    components: status::rows(report.components),
+                    groups: report.groups,
+                }
+            }
+            .into_actor(self),
+        )
     }
 }
 

@@ -9,9 +9,12 @@ use clap::Parser;
 use supervisor::cli::{Cli, Verb};
 use supervisor::control::protocol::Request;
 use supervisor::verbs::{self, EXIT_FAILURE, EXIT_INVALID_REGISTRY};
-use supervisor::{check, daemon, logfile, logging, registry, rundir};
+use supervisor::{check, daemon, logfile, logging, registry, rundir, sdnotify};
 
 fn main() -> ExitCode {
+    // First, while this is the only thread: NOTIFY_SOCKET and WATCHDOG_* are for the daemon
+    // alone, and removed from the environment its components inherit.
+    sdnotify::take_environment();
     let cli = Cli::parse();
     match &cli.verb {
         Verb::Status { json } => verbs::status(&cli, *json),

@@ -299,3 +299,19 @@ fn sigint_stops_everything_and_exits_0() {
         assert!(!alive(pid), "{pid} is gone");
     }
 }
+
+#[test]
+fn stats_are_logged_every_tracestatsinterval() {
+    let head = format!("<config><tracestatsinterval>1</tracestatsinterval></config>{FAST}");
+    let mut daemon = Daemon::start(&registry(&head, &[idle("a"), idle("b")].concat()));
+    let pids = daemon.started_pids(&["a", "b"]);
+    for (id, pid) in ["a", "b"].into_iter().zip(pids) {
+        let stats = daemon.wait_for("stats", |e| e["event"] == "stats" && e["component"] == id);
+        assert_eq!(stats["pid"], pid);
+        assert!(stats["rss_bytes"].as_u64().unwrap() > 0);
+        assert!(stats["uptime_ms"].as_u64().unwrap() >= 900);
+        assert_eq!(stats["restarts"], 0);
+        assert_eq!(stats["level"], "INFO");
+    }
+    assert_eq!(daemon.stop(), Some(0));
+}

@@ -54,6 +54,8 @@ pub struct Registry {
 pub struct DaemonConfig {
     /// `<tcpport>`: the HTTP endpoint's port, if any.
     pub tcp_port: Option<u16>,
+    /// `<tcpport bind="ADDR">`: the address the HTTP endpoint listens on (127.0.0.1 when `None`).
+    pub tcp_bind: Option<std::net::IpAddr>,
     /// `<log>`: the daemon log file (the date is inserted before the extension).
     pub log: PathBuf,
     /// `<temp>`: exported to components as `TMPDIR`.

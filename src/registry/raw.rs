@@ -36,6 +36,8 @@ pub struct RawRegistry {
 pub struct RawConfig {
     /// `<tcpport>`.
     pub tcp_port: Option<u16>,
+    /// `<tcpport bind>`.
+    pub tcp_bind: Option<std::net::IpAddr>,
     /// `<log>`, as written.
     pub log: Option<String>,
     /// `<temp>`, as written.

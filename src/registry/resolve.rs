@@ -49,6 +49,7 @@ fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
     let stats_interval = raw.stats_interval.unwrap_or(default::STATS_INTERVAL);
     DaemonConfig {
         tcp_port: raw.tcp_port,
+        tcp_bind: raw.tcp_bind,
         log: resolve_path(base, raw.log.as_deref().unwrap_or(default::LOG)),
         temp: raw.temp.as_deref().map(|temp| resolve_path(base, temp)),
         trace_level: raw.trace_level.unwrap_or(default::TRACE_LEVEL),

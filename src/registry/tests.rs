@@ -219,6 +219,7 @@ fn defaults_fill_everything_left_out() {
         path: PathBuf::from("/etc/sv/SupervisorRegistry.xml"),
         config: DaemonConfig {
             tcp_port: None,
+            tcp_bind: None,
             log: PathBuf::from("/etc/sv/logs/Supervisor.log"),
             temp: None,
             trace_level: 2,
@@ -1156,4 +1157,29 @@ fn profiles_may_hold_output_and_checks_too() {
         .map(|d| format!("{}:{}", d.line, d.column))
         .collect();
     assert_eq!(got, ["2:9", "2:36", "2:53"]);
+}
+
+#[test]
+fn tcpport_takes_a_bind_address() {
+    let with = |config: &str| {
+        parse(
+            Path::new("/etc/sv/SupervisorRegistry.xml"),
+            &format!("<supervisor><config>{config}</config><servers/></supervisor>"),
+        )
+    };
+    let plain = with("<tcpport>9910</tcpport>").unwrap().config;
+    assert_eq!((plain.tcp_port, plain.tcp_bind), (Some(9910), None));
+    let any = with("<tcpport bind='0.0.0.0'>9910</tcpport>")
+        .unwrap()
+        .config;
+    assert_eq!(any.tcp_bind, Some("0.0.0.0".parse().unwrap()));
+    let v6 = with("<tcpport bind=' ::1 '>9910</tcpport>").unwrap().config;
+    assert_eq!(v6.tcp_bind, Some("::1".parse().unwrap()));
+    let error = with("<tcpport bind='localhost'>9910</tcpport>").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`localhost` is not an IP address"),
+        "{error}"
+    );
 }

@@ -6,6 +6,7 @@
 //! walks no deeper than [`MAX_DEPTH`](super::MAX_DEPTH), so it never recurses unboundedly.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use roxmltree::{Document, Node};
 
@@ -48,7 +49,9 @@ const SUPERVISOR: Schema<RawRegistry> = Schema {
 const CONFIG: Schema<RawConfig> = Schema {
     attributes: &[],
     once: &[
-        ("tcpport", |w, n, c| c.tcp_port = w.tcp_port(n)),
+        ("tcpport", |w, n, c| {
+            (c.tcp_port, c.tcp_bind) = w.tcp_port(n)
+        }),
         ("log", |w, n, c| c.log = xml::value(w.p, n, non_empty)),
         ("temp", |w, n, c| c.temp = xml::value(w.p, n, non_empty)),
         ("tracelevel", |w, n, c| {
@@ -171,14 +174,15 @@ impl Walker<'_, '_> {
         raw
     }
 
-    fn tcp_port(&mut self, node: Node) -> Option<u16> {
+    /// `<tcpport bind="ADDR">PORT</tcpport>`: the port and the address to bind, if given.
+    fn tcp_port(&mut self, node: Node) -> (Option<u16>, Option<IpAddr>) {
         xml::check_attributes(self.p, node, &["bind"]);
-        // Validated only: DaemonConfig has no field for it yet.
-        let _bind = xml::attribute(self.p, node, "bind", values::ip_address);
+        let bind = xml::attribute(self.p, node, "bind", values::ip_address);
         let text = xml::text(self.p, node, false);
-        values::integer(&text.value, 1u16, 65535)
+        let port = values::integer(&text.value, 1u16, 65535)
             .map_err(|e| self.p.report(text.at, format!("`<tcpport>`: {e}")))
-            .ok()
+            .ok();
+        (port, bind)
     }
 
     /// `<restartStrategy type intensity period/>`.
