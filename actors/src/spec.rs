@@ -118,14 +118,19 @@ pub struct Backoff {
     pub reset: Duration,
 }
 
+impl Backoff {
+    /// 0.1 s doubling up to 30 s; a 10 s run resets the sequence.
+    pub const DEFAULT: Backoff = Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(30),
+        multiplier: 2.0,
+        reset: Duration::from_secs(10),
+    };
+}
+
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-            multiplier: 2.0,
-            reset: Duration::from_secs(10),
-        }
+        Backoff::DEFAULT
     }
 }
 
@@ -184,18 +189,24 @@ pub struct OutputSpec {
     pub overflow: Overflow,
 }
 
+impl OutputSpec {
+    /// Lines logged as events, no file (so no size limit), 10 files kept, timestamped, stdout
+    /// captured, stderr captured separately, a full pipe holds the child back.
+    pub const DEFAULT: OutputSpec = OutputSpec {
+        log: true,
+        file: None,
+        max_size: None,
+        keep: 10,
+        timestamps: true,
+        stdout: StdoutMode::Capture,
+        stderr: StderrMode::Separate,
+        overflow: Overflow::Block,
+    };
+}
+
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec {
-            log: true,
-            file: None,
-            max_size: None,
-            keep: 10,
-            timestamps: true,
-            stdout: StdoutMode::Capture,
-            stderr: StderrMode::Separate,
-            overflow: Overflow::Block,
-        }
+        OutputSpec::DEFAULT
     }
 }
 

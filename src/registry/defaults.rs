@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use actors::spec::{Backoff, OutputSpec, Overflow, RestartType, StderrMode, StdoutMode, Strategy};
+use actors::spec::{Backoff, OutputSpec, RestartType, Strategy};
 
 /// `<config><log>`, relative to the registry's folder.
 pub const LOG: &str = "logs/Supervisor.log";
@@ -44,27 +44,11 @@ pub const RESTART: RestartType = RestartType::Permanent;
 pub const SUCCESS_EXIT_CODES: &[i32] = &[0];
 /// `<autostart>`.
 pub const AUTOSTART: bool = true;
-/// `<backoff initial max multiplier reset>` (the same as `Backoff::default()`).
-pub const BACKOFF: Backoff = Backoff {
-    initial: Duration::from_millis(100),
-    max: Duration::from_secs(30),
-    multiplier: 2.0,
-    reset: Duration::from_secs(10),
-};
+/// `<backoff initial max multiplier reset>`.
+pub const BACKOFF: Backoff = Backoff::DEFAULT;
 
-/// `<output log file maxSize keep timestamps stdout stderr overflow>` (the same as
-/// `OutputSpec::default()`): lines logged as events, no file, so no size limit, 10 files kept,
-/// timestamped, stdout captured, stderr captured separately, a full pipe holds the child back.
-pub const OUTPUT: OutputSpec = OutputSpec {
-    log: true,
-    file: None,
-    max_size: None,
-    keep: 10,
-    timestamps: true,
-    stdout: StdoutMode::Capture,
-    stderr: StderrMode::Separate,
-    overflow: Overflow::Block,
-};
+/// `<output log file maxSize keep timestamps stdout stderr overflow>`.
+pub const OUTPUT: OutputSpec = OutputSpec::DEFAULT;
 
 /// `<readiness interval>`.
 pub const READINESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -79,18 +63,3 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const HEALTH_FAILURES: u32 = 3;
 /// `<healthCheck startAfter>`.
 pub const HEALTH_START_AFTER: Duration = Duration::ZERO;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_matches_the_spec_types_default() {
-        assert_eq!(BACKOFF, Backoff::default());
-    }
-
-    #[test]
-    fn output_matches_the_spec_types_default() {
-        assert_eq!(OUTPUT, OutputSpec::default());
-    }
-}
