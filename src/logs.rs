@@ -103,42 +103,63 @@ fn print_tail(source: &Source, path: &Path, count: usize, out: &mut impl Write) 
     Ok(end)
 }
 
-/// Prints lines as they are appended; starts over when the file is replaced (rotation, a new
-/// day) or truncated. Runs until interrupted.
-fn follow_file(source: &Source, mut path: PathBuf, position: &mut u64, out: &mut impl Write) {
-    let mut identity = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+/// Prints lines as they are appended. The open file is read to its end before a new one is
+/// taken up (rotation by rename, a new day), so no line is skipped; a truncated file is read
+/// again from its start. Runs until interrupted.
+fn follow_file(source: &Source, path: PathBuf, position: &mut u64, out: &mut impl Write) {
+    let mut current = File::open(&path).ok();
     let mut partial = String::new();
     loop {
-        std::thread::sleep(FOLLOW_INTERVAL);
-        let current = source.path();
-        let meta = std::fs::metadata(&current).ok();
-        let now = meta.as_ref().map(|m| (m.dev(), m.ino()));
-        if current != path || now != identity || meta.as_ref().is_some_and(|m| m.len() < *position)
-        {
-            path = current;
-            identity = now;
+        if let Some(file) = current.as_mut() {
+            if !drain(source, file, position, &mut partial, out) {
+                return;
+            }
+        }
+        // Has the name moved on to another file (or appeared)?
+        let path = source.path();
+        let named = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
+        let held = current
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map(|m| (m.dev(), m.ino()));
+        if named.is_some() && named != held {
+            current = File::open(&path).ok();
             *position = 0;
             partial.clear();
-        }
-        let Ok(mut file) = File::open(&path) else {
-            continue;
-        };
-        if file.seek(SeekFrom::Start(*position)).is_err() {
             continue;
         }
-        let mut bytes = Vec::new();
-        let Ok(read) = file.read_to_end(&mut bytes) else {
-            continue;
-        };
-        *position += read as u64;
-        partial.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some((line, rest)) = partial.split_once('\n') {
-            if let Some(text) = source.pick(line) {
-                if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
-                    return;
-                }
-            }
-            partial = rest.to_string();
-        }
+        std::thread::sleep(FOLLOW_INTERVAL);
     }
+}
+
+/// Prints what was appended to `file` since `position`; `false` when the output is gone.
+fn drain(
+    source: &Source,
+    file: &mut File,
+    position: &mut u64,
+    partial: &mut String,
+    out: &mut impl Write,
+) -> bool {
+    if file.metadata().is_ok_and(|m| m.len() < *position) {
+        *position = 0; // truncated
+        partial.clear();
+    }
+    if file.seek(SeekFrom::Start(*position)).is_err() {
+        return true;
+    }
+    let mut bytes = Vec::new();
+    let Ok(read) = file.read_to_end(&mut bytes) else {
+        return true;
+    };
+    *position += read as u64;
+    partial.push_str(&String::from_utf8_lossy(&bytes));
+    while let Some((line, rest)) = partial.split_once('\n') {
+        if let Some(text) = source.pick(line) {
+            if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+                return false;
+            }
+        }
+        *partial = rest.to_string();
+    }
+    true
 }

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
@@ -26,15 +28,6 @@ pub struct FileLine {
     pub bytes: Vec<u8>,
 }
 
-/// What the file thread is asked to do.
-#[derive(Debug)]
-pub enum FileCommand {
-    /// Append a line.
-    Write(FileLine),
-    /// Close every file; the next line reopens it.
-    Reopen,
-}
-
 struct OpenFile {
     path: PathBuf,
     file: File,
@@ -42,18 +35,22 @@ struct OpenFile {
     day: u64,
 }
 
-/// Runs the file thread until every sender is gone.
-pub fn run(mut commands: mpsc::Receiver<FileCommand>, retention_days: Option<u32>) {
+/// Runs the file thread until every sender is gone. `reopen` set means: close every file
+/// before the next line (after logrotate) — a flag, not a queued command, so a full queue
+/// cannot delay or lose it.
+pub fn run(
+    mut lines: mpsc::Receiver<FileLine>,
+    reopen: Arc<AtomicBool>,
+    retention_days: Option<u32>,
+) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
-    while let Some(command) = commands.blocking_recv() {
-        match command {
-            FileCommand::Write(line) => {
-                if let Err(error) = write(&mut open, &line, retention_days) {
-                    tracing::warn!(file = %line.template.display(), error = %error, "cannot write component output");
-                    open.remove(&line.template);
-                }
-            }
-            FileCommand::Reopen => open.clear(),
+    while let Some(line) = lines.blocking_recv() {
+        if reopen.swap(false, Ordering::AcqRel) {
+            open.clear();
+        }
+        if let Err(error) = write(&mut open, &line, retention_days) {
+            tracing::warn!(file = %line.template.display(), error = %error, "cannot write component output");
+            open.remove(&line.template);
         }
     }
 }

@@ -8,11 +8,20 @@ pub const MAX_LINE: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     partial: Vec<u8>,
+    /// The last line handed out was cut at the cap: a newline right after it ends that line,
+    /// not an empty one.
+    cut: bool,
 }
 
 impl LineSplitter {
     /// Feeds `bytes`; calls `line` for each complete line.
     pub fn push(&mut self, mut bytes: &[u8], mut line: impl FnMut(&[u8])) {
+        if self.cut && !bytes.is_empty() {
+            self.cut = false;
+            if bytes[0] == b'\n' {
+                bytes = &bytes[1..];
+            }
+        }
         while !bytes.is_empty() {
             let room = MAX_LINE - self.partial.len();
             let window = &bytes[..bytes.len().min(room)];
@@ -33,6 +42,11 @@ impl LineSplitter {
                     if self.partial.len() == MAX_LINE {
                         line(&self.partial);
                         self.partial.clear();
+                        match bytes.first() {
+                            Some(b'\n') => bytes = &bytes[1..],
+                            Some(_) => {}
+                            None => self.cut = true,
+                        }
                     }
                 }
             }
@@ -77,6 +91,19 @@ mod tests {
         assert!(lines[..2].iter().all(|l| l.len() == MAX_LINE));
         assert_eq!(lines[2].len(), 10);
         assert_eq!(lines.concat(), long);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_cap_is_one_line() {
+        let mut input = vec![b'y'; MAX_LINE];
+        input.push(b'\n');
+        input.extend_from_slice(b"next\n");
+        assert_eq!(split(&[&input]), [vec![b'y'; MAX_LINE], b"next".to_vec()]);
+        // The newline may also come in the next chunk.
+        let lines = split(&[&input[..MAX_LINE], &input[MAX_LINE..]]);
+        assert_eq!(lines, [vec![b'y'; MAX_LINE], b"next".to_vec()]);
+        let two = vec![b'z'; MAX_LINE * 2];
+        assert_eq!(split(&[&two, b"\n"]).len(), 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod files;
 mod lines;
 
 use std::io::PipeReader;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use crate::events;
 use crate::process::{Captured, Stream};
 use crate::spec::{ComponentSpec, Overflow};
 pub use files::dated;
-use files::{FileCommand, FileLine};
+use files::FileLine;
 use lines::LineSplitter;
 
 /// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
@@ -35,22 +36,25 @@ const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// The handle to the file thread. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputService {
-    files: mpsc::Sender<FileCommand>,
+    files: mpsc::Sender<FileLine>,
+    reopen: Arc<AtomicBool>,
 }
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
     pub fn start(retention_days: Option<u32>) -> std::io::Result<Self> {
-        let (files, commands) = mpsc::channel(QUEUE_LINES);
+        let (files, lines) = mpsc::channel(QUEUE_LINES);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&reopen);
         std::thread::Builder::new()
             .name("output-files".into())
-            .spawn(move || files::run(commands, retention_days))?;
-        Ok(OutputService { files })
+            .spawn(move || files::run(lines, flag, retention_days))?;
+        Ok(OutputService { files, reopen })
     }
 
     /// Closes every component file; each is reopened by its next line (after logrotate).
     pub fn reopen(&self) {
-        let _ = self.files.try_send(FileCommand::Reopen);
+        self.reopen.store(true, Ordering::Release);
     }
 
     /// Starts reading a new process's captured pipes.
@@ -84,7 +88,7 @@ struct Target {
     timestamps: bool,
     overflow: Overflow,
     file: Option<(std::path::PathBuf, Option<u64>, u32)>,
-    files: mpsc::Sender<FileCommand>,
+    files: mpsc::Sender<FileLine>,
 }
 
 /// Counts dropped lines and reports them at most once a second.
@@ -136,6 +140,8 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
                 for line in lines.drain(..) {
                     deliver(&target, stream, &line, &mut drops).await;
                 }
+                // A flooding child must not starve the other actors on this thread.
+                tokio::task::yield_now().await;
             }
         }
     }
@@ -159,12 +165,12 @@ async fn deliver(target: &Target, stream: Stream, line: &[u8], drops: &mut Drops
     let Some((template, max_size, keep)) = &target.file else {
         return;
     };
-    let command = FileCommand::Write(FileLine {
+    let command = FileLine {
         template: template.clone(),
         max_size: *max_size,
         keep: *keep,
         bytes: files::format_line(target.timestamps, stream.name(), line),
-    });
+    };
     match target.overflow {
         Overflow::Block => {
             let _ = target.files.send(command).await;
