@@ -48,6 +48,12 @@ const STANDIN: &str = env!("CARGO_BIN_EXE_standin");
 const NEVER_GIVE_UP: &str =
     r#"<restartStrategy type="one_for_one" intensity="10000" period="0.1"/>"#;
 
+/// A start-up with no `component_started` for this long is hung.
+const START_STALL: Duration = Duration::from_secs(30);
+
+/// The longest a start-up may take, however steadily it goes.
+const START_CAP: Duration = Duration::from_secs(600);
+
 /// Lines of the daemon's stderr kept for failure reports.
 const TAIL_LINES: usize = 30;
 
@@ -208,7 +214,8 @@ struct Seen {
     stopped: u64,
     last_started: Option<Instant>,
     last_stopped: Option<Instant>,
-    supervisor_stopped: Option<Instant>,
+    spawn_failed: u64,
+    last_spawn_error: Option<String>,
     errors: Vec<String>,
     tail: VecDeque<String>,
 }
@@ -293,9 +300,17 @@ impl Daemon {
             Some(status) => {
                 let _ = write!(text, "; the daemon exited ({status})");
             }
-            None => text.push_str("; the daemon is still running (hung?)"),
+            None => text.push_str("; the daemon is still running"),
         }
         let seen = self.seen.lock().unwrap();
+        if seen.spawn_failed > 0 {
+            let _ = write!(
+                text,
+                "; it logged {} `component_spawn_failed`, the last: {}",
+                seen.spawn_failed,
+                seen.last_spawn_error.as_deref().unwrap_or("?")
+            );
+        }
         if !seen.errors.is_empty() {
             let _ = write!(text, "; its errors: {}", seen.errors.join(" | "));
         }
@@ -307,18 +322,19 @@ impl Daemon {
     }
 
     /// Waits until `n` components have started, collecting their pids by id into `pids` (also
-    /// on failure, so that the caller can check them).
+    /// on failure, so that the caller can check them). Fails when the daemon exits, when no
+    /// component has started for [`START_STALL`] (a hang), or after [`START_CAP`] in all.
     fn wait_all_started(
         &mut self,
         n: usize,
-        timeout: Duration,
         pids: &mut HashMap<String, i32>,
     ) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
+        let mut progress = Instant::now();
         while pids.len() < n {
             match self.events.recv_timeout(Duration::from_millis(100)) {
                 Ok(started) if started.kind == Kind::Started => {
                     pids.insert(started.component, started.pid);
+                    progress = Instant::now();
                 }
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {}
@@ -330,12 +346,23 @@ impl Daemon {
                     return Err(self.failure(what));
                 }
             }
-            if self.exited().is_some() || Instant::now() >= deadline {
-                let what = format!(
+            let stalled = progress.elapsed() >= START_STALL;
+            if self.exited().is_some() || stalled || self.spawned.elapsed() >= START_CAP {
+                let mut what = format!(
                     "{} of {n} components started after {:.1} s",
                     pids.len(),
                     self.spawned.elapsed().as_secs_f64()
                 );
+                if stalled {
+                    let _ = write!(what, ", none in the last {} s", START_STALL.as_secs());
+                } else if self.exit.is_none() {
+                    let _ = write!(
+                        what,
+                        " (still starting: the last {:.2} s ago; gave up at the {} s cap)",
+                        progress.elapsed().as_secs_f64(),
+                        START_CAP.as_secs()
+                    );
+                }
                 return Err(self.failure(what));
             }
         }
@@ -461,8 +488,11 @@ fn read_stderr(stderr: impl Read, seen: &Mutex<Seen>, events: &mpsc::Sender<Logg
         } else if text.contains("\"event\":\"component_stopped\"") {
             seen.stopped += 1;
             seen.last_stopped = Some(at);
-        } else if text.contains("\"event\":\"supervisor_stopped\"") {
-            seen.supervisor_stopped = Some(at);
+        } else if text.contains("\"event\":\"component_spawn_failed\"") {
+            seen.spawn_failed += 1;
+            seen.last_spawn_error = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|event| event["error"].as_str().map(str::to_string));
         } else if text.contains("\"level\":\"ERROR\"") && seen.errors.len() < 10 {
             seen.errors.push(text.to_string());
         }
@@ -651,15 +681,24 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Kills (by pid) whatever of `pids` is still alive a moment after the daemon's exit; how many.
-fn reap_leftovers(pids: &[i32]) -> usize {
-    std::thread::sleep(Duration::from_millis(200));
-    let left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
+/// Waits up to `grace` for every one of `pids` to be gone, then kills (by pid) those that are
+/// not; how many.
+fn reap_leftovers(pids: &[i32], grace: Duration) -> usize {
+    let deadline = Instant::now() + grace;
+    let mut left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        left.retain(|&pid| alive(pid));
+    }
     for &pid in &left {
         signal(pid, Signal::SIGKILL);
     }
     left.len()
 }
+
+/// How long the components of a daemon killed with SIGKILL get to die of their parent-death
+/// signal before the benchmark counts them as left behind.
+const DEATH_GRACE: Duration = Duration::from_secs(5);
 
 /// Whether this machine can hold `n` more components: an error (the reason not to run) when
 /// there are not enough pids; a warning when the open-file limit looks small and cannot be
@@ -946,7 +985,7 @@ impl Bench {
             Err(why) => return self.row(SCENARIO, n, why, target, None),
         };
         let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, start_timeout(n), &mut pids) {
+        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
             drop(daemon);
             let why = start_failure(why, &pids);
             return self.row(SCENARIO, n, why, target, None);
@@ -1004,7 +1043,14 @@ impl Bench {
         let all_pids: Vec<i32> = pids.values().copied().collect();
         let stop = daemon.terminate(Duration::from_secs(30) + Duration::from_millis(n as u64 * 10));
         drop(daemon);
-        let leftovers = reap_leftovers(&all_pids);
+        // After an orderly exit nothing may be left; after a SIGKILL the parent-death signal
+        // needs a moment.
+        let grace = if stop.is_ok() {
+            Duration::ZERO
+        } else {
+            DEATH_GRACE
+        };
+        let leftovers = reap_leftovers(&all_pids, grace);
         exec_ns.sort_unstable();
         event_ns.sort_unstable();
         for leg in [&mut reap_leg, &mut restart_leg, &mut exec_leg] {
@@ -1067,7 +1113,7 @@ impl Bench {
         };
         // Warm up: every component has started at least once and the loop is going.
         let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, start_timeout(n), &mut pids) {
+        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
             drop(daemon);
             let why = start_failure(why, &pids);
             return self.row(SCENARIO, n, why, target, None);
@@ -1301,7 +1347,7 @@ impl Bench {
         );
         let mut daemon = Daemon::spawn(&dir, &text)?;
         let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, start_timeout(n), &mut pids) {
+        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
             drop(daemon);
             return Err(start_failure(why, &pids));
         }
@@ -1343,7 +1389,12 @@ impl Bench {
         };
         drop(daemon);
         let still_alive = pid_list.iter().filter(|&&pid| alive(pid)).count();
-        let leftovers = reap_leftovers(&pid_list);
+        let grace = if stop.is_ok() {
+            Duration::ZERO
+        } else {
+            DEATH_GRACE
+        };
+        let leftovers = reap_leftovers(&pid_list, grace);
         let stop = match stop {
             Ok((took, status)) => {
                 eprintln!("scenarios:   {n} stopped in {}", secs(took));
@@ -1356,7 +1407,8 @@ impl Bench {
                 })
             }
             Err(why) => Err(format!(
-                "{why}; {leftovers} components left (killed by the benchmark)"
+                "{why}; the benchmark killed the daemon; {leftovers} components were still alive {} s later",
+                DEATH_GRACE.as_secs()
             )),
         };
         Ok(Life {
@@ -1419,7 +1471,8 @@ impl Bench {
              CPU is its threads' on-CPU time (schedstat), context switches are summed over its threads. \
              The daemon's run directory (with its children journal) is in the work directory: \
              TMPDIR=/dev/shm puts it on tmpfs, as /run usually is.",
-            self.config.lifecycle_runs        );
+            self.config.lifecycle_runs
+        );
         out
     }
 }
@@ -1428,20 +1481,16 @@ impl Bench {
 /// components it had started outlived it.
 fn start_failure(why: String, pids: &HashMap<String, i32>) -> String {
     let pids: Vec<i32> = pids.values().copied().collect();
-    let leftovers = reap_leftovers(&pids);
-    let mut text = format!("**FAILED** start-up: {why}");
+    let leftovers = reap_leftovers(&pids, DEATH_GRACE);
+    let mut text = format!("**FAILED** start-up: {why}; the benchmark killed the daemon");
     if leftovers > 0 {
         let _ = write!(
             text,
-            "; {leftovers} components outlived the daemon (killed by the benchmark)"
+            "; **{leftovers} components were still alive {} s later** (killed by the benchmark)",
+            DEATH_GRACE.as_secs()
         );
     }
     text
-}
-
-/// How long a start-up of `n` components may take before it counts as hung.
-fn start_timeout(n: usize) -> Duration {
-    Duration::from_secs(30) + Duration::from_millis(n as u64 * 10)
 }
 
 /// `/proc/loadavg`'s first three numbers.

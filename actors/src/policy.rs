@@ -132,7 +132,8 @@ pub fn next_attempt(previous: u32, uptime: Duration, backoff: &Backoff) -> u32 {
 
 /// The delay before restart number `attempt` (0: the run before was stable, restart at once).
 pub fn backoff_delay(backoff: &Backoff, attempt: u32) -> Duration {
-    if attempt == 0 {
+    // 0 × multiplier^n would be 0 × ∞ (NaN) once the power overflows: zero is zero.
+    if attempt == 0 || backoff.initial.is_zero() {
         return Duration::ZERO;
     }
     let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
@@ -295,6 +296,9 @@ mod tests {
             ..Backoff::default()
         };
         assert!((0..50).all(|n| backoff_delay(&backoff, n).is_zero()));
+        assert!([1024, 1025, 100_000, u32::MAX]
+            .iter()
+            .all(|&n| backoff_delay(&backoff, n).is_zero()));
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl LineSplitter {
                 Some(end) => {
                     self.partial.extend_from_slice(&window[..end]);
                     line(&self.partial);
-                    self.partial.clear();
+                    self.release();
                     bytes = &bytes[end + 1..];
                 }
                 None => {
@@ -41,7 +41,7 @@ impl LineSplitter {
                     bytes = &bytes[window.len()..];
                     if self.partial.len() == MAX_LINE {
                         line(&self.partial);
-                        self.partial.clear();
+                        self.release();
                         match bytes.first() {
                             Some(b'\n') => bytes = &bytes[1..],
                             Some(_) => {}
@@ -50,6 +50,15 @@ impl LineSplitter {
                     }
                 }
             }
+        }
+    }
+
+    /// Empties the partial line, giving back a large buffer (idle components stay small).
+    fn release(&mut self) {
+        if self.partial.capacity() > 1024 {
+            self.partial = Vec::new();
+        } else {
+            self.partial.clear();
         }
     }
 

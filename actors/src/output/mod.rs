@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
@@ -125,23 +124,28 @@ impl Drops {
 }
 
 async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
-    let Ok(mut pipe) = pipe::Receiver::from_owned_fd(reader.into()) else {
+    let Ok(pipe) = pipe::Receiver::from_owned_fd(reader.into()) else {
         return;
     };
-    let mut buffer = vec![0; READ_CHUNK];
     let mut splitter = LineSplitter::default();
     let mut drops = Drops::default();
     let mut lines = Vec::new();
-    loop {
-        match pipe.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                splitter.push(&buffer[..n], |line| lines.push(line.to_vec()));
-                for line in lines.drain(..) {
-                    deliver(&target, stream, &line, &mut drops).await;
+    'pipe: while pipe.readable().await.is_ok() {
+        // The buffer exists only while output flows: an idle component costs no memory.
+        let mut buffer = vec![0; READ_CHUNK];
+        loop {
+            match pipe.try_read(&mut buffer) {
+                Ok(0) => break 'pipe,
+                Ok(n) => {
+                    splitter.push(&buffer[..n], |line| lines.push(line.to_vec()));
+                    for line in lines.drain(..) {
+                        deliver(&target, stream, &line, &mut drops).await;
+                    }
+                    // A flooding child must not starve the other actors on this thread.
+                    tokio::task::yield_now().await;
                 }
-                // A flooding child must not starve the other actors on this thread.
-                tokio::task::yield_now().await;
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => break 'pipe,
             }
         }
     }

@@ -75,9 +75,11 @@ impl Journal {
         }
         let mut killed = Vec::new();
         for (pid, stat) in procfs::all()? {
-            let leftover = records.get(&stat.pgid).is_some_and(|&start| {
-                stat.start_ticks >= start && (pid != stat.pgid || stat.start_ticks == start)
-            });
+            // A zombie is already dead: there is nothing to kill, only to reap (by its parent).
+            let leftover = !stat.zombie
+                && records.get(&stat.pgid).is_some_and(|&start| {
+                    stat.start_ticks >= start && (pid != stat.pgid || stat.start_ticks == start)
+                });
             if leftover && kill_verified(pid, stat.start_ticks) {
                 killed.push(pid);
             }
@@ -92,7 +94,7 @@ fn kill_verified(pid: i32, start_ticks: u64) -> bool {
     let Ok(pidfd) = sys::pidfd_open(pid) else {
         return false;
     };
-    if stat(pid).map(|s| s.start_ticks) != Some(start_ticks) {
+    if stat(pid).filter(|s| !s.zombie).map(|s| s.start_ticks) != Some(start_ticks) {
         return false;
     }
     sys::pidfd_send_signal(&pidfd, libc::SIGKILL).is_ok()

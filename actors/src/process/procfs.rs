@@ -5,6 +5,8 @@ use std::io;
 /// The fields of `/proc/PID/stat` Supervisor uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
+    /// Whether the process has exited and waits to be reaped (state `Z`, field 3).
+    pub zombie: bool,
     /// Process-group id (field 5).
     pub pgid: i32,
     /// Start time in clock ticks since boot (field 22).
@@ -38,6 +40,7 @@ fn parse(text: &str) -> Option<Stat> {
     // `rest` starts at field 3, so field N is fields[N - 3].
     let field = |n: usize| fields.get(n - 3)?.parse().ok();
     Some(Stat {
+        zombie: *fields.first()? == "Z",
         pgid: field(5)? as i32,
         start_ticks: field(22)?,
         rss_pages: field(24)?,
@@ -54,11 +57,13 @@ mod tests {
         assert_eq!(
             parse(line),
             Some(Stat {
+                zombie: false,
                 pgid: 40,
                 start_ticks: 987654,
                 rss_pages: 77
             })
         );
+        assert!(parse(&line.replace(") S ", ") Z ")).unwrap().zombie);
         assert_eq!(parse("garbage"), None);
     }
 

@@ -1,0 +1,91 @@
+//! Fuzzes the registry loader: roxmltree, the schema walker, the resolver and `check`'s
+//! rendering (parse, then dump, as systemd's unit-file fuzzer does).
+//!
+//! UTF-8 input goes through `registry::parse(Path::new("fuzz.xml"), text)`; every input, UTF-8
+//! or not, is also written to a scratch file and read back through `registry::load`, which must
+//! agree with `parse` (and reject non-UTF-8 at its first bad byte). Every diagnostic must be
+//! placed inside the document (1-based line and column) and name the path it was given.
+
+#![no_main]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use supervisor::registry::{self, Registry, RegistryError};
+
+/// One scratch file per fuzzing process, rewritten for every input.
+fn scratch() -> &'static Path {
+    static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+    SCRATCH.get_or_init(|| {
+        std::env::temp_dir().join(format!("supervisor-fuzz-{}.xml", std::process::id()))
+    })
+}
+
+/// Every diagnostic names `path` and points inside `text` (1-based, columns in characters; the
+/// column may be one past the end of its line, where a truncated document ends).
+fn assert_placed(result: &Result<Registry, RegistryError>, path: &Path, text: &str) {
+    let Err(RegistryError(diagnostics)) = result else {
+        return;
+    };
+    assert!(!diagnostics.is_empty(), "an error without a diagnostic");
+    let lines: Vec<&str> = text.split('\n').collect();
+    for diagnostic in diagnostics {
+        assert_eq!(diagnostic.path, path, "{diagnostic}");
+        assert!(
+            diagnostic.line >= 1 && diagnostic.column >= 1,
+            "{diagnostic}"
+        );
+        let line = lines.get(diagnostic.line as usize - 1);
+        let line = line.unwrap_or_else(|| panic!("{diagnostic}: past the last line"));
+        let width = line.chars().count() as u32 + 1;
+        assert!(
+            diagnostic.column <= width,
+            "{diagnostic}: past the end of its line"
+        );
+    }
+}
+
+/// The (line, column) of every diagnostic, or `None` for a registry that loaded.
+fn positions(result: &Result<Registry, RegistryError>) -> Option<Vec<(u32, u32)>> {
+    let Err(RegistryError(diagnostics)) = result else {
+        return None;
+    };
+    Some(diagnostics.iter().map(|d| (d.line, d.column)).collect())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch();
+    std::fs::write(path, data).expect("write the scratch registry");
+    let loaded = registry::load(path);
+    match std::str::from_utf8(data) {
+        Ok(text) => {
+            let name = Path::new("fuzz.xml");
+            let parsed = registry::parse(name, text);
+            assert_placed(&parsed, name, text);
+            assert_placed(&loaded, path, text);
+            assert_eq!(
+                positions(&loaded),
+                positions(&parsed),
+                "load and parse disagree"
+            );
+            if let Ok(registry) = &parsed {
+                let _ = supervisor::check::render(registry);
+            }
+        }
+        Err(error) => {
+            let Err(RegistryError(diagnostics)) = &loaded else {
+                panic!("a registry that is not UTF-8 was loaded");
+            };
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+            assert!(
+                diagnostics[0].message.contains("invalid UTF-8"),
+                "{diagnostics:?}"
+            );
+            // The text before the bad byte is valid and places it.
+            let before = std::str::from_utf8(&data[..error.valid_up_to()]).expect("valid prefix");
+            let line = before.split('\n').count() as u32;
+            assert_eq!(diagnostics[0].line, line, "{diagnostics:?}");
+        }
+    }
+});
