@@ -85,7 +85,11 @@ fn saturate(n: usize) -> u32 {
 /// Problems gathered while one registry text is checked, each at a byte offset of that text.
 pub struct Problems<'t> {
     lines: LineIndex<'t>,
+    /// The earliest problems (at most a few times the cap: memory stays bounded however many
+    /// a hostile document holds).
     found: Vec<(usize, String)>,
+    /// How many distinct problems were reported in all.
+    total: usize,
 }
 
 impl<'t> Problems<'t> {
@@ -94,12 +98,26 @@ impl<'t> Problems<'t> {
         Problems {
             lines: LineIndex::new(text),
             found: Vec::new(),
+            total: 0,
         }
     }
 
     /// Records a problem at byte `offset`.
     pub fn report(&mut self, offset: usize, message: impl Into<String>) {
+        self.total += 1;
         self.found.push((offset, message.into()));
+        if self.found.len() >= 4 * MAX_DIAGNOSTICS {
+            self.compact();
+        }
+    }
+
+    /// Keeps the earliest problems, repeats removed (they do not count toward the total).
+    fn compact(&mut self) {
+        self.found.sort_by_key(|&(offset, _)| offset);
+        let before = self.found.len();
+        self.found.dedup();
+        self.total -= before - self.found.len();
+        self.found.truncate(MAX_DIAGNOSTICS + 1);
     }
 
     /// Whether nothing was reported.
@@ -114,9 +132,8 @@ impl<'t> Problems<'t> {
 
     /// The problems in document order, repeats removed, capped at [`MAX_DIAGNOSTICS`].
     pub fn into_error(mut self, path: &Path) -> RegistryError {
-        self.found.sort_by_key(|&(offset, _)| offset);
-        self.found.dedup();
-        let total = self.found.len();
+        self.compact();
+        let total = self.total;
         let mut diagnostics: Vec<Diagnostic> = self
             .found
             .iter()

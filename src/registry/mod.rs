@@ -12,6 +12,7 @@
 
 mod defaults;
 mod error;
+mod prescan;
 mod raw;
 mod resolve;
 mod settings;
@@ -89,6 +90,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Registry, RegistryError> {
     let absolute = std::path::absolute(path)
         .map_err(|e| at_start(path, format!("cannot make the path absolute: {e}")))?;
     let base = absolute.parent().unwrap_or(Path::new("/"));
+    if let Some(offset) = prescan::attribute_flood(text) {
+        let mut problems = error::Problems::new(text);
+        let (each, all) = (prescan::MAX_ATTRIBUTES, prescan::MAX_TOTAL_ATTRIBUTES);
+        let message = format!("too many attributes (at most {each} an element, {all} in all)");
+        problems.report(offset, message);
+        return Err(problems.into_error(path));
+    }
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: NODES_LIMIT,
