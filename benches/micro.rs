@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use actors::policy::{self, Exit, ExitStatus, RestartWindow};
 use actors::spec::{Backoff, Intensity, RestartType, Strategy};
 use actors::status::ComponentStatus;
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use supervisor::registry::{self, MAX_BYTES};
 
 /// Where the generated registries pretend to live (`parse` reads nothing from it).
@@ -138,40 +141,49 @@ fn restart_window(c: &mut Criterion) {
         max_restarts: 5,
         period: Duration::from_secs(30),
     };
-    group.bench_function("steady_5_per_30s", |b| {
-        let step = Duration::from_secs(6);
-        let mut now = Instant::now();
-        let mut window = RestartWindow::default();
-        for _ in 0..5 {
-            now += step;
-            assert!(window.record(steady, now));
-        }
-        b.iter(|| {
-            now += step;
-            black_box(window.record(steady, black_box(now)))
-        });
-        assert_eq!(window.len(), 5);
-    });
+    window_at_the_limit(
+        &mut group,
+        "steady_5_per_30s",
+        steady,
+        Duration::from_secs(6),
+    );
     // The crash-loop scenario's setting: 10,000 per 0.1 s at 100,000 restarts/s, 10,000 in the window.
     let burst = Intensity {
         max_restarts: 10_000,
         period: Duration::from_millis(100),
     };
-    group.bench_function("steady_10000_per_100ms", |b| {
-        let step = Duration::from_micros(10);
+    window_at_the_limit(
+        &mut group,
+        "steady_10000_per_100ms",
+        burst,
+        Duration::from_micros(10),
+    );
+    group.finish();
+}
+
+/// Benchmarks `RestartWindow::record` with one restart every `step` (`intensity`'s period over
+/// its restarts): the window is first filled to the limit, then every record drops the oldest
+/// restart, keeps the window full and allows the restart.
+fn window_at_the_limit(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    intensity: Intensity,
+    step: Duration,
+) {
+    let full = intensity.max_restarts as usize;
+    group.bench_function(name, |b| {
         let mut now = Instant::now();
         let mut window = RestartWindow::default();
-        for _ in 0..10_000 {
+        for _ in 0..full {
             now += step;
-            assert!(window.record(burst, now));
+            assert!(window.record(intensity, now));
         }
         b.iter(|| {
             now += step;
-            black_box(window.record(burst, black_box(now)))
+            black_box(window.record(intensity, black_box(now)))
         });
-        assert_eq!(window.len(), 10_000);
+        assert_eq!(window.len(), full);
     });
-    group.finish();
 }
 
 fn restart_set(c: &mut Criterion) {

@@ -980,16 +980,10 @@ impl Bench {
             &["--stamp", &stamp_arg],
             r#"<backoff initial="0"/>"#,
         );
-        let mut daemon = match Daemon::spawn(&dir, &text) {
-            Ok(daemon) => daemon,
+        let (mut daemon, mut pids) = match start_all(&dir, &text, n) {
+            Ok(started) => started,
             Err(why) => return self.row(SCENARIO, n, why, target, None),
         };
-        let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
-            drop(daemon);
-            let why = start_failure(why, &pids);
-            return self.row(SCENARIO, n, why, target, None);
-        }
         let mut ids: Vec<String> = pids.keys().cloned().collect();
         ids.sort();
         let mut stamps = Stamps::new(stamp_path);
@@ -1107,17 +1101,11 @@ impl Bench {
             &["--crash-after", "0", "--exit-code", "1"],
             r#"<backoff initial="0"/>"#,
         );
-        let mut daemon = match Daemon::spawn(&dir, &text) {
-            Ok(daemon) => daemon,
+        // Warm up: every component has started at least once and the loop is going.
+        let mut daemon = match start_all(&dir, &text, n) {
+            Ok((daemon, _pids)) => daemon,
             Err(why) => return self.row(SCENARIO, n, why, target, None),
         };
-        // Warm up: every component has started at least once and the loop is going.
-        let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
-            drop(daemon);
-            let why = start_failure(why, &pids);
-            return self.row(SCENARIO, n, why, target, None);
-        }
         std::thread::sleep(Duration::from_secs(1));
         let host_before = HostCpu::read();
         let (Some(before), started_before, t0) = (
@@ -1345,12 +1333,7 @@ impl Bench {
             &[],
             "",
         );
-        let mut daemon = Daemon::spawn(&dir, &text)?;
-        let mut pids = HashMap::new();
-        if let Err(why) = daemon.wait_all_started(n, &mut pids) {
-            drop(daemon);
-            return Err(start_failure(why, &pids));
-        }
+        let (mut daemon, pids) = start_all(&dir, &text, n)?;
         let started_in = {
             let seen = daemon.seen.lock().unwrap();
             seen.last_started
@@ -1475,6 +1458,23 @@ impl Bench {
         );
         out
     }
+}
+
+/// Runs a daemon in `dir` on `registry_text` and waits until its `n` components have all started;
+/// it and their pids by id. When they do not all start, the daemon is killed and the error says
+/// so ([`start_failure`]).
+fn start_all(
+    dir: &Path,
+    registry_text: &str,
+    n: usize,
+) -> Result<(Daemon, HashMap<String, i32>), String> {
+    let mut daemon = Daemon::spawn(dir, registry_text)?;
+    let mut pids = HashMap::new();
+    if let Err(why) = daemon.wait_all_started(n, &mut pids) {
+        drop(daemon);
+        return Err(start_failure(why, &pids));
+    }
+    Ok((daemon, pids))
 }
 
 /// The row text of a failed start-up, after the daemon was killed: also whether any of the

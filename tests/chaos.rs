@@ -42,7 +42,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,7 +52,6 @@ use serde_json::Value;
 
 /// Nothing gives up: at 100 kills/s, at most ~100 restarts fall in any 1 s window.
 const STRATEGY: &str = r#"<restartStrategy type="one_for_one" intensity="10000" period="1"/>"#;
-const NO_BACKOFF: &str = r#"<backoff initial="0"/>"#;
 /// Components of the chaos test.
 const COMPONENTS: usize = 20;
 /// Kills of the CI run.
@@ -265,13 +264,7 @@ fn cli(daemon: &Daemon, args: &[&str]) -> Output {
 
 /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, bounded in time.
 fn cli_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
-    let child = Command::new(supervisor_bin())
-        .arg("--registry")
-        .arg(registry)
-        .arg("--run-dir")
-        .arg(run_dir)
-        .args(args)
-        .env_remove("SUPERVISOR_LOG_FORMAT")
+    let child = cli_command(registry, run_dir, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -25,11 +25,6 @@ fn root_with(tools: &[&str]) -> bool {
     true
 }
 
-/// Seconds between two events of the log (by their timestamps).
-fn seconds_between(earlier: &serde_json::Value, later: &serde_json::Value) -> f64 {
-    timestamp_secs(later) - timestamp_secs(earlier)
-}
-
 /// Starts `count` idle stand-ins through `wrapper` and checks that some spawns fail with
 /// `error` (an errno text), each followed by a paced retry, while the daemon carries on.
 fn spawn_failures_are_paced(wrapper: &[&str], count: usize, error: &str, for_nobody: bool) {
@@ -66,16 +61,8 @@ fn spawn_failures_are_paced(wrapper: &[&str], count: usize, error: &str, for_nob
         Some(0),
         "the daemon carries on and stops cleanly"
     );
-    let failures = daemon
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "component_spawn_failed")
-        .count();
-    let started = daemon
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "component_started")
-        .count();
+    let failures = daemon.count("component_spawn_failed");
+    let started = daemon.count("component_started");
     assert!(
         started > 0 && failures > 0,
         "some spawns worked, some failed"
@@ -152,7 +139,10 @@ fn a_child_ignoring_sigterm_stops_within_its_timeout_plus_200ms() {
         &["--ignore-term"],
         "<stopTimeout>0.5</stopTimeout>",
     );
-    let (took, killed) = time_to_stop(&server, "stubborn", |_| {});
+    // Stop only once the handler is in place, or SIGTERM would simply end it.
+    let (took, killed) = time_to_stop(&server, "stubborn", |pid| {
+        eventually("standin catches SIGTERM", || catches_sigterm(pid))
+    });
     assert!(killed, "it had to be killed");
     assert!((0.45..0.7).contains(&took), "stopped in {took} s");
 }

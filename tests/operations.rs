@@ -17,9 +17,6 @@ use common::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#;
-const NO_BACKOFF: &str = r#"<backoff initial="0"/>"#;
-
 // ---------------------------------------------------------------------------------------------
 // Helpers: ports, a minimal HTTP client, the CLI
 // ---------------------------------------------------------------------------------------------
@@ -116,12 +113,7 @@ fn loopback(port: u16) -> SocketAddr {
 
 /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…` to completion.
 fn ctl(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
-    Command::new(supervisor_bin())
-        .arg("--registry")
-        .arg(registry)
-        .arg("--run-dir")
-        .arg(run_dir)
-        .args(args)
+    cli_command(registry, run_dir, args)
         .stdin(Stdio::null())
         .output()
         .expect("run the CLI")
@@ -479,14 +471,7 @@ impl Drop for Run {
 
 /// `supervisor --registry R --run-dir DIR/run --log-format json run`.
 fn daemon_command(registry: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(supervisor_bin());
-    command
-        .arg("--registry")
-        .arg(registry)
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .args(["--log-format", "json", "run"]);
-    command
+    cli_command(registry, &dir.join("run"), &["--log-format", "json", "run"])
 }
 
 fn write_registry(dir: &Path, xml: &str) -> std::path::PathBuf {
@@ -659,15 +644,20 @@ fn an_abstract_socket_works_and_a_watchdog_for_another_pid_is_not_ours() {
 // PID 1 of a PID namespace
 // ---------------------------------------------------------------------------------------------
 
-/// Whether this host lets us make a PID namespace (root, or user namespaces allowed).
+/// Whether this host lets us make a PID namespace (root, or user namespaces allowed); when it
+/// does not, says that the test is skipped.
 fn can_unshare() -> bool {
-    Command::new("unshare")
+    let can = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|status| status.success())
+        .is_ok_and(|status| status.success());
+    if !can {
+        eprintln!("skipped: `unshare --pid --fork --mount-proc` is not permitted here");
+    }
+    can
 }
 
 /// The process in the namespace whose pid there is `ns_pid`, by its host pid (from `NSpid:`).
@@ -731,7 +721,6 @@ fn namespace_init(run: &Run) -> u32 {
 #[test]
 fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
     if !can_unshare() {
-        eprintln!("skipped: `unshare --pid --fork --mount-proc` is not permitted here");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -800,7 +789,6 @@ fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
 #[test]
 fn as_pid_1_it_exits_4_when_the_root_gives_up() {
     if !can_unshare() {
-        eprintln!("skipped: `unshare --pid --fork --mount-proc` is not permitted here");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

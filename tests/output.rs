@@ -11,11 +11,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use actors::output::dates::{date, today};
 use common::*;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ const MAX_LINE: usize = 16 * 1024;
 const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="1000" period="10"/>"#;
 /// Runs once: exits are not restarted.
 const ONCE: &str = "<restart>temporary</restart>";
+/// The length of a `--flood` line: a 10-digit number, dots, a newline.
+const LINE: u64 = 100;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -43,6 +46,13 @@ fn exclusive() -> RwLockWriteGuard<'static, ()> {
     HEAVY
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A `<server>` running the stand-in once (`temporary`, settings `settings` after that): it
+/// does what `args` say, then exits 0 at once.
+fn once(id: &str, args: &[&str], settings: &str) -> String {
+    let args = [args, &["--exit-after", "0", "--exit-code", "0"]].concat();
+    standin_server(id, &args, &format!("{ONCE}{settings}"))
 }
 
 /// A short, printable summary of an event (lines may be 16 KiB long).
@@ -98,33 +108,20 @@ fn lines_of(events: &[Value], component: &str, pid: u32, stream: &str) -> Vec<St
         .collect()
 }
 
+/// The stdout lines of `component`'s process `pid`, once the last of them is `end` (the line
+/// after the long one the stand-in writes with `--long-line … --stdout-no-newline end`).
+fn stdout_through_end(daemon: &Daemon, component: &str, pid: u32) -> Vec<String> {
+    let events = wait_events(daemon, "the line after the long one", DEADLINE, |events| {
+        lines_of(events, component, pid, "stdout")
+            .last()
+            .is_some_and(|line| line == "end")
+    });
+    lines_of(&events, component, pid, "stdout")
+}
+
 /// `line 1` … `line n`, as `--print-lines n` prints them.
 fn numbered(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
     range.map(|i| format!("line {i}")).collect()
-}
-
-/// The UTC date `YYYY-MM-DD` of a day number (days since 1970-01-01; Howard Hinnant's
-/// civil_from_days).
-fn date_of_day(day: u64) -> String {
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Today's day number, UTC.
-fn today() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        / 86_400
 }
 
 /// The file `logs/{id}-{date}.log` of the registry folder resolves to, today (or, when the test
@@ -134,7 +131,7 @@ fn dated_file(daemon: &Daemon, id: &str, started_day: u64) -> PathBuf {
         daemon
             .path()
             .join("logs")
-            .join(format!("{id}-{}.log", date_of_day(day)))
+            .join(format!("{id}-{}.log", date(day)))
     };
     let now = at(today());
     if now.exists() || !at(started_day).exists() {
@@ -185,26 +182,26 @@ fn part(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The numbers of `tick N` lines, in order; other lines are an error.
-fn ticks(text: &str) -> Vec<u64> {
+/// The numbers `N` of lines `PREFIX N` (`prefix` with its space), in order; other lines are an
+/// error, `not a KIND line`.
+fn numbers_after(text: &str, prefix: &str, kind: &str) -> Vec<u64> {
     text.lines()
         .map(|line| {
-            line.strip_prefix("tick ")
+            line.strip_prefix(prefix)
                 .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("not a tick line: {line:?}"))
+                .unwrap_or_else(|| panic!("not a {kind} line: {line:?}"))
         })
         .collect()
 }
 
+/// The numbers of `tick N` lines, in order; other lines are an error.
+fn ticks(text: &str) -> Vec<u64> {
+    numbers_after(text, "tick ", "tick")
+}
+
 /// The numbers of `line N` lines, in order; other lines are an error.
 fn line_numbers(text: &str) -> Vec<u64> {
-    text.lines()
-        .map(|line| {
-            line.strip_prefix("line ")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("not a numbered line: {line:?}"))
-        })
-        .collect()
+    numbers_after(text, "line ", "numbered")
 }
 
 /// Whether `numbers` go up by exactly one each time.
@@ -233,22 +230,23 @@ fn dropped(events: &[Value], component: &str) -> u64 {
         .sum()
 }
 
-/// The pids of `component_started` events of `component`, in order.
-fn started(events: &[Value], component: &str) -> Vec<u32> {
+/// The pids of the `event` events of `component`, in order.
+fn event_pids(events: &[Value], event: &str, component: &str) -> Vec<u32> {
     events
         .iter()
-        .filter(|e| e["event"] == "component_started" && e["component"] == component)
+        .filter(|e| e["event"] == event && e["component"] == component)
         .map(pid_of)
         .collect()
 }
 
+/// The pids of `component_started` events of `component`, in order.
+fn started(events: &[Value], component: &str) -> Vec<u32> {
+    event_pids(events, "component_started", component)
+}
+
 /// The pids of `component_exited` events of `component`, in order.
 fn exited(events: &[Value], component: &str) -> Vec<u32> {
-    events
-        .iter()
-        .filter(|e| e["event"] == "component_exited" && e["component"] == component)
-        .map(pid_of)
-        .collect()
+    event_pids(events, "component_exited", component)
 }
 
 /// The number at the start of the last whole line of a `--flood` output (0 when there is none).
@@ -258,6 +256,27 @@ fn last_number(text: &str) -> u64 {
         .find(|line| line.len() >= 10)
         .and_then(|line| line[..10].parse().ok())
         .unwrap_or(0)
+}
+
+/// The numbers at the start of `--flood` lines, in order; a line without one is an error.
+fn flood_numbers<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<u64> {
+    lines
+        .map(|line| line[..10].parse().expect("numbered line"))
+        .collect()
+}
+
+/// Runs a daemon whose only component, `id`, runs once: it floods `bytes` of numbered
+/// [`LINE`]-byte lines onto stdout (`--flood`), with the `<output>` (or other settings) `output`.
+fn start_flood(id: &str, bytes: u64, output: &str) -> Daemon {
+    let server = once(id, &["--flood", &bytes.to_string()], output);
+    Daemon::start(&registry("", &server))
+}
+
+/// Waits, at most `limit`, until the flooding component `id` has exited.
+fn wait_flood_end(daemon: &Daemon, id: &str, limit: Duration) {
+    wait_events(daemon, "the flood ended", limit, |events| {
+        !exited(events, id).is_empty()
+    });
 }
 
 /// Whether `text` is `YYYY-MM-DDTHH:MM:SS` with an optional fraction and a `Z`.
@@ -297,13 +316,7 @@ fn rss_bytes(pid: u32) -> Option<u64> {
 
 /// Runs the CLI against this daemon (its registry and run directory) to completion.
 fn cli(daemon: &Daemon, args: &[&str]) -> std::process::Output {
-    Command::new(supervisor_bin())
-        .arg("--registry")
-        .arg(&daemon.registry)
-        .arg("--run-dir")
-        .arg(daemon.path().join("run"))
-        .args(args)
-        .env_remove("SUPERVISOR_LOG_FORMAT")
+    cli_command(&daemon.registry, &daemon.path().join("run"), args)
         .stdin(Stdio::null())
         .output()
         .expect("run supervisor")
@@ -317,6 +330,17 @@ fn stdout_lines(output: &std::process::Output) -> Vec<String> {
         .collect()
 }
 
+/// As [`stdout_lines`], of a CLI run that must have exited 0 (its stderr shown if not).
+fn ok_stdout_lines(output: &std::process::Output) -> Vec<String> {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout_lines(output)
+}
+
 /// A `supervisor … logs -f` running in the background, its stdout lines collected.
 struct Follower {
     child: Child,
@@ -325,13 +349,7 @@ struct Follower {
 
 impl Follower {
     fn start(daemon: &Daemon, args: &[&str]) -> Follower {
-        let mut child = Command::new(supervisor_bin())
-            .arg("--registry")
-            .arg(&daemon.registry)
-            .arg("--run-dir")
-            .arg(daemon.path().join("run"))
-            .args(args)
-            .env_remove("SUPERVISOR_LOG_FORMAT")
+        let mut child = cli_command(&daemon.registry, &daemon.path().join("run"), args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -414,28 +432,19 @@ fn lines_of_both_streams_become_component_output_events() {
 fn a_one_mebibyte_line_comes_in_sixteen_kibibyte_parts() {
     let _shared = shared();
     const BYTES: usize = 1 << 20;
-    let server = standin_server(
+    let server = once(
         "long",
         &[
             "--long-line",
             &BYTES.to_string(),
             "--stdout-no-newline",
             "end",
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
         ],
-        ONCE,
+        "",
     );
     let mut daemon = Daemon::start(&registry("", &server));
     let pid = daemon.started_pid("long");
-    let events = wait_events(&daemon, "the line after the long one", DEADLINE, |events| {
-        lines_of(events, "long", pid, "stdout")
-            .last()
-            .is_some_and(|line| line == "end")
-    });
-    let lines = lines_of(&events, "long", pid, "stdout");
+    let lines = stdout_through_end(&daemon, "long", pid);
     let (last, parts) = lines.split_last().expect("lines");
     assert_eq!(last, "end");
     let lengths: Vec<usize> = parts.iter().map(String::len).collect();
@@ -455,28 +464,19 @@ fn a_one_mebibyte_line_comes_in_sixteen_kibibyte_parts() {
 #[test]
 fn a_line_of_exactly_sixteen_kibibytes_is_one_event() {
     let _shared = shared();
-    let server = standin_server(
+    let server = once(
         "exact",
         &[
             "--long-line",
             &MAX_LINE.to_string(),
             "--stdout-no-newline",
             "end",
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
         ],
-        &format!(r#"{ONCE}<output file="logs/{{id}}.log" timestamps="false" stderr="null"/>"#),
+        r#"<output file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
     );
     let mut daemon = Daemon::start(&registry("", &server));
     let pid = daemon.started_pid("exact");
-    let events = wait_events(&daemon, "the line after the long one", DEADLINE, |events| {
-        lines_of(events, "exact", pid, "stdout")
-            .last()
-            .is_some_and(|line| line == "end")
-    });
-    let lines = lines_of(&events, "exact", pid, "stdout");
+    let lines = stdout_through_end(&daemon, "exact", pid);
     let lengths: Vec<usize> = lines.iter().map(String::len).collect();
     assert_eq!(lengths, [MAX_LINE, 3], "event line lengths");
     assert!(lines[0] == long_line(MAX_LINE));
@@ -492,7 +492,7 @@ fn a_line_of_exactly_sixteen_kibibytes_is_one_event() {
 fn a_line_just_over_the_cap_comes_in_two_parts() {
     let _shared = shared();
     let bytes = MAX_LINE + 10;
-    let server = standin_server(
+    let server = once(
         "over",
         &[
             "--long-line",
@@ -501,21 +501,12 @@ fn a_line_just_over_the_cap_comes_in_two_parts() {
             "0",
             "--stdout-no-newline",
             "end",
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
         ],
-        ONCE,
+        "",
     );
     let mut daemon = Daemon::start(&registry("", &server));
     let pid = daemon.started_pid("over");
-    let events = wait_events(&daemon, "the line after the long one", DEADLINE, |events| {
-        lines_of(events, "over", pid, "stdout")
-            .last()
-            .is_some_and(|line| line == "end")
-    });
-    let lines = lines_of(&events, "over", pid, "stdout");
+    let lines = stdout_through_end(&daemon, "over", pid);
     let expected = long_line(bytes);
     assert_eq!(
         lines,
@@ -536,19 +527,10 @@ fn a_line_just_over_the_cap_comes_in_two_parts() {
 #[test]
 fn a_partial_last_line_before_exit_is_kept() {
     let _shared = shared();
-    let server = standin_server(
+    let server = once(
         "partial",
-        &[
-            "--print-lines",
-            "2",
-            "--stdout-no-newline",
-            "last words",
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
-        ],
-        &format!(r#"{ONCE}<output file="logs/{{id}}.log" timestamps="false" stderr="null"/>"#),
+        &["--print-lines", "2", "--stdout-no-newline", "last words"],
+        r#"<output file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
     );
     let mut daemon = Daemon::start(&registry("", &server));
     let pid = daemon.started_pid("partial");
@@ -740,21 +722,13 @@ fn output_files_are_dated_and_timestamped_or_bare() {
 fn files_roll_at_max_size_and_keep_bounds_the_parts() {
     let _shared = shared();
     const LINES: u64 = 1200; // "line 1".."line 1200": 10_793 bytes with newlines
-    let args = [
-        "--print-lines",
-        &LINES.to_string(),
-        "--exit-after",
-        "0",
-        "--exit-code",
-        "0",
-    ];
+    let args = ["--print-lines", &LINES.to_string()];
     let output = |keep: u32| {
         format!(
-            r#"{ONCE}<output log="false" file="logs/{{id}}-{{date}}.log" maxSize="1KB" keep="{keep}" timestamps="false" stderr="null"/>"#
+            r#"<output log="false" file="logs/{{id}}-{{date}}.log" maxSize="1KB" keep="{keep}" timestamps="false" stderr="null"/>"#
         )
     };
-    let servers =
-        standin_server("rolling", &args, &output(3)) + &standin_server("single", &args, &output(1));
+    let servers = once("rolling", &args, &output(3)) + &once("single", &args, &output(1));
     let day = today();
     let daemon = Daemon::start(&registry("", &servers));
     wait_events(&daemon, "both exited", DEADLINE, |events| {
@@ -813,7 +787,7 @@ fn dated_files_past_the_retention_are_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
-    let yesterday = format!("x-{}.log", date_of_day(today() - 1));
+    let yesterday = format!("x-{}.log", date(today() - 1));
     let old = ["x-2000-01-01.log", "x-2000-01-01.log.1"];
     let kept = [
         yesterday.as_str(),
@@ -893,23 +867,12 @@ fn sigusr1_reopens_the_files_after_logrotate() {
 fn sigusr1_reopens_the_files_during_a_flood() {
     let _exclusive = exclusive();
     const BYTES: u64 = 30 << 20;
-    const LINE: u64 = 100;
     const LINES: u64 = BYTES / LINE;
-    let server = standin_server(
+    let mut daemon = start_flood(
         "busy",
-        &[
-            "--flood",
-            &BYTES.to_string(),
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
-        ],
-        &format!(
-            r#"{ONCE}<output log="false" file="logs/{{id}}.log" timestamps="false" stderr="null"/>"#
-        ),
+        BYTES,
+        r#"<output log="false" file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
     );
-    let mut daemon = Daemon::start(&registry("", &server));
     daemon.started_pid("busy");
     let path = daemon.path().join("logs/busy.log");
     let rotated = daemon.path().join("logs/busy.log.rotated");
@@ -920,9 +883,7 @@ fn sigusr1_reopens_the_files_during_a_flood() {
     std::fs::rename(&path, &rotated).unwrap();
     daemon.signal(Signal::SIGUSR1);
     let limit = Duration::from_secs(60);
-    wait_events(&daemon, "the flood ended", limit, |events| {
-        !exited(events, "busy").is_empty()
-    });
+    wait_flood_end(&daemon, "busy", limit);
     let start = Instant::now();
     while last_number(&read_text(&rotated)) != LINES && last_number(&read_text(&path)) != LINES {
         assert!(
@@ -942,11 +903,7 @@ fn sigusr1_reopens_the_files_during_a_flood() {
         path.display(),
         last_number(&old)
     );
-    let numbers: Vec<u64> = old
-        .lines()
-        .chain(new.lines())
-        .map(|line| line[..10].parse().expect("numbered line"))
-        .collect();
+    let numbers = flood_numbers(old.lines().chain(new.lines()));
     assert_eq!(numbers.len() as u64, LINES);
     assert!(consecutive(&numbers), "lines lost or out of order");
     assert_eq!(daemon.stop(), Some(0));
@@ -962,29 +919,16 @@ fn sigusr1_reopens_the_files_during_a_flood() {
 fn overflow_drop_counts_every_line_it_drops() {
     let _exclusive = exclusive();
     const BYTES: u64 = 50 << 20;
-    const LINE: u64 = 100;
     const WRITTEN: u64 = BYTES / LINE;
-    let server = standin_server(
+    let daemon = start_flood(
         "dropper",
-        &[
-            "--flood",
-            &BYTES.to_string(),
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
-        ],
-        &format!(
-            r#"{ONCE}<output log="false" overflow="drop" file="logs/{{id}}.log" timestamps="false" stderr="null"/>"#
-        ),
+        BYTES,
+        r#"<output log="false" overflow="drop" file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
     );
-    let daemon = Daemon::start(&registry("", &server));
     let path = daemon.path().join("logs/dropper.log");
     let limit = Duration::from_secs(60);
     let start = Instant::now();
-    wait_events(&daemon, "the flood ended", limit, |events| {
-        !exited(events, "dropper").is_empty()
-    });
+    wait_flood_end(&daemon, "dropper", limit);
     let flood_time = start.elapsed();
     // The file thread may still be writing what was queued: wait until the counts settle.
     let count = |text: &str| text.len() as u64 / LINE;
@@ -1040,18 +984,8 @@ fn overflow_drop_counts_every_line_it_drops() {
 #[test]
 fn stream_modes_route_or_silence_each_stream() {
     let _shared = shared();
-    let args = [
-        "--print-lines",
-        "2",
-        "--stderr-lines",
-        "2",
-        "--exit-after",
-        "0",
-        "--exit-code",
-        "0",
-    ];
-    let server =
-        |id: &str, output: &str| standin_server(id, &args, &format!("{ONCE}<output {output}/>"));
+    let args = ["--print-lines", "2", "--stderr-lines", "2"];
+    let server = |id: &str, output: &str| once(id, &args, &format!("<output {output}/>"));
     let servers = [
         server("merged", r#"stderr="merge""#),
         server("no-stdout", r#"stdout="null""#),
@@ -1061,17 +995,10 @@ fn stream_modes_route_or_silence_each_stream() {
         server("inherits-both", r#"stdout="inherit" stderr="merge""#),
     ]
     .concat()
-        + &standin_server(
+        + &once(
             "inherits-stderr",
-            &[
-                "--stderr-lines",
-                "1",
-                "--exit-after",
-                "0",
-                "--exit-code",
-                "0",
-            ],
-            &format!(r#"{ONCE}<output stdout="null" stderr="inherit"/>"#),
+            &["--stderr-lines", "1"],
+            r#"<output stdout="null" stderr="inherit"/>"#,
         );
     let ids = [
         "merged",
@@ -1083,40 +1010,21 @@ fn stream_modes_route_or_silence_each_stream() {
         "inherits-stderr",
     ];
     let daemon = Daemon::start(&registry("", &servers));
+    // The lines of the first run of `id` on `stream`.
+    let first_run = |events: &[Value], id: &str, stream: &str| {
+        lines_of(events, id, started(events, id)[0], stream)
+    };
     wait_events(&daemon, "every component ran", DEADLINE, |events| {
         ids.iter().all(|id| !exited(events, id).is_empty())
-            && lines_of(events, "merged", started(events, "merged")[0], "stdout").len() >= 5
-            && !lines_of(
-                events,
-                "no-stdout",
-                started(events, "no-stdout")[0],
-                "stderr",
-            )
-            .is_empty()
-            && lines_of(
-                events,
-                "no-stdout",
-                started(events, "no-stdout")[0],
-                "stderr",
-            )
-            .last()
-            .is_some_and(|l| l.contains("exiting"))
-            && lines_of(
-                events,
-                "no-stderr",
-                started(events, "no-stderr")[0],
-                "stdout",
-            )
-            .len()
-                >= 2
-            && lines_of(
-                events,
-                "inherits-stdout",
-                started(events, "inherits-stdout")[0],
-                "stderr",
-            )
-            .last()
-            .is_some_and(|l| l.contains("exiting"))
+            && first_run(events, "merged", "stdout").len() >= 5
+            && !first_run(events, "no-stdout", "stderr").is_empty()
+            && first_run(events, "no-stdout", "stderr")
+                .last()
+                .is_some_and(|l| l.contains("exiting"))
+            && first_run(events, "no-stderr", "stdout").len() >= 2
+            && first_run(events, "inherits-stdout", "stderr")
+                .last()
+                .is_some_and(|l| l.contains("exiting"))
             && events.iter().any(|e| {
                 e["event"] == "unparsed" && e["line"] == "inherits-stderr: exiting with code 0"
             })
@@ -1205,25 +1113,14 @@ fn a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it() {
     } else {
         500 << 20
     };
-    const LINE: u64 = 100;
     const LINES: u64 = BYTES / LINE;
     const STATUS_LIMIT: Duration = Duration::from_millis(100);
     const RSS_LIMIT: u64 = 64 << 20;
-    let server = standin_server(
+    let mut daemon = start_flood(
         "flood",
-        &[
-            "--flood",
-            &BYTES.to_string(),
-            "--exit-after",
-            "0",
-            "--exit-code",
-            "0",
-        ],
-        &format!(
-            r#"{ONCE}<output log="false" file="logs/{{id}}.log" maxSize="50MB" keep="2" timestamps="false" stderr="null"/>"#
-        ),
+        BYTES,
+        r#"<output log="false" file="logs/{id}.log" maxSize="50MB" keep="2" timestamps="false" stderr="null"/>"#,
     );
-    let mut daemon = Daemon::start(&registry("", &server));
     let daemon_pid = daemon.pid();
     let pid = daemon.started_pid("flood");
     let start = Instant::now();
@@ -1323,11 +1220,7 @@ fn a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it() {
         );
         assert_eq!(text.len() as u64 % LINE, 0, "{name}: a partial line");
     }
-    let numbers: Vec<u64> = older
-        .lines()
-        .chain(newest.lines())
-        .map(|line| line[..10].parse().expect("numbered line"))
-        .collect();
+    let numbers = flood_numbers(older.lines().chain(newest.lines()));
     assert!(consecutive(&numbers), "the parts are not consecutive");
     assert_eq!(numbers.last(), Some(&LINES));
     assert_eq!(daemon.stop(), Some(0));
@@ -1351,13 +1244,7 @@ fn logs_prints_the_last_lines_of_the_file() {
     let path = dated_file(&daemon, "filed", day);
     wait_file(&path, DEADLINE, |text| text.ends_with("line 15\n"));
     let output = cli(&daemon, &["logs", "filed", "-n", "3"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(stdout_lines(&output), numbered(13..=15));
+    assert_eq!(ok_stdout_lines(&output), numbered(13..=15));
     let output = cli(&daemon, &["logs", "filed"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout_lines(&output), numbered(6..=15));
@@ -1384,21 +1271,20 @@ fn logs_without_a_file_prints_the_captured_lines() {
     std::fs::write(&registry_path, registry("", &servers)).unwrap();
     let run_dir = dir.path().join("run");
     let day = today();
-    let daemon = Command::new(supervisor_bin())
-        .arg("--registry")
-        .arg(&registry_path)
-        .arg("--run-dir")
-        .arg(&run_dir)
-        .args(["--log-format", "json", "run", "--log-file"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn supervisor");
+    let daemon = cli_command(
+        &registry_path,
+        &run_dir,
+        &["--log-format", "json", "run", "--log-file"],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn supervisor");
     let mut daemon = Stoppable(daemon);
     let log = dir
         .path()
-        .join(format!("logs/Supervisor-{}.log", date_of_day(day)));
+        .join(format!("logs/Supervisor-{}.log", date(day)));
     wait_file(&log, DEADLINE, |text| {
         let outputs = |id: &str| {
             text.lines()
@@ -1409,24 +1295,13 @@ fn logs_without_a_file_prints_the_captured_lines() {
         outputs("evented") >= 15 && outputs("other") >= 20
     });
     let logs = |args: &[&str]| {
-        Command::new(supervisor_bin())
-            .arg("--registry")
-            .arg(&registry_path)
-            .arg("--run-dir")
-            .arg(&run_dir)
-            .args(args)
+        cli_command(&registry_path, &run_dir, args)
             .stdin(Stdio::null())
             .output()
             .expect("run supervisor logs")
     };
     let output = logs(&["logs", "evented", "-n", "3"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(stdout_lines(&output), numbered(13..=15));
+    assert_eq!(ok_stdout_lines(&output), numbered(13..=15));
     assert_eq!(stdout_lines(&logs(&["logs", "evented"])), numbered(6..=15));
     assert_eq!(daemon.stop(), Some(0));
 }

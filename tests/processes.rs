@@ -12,17 +12,8 @@ use common::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#;
-const NO_BACKOFF: &str = r#"<backoff initial="0"/>"#;
-
-/// SIGTERM's bit in the `SigCgt:`/`SigIgn:` masks of `/proc/PID/status`.
-const SIGTERM_BIT: u64 = 1 << (libc::SIGTERM - 1);
 /// SIGPIPE's bit in the same masks.
 const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
-
-fn idle(id: &str) -> String {
-    standin_server(id, &[], NO_BACKOFF)
-}
 
 /// Kills the listed processes (SIGKILL) when dropped, so a failing test leaves nothing behind
 /// that the daemon was supposed to take care of.
@@ -39,30 +30,6 @@ impl Drop for Leftovers {
     }
 }
 
-/// A hexadecimal mask line of `/proc/PID/status` (`SigCgt`, `SigIgn`, ...).
-fn status_mask(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        (name == key).then(|| u64::from_str_radix(value.trim(), 16).ok())?
-    })
-}
-
-/// Whether `pid` has a SIGTERM handler installed (standin `--ignore-term` is ready).
-fn catches_sigterm(pid: u32) -> bool {
-    status_mask(pid, "SigCgt").is_some_and(|mask| mask & SIGTERM_BIT != 0)
-}
-
-/// The argv of a process.
-fn cmdline(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap_or_default()
-        .split(|&b| b == 0)
-        .filter(|arg| !arg.is_empty())
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect()
-}
-
 /// Waits until component `id` (pid `parent`) has a standin grandchild that runs as
 /// `--name ID-grandchild` (it has exec'd) and, with `ignore_term`, catches SIGTERM. Found
 /// through /proc: the grandchild's stdout line goes to the daemon's stdout, which is /dev/null.
@@ -71,7 +38,7 @@ fn wait_for_grandchild(parent: u32, id: &str, ignore_term: bool) -> u32 {
     let find = || {
         processes().into_iter().find(|p| {
             p.ppid == parent
-                && cmdline(p.pid).get(1..3) == Some(&["--name".to_string(), name.clone()][..])
+                && proc_args(p.pid).get(1..3) == Some(&["--name".to_string(), name.clone()][..])
                 && (!ignore_term || catches_sigterm(p.pid))
         })
     };
@@ -85,15 +52,6 @@ fn mask(report: &Value, key: &str) -> u64 {
         .as_str()
         .unwrap_or_else(|| panic!("{key} in {report}"));
     u64::from_str_radix(text, 16).unwrap_or_else(|_| panic!("{key} = {text}"))
-}
-
-/// The events logged so far that are `event` about `component`.
-fn events_of(daemon: &Daemon, event: &str, component: &str) -> Vec<Value> {
-    daemon
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == event && e["component"] == component)
-        .collect()
 }
 
 /// The environment of a report as (name, value) pairs.

@@ -9,41 +9,19 @@
 //! - `decode` never panics on arbitrary bytes, and every request round-trips through serde_json.
 //! - The fuzz seed corpora (fuzz/corpus/, where crashers are kept) replay with the same checks.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
 use actors::spec::{ChildSpec, GroupSpec};
+use common::placed::assert_placed;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use supervisor::control::protocol::{decode, Request};
 use supervisor::registry::{self, Registry, RegistryError};
 
 const VALID_FULL: &str = include_str!("fixtures/registry/valid-full.xml");
-
-/// Every diagnostic of an error names `path` and points inside `text`: 1-based line and
-/// column, the line one of the text's, the column at most one past the end of that line.
-fn assert_placed(result: &Result<Registry, RegistryError>, path: &Path, text: &str) {
-    let Err(RegistryError(diagnostics)) = result else {
-        return;
-    };
-    assert!(!diagnostics.is_empty(), "an error without a diagnostic");
-    let lines: Vec<&str> = text.split('\n').collect();
-    for diagnostic in diagnostics {
-        assert_eq!(diagnostic.path, path, "{diagnostic}");
-        assert!(
-            diagnostic.line >= 1 && diagnostic.column >= 1,
-            "{diagnostic}"
-        );
-        let line = lines
-            .get(diagnostic.line as usize - 1)
-            .unwrap_or_else(|| panic!("{diagnostic}: past the last line"));
-        let width = u32::try_from(line.chars().count()).unwrap() + 1;
-        assert!(
-            diagnostic.column <= width,
-            "{diagnostic}: past the end of its line"
-        );
-    }
-}
 
 fn parse_checked(text: &str) -> Result<Registry, RegistryError> {
     let path = Path::new("prop/registry.xml");

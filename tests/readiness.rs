@@ -12,17 +12,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#;
-
-/// The events logged so far that are `event` about `component`.
-fn events_of(daemon: &Daemon, event: &str, component: &str) -> Vec<Value> {
-    daemon
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == event && e["component"] == component)
-        .collect()
-}
-
 /// The position in the log of the first event matching `matches`.
 fn position(daemon: &Daemon, what: &str, matches: impl Fn(&Value) -> bool) -> usize {
     daemon
@@ -30,11 +19,6 @@ fn position(daemon: &Daemon, what: &str, matches: impl Fn(&Value) -> bool) -> us
         .iter()
         .position(matches)
         .unwrap_or_else(|| panic!("no {what} in the log"))
-}
-
-/// Seconds from event `a` to event `b` by their timestamps.
-fn seconds_between(a: &Value, b: &Value) -> f64 {
-    timestamp_secs(b) - timestamp_secs(a)
 }
 
 /// A `GET path` against 127.0.0.1:`port`; the status code.

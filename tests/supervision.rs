@@ -6,13 +6,6 @@ mod common;
 use common::*;
 use nix::sys::signal::Signal;
 
-const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#;
-const NO_BACKOFF: &str = r#"<backoff initial="0"/>"#;
-
-fn idle(id: &str) -> String {
-    standin_server(id, &[], NO_BACKOFF)
-}
-
 fn three_children(strategy: &str) -> String {
     let head = format!(r#"<restartStrategy type="{strategy}" intensity="50" period="10"/>"#);
     registry(&head, &[idle("a"), idle("b"), idle("c")].concat())
@@ -35,11 +28,7 @@ fn kill_one(strategy: &str, victim: usize) -> (Vec<u32>, Vec<u32>) {
         after[i] = daemon.started_pid(ids[i]);
     }
     assert_eq!(daemon.stop(), Some(0));
-    let restarts = daemon
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "component_started")
-        .count();
+    let restarts = daemon.count("component_started");
     assert_eq!(
         restarts,
         3 + restarted.len(),
@@ -134,12 +123,7 @@ fn restarted_after_exit(restart: &str, code: &str) -> bool {
     assert_eq!(exited["expected"], code == "0");
     // The marker's stop comes after any restart decision for x was made and carried out.
     assert_eq!(daemon.stop(), Some(0));
-    daemon
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "component_started" && e["component"] == "x")
-        .count()
-        > 1
+    events_of(&daemon, "component_started", "x").len() > 1
 }
 
 #[test]
@@ -206,11 +190,7 @@ fn intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4() {
     assert_eq!(stopped["exit_code"], 4);
     assert_eq!(daemon.wait_exit(), Some(4));
     // (2 + 1) starts per inner run, and the inner group ran twice: 6 starts of the crasher.
-    let starts = daemon
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "component_started" && e["component"] == "crasher")
-        .count();
+    let starts = events_of(&daemon, "component_started", "crasher").len();
     assert_eq!(starts, 6);
 }
 

@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use placed::assert_placed;
 use supervisor::registry::{self, Registry, RegistryError};
+
+// The property tests' check, from their harness (tests/common).
+#[path = "../../tests/common/placed.rs"]
+mod placed;
 
 /// One scratch file per fuzzing process, rewritten for every input.
 fn scratch() -> &'static Path {
@@ -20,30 +25,6 @@ fn scratch() -> &'static Path {
     SCRATCH.get_or_init(|| {
         std::env::temp_dir().join(format!("supervisor-fuzz-{}.xml", std::process::id()))
     })
-}
-
-/// Every diagnostic names `path` and points inside `text` (1-based, columns in characters; the
-/// column may be one past the end of its line, where a truncated document ends).
-fn assert_placed(result: &Result<Registry, RegistryError>, path: &Path, text: &str) {
-    let Err(RegistryError(diagnostics)) = result else {
-        return;
-    };
-    assert!(!diagnostics.is_empty(), "an error without a diagnostic");
-    let lines: Vec<&str> = text.split('\n').collect();
-    for diagnostic in diagnostics {
-        assert_eq!(diagnostic.path, path, "{diagnostic}");
-        assert!(
-            diagnostic.line >= 1 && diagnostic.column >= 1,
-            "{diagnostic}"
-        );
-        let line = lines.get(diagnostic.line as usize - 1);
-        let line = line.unwrap_or_else(|| panic!("{diagnostic}: past the last line"));
-        let width = line.chars().count() as u32 + 1;
-        assert!(
-            diagnostic.column <= width,
-            "{diagnostic}: past the end of its line"
-        );
-    }
 }
 
 /// The (line, column) of every diagnostic, or `None` for a registry that loaded.

@@ -806,21 +806,27 @@ fn handle_connection(mut stream: TcpStream, name: &str) {
 
 fn serve(listener: TcpListener, name: String) {
     for conn in listener.incoming() {
-        match conn {
-            Ok(stream) => {
-                let conn_name = name.clone();
-                let spawned = thread::Builder::new()
-                    .name("http".to_owned())
-                    .spawn(move || handle_connection(stream, &conn_name));
-                if let Err(e) = spawned {
-                    log(&name, &format!("cannot start a connection thread: {e}"));
-                }
+        answer(conn, &name);
+    }
+}
+
+/// Answers one accepted connection on a thread of its own; after a failed accept, logs it and
+/// waits a little.
+fn answer(conn: io::Result<TcpStream>, name: &str) {
+    match conn {
+        Ok(stream) => {
+            let conn_name = name.to_owned();
+            let spawned = thread::Builder::new()
+                .name("http".to_owned())
+                .spawn(move || handle_connection(stream, &conn_name));
+            if let Err(e) = spawned {
+                log(name, &format!("cannot start a connection thread: {e}"));
             }
-            Err(e) => {
-                // E.g. EMFILE: back off instead of spinning on the error.
-                log(&name, &format!("accept failed: {e}"));
-                thread::sleep(Duration::from_millis(100));
-            }
+        }
+        Err(e) => {
+            // E.g. EMFILE: back off instead of spinning on the error.
+            log(name, &format!("accept failed: {e}"));
+            thread::sleep(Duration::from_millis(100));
         }
     }
 }
@@ -846,21 +852,7 @@ fn serve_until(listener: TcpListener, name: String, stop_at: Instant) {
         if Instant::now() >= stop_at {
             break;
         }
-        match conn {
-            Ok(stream) => {
-                let conn_name = name.clone();
-                let spawned = thread::Builder::new()
-                    .name("http".to_owned())
-                    .spawn(move || handle_connection(stream, &conn_name));
-                if let Err(e) = spawned {
-                    log(&name, &format!("cannot start a connection thread: {e}"));
-                }
-            }
-            Err(e) => {
-                log(&name, &format!("accept failed: {e}"));
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
+        answer(conn, &name);
     }
     drop(listener);
     log(&name, "stopped answering");

@@ -63,12 +63,27 @@ fn the_fixture_corpus_gives_the_expected_diagnostics() {
     }
 }
 
+/// The diagnostics `text` gives (it must not load).
+fn diagnostics(text: &str) -> Vec<Diagnostic> {
+    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
+    diagnostics
+}
+
+/// A diagnostic as `LINE:COL: message`.
+fn located(d: &Diagnostic) -> String {
+    format!("{}:{}: {}", d.line, d.column, d.message)
+}
+
+/// Every diagnostic `text` gives, as `LINE:COL: message`.
+fn errors(text: &str) -> Vec<String> {
+    diagnostics(text).iter().map(located).collect()
+}
+
 /// The single diagnostic `text` gives, as `LINE:COL: message`.
 fn only_error(text: &str) -> String {
-    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
+    let diagnostics = diagnostics(text);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
-    let d = &diagnostics[0];
-    format!("{}:{}: {}", d.line, d.column, d.message)
+    located(&diagnostics[0])
 }
 
 #[test]
@@ -160,7 +175,7 @@ fn a_flood_of_errors_is_capped() {
         "<supervisor><servers>{}</servers></supervisor>",
         "<x/>".repeat(500)
     );
-    let RegistryError(diagnostics) = parse(Path::new("r.xml"), &text).unwrap_err();
+    let diagnostics = diagnostics(&text);
     assert_eq!(diagnostics.len(), 101);
     assert!(diagnostics[100]
         .message
@@ -520,13 +535,8 @@ fn every_container_checks_its_attributes_and_ids_are_required() {
     let text = "<supervisor v='1'>\n<config c=''/>\n<profiles p=''/>\n<servers s=''>\n\
                 <group id='g' x=''/>\n<group/>\n<server><executable>x</executable></server>\n\
                 </servers></supervisor>";
-    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
-    let got: Vec<String> = diagnostics
-        .iter()
-        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
-        .collect();
     assert_eq!(
-        got,
+        errors(text),
         [
             "1:13: unknown attribute `v` on `<supervisor>`; it takes no attributes",
             "2:9: unknown attribute `c` on `<config>`; it takes no attributes",
@@ -821,13 +831,8 @@ fn merge_time_errors_point_into_the_layer_that_holds_the_attribute() {
                 <server id='b'><profile ref='P'/><executable>x</executable>\
                 <output file='b.log'/><readiness tcp='h:1'/></server>\n\
                 </servers></supervisor>";
-    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
-    let got: Vec<String> = diagnostics
-        .iter()
-        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
-        .collect();
     assert_eq!(
-        got,
+        errors(text),
         [
             "2:25: `<output>` attribute `maxSize` needs `file`; server `a` has none, neither in \
              its own `<output>` nor from a profile",
@@ -1151,8 +1156,7 @@ fn profiles_may_hold_output_and_checks_too() {
     let text = "<supervisor><profiles><profile id='P'>\n\
                 <output bogus='1'/><readiness tcp='h'/><healthCheck notify='true'/>\n\
                 </profile></profiles><servers/></supervisor>";
-    let RegistryError(diagnostics) = parse(Path::new("r.xml"), text).unwrap_err();
-    let got: Vec<String> = diagnostics
+    let got: Vec<String> = diagnostics(text)
         .iter()
         .map(|d| format!("{}:{}", d.line, d.column))
         .collect();

@@ -12,8 +12,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod placed;
+
 /// How long any single wait may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A root strategy that lets components restart often (50 restarts in 10 s) before it gives up.
+pub const FAST: &str = r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#;
+
+/// Restarts without a backoff delay.
+pub const NO_BACKOFF: &str = r#"<backoff initial="0"/>"#;
 
 /// The supervisor binary under test.
 pub fn supervisor_bin() -> &'static str {
@@ -40,6 +48,12 @@ pub fn standin_server(id: &str, args: &[&str], settings: &str) -> String {
         "<server id=\"{id}\"><executable>{}</executable><arguments><argument>--name</argument><argument>{id}</argument>{arguments}</arguments>{settings}</server>\n",
         standin()
     )
+}
+
+/// A `<server>` running the stand-in with no arguments (it idles until stopped), restarted
+/// without backoff.
+pub fn idle(id: &str) -> String {
+    standin_server(id, &[], NO_BACKOFF)
 }
 
 /// Escapes text for an XML element body.
@@ -191,6 +205,11 @@ impl Daemon {
         self.wait_exit()
     }
 
+    /// How many `event` events (about anything) have been logged so far.
+    pub fn count(&self, event: &str) -> usize {
+        self.events().iter().filter(|e| e["event"] == event).count()
+    }
+
     /// The events logged so far, named.
     pub fn names(&self) -> Vec<String> {
         self.events()
@@ -227,6 +246,15 @@ impl Drop for Daemon {
     }
 }
 
+/// The events about `component` named `event`, logged so far.
+pub fn events_of(daemon: &Daemon, event: &str, component: &str) -> Vec<Value> {
+    daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == event && e["component"] == component)
+        .collect()
+}
+
 /// The `pid` field of an event.
 pub fn pid_of(event: &Value) -> u32 {
     event["pid"].as_u64().expect("event has a pid") as u32
@@ -258,6 +286,20 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
 pub fn read_json_when_ready(path: &Path) -> Value {
     eventually(&format!("{} exists", path.display()), || path.exists());
     serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, not yet run, with
+/// `SUPERVISOR_LOG_FORMAT` removed from its environment (the CLI picks its own log format).
+pub fn cli_command(registry: &Path, run_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(supervisor_bin());
+    command
+        .arg("--registry")
+        .arg(registry)
+        .arg("--run-dir")
+        .arg(run_dir)
+        .args(args)
+        .env_remove("SUPERVISOR_LOG_FORMAT");
+    command
 }
 
 /// Runs the supervisor binary with `args` to completion.
@@ -322,6 +364,11 @@ pub fn timestamp_secs(event: &Value) -> f64 {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     days as f64 * 86_400.0 + hms[0] * 3_600.0 + hms[1] * 60.0 + hms[2]
+}
+
+/// Seconds from event `earlier` to event `later`, by their timestamps.
+pub fn seconds_between(earlier: &Value, later: &Value) -> f64 {
+    timestamp_secs(later) - timestamp_secs(earlier)
 }
 
 /// What `/proc/PID/stat` says about a process's place in the process tree.
@@ -413,15 +460,19 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// The argv of a process, joined with spaces (empty for a zombie or a process that is gone).
-pub fn proc_cmdline(pid: u32) -> String {
+/// The argv of a process (empty for a zombie or a process that is gone).
+pub fn proc_args(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .unwrap_or_default()
         .split(|&b| b == 0)
         .filter(|arg| !arg.is_empty())
         .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect()
+}
+
+/// The argv of a process, joined with spaces (empty for a zombie or a process that is gone).
+pub fn proc_cmdline(pid: u32) -> String {
+    proc_args(pid).join(" ")
 }
 
 /// The direct children of `pid` right now (zombies included).
@@ -448,4 +499,19 @@ impl Daemon {
         self.cursor = 0;
         std::mem::take(&mut *events)
     }
+}
+
+/// A hexadecimal mask line of `/proc/PID/status` (`SigCgt`, `SigIgn`, ...).
+pub fn status_mask(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name == key).then(|| u64::from_str_radix(value.trim(), 16).ok())?
+    })
+}
+
+/// Whether `pid` has a SIGTERM handler installed (standin `--ignore-term` is ready).
+pub fn catches_sigterm(pid: u32) -> bool {
+    const SIGTERM_BIT: u64 = 1 << (libc::SIGTERM - 1);
+    status_mask(pid, "SigCgt").is_some_and(|mask| mask & SIGTERM_BIT != 0)
 }
