@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use actix::{Message, Recipient};
 use nix::errno::Errno;
@@ -135,8 +136,14 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
         if let Err(error) = journal.write(records.into_iter()) {
             tracing::warn!(error = %error, "cannot write the children journal");
         }
+        // At most one rewrite per interval: a crash loop of hundreds of restarts a second
+        // would otherwise spend its time creating files; changes meanwhile wait in `dirty`.
+        std::thread::sleep(JOURNAL_INTERVAL);
     }
 }
+
+/// The shortest time between two rewrites of the journal.
+const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Default for ProcessTable {
     fn default() -> Self {
