@@ -63,7 +63,17 @@ pub fn run(registry: &Registry, id: &str, lines: usize, follow: bool) -> ExitCod
     let path = source.path();
     let mut position = match print_tail(&source, &path, lines, &mut out) {
         Ok(position) => position,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            let hint = match &source {
+                Source::File(_) => "it has written nothing today",
+                Source::DaemonLog(..) => {
+                    "it has no <output file>, and its lines go to the daemon's log, which is a \
+                     file only under `start` or `run --log-file`"
+                }
+            };
+            eprintln!("note: no {} yet: {hint}", path.display());
+            0
+        }
         Err(error) => {
             eprintln!("error: {}: {error}", path.display());
             return ExitCode::from(crate::verbs::EXIT_FAILURE);
