@@ -97,7 +97,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let daemon = Daemon::create(|ctx| {
             let root = tree::build(&registry.tree, &runtime, ctx.address().recipient());
-            Daemon::new(registry, root, log, runtime.output.clone())
+            Daemon::new(registry, root, log, runtime.clone())
         });
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
@@ -137,7 +137,7 @@ struct Daemon {
     shutting_down: bool,
     stop_waiters: Vec<oneshot::Sender<Reply>>,
     log: Option<DailyLog>,
-    output: OutputService,
+    runtime: Runtime,
 }
 
 impl Daemon {
@@ -145,7 +145,7 @@ impl Daemon {
         registry: Registry,
         root: Addr<GroupActor>,
         log: Option<DailyLog>,
-        output: OutputService,
+        runtime: Runtime,
     ) -> Self {
         Daemon {
             registry,
@@ -155,7 +155,7 @@ impl Daemon {
             shutting_down: false,
             stop_waiters: Vec::new(),
             log,
-            output,
+            runtime,
         }
     }
 
@@ -357,6 +357,14 @@ impl Handler<DaemonSignal> for Daemon {
 
     fn handle(&mut self, signal: DaemonSignal, ctx: &mut Context<Self>) {
         match signal {
+            DaemonSignal::Shutdown(number) if self.shutting_down => {
+                // A second SIGTERM/SIGINT: the operator will not wait for stop timeouts.
+                tracing::warn!(
+                    signal = signals::name(number),
+                    "second signal during shutdown: killing every component now"
+                );
+                self.runtime.processes.kill_all();
+            }
             DaemonSignal::Shutdown(number) => {
                 let reason = format!("signal {}", signals::name(number));
                 self.shutdown(&reason, EXIT_OK, ctx);
@@ -365,7 +373,7 @@ impl Handler<DaemonSignal> for Daemon {
                 ctx.spawn(self.reload().map(|_, _, _| ()));
             }
             DaemonSignal::ReopenLogs => {
-                self.output.reopen();
+                self.runtime.output.reopen();
                 if let Some(log) = &self.log {
                     if let Err(error) = log.reopen() {
                         tracing::error!(error = %error, "cannot reopen the log file");

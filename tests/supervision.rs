@@ -295,3 +295,27 @@ fn stats_are_logged_every_tracestatsinterval() {
     }
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// A second SIGTERM during the shutdown does not wait for stop timeouts: everything is killed.
+#[test]
+fn a_second_sigterm_kills_at_once() {
+    let server = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>60</stopTimeout>",
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &server));
+    let pid = daemon.started_pid("stubborn");
+    eventually("standin catches SIGTERM", || catches_sigterm(pid));
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_event("component_stopping", "stubborn");
+    daemon.signal(Signal::SIGTERM);
+    let stopped = daemon.wait_event("component_stopped", "stubborn");
+    assert_eq!(stopped["pid"], pid);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(!alive(pid));
+    assert!(
+        !daemon.names().iter().any(|n| n == "component_killed"),
+        "not by the timeout"
+    );
+}

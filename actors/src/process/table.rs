@@ -287,6 +287,15 @@ impl ProcessTable {
         killpg(Pid::from_raw(pid), signal).is_ok()
     }
 
+    /// SIGKILLs every child's group (and cgroup) at once: the second Ctrl-C of an operator who
+    /// will not wait for stop timeouts. The exits are then reaped as usual.
+    pub fn kill_all(&self) {
+        let children = self.lock();
+        for (&pid, owner) in &children.owners {
+            owner.kill_remains(Pid::from_raw(pid));
+        }
+    }
+
     /// How many children are alive (not yet reaped).
     pub fn len(&self) -> usize {
         self.lock().owners.len()
