@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use actix::{Message, Recipient};
+use actix::Message;
 
 use crate::policy::Exit;
-use crate::status::Snapshot;
 
 /// Bring the child up (after `delay`). Answers once it has started, or once it has come to rest
 /// without starting (stopped, or exited and not to be restarted).
@@ -47,38 +46,6 @@ pub struct ChildExited {
     pub exit: Exit,
     /// How long it had been running.
     pub uptime: Duration,
-}
-
-/// The handles a group keeps for one child, whatever kind of actor it is.
-#[derive(Clone)]
-pub struct ChildLink {
-    /// Where [`Start`] goes.
-    pub start: Recipient<Start>,
-    /// Where [`Stop`] goes.
-    pub stop: Recipient<Stop>,
-    /// Where [`Settle`] goes.
-    pub settle: Recipient<Settle>,
-    /// Where [`Snapshot`] goes.
-    pub snapshot: Recipient<Snapshot>,
-}
-
-impl ChildLink {
-    /// The links of an actor that handles all three commands.
-    pub fn of<A>(address: &actix::Addr<A>) -> Self
-    where
-        A: actix::Actor<Context = actix::Context<A>>
-            + actix::Handler<Start>
-            + actix::Handler<Stop>
-            + actix::Handler<Settle>
-            + actix::Handler<Snapshot>,
-    {
-        ChildLink {
-            start: address.clone().recipient(),
-            stop: address.clone().recipient(),
-            settle: address.clone().recipient(),
-            snapshot: address.clone().recipient(),
-        }
-    }
 }
 
 /// What an operator asks of one component or group.

@@ -5,7 +5,7 @@ use actix::{Actor, Addr, AsyncContext, Recipient};
 
 use crate::component::ComponentActor;
 use crate::group::{ChildActor, ChildSlot, GroupActor};
-use crate::messages::{ChildExited, ChildLink};
+use crate::messages::ChildExited;
 use crate::output::OutputService;
 use crate::process::ProcessTable;
 use crate::spec::{ChildSpec, GroupSpec, TreeSpec};
@@ -65,25 +65,19 @@ pub(crate) fn slot(
     me: Recipient<ChildExited>,
     runtime: &Runtime,
 ) -> ChildSlot {
-    let (link, wanted, actor) = match child {
+    let (wanted, actor) = match child {
         ChildSpec::Component(spec) => {
-            let actor =
-                ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone())
-                    .start();
-            (
-                ChildLink::of(&actor),
-                spec.autostart,
-                ChildActor::Component(actor),
-            )
+            let component =
+                ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone());
+            (spec.autostart, ChildActor::Component(component.start()))
         }
-        ChildSpec::Group(spec) => {
-            let group = build_group(spec, Some(path), me, runtime);
-            (ChildLink::of(&group), true, ChildActor::Group(group))
-        }
+        ChildSpec::Group(spec) => (
+            true,
+            ChildActor::Group(build_group(spec, Some(path), me, runtime)),
+        ),
     };
     ChildSlot {
         spec: child.clone(),
-        link,
         wanted,
         attempt: 0,
         actor,

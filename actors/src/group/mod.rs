@@ -6,6 +6,7 @@
 //! new plan or a `Stop` cancels the running one and takes over what it still had to do.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 mod reload;
@@ -20,9 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::component::ComponentActor;
 use crate::events;
-use crate::messages::{
-    Action, ChildExited, ChildLink, Operate, Settle, Start, StartOutcome, Stop, UnknownId,
-};
+use crate::messages::{Action, ChildExited, Operate, Settle, Start, StartOutcome, Stop, UnknownId};
 use crate::policy::{self, Exit, RestartWindow};
 use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
 use crate::status::{GroupStatus, Snapshot, StatusReport};
@@ -33,24 +32,75 @@ use crate::tree::Runtime;
 pub struct ChildSlot {
     /// The child's resolved settings.
     pub spec: ChildSpec,
-    /// Where commands go.
-    pub link: ChildLink,
     /// Whether the group wants it up (autostart, not settled after an exit, not stopped by an
     /// operator).
     pub wanted: bool,
     /// Consecutive restarts without a stable run.
     pub attempt: u32,
-    /// The child's actor, for the messages only one kind of child takes.
+    /// Where commands go.
     pub actor: ChildActor,
 }
 
-/// A child's actor by kind.
+/// A child's actor by kind; the commands every child takes go through it.
 #[derive(Clone)]
 pub enum ChildActor {
     /// A component.
     Component(Addr<ComponentActor>),
     /// A nested group.
     Group(Addr<GroupActor>),
+}
+
+impl ChildActor {
+    /// [`Start`], answered once the child started or came to rest.
+    fn start(&self, start: Start) -> impl Future<Output = StartOutcome> + 'static {
+        let actor = self.clone();
+        async move {
+            let answer = match actor {
+                ChildActor::Component(component) => component.send(start).await,
+                ChildActor::Group(group) => group.send(start).await,
+            };
+            answer.unwrap_or(StartOutcome::NotStarted)
+        }
+    }
+
+    /// [`Start`] without waiting for the answer.
+    fn tell_start(&self, start: Start) {
+        match self {
+            ChildActor::Component(component) => component.do_send(start),
+            ChildActor::Group(group) => group.do_send(start),
+        }
+    }
+
+    /// [`Stop`], answered once nothing of the child runs.
+    fn stop(&self) -> impl Future<Output = ()> + 'static {
+        let actor = self.clone();
+        async move {
+            let _ = match actor {
+                ChildActor::Component(component) => component.send(Stop).await,
+                ChildActor::Group(group) => group.send(Stop).await,
+            };
+        }
+    }
+
+    /// [`Settle`].
+    fn settle(&self) {
+        match self {
+            ChildActor::Component(component) => component.do_send(Settle),
+            ChildActor::Group(group) => group.do_send(Settle),
+        }
+    }
+
+    /// The child's [`Snapshot`].
+    fn snapshot(&self) -> impl Future<Output = StatusReport> + 'static {
+        let actor = self.clone();
+        async move {
+            let answer = match actor {
+                ChildActor::Component(component) => component.send(Snapshot).await,
+                ChildActor::Group(group) => group.send(Snapshot).await,
+            };
+            answer.unwrap_or_default()
+        }
+    }
 }
 
 impl ChildSlot {
@@ -181,7 +231,7 @@ impl GroupActor {
             }
         }
         bring_up.retain(|&index, _| self.children[index].wanted);
-        let stop_levels: Vec<Vec<Recipient<Stop>>> = self
+        let stop_levels: Vec<Vec<ChildActor>> = self
             .levels(&take_down)
             .into_iter()
             .rev()
@@ -189,12 +239,12 @@ impl GroupActor {
                 level
                     .iter()
                     .rev()
-                    .map(|&i| self.children[i].link.stop.clone())
+                    .map(|&i| self.children[i].actor.clone())
                     .collect()
             })
             .collect();
         let indices: Vec<usize> = bring_up.keys().copied().collect();
-        let start_levels: Vec<Vec<(Recipient<Start>, Start)>> = self
+        let start_levels: Vec<Vec<(ChildActor, Start)>> = self
             .levels(&indices)
             .into_iter()
             .map(|level| {
@@ -202,17 +252,17 @@ impl GroupActor {
                     .iter()
                     .map(|&i| {
                         let delay = bring_up[&i];
-                        (self.children[i].link.start.clone(), Start { delay })
+                        (self.children[i].actor.clone(), Start { delay })
                     })
                     .collect()
             })
             .collect();
         let sequence = async move {
             for level in stop_levels {
-                join_all(level.iter().map(|stop| stop.send(Stop))).await;
+                join_all(level.iter().map(ChildActor::stop)).await;
             }
             for level in start_levels {
-                join_all(level.iter().map(|(start, message)| start.send(*message))).await;
+                join_all(level.iter().map(|(child, start)| child.start(*start))).await;
             }
         };
         let handle = ctx.spawn(sequence.into_actor(self).map(move |_, actor, ctx| {
@@ -294,12 +344,12 @@ impl GroupActor {
         let slot = &mut self.children[index];
         if matches!(self.phase, Phase::Down | Phase::Stopping) {
             // Our own stop is underway (or done): nothing is restarted.
-            slot.link.settle.do_send(Settle);
+            slot.actor.settle();
             return;
         }
         if !policy::wants_restart(slot.restart(), exited.exit, slot.success_exit_codes()) {
             slot.wanted = false;
-            slot.link.settle.do_send(Settle);
+            slot.actor.settle();
             return;
         }
         let now = Instant::now();
@@ -324,7 +374,7 @@ impl GroupActor {
         self.log_restart(index, reason, delay);
         match self.strategy {
             Strategy::OneForOne => {
-                self.children[index].link.start.do_send(Start { delay });
+                self.children[index].actor.tell_start(Start { delay });
             }
             Strategy::OneForAll | Strategy::RestForOne => self.restart_siblings(index, delay, ctx),
         }
@@ -427,7 +477,7 @@ impl Handler<Snapshot> for GroupActor {
         let requests: Vec<_> = self
             .children
             .iter()
-            .map(|slot| slot.link.snapshot.send(Snapshot))
+            .map(|slot| slot.actor.snapshot())
             .collect();
         let mut report = StatusReport {
             components: Vec::new(),
@@ -437,7 +487,7 @@ impl Handler<Snapshot> for GroupActor {
             }],
         };
         Box::pin(async move {
-            for child in join_all(requests).await.into_iter().flatten() {
+            for child in join_all(requests).await {
                 report.components.extend(child.components);
                 report.groups.extend(child.groups);
             }
@@ -474,15 +524,14 @@ impl Handler<Operate> for GroupActor {
         };
         slot.wanted = operate.action != Action::Stop;
         slot.attempt = 0;
-        let link = slot.link.clone();
+        let child = slot.actor.clone();
         Box::pin(async move {
             if operate.action != Action::Start {
-                let _ = link.stop.send(Stop).await;
+                child.stop().await;
             }
             if operate.action != Action::Stop {
-                let _ = link
-                    .start
-                    .send(Start {
+                child
+                    .start(Start {
                         delay: Duration::ZERO,
                     })
                     .await;

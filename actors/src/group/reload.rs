@@ -14,7 +14,6 @@ use tokio::sync::oneshot;
 
 use super::{ChildActor, ChildSlot, GroupActor, Inherit, Phase};
 use crate::component::Replace;
-use crate::messages::Stop;
 use crate::spec::{ChildSpec, GroupSpec};
 use crate::tree;
 
@@ -155,7 +154,7 @@ impl Handler<Reconfigure> for GroupActor {
         let (answer, answered) = oneshot::channel();
         let apply = async move {
             for slot in work.stop.iter().chain(work.restart.iter().rev()) {
-                let _ = slot.link.stop.send(Stop).await;
+                slot.actor.stop().await;
             }
             for slot in &work.restart {
                 if let (ChildActor::Component(actor), ChildSpec::Component(spec)) =
