@@ -145,12 +145,6 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
 /// The shortest time between two rewrites of the journal.
 const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
 
-impl Default for ProcessTable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// A running child: the leader of its own process group. Dropping it does not stop the process.
 pub struct Child {
     pid: i32,
@@ -158,8 +152,8 @@ pub struct Child {
 }
 
 impl ProcessTable {
-    /// An empty table for this daemon process.
-    pub fn new() -> Self {
+    /// An empty table for this daemon process, keeping no journal and making no cgroups.
+    pub(crate) fn new() -> Self {
         ProcessTable {
             inner: Arc::new(Mutex::new(Children {
                 owners: HashMap::new(),
@@ -294,16 +288,6 @@ impl ProcessTable {
         for (&pid, owner) in &children.owners {
             owner.kill_remains(Pid::from_raw(pid));
         }
-    }
-
-    /// How many children are alive (not yet reaped).
-    pub fn len(&self) -> usize {
-        self.lock().owners.len()
-    }
-
-    /// Whether no child is alive.
-    pub fn is_empty(&self) -> bool {
-        self.lock().owners.is_empty()
     }
 }
 
