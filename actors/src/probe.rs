@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::policy::ExitStatus;
-use crate::process::{Child, ExitNotify, ProcessTable, SpawnRequest};
+use crate::process::{Child, ExitNotify, Launch, ProcessTable, SpawnRequest};
 use crate::spec::{CommandSpec, OutputSpec, Probe, StderrMode, StdoutMode};
 
 /// What an `exec` probe runs as: the component's id, environment, directory and user.
@@ -83,11 +83,13 @@ async fn exec(
         ..OutputSpec::default()
     };
     let (exit, exited) = oneshot::channel();
+    let Ok(launch) = Launch::new(&context.id, &command, &[]) else {
+        return false;
+    };
     let request = SpawnRequest {
         id: &context.id,
-        command: &command,
+        launch: &launch,
         output: &quiet,
-        extra_env: &[],
         own_cgroup: false,
     };
     let Ok((child, _)) = context.processes.spawn(request, ExitNotify::Once(exit)) else {

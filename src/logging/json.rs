@@ -29,60 +29,65 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut fields = Fields(vec![
-            (
-                "timestamp",
-                Value::from(dates::rfc3339(std::time::SystemTime::now())),
-            ),
-            ("level", Value::from(event.metadata().level().as_str())),
-        ]);
-        event.record(&mut fields);
-        let mut line = String::from("{");
-        for (index, (name, value)) in fields.0.iter().enumerate() {
-            if index > 0 {
-                line.push(',');
-            }
-            line.push_str(&Value::from(*name).to_string());
-            line.push(':');
-            line.push_str(&value.to_string());
-        }
-        line.push('}');
+        // Written straight into one buffer, field by field: no intermediate JSON values.
+        let mut line = Line(Vec::with_capacity(256));
+        line.0.push(b'{');
+        line.field("timestamp", &dates::rfc3339(std::time::SystemTime::now()));
+        line.field("level", event.metadata().level().as_str());
+        event.record(&mut line);
+        line.0.push(b'}');
+        let line = String::from_utf8(line.0).map_err(|_| fmt::Error)?;
         writeln!(writer, "{line}")
     }
 }
 
-/// The fields of one event, in order.
-struct Fields(Vec<(&'static str, Value)>);
+/// One event's JSON object as it is written.
+struct Line(Vec<u8>);
 
-impl Visit for Fields {
+impl Line {
+    /// Appends `"name":value`, `value` being anything serde can write.
+    fn field(&mut self, name: &str, value: &(impl serde::Serialize + ?Sized)) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        // Writing into a Vec cannot fail, and strings, numbers and booleans always serialize.
+        let _ = serde_json::to_writer(&mut self.0, name);
+        self.0.push(b':');
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+}
+
+impl Visit for Line {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.push((field.name(), Value::from(value)));
+        self.field(field.name(), &value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.push((field.name(), Value::from(value)));
+        self.field(field.name(), &value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.push((field.name(), Value::from(value)));
+        self.field(field.name(), &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.push((field.name(), Value::from(value)));
+        self.field(field.name(), &value);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push((field.name(), Value::from(value)));
+        self.field(field.name(), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = format!("{value:?}");
-        let value = if ARRAY_FIELDS.contains(&field.name()) {
-            serde_json::from_str(&text).unwrap_or(Value::from(text))
-        } else {
-            Value::from(text)
-        };
-        self.0.push((field.name(), value));
+        let array = ARRAY_FIELDS
+            .contains(&field.name())
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten();
+        match array {
+            Some(array) => self.field(field.name(), &array),
+            None => self.field(field.name(), text.as_str()),
+        }
     }
 }
 

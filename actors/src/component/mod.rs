@@ -16,7 +16,7 @@ use crate::events;
 use crate::messages::{ChildExited, Settle, Start, StartOutcome, Stop};
 use crate::policy::{is_normal, Exit, ExitStatus};
 use crate::probe::ProbeContext;
-use crate::process::{Child, ExitNotify, ProcessExited, SpawnRequest};
+use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
 use crate::spec::{ComponentSpec, Probe};
 use crate::status::{ComponentStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
@@ -103,6 +103,9 @@ pub struct ComponentActor {
     stop_waiters: Vec<oneshot::Sender<()>>,
     spawns: u32,
     last_exit: Option<ExitStatus>,
+    /// The command as C strings, kept after a successful start until the settings change: a
+    /// restart does not search `PATH` or copy the environment again (a failed start does).
+    launch: Option<Launch>,
 }
 
 impl ComponentActor {
@@ -123,6 +126,7 @@ impl ComponentActor {
             stop_waiters: Vec::new(),
             spawns: 0,
             last_exit: None,
+            launch: None,
         }
     }
 
@@ -164,15 +168,25 @@ impl ComponentActor {
             },
             _ => None,
         };
-        let extra_env: Vec<(String, String)> = notify
-            .iter()
-            .map(|socket| ("NOTIFY_SOCKET".to_string(), socket.address.clone()))
-            .collect();
+        let launch = match (&notify, self.launch.take()) {
+            (None, Some(kept)) => Ok(kept),
+            // Each start gets a socket of its own, so a launch with its address is not kept.
+            (socket, _) => {
+                let address: Vec<(String, String)> = socket
+                    .iter()
+                    .map(|socket| ("NOTIFY_SOCKET".to_string(), socket.address.clone()))
+                    .collect();
+                Launch::new(&self.spec.id, &self.spec.command, &address)
+            }
+        };
+        let launch = match launch {
+            Ok(launch) => launch,
+            Err(error) => return self.spawn_failed(&error.to_string()),
+        };
         let request = SpawnRequest {
             id: &self.spec.id,
-            command: &self.spec.command,
+            launch: &launch,
             output: &self.spec.output,
-            extra_env: &extra_env,
             own_cgroup: true,
         };
         let notified = ExitNotify::Actor(ctx.address().recipient());
@@ -180,6 +194,9 @@ impl ComponentActor {
             Ok(spawned) => spawned,
             Err(error) => return self.spawn_failed(&error.to_string()),
         };
+        if notify.is_none() {
+            self.launch = Some(launch);
+        }
         let pid = child.pid();
         self.runtime
             .output
@@ -636,5 +653,6 @@ impl Handler<Replace> for ComponentActor {
 
     fn handle(&mut self, Replace(spec): Replace, _: &mut Context<Self>) {
         self.spec = spec;
+        self.launch = None;
     }
 }

@@ -132,12 +132,14 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
     let mut lines = Vec::new();
     'pipe: while pipe.readable().await.is_ok() {
         // The buffer exists only while output flows: an idle component costs no memory.
-        let mut buffer = vec![0; READ_CHUNK];
+        // Read into spare capacity: zeroing 16 KiB per wake-up would cost more than the read.
+        let mut buffer = Vec::with_capacity(READ_CHUNK);
         loop {
-            match pipe.try_read(&mut buffer) {
+            buffer.clear();
+            match pipe.try_read_buf(&mut buffer) {
                 Ok(0) => break 'pipe,
-                Ok(n) => {
-                    splitter.push(&buffer[..n], |line| lines.push(line.to_vec()));
+                Ok(_) => {
+                    splitter.push(&buffer, |line| lines.push(line.to_vec()));
                     for line in lines.drain(..) {
                         deliver(&target, stream, &line, &mut drops).await;
                     }

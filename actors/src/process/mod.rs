@@ -13,6 +13,6 @@ pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
-pub use spawn::SpawnError;
+pub use spawn::{Launch, SpawnError};
 pub use stdio::{Captured, Stream};
 pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

@@ -1,6 +1,7 @@
 //! Reading `/proc/PID/stat`: process group, start time and resident memory of processes.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 
 /// The fields of `/proc/PID/stat` Supervisor uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,14 @@ pub struct Stat {
 
 /// Reads `/proc/PID/stat`; `None` when the process is gone.
 pub fn stat(pid: i32) -> Option<Stat> {
-    parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    // One read into a buffer on the stack: the line is a few hundred bytes (the command name
+    // is at most 64), and the kernel produces it whole on the first read.
+    let mut buffer = [0u8; 1024];
+    let length = File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read(&mut buffer)
+        .ok()?;
+    parse(std::str::from_utf8(buffer.get(..length)?).ok()?)
 }
 
 /// Every process on the host with its stat fields.

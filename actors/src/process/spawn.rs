@@ -1,15 +1,17 @@
-//! Turns a component's resolved command into a `std::process::Command` set up for a clean child.
+//! Turns a component's resolved command into a [`Launch`]: the program, argv and environment
+//! as C strings, built in the parent so that the child only has to read them.
 //!
 //! No shell: the executable gets its arguments verbatim. A bare executable name is looked up in
 //! the daemon's own `PATH` here, in the parent, so the child's environment cannot redirect it.
 
-use std::ffi::{CString, OsString};
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use super::sys::{self, Credentials};
+use super::stdio::ChildStdio;
+use super::sys::{self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials};
 use crate::spec::CommandSpec;
 
 /// Why a component's process could not be started.
@@ -18,44 +20,107 @@ pub enum SpawnError {
     /// A bare executable name is in no directory of `PATH`.
     #[error("executable `{0}` not found in PATH")]
     NotFound(String),
-    /// `fork`, the child's setup or `exec` failed (missing file, EACCES, EAGAIN, a refused
-    /// privilege drop, ...).
+    /// Preparing the child failed in the daemon (pipes, cgroup, a NUL byte in an argument).
     #[error("{0}")]
-    Exec(#[source] io::Error),
+    Prepare(#[source] io::Error),
+    /// The child could not be created, or failed before running its program (missing file,
+    /// EACCES, EAGAIN, a refused privilege drop, ...).
+    #[error("{0}")]
+    Child(#[from] ChildError),
 }
 
 /// The environment variable that tells a child which component it is.
 pub const COMPONENT_VARIABLE: &str = "SUPERVISOR_COMPONENT";
 
-/// Builds `spec` for component `id` (plus `extra` variables), ready to spawn as a child of
-/// `daemon_pid`.
-pub fn command(
-    id: &str,
-    spec: &CommandSpec,
-    extra: &[(String, String)],
-    daemon_pid: i32,
-    cgroup_procs: Option<CString>,
-) -> Result<Command, SpawnError> {
-    let mut command = Command::new(resolve_executable(&spec.executable)?);
-    command.args(&spec.arguments);
-    command.arg0(&spec.executable);
-    if !spec.inherit_environment {
-        command.env_clear();
+/// A command ready to start: everything the child needs, as C strings.
+pub struct Launch {
+    program: CString,
+    arguments: CStringArray,
+    environment: CStringArray,
+    directory: Option<CString>,
+    credentials: Option<Credentials>,
+}
+
+impl Launch {
+    /// Builds `spec` for component `id`, with `extra` variables on top of its environment.
+    pub fn new(
+        id: &str,
+        spec: &CommandSpec,
+        extra: &[(String, String)],
+    ) -> Result<Self, SpawnError> {
+        let program = c_string(resolve_executable(&spec.executable)?.as_os_str())?;
+        let arguments = std::iter::once(spec.executable.as_os_str())
+            .chain(spec.arguments.iter().map(OsStr::new))
+            .map(c_string)
+            .collect::<Result<_, _>>()?;
+        let mut environment: BTreeMap<OsString, OsString> = if spec.inherit_environment {
+            std::env::vars_os().collect()
+        } else {
+            BTreeMap::new()
+        };
+        let overrides = spec.environment.iter().chain(extra);
+        for (name, value) in overrides {
+            environment.insert(name.into(), value.into());
+        }
+        environment.insert(COMPONENT_VARIABLE.into(), id.into());
+        let environment = environment
+            .into_iter()
+            .map(|(mut name, value)| {
+                name.push("=");
+                name.push(value);
+                c_string(&name)
+            })
+            .collect::<Result<_, _>>()?;
+        let directory = spec
+            .working_directory
+            .as_deref()
+            .map(|directory| c_string(directory.as_os_str()))
+            .transpose()?;
+        let credentials = spec.user.as_ref().map(|user| Credentials {
+            uid: user.uid,
+            gid: user.gid,
+            groups: user.groups.clone(),
+        });
+        Ok(Launch {
+            program,
+            arguments: CStringArray::new(arguments),
+            environment: CStringArray::new(environment),
+            directory,
+            credentials,
+        })
     }
-    command.envs(spec.environment.iter().map(|(name, value)| (name, value)));
-    command.envs(extra.iter().map(|(name, value)| (name, value)));
-    command.env(COMPONENT_VARIABLE, id);
-    if let Some(directory) = &spec.working_directory {
-        command.current_dir(directory);
+
+    /// Starts the child of `parent` (the daemon) with `stdio`, in the cgroup of `cgroup_procs`
+    /// if given, and returns its pid. The caller holds the process table's lock.
+    pub fn start(
+        &self,
+        stdio: &ChildStdio,
+        cgroup_procs: Option<&CStr>,
+        parent: libc::pid_t,
+        stack: &mut ChildStack,
+    ) -> Result<libc::pid_t, SpawnError> {
+        let plan = ChildPlan {
+            program: &self.program,
+            arguments: &self.arguments,
+            environment: &self.environment,
+            stdio: stdio.descriptors().map_err(SpawnError::Prepare)?,
+            directory: self.directory.as_deref(),
+            cgroup_procs,
+            credentials: self.credentials.as_ref(),
+            parent,
+        };
+        Ok(sys::spawn(&plan, stack)?)
     }
-    command.stdin(Stdio::null());
-    let credentials = spec.user.as_ref().map(|user| Credentials {
-        uid: user.uid,
-        gid: user.gid,
-        groups: user.groups.clone(),
-    });
-    sys::prepare_child(&mut command, daemon_pid, credentials, cgroup_procs);
-    Ok(command)
+}
+
+/// `text` as a C string; a NUL byte in it is an error.
+fn c_string(text: &OsStr) -> Result<CString, SpawnError> {
+    CString::new(text.as_bytes()).map_err(|_| {
+        SpawnError::Prepare(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} contains a NUL byte", text.to_string_lossy()),
+        ))
+    })
 }
 
 /// An executable with a `/` is used as it is; a bare name is searched in the daemon's `PATH`.

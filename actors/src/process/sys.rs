@@ -1,14 +1,21 @@
 //! The only `unsafe` in Supervisor: raw system calls that neither std nor nix wraps safely.
 //!
-//! Each block says why it is sound. The child-setup hook runs between `fork` and `exec` in a
-//! copy of a multi-threaded process, so it may only make async-signal-safe calls: no allocation,
-//! no locks, no logging. Everything it needs is computed before the fork.
+//! Each block says why it is sound. Children are started the way `posix_spawn` starts them:
+//! `clone(CLONE_VM | CLONE_VFORK)` on a stack of their own. Until `execve` the child shares the
+//! daemon's memory, so there is no page-table copy and no copy-on-write fault in the daemon
+//! afterwards (with `fork`, the largest cost of a restart), and the calling thread sleeps until
+//! the child has exec'd or died. While it shares that memory the child only reads the plan made
+//! for it and makes raw system calls: no allocation, no lock, no logging, and no libc wrapper
+//! that keeps process-wide state (glibc's `setuid` would change every daemon thread's
+//! credentials). Every signal is blocked around the `clone`, so no daemon handler ever runs in
+//! the child.
 
-use std::ffi::{CStr, CString};
+use std::convert::Infallible;
+use std::ffi::{c_void, CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 /// The identity a child drops to before `exec`.
 #[derive(Debug, Clone)]
@@ -43,7 +50,7 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
             signal,
-            std::ptr::null::<libc::siginfo_t>(),
+            ptr::null::<libc::siginfo_t>(),
             0,
         )
     };
@@ -53,103 +60,389 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Makes `command`'s child a clean process: its own session, the target identity, default
-/// signal state, killed when the daemon dies, and no inherited descriptor but 0, 1 and 2.
-///
-/// `parent` is the daemon's pid; the child exits at once if the daemon died before it could
-/// arm its parent-death signal.
-pub fn prepare_child(
-    command: &mut Command,
-    parent: libc::pid_t,
-    credentials: Option<Credentials>,
-    cgroup_procs: Option<CString>,
-) {
-    let setup = move || -> io::Result<()> {
-        new_session()?;
-        if let Some(procs) = &cgroup_procs {
-            join_cgroup(procs)?;
+/// C strings and the NULL-terminated array of pointers to them that `execve` wants, built
+/// together so that every pointer points into a string this value owns.
+pub struct CStringArray {
+    /// Owns what `pointers` points into (a `CString`'s bytes never move).
+    _strings: Vec<CString>,
+    pointers: Vec<*const libc::c_char>,
+}
+
+impl CStringArray {
+    /// The array of `strings`, NULL-terminated.
+    pub fn new(strings: Vec<CString>) -> Self {
+        let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        pointers.push(ptr::null());
+        CStringArray {
+            _strings: strings,
+            pointers,
         }
-        if let Some(credentials) = &credentials {
-            drop_privileges(credentials)?;
-        }
-        reset_signals()?;
-        die_with_parent(parent)?;
-        close_inherited_descriptors();
-        Ok(())
-    };
-    // SAFETY: `setup` only calls the async-signal-safe functions below, allocates nothing (the
-    // groups vector was built before the fork and is only read) and takes no lock.
-    unsafe {
-        command.pre_exec(setup);
     }
 }
 
-/// Maps a libc return code to an `io::Result` (reads errno; allocates nothing).
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == -1 {
-        Err(io::Error::last_os_error())
+/// Everything a new child needs, prepared by the parent; the child only reads it.
+pub struct ChildPlan<'a> {
+    /// The executable's path (`PATH` was searched by the parent).
+    pub program: &'a CStr,
+    /// `argv`, from argv\[0\].
+    pub arguments: &'a CStringArray,
+    /// The whole environment, as `NAME=value` strings.
+    pub environment: &'a CStringArray,
+    /// The descriptors that become the child's 0, 1 and 2; `None` keeps the daemon's. Each is
+    /// above 2 (std opens /dev/null on any of 0-2 the daemon started without, so new
+    /// descriptors never land there), or already the one it replaces.
+    pub stdio: [Option<BorrowedFd<'a>>; 3],
+    /// The working directory; the daemon's when `None`.
+    pub directory: Option<&'a CStr>,
+    /// The `cgroup.procs` file of the cgroup the child joins, if any.
+    pub cgroup_procs: Option<&'a CStr>,
+    /// The identity to drop to, if any.
+    pub credentials: Option<&'a Credentials>,
+    /// The daemon's pid: the child gives up if its parent is already someone else.
+    pub parent: libc::pid_t,
+}
+
+/// The step at which a child failed before running its program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    /// Creating the process.
+    Clone = 1,
+    /// Installing stdin, stdout and stderr.
+    Stdio,
+    /// Changing to the working directory.
+    Directory,
+    /// Starting a session of its own.
+    Session,
+    /// Joining the component's cgroup.
+    Cgroup,
+    /// Dropping to the configured user and groups.
+    Credentials,
+    /// Arming the parent-death signal.
+    ParentDeath,
+    /// Replacing itself with the program.
+    Exec,
+}
+
+impl Stage {
+    const ALL: [Stage; 8] = [
+        Stage::Clone,
+        Stage::Stdio,
+        Stage::Directory,
+        Stage::Session,
+        Stage::Cgroup,
+        Stage::Credentials,
+        Stage::ParentDeath,
+        Stage::Exec,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Clone => "clone",
+            Stage::Stdio => "stdio",
+            Stage::Directory => "chdir",
+            Stage::Session => "setsid",
+            Stage::Cgroup => "cgroup",
+            Stage::Credentials => "setuid",
+            Stage::ParentDeath => "parent-death signal",
+            Stage::Exec => "execve",
+        }
+    }
+}
+
+/// A child that never ran its program: the step that failed and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", stage.name())]
+pub struct ChildError {
+    /// Where it failed.
+    pub stage: Stage,
+    /// The system's reason.
+    #[source]
+    pub error: io::Error,
+}
+
+/// The memory a child runs on until `execve`: mapped once, reused by every spawn (spawns are
+/// serialized by the process table's lock), with a guard page below it.
+pub struct ChildStack {
+    base: *mut c_void,
+}
+
+/// The stack's size, guard page included: the child's setup needs a few KiB at most.
+const STACK_SIZE: usize = 64 * 1024;
+
+impl ChildStack {
+    /// Maps a new stack.
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: an anonymous private mapping at an address of the kernel's choosing aliases
+        // nothing of ours; the result is checked before use.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base };
+        // SAFETY: the first page lies inside the mapping just made, which nothing uses yet.
+        if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The highest address: stacks grow down. Page-aligned, so 16-byte aligned.
+    fn top(&mut self) -> *mut c_void {
+        self.base.wrapping_byte_add(STACK_SIZE)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: `base` and the size are exactly the mapping `new` made, and no child runs on
+        // it (a child only runs while `spawn` holds `&mut self`).
+        unsafe {
+            libc::munmap(self.base, STACK_SIZE);
+        }
+    }
+}
+
+// SAFETY: the stack is plain memory owned by this value alone; moving it to another thread
+// moves that ownership.
+unsafe impl Send for ChildStack {}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf takes an integer and reads no memory of ours.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// What the child leaves for the parent, in the memory they share: the stage it failed at
+/// (0 when it reached its program) and errno.
+struct Shared<'a> {
+    plan: &'a ChildPlan<'a>,
+    stage: AtomicU8,
+    errno: AtomicI32,
+}
+
+/// Starts a child as `plan` says and returns its pid once it runs the program. A child that
+/// failed on the way has been reaped already. The caller must hold the lock that keeps the
+/// reaper from waiting for any child meanwhile, so that the failed child's pid is ours to reap.
+pub fn spawn(plan: &ChildPlan<'_>, stack: &mut ChildStack) -> Result<libc::pid_t, ChildError> {
+    let shared = Shared {
+        plan,
+        stage: AtomicU8::new(0),
+        errno: AtomicI32::new(0),
+    };
+    let previous = block_all_signals();
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: `child_main` runs on `stack`, which nothing else uses while we hold `&mut` to it,
+    // and reads `shared`, which lives until `clone` returns: with CLONE_VFORK this thread
+    // sleeps until the child has called execve or exited, and with every signal blocked no
+    // handler of ours can run on the child's side of the shared memory.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            flags,
+            ptr::from_ref(&shared).cast_mut().cast(),
+        )
+    };
+    let clone_error = io::Error::last_os_error();
+    restore_signal_mask(previous);
+    if pid < 0 {
+        return Err(ChildError {
+            stage: Stage::Clone,
+            error: clone_error,
+        });
+    }
+    let failed = shared.stage.load(Ordering::Acquire);
+    let Some(&stage) = Stage::ALL.iter().find(|stage| **stage as u8 == failed) else {
+        return Ok(pid);
+    };
+    reap_failed(pid);
+    Err(ChildError {
+        stage,
+        error: io::Error::from_raw_os_error(shared.errno.load(Ordering::Relaxed)),
+    })
+}
+
+/// Blocks every signal in the calling thread (the raw call, unlike libc's, includes the two
+/// glibc keeps for itself) and returns the mask to restore.
+fn block_all_signals() -> u64 {
+    let all: u64 = !0;
+    let mut previous: u64 = 0;
+    // SAFETY: rt_sigprocmask reads and writes one 8-byte kernel signal set each.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &all,
+            &mut previous,
+            8usize,
+        );
+    }
+    previous
+}
+
+fn restore_signal_mask(previous: u64) {
+    // SAFETY: rt_sigprocmask reads one 8-byte kernel signal set and writes none.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &previous,
+            ptr::null_mut::<u64>(),
+            8usize,
+        );
+    }
+}
+
+/// Reaps a child that exited before running its program.
+fn reap_failed(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waitpid writes one int into `status`; the pid is our unreaped child (the caller
+    // holds the reaper's lock).
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && errno() == libc::EINTR {}
+}
+
+/// The child: sets itself up, then runs the program; returns (and so exits) only on failure.
+extern "C" fn child_main(shared: *mut c_void) -> libc::c_int {
+    // SAFETY: `spawn` passes a pointer to its `Shared`, alive until this child has exec'd or
+    // exited (the parent thread sleeps meanwhile).
+    let shared = unsafe { &*shared.cast_const().cast::<Shared<'_>>() };
+    let Err((stage, errno)) = become_component(shared.plan);
+    shared.errno.store(errno, Ordering::Relaxed);
+    shared.stage.store(stage as u8, Ordering::Release);
+    127
+}
+
+/// A failed step: where, and errno.
+type Failure = (Stage, i32);
+
+fn become_component(plan: &ChildPlan<'_>) -> Result<Infallible, Failure> {
+    install_stdio(&plan.stdio).map_err(at(Stage::Stdio))?;
+    if let Some(directory) = plan.directory {
+        // SAFETY: chdir reads a NUL-terminated path the parent built.
+        check(unsafe { libc::syscall(libc::SYS_chdir, directory.as_ptr()) })
+            .map_err(at(Stage::Directory))?;
+    }
+    // SAFETY: setsid takes no arguments.
+    check(unsafe { libc::syscall(libc::SYS_setsid) }).map_err(at(Stage::Session))?;
+    if let Some(procs) = plan.cgroup_procs {
+        join_cgroup(procs).map_err(at(Stage::Cgroup))?;
+    }
+    if let Some(credentials) = plan.credentials {
+        drop_privileges(credentials).map_err(at(Stage::Credentials))?;
+    }
+    reset_signals();
+    die_with_parent(plan.parent).map_err(at(Stage::ParentDeath))?;
+    close_inherited_descriptors();
+    // SAFETY: the path and both arrays are NUL-terminated C strings (NULL-terminated arrays)
+    // that the parent built and keeps alive until we have exec'd.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execve,
+            plan.program.as_ptr(),
+            plan.arguments.pointers.as_ptr(),
+            plan.environment.pointers.as_ptr(),
+        );
+    }
+    // execve returns only when it failed.
+    Err((Stage::Exec, errno()))
+}
+
+fn at(stage: Stage) -> impl Fn(i32) -> Failure {
+    move |errno| (stage, errno)
+}
+
+/// errno of the calling thread (the child shares the parent thread's, which sleeps meanwhile).
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// A raw system call's result: `Err(errno)` when it failed.
+fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
+    if rc < 0 {
+        Err(errno())
     } else {
-        Ok(())
+        Ok(rc)
     }
 }
 
-/// Moves the calling process into the cgroup whose `cgroup.procs` file is `procs` (before the
-/// privilege drop: the file belongs to the daemon's user).
-fn join_cgroup(procs: &CStr) -> io::Result<()> {
-    // SAFETY: `procs` is a valid NUL-terminated path built before the fork; open, write and
-    // close are async-signal-safe and the buffer is a static byte string.
-    unsafe {
-        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        check(fd)?;
-        let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-        libc::close(fd);
-        check(if written == 1 { 0 } else { -1 })
+/// Makes the planned descriptors the child's 0, 1 and 2 (without close-on-exec).
+fn install_stdio(stdio: &[Option<BorrowedFd<'_>>; 3]) -> Result<(), i32> {
+    for (target, source) in (0..).zip(stdio) {
+        let Some(source) = source else { continue };
+        let source = source.as_raw_fd();
+        // SAFETY: fcntl and dup3 only change our descriptor table; `source` is open (borrowed
+        // by the plan).
+        let rc = unsafe {
+            if source == target {
+                libc::syscall(libc::SYS_fcntl, target, libc::F_SETFD, 0)
+            } else {
+                libc::syscall(libc::SYS_dup3, source, target, 0)
+            }
+        };
+        check(rc)?;
     }
+    Ok(())
 }
 
-/// `setsid()`: the child leads a new session and process group (pgid = pid).
-fn new_session() -> io::Result<()> {
-    // SAFETY: setsid has no arguments and is async-signal-safe.
-    let rc = unsafe { libc::setsid() };
-    check(if rc == -1 { -1 } else { 0 })
+/// Moves the child into the cgroup whose `cgroup.procs` file is `procs` (before the privilege
+/// drop: the file belongs to the daemon's user).
+fn join_cgroup(procs: &CStr) -> Result<(), i32> {
+    // SAFETY: openat reads a NUL-terminated path the parent built.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            procs.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: write reads one byte of a static string; "0" means the writing process.
+    let written = check(unsafe { libc::syscall(libc::SYS_write, fd, b"0".as_ptr(), 1usize) });
+    // SAFETY: `fd` was opened above and is not used after this.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+    written.map(drop)
 }
 
-/// setgroups → setgid → setuid (CERT POS36-C order), then proves the change took.
-fn drop_privileges(credentials: &Credentials) -> io::Result<()> {
-    // SAFETY: the pointer and length describe a live, initialised slice of gid_t.
-    check(unsafe { libc::setgroups(credentials.groups.len(), credentials.groups.as_ptr()) })?;
-    // SAFETY: setgid and setuid take plain integers and are async-signal-safe.
-    check(unsafe { libc::setgid(credentials.gid) })?;
+/// setgroups → setgid → setuid (CERT POS36-C order) as raw calls that change this process
+/// alone, then proves the change took.
+fn drop_privileges(credentials: &Credentials) -> Result<(), i32> {
+    let groups = &credentials.groups;
+    // SAFETY: the pointer and length describe a live, initialised slice of 32-bit gids.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    // SAFETY: setgid and setuid take plain integers.
+    check(unsafe { libc::syscall(libc::SYS_setgid, credentials.gid) })?;
     // SAFETY: as above.
-    check(unsafe { libc::setuid(credentials.uid) })?;
-    // SAFETY: the get*id calls cannot fail and take no pointers.
-    let changed = unsafe {
-        libc::getuid() == credentials.uid
-            && libc::geteuid() == credentials.uid
-            && libc::getgid() == credentials.gid
-            && libc::getegid() == credentials.gid
+    check(unsafe { libc::syscall(libc::SYS_setuid, credentials.uid) })?;
+    let id = |call| {
+        // SAFETY: the get*id calls take no arguments and cannot fail.
+        unsafe { libc::syscall(call) }
     };
+    let uid = libc::c_long::from(credentials.uid);
+    let gid = libc::c_long::from(credentials.gid);
+    let changed = id(libc::SYS_getuid) == uid
+        && id(libc::SYS_geteuid) == uid
+        && id(libc::SYS_getgid) == gid
+        && id(libc::SYS_getegid) == gid;
     if changed {
         Ok(())
     } else {
-        Err(io::Error::from_raw_os_error(libc::EPERM))
+        Err(libc::EPERM)
     }
 }
 
-/// Unblocks every signal and restores the default action of every signal the daemon ignores
-/// (std keeps the parent's mask, and ignored dispositions survive `exec`).
-fn reset_signals() -> io::Result<()> {
-    // SAFETY: a zeroed sigset_t is valid storage for sigemptyset, which initialises it;
-    // sigprocmask reads it and writes no old set (null).
-    unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        check(libc::pthread_sigmask(
-            libc::SIG_SETMASK,
-            &empty,
-            std::ptr::null_mut(),
-        ))?;
-    }
+/// Restores the default action of every signal (handled or ignored ones would otherwise stay
+/// ignored across `exec`), then unblocks them all.
+fn reset_signals() {
     // The kernel's own `struct sigaction` all zero: SIG_DFL, no flags, no restorer, empty mask.
     let default_action = [0u64; 4];
     for signal in 1..=64 {
@@ -158,38 +451,40 @@ fn reset_signals() -> io::Result<()> {
         }
         // SAFETY: rt_sigaction reads `default_action` (a valid kernel sigaction, 8-byte mask)
         // and writes no old action. The raw call, unlike libc's sigaction, also resets 32 and
-        // 33, which glibc reserves but a parent may have left ignored.
+        // 33, which glibc reserves but a parent may have left ignored. Without CLONE_SIGHAND
+        // the child has its own copy of the handlers: the daemon's are untouched.
         unsafe {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 signal,
                 default_action.as_ptr(),
-                std::ptr::null_mut::<u64>(),
+                ptr::null_mut::<u64>(),
                 8usize,
             );
         }
     }
-    Ok(())
+    restore_signal_mask(0);
 }
 
 /// Arms SIGKILL on the daemon's death (after the id change, which would clear it), then checks
 /// that the daemon did not die before it was armed.
-fn die_with_parent(parent: libc::pid_t) -> io::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail.
-    unsafe {
-        check(libc::prctl(
+fn die_with_parent(parent: libc::pid_t) -> Result<(), i32> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_prctl,
             libc::PR_SET_PDEATHSIG,
             libc::SIGKILL as libc::c_ulong,
-        ))?;
-        if libc::getppid() != parent {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
-        }
+        )
+    })?;
+    // SAFETY: getppid takes no arguments and cannot fail.
+    if unsafe { libc::syscall(libc::SYS_getppid) } != libc::c_long::from(parent) {
+        return Err(libc::ESRCH);
     }
     Ok(())
 }
 
-/// Marks every descriptor from 3 up close-on-exec, whoever opened it (std's own error pipe must
-/// stay open until `exec`, so they are not closed here).
+/// Marks every descriptor from 3 up close-on-exec, whoever opened it.
 fn close_inherited_descriptors() {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes descriptor flags; an old kernel answers ENOSYS, and every

@@ -1,7 +1,7 @@
 //! The process table: pid → owner, the reaper loop, and guarded group signals.
 //!
-//! One mutex covers spawning, reaping and signalling. Holding it while std's `spawn` runs keeps
-//! the reaper from stealing a child whose `exec` failed (std waits for that child itself);
+//! One mutex covers spawning, reaping and signalling. Holding it while a child is started keeps
+//! the reaper from stealing a child whose `exec` failed (the spawner reaps that one itself);
 //! holding it while signalling guarantees the target group's leader is still our unreaped child,
 //! so its pid (and with it the process-group id) cannot have been recycled.
 
@@ -19,11 +19,12 @@ use nix::unistd::Pid;
 use super::cgroup::{self, Cgroups};
 use super::journal::{Journal, Record};
 use super::procfs;
-use super::spawn::{self, SpawnError};
+use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
+use super::sys::ChildStack;
 use crate::events;
 use crate::policy::ExitStatus;
-use crate::spec::{CommandSpec, OutputSpec};
+use crate::spec::OutputSpec;
 use tokio::sync::oneshot;
 
 /// A supervised process ended; sent to the actor that owns it, exactly once.
@@ -49,11 +50,19 @@ struct Children {
     /// Signals the journal thread that the children changed.
     journal: Option<mpsc::SyncSender<()>>,
     cgroups: Option<Cgroups>,
+    /// How many children were spawned: each child's number tells it apart from a later one
+    /// that gets the same pid.
+    spawned: u64,
+    /// The stack children run on until `exec`, mapped on the first spawn.
+    stack: Option<ChildStack>,
 }
 
 struct Owner {
     notify: ExitNotify,
-    start_ticks: u64,
+    /// This child's number among all spawned (see `Children::spawned`).
+    number: u64,
+    /// The start time for the journal, read by the journal thread (off the spawn path).
+    start_ticks: Option<u64>,
     /// The component's cgroup, when it has one.
     cgroup: Option<PathBuf>,
 }
@@ -90,14 +99,12 @@ impl ExitNotify {
 
 /// What to start: a component's (or a probe's) command and where its output goes.
 pub struct SpawnRequest<'a> {
-    /// The component's id (exported as `SUPERVISOR_COMPONENT`).
+    /// The component's id (names its cgroup).
     pub id: &'a str,
-    /// The command line, environment, directory and user.
-    pub command: &'a CommandSpec,
+    /// The command line, environment, directory and user, ready to start.
+    pub launch: &'a Launch,
     /// Where stdout and stderr go.
     pub output: &'a OutputSpec,
-    /// Variables set on top of the command's (e.g. `NOTIFY_SOCKET`).
-    pub extra_env: &'a [(String, String)],
     /// Whether the process gets the component's cgroup (components yes; their probes no: a
     /// probe's end must not kill the component).
     pub own_cgroup: bool,
@@ -112,26 +119,67 @@ impl Children {
         }
     }
 
+    /// The children whose start time is not known yet, with their numbers.
+    fn unstamped(&self) -> Vec<(i32, u64)> {
+        self.owners
+            .iter()
+            .filter(|(_, owner)| owner.start_ticks.is_none())
+            .map(|(&pid, owner)| (pid, owner.number))
+            .collect()
+    }
+
+    /// Keeps the start times read for `(pid, number, ticks)`, unless that child was reaped
+    /// meanwhile: then the pid may have been reused, and what was read may be another process.
+    fn stamp(&mut self, read: Vec<(i32, u64, u64)>) {
+        for (pid, number, ticks) in read {
+            if let Some(owner) = self.owners.get_mut(&pid) {
+                if owner.number == number {
+                    owner.start_ticks = Some(ticks);
+                }
+            }
+        }
+    }
+
     fn records(&self) -> Vec<Record> {
         self.owners
             .iter()
-            .map(|(&pid, owner)| Record {
-                pid,
-                start_ticks: owner.start_ticks,
+            .filter_map(|(&pid, owner)| {
+                Some(Record {
+                    pid,
+                    start_ticks: owner.start_ticks?,
+                })
             })
             .collect()
     }
 }
 
+/// Locks the children. A panic elsewhere must not stop reaping: the map stays consistent under
+/// every step.
+fn lock(children: &Mutex<Children>) -> MutexGuard<'_, Children> {
+    children
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The journal thread: rewrites `journal` after each change signalled on `dirty`, until the
 /// table is gone. A failure is logged, never fatal.
+///
+/// It also reads the new children's start times, without holding the table's lock: a child
+/// reaped before that is never read (a crash loop costs no `/proc` reads), and one reaped
+/// while it is read is told apart by its number.
 fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<Children>>) {
     while dirty.recv().is_ok() {
         let Some(table) = table.upgrade() else { return };
-        let records = table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .records();
+        let unstamped = lock(&table).unstamped();
+        let read = unstamped
+            .into_iter()
+            .filter_map(|(pid, number)| Some((pid, number, procfs::start_ticks(pid)?)))
+            .collect();
+        let records = {
+            let mut children = lock(&table);
+            children.stamp(read);
+            children.records()
+        };
         drop(table);
         if let Err(error) = journal.write(records.into_iter()) {
             tracing::warn!(error = %error, "cannot write the children journal");
@@ -159,6 +207,8 @@ impl ProcessTable {
                 owners: HashMap::new(),
                 journal: None,
                 cgroups: None,
+                spawned: 0,
+                stack: None,
             })),
             daemon_pid: std::process::id() as i32,
         }
@@ -186,10 +236,7 @@ impl ProcessTable {
     }
 
     fn lock(&self) -> MutexGuard<'_, Children> {
-        // A panic elsewhere must not stop reaping: the map stays consistent under every step.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner)
     }
 
     /// Starts a process; `notify` is told when it exits.
@@ -199,33 +246,35 @@ impl ProcessTable {
         notify: ExitNotify,
     ) -> Result<(Child, Captured), SpawnError> {
         let cgroup = match (&self.lock().cgroups, request.own_cgroup) {
-            (Some(cgroups), true) => Some(cgroups.component(request.id).map_err(SpawnError::Exec)?),
+            (Some(cgroups), true) => {
+                Some(cgroups.component(request.id).map_err(SpawnError::Prepare)?)
+            }
             _ => None,
         };
         let procs = cgroup
             .as_deref()
             .map(cgroup::procs_file)
             .transpose()
-            .map_err(SpawnError::Exec)?;
-        let mut command = spawn::command(
-            request.id,
-            request.command,
-            request.extra_env,
-            self.daemon_pid,
-            procs,
-        )?;
-        let captured = stdio::attach(&mut command, request.output).map_err(SpawnError::Exec)?;
+            .map_err(SpawnError::Prepare)?;
+        let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
         let mut children = self.lock();
-        let child = command.spawn().map_err(SpawnError::Exec)?;
-        let pid = child.id() as i32;
-        // std's handle is dropped unwaited: only the reaper ever waits.
-        drop(child);
-        let start_ticks = procfs::start_ticks(pid).unwrap_or_default();
+        let stack = match &mut children.stack {
+            Some(stack) => stack,
+            empty => empty.insert(ChildStack::new().map_err(SpawnError::Prepare)?),
+        };
+        let pid = request
+            .launch
+            .start(&stdio, procs.as_deref(), self.daemon_pid, stack)?;
+        // The child has its copies: the daemon's write ends close now.
+        drop(stdio);
+        children.spawned += 1;
+        let number = children.spawned;
         children.owners.insert(
             pid,
             Owner {
                 notify,
-                start_ticks,
+                number,
+                start_ticks: None,
                 cgroup,
             },
         );
