@@ -3,7 +3,8 @@
 
 mod json;
 
-use std::io::IsTerminal;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::time::Duration;
 
 use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
@@ -43,8 +44,8 @@ pub fn init(format: LogFormat, level: LevelFilter, file: Option<DailyLog>) -> Wo
         .lossy(true)
         .buffered_lines_limit(BUFFERED_LINES);
     let (writer, guard) = match file {
-        Some(file) => builder.finish(file),
-        None => builder.finish(std::io::stderr()),
+        Some(file) => builder.finish(Batched::new(file)),
+        None => builder.finish(Batched::new(std::io::stderr())),
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
@@ -56,6 +57,37 @@ pub fn init(format: LogFormat, level: LevelFilter, file: Option<DailyLog>) -> Wo
         LogFormat::Text => builder.init(),
     }
     guard
+}
+
+/// The writer thread's output, written in batches: lines collect in a buffer and go out in one
+/// `write` when the thread has drained its queue (it then flushes). The flush also pauses the
+/// thread for [`LINGER`], so that under a stream of events it wakes once per pause instead of
+/// once per line; an idle daemon's writer thread sleeps in its queue, with no timer.
+struct Batched<W: Write> {
+    buffer: BufWriter<W>,
+}
+
+/// How long the writer thread pauses after writing a batch; a line waits at most this long.
+const LINGER: Duration = Duration::from_millis(2);
+
+impl<W: Write> Batched<W> {
+    fn new(writer: W) -> Self {
+        Batched {
+            buffer: BufWriter::with_capacity(64 * 1024, writer),
+        }
+    }
+}
+
+impl<W: Write> Write for Batched<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buffer.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let flushed = self.buffer.flush();
+        std::thread::sleep(LINGER);
+        flushed
+    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,29 @@
 //! directory, so the next daemon on the same run directory finds (and kills) what a crashed one
 //! left in it.
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The daemon's cgroup subtree.
 #[derive(Debug, Clone)]
 pub struct Cgroups {
     base: PathBuf,
+    /// The component cgroups made so far: a restart does not `mkdir` again.
+    made: HashMap<String, Arc<ComponentCgroup>>,
+}
+
+/// A component's cgroup: its directory, and the `cgroup.procs` file its processes join.
+#[derive(Debug)]
+pub struct ComponentCgroup {
+    /// The cgroup's directory.
+    pub path: PathBuf,
+    /// `cgroup.procs` in it, ready for a child to join before `exec`.
+    pub procs: CString,
 }
 
 impl Cgroups {
@@ -30,19 +43,34 @@ impl Cgroups {
             .join(relative.trim_start_matches('/'))
             .join(format!("supervisor-{name}"));
         fs::create_dir_all(&base).ok()?;
-        base.join("cgroup.kill")
-            .exists()
-            .then_some(Cgroups { base })
+        base.join("cgroup.kill").exists().then(|| Cgroups {
+            base,
+            made: HashMap::new(),
+        })
     }
 
-    /// The cgroup of component `id`, created if needed.
-    pub fn component(&self, id: &str) -> io::Result<PathBuf> {
+    /// The cgroup of component `id`, created on first use (and again after [`Cgroups::forget`]).
+    pub fn component(&mut self, id: &str) -> io::Result<Arc<ComponentCgroup>> {
+        if let Some(made) = self.made.get(id) {
+            return Ok(Arc::clone(made));
+        }
         let path = self.base.join(id);
         match fs::create_dir(&path) {
-            Ok(()) => Ok(path),
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(path),
-            Err(error) => Err(error),
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
         }
+        let procs = CString::new(path.join("cgroup.procs").as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let made = Arc::new(ComponentCgroup { path, procs });
+        self.made.insert(id.to_owned(), Arc::clone(&made));
+        Ok(made)
+    }
+
+    /// Forgets component `id`'s cgroup (a child could not join it: someone may have removed
+    /// it), so that the next start makes it again.
+    pub fn forget(&mut self, id: &str) {
+        self.made.remove(id);
     }
 
     /// Kills every process left in any component cgroup (by a daemon that crashed) and
@@ -75,12 +103,6 @@ impl Cgroups {
 /// SIGKILLs every process in the cgroup at `path` (`cgroup.kill`).
 pub fn kill(path: &Path) {
     let _ = fs::write(path.join("cgroup.kill"), "1");
-}
-
-/// The `cgroup.procs` file of `path`, ready for the child to join before `exec`.
-pub fn procs_file(path: &Path) -> io::Result<CString> {
-    CString::new(path.join("cgroup.procs").as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup` or, on hybrid hosts,

@@ -6,7 +6,6 @@
 //! so its pid (and with it the process-group id) cannot have been recycled.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -16,12 +15,12 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::cgroup::{self, Cgroups};
+use super::cgroup::{self, Cgroups, ComponentCgroup};
 use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::ChildStack;
+use super::sys::{ChildStack, Stage};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -64,7 +63,7 @@ struct Owner {
     /// The start time for the journal, read by the journal thread (off the spawn path).
     start_ticks: Option<u64>,
     /// The component's cgroup, when it has one.
-    cgroup: Option<PathBuf>,
+    cgroup: Option<Arc<ComponentCgroup>>,
 }
 
 impl Owner {
@@ -72,8 +71,8 @@ impl Owner {
     /// its group id cannot have been reused).
     fn kill_remains(&self, pid: Pid) {
         let _ = killpg(pid, Signal::SIGKILL);
-        if let Some(path) = &self.cgroup {
-            cgroup::kill(path);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup::kill(&cgroup.path);
         }
     }
 }
@@ -191,7 +190,7 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
 }
 
 /// The shortest time between two rewrites of the journal.
-const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
+const JOURNAL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A running child: the leader of its own process group. Dropping it does not stop the process.
 pub struct Child {
@@ -245,26 +244,31 @@ impl ProcessTable {
         request: SpawnRequest<'_>,
         notify: ExitNotify,
     ) -> Result<(Child, Captured), SpawnError> {
-        let cgroup = match (&self.lock().cgroups, request.own_cgroup) {
+        let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
+        let mut children = self.lock();
+        let cgroup = match (&mut children.cgroups, request.own_cgroup) {
             (Some(cgroups), true) => {
                 Some(cgroups.component(request.id).map_err(SpawnError::Prepare)?)
             }
             _ => None,
         };
-        let procs = cgroup
-            .as_deref()
-            .map(cgroup::procs_file)
-            .transpose()
-            .map_err(SpawnError::Prepare)?;
-        let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
-        let mut children = self.lock();
         let stack = match &mut children.stack {
             Some(stack) => stack,
             empty => empty.insert(ChildStack::new().map_err(SpawnError::Prepare)?),
         };
-        let pid = request
-            .launch
-            .start(&stdio, procs.as_deref(), self.daemon_pid, stack)?;
+        let procs = cgroup.as_ref().map(|cgroup| cgroup.procs.as_c_str());
+        let pid = match request.launch.start(&stdio, procs, self.daemon_pid, stack) {
+            Ok(pid) => pid,
+            Err(error) => {
+                if let (SpawnError::Child(failed), Some(cgroups)) = (&error, &mut children.cgroups)
+                {
+                    if failed.stage == Stage::Cgroup {
+                        cgroups.forget(request.id);
+                    }
+                }
+                return Err(error);
+            }
+        };
         // The child has its copies: the daemon's write ends close now.
         drop(stdio);
         children.spawned += 1;
