@@ -27,7 +27,7 @@ use crate::registry::{self, Registry};
 use crate::rundir::RunDir;
 use crate::signals::{self, DaemonSignal};
 use crate::status;
-use crate::{http, sdnotify};
+use crate::{http, limits, sdnotify};
 
 /// Exit code after an orderly shutdown.
 pub const EXIT_OK: i32 = 0;
@@ -78,12 +78,32 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     }
     run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
-    raise_fd_limit();
+    let needed = limits::needed(&registry.tree.root);
+    let child_file_limit = match limits::raise() {
+        Ok(raised) => {
+            if raised.now < needed {
+                tracing::warn!(
+                    event = "open_file_limit_low",
+                    needed,
+                    limit = raised.now,
+                    "the open-file limit is below what the registry's components need: raise \
+                     the hard RLIMIT_NOFILE (ulimit -Hn, LimitNOFILE= in a systemd unit)"
+                );
+            }
+            // Children get the inherited limit back only where the daemon changed it.
+            Some(raised.inherited).filter(|inherited| inherited.soft != raised.now)
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot raise the open-file limit");
+            None
+        }
+    };
     if let Some(temp) = &registry.config.temp {
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::with(journal, cgroups.clone()).context("cannot start the journal")?;
+    let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit)
+        .context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let runtime = Runtime {
@@ -116,16 +136,6 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     }
     run_dir.clean_up();
     Ok(code)
-}
-
-/// Raises the soft limit on open files to the hard limit (large trees, many clients).
-fn raise_fd_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
-    }
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod http;
+pub mod limits;
 pub mod logfile;
 pub mod logging;
 pub mod logs;

@@ -268,6 +268,46 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
     eventually("the escaper is gone", || !alive(grandchild));
 }
 
+/// The daemon raises its soft open-file limit to the hard one (it holds a pipe per captured
+/// stream), but its children get the limit the daemon was started with, as under systemd; and a
+/// hard limit below what the registry needs is said at start-up.
+#[test]
+fn children_get_the_open_file_limit_the_daemon_was_started_with() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits_path = dir.path().join("limits.txt");
+    let script = r#"grep '^Max open files' /proc/$$/limits > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 1000"#;
+    let shell = format!(
+        "<server id=\"shell\"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>{}</argument><argument>{}</argument></arguments></server>",
+        xml_escape(script),
+        xml_escape(limits_path.to_str().unwrap())
+    );
+    let registry_path = dir.path().join("SupervisorRegistry.xml");
+    std::fs::write(&registry_path, registry(FAST, &shell)).unwrap();
+    let mut daemon = Daemon::start_wrapped(dir, registry_path, &["prlimit", "--nofile=100:120"]);
+    let low = daemon.wait_for("the low limit is reported", |e| {
+        e["event"] == "open_file_limit_low"
+    });
+    daemon.started_pid("shell");
+    assert_eq!(low["limit"], 120, "{low}");
+    assert!(low["needed"].as_u64().unwrap() > 120, "{low}");
+    eventually("the shell reported its limits", || limits_path.exists());
+    let child = std::fs::read_to_string(&limits_path).unwrap();
+    let numbers = |line: &str| -> Vec<String> {
+        line.split_whitespace()
+            .filter(|word| word.parse::<u64>().is_ok())
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(numbers(&child), ["100", "120"], "{child}");
+    let own = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid())).unwrap();
+    let own = own
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(numbers(own), ["120", "120"], "{own}");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// F7 + F8 + F2: a child starts clean. It holds only descriptors 0, 1 and 2, no blocked,
 /// ignored or pending signal, and leads its own session and process group.
 #[test]

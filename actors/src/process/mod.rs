@@ -15,4 +15,5 @@ mod table;
 pub use journal::{Journal, Record};
 pub use spawn::{Launch, SpawnError};
 pub use stdio::{Captured, Stream};
+pub use sys::FileLimit;
 pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

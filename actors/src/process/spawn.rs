@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::stdio::ChildStdio;
-use super::sys::{self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials};
+use super::sys::{self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit};
 use crate::spec::CommandSpec;
 
 /// Why a component's process could not be started.
@@ -91,11 +91,13 @@ impl Launch {
     }
 
     /// Starts the child of `parent` (the daemon) with `stdio`, in the cgroup of `cgroup_procs`
-    /// if given, and returns its pid. The caller holds the process table's lock.
+    /// and with `file_limit` if given, and returns its pid. The caller holds the process
+    /// table's lock.
     pub fn start(
         &self,
         stdio: &ChildStdio,
         cgroup_procs: Option<&CStr>,
+        file_limit: Option<FileLimit>,
         parent: libc::pid_t,
         stack: &mut ChildStack,
     ) -> Result<libc::pid_t, SpawnError> {
@@ -107,6 +109,7 @@ impl Launch {
             directory: self.directory.as_deref(),
             cgroup_procs,
             credentials: self.credentials.as_ref(),
+            file_limit,
             parent,
         };
         Ok(sys::spawn(&plan, stack)?)

@@ -28,6 +28,15 @@ pub struct Credentials {
     pub groups: Vec<libc::gid_t>,
 }
 
+/// An `RLIMIT_NOFILE` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLimit {
+    /// The soft limit.
+    pub soft: u64,
+    /// The hard limit.
+    pub hard: u64,
+}
+
 /// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and a flags word and returns a new file descriptor or -1;
@@ -98,6 +107,8 @@ pub struct ChildPlan<'a> {
     pub cgroup_procs: Option<&'a CStr>,
     /// The identity to drop to, if any.
     pub credentials: Option<&'a Credentials>,
+    /// The open-file limit to give the child instead of the daemon's, if any.
+    pub file_limit: Option<FileLimit>,
     /// The daemon's pid: the child gives up if its parent is already someone else.
     pub parent: libc::pid_t,
 }
@@ -118,6 +129,8 @@ pub enum Stage {
     Cgroup,
     /// Dropping to the configured user and groups.
     Credentials,
+    /// Setting the open-file limit.
+    FileLimit,
     /// Arming the parent-death signal.
     ParentDeath,
     /// Replacing itself with the program.
@@ -125,13 +138,14 @@ pub enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 8] = [
+    const ALL: [Stage; 9] = [
         Stage::Clone,
         Stage::Stdio,
         Stage::Directory,
         Stage::Session,
         Stage::Cgroup,
         Stage::Credentials,
+        Stage::FileLimit,
         Stage::ParentDeath,
         Stage::Exec,
     ];
@@ -144,6 +158,7 @@ impl Stage {
             Stage::Session => "setsid",
             Stage::Cgroup => "cgroup",
             Stage::Credentials => "setuid",
+            Stage::FileLimit => "setrlimit",
             Stage::ParentDeath => "parent-death signal",
             Stage::Exec => "execve",
         }
@@ -339,6 +354,23 @@ fn become_component(plan: &ChildPlan<'_>) -> Result<Infallible, Failure> {
     }
     if let Some(credentials) = plan.credentials {
         drop_privileges(credentials).map_err(at(Stage::Credentials))?;
+    }
+    if let Some(limit) = plan.file_limit {
+        let limit = libc::rlimit64 {
+            rlim_cur: limit.soft,
+            rlim_max: limit.hard,
+        };
+        // SAFETY: prlimit64 on ourselves (pid 0) reads one rlimit64 and writes no old value.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                libc::RLIMIT_NOFILE,
+                &limit,
+                ptr::null_mut::<libc::rlimit64>(),
+            )
+        })
+        .map_err(at(Stage::FileLimit))?;
     }
     reset_signals();
     die_with_parent(plan.parent).map_err(at(Stage::ParentDeath))?;

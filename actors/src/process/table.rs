@@ -20,7 +20,7 @@ use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::{ChildStack, Stage};
+use super::sys::{ChildStack, FileLimit, Stage};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -41,6 +41,8 @@ pub struct ProcessExited {
 pub struct ProcessTable {
     inner: Arc<Mutex<Children>>,
     daemon_pid: i32,
+    /// The open-file limit children get instead of the daemon's (raised) one.
+    child_file_limit: Option<FileLimit>,
 }
 
 /// The live children, and where they are journalled.
@@ -190,7 +192,7 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
 }
 
 /// The shortest time between two rewrites of the journal.
-const JOURNAL_INTERVAL: Duration = Duration::from_millis(50);
+const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A running child: the leader of its own process group. Dropping it does not stop the process.
 pub struct Child {
@@ -210,13 +212,22 @@ impl ProcessTable {
                 stack: None,
             })),
             daemon_pid: std::process::id() as i32,
+            child_file_limit: None,
         }
     }
 
     /// An empty table that keeps `journal` up to date with its live children (from a thread
-    /// of its own) and, with `cgroups`, puts each component in a cgroup of its own.
-    pub fn with(journal: Journal, cgroups: Option<Cgroups>) -> std::io::Result<Self> {
-        let table = Self::new();
+    /// of its own), with `cgroups` puts each component in a cgroup of its own, and with
+    /// `child_file_limit` gives children that open-file limit.
+    pub fn with(
+        journal: Journal,
+        cgroups: Option<Cgroups>,
+        child_file_limit: Option<FileLimit>,
+    ) -> std::io::Result<Self> {
+        let table = ProcessTable {
+            child_file_limit,
+            ..Self::new()
+        };
         let (dirty, changes) = mpsc::sync_channel(1);
         let weak = Arc::downgrade(&table.inner);
         std::thread::Builder::new()
@@ -257,7 +268,11 @@ impl ProcessTable {
             empty => empty.insert(ChildStack::new().map_err(SpawnError::Prepare)?),
         };
         let procs = cgroup.as_ref().map(|cgroup| cgroup.procs.as_c_str());
-        let pid = match request.launch.start(&stdio, procs, self.daemon_pid, stack) {
+        let limit = self.child_file_limit;
+        let pid = match request
+            .launch
+            .start(&stdio, procs, limit, self.daemon_pid, stack)
+        {
             Ok(pid) => pid,
             Err(error) => {
                 if let (SpawnError::Child(failed), Some(cgroups)) = (&error, &mut children.cgroups)
