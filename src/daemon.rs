@@ -37,7 +37,9 @@ pub const EXIT_GAVE_UP: i32 = 4;
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
 pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
     run_dir.prepare()?;
-    let _lock = run_dir.lock()?;
+    // Held until the process exits, not until this function returns: `supervisor stop` waits
+    // for the lock, and must not return while the daemon still flushes its log.
+    std::mem::forget(run_dir.lock()?);
     // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
     // (or kills) anything.
     let http = match registry.config.tcp_port {

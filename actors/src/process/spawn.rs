@@ -9,9 +9,12 @@ use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use super::stdio::ChildStdio;
-use super::sys::{self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit};
+use super::sys::{
+    self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit, StdioSlots,
+};
 use crate::spec::CommandSpec;
 
 /// Why a component's process could not be started.
@@ -51,26 +54,29 @@ impl Launch {
         let program = c_string(resolve_executable(&spec.executable)?.as_os_str())?;
         let arguments = std::iter::once(spec.executable.as_os_str())
             .chain(spec.arguments.iter().map(OsStr::new))
-            .map(c_string)
+            .map(|argument| c_string(argument).map(Arc::from))
             .collect::<Result<_, _>>()?;
-        let mut environment: BTreeMap<OsString, OsString> = if spec.inherit_environment {
-            std::env::vars_os().collect()
-        } else {
-            BTreeMap::new()
-        };
-        let overrides = spec.environment.iter().chain(extra);
-        for (name, value) in overrides {
-            environment.insert(name.into(), value.into());
+        let mut overrides: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, value) in spec.environment.iter().chain(extra) {
+            overrides.insert(name, value);
         }
-        environment.insert(COMPONENT_VARIABLE.into(), id.into());
-        let environment = environment
-            .into_iter()
-            .map(|(mut name, value)| {
-                name.push("=");
-                name.push(value);
-                c_string(&name)
+        overrides.insert(COMPONENT_VARIABLE, id);
+        let inherited = if spec.inherit_environment {
+            inherited_environment()?
+        } else {
+            &[]
+        };
+        let mut environment: Vec<Arc<CStr>> = inherited
+            .iter()
+            .filter(|(name, _)| {
+                name.to_str()
+                    .is_none_or(|name| !overrides.contains_key(name))
             })
-            .collect::<Result<_, _>>()?;
+            .map(|(_, variable)| Arc::clone(variable))
+            .collect();
+        for (name, value) in overrides {
+            environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into());
+        }
         let directory = spec
             .working_directory
             .as_deref()
@@ -100,6 +106,7 @@ impl Launch {
         file_limit: Option<FileLimit>,
         parent: libc::pid_t,
         stack: &mut ChildStack,
+        slots: &mut StdioSlots,
     ) -> Result<libc::pid_t, SpawnError> {
         let plan = ChildPlan {
             program: &self.program,
@@ -112,8 +119,27 @@ impl Launch {
             file_limit,
             parent,
         };
-        Ok(sys::spawn(&plan, stack)?)
+        Ok(sys::spawn(&plan, stack, slots)?)
     }
+}
+
+/// The daemon's environment as `NAME=value` C strings, read once and shared by every command
+/// that inherits it (the daemon never changes its environment after start-up; with 10,000
+/// components, a copy each would cost megabytes).
+fn inherited_environment() -> Result<&'static [(OsString, Arc<CStr>)], SpawnError> {
+    static INHERITED: OnceLock<Vec<(OsString, Arc<CStr>)>> = OnceLock::new();
+    if let Some(inherited) = INHERITED.get() {
+        return Ok(inherited);
+    }
+    let variables = std::env::vars_os()
+        .map(|(name, value)| {
+            let mut variable = name.clone();
+            variable.push("=");
+            variable.push(value);
+            Ok((name, c_string(&variable)?.into()))
+        })
+        .collect::<Result<_, SpawnError>>()?;
+    Ok(INHERITED.get_or_init(|| variables))
 }
 
 /// `text` as a C string; a NUL byte in it is an error.

@@ -100,7 +100,7 @@ fn daemon_stdout() -> io::Result<OwnedFd> {
 }
 
 /// The daemon's one `/dev/null` descriptor (close-on-exec), opened on first use.
-fn dev_null() -> io::Result<BorrowedFd<'static>> {
+pub fn dev_null() -> io::Result<BorrowedFd<'static>> {
     static NULL: OnceLock<OwnedFd> = OnceLock::new();
     if let Some(fd) = NULL.get() {
         return Ok(fd.as_fd());

@@ -11,11 +11,12 @@
 //! the child.
 
 use std::convert::Infallible;
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_void, CStr};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::Arc;
 
 /// The identity a child drops to before `exec`.
 #[derive(Debug, Clone)]
@@ -72,14 +73,14 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
 /// C strings and the NULL-terminated array of pointers to them that `execve` wants, built
 /// together so that every pointer points into a string this value owns.
 pub struct CStringArray {
-    /// Owns what `pointers` points into (a `CString`'s bytes never move).
-    _strings: Vec<CString>,
+    /// Keeps alive what `pointers` points into (the bytes behind an `Arc<CStr>` never move).
+    _strings: Vec<Arc<CStr>>,
     pointers: Vec<*const libc::c_char>,
 }
 
 impl CStringArray {
     /// The array of `strings`, NULL-terminated.
-    pub fn new(strings: Vec<CString>) -> Self {
+    pub fn new(strings: Vec<Arc<CStr>>) -> Self {
         let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
         pointers.push(ptr::null());
         CStringArray {
@@ -97,9 +98,7 @@ pub struct ChildPlan<'a> {
     pub arguments: &'a CStringArray,
     /// The whole environment, as `NAME=value` strings.
     pub environment: &'a CStringArray,
-    /// The descriptors that become the child's 0, 1 and 2; `None` keeps the daemon's. Each is
-    /// above 2 (std opens /dev/null on any of 0-2 the daemon started without, so new
-    /// descriptors never land there), or already the one it replaces.
+    /// The descriptors that become the child's 0, 1 and 2; `None` keeps the daemon's.
     pub stdio: [Option<BorrowedFd<'a>>; 3],
     /// The working directory; the daemon's when `None`.
     pub directory: Option<&'a CStr>,
@@ -241,25 +240,104 @@ fn page_size() -> usize {
 /// (0 when it reached its program) and errno.
 struct Shared<'a> {
     plan: &'a ChildPlan<'a>,
+    /// Where the child finds its stdin, stdout and stderr (see [`StdioSlots`]).
+    stdio: [Option<RawFd>; 3],
+    /// The child's descriptor table keeps only the descriptors below this one.
+    keep_below: RawFd,
     stage: AtomicU8,
     errno: AtomicI32,
+}
+
+/// Three descriptors of the daemon's, low-numbered and held for the table's whole life, through
+/// which a new child's stdin, stdout and stderr pass. The child is cloned sharing the daemon's
+/// descriptor table (copying a table of 20,000 pipes for each spawn made a spawn cost grow with
+/// the number of components) and at once takes a private copy of the descriptors below the slots
+/// alone (`close_range(CLOSE_RANGE_UNSHARE)`), then moves the slots onto 0, 1 and 2.
+pub struct StdioSlots {
+    slots: [OwnedFd; 3],
+    /// What a slot holds between spawns (`/dev/null`), so its number is never reused.
+    idle: OwnedFd,
+}
+
+impl StdioSlots {
+    /// Reserves the three lowest free descriptors, holding duplicates of `null` (/dev/null).
+    /// Make them early: every descriptor below them is copied into each child (and closed there
+    /// before `exec`).
+    pub fn new(null: BorrowedFd<'_>) -> io::Result<Self> {
+        let slot = || null.try_clone_to_owned();
+        Ok(StdioSlots {
+            slots: [slot()?, slot()?, slot()?],
+            idle: slot()?,
+        })
+    }
+
+    /// Puts each planned descriptor in its slot; returns the slots the child takes.
+    fn load(&mut self, stdio: &[Option<BorrowedFd<'_>>; 3]) -> io::Result<[Option<RawFd>; 3]> {
+        let mut loaded = [None; 3];
+        for ((slot, source), loaded) in self.slots.iter().zip(stdio).zip(&mut loaded) {
+            if let Some(source) = source {
+                replace(source.as_raw_fd(), slot)?;
+                *loaded = Some(slot.as_raw_fd());
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Empties every slot again (the daemon's copies of the child's pipes close here).
+    fn unload(&mut self) {
+        for slot in &self.slots {
+            let _ = replace(self.idle.as_raw_fd(), slot);
+        }
+    }
+
+    fn keep_below(&self) -> RawFd {
+        self.slots.iter().map(AsRawFd::as_raw_fd).max().unwrap_or(2) + 1
+    }
+}
+
+/// Makes `slot` a close-on-exec duplicate of `source`, closing what it held.
+fn replace(source: RawFd, slot: &OwnedFd) -> io::Result<()> {
+    if source == slot.as_raw_fd() {
+        return Ok(());
+    }
+    // SAFETY: dup3 changes which file the descriptor number `slot` (ours, borrowed) refers to;
+    // its number stays owned by `slot`, and `source` is open for the duration of the call.
+    let rc = unsafe { libc::dup3(source, slot.as_raw_fd(), libc::O_CLOEXEC) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Starts a child as `plan` says and returns its pid once it runs the program. A child that
 /// failed on the way has been reaped already. The caller must hold the lock that keeps the
 /// reaper from waiting for any child meanwhile, so that the failed child's pid is ours to reap.
-pub fn spawn(plan: &ChildPlan<'_>, stack: &mut ChildStack) -> Result<libc::pid_t, ChildError> {
+pub fn spawn(
+    plan: &ChildPlan<'_>,
+    stack: &mut ChildStack,
+    slots: &mut StdioSlots,
+) -> Result<libc::pid_t, ChildError> {
+    let stdio = slots.load(&plan.stdio).map_err(|error| {
+        slots.unload();
+        ChildError {
+            stage: Stage::Stdio,
+            error,
+        }
+    })?;
     let shared = Shared {
         plan,
+        stdio,
+        keep_below: slots.keep_below(),
         stage: AtomicU8::new(0),
         errno: AtomicI32::new(0),
     };
     let previous = block_all_signals();
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
     // SAFETY: `child_main` runs on `stack`, which nothing else uses while we hold `&mut` to it,
     // and reads `shared`, which lives until `clone` returns: with CLONE_VFORK this thread
     // sleeps until the child has called execve or exited, and with every signal blocked no
-    // handler of ours can run on the child's side of the shared memory.
+    // handler of ours can run on the child's side of the shared memory. The child leaves the
+    // shared descriptor table before it changes anything in it.
     let pid = unsafe {
         libc::clone(
             child_main,
@@ -270,6 +348,7 @@ pub fn spawn(plan: &ChildPlan<'_>, stack: &mut ChildStack) -> Result<libc::pid_t
     };
     let clone_error = io::Error::last_os_error();
     restore_signal_mask(previous);
+    slots.unload();
     if pid < 0 {
         return Err(ChildError {
             stage: Stage::Clone,
@@ -331,7 +410,7 @@ extern "C" fn child_main(shared: *mut c_void) -> libc::c_int {
     // SAFETY: `spawn` passes a pointer to its `Shared`, alive until this child has exec'd or
     // exited (the parent thread sleeps meanwhile).
     let shared = unsafe { &*shared.cast_const().cast::<Shared<'_>>() };
-    let Err((stage, errno)) = become_component(shared.plan);
+    let Err((stage, errno)) = become_component(shared);
     shared.errno.store(errno, Ordering::Relaxed);
     shared.stage.store(stage as u8, Ordering::Release);
     127
@@ -340,8 +419,10 @@ extern "C" fn child_main(shared: *mut c_void) -> libc::c_int {
 /// A failed step: where, and errno.
 type Failure = (Stage, i32);
 
-fn become_component(plan: &ChildPlan<'_>) -> Result<Infallible, Failure> {
-    install_stdio(&plan.stdio).map_err(at(Stage::Stdio))?;
+fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
+    let plan = shared.plan;
+    leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;
+    install_stdio(&shared.stdio).map_err(at(Stage::Stdio))?;
     if let Some(directory) = plan.directory {
         // SAFETY: chdir reads a NUL-terminated path the parent built.
         check(unsafe { libc::syscall(libc::SYS_chdir, directory.as_ptr()) })
@@ -407,21 +488,36 @@ fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
     }
 }
 
-/// Makes the planned descriptors the child's 0, 1 and 2 (without close-on-exec).
-fn install_stdio(stdio: &[Option<BorrowedFd<'_>>; 3]) -> Result<(), i32> {
-    for (target, source) in (0..).zip(stdio) {
-        let Some(source) = source else { continue };
-        let source = source.as_raw_fd();
-        // SAFETY: fcntl and dup3 only change our descriptor table; `source` is open (borrowed
-        // by the plan).
-        let rc = unsafe {
-            if source == target {
-                libc::syscall(libc::SYS_fcntl, target, libc::F_SETFD, 0)
-            } else {
-                libc::syscall(libc::SYS_dup3, source, target, 0)
-            }
-        };
-        check(rc)?;
+/// Gives the child a descriptor table of its own holding only the descriptors below
+/// `keep_below` (the daemon's 0, 1, 2, a few of its own, and the stdio slots): the kernel copies
+/// nothing above. Must come before any change to the table, which is the daemon's until then.
+fn leave_shared_descriptors(keep_below: RawFd) -> Result<(), i32> {
+    const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+    // SAFETY: close_range with CLOSE_RANGE_UNSHARE first gives this process a private copy of
+    // the table, then closes the range in that copy: the daemon's table is not touched.
+    let unshared = check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            keep_below,
+            u32::MAX,
+            CLOSE_RANGE_UNSHARE,
+        )
+    });
+    if unshared.is_ok() {
+        return Ok(());
+    }
+    // A kernel before 5.9: copy the whole table (everything above 2 is close-on-exec anyway).
+    // SAFETY: unshare(CLONE_FILES) gives this process a private copy of its descriptor table.
+    check(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_FILES) }).map(drop)
+}
+
+/// Moves the stdio slots onto 0, 1 and 2 (without close-on-exec).
+fn install_stdio(slots: &[Option<RawFd>; 3]) -> Result<(), i32> {
+    for (target, slot) in (0..).zip(slots) {
+        let Some(slot) = *slot else { continue };
+        // SAFETY: dup3 only changes this child's own descriptor table; slots are above 2, so
+        // `slot` and `target` differ.
+        check(unsafe { libc::syscall(libc::SYS_dup3, slot, target, 0) })?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::{ChildStack, FileLimit, Stage};
+use super::sys::{ChildStack, FileLimit, Stage, StdioSlots};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -54,8 +54,9 @@ struct Children {
     /// How many children were spawned: each child's number tells it apart from a later one
     /// that gets the same pid.
     spawned: u64,
-    /// The stack children run on until `exec`, mapped on the first spawn.
-    stack: Option<ChildStack>,
+    /// The stack children run on until `exec` and the descriptors their stdio passes
+    /// through, made on the first spawn.
+    spawner: Option<(ChildStack, StdioSlots)>,
 }
 
 struct Owner {
@@ -154,6 +155,11 @@ impl Children {
     }
 }
 
+/// What spawning needs for the table's whole life: the children's stack and the stdio slots.
+fn new_spawner() -> std::io::Result<(ChildStack, StdioSlots)> {
+    Ok((ChildStack::new()?, StdioSlots::new(stdio::dev_null()?)?))
+}
+
 /// Locks the children. A panic elsewhere must not stop reaping: the map stays consistent under
 /// every step.
 fn lock(children: &Mutex<Children>) -> MutexGuard<'_, Children> {
@@ -209,7 +215,7 @@ impl ProcessTable {
                 journal: None,
                 cgroups: None,
                 spawned: 0,
-                stack: None,
+                spawner: None,
             })),
             daemon_pid: std::process::id() as i32,
             child_file_limit: None,
@@ -263,15 +269,16 @@ impl ProcessTable {
             }
             _ => None,
         };
-        let stack = match &mut children.stack {
-            Some(stack) => stack,
-            empty => empty.insert(ChildStack::new().map_err(SpawnError::Prepare)?),
+        let (stack, slots) = match &mut children.spawner {
+            Some(spawner) => spawner,
+            empty => empty.insert(new_spawner().map_err(SpawnError::Prepare)?),
         };
         let procs = cgroup.as_ref().map(|cgroup| cgroup.procs.as_c_str());
         let limit = self.child_file_limit;
+        let parent = self.daemon_pid;
         let pid = match request
             .launch
-            .start(&stdio, procs, limit, self.daemon_pid, stack)
+            .start(&stdio, procs, limit, parent, stack, slots)
         {
             Ok(pid) => pid,
             Err(error) => {
