@@ -9,11 +9,13 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The daemon's cgroup subtree.
 #[derive(Debug, Clone)]
@@ -30,6 +32,45 @@ pub struct ComponentCgroup {
     pub path: PathBuf,
     /// `cgroup.procs` in it, ready for a child to join before `exec`.
     pub procs: CString,
+    /// `cgroup.kill`, kept open after its first use while [`KILL_FILES_KEPT`] allows: every
+    /// exit of the component's main process writes it, and opening it walks the cgroup tree.
+    kill_file: OnceLock<File>,
+}
+
+/// How many components keep their `cgroup.kill` open (the ones that restart first; the
+/// descriptors are part of the daemon's headroom).
+pub const KILL_FILES_KEPT: usize = 64;
+
+/// How many `cgroup.kill` files are open now.
+static KILL_FILES_OPEN: AtomicUsize = AtomicUsize::new(0);
+
+impl ComponentCgroup {
+    /// SIGKILLs every process in the cgroup (`cgroup.kill`).
+    pub fn kill(&self) {
+        if let Some(file) = self.kill_file.get() {
+            let _ = file.write_at(b"1", 0);
+            return;
+        }
+        let path = self.path.join("cgroup.kill");
+        if KILL_FILES_OPEN.fetch_add(1, Ordering::Relaxed) < KILL_FILES_KEPT {
+            if let Ok(file) = OpenOptions::new().write(true).open(&path) {
+                let _ = file.write_at(b"1", 0);
+                if self.kill_file.set(file).is_ok() {
+                    return;
+                }
+            }
+        }
+        KILL_FILES_OPEN.fetch_sub(1, Ordering::Relaxed);
+        kill(&self.path);
+    }
+}
+
+impl Drop for ComponentCgroup {
+    fn drop(&mut self) {
+        if self.kill_file.get().is_some() {
+            KILL_FILES_OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Cgroups {
@@ -62,7 +103,11 @@ impl Cgroups {
         }
         let procs = CString::new(path.join("cgroup.procs").as_os_str().as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let made = Arc::new(ComponentCgroup { path, procs });
+        let made = Arc::new(ComponentCgroup {
+            path,
+            procs,
+            kill_file: OnceLock::new(),
+        });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)
     }

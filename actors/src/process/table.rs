@@ -15,7 +15,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::cgroup::{self, Cgroups, ComponentCgroup};
+use super::cgroup::{Cgroups, ComponentCgroup};
 use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
@@ -75,7 +75,7 @@ impl Owner {
     fn kill_remains(&self, pid: Pid) {
         let _ = killpg(pid, Signal::SIGKILL);
         if let Some(cgroup) = &self.cgroup {
-            cgroup::kill(&cgroup.path);
+            cgroup.kill();
         }
     }
 }
@@ -314,13 +314,15 @@ impl ProcessTable {
 
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
     /// for many exits, so this loops until nothing is left.
+    ///
+    /// A reap does not rewrite the journal: a record of a reaped child names no process a
+    /// successor would kill (its start time no longer matches anything), and the next spawn's
+    /// rewrite drops it.
     pub fn reap(&self) {
         let mut children = self.lock();
-        let mut changed = false;
         while let Some(pid) = next_exited() {
             let owner = children.owners.remove(&pid.as_raw());
             if let Some(owner) = &owner {
-                changed = true;
                 // What is left of a component never outlives its leader.
                 owner.kill_remains(pid);
             }
@@ -337,9 +339,6 @@ impl ProcessTable {
                     "reaped an adopted orphan"
                 ),
             }
-        }
-        if changed {
-            children.record();
         }
     }
 
