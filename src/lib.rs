@@ -2,6 +2,8 @@
 //! share them: the command line, the registry, the control plane, logging and the daemon's
 //! wiring. Nothing here decides a restart: that is the `actors` crate.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod cli;
 pub mod control;

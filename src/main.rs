@@ -2,6 +2,8 @@
 //! needs it and dispatches; errors become `error: …` lines on stderr and the exit codes of SPEC
 //! section 1.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

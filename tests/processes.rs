@@ -508,6 +508,28 @@ fn a_relative_working_directory_is_resolved_against_the_registry() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A working directory that does not exist is a failed start whose error names the step that
+/// failed in the child; the daemon carries on.
+#[test]
+fn a_missing_working_directory_is_a_failed_start_naming_chdir() {
+    let server = standin_server(
+        "lost",
+        &[],
+        r#"<workingDirectory>/nonexistent/dir</workingDirectory><backoff initial="0.05"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &[server, idle("steady")].concat()));
+    let failed = daemon.wait_event("component_spawn_failed", "lost");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("chdir: No such file or directory")),
+        "{failed}"
+    );
+    daemon.wait_event("component_spawn_failed", "lost");
+    assert!(alive(daemon.pid()), "the daemon keeps running");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// S-2: `<user>` drops to that user completely: real, effective, saved and filesystem uid and
 /// gid all the user's, supplementary groups exactly the user's (never root's group 0).
 #[test]
@@ -570,7 +592,7 @@ fn a_child_runs_as_its_user_with_that_users_groups() {
 /// (`component_spawn_failed`, then `restart_scheduled`), not a crash of the daemon: the daemon
 /// keeps running — spawn failures are paced by backoff, not counted against the default
 /// intensity of 5 — and the other components are not touched.
-fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &str) {
+fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &str, error: &str) {
     let broken = format!(
         "<server id=\"broken\"><executable>{}</executable><backoff initial=\"0.02\" multiplier=\"2\" max=\"0.08\"/></server>",
         xml_escape(executable)
@@ -614,8 +636,10 @@ fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &
     assert_eq!(names, expected);
     let failed = &events_of(&daemon, "component_spawn_failed", "broken")[0];
     assert!(
-        failed["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "the reason is logged: {failed}"
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(error)),
+        "the failed step and the reason are logged: {failed}"
     );
     assert!(events_of(&daemon, "component_started", "broken").is_empty());
     // The daemon and the other component carry on untouched.
@@ -637,6 +661,7 @@ fn a_missing_executable_is_a_failed_start_with_backoff() {
     a_spawn_failure_is_retried_with_backoff(
         tempfile::tempdir().expect("tempdir"),
         "/nonexistent/x",
+        "execve: No such file or directory",
     );
 }
 
@@ -650,7 +675,7 @@ fn a_non_executable_file_is_a_failed_start_with_backoff() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let executable = file.to_str().unwrap().to_string();
-    a_spawn_failure_is_retried_with_backoff(dir, &executable);
+    a_spawn_failure_is_retried_with_backoff(dir, &executable, "execve: Permission denied");
 }
 
 /// F5: a stopped (SIGSTOPped) child is still stopped by a shutdown. The kernel does not deliver

@@ -3,10 +3,12 @@
 //! process table that spawns and reaps.
 //!
 //! No XML, no CLI, no socket here: the tree is built from plain [`spec`] data. The policy is
-//! pure ([`policy`]); the actors carry it out; [`process`] is the only place that forks, waits
+//! pure ([`policy`]); the actors carry it out; [`process`] is the only place that spawns, waits
 //! or signals (and holds the only `unsafe`). See `ARCHITECTURE.md`.
 
 #![deny(missing_docs)]
+// Only `process::sys` may use `unsafe` (it says so with an `allow`).
+#![deny(unsafe_code)]
 
 pub mod component;
 pub mod events;

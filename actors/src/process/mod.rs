@@ -1,7 +1,7 @@
 //! Process ownership: spawning clean children, reaping every exit from one place, and signalling
 //! process groups without ever hitting a recycled pid.
 //!
-//! `sys` holds the crate's only `unsafe`. The `ProcessTable` is the single owner of `fork` and
+//! `sys` holds the crate's only `unsafe`. The `ProcessTable` is the single owner of spawning and
 //! `waitpid`: nothing else in Supervisor waits for a process.
 
 pub mod cgroup;
@@ -9,6 +9,7 @@ mod journal;
 pub mod procfs;
 mod spawn;
 mod stdio;
+#[allow(unsafe_code)]
 pub mod sys;
 mod table;
 

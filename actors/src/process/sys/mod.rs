@@ -1,0 +1,51 @@
+//! The only `unsafe` in Supervisor: raw system calls that neither std nor nix wraps safely.
+//! Each block says why it is sound.
+//!
+//! - here: pidfds, to signal a process and never a recycled pid;
+//! - `parent`: starting a child the way `posix_spawn` does, `clone(CLONE_VM | CLONE_VFORK |
+//!   CLONE_FILES)` on a stack of its own, with every signal blocked around the call;
+//! - `child`: what that child does until `execve`, while it still shares the daemon's memory.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr;
+
+mod child;
+mod parent;
+
+pub use parent::{
+    spawn, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit, Stage,
+    StdioSlots,
+};
+
+/// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and a flags word and returns a new file descriptor or -1;
+    // it touches no memory of ours. pidfds are always close-on-exec.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `signal` to the process behind `pidfd`: never to a recycled pid.
+pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
+    // SAFETY: the pidfd is open for the duration of the call (we borrow it); a null siginfo
+    // asks the kernel to fill in the usual kill() info; flags must be 0.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
