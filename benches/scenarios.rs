@@ -728,7 +728,7 @@ const DEATH_GRACE: Duration = Duration::from_secs(5);
 /// Whether this machine can hold `n` more components: an error (the reason not to run) when
 /// there are not enough pids; a warning when the open-file limit looks small and cannot be
 /// raised (the daemon then runs anyway, and what it does is the result).
-fn room_for(n: usize) -> Result<Option<String>, String> {
+fn room_for(n: usize, pipes: u64) -> Result<Option<String>, String> {
     let pid_max: usize = std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -751,9 +751,9 @@ fn room_for(n: usize) -> Result<Option<String>, String> {
             "not run: {n} components need {n} pids, kernel.pid_max is {pid_max} and {tasks} are in use"
         ));
     }
-    // The daemon raises its soft limit to the hard one; make the hard one large enough for a
-    // few descriptors a component (pipes for its output, a pidfd), if this process may.
-    let need = (n as u64) * 4 + 1024;
+    // The daemon raises its soft limit to the hard one; make the hard one large enough for the
+    // components' pipes and the daemon's headroom (192), if this process may.
+    let need = (n as u64) * pipes + 512;
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return Ok(None);
     };
@@ -764,8 +764,8 @@ fn room_for(n: usize) -> Result<Option<String>, String> {
         .err()
         .map(|e| {
             format!(
-                "N = {n}: RLIMIT_NOFILE is {soft}/{hard}, below the {need} that 4 descriptors a component \
-                 would need, and cannot be raised here ({e}); run as it is"
+                "N = {n}: RLIMIT_NOFILE is {soft}/{hard}, below the {need} that {pipes} pipe(s) a \
+                 component and some headroom need, and cannot be raised here ({e}); run as it is"
             )
         }))
 }
@@ -996,7 +996,8 @@ impl Bench {
             "scenarios: restart latency, {n} components, {} kills",
             self.config.kills
         );
-        match room_for(n) {
+        // Stdout and stderr captured apart: two pipes a component.
+        match room_for(n, 2) {
             Ok(warning) => self.notes.extend(warning),
             Err(why) => return self.row(SCENARIO, n, why, target, None),
         }
@@ -1307,7 +1308,8 @@ impl Bench {
             self.config.lifecycle_runs
         };
         eprintln!("scenarios: start-up / idle / shutdown, {n} components, {runs} daemons");
-        match room_for(n) {
+        // LIFECYCLE_OUTPUT merges stderr: one pipe a component.
+        match room_for(n, 1) {
             Ok(warning) => self.notes.extend(warning),
             Err(why) => {
                 self.row(START, n, why.clone(), timed_target, None);
@@ -1553,13 +1555,16 @@ impl Bench {
         }
         let _ = writeln!(
             out,
-            "\nHow: restart latency — N components in one `one_for_one` group (`<backoff initial=\"0\"/>`, \
-             intensity 10000 per 0.1 s), kills rotate over them; latency = the replacement's `--stamp` \
-             CLOCK_MONOTONIC minus the kill's, taken just before `kill(2)`; the legs come from the daemon's \
-             own log timestamps (CLOCK_REALTIME, µs). Crash loop — stand-ins with `--crash-after 0`, same \
-             group settings; restarts = `component_started` lines in the window after a 1 s warm-up; daemon \
-             CPU = utime+stime of /proc/PID/stat. Start-up and shutdown — idle stand-ins, one priority \
-             level, default settings, {} daemons in a row per N (1 for N > 1000); start-up ends when the \
+            "\nHow: floor — the benchmark spawns the stand-in itself (std `Command`, posix_spawn) and \
+             kills it, no supervisor involved. Restart latency — N components in one `one_for_one` group \
+             (`<backoff initial=\"0\"/>`, intensity 10000 per 0.1 s), kills rotate over them; latency = \
+             the replacement's `--stamp` CLOCK_MONOTONIC minus the kill's, taken just before `kill(2)`; \
+             the legs come from the daemon's own log timestamps (CLOCK_REALTIME, µs). Crash loop — \
+             `/bin/false`, then stand-ins with `--crash-after 0`, same group settings; restarts = \
+             `component_started` lines in the window after a 1 s warm-up; daemon CPU = utime+stime of \
+             /proc/PID/stat; no exit lost = every run ended in a `component_exited` or, at shutdown, a \
+             `component_stopped`. Start-up and shutdown — idle stand-ins, one priority level, \
+             `<output stderr=\"merge\"/>` (one pipe each), {} daemons in a row per N (1 for N > 1000); start-up ends when the \
              benchmark reads the N-th `component_started`, shutdown when the daemon has exited (every \
              component is then checked to be gone). Idle — the first of those daemons, 2 s after start-up; \
              CPU is its threads' on-CPU time (schedstat), context switches are summed over its threads. \
