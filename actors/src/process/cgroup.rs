@@ -37,9 +37,9 @@ pub struct ComponentCgroup {
     kill_file: OnceLock<File>,
 }
 
-/// How many components keep their `cgroup.kill` open (the ones that restart first; the
+/// How many components keep their `cgroup.kill` open (the ones that exit first; the
 /// descriptors are part of the daemon's headroom).
-pub const KILL_FILES_KEPT: usize = 64;
+pub const KILL_FILES_KEPT: usize = 256;
 
 /// How many `cgroup.kill` files are open now.
 static KILL_FILES_OPEN: AtomicUsize = AtomicUsize::new(0);
