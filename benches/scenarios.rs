@@ -752,8 +752,8 @@ fn room_for(n: usize, pipes: u64) -> Result<Option<String>, String> {
         ));
     }
     // The daemon raises its soft limit to the hard one; make the hard one large enough for the
-    // components' pipes and the daemon's headroom (384), if this process may.
-    let need = (n as u64) * pipes + 512;
+    // components' pipes and the daemon's headroom (640), if this process may.
+    let need = (n as u64) * pipes + 1024;
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return Ok(None);
     };

@@ -3,15 +3,15 @@
 //! daemon was started with back, as systemd does (a huge soft limit breaks programs that
 //! `select` or close every possible descriptor).
 
-use actors::process::cgroup::KILL_FILES_KEPT;
+use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::process::FileLimit;
 use actors::spec::{GroupSpec, StderrMode, StdoutMode};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// Descriptors the daemon needs besides its components' pipes: up to 64 control clients,
-/// probes, notify sockets, the HTTP endpoint, logs, the journal, and the `cgroup.kill` files it
-/// keeps open.
-const HEADROOM: u64 = 128 + KILL_FILES_KEPT as u64;
+/// probes, notify sockets, the HTTP endpoint, logs, the journal, and the cgroup files it keeps
+/// open (two a component, for the first components).
+const HEADROOM: u64 = 128 + 2 * COMPONENTS_KEPT_OPEN as u64;
 
 /// The descriptors a daemon running `root` needs.
 pub fn needed(root: &GroupSpec) -> u64 {

@@ -283,6 +283,54 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
     eventually("the last escaper is gone with the stop", || !alive(last));
 }
 
+/// The daemon keeps a component's cgroup files open between starts. An operator may remove the
+/// cgroup of a component that is down: its next start fails once, naming the step ("cgroup:"),
+/// and the one after makes the cgroup again.
+#[test]
+fn a_component_whose_cgroup_was_removed_gets_it_back() {
+    let writable = std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|m| m.lines().any(|l| l.contains(" - cgroup2 ")))
+        && nix::unistd::geteuid().is_root();
+    if !writable {
+        eprintln!("note: no writable cgroup2 hierarchy; skipped");
+        return;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+        .expect("the cgroup2 mount point")
+        .to_string();
+    let cgroup_of = |pid: u32| {
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+        let relative = own.lines().find_map(|l| l.strip_prefix("0::")).expect("v2");
+        Path::new(&mount).join(relative.trim_start_matches('/'))
+    };
+    let server = standin_server(
+        "phoenix",
+        &["--crash-after", "0.3"],
+        r#"<backoff initial="1" max="1"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &server));
+    let cgroup = cgroup_of(daemon.started_pid("phoenix"));
+    assert!(cgroup.ends_with("phoenix"), "{}", cgroup.display());
+    daemon.wait_event("restart_scheduled", "phoenix");
+    eventually("the empty cgroup is removed", || {
+        std::fs::remove_dir(&cgroup).is_ok()
+    });
+    let failed = daemon.wait_event("component_spawn_failed", "phoenix");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cgroup: ")),
+        "{failed}"
+    );
+    let again = daemon.started_pid("phoenix");
+    assert_eq!(cgroup_of(again), cgroup, "the same cgroup, made again");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The daemon raises its soft open-file limit to the hard one (it holds a pipe per captured
 /// stream), but its children get the limit the daemon was started with, as under systemd; and a
 /// hard limit below what the registry needs is said at start-up.

@@ -8,10 +8,9 @@
 //! left in it.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,52 +24,101 @@ pub struct Cgroups {
     made: HashMap<String, Arc<ComponentCgroup>>,
 }
 
-/// A component's cgroup: its directory, and the `cgroup.procs` file its processes join.
+/// A component's cgroup: its directory and the files the daemon writes in it.
 #[derive(Debug)]
 pub struct ComponentCgroup {
     /// The cgroup's directory.
     pub path: PathBuf,
-    /// `cgroup.procs` in it, ready for a child to join before `exec`.
-    pub procs: CString,
-    /// `cgroup.kill`, kept open after its first use while [`KILL_FILES_KEPT`] allows: every
-    /// exit of the component's main process writes it, and opening it walks the cgroup tree.
-    kill_file: OnceLock<File>,
+    /// `cgroup.procs` and `cgroup.kill`, kept open after the first start while
+    /// [`COMPONENTS_KEPT_OPEN`] allows: every start joins the first, every exit of the main
+    /// process writes the second, and opening either walks the cgroup tree.
+    kept: OnceLock<KeptFiles>,
 }
 
-/// How many components keep their `cgroup.kill` open (the ones that exit first; the
-/// descriptors are part of the daemon's headroom).
-pub const KILL_FILES_KEPT: usize = 256;
+/// A component cgroup's files, open.
+#[derive(Debug)]
+struct KeptFiles {
+    procs: File,
+    kill: File,
+}
 
-/// How many `cgroup.kill` files are open now.
-static KILL_FILES_OPEN: AtomicUsize = AtomicUsize::new(0);
+/// How many components keep their cgroup files open, two descriptors each (the ones started
+/// first; the descriptors are part of the daemon's headroom).
+pub const COMPONENTS_KEPT_OPEN: usize = 256;
+
+/// How many components keep their files open now.
+static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A component's `cgroup.procs`, open for a child to join: kept by the component, or opened for
+/// this one start.
+pub enum ProcsFile<'a> {
+    /// The component's kept file.
+    Kept(&'a File),
+    /// Opened for this start, closed after it.
+    Opened(File),
+}
+
+impl AsFd for ProcsFile<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ProcsFile::Kept(file) => file.as_fd(),
+            ProcsFile::Opened(file) => file.as_fd(),
+        }
+    }
+}
 
 impl ComponentCgroup {
+    /// `cgroup.procs`, open for writing (close-on-exec).
+    pub fn procs(&self) -> io::Result<ProcsFile<'_>> {
+        if let Some(kept) = self.keep_open() {
+            return Ok(ProcsFile::Kept(&kept.procs));
+        }
+        Ok(ProcsFile::Opened(open_for_writing(
+            &self.path.join("cgroup.procs"),
+        )?))
+    }
+
     /// SIGKILLs every process in the cgroup (`cgroup.kill`).
     pub fn kill(&self) {
-        if let Some(file) = self.kill_file.get() {
-            let _ = file.write_at(b"1", 0);
-            return;
+        match self.kept.get() {
+            Some(kept) => {
+                let _ = kept.kill.write_at(b"1", 0);
+            }
+            None => kill(&self.path),
         }
-        let path = self.path.join("cgroup.kill");
-        if KILL_FILES_OPEN.fetch_add(1, Ordering::Relaxed) < KILL_FILES_KEPT {
-            if let Ok(file) = OpenOptions::new().write(true).open(&path) {
-                let _ = file.write_at(b"1", 0);
-                if self.kill_file.set(file).is_ok() {
-                    return;
+    }
+
+    /// The kept files, opened on first use while the budget lasts.
+    fn keep_open(&self) -> Option<&KeptFiles> {
+        if let Some(kept) = self.kept.get() {
+            return Some(kept);
+        }
+        if KEPT_OPEN.fetch_add(1, Ordering::Relaxed) < COMPONENTS_KEPT_OPEN {
+            let opened = open_for_writing(&self.path.join("cgroup.procs")).and_then(|procs| {
+                let kill = open_for_writing(&self.path.join("cgroup.kill"))?;
+                Ok(KeptFiles { procs, kill })
+            });
+            if let Ok(files) = opened {
+                if self.kept.set(files).is_ok() {
+                    return self.kept.get();
                 }
             }
         }
-        KILL_FILES_OPEN.fetch_sub(1, Ordering::Relaxed);
-        kill(&self.path);
+        KEPT_OPEN.fetch_sub(1, Ordering::Relaxed);
+        None
     }
 }
 
 impl Drop for ComponentCgroup {
     fn drop(&mut self) {
-        if self.kill_file.get().is_some() {
-            KILL_FILES_OPEN.fetch_sub(1, Ordering::Relaxed);
+        if self.kept.get().is_some() {
+            KEPT_OPEN.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+fn open_for_writing(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).open(path)
 }
 
 impl Cgroups {
@@ -101,12 +149,9 @@ impl Cgroups {
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
             Err(error) => return Err(error),
         }
-        let procs = CString::new(path.join("cgroup.procs").as_os_str().as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let made = Arc::new(ComponentCgroup {
             path,
-            procs,
-            kill_file: OnceLock::new(),
+            kept: OnceLock::new(),
         });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -96,13 +97,13 @@ impl Launch {
         })
     }
 
-    /// Starts the child of `parent` (the daemon) with `stdio`, in the cgroup of `cgroup_procs`
-    /// and with `file_limit` if given, and returns its pid. The caller holds the process
-    /// table's lock.
+    /// Starts the child of `parent` (the daemon) with `stdio`, in the cgroup whose
+    /// `cgroup.procs` is open as `cgroup_procs` and with `file_limit` if given, and returns its
+    /// pid. The caller holds the process table's lock.
     pub fn start(
         &self,
         stdio: &ChildStdio,
-        cgroup_procs: Option<&CStr>,
+        cgroup_procs: Option<BorrowedFd<'_>>,
         file_limit: Option<FileLimit>,
         parent: libc::pid_t,
         stack: &mut ChildStack,

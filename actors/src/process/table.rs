@@ -6,6 +6,7 @@
 //! so its pid (and with it the process-group id) cannot have been recycled.
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -118,6 +119,13 @@ impl Children {
     fn record(&self) {
         if let Some(dirty) = &self.journal {
             let _ = dirty.try_send(());
+        }
+    }
+
+    /// Forgets component `id`'s cgroup, if there are cgroups.
+    fn forget_cgroup(&mut self, id: &str) {
+        if let Some(cgroups) = &mut self.cgroups {
+            cgroups.forget(id);
         }
     }
 
@@ -269,11 +277,19 @@ impl ProcessTable {
             }
             _ => None,
         };
+        // A cgroup someone removed: the next start makes it again.
+        let procs = match cgroup.as_deref().map(ComponentCgroup::procs).transpose() {
+            Ok(procs) => procs,
+            Err(error) => {
+                children.forget_cgroup(request.id);
+                return Err(SpawnError::Prepare(error));
+            }
+        };
         let (stack, slots) = match &mut children.spawner {
             Some(spawner) => spawner,
             empty => empty.insert(new_spawner().map_err(SpawnError::Prepare)?),
         };
-        let procs = cgroup.as_ref().map(|cgroup| cgroup.procs.as_c_str());
+        let procs = procs.as_ref().map(AsFd::as_fd);
         let limit = self.child_file_limit;
         let parent = self.daemon_pid;
         let pid = match request
@@ -282,11 +298,8 @@ impl ProcessTable {
         {
             Ok(pid) => pid,
             Err(error) => {
-                if let (SpawnError::Child(failed), Some(cgroups)) = (&error, &mut children.cgroups)
-                {
-                    if failed.stage == Stage::Cgroup {
-                        cgroups.forget(request.id);
-                    }
+                if matches!(&error, SpawnError::Child(failed) if failed.stage == Stage::Cgroup) {
+                    children.forget_cgroup(request.id);
                 }
                 return Err(error);
             }

@@ -5,9 +5,9 @@
 //! Its first act is to leave the daemon's descriptor table.
 
 use std::convert::Infallible;
-use std::ffi::{c_void, CStr};
+use std::ffi::c_void;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::atomic::Ordering;
 
@@ -29,6 +29,10 @@ type Failure = (Stage, i32);
 
 fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     let plan = shared.plan;
+    // Writing to a descriptor leaves the (still shared) table as it is.
+    if let Some(procs) = plan.cgroup_procs {
+        join_cgroup(procs.as_raw_fd()).map_err(at(Stage::Cgroup))?;
+    }
     leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;
     install_stdio(&shared.stdio).map_err(at(Stage::Stdio))?;
     if let Some(directory) = plan.directory {
@@ -38,9 +42,6 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     }
     // SAFETY: setsid takes no arguments.
     check(unsafe { libc::syscall(libc::SYS_setsid) }).map_err(at(Stage::Session))?;
-    if let Some(procs) = plan.cgroup_procs {
-        join_cgroup(procs).map_err(at(Stage::Cgroup))?;
-    }
     if let Some(credentials) = plan.credentials {
         drop_privileges(credentials).map_err(at(Stage::Credentials))?;
     }
@@ -130,23 +131,12 @@ fn install_stdio(slots: &[Option<RawFd>; 3]) -> Result<(), i32> {
     Ok(())
 }
 
-/// Moves the child into the cgroup whose `cgroup.procs` file is `procs` (before the privilege
-/// drop: the file belongs to the daemon's user).
-fn join_cgroup(procs: &CStr) -> Result<(), i32> {
-    // SAFETY: openat reads a NUL-terminated path the parent built.
-    let fd = check(unsafe {
-        libc::syscall(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            procs.as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: write reads one byte of a static string; "0" means the writing process.
-    let written = check(unsafe { libc::syscall(libc::SYS_write, fd, b"0".as_ptr(), 1usize) });
-    // SAFETY: `fd` was opened above and is not used after this.
-    unsafe { libc::syscall(libc::SYS_close, fd) };
-    written.map(drop)
+/// Moves the child into the cgroup whose `cgroup.procs` the daemon opened as `procs` (before
+/// the privilege drop: the file belongs to the daemon's user).
+fn join_cgroup(procs: RawFd) -> Result<(), i32> {
+    // SAFETY: write reads one byte of a static string from an open descriptor the parent
+    // keeps open until we have exec'd; "0" means the writing process.
+    check(unsafe { libc::syscall(libc::SYS_write, procs, b"0".as_ptr(), 1usize) }).map(drop)
 }
 
 /// setgroups → setgid → setuid (CERT POS36-C order) as raw calls that change this process

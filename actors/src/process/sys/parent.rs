@@ -71,8 +71,8 @@ pub struct ChildPlan<'a> {
     pub stdio: [Option<BorrowedFd<'a>>; 3],
     /// The working directory; the daemon's when `None`.
     pub directory: Option<&'a CStr>,
-    /// The `cgroup.procs` file of the cgroup the child joins, if any.
-    pub cgroup_procs: Option<&'a CStr>,
+    /// The `cgroup.procs` file of the cgroup the child joins, if any, open for writing.
+    pub cgroup_procs: Option<BorrowedFd<'a>>,
     /// The identity to drop to, if any.
     pub credentials: Option<&'a Credentials>,
     /// The open-file limit to give the child instead of the daemon's, if any.
