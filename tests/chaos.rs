@@ -1154,10 +1154,14 @@ impl Drop for Subreaper {
 /// died with the daemon and whose zombies wait for their new parent to reap them. The test
 /// process is that new parent (a child subreaper for the while) and reaps them only afterwards,
 /// as a slow init would, or a container's PID 1 that never reaps.
+///
+/// The components run a second generation first: by then the journal has checked the start
+/// times the daemon computes from the clock against `/proc` (eight must agree), so the records
+/// of the generation left behind are computed ones.
 #[test]
 fn a_successor_kills_only_what_a_killed_daemon_left_running() {
     let _serial = serial();
-    let (prefix, ids) = component_ids("s", 6);
+    let (prefix, ids) = component_ids("s", 12);
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let _subreaper = Subreaper::become_one();
     let _sweep = Sweep(prefix.clone());
@@ -1166,6 +1170,17 @@ fn a_successor_kills_only_what_a_killed_daemon_left_running() {
         .map(|id| standin_server(id, &["--grandchild"], NO_BACKOFF))
         .collect();
     let mut daemon = Daemon::start(&registry(STRATEGY, &servers));
+    let first = daemon.started_pids(&id_refs);
+    let journal = daemon.dir.path().join("run").join("children");
+    eventually("the journal records the first generation", || {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        first
+            .iter()
+            .all(|pid| text.lines().any(|l| l.starts_with(&format!("{pid} "))))
+    });
+    for &pid in &first {
+        kill(pid, Signal::SIGKILL);
+    }
     let pids = daemon.started_pids(&id_refs);
     let grandchild_of = |id: &str, parent: u32| {
         let name = format!("--name {id}-grandchild");

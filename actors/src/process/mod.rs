@@ -5,6 +5,7 @@
 //! `waitpid`: nothing else in Supervisor waits for a process.
 
 pub mod cgroup;
+mod clock;
 mod journal;
 pub mod procfs;
 mod spawn;

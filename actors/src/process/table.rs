@@ -17,11 +17,12 @@ use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::cgroup::{Cgroups, ComponentCgroup};
+use super::clock;
 use super::journal::{Journal, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::{ChildStack, FileLimit, Stage, StdioSlots};
+use super::sys::{self, ChildStack, FileLimit, Stage, StdioSlots};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -55,17 +56,39 @@ struct Children {
     /// How many children were spawned: each child's number tells it apart from a later one
     /// that gets the same pid.
     spawned: u64,
+    /// The unit of start times (`USER_HZ`).
+    ticks_per_second: u64,
     /// The stack children run on until `exec` and the descriptors their stdio passes
     /// through, made on the first spawn.
     spawner: Option<(ChildStack, StdioSlots)>,
+    /// Whether start times computed from the clock (see `clock`) can be trusted.
+    clock: ClockTrust,
 }
+
+/// What the journal thread has learnt of start times computed from the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClockTrust {
+    /// This many more computed start times must agree with `/proc` before the table relies on
+    /// them.
+    Checking(u32),
+    /// They agreed: computed start times are used as they are.
+    Trusted,
+    /// One disagreed: start times are read from `/proc`.
+    Distrusted,
+}
+
+/// How many computed start times must agree with `/proc` before they are relied on.
+const CLOCK_CHECKS: u32 = 8;
 
 struct Owner {
     notify: ExitNotify,
     /// This child's number among all spawned (see `Children::spawned`).
     number: u64,
-    /// The start time for the journal, read by the journal thread (off the spawn path).
+    /// The start time for the journal: computed from the clock at the spawn, or read by the
+    /// journal thread (off the spawn path).
     start_ticks: Option<u64>,
+    /// A start time computed from the clock that the journal thread is to check.
+    unchecked_ticks: Option<u64>,
     /// The component's cgroup, when it has one.
     cgroup: Option<Arc<ComponentCgroup>>,
 }
@@ -140,13 +163,45 @@ impl Children {
 
     /// Keeps the start times read for `(pid, number, ticks)`, unless that child was reaped
     /// meanwhile: then the pid may have been reused, and what was read may be another process.
+    /// A computed start time is checked against the one read.
     fn stamp(&mut self, read: Vec<(i32, u64, u64)>) {
         for (pid, number, ticks) in read {
-            if let Some(owner) = self.owners.get_mut(&pid) {
-                if owner.number == number {
-                    owner.start_ticks = Some(ticks);
-                }
+            let Some(owner) = self.owners.get_mut(&pid) else {
+                continue;
+            };
+            if owner.number != number {
+                continue;
             }
+            owner.start_ticks = Some(ticks);
+            let Some(computed) = owner.unchecked_ticks.take() else {
+                continue;
+            };
+            self.clock = match self.clock {
+                _ if computed != ticks => {
+                    tracing::warn!(
+                        pid,
+                        computed,
+                        read = ticks,
+                        "a start time computed from the clock disagrees with /proc: reading \
+                         /proc from now on"
+                    );
+                    ClockTrust::Distrusted
+                }
+                ClockTrust::Checking(left) if left <= 1 => ClockTrust::Trusted,
+                ClockTrust::Checking(left) => ClockTrust::Checking(left - 1),
+                settled => settled,
+            };
+        }
+    }
+
+    /// The start times of a child spawned between the boot-time clock readings `before` and
+    /// `after`: `(trusted, to check)`.
+    fn computed_ticks(&self, before: u64, after: u64) -> (Option<u64>, Option<u64>) {
+        let computed = || clock::start_ticks_between(before, after, self.ticks_per_second);
+        match self.clock {
+            ClockTrust::Trusted => (computed(), None),
+            ClockTrust::Checking(_) => (None, computed()),
+            ClockTrust::Distrusted => (None, None),
         }
     }
 
@@ -179,9 +234,9 @@ fn lock(children: &Mutex<Children>) -> MutexGuard<'_, Children> {
 /// The journal thread: rewrites `journal` after each change signalled on `dirty`, until the
 /// table is gone. A failure is logged, never fatal.
 ///
-/// It also reads the new children's start times, without holding the table's lock: a child
-/// reaped before that is never read (a crash loop costs no `/proc` reads), and one reaped
-/// while it is read is told apart by its number.
+/// It also reads the start times the spawn could not compute (see `clock`; the first ones are
+/// read to check the computed ones), without holding the table's lock: a child reaped before
+/// that is never read, and one reaped while it is read is told apart by its number.
 fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<Children>>) {
     while dirty.recv().is_ok() {
         let Some(table) = table.upgrade() else { return };
@@ -223,6 +278,8 @@ impl ProcessTable {
                 journal: None,
                 cgroups: None,
                 spawned: 0,
+                clock: ClockTrust::Checking(CLOCK_CHECKS),
+                ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
             })),
             daemon_pid: std::process::id() as i32,
@@ -292,10 +349,12 @@ impl ProcessTable {
         let procs = procs.as_ref().map(AsFd::as_fd);
         let limit = self.child_file_limit;
         let parent = self.daemon_pid;
-        let pid = match request
+        let before = clock::boottime_ns();
+        let started = request
             .launch
-            .start(&stdio, procs, limit, parent, stack, slots)
-        {
+            .start(&stdio, procs, limit, parent, stack, slots);
+        let after = clock::boottime_ns();
+        let pid = match started {
             Ok(pid) => pid,
             Err(error) => {
                 if matches!(&error, SpawnError::Child(failed) if failed.stage == Stage::Cgroup) {
@@ -308,12 +367,14 @@ impl ProcessTable {
         drop(stdio);
         children.spawned += 1;
         let number = children.spawned;
+        let (start_ticks, unchecked_ticks) = children.computed_ticks(before, after);
         children.owners.insert(
             pid,
             Owner {
                 notify,
                 number,
-                start_ticks: None,
+                start_ticks,
+                unchecked_ticks,
                 cgroup,
             },
         );
