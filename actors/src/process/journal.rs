@@ -1,10 +1,12 @@
-//! The journal of live children: one line `PID START_TICKS` per child, rewritten on every spawn
-//! and reap, so that a daemon started after a crash of the previous one can kill what that one
-//! left behind — and only that: a process is identified by its pid *and* its start time, and
-//! is signalled through a pidfd opened before the start time is checked.
+//! The journal of children: one line `PID START_TICKS` per child, appended after its spawn, so
+//! that a daemon started after a crash of the previous one can kill what that one left behind —
+//! and only that: a process is identified by its pid *and* its start time, and is signalled
+//! through a pidfd opened before the start time is checked. Lines of reaped children stay until
+//! the next rewrite (they match no running process); a torn last line is skipped.
 
 use std::collections::HashMap;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::procfs::{self, stat};
@@ -18,6 +20,65 @@ pub struct Record {
     pub pid: i32,
     /// Start time in clock ticks since boot.
     pub start_ticks: u64,
+}
+
+/// Keeps the journal file up to date from the journal thread, at a cost that does not grow with
+/// the number of children: new records are appended in one `write`, and the whole file is
+/// rewritten (atomically) only when first written and when it has grown to twice the live
+/// children (plus 1,024 lines).
+pub struct JournalWriter {
+    journal: Journal,
+    appender: Option<File>,
+    lines: usize,
+}
+
+impl JournalWriter {
+    /// A writer that starts by replacing whatever `journal` holds.
+    pub fn new(journal: Journal) -> Self {
+        JournalWriter {
+            journal,
+            appender: None,
+            lines: 0,
+        }
+    }
+
+    /// Whether adding `new` records calls for a rewrite, with `live` children in the table.
+    pub fn rewrite_due(&self, new: usize, live: usize) -> bool {
+        self.appender.is_none() || self.lines + new > 2 * live + 1024
+    }
+
+    /// Appends `records`.
+    pub fn append(&mut self, records: &[Record]) -> io::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let Some(appender) = &mut self.appender else {
+            return Err(io::Error::other("the journal was never written"));
+        };
+        if let Err(error) = appender.write_all(lines(records).as_bytes()) {
+            // The next update rewrites the whole journal, these records included.
+            self.appender = None;
+            return Err(error);
+        }
+        self.lines += records.len();
+        Ok(())
+    }
+
+    /// Replaces the journal with `records`.
+    pub fn rewrite(&mut self, records: &[Record]) -> io::Result<()> {
+        self.appender = None;
+        self.journal.write(records.iter().copied())?;
+        self.appender = Some(OpenOptions::new().append(true).open(&self.journal.path)?);
+        self.lines = records.len();
+        Ok(())
+    }
+}
+
+fn lines(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| format!("{} {}\n", r.pid, r.start_ticks))
+        .collect()
 }
 
 /// Where the records are kept.
@@ -34,9 +95,8 @@ impl Journal {
 
     /// Replaces the journal with `records` (atomically: a partial file is never read).
     pub fn write(&self, records: impl Iterator<Item = Record>) -> io::Result<()> {
-        let text: String = records
-            .map(|r| format!("{} {}\n", r.pid, r.start_ticks))
-            .collect();
+        let records: Vec<Record> = records.collect();
+        let text = lines(&records);
         let temporary = self.path.with_extension("tmp");
         std::fs::write(&temporary, text)?;
         std::fs::rename(&temporary, &self.path)
@@ -49,7 +109,9 @@ impl Journal {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(error) => return Err(error),
         };
-        Ok(text
+        // Only whole lines: a line torn by a crash mid-append could read as another record.
+        let whole = text.rfind('\n').map_or("", |end| &text[..=end]);
+        Ok(whole
             .lines()
             .filter_map(|line| {
                 let (pid, ticks) = line.split_once(' ')?;
@@ -122,6 +184,40 @@ mod tests {
         ];
         journal.write(records.into_iter()).unwrap();
         assert_eq!(journal.read().unwrap(), records);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_writer_appends_and_rewrites_when_stale_lines_pile_up() {
+        let dir = std::env::temp_dir().join(format!("journal-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = Journal::new(dir.join("children"));
+        std::fs::write(dir.join("children"), "1 1\n").unwrap();
+        let record = |pid| Record {
+            pid,
+            start_ticks: 100 + pid as u64,
+        };
+        let mut writer = JournalWriter::new(journal.clone());
+        assert!(
+            writer.rewrite_due(1, 1),
+            "the previous daemon's journal is replaced"
+        );
+        writer.rewrite(&[record(2)]).unwrap();
+        assert!(!writer.rewrite_due(2, 3));
+        writer.append(&[record(3), record(4)]).unwrap();
+        assert_eq!(journal.read().unwrap(), [record(2), record(3), record(4)]);
+        // A torn last line (a crash mid-write) is skipped.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("children"))
+            .unwrap()
+            .write_all(b"5 1")
+            .unwrap();
+        assert_eq!(journal.read().unwrap(), [record(2), record(3), record(4)]);
+        assert!(
+            writer.rewrite_due(1100, 10),
+            "stale lines outnumber live children"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -18,7 +18,7 @@ use nix::unistd::Pid;
 
 use super::cgroup::{Cgroups, ComponentCgroup};
 use super::clock;
-use super::journal::{Journal, Record};
+use super::journal::{Journal, JournalWriter, Record};
 use super::procfs;
 use super::spawn::{Launch, SpawnError};
 use super::stdio::{self, Captured};
@@ -89,6 +89,8 @@ struct Owner {
     start_ticks: Option<u64>,
     /// A start time computed from the clock that the journal thread is to check.
     unchecked_ticks: Option<u64>,
+    /// Whether the journal has this child's record.
+    journaled: bool,
     /// The component's cgroup, when it has one.
     cgroup: Option<Arc<ComponentCgroup>>,
 }
@@ -205,6 +207,19 @@ impl Children {
         }
     }
 
+    /// The records the journal does not have yet (from now on, it has them).
+    fn unjournaled(&mut self) -> Vec<Record> {
+        self.owners
+            .iter_mut()
+            .filter(|(_, owner)| !owner.journaled)
+            .filter_map(|(&pid, owner)| {
+                let start_ticks = owner.start_ticks?;
+                owner.journaled = true;
+                Some(Record { pid, start_ticks })
+            })
+            .collect()
+    }
+
     fn records(&self) -> Vec<Record> {
         self.owners
             .iter()
@@ -238,6 +253,7 @@ fn lock(children: &Mutex<Children>) -> MutexGuard<'_, Children> {
 /// read to check the computed ones), without holding the table's lock: a child reaped before
 /// that is never read, and one reaped while it is read is told apart by its number.
 fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<Children>>) {
+    let mut writer = JournalWriter::new(journal);
     while dirty.recv().is_ok() {
         let Some(table) = table.upgrade() else { return };
         let unstamped = lock(&table).unstamped();
@@ -245,13 +261,21 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
             .into_iter()
             .filter_map(|(pid, number)| Some((pid, number, procfs::start_ticks(pid)?)))
             .collect();
-        let records = {
+        let (new, all) = {
             let mut children = lock(&table);
             children.stamp(read);
-            children.records()
+            let new = children.unjournaled();
+            let all = writer
+                .rewrite_due(new.len(), children.owners.len())
+                .then(|| children.records());
+            (new, all)
         };
         drop(table);
-        if let Err(error) = journal.write(records.into_iter()) {
+        let written = match all {
+            Some(all) => writer.rewrite(&all),
+            None => writer.append(&new),
+        };
+        if let Err(error) = written {
             tracing::warn!(error = %error, "cannot write the children journal");
         }
         // At most one rewrite per interval: a crash loop of hundreds of restarts a second
@@ -375,6 +399,7 @@ impl ProcessTable {
                 number,
                 start_ticks,
                 unchecked_ticks,
+                journaled: false,
                 cgroup,
             },
         );
