@@ -2,7 +2,8 @@
 //! cloned it sleeps meanwhile; the others run on), so it only reads the plan made for it and
 //! makes raw system calls: no allocation, no lock, no logging, no panic, and no libc wrapper that
 //! keeps process-wide state (glibc's `setuid` would change every daemon thread's credentials).
-//! Its first act is to leave the daemon's descriptor table.
+//! It joins its cgroup first (a write to a descriptor the daemon holds), then leaves the daemon's
+//! descriptor table before it changes anything in it.
 
 use std::convert::Infallible;
 use std::ffi::c_void;
