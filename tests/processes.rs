@@ -242,6 +242,17 @@ fn zombies_of_adopted_orphans_are_reaped() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// Where the cgroup2 hierarchy is mounted, if there is one and the daemon (as root) may write it.
+fn writable_cgroup2() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))?
+        .split(' ')
+        .nth(4)?;
+    nix::unistd::geteuid().is_root().then(|| mount.to_string())
+}
+
 /// F2 with cgroups: a grandchild that left the component's process group with `setsid` cannot
 /// leave its cgroup, so it dies when the component's main process dies, run after run (the
 /// daemon keeps `cgroup.kill` open after the first), and with the component's stop. Skipped
@@ -249,10 +260,7 @@ fn zombies_of_adopted_orphans_are_reaped() {
 /// is; see README).
 #[test]
 fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
-    let writable = std::fs::read_to_string("/proc/self/mountinfo")
-        .is_ok_and(|m| m.lines().any(|l| l.contains(" - cgroup2 ")))
-        && nix::unistd::geteuid().is_root();
-    if !writable {
+    if writable_cgroup2().is_none() {
         eprintln!("note: no writable cgroup2 hierarchy; skipped");
         return;
     }
@@ -288,20 +296,10 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
 /// and the one after makes the cgroup again.
 #[test]
 fn a_component_whose_cgroup_was_removed_gets_it_back() {
-    let writable = std::fs::read_to_string("/proc/self/mountinfo")
-        .is_ok_and(|m| m.lines().any(|l| l.contains(" - cgroup2 ")))
-        && nix::unistd::geteuid().is_root();
-    if !writable {
+    let Some(mount) = writable_cgroup2() else {
         eprintln!("note: no writable cgroup2 hierarchy; skipped");
         return;
-    }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))
-        .and_then(|l| l.split(' ').nth(4))
-        .expect("the cgroup2 mount point")
-        .to_string();
+    };
     let cgroup_of = |pid: u32| {
         let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
         let relative = own.lines().find_map(|l| l.strip_prefix("0::")).expect("v2");
