@@ -242,6 +242,18 @@ fn zombies_of_adopted_orphans_are_reaped() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// Waits for `id`'s next failed start and checks that its error names `step`, the step the child
+/// failed at (and why).
+fn wait_spawn_failed_at(daemon: &mut Daemon, id: &str, step: &str) {
+    let failed = daemon.wait_event("component_spawn_failed", id);
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(step)),
+        "{failed}"
+    );
+}
+
 /// Where the cgroup2 hierarchy is mounted, if there is one and the daemon (as root) may write it.
 fn writable_cgroup2() -> Option<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -317,13 +329,7 @@ fn a_component_whose_cgroup_was_removed_gets_it_back() {
     eventually("the empty cgroup is removed", || {
         std::fs::remove_dir(&cgroup).is_ok()
     });
-    let failed = daemon.wait_event("component_spawn_failed", "phoenix");
-    assert!(
-        failed["error"]
-            .as_str()
-            .is_some_and(|e| e.starts_with("cgroup: ")),
-        "{failed}"
-    );
+    wait_spawn_failed_at(&mut daemon, "phoenix", "cgroup: ");
     let again = daemon.started_pid("phoenix");
     assert_eq!(cgroup_of(again), cgroup, "the same cgroup, made again");
     assert_eq!(daemon.stop(), Some(0));
@@ -564,13 +570,7 @@ fn a_missing_working_directory_is_a_failed_start_naming_chdir() {
         r#"<workingDirectory>/nonexistent/dir</workingDirectory><backoff initial="0.05"/>"#,
     );
     let mut daemon = Daemon::start(&registry(FAST, &[server, idle("steady")].concat()));
-    let failed = daemon.wait_event("component_spawn_failed", "lost");
-    assert!(
-        failed["error"]
-            .as_str()
-            .is_some_and(|e| e.starts_with("chdir: No such file or directory")),
-        "{failed}"
-    );
+    wait_spawn_failed_at(&mut daemon, "lost", "chdir: No such file or directory");
     daemon.wait_event("component_spawn_failed", "lost");
     assert!(alive(daemon.pid()), "the daemon keeps running");
     assert_eq!(daemon.stop(), Some(0));
