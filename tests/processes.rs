@@ -381,23 +381,21 @@ fn children_get_the_open_file_limit_the_daemon_was_started_with() {
 fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report_path = dir.path().join("clean.json");
-    let shell_path = dir.path().join("shell-status.txt");
     let report_arg = report_path.to_str().unwrap();
-    // A C program (dash) reports its own signal state: unlike standin, nothing in it ignores
-    // SIGPIPE before the report is taken, so its SigIgn is what the daemon handed down.
-    let script = r#"grep -E '^(SigBlk|SigIgn|SigPnd|ShdPnd):' /proc/$$/status > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 1000"#;
-    let shell = format!(
-        "<server id=\"shell\"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>{}</argument><argument>{}</argument></arguments></server>",
-        xml_escape(script),
-        xml_escape(shell_path.to_str().unwrap())
-    );
+    // A C program (`sleep`) that sets no signal state of its own: unlike standin, nothing in
+    // it ignores SIGPIPE, so its SigIgn is what the daemon handed down. Its state is read from
+    // outside once it runs (a shell reporting on itself raced its own fork of the reader, with
+    // every signal blocked for the while).
+    let sleeper = r#"<server id="sleeper"><executable>sleep</executable><arguments><argument>1000</argument></arguments></server>"#;
     let servers = [
         standin_server("clean", &["--report", report_arg], ""),
-        shell,
+        sleeper.to_string(),
     ]
     .concat();
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &servers));
-    let pid = daemon.started_pid("clean");
+    let [pid, sleeper] = daemon.started_pids(&["clean", "sleeper"])[..] else {
+        unreachable!()
+    };
     let report = read_json_when_ready(&report_path);
     assert_eq!(report["pid"], pid);
     assert_eq!(report["ppid"], daemon.pid());
@@ -407,16 +405,16 @@ fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
     assert_eq!(mask(&report, "sig_blk"), 0, "no blocked signal: {report}");
     assert_eq!(mask(&report, "sig_pnd"), 0, "no pending signal: {report}");
 
-    eventually("the shell wrote its status", || shell_path.exists());
-    let status = std::fs::read_to_string(&shell_path).expect("shell status");
-    let shell_mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{key}:")))
-            .map(|value| u64::from_str_radix(value.trim(), 16).expect("hex"))
-    };
+    eventually("sleep runs", || {
+        std::fs::read_to_string(format!("/proc/{sleeper}/comm")).is_ok_and(|c| c == "sleep\n")
+    });
+    let status = std::fs::read_to_string(format!("/proc/{sleeper}/status")).expect("status");
     for key in ["SigBlk", "SigPnd", "ShdPnd"] {
-        assert_eq!(shell_mask(key), Some(0), "{key} of the shell:\n{status}");
+        assert_eq!(
+            status_mask(sleeper, key),
+            Some(0),
+            "{key} of sleep:\n{status}"
+        );
     }
 
     // Ignored signals last, with the daemon's own dispositions for the diagnosis: a disposition
@@ -424,7 +422,7 @@ fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
     let daemon_ignores = status_mask(daemon.pid(), "SigIgn").expect("daemon SigIgn");
     // The Rust runtime inside standin sets SIGPIPE to ignored before `main`, so bit 0x1000 of
     // standin's own SigIgn is set whatever it inherited and proves nothing: every other bit must
-    // be clear. The shell has no such runtime: its SigIgn must be 0, SIGPIPE included.
+    // be clear. `sleep` has no such runtime: its SigIgn must be 0, SIGPIPE included.
     assert_eq!(
         mask(&report, "sig_ign") & !SIGPIPE_BIT,
         0,
@@ -432,9 +430,9 @@ fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
          {daemon_ignores:016x}; report: {report}"
     );
     assert_eq!(
-        shell_mask("SigIgn"),
+        status_mask(sleeper, "SigIgn"),
         Some(0),
-        "the shell ignores no signal; the daemon's SigIgn is {daemon_ignores:016x}:\n{status}"
+        "sleep ignores no signal; the daemon's SigIgn is {daemon_ignores:016x}:\n{status}"
     );
     assert_eq!(daemon.stop(), Some(0));
 }
