@@ -58,6 +58,9 @@ struct Children {
     spawned: u64,
     /// The unit of start times (`USER_HZ`).
     ticks_per_second: u64,
+    /// The children spawned since the journal thread last looked, with their numbers: what it
+    /// has to add (its work grows with new children, not with all of them).
+    fresh: Vec<(i32, u64)>,
     /// The stack children run on until `exec` and the descriptors their stdio passes
     /// through, made on the first spawn.
     spawner: Option<(ChildStack, StdioSlots)>,
@@ -89,8 +92,6 @@ struct Owner {
     start_ticks: Option<u64>,
     /// A start time computed from the clock that the journal thread is to check.
     unchecked_ticks: Option<u64>,
-    /// Whether the journal has this child's record.
-    journaled: bool,
     /// The component's cgroup, when it has one.
     cgroup: Option<Arc<ComponentCgroup>>,
 }
@@ -154,12 +155,16 @@ impl Children {
         }
     }
 
-    /// The children whose start time is not known yet, with their numbers.
-    fn unstamped(&self) -> Vec<(i32, u64)> {
-        self.owners
-            .iter()
-            .filter(|(_, owner)| owner.start_ticks.is_none())
-            .map(|(&pid, owner)| (pid, owner.number))
+    /// The children spawned since the last call that are still live, with their numbers and
+    /// start times where known.
+    fn take_fresh(&mut self) -> Vec<(i32, u64, Option<u64>)> {
+        let fresh = std::mem::take(&mut self.fresh);
+        fresh
+            .into_iter()
+            .filter_map(|(pid, number)| {
+                let owner = self.owners.get(&pid).filter(|o| o.number == number)?;
+                Some((pid, number, owner.start_ticks))
+            })
             .collect()
     }
 
@@ -207,15 +212,16 @@ impl Children {
         }
     }
 
-    /// The records the journal does not have yet (from now on, it has them).
-    fn unjournaled(&mut self) -> Vec<Record> {
-        self.owners
-            .iter_mut()
-            .filter(|(_, owner)| !owner.journaled)
-            .filter_map(|(&pid, owner)| {
-                let start_ticks = owner.start_ticks?;
-                owner.journaled = true;
-                Some(Record { pid, start_ticks })
+    /// The records of the `fresh` children still live whose start time is known.
+    fn records_of(&self, fresh: &[(i32, u64, Option<u64>)]) -> Vec<Record> {
+        fresh
+            .iter()
+            .filter_map(|&(pid, number, _)| {
+                let owner = self.owners.get(&pid).filter(|o| o.number == number)?;
+                Some(Record {
+                    pid,
+                    start_ticks: owner.start_ticks?,
+                })
             })
             .collect()
     }
@@ -256,15 +262,16 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
     let mut writer = JournalWriter::new(journal);
     while dirty.recv().is_ok() {
         let Some(table) = table.upgrade() else { return };
-        let unstamped = lock(&table).unstamped();
-        let read = unstamped
-            .into_iter()
-            .filter_map(|(pid, number)| Some((pid, number, procfs::start_ticks(pid)?)))
+        let fresh = lock(&table).take_fresh();
+        let read = fresh
+            .iter()
+            .filter(|(_, _, start_ticks)| start_ticks.is_none())
+            .filter_map(|&(pid, number, _)| Some((pid, number, procfs::start_ticks(pid)?)))
             .collect();
         let (new, all) = {
             let mut children = lock(&table);
             children.stamp(read);
-            let new = children.unjournaled();
+            let new = children.records_of(&fresh);
             let all = writer
                 .rewrite_due(new.len(), children.owners.len())
                 .then(|| children.records());
@@ -302,6 +309,7 @@ impl ProcessTable {
                 journal: None,
                 cgroups: None,
                 spawned: 0,
+                fresh: Vec::new(),
                 clock: ClockTrust::Checking(CLOCK_CHECKS),
                 ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
@@ -399,10 +407,10 @@ impl ProcessTable {
                 number,
                 start_ticks,
                 unchecked_ticks,
-                journaled: false,
                 cgroup,
             },
         );
+        children.fresh.push((pid, number));
         children.record();
         let child = Child {
             pid,
