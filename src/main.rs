@@ -92,7 +92,13 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
     };
     let format = cli.log_format.unwrap_or_else(logging::default_format);
     let level = logging::level(registry.config.trace_level);
-    let _flush_on_exit = logging::init(format, level, log.clone());
+    let _flush_on_exit = match logging::init(format, level, log.clone()) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: cannot start the log writer: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {
