@@ -281,6 +281,7 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                     2 => Some(ExitStatus::Signal(9)),
                     _ => Some(ExitStatus::Code(0)),
                 },
+                reason: None,
             }
         })
         .collect()

@@ -23,10 +23,13 @@ fn describe_group(group: &GroupSpec) -> String {
         Strategy::OneForAll => "one_for_all",
         Strategy::RestForOne => "rest_for_one",
     };
-    format!(
-        "({strategy}, at most {} restarts in {:?})",
-        group.intensity.max_restarts, group.intensity.period
-    )
+    match group.intensity {
+        Some(intensity) => format!(
+            "({strategy}, at most {} restarts in {:?})",
+            intensity.max_restarts, intensity.period
+        ),
+        None => format!("({strategy}, never gives up)"),
+    }
 }
 
 fn describe_probe(probe: &Probe) -> String {

@@ -21,8 +21,9 @@ pub struct GroupSpec {
     pub id: String,
     /// How the group reacts when one of its children exits and is to be restarted.
     pub strategy: Strategy,
-    /// How many restarts the group tolerates before it gives up.
-    pub intensity: Intensity,
+    /// How many restarts the group tolerates before it gives up; `None`: it never gives up
+    /// (the root when the registry gives it no `<restartStrategy>`).
+    pub intensity: Option<Intensity>,
     /// The group's place in its parent's start order.
     pub start_priority: u32,
     /// The children in document order; the group sorts them by `(start_priority, position)`.

@@ -21,10 +21,14 @@ pub struct ComponentStatus {
     pub pid: Option<u32>,
     /// How long its process has been running (zero without one).
     pub uptime: Duration,
-    /// How many times it was restarted.
+    /// How many times its group restarted it automatically (operator starts and reload
+    /// restarts are not counted).
     pub restarts: u32,
     /// How its last process ended.
     pub last_exit: Option<ExitStatus>,
+    /// Why it is in its state, in words, when that is worth saying: the last failed spawn
+    /// (`execve: No such file or directory`), a readiness or health verdict, `gave up`.
+    pub reason: Option<String>,
 }
 
 /// One group as its actor sees it now.

@@ -103,10 +103,10 @@ impl Resolver<'_, '_> {
         GroupSpec {
             id: id.to_string(),
             strategy: strategy.kind.unwrap_or(default::STRATEGY),
-            intensity: Intensity {
+            intensity: Some(Intensity {
                 max_restarts: strategy.intensity.unwrap_or(default::INTENSITY),
                 period: strategy.period.unwrap_or(default::PERIOD),
-            },
+            }),
             start_priority,
             children: children.iter().map(|child| self.child(child)).collect(),
         }

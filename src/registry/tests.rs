@@ -245,10 +245,10 @@ fn defaults_fill_everything_left_out() {
             root: GroupSpec {
                 id: String::new(),
                 strategy: Strategy::OneForOne,
-                intensity: Intensity {
+                intensity: Some(Intensity {
                     max_restarts: 5,
                     period: Duration::from_secs(30),
-                },
+                }),
                 start_priority: 0,
                 children: vec![ChildSpec::Component(Box::new(ComponentSpec {
                     id: "a".into(),
@@ -460,7 +460,7 @@ fn the_tree_keeps_document_order_groups_and_their_strategies() {
     );
     let root = &loaded.tree.root;
     assert_eq!(root.strategy, Strategy::RestForOne);
-    assert_eq!(root.intensity.max_restarts, 5);
+    assert_eq!(root.intensity.unwrap().max_restarts, 5);
     let ids: Vec<(&str, u32)> = root
         .children
         .iter()
@@ -475,7 +475,7 @@ fn the_tree_keeps_document_order_groups_and_their_strategies() {
         max_restarts: 1,
         period: Duration::from_millis(250),
     };
-    assert_eq!(group.intensity, intensity);
+    assert_eq!(group.intensity, Some(intensity));
 }
 
 #[test]

@@ -141,6 +141,7 @@ impl ComponentActor {
             uptime: run.map_or(Duration::ZERO, |run| run.since.elapsed()),
             restarts: self.spawns.saturating_sub(1),
             last_exit: self.last_exit,
+            reason: None,
         }
     }
 

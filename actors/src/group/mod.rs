@@ -166,7 +166,7 @@ enum Inherit {
 pub struct GroupActor {
     path: String,
     strategy: Strategy,
-    intensity: Intensity,
+    intensity: Option<Intensity>,
     id: String,
     parent: Recipient<ChildExited>,
     children: Vec<ChildSlot>,
@@ -353,16 +353,21 @@ impl GroupActor {
             return;
         }
         let now = Instant::now();
-        if policy::counts_toward_intensity(exited.exit) && !self.window.record(self.intensity, now)
-        {
+        let exceeded = match self.intensity {
+            Some(intensity) => {
+                policy::counts_toward_intensity(exited.exit) && !self.window.record(intensity, now)
+            }
+            None => false,
+        };
+        if exceeded {
             self.intensity_exceeded += 1;
             tracing::error!(
                 event = events::INTENSITY_EXCEEDED,
                 group = %self.path,
                 restarts = self.window.len(),
-                period_s = self.intensity.period.as_secs_f64(),
-                "group `{}` had more than {} restarts in {:?}: giving up",
-                self.path, self.intensity.max_restarts, self.intensity.period
+                period_s = self.intensity.map_or(0.0, |i| i.period.as_secs_f64()),
+                "group `{}` had too many restarts: giving up",
+                self.path
             );
             self.stop_all(ctx, Self::gave_up);
             return;

@@ -34,6 +34,9 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     /// Ids of components restarted with new settings.
     pub changed: Vec<String>,
+    /// Ids of components (and groups) whose new settings applied in place, without a new
+    /// process.
+    pub updated: Vec<String>,
     /// How many components were left untouched.
     pub unchanged: usize,
 }
@@ -43,6 +46,7 @@ impl ReloadReport {
         self.added.extend(other.added);
         self.removed.extend(other.removed);
         self.changed.extend(other.changed);
+        self.updated.extend(other.updated);
         self.unchanged += other.unchanged;
     }
 }
