@@ -9,7 +9,7 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
-use actors::messages::{Action, Operate};
+use actors::messages::{Action, Operate, StartCause};
 use actors::output::OutputService;
 use actors::policy::Exit;
 use actors::process::cgroup::Cgroups;
@@ -320,6 +320,7 @@ impl Actor for Daemon {
         );
         let start = self.root.send(Start {
             delay: Duration::ZERO,
+            cause: StartCause::Initial,
         });
         ctx.spawn(start.into_actor(self).map(|_, daemon, _| {
             daemon.started = true;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix::Message;
 
 use crate::policy::Exit;
+use crate::spec::ComponentSpec;
 
 /// Bring the child up (after `delay`). Answers once it has started, or once it has come to rest
 /// without starting (stopped, or exited and not to be restarted).
@@ -14,7 +15,35 @@ use crate::policy::Exit;
 pub struct Start {
     /// Wait this long first (backoff).
     pub delay: Duration,
+    /// Why: only automatic restarts count in a component's `restarts`.
+    pub cause: StartCause,
 }
+
+/// Why a child is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartCause {
+    /// Its group's start (the daemon's start-up, or a group started as a whole).
+    Initial,
+    /// An automatic restart after an exit (its own, or a sibling's under `one_for_all` /
+    /// `rest_for_one`): the only cause counted in `restarts`.
+    Restart,
+    /// An operator's `start ID` or `restart ID`.
+    Operator,
+    /// A reload added it or changed what its process sees.
+    Reload,
+}
+
+/// Settings that need no new process (description, timeouts, restart policy, probes, output
+/// file settings): they apply to the running component at once. The command is unchanged.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Update(pub ComponentSpec);
+
+/// Settings that need a new process (command, environment, working directory, user, stdio
+/// wiring): they apply from the component's next start. Its group stops it first.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Replace(pub ComponentSpec);
 
 /// How a [`Start`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

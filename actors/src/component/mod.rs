@@ -13,7 +13,9 @@ use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
 use crate::events;
-use crate::messages::{ChildExited, Settle, Start, StartOutcome, Stop};
+use crate::messages::{
+    ChildExited, Replace, Settle, Start, StartCause, StartOutcome, Stop, Update,
+};
 use crate::policy::{is_normal, Exit, ExitStatus};
 use crate::probe::ProbeContext;
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
@@ -101,7 +103,8 @@ pub struct ComponentActor {
     state: State,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
-    spawns: u32,
+    /// Automatic restarts (starts with [`StartCause::Restart`]).
+    restarts: u32,
     last_exit: Option<ExitStatus>,
     /// The command as C strings, kept after a successful start until the settings change: a
     /// restart does not search `PATH` or copy the environment again (a failed start does).
@@ -124,7 +127,7 @@ impl ComponentActor {
             state: State::Stopped,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            spawns: 0,
+            restarts: 0,
             last_exit: None,
             launch: None,
         }
@@ -139,7 +142,7 @@ impl ComponentActor {
             state: self.state.name(),
             pid: run.map(|run| run.child.pid()),
             uptime: run.map_or(Duration::ZERO, |run| run.since.elapsed()),
-            restarts: self.spawns.saturating_sub(1),
+            restarts: self.restarts,
             last_exit: self.last_exit,
             reason: None,
         }
@@ -154,7 +157,6 @@ impl ComponentActor {
     }
 
     fn spawn_now(&mut self, ctx: &mut Context<Self>) {
-        self.spawns += 1;
         tracing::info!(
             event = events::COMPONENT_STARTING,
             component = %self.spec.id,
@@ -546,6 +548,9 @@ impl Handler<Start> for ComponentActor {
     fn handle(&mut self, start: Start, ctx: &mut Context<Self>) -> Self::Result {
         let (waiter, answer) = oneshot::channel();
         self.start_waiters.push(waiter);
+        if start.cause == StartCause::Restart {
+            self.restarts += 1;
+        }
         match &mut self.state {
             State::Stopped | State::Exited | State::Failed => {
                 if start.delay.is_zero() {
@@ -644,16 +649,19 @@ impl Handler<Snapshot> for ComponentActor {
     }
 }
 
-/// Replace the component's settings; they apply from its next start (its group stops it first).
-#[derive(Debug, Clone, actix::Message)]
-#[rtype(result = "()")]
-pub struct Replace(pub ComponentSpec);
-
 impl Handler<Replace> for ComponentActor {
     type Result = ();
 
     fn handle(&mut self, Replace(spec): Replace, _: &mut Context<Self>) {
         self.spec = spec;
         self.launch = None;
+    }
+}
+
+impl Handler<Update> for ComponentActor {
+    type Result = ();
+
+    fn handle(&mut self, Update(spec): Update, _: &mut Context<Self>) {
+        self.spec = spec;
     }
 }

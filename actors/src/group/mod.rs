@@ -21,7 +21,9 @@ use tokio::sync::oneshot;
 
 use crate::component::ComponentActor;
 use crate::events;
-use crate::messages::{Action, ChildExited, Operate, Settle, Start, StartOutcome, Stop, UnknownId};
+use crate::messages::{
+    Action, ChildExited, Operate, Settle, Start, StartCause, StartOutcome, Stop, UnknownId,
+};
 use crate::policy::{self, Exit, RestartWindow};
 use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
 use crate::status::{GroupStatus, Snapshot, StatusReport};
@@ -252,7 +254,13 @@ impl GroupActor {
                     .iter()
                     .map(|&i| {
                         let delay = bring_up[&i];
-                        (self.children[i].actor.clone(), Start { delay })
+                        (
+                            self.children[i].actor.clone(),
+                            Start {
+                                delay,
+                                cause: StartCause::Restart,
+                            },
+                        )
                     })
                     .collect()
             })
@@ -379,7 +387,10 @@ impl GroupActor {
         self.log_restart(index, reason, delay);
         match self.strategy {
             Strategy::OneForOne => {
-                self.children[index].actor.tell_start(Start { delay });
+                self.children[index].actor.tell_start(Start {
+                    delay,
+                    cause: StartCause::Restart,
+                });
             }
             Strategy::OneForAll | Strategy::RestForOne => self.restart_siblings(index, delay, ctx),
         }
@@ -538,6 +549,7 @@ impl Handler<Operate> for GroupActor {
                 child
                     .start(Start {
                         delay: Duration::ZERO,
+                        cause: StartCause::Operator,
                     })
                     .await;
             }

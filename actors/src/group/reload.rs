@@ -13,7 +13,7 @@ use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture}
 use tokio::sync::oneshot;
 
 use super::{ChildActor, ChildSlot, GroupActor, Inherit, Phase};
-use crate::component::Replace;
+use crate::messages::Replace;
 use crate::spec::{ChildSpec, GroupSpec};
 use crate::tree;
 
