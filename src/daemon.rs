@@ -9,7 +9,7 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
-use actors::messages::{Action, Operate, StartCause};
+use actors::messages::{Action, Operate, OperateError, StartCause};
 use actors::output::OutputService;
 use actors::policy::Exit;
 use actors::process::cgroup::Cgroups;
@@ -227,8 +227,13 @@ impl Daemon {
         Box::pin(
             async move {
                 for id in ids {
-                    if let Ok(Err(unknown)) = root.send(Operate { id, action }).await {
-                        return Reply::error(ErrorKind::UnknownId, unknown.to_string());
+                    if let Ok(Err(error)) = root.send(Operate { id, action }).await {
+                        let kind = match error {
+                            OperateError::UnknownId(_) => ErrorKind::UnknownId,
+                            OperateError::Busy(_) => ErrorKind::Busy,
+                            OperateError::NotStarted(_) => ErrorKind::NotStarted,
+                        };
+                        return Reply::error(kind, error.to_string());
                     }
                 }
                 Reply::Ok

@@ -34,9 +34,11 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 fn refused(kind: ErrorKind, message: &str) -> ExitCode {
     let code = match kind {
         ErrorKind::InvalidRegistry => EXIT_INVALID_REGISTRY,
-        ErrorKind::BadRequest | ErrorKind::Forbidden | ErrorKind::UnknownId | ErrorKind::Busy => {
-            EXIT_FAILURE
-        }
+        ErrorKind::BadRequest
+        | ErrorKind::Forbidden
+        | ErrorKind::UnknownId
+        | ErrorKind::Busy
+        | ErrorKind::NotStarted => EXIT_FAILURE,
     };
     for line in message.lines() {
         eprintln!("error: {line}");

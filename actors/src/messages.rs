@@ -90,7 +90,7 @@ pub enum Action {
 
 /// An operator's command on the child called `id`, wherever it is in the tree.
 #[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<(), UnknownId>")]
+#[rtype(result = "Result<(), OperateError>")]
 pub struct Operate {
     /// The component or group.
     pub id: String,
@@ -98,7 +98,16 @@ pub struct Operate {
     pub action: Action,
 }
 
-/// No component or group has this id.
+/// Why an operator's command was not carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown component `{0}`")]
-pub struct UnknownId(pub String);
+pub enum OperateError {
+    /// No component or group has this id.
+    #[error("unknown component `{0}`")]
+    UnknownId(String),
+    /// The group is stopping (a shutdown or a give-up outranks operator intents).
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The child came to rest without starting (it exited, or was stopped meanwhile).
+    #[error("`{0}` did not start")]
+    NotStarted(String),
+}

@@ -55,12 +55,14 @@ pub fn wants_restart(restart: RestartType, exit: Exit, success_exit_codes: &[i32
 
 /// Whether a restart caused by `exit` counts toward the group's intensity.
 ///
-/// A spawn failure is a fault of the environment (missing file, full process table), not of the
-/// child: it is paced by backoff but does not make the group give up.
+/// Every kind does: a failed spawn is a failed start, like OTP's failed restart and systemd's
+/// start limit, so a child that can never start makes its group give up and escalate instead of
+/// restarting its siblings for ever.
 pub fn counts_toward_intensity(exit: Exit) -> bool {
     match exit {
-        Exit::Process(_) | Exit::GaveUp | Exit::NotReady | Exit::Unhealthy => true,
-        Exit::SpawnFailed => false,
+        Exit::Process(_) | Exit::SpawnFailed | Exit::GaveUp | Exit::NotReady | Exit::Unhealthy => {
+            true
+        }
     }
 }
 

@@ -65,21 +65,16 @@ pub(crate) fn slot(
     me: Recipient<ChildExited>,
     runtime: &Runtime,
 ) -> ChildSlot {
-    let (wanted, actor) = match child {
+    let actor = match child {
         ChildSpec::Component(spec) => {
             let component =
                 ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone());
-            (spec.autostart, ChildActor::Component(component.start()))
+            ChildActor::Component(component.start())
         }
-        ChildSpec::Group(spec) => (
-            true,
-            ChildActor::Group(build_group(spec, Some(path), me, runtime)),
-        ),
+        ChildSpec::Group(spec) => ChildActor::Group(build_group(spec, Some(path), me, runtime)),
     };
     ChildSlot {
         spec: child.clone(),
-        wanted,
-        attempt: 0,
         actor,
     }
 }

@@ -49,6 +49,8 @@ pub enum ErrorKind {
     InvalidRegistry,
     /// The daemon is shutting down or already busy with the same kind of work.
     Busy,
+    /// A named component came to rest without starting.
+    NotStarted,
 }
 
 /// The daemon's answer.

@@ -1,44 +1,39 @@
-//! The group actor: a supervisor node. It owns the order of its children, starts them level by
-//! level, stops them in reverse, and applies its strategy and intensity when one exits.
+//! The group actor: a supervisor node. It carries out what [`decide`] decides — the order of
+//! its children, level-by-level starts, reverse stops, strategy restarts, giving up — and
+//! decides nothing itself.
 //!
-//! Decisions come from [`crate::policy`]; this file only carries them out. Multi-step work (a
-//! start sequence, a strategy restart, a give-up) runs as one cancellable sequence at a time: a
-//! new plan or a `Stop` cancels the running one and takes over what it still had to do.
+//! Every message becomes an [`Input`]; every [`Effect`] becomes a message to a child, a log
+//! line, or an answer. Answers from children come back as inputs too, so nothing is awaited in
+//! the mailbox: exits, operator commands, reloads and `status` are handled while a plan runs.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod decide;
 mod reload;
 
+pub use decide::{Answer, Phase};
 pub use reload::{Reconfigure, ReloadReport};
 
-use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture,
-};
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, WrapFuture};
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
 
 use crate::component::ComponentActor;
 use crate::events;
-use crate::messages::{
-    Action, ChildExited, Operate, Settle, Start, StartCause, StartOutcome, Stop, UnknownId,
-};
-use crate::policy::{self, Exit, RestartWindow};
-use crate::spec::{Backoff, ChildSpec, GroupSpec, Intensity, RestartType, Strategy};
+use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
+use crate::policy::Exit;
+use crate::spec::{ChildSpec, GroupSpec};
 use crate::status::{GroupStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
+use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
-/// What a group keeps about one child.
+/// What a group keeps about one child: its settings and where commands go.
 #[derive(Clone)]
 pub struct ChildSlot {
     /// The child's resolved settings.
     pub spec: ChildSpec,
-    /// Whether the group wants it up (autostart, not settled after an exit, not stopped by an
-    /// operator).
-    pub wanted: bool,
-    /// Consecutive restarts without a stable run.
-    pub attempt: u32,
     /// Where commands go.
     pub actor: ChildActor,
 }
@@ -62,14 +57,6 @@ impl ChildActor {
                 ChildActor::Group(group) => group.send(start).await,
             };
             answer.unwrap_or(StartOutcome::NotStarted)
-        }
-    }
-
-    /// [`Start`] without waiting for the answer.
-    fn tell_start(&self, start: Start) {
-        match self {
-            ChildActor::Component(component) => component.do_send(start),
-            ChildActor::Group(group) => group.do_send(start),
         }
     }
 
@@ -105,82 +92,22 @@ impl ChildActor {
     }
 }
 
-impl ChildSlot {
-    fn id(&self) -> &str {
-        self.spec.id()
-    }
-
-    fn priority(&self) -> u32 {
-        self.spec.start_priority()
-    }
-
-    /// A nested group is permanent: it is restarted whenever it gives up.
-    fn restart(&self) -> RestartType {
-        match &self.spec {
-            ChildSpec::Component(component) => component.restart,
-            ChildSpec::Group(_) => RestartType::Permanent,
-        }
-    }
-
-    fn success_exit_codes(&self) -> &[i32] {
-        match &self.spec {
-            ChildSpec::Component(component) => &component.success_exit_codes,
-            ChildSpec::Group(_) => &[],
-        }
-    }
-
-    fn is_component(&self) -> bool {
-        matches!(self.spec, ChildSpec::Component(_))
-    }
-
-    fn autostart(&self) -> Option<bool> {
-        match &self.spec {
-            ChildSpec::Component(component) => Some(component.autostart),
-            ChildSpec::Group(_) => None,
-        }
-    }
-
-    fn backoff(&self) -> Backoff {
-        match &self.spec {
-            ChildSpec::Component(component) => component.backoff,
-            ChildSpec::Group(_) => Backoff::default(),
-        }
-    }
-}
-
-/// Where the group is in its own life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Down,
-    Starting,
-    Up,
-    Stopping,
-}
-
-/// Whether a new sequence takes over what the cancelled one still had to bring up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Inherit {
-    Yes,
-    No,
-}
-
 /// One supervisor node of the tree.
 pub struct GroupActor {
     path: String,
-    strategy: Strategy,
-    intensity: Option<Intensity>,
     id: String,
     parent: Recipient<ChildExited>,
-    children: Vec<ChildSlot>,
-    window: RestartWindow,
-    phase: Phase,
+    decision: Decision,
+    /// Children by key, in no particular order (the decision keeps the order).
+    slots: HashMap<Key, ChildSlot>,
+    /// The order `status` shows (start order, as last built or reloaded).
+    order: Vec<Key>,
+    next_key: Key,
     since: Instant,
-    /// The running sequence and the children it still brings up (with their delays).
-    sequence: Option<(SpawnHandle, BTreeMap<usize, Duration>)>,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
-    /// How many times this group gave up.
-    intensity_exceeded: u64,
+    requests: HashMap<RequestId, oneshot::Sender<Answer>>,
+    next_request: RequestId,
     /// Where new children (added by a reload) get their processes.
     runtime: Runtime,
 }
@@ -195,238 +122,145 @@ impl GroupActor {
         children: Vec<ChildSlot>,
         runtime: Runtime,
     ) -> Self {
+        let keyed: Vec<(Key, ChildSlot)> = (0..).zip(children).collect();
+        let decision = Decision::new(
+            spec.strategy,
+            spec.intensity,
+            keyed
+                .iter()
+                .map(|(key, slot)| (*key, Settings::of(&slot.spec)))
+                .collect(),
+        );
         GroupActor {
             path,
-            strategy: spec.strategy,
-            intensity: spec.intensity,
             id: spec.id.clone(),
             parent,
-            children,
-            window: RestartWindow::default(),
-            phase: Phase::Down,
+            decision,
+            order: keyed.iter().map(|(key, _)| *key).collect(),
+            next_key: keyed.len() as Key,
+            slots: keyed.into_iter().collect(),
             since: Instant::now(),
-            sequence: None,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            intensity_exceeded: 0,
+            requests: HashMap::new(),
+            next_request: 0,
             runtime,
         }
     }
 
-    /// Runs `take_down` (reverse order, level by level) and then `bring_up` (in order, level by
-    /// level, each child after its delay), replacing any sequence in progress (and, with
-    /// `Inherit::Yes`, taking over the children it still had to bring up).
-    fn run_sequence(
-        &mut self,
-        take_down: Vec<usize>,
-        mut bring_up: BTreeMap<usize, Duration>,
-        inherit: Inherit,
-        ctx: &mut Context<Self>,
-        done: fn(&mut Self, &mut Context<Self>),
-    ) {
-        if let Some((handle, unfinished)) = self.sequence.take() {
-            ctx.cancel_future(handle);
-            if inherit == Inherit::Yes {
-                for (index, delay) in unfinished {
-                    bring_up.entry(index).or_insert(delay);
+    /// Feeds one input to the decision and carries out its effects.
+    fn feed(&mut self, input: Input, ctx: &mut Context<Self>) {
+        for effect in self.decision.decide(input, Instant::now()) {
+            self.carry_out(effect, ctx);
+        }
+    }
+
+    fn carry_out(&mut self, effect: Effect, ctx: &mut Context<Self>) {
+        match effect {
+            Effect::Start {
+                key,
+                delay,
+                cause,
+                ticket,
+            } => {
+                let Some(slot) = self.slots.get(&key) else {
+                    return;
+                };
+                let started = slot.actor.start(Start { delay, cause });
+                ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
+                    let answered = Input::StartAnswered {
+                        key,
+                        ticket,
+                        outcome,
+                    };
+                    group.feed(answered, ctx);
+                }));
+            }
+            Effect::Stop { key, ticket } => {
+                let Some(slot) = self.slots.get(&key) else {
+                    return;
+                };
+                let stopped = slot.actor.stop();
+                ctx.spawn(stopped.into_actor(self).map(move |(), group, ctx| {
+                    group.feed(Input::StopAnswered { key, ticket }, ctx);
+                }));
+            }
+            Effect::Settle { key } => {
+                if let Some(slot) = self.slots.get(&key) {
+                    slot.actor.settle();
                 }
             }
-        }
-        bring_up.retain(|&index, _| self.children[index].wanted);
-        let stop_levels: Vec<Vec<ChildActor>> = self
-            .levels(&take_down)
-            .into_iter()
-            .rev()
-            .map(|level| {
-                level
-                    .iter()
-                    .rev()
-                    .map(|&i| self.children[i].actor.clone())
-                    .collect()
-            })
-            .collect();
-        let indices: Vec<usize> = bring_up.keys().copied().collect();
-        let start_levels: Vec<Vec<(ChildActor, Start)>> = self
-            .levels(&indices)
-            .into_iter()
-            .map(|level| {
-                level
-                    .iter()
-                    .map(|&i| {
-                        let delay = bring_up[&i];
-                        (
-                            self.children[i].actor.clone(),
-                            Start {
-                                delay,
-                                cause: StartCause::Restart,
-                            },
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
-        let sequence = async move {
-            for level in stop_levels {
-                join_all(level.iter().map(ChildActor::stop)).await;
+            Effect::Drop { key } => {
+                self.slots.remove(&key);
+                self.order.retain(|&k| k != key);
             }
-            for level in start_levels {
-                join_all(level.iter().map(|(child, start)| child.start(*start))).await;
+            Effect::Restarting {
+                key,
+                reason,
+                attempt,
+                delay,
+            } => self.log_restart(key, reason, attempt, delay),
+            Effect::IntensityExceeded { restarts, period } => {
+                tracing::error!(
+                    event = events::INTENSITY_EXCEEDED,
+                    group = %self.path,
+                    restarts,
+                    period_s = period.as_secs_f64(),
+                    "group `{}` had more than {} restarts in {period:?}: giving up",
+                    self.path, restarts.saturating_sub(1)
+                );
             }
-        };
-        let handle = ctx.spawn(sequence.into_actor(self).map(move |_, actor, ctx| {
-            actor.sequence = None;
-            done(actor, ctx);
-        }));
-        self.sequence = Some((handle, bring_up));
-    }
-
-    fn levels(&self, indices: &[usize]) -> Vec<Vec<usize>> {
-        policy::start_levels(indices, |i| self.children[i].priority())
-    }
-
-    fn all(&self) -> Vec<usize> {
-        (0..self.children.len()).collect()
-    }
-
-    /// The first start of the group (or a start after it gave up or was stopped); `delay`
-    /// holds back the first level, and with it every later one.
-    fn start_all(&mut self, delay: Duration, ctx: &mut Context<Self>) {
-        self.phase = Phase::Starting;
-        self.since = Instant::now();
-        self.window.clear();
-        for slot in &mut self.children {
-            slot.attempt = 0;
-        }
-        let first_priority = self.children.first().map(|slot| slot.priority());
-        let bring_up = self
-            .children
-            .iter()
-            .enumerate()
-            .map(|(i, slot)| {
-                let first = Some(slot.priority()) == first_priority;
-                (i, if first { delay } else { Duration::ZERO })
-            })
-            .collect();
-        self.run_sequence(Vec::new(), bring_up, Inherit::Yes, ctx, Self::started);
-    }
-
-    fn started(&mut self, _: &mut Context<Self>) {
-        if self.phase == Phase::Starting {
-            self.phase = Phase::Up;
-        }
-        for waiter in self.start_waiters.drain(..) {
-            let _ = waiter.send(StartOutcome::Started);
+            Effect::Answer { request, answer } => {
+                if let Some(waiter) = self.requests.remove(&request) {
+                    let _ = waiter.send(answer);
+                }
+            }
+            Effect::Started => {
+                for waiter in self.start_waiters.drain(..) {
+                    let _ = waiter.send(StartOutcome::Started);
+                }
+            }
+            Effect::Stopped => {
+                for waiter in self.start_waiters.drain(..) {
+                    let _ = waiter.send(StartOutcome::NotStarted);
+                }
+                for waiter in self.stop_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+            Effect::GaveUp => self.parent.do_send(ChildExited {
+                id: self.id.clone(),
+                exit: Exit::GaveUp,
+                uptime: self.since.elapsed(),
+            }),
         }
     }
 
-    fn stop_all(&mut self, ctx: &mut Context<Self>, done: fn(&mut Self, &mut Context<Self>)) {
-        self.phase = Phase::Stopping;
-        let all = self.all();
-        self.run_sequence(all, BTreeMap::new(), Inherit::No, ctx, done);
-    }
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        self.phase = Phase::Down;
-        for waiter in self.start_waiters.drain(..) {
-            let _ = waiter.send(StartOutcome::NotStarted);
-        }
-        for waiter in self.stop_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
-    }
-
-    fn gave_up(&mut self, ctx: &mut Context<Self>) {
-        let uptime = self.since.elapsed();
-        self.stopped(ctx);
-        self.parent.do_send(ChildExited {
-            id: self.id.clone(),
-            exit: Exit::GaveUp,
-            uptime,
-        });
-    }
-
-    fn child_exited(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
-        let Some(index) = self.children.iter().position(|slot| slot.id() == exited.id) else {
+    fn log_restart(&self, key: Key, reason: &str, attempt: u32, delay: Duration) {
+        let Some(slot) = self.slots.get(&key) else {
             return;
         };
-        let slot = &mut self.children[index];
-        if matches!(self.phase, Phase::Down | Phase::Stopping) {
-            // Our own stop is underway (or done): nothing is restarted.
-            slot.actor.settle();
-            return;
-        }
-        if !policy::wants_restart(slot.restart(), exited.exit, slot.success_exit_codes()) {
-            slot.wanted = false;
-            slot.actor.settle();
-            return;
-        }
-        let now = Instant::now();
-        let exceeded = match self.intensity {
-            Some(intensity) => {
-                policy::counts_toward_intensity(exited.exit) && !self.window.record(intensity, now)
-            }
-            None => false,
-        };
-        if exceeded {
-            self.intensity_exceeded += 1;
-            tracing::error!(
-                event = events::INTENSITY_EXCEEDED,
-                group = %self.path,
-                restarts = self.window.len(),
-                period_s = self.intensity.map_or(0.0, |i| i.period.as_secs_f64()),
-                "group `{}` had too many restarts: giving up",
-                self.path
-            );
-            self.stop_all(ctx, Self::gave_up);
-            return;
-        }
-        let slot = &mut self.children[index];
-        slot.attempt = policy::next_attempt(slot.attempt, exited.uptime, &slot.backoff());
-        let delay = policy::backoff_delay(&slot.backoff(), slot.attempt);
-        let reason = policy::restart_reason(exited.exit);
-        self.log_restart(index, reason, delay);
-        match self.strategy {
-            Strategy::OneForOne => {
-                self.children[index].actor.tell_start(Start {
-                    delay,
-                    cause: StartCause::Restart,
-                });
-            }
-            Strategy::OneForAll | Strategy::RestForOne => self.restart_siblings(index, delay, ctx),
-        }
-    }
-
-    /// The `one_for_all` / `rest_for_one` plan: stop the set in reverse, start it in order.
-    fn restart_siblings(&mut self, failed: usize, delay: Duration, ctx: &mut Context<Self>) {
-        let set = policy::restart_set(self.strategy, failed, self.children.len());
-        let mut bring_up = BTreeMap::new();
-        for &index in &set {
-            let slot = &mut self.children[index];
-            if slot.restart() == RestartType::Temporary {
-                slot.wanted = false;
-            }
-            if index == failed {
-                bring_up.insert(index, delay);
-            } else if slot.wanted {
-                bring_up.insert(index, Duration::ZERO);
-                self.log_restart(index, "sibling", Duration::ZERO);
-            }
-        }
-        let take_down: Vec<usize> = set.into_iter().filter(|&i| i != failed).collect();
-        self.run_sequence(take_down, bring_up, Inherit::Yes, ctx, Self::started);
-    }
-
-    fn log_restart(&self, index: usize, reason: &str, delay: Duration) {
-        let slot = &self.children[index];
+        let id = slot.spec.id();
         tracing::info!(
             event = events::RESTART_SCHEDULED,
-            component = %slot.id(),
+            component = %id,
             group = %self.path,
             reason,
-            attempt = slot.attempt,
+            attempt,
             delay_ms = delay.as_millis() as u64,
-            "restarting {} ({reason}) in {delay:?}", slot.id()
+            "restarting {id} ({reason}) in {delay:?}"
         );
+    }
+
+    /// The nested groups, for an operator command on an id that is not a child of this one.
+    fn nested(&self) -> Vec<Addr<GroupActor>> {
+        self.order
+            .iter()
+            .filter_map(|key| match &self.slots.get(key)?.actor {
+                ChildActor::Group(group) => Some(group.clone()),
+                ChildActor::Component(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -437,18 +271,13 @@ impl Actor for GroupActor {
 impl Handler<Start> for GroupActor {
     type Result = actix::ResponseFuture<StartOutcome>;
 
-    fn handle(&mut self, start: Start, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Start, ctx: &mut Context<Self>) -> Self::Result {
         let (waiter, answer) = oneshot::channel();
-        match self.phase {
-            Phase::Up => {
-                let _ = waiter.send(StartOutcome::Started);
-            }
-            Phase::Starting | Phase::Stopping => self.start_waiters.push(waiter),
-            Phase::Down => {
-                self.start_waiters.push(waiter);
-                self.start_all(start.delay, ctx);
-            }
+        self.start_waiters.push(waiter);
+        if self.decision.phase() == Phase::Down {
+            self.since = Instant::now();
         }
+        self.feed(Input::Start, ctx);
         Box::pin(async move { answer.await.unwrap_or(StartOutcome::NotStarted) })
     }
 }
@@ -459,11 +288,7 @@ impl Handler<Stop> for GroupActor {
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) -> Self::Result {
         let (waiter, answer) = oneshot::channel();
         self.stop_waiters.push(waiter);
-        match self.phase {
-            Phase::Down => self.stopped(ctx),
-            Phase::Stopping => {}
-            Phase::Starting | Phase::Up => self.stop_all(ctx, Self::stopped),
-        }
+        self.feed(Input::Stop, ctx);
         Box::pin(async move {
             let _ = answer.await;
         })
@@ -482,7 +307,15 @@ impl Handler<ChildExited> for GroupActor {
     type Result = ();
 
     fn handle(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
-        self.child_exited(exited, ctx);
+        let Some(key) = self.decision.key_of(&exited.id) else {
+            return;
+        };
+        let input = Input::Exited {
+            key,
+            exit: exited.exit,
+            uptime: exited.uptime,
+        };
+        self.feed(input, ctx);
     }
 }
 
@@ -491,15 +324,16 @@ impl Handler<Snapshot> for GroupActor {
 
     fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
         let requests: Vec<_> = self
-            .children
+            .order
             .iter()
+            .filter_map(|key| self.slots.get(key))
             .map(|slot| slot.actor.snapshot())
             .collect();
         let mut report = StatusReport {
             components: Vec::new(),
             groups: vec![GroupStatus {
                 path: self.path.clone(),
-                intensity_exceeded: self.intensity_exceeded,
+                intensity_exceeded: self.decision.gave_up(),
             }],
         };
         Box::pin(async move {
@@ -513,47 +347,38 @@ impl Handler<Snapshot> for GroupActor {
 }
 
 impl Handler<Operate> for GroupActor {
-    type Result = actix::ResponseFuture<Result<(), UnknownId>>;
+    type Result = actix::ResponseFuture<Result<(), OperateError>>;
 
-    fn handle(&mut self, operate: Operate, _: &mut Context<Self>) -> Self::Result {
-        let Some(slot) = self
-            .children
-            .iter_mut()
-            .find(|slot| slot.id() == operate.id)
-        else {
-            let nested: Vec<_> = self
-                .children
-                .iter()
-                .filter_map(|slot| match &slot.actor {
-                    ChildActor::Group(group) => Some(group.clone()),
-                    ChildActor::Component(_) => None,
-                })
-                .collect();
+    fn handle(&mut self, operate: Operate, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(key) = self.decision.key_of(&operate.id) else {
+            let nested = self.nested();
             return Box::pin(async move {
                 for group in nested {
-                    if let Ok(Ok(())) = group.send(operate.clone()).await {
-                        return Ok(());
+                    match group.send(operate.clone()).await {
+                        Ok(Err(OperateError::UnknownId(_))) | Err(_) => continue,
+                        Ok(answer) => return answer,
                     }
                 }
-                Err(UnknownId(operate.id))
+                Err(OperateError::UnknownId(operate.id))
             });
         };
-        slot.wanted = operate.action != Action::Stop;
-        slot.attempt = 0;
-        let child = slot.actor.clone();
+        self.next_request += 1;
+        let request = self.next_request;
+        let (waiter, answer) = oneshot::channel();
+        self.requests.insert(request, waiter);
+        let input = Input::Operator {
+            key,
+            action: operate.action,
+            request,
+        };
+        self.feed(input, ctx);
+        let id = operate.id;
         Box::pin(async move {
-            if operate.action != Action::Start {
-                child.stop().await;
+            match answer.await {
+                Ok(Answer::Started | Answer::Stopped) => Ok(()),
+                Ok(Answer::Busy(reason)) => Err(OperateError::Busy(reason.to_string())),
+                Ok(Answer::NotStarted) | Err(_) => Err(OperateError::NotStarted(id)),
             }
-            if operate.action != Action::Stop {
-                child
-                    .start(Start {
-                        delay: Duration::ZERO,
-                        cause: StartCause::Operator,
-                    })
-                    .await;
-            }
-            Ok(())
         })
     }
 }

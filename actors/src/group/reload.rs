@@ -1,20 +1,18 @@
-//! Applying a new spec to a running group: removed children stop, changed components restart
-//! with their new settings, added children start, unchanged ones are not touched (same pid).
-//! A changed strategy or intensity applies at once, without restarting anyone.
+//! Applying a new spec to a running group. What changed is classified here, purely: settings
+//! the process does not see apply in place (`updated`); a changed command, environment,
+//! working directory, user or stdio wiring needs a new process (`changed`). The decision then
+//! stops, starts and drops children by its own precedence: a reload never cancels a stop, a
+//! shutdown or a give-up, and never starts a child the operator stopped.
 //!
-//! The group's mailbox is held (`ctx.wait`) while removed and changed children stop, so no
-//! restart decision can interleave with the swap; the bring-up that follows is an ordinary
-//! sequence.
+//! Nothing here waits: the report is computed from the specs and answered at once, while the
+//! restarts it implies go on as plans of the decision.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use actix::{AsyncContext, Context, Handler, Message};
 
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture};
-use tokio::sync::oneshot;
-
-use super::{ChildActor, ChildSlot, GroupActor, Inherit, Phase};
-use crate::messages::Replace;
-use crate::spec::{ChildSpec, GroupSpec};
+use super::decide::{Change, Input, Reloaded, Settings};
+use super::{ChildActor, ChildSlot, GroupActor};
+use crate::messages::{Replace, Update};
+use crate::spec::{ChildSpec, ComponentSpec, GroupSpec};
 use crate::tree;
 
 /// Apply this group's new spec (its id and place are unchanged).
@@ -25,7 +23,8 @@ pub struct Reconfigure {
     pub spec: GroupSpec,
 }
 
-/// The components a reload added, removed, changed (restarted) and left alone.
+/// The components a reload added, removed, changed (restarted), updated in place and left
+/// alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadReport {
     /// Ids of new components.
@@ -51,6 +50,53 @@ impl ReloadReport {
     }
 }
 
+/// How a component's new settings compare with its old ones.
+pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
+    let process_sees =
+        |spec: &ComponentSpec| (spec.command.clone(), spec.output.stdout, spec.output.stderr);
+    if old == new {
+        Change::Unchanged
+    } else if process_sees(old) != process_sees(new) {
+        Change::Replaced
+    } else {
+        Change::Updated
+    }
+}
+
+/// The report of a reload from `old` to `new` (the same group), nested groups included.
+pub fn diff(old: &GroupSpec, new: &GroupSpec) -> ReloadReport {
+    let mut report = ReloadReport::default();
+    if (old.strategy, old.intensity) != (new.strategy, new.intensity) && !old.id.is_empty() {
+        report.updated.push(new.id.clone());
+    }
+    for child in &new.children {
+        let previous = old.children.iter().find(|c| c.id() == child.id());
+        match (previous, child) {
+            (Some(ChildSpec::Component(before)), ChildSpec::Component(after)) => {
+                match classify(before, after) {
+                    Change::Unchanged => report.unchanged += 1,
+                    Change::Updated => report.updated.push(after.id.clone()),
+                    Change::Replaced | Change::Added => report.changed.push(after.id.clone()),
+                }
+            }
+            (Some(ChildSpec::Group(before)), ChildSpec::Group(after)) => {
+                report.merge(diff(before, after));
+            }
+            (Some(replaced), _) => {
+                report.removed.extend(component_ids(replaced));
+                report.added.extend(component_ids(child));
+            }
+            (None, _) => report.added.extend(component_ids(child)),
+        }
+    }
+    for child in &old.children {
+        if !new.children.iter().any(|c| c.id() == child.id()) {
+            report.removed.extend(component_ids(child));
+        }
+    }
+    report
+}
+
 /// The ids of the components inside a child spec (itself, or a whole group's).
 fn component_ids(spec: &ChildSpec) -> Vec<String> {
     match spec {
@@ -59,136 +105,91 @@ fn component_ids(spec: &ChildSpec) -> Vec<String> {
     }
 }
 
-/// What the swap leaves to do asynchronously.
-#[derive(Default)]
-struct Work {
-    stop: Vec<ChildSlot>,
-    restart: Vec<ChildSlot>,
-    nested: Vec<(ChildActor, GroupSpec)>,
-}
-
 impl GroupActor {
-    /// Swaps in the new children and says what must stop, restart and be reconfigured.
-    fn swap_children(
-        &mut self,
-        spec: &GroupSpec,
-        ctx: &mut Context<Self>,
-    ) -> (ReloadReport, Work, Vec<String>) {
-        let mut report = ReloadReport::default();
-        let mut work = Work::default();
-        let mut bring_up = Vec::new();
-        let mut old: HashMap<String, ChildSlot> = self
-            .children
-            .drain(..)
-            .map(|slot| (slot.id().to_string(), slot))
-            .collect();
+    /// The group's spec as it runs now (its children as last built or reloaded).
+    fn running_spec(&self, like: &GroupSpec) -> GroupSpec {
+        let (strategy, intensity) = self.decision.supervision();
+        GroupSpec {
+            strategy,
+            intensity,
+            children: self
+                .order
+                .iter()
+                .filter_map(|key| self.slots.get(key))
+                .map(|slot| slot.spec.clone())
+                .collect(),
+            ..like.clone()
+        }
+    }
+
+    /// Hands each kept child its new settings and creates the added ones; returns the new
+    /// children in start order, as the decision takes them.
+    fn swap_children(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) -> Vec<Reloaded> {
         let me = ctx.address().recipient();
+        let mut reloaded = Vec::new();
         for child in tree::start_order(&spec.children) {
-            let kept = old.remove(child.id());
-            let slot = match (kept, child) {
-                (Some(slot), ChildSpec::Component(_)) if slot.spec == *child => {
-                    report.unchanged += 1;
-                    slot
-                }
-                (Some(mut slot), ChildSpec::Component(new)) if slot.is_component() => {
-                    report.changed.push(new.id.clone());
-                    let autostart_changed = slot.autostart() != Some(new.autostart);
-                    slot.wanted = if autostart_changed {
-                        new.autostart
-                    } else {
-                        slot.wanted
-                    };
-                    slot.spec = child.clone();
-                    slot.attempt = 0;
-                    if slot.wanted {
-                        bring_up.push(new.id.clone());
+            let kept = self
+                .decision
+                .key_of(child.id())
+                .and_then(|key| Some((key, self.slots.get_mut(&key)?)));
+            let change = match (kept, child) {
+                (Some((key, slot)), ChildSpec::Component(new)) => match &slot.spec {
+                    ChildSpec::Component(old) => {
+                        let change = classify(old, new);
+                        reconfigure_component(slot, new, change);
+                        Some((key, change))
                     }
-                    work.restart.push(slot.clone());
-                    slot
-                }
-                (Some(mut slot), ChildSpec::Group(new)) if !slot.is_component() => {
-                    work.nested.push((slot.actor.clone(), new.clone()));
-                    slot.spec = child.clone();
-                    slot
-                }
-                (replaced, _) => {
-                    if let Some(slot) = replaced {
-                        report.removed.extend(component_ids(&slot.spec));
-                        work.stop.push(slot);
+                    ChildSpec::Group(_) => None,
+                },
+                (Some((key, slot)), ChildSpec::Group(new)) => match &slot.actor {
+                    ChildActor::Group(group) => {
+                        group.do_send(Reconfigure { spec: new.clone() });
+                        slot.spec = child.clone();
+                        Some((key, Change::Updated))
                     }
-                    report.added.extend(component_ids(child));
-                    let slot = tree::slot(child, &self.path, me.clone(), &self.runtime);
-                    if slot.wanted {
-                        bring_up.push(slot.id().to_string());
-                    }
-                    slot
-                }
+                    ChildActor::Component(_) => None,
+                },
+                (None, _) => None,
             };
-            self.children.push(slot);
+            let (key, change) = change.unwrap_or_else(|| {
+                let key = self.next_key;
+                self.next_key += 1;
+                let slot = tree::slot(child, &self.path, me.clone(), &self.runtime);
+                self.slots.insert(key, slot);
+                (key, Change::Added)
+            });
+            reloaded.push(Reloaded {
+                key,
+                settings: Settings::of(child),
+                change,
+            });
         }
-        let mut removed: Vec<ChildSlot> = old.into_values().collect();
-        removed.sort_by_key(|slot| std::cmp::Reverse(slot.priority()));
-        for slot in removed {
-            report.removed.extend(component_ids(&slot.spec));
-            work.stop.push(slot);
-        }
-        (report, work, bring_up)
+        reloaded
     }
 }
 
+/// Gives a kept component its new settings: in place, or for its next process.
+fn reconfigure_component(slot: &mut ChildSlot, new: &ComponentSpec, change: Change) {
+    if let ChildActor::Component(actor) = &slot.actor {
+        match change {
+            Change::Unchanged | Change::Added => {}
+            Change::Updated => actor.do_send(Update(new.clone())),
+            Change::Replaced => actor.do_send(Replace(new.clone())),
+        }
+    }
+    slot.spec = ChildSpec::Component(Box::new(new.clone()));
+}
+
 impl Handler<Reconfigure> for GroupActor {
-    type Result = actix::ResponseFuture<ReloadReport>;
+    type Result = actix::MessageResult<Reconfigure>;
 
     fn handle(&mut self, reconfigure: Reconfigure, ctx: &mut Context<Self>) -> Self::Result {
         let spec = reconfigure.spec;
-        self.strategy = spec.strategy;
-        self.intensity = spec.intensity;
-        let mut bring_up: Vec<String> = match self.sequence.take() {
-            Some((handle, unfinished)) => {
-                ctx.cancel_future(handle);
-                unfinished
-                    .keys()
-                    .map(|&i| self.children[i].id().to_string())
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        let (mut report, work, added) = self.swap_children(&spec, ctx);
-        bring_up.extend(added);
-        let (answer, answered) = oneshot::channel();
-        let apply = async move {
-            for slot in work.stop.iter().chain(work.restart.iter().rev()) {
-                slot.actor.stop().await;
-            }
-            for slot in &work.restart {
-                if let (ChildActor::Component(actor), ChildSpec::Component(spec)) =
-                    (&slot.actor, &slot.spec)
-                {
-                    let _ = actor.send(Replace((**spec).clone())).await;
-                }
-            }
-            for (actor, spec) in work.nested {
-                if let ChildActor::Group(group) = actor {
-                    if let Ok(nested) = group.send(Reconfigure { spec }).await {
-                        report.merge(nested);
-                    }
-                }
-            }
-            report
-        };
-        ctx.wait(apply.into_actor(self).map(move |report, group, ctx| {
-            if matches!(group.phase, Phase::Starting | Phase::Up) {
-                let indices: BTreeMap<usize, Duration> = group
-                    .children
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, slot)| bring_up.iter().any(|id| id == slot.id()))
-                    .map(|(index, _)| (index, Duration::ZERO))
-                    .collect();
-                group.run_sequence(Vec::new(), indices, Inherit::Yes, ctx, GroupActor::started);
-            }
-            let _ = answer.send(report);
-        }));
-        Box::pin(async move { answered.await.unwrap_or_default() })
+        let report = diff(&self.running_spec(&spec), &spec);
+        self.decision.reconfigure(spec.strategy, spec.intensity);
+        let reloaded = self.swap_children(&spec, ctx);
+        self.order = reloaded.iter().map(|r| r.key).collect();
+        self.feed(Input::Reload(reloaded), ctx);
+        actix::MessageResult(report)
     }
 }
