@@ -255,6 +255,16 @@ impl Daemon {
 
     /// Re-reads the registry; an invalid one changes nothing.
     fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
+        if self.shutting_down {
+            // A reload never cancels a shutdown: it is answered busy.
+            let error = "shutting down: the reload was not applied";
+            tracing::warn!(
+                event = events::CONFIG_REJECTED,
+                error,
+                "reload refused: {error}"
+            );
+            return Box::pin(actix::fut::ready(Reply::error(ErrorKind::Busy, error)));
+        }
         // systemd hears of reloads once it has heard of the start (READY=1 ends either).
         let tell_systemd = self.started && !self.shutting_down;
         if tell_systemd {
