@@ -108,6 +108,10 @@ pub struct StatusRow {
     pub restarts: u32,
     /// How the last process ended.
     pub last_exit: Option<LastExit>,
+    /// The last error or verdict in words (`execve: ...`, `gave up`), if any. (Defaults to null,
+    /// for a reply from a daemon older than it.)
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `{"code":N}` or `{"signal":N}`.
@@ -120,7 +124,9 @@ pub enum LastExit {
     Signal(i32),
 }
 
-/// The ids a reload added, removed and changed, and how many it left alone.
+/// The ids a reload added, removed, changed and updated, how many it left alone, and the
+/// `<config>` keys that apply only after a restart. (`updated` and `needs_restart` default to
+/// empty, for a reply from a daemon older than they are.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadSummary {
     /// New components and groups.
@@ -129,8 +135,15 @@ pub struct ReloadSummary {
     pub removed: Vec<String>,
     /// Components whose effective settings differ (restarted), and groups whose settings differ.
     pub changed: Vec<String>,
+    /// Components and groups whose new settings applied in place, without a new process.
+    #[serde(default)]
+    pub updated: Vec<String>,
     /// Components left running untouched.
     pub unchanged: usize,
+    /// `<config>` keys (`tracelevel`, `tcpport`, ...) that differ from what the daemon runs with
+    /// and apply only after a restart of the daemon.
+    #[serde(default)]
+    pub needs_restart: Vec<String>,
 }
 
 /// Decodes one request line.
@@ -186,6 +199,59 @@ mod tests {
         assert!(decode(&vec![b' '; MAX_REQUEST_BYTES + 1])
             .unwrap_err()
             .contains("longer"));
+    }
+
+    #[test]
+    fn a_status_row_has_exactly_the_keys_of_spec_section_1() {
+        let row = StatusRow {
+            id: "ps".into(),
+            group: "platform".into(),
+            description: String::new(),
+            state: "failed".into(),
+            pid: None,
+            uptime_ms: 0,
+            rss_bytes: 0,
+            restarts: 3,
+            last_exit: None,
+            reason: Some("gave up".into()),
+        };
+        let value = serde_json::to_value(&row).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        // SPEC section 1, less `sockets` (held sockets are not built yet).
+        let mut spec = [
+            "id",
+            "group",
+            "description",
+            "state",
+            "pid",
+            "uptime_ms",
+            "rss_bytes",
+            "restarts",
+            "last_exit",
+            "reason",
+        ];
+        spec.sort_unstable();
+        assert_eq!(keys, spec);
+        assert_eq!(value["reason"], "gave up");
+        let none = StatusRow {
+            reason: None,
+            ..row
+        };
+        assert!(serde_json::to_value(&none).unwrap()["reason"].is_null());
+    }
+
+    #[test]
+    fn a_reload_summary_from_an_older_daemon_still_reads() {
+        let old = r#"{"added":[],"removed":["a"],"changed":[],"unchanged":2}"#;
+        let summary: ReloadSummary = serde_json::from_str(old).unwrap();
+        assert_eq!(summary.removed, ["a"]);
+        assert!(summary.updated.is_empty() && summary.needs_restart.is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! defaults of `defaults.rs`, paths, `users.rs`) → [`Registry`].
 
 mod defaults;
+mod diff;
 mod error;
 mod file;
 mod prescan;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use actors::spec::TreeSpec;
 
+pub use diff::needs_restart;
 pub use error::{Diagnostic, RegistryError};
 pub use file::{load_off_thread, load_within, READ_DEADLINE};
 
