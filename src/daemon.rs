@@ -288,7 +288,7 @@ impl Daemon {
                 "shutting down",
             )));
         }
-        let refusal = match loaded {
+        let outcome = match loaded {
             _ if superseded => Err((
                 ErrorKind::Busy,
                 "a later reload finished first; this one was not applied".to_string(),
@@ -300,7 +300,7 @@ impl Daemon {
                 Err((ErrorKind::InvalidRegistry, error))
             }
         };
-        match refusal {
+        match outcome {
             Ok(registry) => self.reconfigure(registry, tell_systemd),
             Err((kind, message)) => {
                 if tell_systemd {
