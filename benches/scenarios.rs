@@ -47,8 +47,8 @@ const STANDIN: &str = env!("CARGO_BIN_EXE_standin");
 /// stdout, one pipe (one daemon descriptor) each, so that 10,000 fit an RLIMIT_NOFILE of 20,000.
 const LIFECYCLE_OUTPUT: &str = r#"<output stderr="merge"/>"#;
 
-/// The restart strategy of scenarios that must never give up: the largest intensity the registry
-/// accepts (10,000) in a short window, i.e. up to 100,000 restarts/s.
+/// The restart strategy of scenarios that must never give up: an intensity of 10,000 in a short
+/// window, i.e. up to 100,000 restarts/s, far above any scenario's restart rate.
 const NEVER_GIVE_UP: &str =
     r#"<restartStrategy type="one_for_one" intensity="10000" period="0.1"/>"#;
 

@@ -106,3 +106,40 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn every_group_shows_its_strategy_intensity_and_period() {
+        let text = "<supervisor><servers>\
+              <group id='platform'>\
+                <restartStrategy type='rest_for_one' intensity='3' period='10'/>\
+                <server id='ps'><executable>x</executable></server>\
+                <group id='inner'><server id='a'><executable>x</executable></server></group>\
+              </group>\
+            </servers></supervisor>";
+        let registry = crate::registry::parse(Path::new("/etc/sv/r.xml"), text).unwrap();
+        let out = render(&registry);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "root (one_for_one, never gives up)", "{out}");
+        let platform = "  1. group platform [priority 1] (rest_for_one, at most 3 restarts in 10s)";
+        assert!(lines.contains(&platform), "{out}");
+        let inner = "    2. group inner [priority 1] (one_for_one, at most 5 restarts in 30s)";
+        assert!(lines.contains(&inner), "{out}");
+    }
+
+    #[test]
+    fn a_root_with_a_restart_strategy_shows_its_limit() {
+        let text = "<supervisor><restartStrategy/><servers/></supervisor>";
+        let registry = crate::registry::parse(Path::new("/etc/sv/r.xml"), text).unwrap();
+        let out = render(&registry);
+        assert!(
+            out.contains("root (one_for_one, at most 5 restarts in 30s)"),
+            "{out}"
+        );
+    }
+}

@@ -150,6 +150,10 @@ struct Daemon {
     stop_waiters: Vec<oneshot::Sender<Reply>>,
     log: Option<DailyLog>,
     runtime: Runtime,
+    /// Reloads asked for so far, and the latest of them whose read has finished: reads run
+    /// concurrently, and an older one finishing last must not undo a newer one.
+    reloads_begun: u64,
+    reloads_finished: u64,
 }
 
 impl Daemon {
@@ -168,6 +172,8 @@ impl Daemon {
             stop_waiters: Vec::new(),
             log,
             runtime,
+            reloads_begun: 0,
+            reloads_finished: 0,
         }
     }
 
@@ -253,7 +259,9 @@ impl Daemon {
         )
     }
 
-    /// Re-reads the registry; an invalid one changes nothing.
+    /// Re-reads the registry on a thread of its own (see `registry::load_off_thread`), so a
+    /// FIFO or a hung mount in its place never holds up this actor; an invalid or overdue one
+    /// changes nothing.
     fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
         if self.shutting_down {
             // A reload never cancels a shutdown: it is answered busy.
@@ -270,38 +278,84 @@ impl Daemon {
         if tell_systemd {
             sdnotify::reloading();
         }
-        let registry = match registry::load(&self.registry.path) {
-            Ok(registry) => registry,
+        self.reloads_begun += 1;
+        let reload = self.reloads_begun;
+        let read = registry::load_off_thread(self.registry.path.clone(), registry::READ_DEADLINE);
+        Box::pin(
+            read.into_actor(self)
+                .then(move |loaded, daemon, _| daemon.apply_reload(reload, loaded, tell_systemd)),
+        )
+    }
+
+    /// Applies what reload number `reload` read, unless a later reload finished first (both
+    /// read the same file; the later read is the newer) or the daemon is shutting down.
+    fn apply_reload(
+        &mut self,
+        reload: u64,
+        loaded: Result<Registry, registry::RegistryError>,
+        tell_systemd: bool,
+    ) -> ResponseActFuture<Self, Reply> {
+        let superseded = reload < self.reloads_finished;
+        self.reloads_finished = self.reloads_finished.max(reload);
+        if self.shutting_down {
+            return Box::pin(actix::fut::ready(Reply::error(
+                ErrorKind::Busy,
+                "shutting down",
+            )));
+        }
+        let outcome = match loaded {
+            _ if superseded => Err((
+                ErrorKind::Busy,
+                "a later reload finished first; this one was not applied".to_string(),
+            )),
+            Ok(registry) => Ok(registry),
             Err(errors) => {
                 let error = errors.to_string();
                 tracing::error!(event = events::CONFIG_REJECTED, error = %error, "reload refused: {error}");
-                if tell_systemd {
-                    sdnotify::ready("running; the last reload was refused (invalid registry)");
-                }
-                return Box::pin(actix::fut::ready(Reply::error(
-                    ErrorKind::InvalidRegistry,
-                    error,
-                )));
+                Err((ErrorKind::InvalidRegistry, error))
             }
         };
+        match outcome {
+            Ok(registry) => self.reconfigure(registry, tell_systemd),
+            Err((kind, message)) => {
+                if tell_systemd {
+                    sdnotify::ready("running; the last reload was refused");
+                }
+                Box::pin(actix::fut::ready(Reply::error(kind, message)))
+            }
+        }
+    }
+
+    /// Hands the new tree to the root group. `<config>` applies only at start-up: the daemon
+    /// keeps the one it runs with, and names the keys that differ as needing a restart.
+    fn reconfigure(
+        &mut self,
+        registry: Registry,
+        tell_systemd: bool,
+    ) -> ResponseActFuture<Self, Reply> {
+        let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
         let reconfigure = self.root.send(Reconfigure {
             spec: registry.tree.root.clone(),
         });
-        self.registry = registry;
+        self.registry.tree = registry.tree;
         Box::pin(reconfigure.into_actor(self).map(move |report, _, _| {
             let report = report.unwrap_or_default();
             let diff = ReloadSummary {
                 added: report.added,
                 removed: report.removed,
                 changed: report.changed,
+                updated: report.updated,
                 unchanged: report.unchanged,
+                needs_restart: needs_restart.into_iter().map(String::from).collect(),
             };
             tracing::info!(
                 event = events::CONFIG_RELOADED,
                 added = ?diff.added,
                 removed = ?diff.removed,
                 changed = ?diff.changed,
+                updated = ?diff.updated,
                 unchanged = diff.unchanged,
+                needs_restart = ?diff.needs_restart,
                 "registry reloaded"
             );
             if tell_systemd {

@@ -284,6 +284,7 @@ mod tests {
             rss_bytes: 4096,
             restarts: 2,
             last_exit: None,
+            reason: None,
         }
     }
 

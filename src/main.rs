@@ -35,15 +35,17 @@ fn main() -> ExitCode {
         | Verb::Start { .. }
         | Verb::Restart { .. }
         | Verb::Check
-        | Verb::Logs { .. } => match registry::load(&cli.registry) {
-            Ok(registry) => with_registry(&cli, registry),
-            Err(errors) => {
-                for diagnostic in &errors.0 {
-                    eprintln!("error: {diagnostic}");
+        | Verb::Logs { .. } => {
+            match registry::load_within(&cli.registry, registry::READ_DEADLINE) {
+                Ok(registry) => with_registry(&cli, registry),
+                Err(errors) => {
+                    for diagnostic in &errors.0 {
+                        eprintln!("error: {diagnostic}");
+                    }
+                    ExitCode::from(EXIT_INVALID_REGISTRY)
                 }
-                ExitCode::from(EXIT_INVALID_REGISTRY)
             }
-        },
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
                 ExitStatus::Code(code) => LastExit::Code(code),
                 ExitStatus::Signal(signal) => LastExit::Signal(signal),
             }),
+            reason: status.reason,
         })
         .collect()
 }
@@ -60,6 +61,7 @@ pub fn table(rows: &[StatusRow]) -> String {
         "MEMORY".into(),
         "RESTARTS".into(),
         "LAST EXIT".into(),
+        "REASON".into(),
     ]];
     for row in rows {
         let id = if row.group.is_empty() {
@@ -88,9 +90,10 @@ pub fn table(rows: &[StatusRow]) -> String {
                 Some(LastExit::Code(code)) => format!("code {code}"),
                 Some(LastExit::Signal(signal)) => format!("signal {signal}"),
             },
+            row.reason.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..lines[0].len())
         .map(|c| {
             lines
                 .iter()
@@ -156,15 +159,27 @@ mod tests {
             rss_bytes: 2 * 1024 * 1024,
             restarts: 1,
             last_exit: Some(LastExit::Signal(9)),
+            reason: Some("execve: No such file or directory".into()),
         };
-        let text = table(&[row]);
+        let quiet = StatusRow {
+            id: "is".into(),
+            reason: None,
+            ..row.clone()
+        };
+        let text = table(&[row, quiet]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("ID"));
+        assert!(lines[0].ends_with("LAST EXIT  REASON"), "{text}");
         assert!(lines[1].contains("platform/ps"));
         assert!(
             lines[1].contains("1m01s")
                 && lines[1].contains("2.0 MiB")
                 && lines[1].contains("signal 9")
         );
+        assert!(
+            lines[1].ends_with("signal 9   execve: No such file or directory"),
+            "{text}"
+        );
+        assert!(lines[2].ends_with("signal 9   -"), "{text}");
     }
 }

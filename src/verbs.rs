@@ -104,7 +104,9 @@ pub fn reload(cli: &Cli) -> ExitCode {
             println!("added: {}", diff.added.join(" "));
             println!("removed: {}", diff.removed.join(" "));
             println!("changed: {}", diff.changed.join(" "));
+            println!("updated: {}", diff.updated.join(" "));
             println!("unchanged: {}", diff.unchanged);
+            println!("needs restart: {}", diff.needs_restart.join(" "));
             ExitCode::SUCCESS
         }
         other => expect_ok(other),

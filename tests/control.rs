@@ -682,6 +682,7 @@ fn status_json_has_exactly_the_spec_keys_and_types() {
         "rss_bytes",
         "restarts",
         "last_exit",
+        "reason",
     ]
     .into_iter()
     .collect();

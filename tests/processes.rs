@@ -634,14 +634,14 @@ fn a_child_runs_as_its_user_with_that_users_groups() {
 
 /// F10/F4: a command that cannot be spawned is a failed start, retried with a growing backoff
 /// (`component_spawn_failed`, then `restart_scheduled`), not a crash of the daemon: the daemon
-/// keeps running — spawn failures are paced by backoff, not counted against the default
-/// intensity of 5 — and the other components are not touched.
+/// keeps running — spawn failures are paced by backoff, and a root with no `<restartStrategy>`
+/// never gives up — and the other components are not touched.
 fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &str, error: &str) {
     let broken = format!(
         "<server id=\"broken\"><executable>{}</executable><backoff initial=\"0.02\" multiplier=\"2\" max=\"0.08\"/></server>",
         xml_escape(executable)
     );
-    // The default restart strategy (intensity 5 in 30 s).
+    // No `<restartStrategy>`: the root never gives up.
     let servers = [idle("steady"), broken].concat();
     let mut daemon = Daemon::start_in(dir, &registry("", &servers));
     let steady = daemon.started_pid("steady");

@@ -110,6 +110,10 @@ pub struct StatusRow {
     pub restarts: u32,
     /// How the last process ended.
     pub last_exit: Option<LastExit>,
+    /// The last error or verdict in words (`execve: ...`, `gave up`), if any. (Defaults to null,
+    /// for a reply from a daemon older than it.)
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `{"code":N}` or `{"signal":N}`.
@@ -122,7 +126,9 @@ pub enum LastExit {
     Signal(i32),
 }
 
-/// The ids a reload added, removed and changed, and how many it left alone.
+/// The ids a reload added, removed, changed and updated, how many it left alone, and the
+/// `<config>` keys that apply only after a restart. (`updated` and `needs_restart` default to
+/// empty, for a reply from a daemon older than they are.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadSummary {
     /// New components and groups.
@@ -131,8 +137,15 @@ pub struct ReloadSummary {
     pub removed: Vec<String>,
     /// Components whose effective settings differ (restarted), and groups whose settings differ.
     pub changed: Vec<String>,
+    /// Components and groups whose new settings applied in place, without a new process.
+    #[serde(default)]
+    pub updated: Vec<String>,
     /// Components left running untouched.
     pub unchanged: usize,
+    /// `<config>` keys (`tracelevel`, `tcpport`, ...) that differ from what the daemon runs with
+    /// and apply only after a restart of the daemon.
+    #[serde(default)]
+    pub needs_restart: Vec<String>,
 }
 
 /// Decodes one request line.
@@ -188,6 +201,37 @@ mod tests {
         assert!(decode(&vec![b' '; MAX_REQUEST_BYTES + 1])
             .unwrap_err()
             .contains("longer"));
+    }
+
+    #[test]
+    fn reason_is_a_string_or_null_never_left_out() {
+        let row = StatusRow {
+            id: "ps".into(),
+            group: "platform".into(),
+            description: String::new(),
+            state: "failed".into(),
+            pid: None,
+            uptime_ms: 0,
+            rss_bytes: 0,
+            restarts: 3,
+            last_exit: None,
+            reason: Some("gave up".into()),
+        };
+        assert_eq!(serde_json::to_value(&row).unwrap()["reason"], "gave up");
+        let none = serde_json::to_value(StatusRow {
+            reason: None,
+            ..row
+        })
+        .unwrap();
+        assert!(none.as_object().unwrap()["reason"].is_null(), "{none}");
+    }
+
+    #[test]
+    fn a_reload_summary_from_an_older_daemon_still_reads() {
+        let old = r#"{"added":[],"removed":["a"],"changed":[],"unchanged":2}"#;
+        let summary: ReloadSummary = serde_json::from_str(old).unwrap();
+        assert_eq!(summary.removed, ["a"]);
+        assert!(summary.updated.is_empty() && summary.needs_restart.is_empty());
     }
 
     #[test]

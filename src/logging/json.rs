@@ -1,6 +1,7 @@
 //! The JSON-lines event format of SPEC section 5: one object a line, `timestamp` (RFC 3339,
 //! UTC), `level`, `event`, `message`, then the event's own fields, flat and in the order they
-//! were written. Fields holding id lists (`added`, `removed`, `changed`) are JSON arrays.
+//! were written. Fields holding lists (`added`, `removed`, `changed`, `updated`, `needs_restart`) are
+//! JSON arrays.
 
 use std::fmt;
 
@@ -13,7 +14,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Fields recorded with `?list` whose Debug form (`["a", "b"]`) is written as a JSON array.
-const ARRAY_FIELDS: &[&str] = &["added", "removed", "changed"];
+const ARRAY_FIELDS: &[&str] = &["added", "removed", "changed", "updated", "needs_restart"];
 
 /// Formats events as JSON lines.
 pub struct JsonLines;
@@ -120,7 +121,8 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let added = vec!["a".to_string(), "b".to_string()];
             let removed: Vec<String> = vec![];
-            tracing::warn!(event = "config_reloaded", added = ?added, removed = ?removed, unchanged = 3u64, ok = true, "reloaded \"x\"");
+            let needs_restart = vec!["tracelevel"];
+            tracing::warn!(event = "config_reloaded", added = ?added, removed = ?removed, needs_restart = ?needs_restart, unchanged = 3u64, ok = true, "reloaded \"x\"");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let value: Value = serde_json::from_str(text.trim()).unwrap();
@@ -129,6 +131,7 @@ mod tests {
         assert_eq!(value["message"], "reloaded \"x\"");
         assert_eq!(value["added"], serde_json::json!(["a", "b"]));
         assert_eq!(value["removed"], serde_json::json!([]));
+        assert_eq!(value["needs_restart"], serde_json::json!(["tracelevel"]));
         assert_eq!(value["unchanged"], 3);
         assert_eq!(value["ok"], true);
         assert!(value["timestamp"].as_str().unwrap().ends_with('Z'));

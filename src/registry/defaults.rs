@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use actors::spec::{Backoff, OutputSpec, RestartType, Strategy};
+use actors::spec::{Backoff, Intensity, OutputSpec, RestartType, Strategy};
 
 /// `<config><log>`, relative to the registry's folder.
 pub const LOG: &str = "logs/Supervisor.log";
@@ -22,6 +22,14 @@ pub const STRATEGY: Strategy = Strategy::OneForOne;
 pub const INTENSITY: u32 = 5;
 /// `<restartStrategy period>`.
 pub const PERIOD: Duration = Duration::from_secs(30);
+/// The root with no `<restartStrategy>`: it never gives up (a component that keeps crashing
+/// is restarted at its backoff while its siblings run on).
+pub const ROOT_INTENSITY: Option<Intensity> = None;
+/// A nested `<group>` with no `<restartStrategy>`: OTP's give-up, at the defaults above.
+pub const GROUP_INTENSITY: Option<Intensity> = Some(Intensity {
+    max_restarts: INTENSITY,
+    period: PERIOD,
+});
 
 /// The root group's place in the start order (it has no parent to be ordered in).
 pub const ROOT_START_PRIORITY: u32 = 0;

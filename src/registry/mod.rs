@@ -11,7 +11,9 @@
 //! defaults of `defaults.rs`, paths, `users.rs`) → [`Registry`].
 
 mod defaults;
+mod diff;
 mod error;
+mod file;
 mod prescan;
 mod raw;
 mod resolve;
@@ -23,14 +25,14 @@ mod values;
 mod walk;
 mod xml;
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actors::spec::TreeSpec;
 
+pub use diff::needs_restart;
 pub use error::{Diagnostic, RegistryError};
+pub use file::{load_off_thread, load_within, READ_DEADLINE};
 
 /// The largest registry file accepted, in bytes (1 MiB).
 pub const MAX_BYTES: u64 = 1 << 20;
@@ -71,10 +73,13 @@ pub struct DaemonConfig {
 
 /// Reads, validates and resolves the registry at `path`.
 ///
-/// The size is checked before anything is read (and the read is capped, should the file grow
-/// meanwhile); a file that is not UTF-8 is rejected at its first bad byte.
+/// Anything but a regular file is refused before it is read (a FIFO without waiting for a
+/// writer); the size is checked before anything is read (and the read is capped, should the
+/// file grow meanwhile); a file that is not UTF-8 is rejected at its first bad byte. This blocks
+/// for as long as the file system does: the daemon and the command line use [`load_off_thread`]
+/// and [`load_within`], which bound that by a deadline.
 pub fn load(path: &Path) -> Result<Registry, RegistryError> {
-    let bytes = read_capped(path)?;
+    let bytes = file::read_capped(path)?;
     match std::str::from_utf8(&bytes) {
         Ok(text) => parse(path, text),
         Err(error) => Err(invalid_utf8(path, &bytes, error)),
@@ -115,27 +120,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Registry, RegistryError> {
         config,
         tree,
     })
-}
-
-/// The file's bytes, refusing more than [`MAX_BYTES`] before reading any.
-fn read_capped(path: &Path) -> Result<Vec<u8>, RegistryError> {
-    let cannot = |e: std::io::Error| at_start(path, format!("cannot read the registry: {e}"));
-    let metadata = std::fs::metadata(path).map_err(cannot)?;
-    if metadata.is_dir() {
-        return Err(at_start(path, "is a directory, not a registry file".into()));
-    }
-    if metadata.len() > MAX_BYTES {
-        return Err(too_big(path, metadata.len()));
-    }
-    let mut bytes = Vec::new();
-    let file = File::open(path).map_err(cannot)?;
-    file.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(too_big(path, bytes.len() as u64));
-    }
-    Ok(bytes)
 }
 
 /// A problem with the file as a whole, placed at 1:1.

@@ -23,8 +23,8 @@ pub struct Spanned<T> {
 pub struct RawRegistry {
     /// `<config>`.
     pub config: RawConfig,
-    /// `<restartStrategy>` directly under `<supervisor>`: the root group's.
-    pub strategy: RawStrategy,
+    /// `<restartStrategy>` directly under `<supervisor>`: the root group's (`None`: absent).
+    pub strategy: Option<RawStrategy>,
     /// `<profiles>`, in document order (a duplicate id is reported and left out).
     pub profiles: Vec<RawProfile>,
     /// The children of `<servers>`, in document order.
@@ -95,8 +95,8 @@ pub struct RawServer {
 pub struct RawGroup {
     /// `id` (empty when missing or invalid; that was reported).
     pub id: String,
-    /// `<restartStrategy>` inside the group.
-    pub strategy: RawStrategy,
+    /// `<restartStrategy>` inside the group (`None`: absent).
+    pub strategy: Option<RawStrategy>,
     /// `<startPriority>`.
     pub start_priority: Option<u32>,
     /// The group's children, in document order.

@@ -38,7 +38,8 @@ pub fn resolve(raw: &RawRegistry, base: &Path, p: &mut Problems) -> (DaemonConfi
     };
     let root = resolver.group(
         "",
-        &raw.strategy,
+        raw.strategy.as_ref(),
+        default::ROOT_INTENSITY,
         default::ROOT_START_PRIORITY,
         &raw.servers,
     );
@@ -93,19 +94,26 @@ struct Resolver<'r, 't> {
 }
 
 impl Resolver<'_, '_> {
+    /// A group; `absent` is its intensity when it has no `<restartStrategy>` at all (an element
+    /// with no attributes still means OTP's give-up, at the defaults).
     fn group(
         &mut self,
         id: &str,
-        strategy: &RawStrategy,
+        strategy: Option<&RawStrategy>,
+        absent: Option<Intensity>,
         start_priority: u32,
         children: &[RawChild],
     ) -> GroupSpec {
         GroupSpec {
             id: id.to_string(),
-            strategy: strategy.kind.unwrap_or(default::STRATEGY),
-            intensity: Some(Intensity {
-                max_restarts: strategy.intensity.unwrap_or(default::INTENSITY),
-                period: strategy.period.unwrap_or(default::PERIOD),
+            strategy: strategy
+                .and_then(|strategy| strategy.kind)
+                .unwrap_or(default::STRATEGY),
+            intensity: strategy.map_or(absent, |strategy| {
+                Some(Intensity {
+                    max_restarts: strategy.intensity.unwrap_or(default::INTENSITY),
+                    period: strategy.period.unwrap_or(default::PERIOD),
+                })
             }),
             start_priority,
             children: children.iter().map(|child| self.child(child)).collect(),
@@ -121,7 +129,9 @@ impl Resolver<'_, '_> {
 
     fn nested(&mut self, group: &RawGroup) -> GroupSpec {
         let start_priority = group.start_priority.unwrap_or(default::START_PRIORITY);
-        self.group(&group.id, &group.strategy, start_priority, &group.children)
+        let strategy = group.strategy.as_ref();
+        let absent = default::GROUP_INTENSITY;
+        self.group(&group.id, strategy, absent, start_priority, &group.children)
     }
 
     fn component(&mut self, server: &RawServer) -> ComponentSpec {

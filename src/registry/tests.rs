@@ -129,7 +129,10 @@ fn a_missing_file_or_a_directory_is_an_error_at_the_start() {
         "{missing}"
     );
     let directory = load(dir.path()).unwrap_err().to_string();
-    assert!(directory.contains(":1:1: is a directory"), "{directory}");
+    assert!(
+        directory.contains(":1:1: not a regular file (a directory)"),
+        "{directory}"
+    );
 }
 
 #[test]
@@ -245,10 +248,7 @@ fn defaults_fill_everything_left_out() {
             root: GroupSpec {
                 id: String::new(),
                 strategy: Strategy::OneForOne,
-                intensity: Some(Intensity {
-                    max_restarts: 5,
-                    period: Duration::from_secs(30),
-                }),
+                intensity: None,
                 start_priority: 0,
                 children: vec![ChildSpec::Component(Box::new(ComponentSpec {
                     id: "a".into(),
@@ -476,6 +476,54 @@ fn the_tree_keeps_document_order_groups_and_their_strategies() {
         period: Duration::from_millis(250),
     };
     assert_eq!(group.intensity, Some(intensity));
+}
+
+/// The root's intensity, and that of its one nested group, for `head` at the top and
+/// `inner` inside the group.
+fn intensities(head: &str, inner: &str) -> (Option<Intensity>, Option<Intensity>) {
+    let loaded = registry(&format!(
+        "<supervisor>{head}<servers>\
+           <group id='g'>{inner}<server id='a'><executable>x</executable></server></group>\
+         </servers></supervisor>"
+    ));
+    let ChildSpec::Group(group) = &loaded.tree.root.children[0] else {
+        panic!("not a group")
+    };
+    (loaded.tree.root.intensity, group.intensity)
+}
+
+#[test]
+fn the_root_never_gives_up_unless_it_has_a_restart_strategy() {
+    let otp = Some(Intensity {
+        max_restarts: 5,
+        period: Duration::from_secs(30),
+    });
+    // No element: the root never gives up; a nested group keeps OTP's defaults.
+    assert_eq!(intensities("", ""), (None, otp));
+    // An element, even with no attributes: OTP semantics at the defaults.
+    assert_eq!(intensities("<restartStrategy/>", ""), (otp, otp));
+    let strategy = "<restartStrategy type='one_for_all'/>";
+    assert_eq!(intensities(strategy, strategy), (otp, otp));
+    let written = "<restartStrategy intensity='0' period='1'/>";
+    let zero = Some(Intensity {
+        max_restarts: 0,
+        period: Duration::from_secs(1),
+    });
+    assert_eq!(intensities(written, written), (zero, zero));
+}
+
+#[test]
+fn intensity_takes_the_whole_u32_range() {
+    let most = "<restartStrategy intensity='4294967295'/>";
+    let (root, group) = intensities(most, most);
+    assert_eq!(root.map(|i| i.max_restarts), Some(u32::MAX));
+    assert_eq!(group.map(|i| i.max_restarts), Some(u32::MAX));
+    let beyond = "<supervisor><restartStrategy intensity='4294967296'/><servers/></supervisor>";
+    assert_eq!(
+        only_error(beyond),
+        "1:41: `<restartStrategy>` attribute `intensity`: `4294967296` is out of range \
+         0..=4294967295"
+    );
 }
 
 #[test]

@@ -36,7 +36,9 @@ const SUPERVISOR: Schema<RawRegistry> = Schema {
     attributes: &[],
     once: &[
         ("config", |w, n, r| w.dispatch(n, &CONFIG, &mut r.config)),
-        ("restartStrategy", |w, n, r| r.strategy = w.strategy(n)),
+        ("restartStrategy", |w, n, r| {
+            r.strategy = Some(w.strategy(n))
+        }),
         ("profiles", |w, n, r| {
             w.dispatch(n, &PROFILES, &mut r.profiles)
         }),
@@ -88,7 +90,9 @@ const SERVERS: Schema<Vec<RawChild>> = Schema {
 const GROUP: Schema<RawGroup> = Schema {
     attributes: &["id"],
     once: &[
-        ("restartStrategy", |w, n, g| g.strategy = w.strategy(n)),
+        ("restartStrategy", |w, n, g| {
+            g.strategy = Some(w.strategy(n))
+        }),
         ("startPriority", |w, n, g| {
             g.start_priority = start_priority(w, n)
         }),
@@ -192,7 +196,7 @@ impl Walker<'_, '_> {
         RawStrategy {
             kind: xml::attribute(self.p, node, "type", values::strategy),
             intensity: xml::attribute(self.p, node, "intensity", |t| {
-                values::integer(t, 0u32, 10_000)
+                values::integer(t, 0u32, u32::MAX)
             }),
             period: xml::attribute(self.p, node, "period", period),
         }
@@ -225,7 +229,7 @@ impl Walker<'_, '_> {
         let id = self.id(node, IdSpace::Children);
         let mut group = RawGroup {
             id: id.map(|id| id.value).unwrap_or_default(),
-            strategy: RawStrategy::default(),
+            strategy: None,
             start_priority: None,
             children: Vec::new(),
         };

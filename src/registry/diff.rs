@@ -1,0 +1,91 @@
+//! What a reload changes in `<config>`: none of those settings apply to a running daemon, so
+//! every key that differs from what the daemon runs with is one that needs a restart.
+//!
+//! Pure: compares two resolved configs, reads and applies nothing.
+
+use super::DaemonConfig;
+
+/// The `<config>` keys (as the registry spells them) whose values differ between `running` and
+/// `read`, in the order of SPEC section 2.
+pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'static str> {
+    // Destructured whole, so that a new setting cannot be left out of the comparison.
+    let DaemonConfig {
+        tcp_port,
+        tcp_bind,
+        log,
+        temp,
+        trace_level,
+        stats_interval,
+        log_retention_days,
+    } = running;
+    [
+        (
+            "tcpport",
+            (*tcp_port, *tcp_bind) != (read.tcp_port, read.tcp_bind),
+        ),
+        ("log", *log != read.log),
+        ("temp", *temp != read.temp),
+        ("tracelevel", *trace_level != read.trace_level),
+        ("tracestatsinterval", *stats_interval != read.stats_interval),
+        (
+            "logRetentionDays",
+            *log_retention_days != read.log_retention_days,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, differs)| differs.then_some(key))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    type Change = fn(&mut DaemonConfig);
+
+    fn config() -> DaemonConfig {
+        DaemonConfig {
+            tcp_port: Some(9910),
+            tcp_bind: None,
+            log: PathBuf::from("/sv/logs/Supervisor.log"),
+            temp: None,
+            trace_level: 2,
+            stats_interval: None,
+            log_retention_days: 10,
+        }
+    }
+
+    #[test]
+    fn the_same_config_needs_nothing() {
+        assert!(needs_restart(&config(), &config()).is_empty());
+    }
+
+    #[test]
+    fn each_changed_key_is_named_once_in_spec_order() {
+        let changes: [(&str, Change); 6] = [
+            ("tcpport", |c| c.tcp_bind = Some([0, 0, 0, 0].into())),
+            ("log", |c| c.log = PathBuf::from("/elsewhere.log")),
+            ("temp", |c| c.temp = Some(PathBuf::from("/tmp/sv"))),
+            ("tracelevel", |c| c.trace_level = 3),
+            ("tracestatsinterval", |c| {
+                c.stats_interval = Some(Duration::from_secs(60))
+            }),
+            ("logRetentionDays", |c| c.log_retention_days = 3),
+        ];
+        let mut all = config();
+        for (key, change) in changes {
+            let mut one = config();
+            change(&mut one);
+            assert_eq!(needs_restart(&config(), &one), [key]);
+            change(&mut all);
+        }
+        let keys: Vec<&str> = changes.iter().map(|(key, _)| *key).collect();
+        assert_eq!(needs_restart(&config(), &all), keys);
+        let mut port = config();
+        port.tcp_port = None;
+        assert_eq!(needs_restart(&config(), &port), ["tcpport"]);
+    }
+}
