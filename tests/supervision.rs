@@ -229,10 +229,26 @@ fn levels_start_in_priority_order_and_stop_in_exact_reverse() {
             .unwrap()
             .to_string()
     };
-    // `second` waits for `first`'s startDelay (0.2 s) before it starts.
+    // `second` waits for `first`'s startDelay (0.2 s) before it starts: the gate, not only
+    // the order.
     let first = time("component_started", "first");
     let second = time("component_starting", "second");
     assert!(second > first, "{second} after {first}");
+    let event = |name: &str, id: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == name && e["component"] == id)
+            .unwrap()
+            .clone()
+    };
+    let gate = seconds_between(
+        &event("component_started", "first"),
+        &event("component_starting", "second"),
+    );
+    assert!(
+        gate >= 0.19,
+        "second started {gate:.3} s after first; startDelay is 0.2 s"
+    );
 }
 
 #[test]
