@@ -8,10 +8,12 @@
 //! releases them when it leaves that state.
 
 mod checks;
+mod life;
 mod log;
 mod machine;
 #[cfg(test)]
 mod tests;
+mod vocabulary;
 
 use std::time::{Duration, Instant};
 
