@@ -277,3 +277,41 @@ async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader keeps its copy until the settings change, then takes the new ones.
+    #[test]
+    fn a_reader_sees_settings_set_after_it_started() {
+        let shared = OutputSettings::new(&OutputSpec::DEFAULT);
+        let other = shared.clone();
+        let mut view = shared.snapshot();
+        let before = Arc::clone(&view.settings);
+        assert!(view.refresh(&shared).file.is_none());
+        assert!(Arc::ptr_eq(&before, &view.settings), "no change, no copy");
+
+        let spec = OutputSpec {
+            log: false,
+            file: Some(PathBuf::from("/var/log/web.log")),
+            overflow: Overflow::Drop,
+            ..OutputSpec::DEFAULT
+        };
+        other.set(&spec);
+        assert_eq!(*view.refresh(&shared), Settings::of(&spec));
+    }
+
+    /// A replaced component gets settings of its own: the old readers keep theirs.
+    #[test]
+    fn new_settings_are_not_shared_with_the_old_ones() {
+        let old = OutputSettings::new(&OutputSpec::DEFAULT);
+        let mut view = old.snapshot();
+        let renewed = OutputSettings::new(&OutputSpec::DEFAULT);
+        renewed.set(&OutputSpec {
+            log: false,
+            ..OutputSpec::DEFAULT
+        });
+        assert!(view.refresh(&old).log);
+    }
+}
