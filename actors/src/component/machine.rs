@@ -226,16 +226,6 @@ pub(crate) fn step(life: Life, input: Input, record: &mut Record) -> Step {
         )
         | (
             life @ (L::Stopped
-            | L::Backoff { .. }
-            | L::Starting { .. }
-            | L::Running { .. }
-            | L::Stopping { .. }
-            | L::Exited { .. }
-            | L::Failed { .. }),
-            input @ (I::Spawned { .. } | I::SpawnFailed { .. }),
-        )
-        | (
-            life @ (L::Stopped
             | L::Starting { .. }
             | L::Running { .. }
             | L::Stopping { .. }
@@ -285,7 +275,7 @@ pub(crate) fn step(life: Life, input: Input, record: &mut Record) -> Step {
             | L::Stopping { .. }
             | L::Exited { .. }
             | L::Failed { .. }),
-            input @ I::Exited { .. },
+            input @ (I::Spawned { .. } | I::SpawnFailed { .. } | I::Exited { .. }),
         ) => unexpected(life, &input),
     }
 }
