@@ -52,7 +52,7 @@ pub struct ComponentActor {
     /// The process, while the state has one.
     run: Option<Run>,
     /// The one armed timer.
-    timer: Option<(Timer, SpawnHandle)>,
+    timer: Option<SpawnHandle>,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     /// The command as C strings, kept after a successful start until the settings change: a
@@ -110,7 +110,7 @@ impl ComponentActor {
             Effect::Log(event) => self.log(event),
             Effect::ArmTimer(timer, after) => self.arm(timer, after, ctx),
             Effect::CancelTimer => {
-                if let Some((_, handle)) = self.timer.take() {
+                if let Some(handle) = self.timer.take() {
                     ctx.cancel_future(handle);
                 }
             }
@@ -155,7 +155,7 @@ impl ComponentActor {
 
     fn arm(&mut self, timer: Timer, after: Duration, ctx: &mut Context<Self>) {
         let handle = ctx.run_later(after, move |actor, ctx| actor.timer_fired(timer, ctx));
-        if let Some((_, armed)) = self.timer.replace((timer, handle)) {
+        if let Some(armed) = self.timer.replace(handle) {
             ctx.cancel_future(armed);
         }
     }
