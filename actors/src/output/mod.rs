@@ -11,8 +11,9 @@ mod files;
 mod lines;
 
 use std::io::PipeReader;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::net::unix::pipe;
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::events;
 use crate::process::{Captured, Stream};
-use crate::spec::{ComponentSpec, Overflow};
+use crate::spec::{OutputSpec, Overflow};
 pub use files::dated;
 use files::FileLine;
 use lines::LineSplitter;
@@ -56,20 +57,21 @@ impl OutputService {
         self.reopen.store(true, Ordering::Release);
     }
 
-    /// Starts reading a new process's captured pipes.
-    pub fn capture(&self, component: &ComponentSpec, group: &str, pid: u32, captured: Captured) {
+    /// Starts reading the captured pipes of the process `pid` of `component`, with `settings`
+    /// (which the component may change while the process runs).
+    pub fn capture(
+        &self,
+        settings: &OutputSettings,
+        component: &str,
+        group: &str,
+        pid: u32,
+        captured: Captured,
+    ) {
         let target = Arc::new(Target {
-            component: component.id.clone(),
+            component: component.to_string(),
             group: group.to_string(),
             pid,
-            log: component.output.log,
-            timestamps: component.output.timestamps,
-            overflow: component.output.overflow,
-            file: component
-                .output
-                .file
-                .clone()
-                .map(|template| (template, component.output.max_size, component.output.keep)),
+            settings: settings.clone(),
             files: self.files.clone(),
         });
         for (stream, reader) in captured {
@@ -78,15 +80,100 @@ impl OutputService {
     }
 }
 
+/// A component's output settings, shared with the readers of its processes: [`set`] changes
+/// them for every reader at once (an `Update`). A reader checks a version number per line (one
+/// atomic load) and takes the lock only when it changed.
+///
+/// [`set`]: OutputSettings::set
+#[derive(Clone)]
+pub struct OutputSettings(Arc<SettingsCell>);
+
+struct SettingsCell {
+    /// Bumped under the lock by each change.
+    version: AtomicU64,
+    current: Mutex<Arc<Settings>>,
+}
+
+/// What the readers do with a line (`<output>` but the stdio wiring, fixed at spawn).
+#[derive(Debug, PartialEq, Eq)]
+struct Settings {
+    log: bool,
+    timestamps: bool,
+    overflow: Overflow,
+    /// The file template, its size limit and how many files are kept.
+    file: Option<(PathBuf, Option<u64>, u32)>,
+}
+
+impl Settings {
+    fn of(spec: &OutputSpec) -> Settings {
+        Settings {
+            log: spec.log,
+            timestamps: spec.timestamps,
+            overflow: spec.overflow,
+            file: spec
+                .file
+                .clone()
+                .map(|template| (template, spec.max_size, spec.keep)),
+        }
+    }
+}
+
+impl OutputSettings {
+    /// Settings taken from `spec`.
+    pub fn new(spec: &OutputSpec) -> Self {
+        OutputSettings(Arc::new(SettingsCell {
+            version: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(Settings::of(spec))),
+        }))
+    }
+
+    /// Changes the settings of every reader sharing them, from its next line.
+    pub fn set(&self, spec: &OutputSpec) {
+        let mut current = self
+            .0
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(Settings::of(spec));
+        self.0.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current settings and their version.
+    fn snapshot(&self) -> View {
+        let current = self
+            .0
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        View {
+            version: self.0.version.load(Ordering::Acquire),
+            settings: Arc::clone(&current),
+        }
+    }
+}
+
+/// A reader's copy of its settings.
+struct View {
+    version: u64,
+    settings: Arc<Settings>,
+}
+
+impl View {
+    /// The settings to use for the next line: this copy, unless they changed since.
+    fn refresh(&mut self, shared: &OutputSettings) -> &Settings {
+        if shared.0.version.load(Ordering::Acquire) != self.version {
+            *self = shared.snapshot();
+        }
+        &self.settings
+    }
+}
+
 /// Where one process's lines go.
 struct Target {
     component: String,
     group: String,
     pid: u32,
-    log: bool,
-    timestamps: bool,
-    overflow: Overflow,
-    file: Option<(std::path::PathBuf, Option<u64>, u32)>,
+    settings: OutputSettings,
     files: mpsc::Sender<FileLine>,
 }
 
@@ -129,6 +216,7 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
     };
     let mut splitter = LineSplitter::default();
     let mut drops = Drops::default();
+    let mut view = target.settings.snapshot();
     let mut lines = Vec::new();
     'pipe: while pipe.readable().await.is_ok() {
         // The buffer exists only while output flows: an idle component costs no memory.
@@ -141,7 +229,7 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
                 Ok(_) => {
                     splitter.push(&buffer, |line| lines.push(line.to_vec()));
                     for line in lines.drain(..) {
-                        deliver(&target, stream, &line, &mut drops).await;
+                        deliver(&target, &mut view, stream, &line, &mut drops).await;
                     }
                     // A flooding child must not starve the other actors on this thread.
                     tokio::task::yield_now().await;
@@ -152,13 +240,14 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
         }
     }
     if let Some(last) = splitter.finish() {
-        deliver(&target, stream, &last, &mut drops).await;
+        deliver(&target, &mut view, stream, &last, &mut drops).await;
     }
     drops.report(&target);
 }
 
-async fn deliver(target: &Target, stream: Stream, line: &[u8], drops: &mut Drops) {
-    if target.log {
+async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], drops: &mut Drops) {
+    let settings = view.refresh(&target.settings);
+    if settings.log {
         tracing::info!(
             event = events::COMPONENT_OUTPUT,
             component = %target.component,
@@ -168,16 +257,16 @@ async fn deliver(target: &Target, stream: Stream, line: &[u8], drops: &mut Drops
             line = %String::from_utf8_lossy(line),
         );
     }
-    let Some((template, max_size, keep)) = &target.file else {
+    let Some((template, max_size, keep)) = &settings.file else {
         return;
     };
     let command = FileLine {
         template: template.clone(),
         max_size: *max_size,
         keep: *keep,
-        bytes: files::format_line(target.timestamps, stream.name(), line),
+        bytes: files::format_line(settings.timestamps, stream.name(), line),
     };
-    match target.overflow {
+    match settings.overflow {
         Overflow::Block => {
             let _ = target.files.send(command).await;
         }
@@ -186,5 +275,43 @@ async fn deliver(target: &Target, stream: Stream, line: &[u8], drops: &mut Drops
                 drops.count(target);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader keeps its copy until the settings change, then takes the new ones.
+    #[test]
+    fn a_reader_sees_settings_set_after_it_started() {
+        let shared = OutputSettings::new(&OutputSpec::DEFAULT);
+        let other = shared.clone();
+        let mut view = shared.snapshot();
+        let before = Arc::clone(&view.settings);
+        assert!(view.refresh(&shared).file.is_none());
+        assert!(Arc::ptr_eq(&before, &view.settings), "no change, no copy");
+
+        let spec = OutputSpec {
+            log: false,
+            file: Some(PathBuf::from("/var/log/web.log")),
+            overflow: Overflow::Drop,
+            ..OutputSpec::DEFAULT
+        };
+        other.set(&spec);
+        assert_eq!(*view.refresh(&shared), Settings::of(&spec));
+    }
+
+    /// A replaced component gets settings of its own: the old readers keep theirs.
+    #[test]
+    fn new_settings_are_not_shared_with_the_old_ones() {
+        let old = OutputSettings::new(&OutputSpec::DEFAULT);
+        let mut view = old.snapshot();
+        let renewed = OutputSettings::new(&OutputSpec::DEFAULT);
+        renewed.set(&OutputSpec {
+            log: false,
+            ..OutputSpec::DEFAULT
+        });
+        assert!(view.refresh(&old).log);
     }
 }
