@@ -29,7 +29,6 @@ fn ticker(file: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs the group's Update decision"]
 fn a_changed_output_file_applies_to_the_running_process() {
     let mut daemon = Daemon::start(&ticker("first.log"));
     let pid = daemon.started_pid("ticker");

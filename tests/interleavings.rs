@@ -52,7 +52,7 @@ fn ids(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// 1. A `one_for_all` restart waits out its first level's `startDelay`; the operator stops a
+/// Reproduction 1: A `one_for_all` restart waits out its first level's `startDelay`; the operator stops a
 /// child of a later level meanwhile: the restart completes without it, and it stays stopped
 /// until the operator starts it.
 #[test]
@@ -100,7 +100,7 @@ fn an_operator_stop_during_a_group_restart_is_kept() {
     assert_eq!(events_of(&daemon, "component_started", "c").len(), 2);
 }
 
-/// 2. A child that can never be spawned counts toward its group's intensity: the group gives
+/// Reproduction 2: A child that can never be spawned counts toward its group's intensity: the group gives
 /// up and escalates instead of restarting its healthy sibling for ever.
 #[test]
 fn a_child_that_never_spawns_makes_its_group_give_up() {
@@ -140,7 +140,7 @@ fn a_child_that_never_spawns_makes_its_group_give_up() {
     daemon.wait_event("component_started", "healthy");
 }
 
-/// 3. SIGHUP during a shutdown cancels nothing: the shutdown completes.
+/// Reproduction 3: SIGHUP during a shutdown cancels nothing: the shutdown completes.
 #[test]
 fn a_reload_during_a_shutdown_does_not_cancel_it() {
     let stubborn = standin_server(
@@ -171,7 +171,7 @@ fn a_reload_during_a_shutdown_does_not_cancel_it() {
     );
 }
 
-/// 4. A reload that restarts a slow-to-stop component holds nothing: `status` answers at once
+/// Reproduction 4: A reload that restarts a slow-to-stop component holds nothing: `status` answers at once
 /// and a sibling killed meanwhile is restarted at once.
 #[test]
 fn a_reload_restart_holds_no_mailbox() {
@@ -212,7 +212,7 @@ fn a_reload_restart_holds_no_mailbox() {
     assert!(alive(slow_pid), "slow is still stopping (15 s timeout)");
 }
 
-/// 6. A component the operator stopped stays stopped through a reload that changes it; the
+/// Reproduction 6: A component the operator stopped stays stopped through a reload that changes it; the
 /// same change restarts a component that runs (positive control).
 #[test]
 fn a_reload_keeps_an_operator_stop() {
@@ -250,7 +250,7 @@ fn a_reload_keeps_an_operator_stop() {
     );
 }
 
-/// 7. A changed `<description>` (and other settings the process does not see) applies in place:
+/// Reproduction 7: A changed `<description>` (and other settings the process does not see) applies in place:
 /// same pid, reported `updated`; a changed argument restarts (positive control).
 #[test]
 fn settings_the_process_does_not_see_apply_in_place() {
@@ -282,7 +282,7 @@ fn settings_the_process_does_not_see_apply_in_place() {
     assert_eq!(events_of(&daemon, "component_started", "quiet").len(), 1);
 }
 
-/// 8. `restarts` counts automatic restarts only: an operator restart and a reload restart do
+/// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
 /// not count, a crash does.
 #[test]
 fn restarts_count_automatic_restarts_only() {
@@ -303,7 +303,7 @@ fn restarts_count_automatic_restarts_only() {
     });
 }
 
-/// 9. Any u32 intensity is accepted, and such a group restarts on.
+/// Reproduction 9: Any u32 intensity is accepted, and such a group restarts on.
 #[test]
 fn intensity_takes_any_u32() {
     let head = r#"<restartStrategy type="one_for_one" intensity="4294967295" period="1"/>"#;
@@ -316,7 +316,7 @@ fn intensity_takes_any_u32() {
     assert_eq!(daemon.count("intensity_exceeded"), 0);
 }
 
-/// 10. With the defaults (no `<restartStrategy>`), one crash-looping component never takes the
+/// Reproduction 10: With the defaults (no `<restartStrategy>`), one crash-looping component never takes the
 /// others down: it is restarted at its backoff while its siblings keep their pids.
 #[test]
 fn by_default_one_crash_loop_never_stops_the_others() {
