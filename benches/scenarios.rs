@@ -39,9 +39,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::time::{clock_gettime, ClockId};
 use nix::unistd::Pid;
 use serde_json::Value;
+use testkit::{standin, supervisor_bin};
 
-const SUPERVISOR: &str = env!("CARGO_BIN_EXE_supervisor");
-const STANDIN: &str = env!("CARGO_BIN_EXE_standin");
 
 /// The output settings of the start-up, shutdown and idle components: stderr merged into
 /// stdout, one pipe (one daemon descriptor) each, so that 10,000 fit an RLIMIT_NOFILE of 20,000.
@@ -62,6 +61,7 @@ const START_CAP: Duration = Duration::from_secs(600);
 const TAIL_LINES: usize = 30;
 
 fn main() {
+    testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
     if !std::env::args().any(|arg| arg == "--bench") {
         println!(
             "scenarios: skipped (not run by `cargo test`; run `cargo bench --bench scenarios`)"
@@ -72,7 +72,9 @@ fn main() {
     let work = std::env::temp_dir().join(format!("supervisor-scenarios-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("create the work directory");
     eprintln!(
-        "scenarios: supervisor {SUPERVISOR}\nscenarios: standin {STANDIN}\nscenarios: work directory {}",
+        "scenarios: supervisor {}\nscenarios: standin {}\nscenarios: work directory {}",
+        supervisor_bin(),
+        standin(),
         work.display()
     );
     let mut bench = Bench {
@@ -93,7 +95,7 @@ fn main() {
     if bench.config.wants("crashloop") {
         bench.crash_loop("/bin/false (exits at once, silent)", "/bin/false", &[]);
         let crash = ["--crash-after", "0", "--exit-code", "1"];
-        bench.crash_loop("stand-ins (two output lines a run)", STANDIN, &crash);
+        bench.crash_loop("stand-ins (two output lines a run)", standin(), &crash);
     }
     if bench.config.wants("lifecycle") {
         for n in bench.config.lifecycle_sizes.clone() {
@@ -275,7 +277,7 @@ impl Daemon {
         std::fs::write(&registry, registry_text)
             .map_err(|e| format!("cannot write the registry: {e}"))?;
         let spawned = Instant::now();
-        let mut child = Command::new(SUPERVISOR)
+        let mut child = Command::new(supervisor_bin())
             .arg("--registry")
             .arg(&registry)
             .arg("--run-dir")
@@ -285,7 +287,7 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot spawn {SUPERVISOR}: {e}"))?;
+            .map_err(|e| format!("cannot spawn {}: {e}", supervisor_bin()))?;
         let stderr = child.stderr.take().expect("piped stderr");
         let seen = Arc::new(Mutex::new(Seen {
             detailed: true,
@@ -1007,7 +1009,7 @@ impl Bench {
         let text = registry(
             n,
             NEVER_GIVE_UP,
-            STANDIN,
+            standin(),
             &["--stamp", &stamp_arg],
             r#"<backoff initial="0"/>"#,
         );
@@ -1136,7 +1138,7 @@ impl Bench {
         let (mut exec_ns, mut exit_ns) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             let spawned_ns = monotonic_ns();
-            let child = Command::new(STANDIN)
+            let child = Command::new(standin())
                 .arg("--stamp")
                 .arg(&stamp_path)
                 .stdin(Stdio::null())
@@ -1442,7 +1444,7 @@ impl Bench {
         let text = registry(
             n,
             r#"<restartStrategy type="one_for_one" intensity="5" period="30"/>"#,
-            STANDIN,
+            standin(),
             &[],
             LIFECYCLE_OUTPUT,
         );
@@ -1529,10 +1531,12 @@ impl Bench {
         );
         let _ = writeln!(
             out,
-            "Mode: {}; kills per size: {}; idle window: {} s; binaries: `{SUPERVISOR}`, `{STANDIN}`.\n",
+            "Mode: {}; kills per size: {}; idle window: {} s; binaries: `{}`, `{}`.\n",
             if self.config.quick { "quick (SCENARIO_QUICK=1)" } else { "full" },
             self.config.kills,
             self.config.idle.as_secs_f64(),
+            supervisor_bin(),
+            standin(),
         );
         let _ = writeln!(out, "| scenario | N | result | target | met |");
         let _ = writeln!(out, "|---|---:|---|---|---|");

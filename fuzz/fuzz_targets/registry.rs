@@ -16,7 +16,7 @@ use placed::assert_placed;
 use supervisor::registry::{self, Registry, RegistryError};
 
 // The property tests' check, from their harness (tests/common).
-#[path = "../../tests/common/placed.rs"]
+#[path = "../../tests/integration/placed.rs"]
 mod placed;
 
 /// One scratch file per fuzzing process, rewritten for every input.

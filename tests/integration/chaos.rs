@@ -38,15 +38,13 @@
 //! their ids carry this test process's pid, so concurrent runs on one machine do not mix, and a
 //! failing test SIGKILLs whatever it left behind.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -782,7 +780,6 @@ fn percentile_ms(sorted: &[f64], p: usize) -> f64 {
 /// the daemon's descriptors as at the baseline, RSS grown by at most 2 MiB, every component
 /// running exactly once, every process's end logged exactly once, every kill of ours matched by
 /// its exit, the reloads applied, the daemon alive (and then stopping cleanly).
-#[test]
 fn chaos_kills_mixed_with_cli_and_reloads() {
     let _serial = serial();
     let test_started = Instant::now();
@@ -988,7 +985,6 @@ fn orphan_parent(id: &str) -> String {
 /// of their own and were orphaned: all 100 are adopted by the daemon; the test SIGKILLs them, and
 /// the daemon reaps every one of them (no zombie left) within 2 s. 3 rounds (20 in the soak), a
 /// CLI `restart` of the components between rounds.
-#[test]
 fn orphaned_grandchildren_are_reaped_every_round() {
     let _serial = serial();
     let rounds = if soak().is_some() { 20 } else { 3 };
@@ -1058,7 +1054,6 @@ fn orphaned_grandchildren_are_reaped_every_round() {
 
 /// T4 (F3): the daemon `kill -9`ed with 20 running components leaves none of them alive after
 /// 1 s. 5 trials (100 in the soak).
-#[test]
 fn a_killed_daemon_takes_its_20_components_along() {
     let _serial = serial();
     let trials = if soak().is_some() { 100 } else { 5 };
@@ -1158,7 +1153,6 @@ impl Drop for Subreaper {
 /// The components run a second generation first: by then the journal has checked the start
 /// times the daemon computes from the clock against `/proc` (eight must agree), so the records
 /// of the generation left behind are computed ones.
-#[test]
 fn a_successor_kills_only_what_a_killed_daemon_left_running() {
     let _serial = serial();
     let (prefix, ids) = component_ids("s", 12);
@@ -1278,7 +1272,6 @@ fn checked(lines: History, kills: Kills) -> Tracker {
 /// The chaos test's log checker passes a sound history and flags each fault it exists to find:
 /// a duplicate start, a second exit, an exit nobody caused, a kill logged as something else, and
 /// a kill whose exit never comes.
-#[test]
 fn the_chaos_log_checker_flags_duplicates_and_unmatched_exits() {
     const STARTED: &str = "component_started";
     const EXITED: &str = "component_exited";
@@ -1333,3 +1326,12 @@ fn the_chaos_log_checker_flags_duplicates_and_unmatched_exits() {
     let lost = checked(&[(STARTED, "a", 1)], &[(1, "a")]);
     assert_eq!(lost.kills.len(), 1, "a kill without its exit stays pending");
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    chaos_kills_mixed_with_cli_and_reloads,
+    orphaned_grandchildren_are_reaped_every_round,
+    a_killed_daemon_takes_its_20_components_along,
+    a_successor_kills_only_what_a_killed_daemon_left_running,
+    the_chaos_log_checker_flags_duplicates_and_unmatched_exits,
+];

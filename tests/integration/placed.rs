@@ -1,5 +1,5 @@
 //! The check that every registry diagnostic is placed inside its document, shared by the property
-//! tests (through `mod common`) and the registry fuzz target (which includes this file by path:
+//! tests (module `properties`) and the registry fuzz target (which includes this file by path:
 //! it can use nothing else of the harness).
 
 use std::path::Path;

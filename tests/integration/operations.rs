@@ -3,8 +3,6 @@
 //! and the daemon as PID 1 of a PID namespace (`unshare --pid --fork`), as a container runtime
 //! runs it — on the real binary with real processes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
@@ -13,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -139,7 +137,6 @@ fn now_secs() -> f64 {
 // The HTTP endpoint
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn the_endpoint_serves_health_status_and_metrics() {
     let servers = format!(
         "{}<group id=\"platform\">{}</group>",
@@ -271,7 +268,6 @@ fn the_endpoint_serves_health_status_and_metrics() {
     assert!(TcpStream::connect(address).is_err(), "the port is released");
 }
 
-#[test]
 fn the_endpoint_listens_where_bind_says() {
     // 127.0.0.2 is loopback too on Linux, and distinct from the default 127.0.0.1.
     let servers = standin_server("a", &[], NO_BACKOFF);
@@ -292,7 +288,6 @@ fn the_endpoint_listens_where_bind_says() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn a_port_in_use_stops_the_daemon_before_it_starts_anything() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
@@ -322,7 +317,6 @@ fn a_port_in_use_stops_the_daemon_before_it_starts_anything() {
     drop(taken);
 }
 
-#[test]
 fn idle_connections_are_closed_and_cannot_lock_the_endpoint_out() {
     let servers = standin_server("a", &[], NO_BACKOFF);
     let (mut daemon, port) =
@@ -508,7 +502,6 @@ fn listen(socket: UnixDatagram) -> Collected<Note> {
     })
 }
 
-#[test]
 fn systemd_hears_ready_reloading_watchdog_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify.sock");
@@ -608,7 +601,6 @@ fn systemd_hears_ready_reloading_watchdog_and_stopping() {
     );
 }
 
-#[test]
 fn an_abstract_socket_works_and_a_watchdog_for_another_pid_is_not_ours() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("supervisor-test-{}-{}", std::process::id(), now_secs());
@@ -718,7 +710,6 @@ fn namespace_init(run: &Run) -> u32 {
     init.get().unwrap()
 }
 
-#[test]
 fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
     if !can_unshare() {
         return;
@@ -786,7 +777,6 @@ fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
     }
 }
 
-#[test]
 fn as_pid_1_it_exits_4_when_the_root_gives_up() {
     if !can_unshare() {
         return;
@@ -799,3 +789,15 @@ fn as_pid_1_it_exits_4_when_the_root_gives_up() {
     run.wait_event("intensity_exceeded", "");
     assert_eq!(run.wait_exit(), Some(4));
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    the_endpoint_serves_health_status_and_metrics,
+    the_endpoint_listens_where_bind_says,
+    a_port_in_use_stops_the_daemon_before_it_starts_anything,
+    idle_connections_are_closed_and_cannot_lock_the_endpoint_out,
+    systemd_hears_ready_reloading_watchdog_and_stopping,
+    an_abstract_socket_works_and_a_watchdog_for_another_pid_is_not_ours,
+    as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order,
+    as_pid_1_it_exits_4_when_the_root_gives_up,
+];

@@ -3,12 +3,10 @@
 //! process state (descriptors, signals, session), verbatim arguments, environment, working
 //! directory, privilege drop and failed spawns — on the real binary with real processes.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -66,7 +64,6 @@ fn env_of(report: &Value) -> std::collections::BTreeMap<String, String> {
 
 /// F5: a child that ignores SIGTERM cannot hold up a shutdown. After `stopTimeout` (and not
 /// before) its group is SIGKILLed: `component_killed`, then `component_stopped`; exit code 0.
-#[test]
 fn a_child_ignoring_sigterm_is_killed_after_the_stop_timeout() {
     let server = standin_server(
         "stubborn",
@@ -130,14 +127,12 @@ fn stop_leaves_no_process_of_the_group(ignore_term: bool) {
 }
 
 /// F2: a grandchild in the component's process group does not survive a daemon shutdown.
-#[test]
 fn grandchildren_are_gone_after_stop() {
     stop_leaves_no_process_of_the_group(false);
 }
 
 /// F2 + F5: a grandchild that, like its parent, ignores SIGTERM is SIGKILLed with the group
 /// after the stop timeout.
-#[test]
 fn grandchildren_ignoring_sigterm_are_killed_with_the_group() {
     stop_leaves_no_process_of_the_group(true);
 }
@@ -145,7 +140,6 @@ fn grandchildren_ignoring_sigterm_are_killed_with_the_group() {
 /// F2 + F9: when a component's main process dies, the reaper kills what is left of its process
 /// group (while the dead leader is still a zombie, so the group id cannot be recycled), and the
 /// restarted component leads a new group of its own.
-#[test]
 fn a_dead_leaders_group_is_killed_and_the_restart_gets_a_new_group() {
     let server = standin_server("leader", &["--grandchild"], NO_BACKOFF);
     let mut daemon = Daemon::start(&registry(FAST, &server));
@@ -179,7 +173,6 @@ fn a_dead_leaders_group_is_killed_and_the_restart_gets_a_new_group() {
 
 /// F3: the daemon dying by SIGKILL takes its children along (PR_SET_PDEATHSIG(SIGKILL) in
 /// every child), within a second.
-#[test]
 fn children_die_with_a_sigkilled_daemon() {
     let ids: Vec<String> = (1..=5).map(|i| format!("orphan{i}")).collect();
     let servers: String = ids.iter().map(|id| idle(id)).collect();
@@ -203,7 +196,6 @@ fn children_die_with_a_sigkilled_daemon() {
 /// F1: the daemon is a child subreaper and reaps adopted orphans. A grandchild that escaped
 /// the component's group (`setsid`) is re-parented to the daemon when the component dies (and,
 /// where the daemon has cgroups, killed with it); once it dies, it does not stay a zombie.
-#[test]
 fn zombies_of_adopted_orphans_are_reaped() {
     let server = standin_server(
         "escaper",
@@ -270,7 +262,6 @@ fn writable_cgroup2() -> Option<String> {
 /// daemon keeps `cgroup.kill` open after the first), and with the component's stop. Skipped
 /// where the host offers no writable cgroup2 hierarchy (there the process group is all there
 /// is; see README).
-#[test]
 fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
     if writable_cgroup2().is_none() {
         eprintln!("note: no writable cgroup2 hierarchy; skipped");
@@ -306,7 +297,6 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
 /// The daemon keeps a component's cgroup files open between starts. An operator may remove the
 /// cgroup of a component that is down: its next start fails once, naming the step ("cgroup:"),
 /// and the one after makes the cgroup again.
-#[test]
 fn a_component_whose_cgroup_was_removed_gets_it_back() {
     let Some(mount) = writable_cgroup2() else {
         eprintln!("note: no writable cgroup2 hierarchy; skipped");
@@ -338,7 +328,6 @@ fn a_component_whose_cgroup_was_removed_gets_it_back() {
 /// The daemon raises its soft open-file limit to the hard one (it holds a pipe per captured
 /// stream), but its children get the limit the daemon was started with, as under systemd; and a
 /// hard limit below what the registry needs is said at start-up.
-#[test]
 fn children_get_the_open_file_limit_the_daemon_was_started_with() {
     let dir = tempfile::tempdir().expect("tempdir");
     let limits_path = dir.path().join("limits.txt");
@@ -377,7 +366,6 @@ fn children_get_the_open_file_limit_the_daemon_was_started_with() {
 
 /// F7 + F8 + F2: a child starts clean. It holds only descriptors 0, 1 and 2, no blocked,
 /// ignored or pending signal, and leads its own session and process group.
-#[test]
 fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report_path = dir.path().join("clean.json");
@@ -439,7 +427,6 @@ fn a_child_sees_only_fds_0_1_2_and_a_clean_signal_state() {
 
 /// S-4: no shell, ever. An argument with `;`, `$(...)`, backquotes and spaces reaches the
 /// child verbatim as one argv element, and nothing in it is executed.
-#[test]
 fn arguments_reach_the_child_verbatim_without_a_shell() {
     let unique = format!(
         "{}-{}",
@@ -475,7 +462,6 @@ fn arguments_reach_the_child_verbatim_without_a_shell() {
 /// S-3: `<environment inherit="false">` starts from an empty environment: the child sees
 /// exactly its variables and `SUPERVISOR_COMPONENT` (and `TMPDIR` when `<config><temp>` is set:
 /// the absolute temp path, resolved against the registry's folder).
-#[test]
 fn an_uninherited_environment_is_exactly_the_configured_variables() {
     for temp in [false, true] {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -514,7 +500,6 @@ fn an_uninherited_environment_is_exactly_the_configured_variables() {
 
 /// S-3 and SPEC section 2: by default the child inherits the daemon's environment, gets its
 /// configured variables on top and `SUPERVISOR_COMPONENT` set to its id.
-#[test]
 fn an_inherited_environment_has_the_daemons_variables_and_the_component_id() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report_path = dir.path().join("env.json");
@@ -539,7 +524,6 @@ fn an_inherited_environment_has_the_daemons_variables_and_the_component_id() {
 
 /// SPEC section 2: a relative `workingDirectory` resolves against the registry's folder and is
 /// the child's current directory.
-#[test]
 fn a_relative_working_directory_is_resolved_against_the_registry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("work/here");
@@ -560,7 +544,6 @@ fn a_relative_working_directory_is_resolved_against_the_registry() {
 
 /// A working directory that does not exist is a failed start whose error names the step that
 /// failed in the child; the daemon carries on.
-#[test]
 fn a_missing_working_directory_is_a_failed_start_naming_chdir() {
     let server = standin_server(
         "lost",
@@ -576,7 +559,6 @@ fn a_missing_working_directory_is_a_failed_start_naming_chdir() {
 
 /// S-2: `<user>` drops to that user completely: real, effective, saved and filesystem uid and
 /// gid all the user's, supplementary groups exactly the user's (never root's group 0).
-#[test]
 fn a_child_runs_as_its_user_with_that_users_groups() {
     if !nix::unistd::getuid().is_root() {
         println!("skipped: dropping to another user needs root");
@@ -700,7 +682,6 @@ fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &
 
 /// A missing executable is a failed start with backoff; the daemon and its other components
 /// carry on.
-#[test]
 fn a_missing_executable_is_a_failed_start_with_backoff() {
     a_spawn_failure_is_retried_with_backoff(
         tempfile::tempdir().expect("tempdir"),
@@ -711,7 +692,6 @@ fn a_missing_executable_is_a_failed_start_with_backoff() {
 
 /// A file without execute permission is a failed start with backoff; the daemon and its other
 /// components carry on.
-#[test]
 fn a_non_executable_file_is_a_failed_start_with_backoff() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("not-executable");
@@ -725,7 +705,6 @@ fn a_non_executable_file_is_a_failed_start_with_backoff() {
 /// F5: a stopped (SIGSTOPped) child is still stopped by a shutdown. The kernel does not deliver
 /// SIGTERM to a stopped process; the daemon sends SIGCONT after the stop signal, so SIGTERM
 /// takes effect at once and no SIGKILL is needed (`stopTimeout` is long).
-#[test]
 fn a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill() {
     let server = standin_server("frozen", &[], "<stopTimeout>5</stopTimeout>");
     let mut daemon = Daemon::start(&registry(FAST, &server));
@@ -750,3 +729,26 @@ fn a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill() {
         "SIGTERM took effect without SIGKILL"
     );
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    a_child_ignoring_sigterm_is_killed_after_the_stop_timeout,
+    grandchildren_are_gone_after_stop,
+    grandchildren_ignoring_sigterm_are_killed_with_the_group,
+    a_dead_leaders_group_is_killed_and_the_restart_gets_a_new_group,
+    children_die_with_a_sigkilled_daemon,
+    zombies_of_adopted_orphans_are_reaped,
+    a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist,
+    a_component_whose_cgroup_was_removed_gets_it_back,
+    children_get_the_open_file_limit_the_daemon_was_started_with,
+    a_child_sees_only_fds_0_1_2_and_a_clean_signal_state,
+    arguments_reach_the_child_verbatim_without_a_shell,
+    an_uninherited_environment_is_exactly_the_configured_variables,
+    an_inherited_environment_has_the_daemons_variables_and_the_component_id,
+    a_relative_working_directory_is_resolved_against_the_registry,
+    a_missing_working_directory_is_a_failed_start_naming_chdir,
+    a_child_runs_as_its_user_with_that_users_groups,
+    a_missing_executable_is_a_failed_start_with_backoff,
+    a_non_executable_file_is_a_failed_start_with_backoff,
+    a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill,
+];

@@ -9,19 +9,17 @@
 //! - `decode` never panics on arbitrary bytes, and every request round-trips through serde_json.
 //! - The fuzz seed corpora (fuzz/corpus/, where crashers are kept) replay with the same checks.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
 use actors::spec::{ChildSpec, GroupSpec};
-use common::placed::assert_placed;
+use crate::placed::assert_placed;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use supervisor::control::protocol::{decode, Request};
 use supervisor::registry::{self, Registry, RegistryError};
 
-const VALID_FULL: &str = include_str!("fixtures/registry/valid-full.xml");
+const VALID_FULL: &str = include_str!("../fixtures/registry/valid-full.xml");
 
 fn parse_checked(text: &str) -> Result<Registry, RegistryError> {
     let path = Path::new("prop/registry.xml");
@@ -133,17 +131,14 @@ fn apply(text: &str, edits: &[Edit]) -> String {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    #[test]
     fn parse_never_panics_on_arbitrary_strings(text in any::<String>()) {
         let _ = parse_checked(&text);
     }
 
-    #[test]
     fn parse_never_panics_on_token_soup(text in token_soup()) {
         let _ = parse_checked(&text);
     }
 
-    #[test]
     fn parse_never_panics_on_edited_valid_registries(
         edits in prop::collection::vec(edit(), 1..8)
     ) {
@@ -151,7 +146,6 @@ proptest! {
     }
 }
 
-#[test]
 fn the_unedited_registry_is_valid() {
     parse_checked(VALID_FULL).expect("valid-full.xml parses");
 }
@@ -364,7 +358,6 @@ fn resolved(group: &GroupSpec, like: &[Row], rows: &mut Vec<Row>) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    #[test]
     fn generated_registries_parse_in_document_order(
         mut children in children(),
         bases in prop::collection::vec("[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", 1..8),
@@ -448,7 +441,6 @@ fn request_like() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
-    #[test]
     fn decode_never_panics_on_arbitrary_bytes(
         line in prop::collection::vec(any::<u8>(), 0..256)
     ) {
@@ -457,7 +449,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn decode_never_panics_on_request_like_lines(line in request_like()) {
         if let Ok(request) = decode(&line) {
             let again = serde_json::to_vec(&request).unwrap();
@@ -465,7 +456,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn every_request_round_trips(request in request(), newline in any::<bool>()) {
         let mut line = serde_json::to_vec(&request).unwrap();
         if newline {
@@ -495,7 +485,6 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     seeds
 }
 
-#[test]
 fn the_registry_seed_corpus_replays() {
     let seeds = seeds("registry");
     assert!(seeds.len() >= 10, "{} seeds", seeds.len());
@@ -521,7 +510,6 @@ fn the_registry_seed_corpus_replays() {
     }
 }
 
-#[test]
 fn the_protocol_seed_corpus_replays() {
     let seeds = seeds("protocol");
     for (name, bytes) in &seeds {
@@ -548,3 +536,17 @@ fn the_protocol_seed_corpus_replays() {
     }
     assert!(seeds.len() >= 7);
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    parse_never_panics_on_arbitrary_strings,
+    parse_never_panics_on_token_soup,
+    parse_never_panics_on_edited_valid_registries,
+    the_unedited_registry_is_valid,
+    generated_registries_parse_in_document_order,
+    decode_never_panics_on_arbitrary_bytes,
+    decode_never_panics_on_request_like_lines,
+    every_request_round_trips,
+    the_registry_seed_corpus_replays,
+    the_protocol_seed_corpus_replays,
+];

@@ -2,12 +2,10 @@
 //! slots, file descriptors) are failed starts with backoff — logged, paced, never a panic — and
 //! children that flood, ignore SIGTERM or are stopped still stop within `stopTimeout` + 0.2 s.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 
 const PACED: &str = r#"<backoff initial="0.05" max="0.2"/>"#;
@@ -74,7 +72,6 @@ fn spawn_failures_are_paced(wrapper: &[&str], count: usize, error: &str, for_nob
 }
 
 /// F10: `fork` failing with EAGAIN (RLIMIT_NPROC reached) is a failed start with backoff.
-#[test]
 fn a_full_process_table_is_a_paced_failed_start() {
     if !root_with(&["prlimit", "setpriv"]) {
         return;
@@ -94,7 +91,6 @@ fn a_full_process_table_is_a_paced_failed_start() {
 
 /// F10: running out of file descriptors (EMFILE, for the output pipes) is a failed start with
 /// backoff, not a panic.
-#[test]
 fn running_out_of_descriptors_is_a_paced_failed_start() {
     if !root_with(&["prlimit"]) {
         return;
@@ -123,7 +119,6 @@ fn time_to_stop(server: &str, id: &str, before_stop: impl FnOnce(u32)) -> (f64, 
 }
 
 /// A child flooding its output is stopped promptly: the flood does not stall the stop.
-#[test]
 fn a_flooding_child_stops_within_its_timeout() {
     let server = r#"<server id="flood"><executable>yes</executable><stopTimeout>1</stopTimeout><output log="false"/></server>"#;
     let (took, killed) = time_to_stop(server, "flood", |_| {});
@@ -132,7 +127,6 @@ fn a_flooding_child_stops_within_its_timeout() {
 }
 
 /// A child ignoring SIGTERM is SIGKILLed at `stopTimeout`, and gone by `stopTimeout` + 0.2 s.
-#[test]
 fn a_child_ignoring_sigterm_stops_within_its_timeout_plus_200ms() {
     let server = standin_server(
         "stubborn",
@@ -148,10 +142,18 @@ fn a_child_ignoring_sigterm_stops_within_its_timeout_plus_200ms() {
 }
 
 /// A SIGSTOPped child gets SIGCONT with its stop signal, so it stops at once.
-#[test]
 fn a_stopped_child_stops_within_its_timeout() {
     let server = standin_server("frozen", &[], "<stopTimeout>2</stopTimeout>");
     let (took, killed) = time_to_stop(&server, "frozen", |pid| kill(pid, Signal::SIGSTOP));
     assert!(!killed, "SIGCONT let SIGTERM through");
     assert!(took < 0.2, "stopped in {took} s");
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    a_full_process_table_is_a_paced_failed_start,
+    running_out_of_descriptors_is_a_paced_failed_start,
+    a_flooding_child_stops_within_its_timeout,
+    a_child_ignoring_sigterm_stops_within_its_timeout_plus_200ms,
+    a_stopped_child_stops_within_its_timeout,
+];

@@ -6,8 +6,6 @@
 //! on the real binary with real processes (the stand-in's `--print-lines`, `--long-line`,
 //! `--flood`, `--tick-ms`, …).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actors::output::dates::{date, today};
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -384,7 +382,6 @@ impl Drop for Follower {
 
 /// Lines of stdout and of stderr each become a `component_output` event (INFO) with the
 /// component, its group path, the pid that wrote it, the stream and the line, in the order written.
-#[test]
 fn lines_of_both_streams_become_component_output_events() {
     let _shared = shared();
     let servers = format!(
@@ -428,7 +425,6 @@ fn lines_of_both_streams_become_component_output_events() {
 /// A 1 MiB line (no newline inside) comes as 64 parts of exactly 16 KiB, in order, nothing lost
 /// and nothing added: the newline right after the 64th part ends the line, it is not a line of
 /// its own (the next event is the next line, `end`).
-#[test]
 fn a_one_mebibyte_line_comes_in_sixteen_kibibyte_parts() {
     let _shared = shared();
     const BYTES: usize = 1 << 20;
@@ -461,7 +457,6 @@ fn a_one_mebibyte_line_comes_in_sixteen_kibibyte_parts() {
 }
 
 /// A line of exactly 16 KiB is kept whole: one event, not the line and an empty line after it.
-#[test]
 fn a_line_of_exactly_sixteen_kibibytes_is_one_event() {
     let _shared = shared();
     let server = once(
@@ -488,7 +483,6 @@ fn a_line_of_exactly_sixteen_kibibytes_is_one_event() {
 }
 
 /// A line of 16 KiB + 10 bytes comes as a full part and a 10-byte part.
-#[test]
 fn a_line_just_over_the_cap_comes_in_two_parts() {
     let _shared = shared();
     let bytes = MAX_LINE + 10;
@@ -524,7 +518,6 @@ fn a_line_just_over_the_cap_comes_in_two_parts() {
 
 /// Text without a newline written just before a clean exit is a last line of its own, in the
 /// events and in the file (where it gets its newline).
-#[test]
 fn a_partial_last_line_before_exit_is_kept() {
     let _shared = shared();
     let server = once(
@@ -554,7 +547,6 @@ fn a_partial_last_line_before_exit_is_kept() {
 /// A component that prints 2000 lines and a partial one, then exits 1 at once, over and over:
 /// for each of the first five processes every line arrives, in order, tagged with that process's
 /// pid — the pipe is read to its end even when the component has already been restarted.
-#[test]
 fn no_line_is_lost_across_crashes_and_restarts() {
     let _shared = shared();
     const LINES: u64 = 2000;
@@ -629,7 +621,6 @@ fn no_line_is_lost_across_crashes_and_restarts() {
 
 /// `file="logs/{id}-{date}.log"` resolves against the registry's folder with today's UTC date.
 /// With `timestamps="true"` every line is `RFC3339 STREAM line`; with `"false"` the bare line.
-#[test]
 fn output_files_are_dated_and_timestamped_or_bare() {
     let _shared = shared();
     let day = today();
@@ -718,7 +709,6 @@ fn output_files_are_dated_and_timestamped_or_bare() {
 
 /// `maxSize="1KB" keep="3"` and about 10 KiB of output: the file and its parts `.1` and `.2`,
 /// no `.3`; none over 1 KiB; together the newest lines, in order, the very newest in the file.
-#[test]
 fn files_roll_at_max_size_and_keep_bounds_the_parts() {
     let _shared = shared();
     const LINES: u64 = 1200; // "line 1".."line 1200": 10_793 bytes with newlines
@@ -781,7 +771,6 @@ fn files_roll_at_max_size_and_keep_bounds_the_parts() {
 /// `<logRetentionDays>10</logRetentionDays>`: when a component's dated file is opened, its files
 /// (and their numbered parts) dated more than 10 days ago are removed; recent ones and other
 /// components' files stay.
-#[test]
 fn dated_files_past_the_retention_are_removed() {
     let _shared = shared();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -822,7 +811,6 @@ fn dated_files_past_the_retention_are_removed() {
 
 /// logrotate-style: the file is renamed away, SIGUSR1 makes the daemon reopen it: the next lines
 /// go to a new file at the original path, none lost and none doubled across the two.
-#[test]
 fn sigusr1_reopens_the_files_after_logrotate() {
     let _shared = shared();
     let server = standin_server(
@@ -863,7 +851,6 @@ fn sigusr1_reopens_the_files_after_logrotate() {
 /// SIGUSR1 during a flood, while the daemon's queue to the file thread is full: the reopen is
 /// not lost. The lines after it go to a new file at the original path; the renamed file and the
 /// new one together hold every line, in order.
-#[test]
 fn sigusr1_reopens_the_files_during_a_flood() {
     let _exclusive = exclusive();
     const BYTES: u64 = 30 << 20;
@@ -915,7 +902,6 @@ fn sigusr1_reopens_the_files_during_a_flood() {
 /// `overflow="drop"` under a 50 MB flood of 100-byte lines: every line is in the file, or the
 /// lines that are not are counted by `output_dropped` events (WARN): file + dropped = written.
 /// The lines that made it are whole and in order.
-#[test]
 fn overflow_drop_counts_every_line_it_drops() {
     let _exclusive = exclusive();
     const BYTES: u64 = 50 << 20;
@@ -981,7 +967,6 @@ fn overflow_drop_counts_every_line_it_drops() {
 
 /// `stderr="merge"`: stderr lines come as `stdout`; `null`: no events for that stream;
 /// `stdout="inherit"`: the daemon's stdout (no events); `stderr="inherit"`: the daemon's stderr.
-#[test]
 fn stream_modes_route_or_silence_each_stream() {
     let _shared = shared();
     let args = ["--print-lines", "2", "--stderr-lines", "2"];
@@ -1105,7 +1090,6 @@ fn stream_modes_route_or_silence_each_stream() {
 /// 200 MB in a debug build (plain `cargo test`): the unoptimised daemon moves only about 6 MB/s
 /// of 100-byte lines into a file on a 2-core machine, so 500 MB would not end within 60 s.
 /// `cargo test --release` runs the full 500 MB.
-#[test]
 fn a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it() {
     let _exclusive = exclusive();
     const BYTES: u64 = if cfg!(debug_assertions) {
@@ -1230,7 +1214,6 @@ fn a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it() {
 // 12. The `logs` verb
 
 /// `logs ID -n N` prints the last N lines of the component's file for today; the default is 10.
-#[test]
 fn logs_prints_the_last_lines_of_the_file() {
     let _shared = shared();
     let server = standin_server(
@@ -1254,7 +1237,6 @@ fn logs_prints_the_last_lines_of_the_file() {
 /// Without a file, `logs` prints the last `component_output` lines of the component, as the
 /// daemon logged them to its own log file (`<config><log>`, here a daemon run with `--log-file`):
 /// the line text only, other components' lines left out.
-#[test]
 fn logs_without_a_file_prints_the_captured_lines() {
     let _shared = shared();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1333,7 +1315,6 @@ impl Drop for Stoppable {
 }
 
 /// `logs` of an id the registry does not have: exit 1, `error: …` naming it.
-#[test]
 fn logs_of_an_unknown_id_fails() {
     let _shared = shared();
     let mut daemon = Daemon::start(&registry("", &standin_server("known", &[], "")));
@@ -1352,7 +1333,6 @@ fn logs_of_an_unknown_id_fails() {
 /// `logs -f` keeps printing as the file rolls (1 KB parts) and as the component restarts: within
 /// each run the ticks it prints are consecutive (no line lost or doubled at a rotation), and it
 /// goes on into the next run.
-#[test]
 fn logs_follow_goes_on_across_rotation_and_restarts() {
     let _shared = shared();
     let server = standin_server(
@@ -1407,3 +1387,25 @@ fn logs_follow_goes_on_across_rotation_and_restarts() {
     drop(follower);
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    lines_of_both_streams_become_component_output_events,
+    a_one_mebibyte_line_comes_in_sixteen_kibibyte_parts,
+    a_line_of_exactly_sixteen_kibibytes_is_one_event,
+    a_line_just_over_the_cap_comes_in_two_parts,
+    a_partial_last_line_before_exit_is_kept,
+    no_line_is_lost_across_crashes_and_restarts,
+    output_files_are_dated_and_timestamped_or_bare,
+    files_roll_at_max_size_and_keep_bounds_the_parts,
+    dated_files_past_the_retention_are_removed,
+    sigusr1_reopens_the_files_after_logrotate,
+    sigusr1_reopens_the_files_during_a_flood,
+    overflow_drop_counts_every_line_it_drops,
+    stream_modes_route_or_silence_each_stream,
+    a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it,
+    logs_prints_the_last_lines_of_the_file,
+    logs_without_a_file_prints_the_captured_lines,
+    logs_of_an_unknown_id_fails,
+    logs_follow_goes_on_across_rotation_and_restarts,
+];

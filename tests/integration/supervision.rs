@@ -1,9 +1,7 @@
 //! Supervision semantics end to end (SPEC section 3): strategies, restart types, intensity and
 //! escalation, start levels and reverse-order stop — on the real binary with real processes.
 
-mod common;
-
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 
 fn three_children(strategy: &str) -> String {
@@ -37,7 +35,6 @@ fn kill_one(strategy: &str, victim: usize) -> (Vec<u32>, Vec<u32>) {
     (before, after)
 }
 
-#[test]
 fn one_for_one_restarts_only_the_exited_child() {
     let (before, after) = kill_one("one_for_one", 1);
     assert_eq!(before[0], after[0]);
@@ -45,7 +42,6 @@ fn one_for_one_restarts_only_the_exited_child() {
     assert_eq!(before[2], after[2]);
 }
 
-#[test]
 fn one_for_all_restarts_every_sibling() {
     let (before, after) = kill_one("one_for_all", 1);
     for i in 0..3 {
@@ -53,7 +49,6 @@ fn one_for_all_restarts_every_sibling() {
     }
 }
 
-#[test]
 fn rest_for_one_restarts_the_child_and_those_after_it() {
     let (before, after) = kill_one("rest_for_one", 1);
     assert_eq!(before[0], after[0]);
@@ -61,7 +56,6 @@ fn rest_for_one_restarts_the_child_and_those_after_it() {
     assert_ne!(before[2], after[2]);
 }
 
-#[test]
 fn one_for_all_stops_siblings_in_reverse_before_starting_them_again() {
     let mut daemon = Daemon::start(&three_children("one_for_all"));
     let a = daemon.started_pid("a");
@@ -126,25 +120,21 @@ fn restarted_after_exit(restart: &str, code: &str) -> bool {
     events_of(&daemon, "component_started", "x").len() > 1
 }
 
-#[test]
 fn permanent_is_restarted_after_any_exit() {
     assert!(restarted_after_exit("permanent", "0"));
     assert!(restarted_after_exit("permanent", "3"));
 }
 
-#[test]
 fn transient_is_restarted_only_after_an_abnormal_exit() {
     assert!(!restarted_after_exit("transient", "0"));
     assert!(restarted_after_exit("transient", "3"));
 }
 
-#[test]
 fn temporary_is_never_restarted() {
     assert!(!restarted_after_exit("temporary", "0"));
     assert!(!restarted_after_exit("temporary", "3"));
 }
 
-#[test]
 fn success_exit_codes_make_an_exit_normal() {
     let server = standin_server(
         "x",
@@ -166,7 +156,6 @@ fn success_exit_codes_make_an_exit_normal() {
     );
 }
 
-#[test]
 fn intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4() {
     let crashing = standin_server("crasher", &["--crash-after", "0.02"], NO_BACKOFF);
     let servers = format!(
@@ -194,7 +183,6 @@ fn intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4() {
     assert_eq!(starts, 6);
 }
 
-#[test]
 fn levels_start_in_priority_order_and_stop_in_exact_reverse() {
     let servers = [
         standin_server("third", &[], "<startPriority>3</startPriority>"),
@@ -235,7 +223,6 @@ fn levels_start_in_priority_order_and_stop_in_exact_reverse() {
     assert!(second > first, "{second} after {first}");
 }
 
-#[test]
 fn autostart_false_components_are_not_started() {
     let servers = [
         idle("on"),
@@ -248,7 +235,6 @@ fn autostart_false_components_are_not_started() {
     assert!(!daemon.events().iter().any(|e| e["component"] == "off"));
 }
 
-#[test]
 fn backoff_delays_grow_between_consecutive_restarts() {
     let server = standin_server(
         "crasher",
@@ -267,7 +253,6 @@ fn backoff_delays_grow_between_consecutive_restarts() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn sigint_stops_everything_and_exits_0() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
     let pids = [daemon.started_pid("a"), daemon.started_pid("b")];
@@ -280,7 +265,6 @@ fn sigint_stops_everything_and_exits_0() {
     }
 }
 
-#[test]
 fn stats_are_logged_every_tracestatsinterval() {
     let head = format!("<config><tracestatsinterval>1</tracestatsinterval></config>{FAST}");
     let mut daemon = Daemon::start(&registry(&head, &[idle("a"), idle("b")].concat()));
@@ -297,7 +281,6 @@ fn stats_are_logged_every_tracestatsinterval() {
 }
 
 /// A second SIGTERM during the shutdown does not wait for stop timeouts: everything is killed.
-#[test]
 fn a_second_sigterm_kills_at_once() {
     let server = standin_server(
         "stubborn",
@@ -319,3 +302,22 @@ fn a_second_sigterm_kills_at_once() {
         "not by the timeout"
     );
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    one_for_one_restarts_only_the_exited_child,
+    one_for_all_restarts_every_sibling,
+    rest_for_one_restarts_the_child_and_those_after_it,
+    one_for_all_stops_siblings_in_reverse_before_starting_them_again,
+    permanent_is_restarted_after_any_exit,
+    transient_is_restarted_only_after_an_abnormal_exit,
+    temporary_is_never_restarted,
+    success_exit_codes_make_an_exit_normal,
+    intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4,
+    levels_start_in_priority_order_and_stop_in_exact_reverse,
+    autostart_false_components_are_not_started,
+    backoff_delays_grow_between_consecutive_restarts,
+    sigint_stops_everything_and_exits_0,
+    stats_are_logged_every_tracestatsinterval,
+    a_second_sigterm_kills_at_once,
+];

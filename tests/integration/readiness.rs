@@ -3,13 +3,11 @@
 //! probes that neither pile up nor leave processes behind — on the real binary with real
 //! processes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use testkit::*;
 use serde_json::Value;
 
 /// The position in the log of the first event matching `matches`.
@@ -87,7 +85,6 @@ fn file_in(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
 /// Case 1: A tcp readiness check passes once the component listens (0.3 s after its start, so
 /// `after_ms` ≥ 300), and the next start level waits for it: the priority-2 component is
 /// only started after the priority-1 component is ready.
-#[test]
 fn tcp_readiness_passes_once_the_port_listens_and_gates_the_next_level() {
     let port = free_port();
     let late = standin_server(
@@ -133,7 +130,6 @@ fn tcp_readiness_passes_once_the_port_listens_and_gates_the_next_level() {
 }
 
 /// Case 2a: An http readiness check passes on a 2xx answer (standin answers `/ping` with 200).
-#[test]
 fn http_readiness_passes_on_a_2xx_answer() {
     let port = free_port();
     let web = standin_server(
@@ -158,7 +154,6 @@ fn http_readiness_passes_on_a_2xx_answer() {
 /// timeout `component_not_ready`, the process is stopped, a restart is scheduled (reason
 /// `exit`) after the backoff delay, and the failed start counts toward the intensity: with
 /// intensity 1 the second failed start makes the root give up and the daemon exit 4.
-#[test]
 fn http_readiness_on_a_404_times_out_as_a_failed_start() {
     let port = free_port();
     let head = r#"<restartStrategy type="one_for_one" intensity="1" period="60"/>"#;
@@ -219,7 +214,6 @@ fn http_readiness_on_a_404_times_out_as_a_failed_start() {
 
 /// Case 3: An exec readiness check (`/bin/sh -c "test -e FILE"`, exit 0 passes) passes once the
 /// file exists, not before; the probe processes it ran are all reaped (no zombie children).
-#[test]
 fn exec_readiness_passes_once_the_program_exits_0_and_leaves_no_zombies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = file_in(&dir, "ready.flag");
@@ -262,7 +256,6 @@ fn exec_readiness_passes_once_the_program_exits_0_and_leaves_no_zombies() {
 
 /// Case 4a: Readiness by notification: the component gets `NOTIFY_SOCKET` (an abstract socket,
 /// `@name`) and is ready once it sends `READY=1`.
-#[test]
 fn notify_readiness_passes_on_ready_1_through_notify_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = file_in(&dir, "report.json");
@@ -299,7 +292,6 @@ fn notify_readiness_passes_on_ready_1_through_notify_socket() {
 /// Case 4b: A component that never sends `READY=1` is not ready after the timeout: it is stopped
 /// and its restart is scheduled as for a failed start. A component without `notify` gets no
 /// `NOTIFY_SOCKET`.
-#[test]
 fn notify_readiness_times_out_without_ready_1() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = file_in(&dir, "plain.json");
@@ -335,7 +327,6 @@ fn notify_readiness_times_out_without_ready_1() {
 /// Case 5: The watchdog: a component that promised `WATCHDOG=1` every 0.3 s and stops sending it
 /// after 1 s is unhealthy (check `watchdog`) shortly after, stopped and restarted (reason
 /// `health`) as a new process.
-#[test]
 fn a_missed_watchdog_keepalive_restarts_the_component() {
     let server = standin_server(
         "dog",
@@ -376,7 +367,6 @@ fn a_missed_watchdog_keepalive_restarts_the_component() {
 /// Case 6: A health check that fails `failures` times in a row (the component stops answering
 /// after 0.5 s) makes the component unhealthy (check `health check`): stopped, restarted
 /// (reason `health`) as a new process. A healthy component beside it is never touched.
-#[test]
 fn a_failing_health_check_restarts_only_the_unhealthy_component() {
     let (sick_port, fine_port) = (free_port(), free_port());
     let checks = |port: u16| {
@@ -449,7 +439,6 @@ fn a_failing_health_check_restarts_only_the_unhealthy_component() {
 /// Case 7: Probes never pile up: a health check whose exec probe hangs (`sleep 5`, timeout 0.2 s,
 /// interval 0.05 s) has at most one probe process at any moment — each is killed at its
 /// timeout before the next starts — and the component is restarted for health.
-#[test]
 fn hanging_exec_health_probes_never_pile_up() {
     let server = standin_server(
         "hangs",
@@ -506,7 +495,6 @@ fn hanging_exec_health_probes_never_pile_up() {
 
 /// Case 8: A readiness exec probe still running when the readiness timeout ends the start is not
 /// left behind: the component is stopped, and so is its probe.
-#[test]
 fn a_readiness_probe_in_flight_at_the_timeout_is_not_left_running() {
     // Each attempt is cut at max(interval, 0.5 s): the 0.3 s timeout comes first.
     let server = standin_server(
@@ -544,3 +532,17 @@ fn a_readiness_probe_in_flight_at_the_timeout_is_not_left_running() {
     );
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    tcp_readiness_passes_once_the_port_listens_and_gates_the_next_level,
+    http_readiness_passes_on_a_2xx_answer,
+    http_readiness_on_a_404_times_out_as_a_failed_start,
+    exec_readiness_passes_once_the_program_exits_0_and_leaves_no_zombies,
+    notify_readiness_passes_on_ready_1_through_notify_socket,
+    notify_readiness_times_out_without_ready_1,
+    a_missed_watchdog_keepalive_restarts_the_component,
+    a_failing_health_check_restarts_only_the_unhealthy_component,
+    hanging_exec_health_probes_never_pile_up,
+    a_readiness_probe_in_flight_at_the_timeout_is_not_left_running,
+];

@@ -3,8 +3,6 @@
 //! malformed and hostile clients), the per-component verbs and `reload` / SIGHUP — on the real
 //! binary with real processes, each test in its own temporary directory.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -14,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use actors::output::dates::{date, today};
-use common::*;
+use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -288,7 +286,6 @@ impl Drop for Background {
 // 1. start / status / restart / stop of the daemon
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn start_status_restart_and_stop_a_background_daemon() {
     let head = format!("<config><log>logs/Supervisor.log</log></config>\n{FAST}");
     let servers = [
@@ -431,7 +428,6 @@ fn start_status_restart_and_stop_a_background_daemon() {
     );
 }
 
-#[test]
 fn restart_of_the_daemon_replaces_it_and_its_components() {
     let head = format!("<config><log>logs/Supervisor.log</log></config>\n{FAST}");
     let bg = Background::new(&registry(&head, &[idle("a"), idle("b")].concat()));
@@ -459,7 +455,6 @@ fn restart_of_the_daemon_replaces_it_and_its_components() {
 // 2. start failures
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn start_with_an_invalid_registry_exits_2_with_the_location() {
     let xml = "<supervisor>\n  <servers>\n    <bogus/>\n  </servers>\n</supervisor>\n";
     let bg = Background::new(xml);
@@ -512,7 +507,6 @@ fn assert_start_fails(bg: &Background, reason: &str) {
     );
 }
 
-#[test]
 fn start_fails_with_exit_1_and_the_log_path_when_the_run_dir_is_a_file() {
     let head = "<config><log>logs/Supervisor.log</log></config>";
     let bg = Background::new(&registry(head, &idle("a")));
@@ -520,7 +514,6 @@ fn start_fails_with_exit_1_and_the_log_path_when_the_run_dir_is_a_file() {
     assert_start_fails(&bg, &bg.run_dir.display().to_string());
 }
 
-#[test]
 fn start_fails_when_the_run_dir_is_writable_by_others() {
     let head = "<config><log>logs/Supervisor.log</log></config>";
     let bg = Background::new(&registry(head, &idle("a")));
@@ -537,7 +530,6 @@ fn start_fails_when_the_run_dir_is_writable_by_others() {
 // 3. per-component verbs
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn component_verbs_stop_start_and_restart_components() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b"), idle("c")].concat()));
     let socket = run_dir(&daemon).join("control.sock");
@@ -606,7 +598,6 @@ fn component_verbs_stop_start_and_restart_components() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn a_component_stopped_by_the_operator_does_not_count_toward_intensity() {
     let head = r#"<restartStrategy type="one_for_one" intensity="0" period="30"/>"#;
     let mut daemon = Daemon::start(&registry(head, &[idle("a"), idle("b")].concat()));
@@ -643,7 +634,6 @@ fn a_component_stopped_by_the_operator_does_not_count_toward_intensity() {
 // 4. status --json
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn status_json_has_exactly_the_spec_keys_and_types() {
     let servers = [
         standin_server(
@@ -755,7 +745,6 @@ fn status_json_has_exactly_the_spec_keys_and_types() {
 // 5. single instance
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn a_second_daemon_on_the_same_run_dir_is_refused() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
     let socket = run_dir(&daemon).join("control.sock");
@@ -791,7 +780,6 @@ fn a_second_daemon_on_the_same_run_dir_is_refused() {
 // 6. leftovers of a daemon killed with SIGKILL
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     let mut daemon = Daemon::start(&registry(
         FAST,
@@ -841,7 +829,6 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
 // 7. run dir and socket modes
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn the_run_dir_is_0700_and_the_socket_0600() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
     daemon.started_pid("a");
@@ -908,7 +895,6 @@ fn as_nobody(setpriv: &Path, daemon: &Daemon, caps: Option<&str>, args: &[&str])
     run_bounded(command, Duration::from_secs(40))
 }
 
-#[test]
 fn another_uid_may_not_control_the_daemon() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root to run a client as another uid");
@@ -974,7 +960,6 @@ fn assert_error_reply(reply: &Value, what: &str) {
     assert!(reply["message"].is_string(), "{what}: {reply}");
 }
 
-#[test]
 fn junk_requests_get_error_replies_and_the_daemon_carries_on() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
     let socket = run_dir(&daemon).join("control.sock");
@@ -1049,7 +1034,6 @@ fn junk_requests_get_error_replies_and_the_daemon_carries_on() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn status_answers_quickly_while_60_idle_connections_are_open() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
     let socket = run_dir(&daemon).join("control.sock");
@@ -1079,7 +1063,6 @@ fn status_answers_quickly_while_60_idle_connections_are_open() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn connections_beyond_64_are_refused_at_once_and_the_slots_come_back() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
     let socket = run_dir(&daemon).join("control.sock");
@@ -1145,7 +1128,6 @@ fn assert_reloaded(
     );
 }
 
-#[test]
 fn reload_applies_the_difference() {
     let v1 = registry(FAST, &[idle("a"), idle("b"), idle("c")].concat());
     let mut daemon = Daemon::start(&v1);
@@ -1201,7 +1183,6 @@ fn reload_applies_the_difference() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn sighup_reloads_too_and_a_profile_change_counts_as_a_change() {
     let profile = |code: &str| {
         format!(
@@ -1237,7 +1218,6 @@ fn sighup_reloads_too_and_a_profile_change_counts_as_a_change() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn an_invalid_registry_on_reload_changes_nothing() {
     let v1 = registry(FAST, &[idle("a"), idle("b")].concat());
     let mut daemon = Daemon::start(&v1);
@@ -1310,7 +1290,6 @@ fn an_invalid_registry_on_reload_changes_nothing() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-#[test]
 fn a_changed_group_strategy_restarts_nobody_and_then_applies() {
     let group = |strategy: &str| {
         format!(
@@ -1359,3 +1338,26 @@ fn a_changed_group_strategy_restarts_nobody_and_then_applies() {
     );
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    start_status_restart_and_stop_a_background_daemon,
+    restart_of_the_daemon_replaces_it_and_its_components,
+    start_with_an_invalid_registry_exits_2_with_the_location,
+    start_fails_with_exit_1_and_the_log_path_when_the_run_dir_is_a_file,
+    start_fails_when_the_run_dir_is_writable_by_others,
+    component_verbs_stop_start_and_restart_components,
+    a_component_stopped_by_the_operator_does_not_count_toward_intensity,
+    status_json_has_exactly_the_spec_keys_and_types,
+    a_second_daemon_on_the_same_run_dir_is_refused,
+    a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything,
+    the_run_dir_is_0700_and_the_socket_0600,
+    another_uid_may_not_control_the_daemon,
+    junk_requests_get_error_replies_and_the_daemon_carries_on,
+    status_answers_quickly_while_60_idle_connections_are_open,
+    connections_beyond_64_are_refused_at_once_and_the_slots_come_back,
+    reload_applies_the_difference,
+    sighup_reloads_too_and_a_profile_change_counts_as_a_change,
+    an_invalid_registry_on_reload_changes_nothing,
+    a_changed_group_strategy_restarts_nobody_and_then_applies,
+];

@@ -3,18 +3,14 @@
 //! second; a valid registry exits 0. The table is tests/fixtures/registry/expectations.txt,
 //! shared with the loader's unit tests; huge and deep inputs are generated here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-include!("fixtures/registry/expectations.rs");
+use crate::corpus::{fixture_table, fixtures};
 
 /// Generous, so a loaded CI machine does not flake; the target is well under 100 ms.
 const DEADLINE: Duration = Duration::from_secs(2);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry")
-}
 
 struct Outcome {
     code: Option<i32>,
@@ -24,7 +20,7 @@ struct Outcome {
 
 fn check(path: &Path) -> Outcome {
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_supervisor"))
+    let output = Command::new(testkit::supervisor_bin())
         .arg("--registry")
         .arg(path)
         .arg("check")
@@ -68,7 +64,6 @@ fn assert_rejected(path: &Path, expected: &[(String, String)]) {
     assert!(outcome.took < DEADLINE, "{name} took {:?}", outcome.took);
 }
 
-#[test]
 fn every_fixture_gives_its_diagnostics() {
     for fixture in fixture_table(&fixtures()) {
         let path = fixtures().join(&fixture.file);
@@ -87,7 +82,6 @@ fn every_fixture_gives_its_diagnostics() {
     }
 }
 
-#[test]
 fn a_100_mb_registry_is_rejected_before_it_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.xml");
@@ -99,7 +93,6 @@ fn a_100_mb_registry_is_rejected_before_it_is_read() {
     assert_rejected(&path, &expected);
 }
 
-#[test]
 fn ten_thousand_nested_groups_are_rejected_at_level_33() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deep.xml");
@@ -116,3 +109,10 @@ fn ten_thousand_nested_groups_are_rejected_at_level_33() {
     )];
     assert_rejected(&path, &expected);
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    every_fixture_gives_its_diagnostics,
+    a_100_mb_registry_is_rejected_before_it_is_read,
+    ten_thousand_nested_groups_are_rejected_at_level_33,
+];

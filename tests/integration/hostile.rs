@@ -37,7 +37,7 @@ use nix::sys::resource::{getrusage, UsageWho};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-include!("fixtures/registry/expectations.rs");
+use crate::corpus::{fixture_table, fixtures};
 
 /// Wall time allowed for one `check` or `run` of a hostile registry.
 const WALL_LIMIT: Duration = Duration::from_millis(500);
@@ -50,10 +50,6 @@ const MARKER: &str = "hostile-marker";
 /// A server that would create [`MARKER`] if it were ever started.
 const MARKER_SERVER: &str = "<server id=\"marker\"><executable>/bin/touch</executable>\
                              <arguments><argument>hostile-marker</argument></arguments></server>";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry")
-}
 
 /// One hostile registry and the first diagnostic it must give ("LINE:COL", fragment).
 struct Case {
@@ -77,7 +73,6 @@ struct Measured {
 /// Not a test of its own: when `HOSTILE_PROBE_ARGS` is set (by [`probe`], in a fresh copy of
 /// this executable), runs the binary with those arguments (separated by U+001F) and prints one
 /// `HOSTILE_PROBE` line with what it measured. Otherwise it does nothing.
-#[test]
 fn probe_helper() {
     let Some(args) = std::env::var_os("HOSTILE_PROBE_ARGS") else {
         return;
@@ -85,7 +80,7 @@ fn probe_helper() {
     let args = args.into_string().expect("UTF-8 arguments");
     let floor_kib = vm_hwm_kib();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_supervisor"))
+    let mut child = Command::new(testkit::supervisor_bin())
         .args(args.split('\u{1f}'))
         .env_remove("SUPERVISOR_REGISTRY")
         .env_remove("SUPERVISOR_RUN_DIR")
@@ -133,7 +128,7 @@ fn probe(args: &[OsString], cwd: &Path) -> Measured {
         .map(|a| a.clone().into_string().expect("UTF-8 argument"))
         .collect();
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["probe_helper", "--exact", "--nocapture", "--test-threads=1"])
+        .args(["hostile::probe_helper", "--exact", "--nocapture", "--test-threads=1"])
         .env("HOSTILE_PROBE_ARGS", joined.join("\u{1f}"))
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -313,7 +308,6 @@ fn judge(what: &str, case: &Case, path: &Path, m: &Measured, failures: &mut Vec<
     }
 }
 
-#[test]
 fn every_hostile_registry_is_rejected_fast_small_and_without_starting_anything() {
     let generated = tempfile::tempdir().unwrap();
     let mut cases = fixture_cases();
@@ -410,7 +404,6 @@ fn every_hostile_registry_is_rejected_fast_small_and_without_starting_anything()
 
 /// The control for the marker: a valid registry does start it, so its absence above means
 /// something.
-#[test]
 fn a_valid_registry_starts_its_marker() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("valid.xml");
@@ -425,7 +418,7 @@ fn a_valid_registry_starts_its_marker() {
     assert_eq!(check.code, Some(0), "{}", check.stderr);
 
     let run_dir = dir.path().join("rundir");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_supervisor"))
+    let mut daemon = Command::new(testkit::supervisor_bin())
         .args(run_args(&registry, &run_dir))
         .env_remove("SUPERVISOR_REGISTRY")
         .env_remove("SUPERVISOR_RUN_DIR")
@@ -486,7 +479,6 @@ fn assert_hostile_passes(name: &str, text: &str) {
 /// 100,000 attributes on one element (3-letter names, 700 KB). Once minutes: roxmltree 0.21.1
 /// checks each attribute against every earlier one of its element (quadratic); the registry's
 /// pre-scan now refuses more than 64 attributes on an element before roxmltree sees them.
-#[test]
 fn a_hundred_thousand_attributes_on_one_element_are_rejected_fast() {
     let letters: Vec<char> = ('a'..='z').chain('A'..='Z').collect();
     let mut text = format!("<supervisor><servers>{MARKER_SERVER}\n<server id=\"a\"");
@@ -501,7 +493,6 @@ fn a_hundred_thousand_attributes_on_one_element_are_rejected_fast() {
 /// 100,000 unknown attributes over 10,000 elements (600 KB). Once a 45 MiB peak: every
 /// problem was kept as a message and the document built in full; now the collector keeps only
 /// the first problems and the pre-scan refuses more than 50,000 attributes in all.
-#[test]
 fn a_hundred_thousand_attributes_over_many_elements_stay_small() {
     let mut spread = format!("<supervisor><servers>{MARKER_SERVER}");
     for i in 0..10_000 {
@@ -512,3 +503,12 @@ fn a_hundred_thousand_attributes_over_many_elements_stay_small() {
     spread.push_str("</servers></supervisor>\n");
     assert_hostile_passes("attributes-100000-spread.xml", &spread);
 }
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    probe_helper,
+    every_hostile_registry_is_rejected_fast_small_and_without_starting_anything,
+    a_valid_registry_starts_its_marker,
+    a_hundred_thousand_attributes_on_one_element_are_rejected_fast,
+    a_hundred_thousand_attributes_over_many_elements_stay_small,
+];
