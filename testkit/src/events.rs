@@ -22,7 +22,6 @@ pub fn read_json_when_ready(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
 }
 
-
 /// As [`eventually`], but the condition must hold within `limit` (shorter than the deadline);
 /// returns how long it took.
 pub fn eventually_within(what: &str, limit: Duration, condition: impl Fn() -> bool) -> Duration {

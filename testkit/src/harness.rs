@@ -52,7 +52,9 @@ impl Arguments {
         let mut parsed = Arguments::default();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if arg.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
+                Some((flag, value)) if arg.starts_with("--") => {
+                    (flag.to_owned(), Some(value.to_owned()))
+                }
                 _ => (arg.clone(), None),
             };
             let mut value = || inline.clone().or_else(|| args.next()).unwrap_or_default();
@@ -96,10 +98,17 @@ pub fn main(modules: &[(&str, &[Test])]) -> ExitCode {
     let args = Arguments::parse(std::env::args().skip(1));
     let all: Vec<(String, fn())> = modules
         .iter()
-        .flat_map(|(module, tests)| tests.iter().map(move |t| (format!("{module}::{}", t.name), t.run)))
+        .flat_map(|(module, tests)| {
+            tests
+                .iter()
+                .map(move |t| (format!("{module}::{}", t.name), t.run))
+        })
         .collect();
     let total = all.len();
-    let chosen: Vec<(String, fn())> = all.into_iter().filter(|(name, _)| args.selects(name)).collect();
+    let chosen: Vec<(String, fn())> = all
+        .into_iter()
+        .filter(|(name, _)| args.selects(name))
+        .collect();
     if args.list {
         for (name, _) in &chosen {
             println!("{name}: test");
@@ -116,7 +125,10 @@ pub fn main(modules: &[(&str, &[Test])]) -> ExitCode {
 fn run_all(tests: Vec<(String, fn())>, threads: usize, filtered_out: usize) -> ExitCode {
     let started = Instant::now();
     let count = tests.len();
-    println!("\nrunning {count} test{}", if count == 1 { "" } else { "s" });
+    println!(
+        "\nrunning {count} test{}",
+        if count == 1 { "" } else { "s" }
+    );
     let queue = Mutex::new(VecDeque::from(tests));
     let (done, outcomes) = mpsc::channel();
     let mut results: Vec<(String, Outcome)> = Vec::new();

@@ -103,7 +103,14 @@ fn build_standin(binary: &Path) {
         .arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args(["--package", "testkit", "--bin", "standin", "--profile", profile])
+        .args([
+            "--package",
+            "testkit",
+            "--bin",
+            "standin",
+            "--profile",
+            profile,
+        ])
         .env("CARGO_TARGET_DIR", target_dir)
         .status()
         .expect("run cargo to build the stand-in");

@@ -64,7 +64,6 @@ pub fn supervisor(args: &[&str]) -> std::process::Output {
         .expect("run supervisor")
 }
 
-
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), for a
 /// component to listen on.
 pub fn free_port() -> u16 {

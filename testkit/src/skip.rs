@@ -3,6 +3,7 @@
 //! never passed silently.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The payload a skipped test unwinds with; the harness tells it from a failure.
 #[derive(Debug)]
@@ -24,4 +25,29 @@ macro_rules! skip {
     ($($reason:tt)+) => {
         $crate::skip::skip_test(format!($($reason)+))
     };
+}
+
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Skips the running test unless it runs as root; `what` says what needs root.
+pub fn require_root(what: &str) {
+    if !is_root() {
+        skip_test(format!("needs root {what}"));
+    }
+}
+
+/// Where the system tool `name` is installed (`/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`), if it is.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.exists())
+}
+
+/// The path of the system tool `name`; skips the running test when it is not installed.
+pub fn require_tool(name: &str) -> PathBuf {
+    tool(name).unwrap_or_else(|| skip_test(format!("{name} is not installed")))
 }

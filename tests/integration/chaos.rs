@@ -44,9 +44,9 @@ use std::process::{Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
+use testkit::*;
 
 /// Nothing gives up: at 100 kills/s, at most ~100 restarts fall in any 1 s window.
 const STRATEGY: &str = r#"<restartStrategy type="one_for_one" intensity="10000" period="1"/>"#;

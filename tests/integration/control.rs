@@ -12,9 +12,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use actors::output::dates::{date, today};
-use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
+use testkit::*;
 
 // ---------------------------------------------------------------------------------------------
 // Running the CLI and talking to the socket
@@ -869,13 +869,6 @@ fn the_run_dir_is_0700_and_the_socket_0600() {
 // 8. another uid may not control the daemon
 // ---------------------------------------------------------------------------------------------
 
-fn setpriv() -> Option<PathBuf> {
-    ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
 /// The CLI as `nobody` (with `caps`, ambient capabilities such as `+dac_override`, if any).
 fn as_nobody(setpriv: &Path, daemon: &Daemon, caps: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(setpriv);
@@ -896,14 +889,8 @@ fn as_nobody(setpriv: &Path, daemon: &Daemon, caps: Option<&str>, args: &[&str])
 }
 
 fn another_uid_may_not_control_the_daemon() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run a client as another uid");
-        return;
-    }
-    let Some(setpriv) = setpriv() else {
-        eprintln!("skipped: setpriv (util-linux) not found");
-        return;
-    };
+    testkit::skip::require_root("to run a client as another uid");
+    let setpriv = testkit::skip::require_tool("setpriv");
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
     let socket = run_dir(&daemon).join("control.sock");
     daemon.wait_any("supervisor_started");

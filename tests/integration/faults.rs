@@ -3,24 +3,18 @@
 //! children that flood, ignore SIGTERM or are stopped still stop within `stopTimeout` + 0.2 s.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use testkit::*;
 use nix::sys::signal::Signal;
+use testkit::*;
 
 const PACED: &str = r#"<backoff initial="0.05" max="0.2"/>"#;
 
-fn root_with(tools: &[&str]) -> bool {
-    let present = tools.iter().all(|tool| {
-        ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
-            .iter()
-            .any(|dir| Path::new(dir).join(tool).exists())
-    });
-    if !nix::unistd::geteuid().is_root() || !present {
-        eprintln!("note: needs root and {tools:?}; skipped");
-        return false;
+/// Skips the running test unless it runs as root with every one of `tools` installed.
+fn require_root_with(tools: &[&str]) {
+    testkit::skip::require_root(&format!("and {tools:?}"));
+    for tool in tools {
+        testkit::skip::require_tool(tool);
     }
-    true
 }
 
 /// Starts `count` idle stand-ins through `wrapper` and checks that some spawns fail with
@@ -73,9 +67,7 @@ fn spawn_failures_are_paced(wrapper: &[&str], count: usize, error: &str, for_nob
 
 /// F10: `fork` failing with EAGAIN (RLIMIT_NPROC reached) is a failed start with backoff.
 fn a_full_process_table_is_a_paced_failed_start() {
-    if !root_with(&["prlimit", "setpriv"]) {
-        return;
-    }
+    require_root_with(&["prlimit", "setpriv"]);
     // The limit counts every process and thread of `nobody`: the daemon's few threads fit,
     // a few components too, the rest of the spawns fail.
     let wrapper = [
@@ -92,9 +84,7 @@ fn a_full_process_table_is_a_paced_failed_start() {
 /// F10: running out of file descriptors (EMFILE, for the output pipes) is a failed start with
 /// backoff, not a panic.
 fn running_out_of_descriptors_is_a_paced_failed_start() {
-    if !root_with(&["prlimit"]) {
-        return;
-    }
+    require_root_with(&["prlimit"]);
     spawn_failures_are_paced(
         &["prlimit", "--nofile=40"],
         16,

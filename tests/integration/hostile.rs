@@ -70,13 +70,13 @@ struct Measured {
     timed_out: bool,
 }
 
-/// Not a test of its own: when `HOSTILE_PROBE_ARGS` is set (by [`probe`], in a fresh copy of
-/// this executable), runs the binary with those arguments (separated by U+001F) and prints one
-/// `HOSTILE_PROBE` line with what it measured. Otherwise it does nothing.
-fn probe_helper() {
-    let Some(args) = std::env::var_os("HOSTILE_PROBE_ARGS") else {
-        return;
-    };
+/// Set (by [`probe`], for a fresh copy of this executable) to the arguments of one probe.
+pub const PROBE_ARGS: &str = "HOSTILE_PROBE_ARGS";
+
+/// Not a test: what a fresh copy of this executable does instead of running the tests when
+/// [`PROBE_ARGS`] is set (by [`probe`]). Runs the binary with `args` (separated by U+001F) and
+/// prints one `HOSTILE_PROBE` line with what it measured.
+pub fn probe_helper(args: std::ffi::OsString) {
     let args = args.into_string().expect("UTF-8 arguments");
     let floor_kib = vm_hwm_kib();
     let started = Instant::now();
@@ -128,8 +128,7 @@ fn probe(args: &[OsString], cwd: &Path) -> Measured {
         .map(|a| a.clone().into_string().expect("UTF-8 argument"))
         .collect();
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["hostile::probe_helper", "--exact", "--nocapture", "--test-threads=1"])
-        .env("HOSTILE_PROBE_ARGS", joined.join("\u{1f}"))
+        .env(PROBE_ARGS, joined.join("\u{1f}"))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .output()
@@ -506,7 +505,6 @@ fn a_hundred_thousand_attributes_over_many_elements_stay_small() {
 
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
-    probe_helper,
     every_hostile_registry_is_rejected_fast_small_and_without_starting_anything,
     a_valid_registry_starts_its_marker,
     a_hundred_thousand_attributes_on_one_element_are_rejected_fast,

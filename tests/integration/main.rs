@@ -21,6 +21,10 @@ mod supervision;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
+    if let Some(args) = std::env::var_os(hostile::PROBE_ARGS) {
+        hostile::probe_helper(args);
+        return std::process::ExitCode::SUCCESS;
+    }
     testkit::harness::main(&[
         ("chaos", chaos::TESTS),
         ("control", control::TESTS),

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
+use testkit::*;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: ports, a minimal HTTP client, the CLI
@@ -636,9 +636,9 @@ fn an_abstract_socket_works_and_a_watchdog_for_another_pid_is_not_ours() {
 // PID 1 of a PID namespace
 // ---------------------------------------------------------------------------------------------
 
-/// Whether this host lets us make a PID namespace (root, or user namespaces allowed); when it
-/// does not, says that the test is skipped.
-fn can_unshare() -> bool {
+/// Skips the running test unless this host lets us make a PID namespace (root, or user
+/// namespaces allowed).
+fn require_unshare() {
     let can = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stdin(Stdio::null())
@@ -647,9 +647,8 @@ fn can_unshare() -> bool {
         .status()
         .is_ok_and(|status| status.success());
     if !can {
-        eprintln!("skipped: `unshare --pid --fork --mount-proc` is not permitted here");
+        skip!("`unshare --pid --fork --mount-proc` is not permitted here");
     }
-    can
 }
 
 /// The process in the namespace whose pid there is `ns_pid`, by its host pid (from `NSpid:`).
@@ -711,9 +710,7 @@ fn namespace_init(run: &Run) -> u32 {
 }
 
 fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
-    if !can_unshare() {
-        return;
-    }
+    require_unshare();
     let dir = tempfile::tempdir().unwrap();
     let servers = format!(
         "{}{}",
@@ -778,9 +775,7 @@ fn as_pid_1_of_a_namespace_it_reaps_orphans_and_stops_in_order() {
 }
 
 fn as_pid_1_it_exits_4_when_the_root_gives_up() {
-    if !can_unshare() {
-        return;
-    }
+    require_unshare();
     let dir = tempfile::tempdir().unwrap();
     let servers = standin_server("a", &["--crash-after", "0.1"], NO_BACKOFF);
     let strategy = r#"<restartStrategy type="one_for_one" intensity="1" period="10"/>"#;

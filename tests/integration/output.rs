@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actors::output::dates::{date, today};
-use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
+use testkit::*;
 
 /// The longest line the daemon keeps whole (actors/src/output/lines.rs `MAX_LINE`).
 const MAX_LINE: usize = 16 * 1024;

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use testkit::*;
 use nix::sys::signal::Signal;
 use serde_json::Value;
+use testkit::*;
 
 /// SIGPIPE's bit in the same masks.
 const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
@@ -264,8 +264,7 @@ fn writable_cgroup2() -> Option<String> {
 /// is; see README).
 fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
     if writable_cgroup2().is_none() {
-        eprintln!("note: no writable cgroup2 hierarchy; skipped");
-        return;
+        skip!("no writable cgroup2 hierarchy");
     }
     let server = standin_server("escaper", &["--grandchild-setsid"], NO_BACKOFF);
     let mut daemon = Daemon::start(&registry(FAST, &server));
@@ -299,8 +298,7 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
 /// and the one after makes the cgroup again.
 fn a_component_whose_cgroup_was_removed_gets_it_back() {
     let Some(mount) = writable_cgroup2() else {
-        eprintln!("note: no writable cgroup2 hierarchy; skipped");
-        return;
+        skip!("no writable cgroup2 hierarchy");
     };
     let cgroup_of = |pid: u32| {
         let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
@@ -560,10 +558,7 @@ fn a_missing_working_directory_is_a_failed_start_naming_chdir() {
 /// S-2: `<user>` drops to that user completely: real, effective, saved and filesystem uid and
 /// gid all the user's, supplementary groups exactly the user's (never root's group 0).
 fn a_child_runs_as_its_user_with_that_users_groups() {
-    if !nix::unistd::getuid().is_root() {
-        println!("skipped: dropping to another user needs root");
-        return;
-    }
+    testkit::skip::require_root("to drop to another user");
     let nobody = nix::unistd::User::from_name("nobody")
         .expect("passwd")
         .expect("a user nobody");

@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use actors::spec::{ChildSpec, GroupSpec};
 use crate::placed::assert_placed;
+use actors::spec::{ChildSpec, GroupSpec};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use supervisor::control::protocol::{decode, Request};

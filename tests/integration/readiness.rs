@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use testkit::*;
 use serde_json::Value;
+use testkit::*;
 
 /// The position in the log of the first event matching `matches`.
 fn position(daemon: &Daemon, what: &str, matches: impl Fn(&Value) -> bool) -> usize {

@@ -1,8 +1,8 @@
 //! Supervision semantics end to end (SPEC section 3): strategies, restart types, intensity and
 //! escalation, start levels and reverse-order stop — on the real binary with real processes.
 
-use testkit::*;
 use nix::sys::signal::Signal;
+use testkit::*;
 
 fn three_children(strategy: &str) -> String {
     let head = format!(r#"<restartStrategy type="{strategy}" intensity="50" period="10"/>"#);
