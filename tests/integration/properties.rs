@@ -7,7 +7,9 @@
 //!   nested up to 3 deep) parses, into a tree with the same ids in the same document order and
 //!   the same priorities and durations.
 //! - `decode` never panics on arbitrary bytes, and every request round-trips through serde_json.
-//! - The fuzz seed corpora (fuzz/corpus/, where crashers are kept) replay with the same checks.
+//! - The fuzz seed corpora (fuzz/corpus/, where crashers are kept, and the registry fixtures of
+//!   tests/fixtures/registry, the registry target's other seed directory) replay with the same
+//!   checks.
 
 use std::path::Path;
 use std::time::Duration;
@@ -467,18 +469,19 @@ proptest! {
 
 // ----- the fuzz seed corpora, crashers included -----
 
-/// The named files of fuzz/corpus/TARGET (not the SHA-1-named ones libFuzzer adds locally).
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
+/// The named files of each of `dirs` (below the package root): not the SHA-1-named ones libFuzzer
+/// adds locally, nor the fixtures' table of expectations.
+fn seeds(dirs: &[&str]) -> Vec<(String, Vec<u8>)> {
     let mut seeds = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let libfuzzer = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
-        if !libfuzzer {
-            seeds.push((name, std::fs::read(&path).unwrap()));
+    for dir in dirs {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let libfuzzer = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !libfuzzer && !name.starts_with("expectations.") {
+                seeds.push((name, std::fs::read(&path).unwrap()));
+            }
         }
     }
     seeds.sort();
@@ -486,7 +489,7 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn the_registry_seed_corpus_replays() {
-    let seeds = seeds("registry");
+    let seeds = seeds(&["fuzz/corpus/registry", "tests/fixtures/registry"]);
     assert!(seeds.len() >= 10, "{} seeds", seeds.len());
     let dir = tempfile::tempdir().unwrap();
     for (name, bytes) in seeds {
@@ -511,7 +514,7 @@ fn the_registry_seed_corpus_replays() {
 }
 
 fn the_protocol_seed_corpus_replays() {
-    let seeds = seeds("protocol");
+    let seeds = seeds(&["fuzz/corpus/protocol"]);
     for (name, bytes) in &seeds {
         let kind = name.trim_end_matches(".json");
         match decode(bytes) {
