@@ -41,7 +41,6 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use testkit::{standin, supervisor_bin};
 
-
 /// The output settings of the start-up, shutdown and idle components: stderr merged into
 /// stdout, one pipe (one daemon descriptor) each, so that 10,000 fit an RLIMIT_NOFILE of 20,000.
 const LIFECYCLE_OUTPUT: &str = r#"<output stderr="merge"/>"#;
@@ -1532,7 +1531,11 @@ impl Bench {
         let _ = writeln!(
             out,
             "Mode: {}; kills per size: {}; idle window: {} s; binaries: `{}`, `{}`.\n",
-            if self.config.quick { "quick (SCENARIO_QUICK=1)" } else { "full" },
+            if self.config.quick {
+                "quick (SCENARIO_QUICK=1)"
+            } else {
+                "full"
+            },
             self.config.kills,
             self.config.idle.as_secs_f64(),
             supervisor_bin(),
