@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use placed::assert_placed;
 use supervisor::registry::{self, Registry, RegistryError};
 
-// The property tests' check, from their harness (tests/common).
+// The property tests' check, from tests/integration/placed.rs.
 #[path = "../../tests/integration/placed.rs"]
 mod placed;
 

@@ -29,6 +29,9 @@ macro_rules! tests {
     };
 }
 
+/// A test with its full name (`module::function`).
+type Named = (String, fn());
+
 /// How one test ended.
 enum Outcome {
     Passed,
@@ -96,7 +99,7 @@ impl Arguments {
 /// code. Skipped tests count as ignored and are listed, with their reasons, before the result.
 pub fn main(modules: &[(&str, &[Test])]) -> ExitCode {
     let args = Arguments::parse(std::env::args().skip(1));
-    let all: Vec<(String, fn())> = modules
+    let all: Vec<Named> = modules
         .iter()
         .flat_map(|(module, tests)| {
             tests
@@ -105,7 +108,7 @@ pub fn main(modules: &[(&str, &[Test])]) -> ExitCode {
         })
         .collect();
     let total = all.len();
-    let chosen: Vec<(String, fn())> = all
+    let chosen: Vec<Named> = all
         .into_iter()
         .filter(|(name, _)| args.selects(name))
         .collect();
@@ -122,7 +125,7 @@ pub fn main(modules: &[(&str, &[Test])]) -> ExitCode {
 }
 
 /// Runs `tests` on `threads` workers and reports.
-fn run_all(tests: Vec<(String, fn())>, threads: usize, filtered_out: usize) -> ExitCode {
+fn run_all(tests: Vec<Named>, threads: usize, filtered_out: usize) -> ExitCode {
     let started = Instant::now();
     let count = tests.len();
     println!(
@@ -153,7 +156,7 @@ fn run_all(tests: Vec<(String, fn())>, threads: usize, filtered_out: usize) -> E
 }
 
 /// The next test of the queue.
-fn next(queue: &Mutex<VecDeque<(String, fn())>>) -> Option<(String, fn())> {
+fn next(queue: &Mutex<VecDeque<Named>>) -> Option<Named> {
     queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
 }
 

@@ -18,7 +18,7 @@
 //! The soak runs the same tests longer: set `SUPERVISOR_SOAK_SECS` to a number of seconds.
 //!
 //! ```sh
-//! SUPERVISOR_SOAK_SECS=1800 cargo test --release --test chaos -- --nocapture
+//! SUPERVISOR_SOAK_SECS=1800 cargo test --release --test integration -- chaos::
 //! ```
 //!
 //! Then the kill loop runs for that many seconds (at the same 100 kills/s, with the same CLI
@@ -27,8 +27,8 @@
 //! loop, once a second, the test also checks that no zombie of the daemon's stays a zombie for
 //! three samples in a row (2 s) and that no component runs twice at once, and samples the daemon's
 //! RSS (its trend is printed).
-//! `--nocapture` shows the measurements (fd and RSS baselines and final values, kill rate,
-//! restart latency, timings). Only the daemon needs `--release` to be representative; the
+//! The measurements (fd and RSS baselines and final values, kill rate, restart latency, timings)
+//! are printed as the tests run: the runner captures no output. Only the daemon needs `--release` to be representative; the
 //! tests themselves do little work.
 //!
 //! Other knobs: `CHAOS_KILLS=N` changes the number of kills of the CI run; `CHAOS_SEED=N` replays
