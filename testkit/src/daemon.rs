@@ -12,6 +12,28 @@ use serde_json::Value;
 
 use crate::{supervisor_bin, DEADLINE};
 
+/// `[WRAPPER…] supervisor --registry REGISTRY --run-dir RUN_DIR --log-format json run`, stdin and
+/// stdout to /dev/null: the daemon as every test and bench runs it (the caller pipes stderr).
+pub fn daemon_command(wrapper: Option<&[&str]>, registry: &Path, run_dir: &Path) -> Command {
+    let mut command = match wrapper.and_then(|words| words.split_first()) {
+        Some((program, words)) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(supervisor_bin());
+            command
+        }
+        None => Command::new(supervisor_bin()),
+    };
+    command
+        .arg("--registry")
+        .arg(registry)
+        .arg("--run-dir")
+        .arg(run_dir)
+        .args(["--log-format", "json", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
 /// A running daemon and what it has logged so far.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
@@ -38,22 +60,7 @@ impl Daemon {
     /// Runs the daemon through `wrapper` (e.g. `prlimit --nofile=40`, `setpriv …`): the
     /// wrapper's words come first, then the supervisor binary and its arguments.
     pub fn start_wrapped(dir: tempfile::TempDir, registry: PathBuf, wrapper: &[&str]) -> Daemon {
-        let mut command = match wrapper.split_first() {
-            Some((program, words)) => {
-                let mut command = Command::new(program);
-                command.args(words).arg(supervisor_bin());
-                command
-            }
-            None => Command::new(supervisor_bin()),
-        };
-        let mut child = command
-            .arg("--registry")
-            .arg(&registry)
-            .arg("--run-dir")
-            .arg(dir.path().join("run"))
-            .args(["--log-format", "json", "run"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        let mut child = daemon_command(Some(wrapper), &registry, &dir.path().join("run"))
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn supervisor");

@@ -40,26 +40,48 @@ pub fn eventually_within(what: &str, limit: Duration, condition: impl Fn() -> bo
 /// the Unix epoch.
 pub fn timestamp_secs(event: &Value) -> f64 {
     let text = event["timestamp"].as_str().expect("event has a timestamp");
-    let parsed = text
-        .strip_suffix('Z')
-        .and_then(|text| text.split_once('T'))
-        .and_then(|(date, time)| {
-            let numbers = |part: &str, separator: char| -> Option<Vec<f64>> {
-                part.split(separator).map(|n| n.parse().ok()).collect()
-            };
-            Some((numbers(date, '-')?, numbers(time, ':')?))
-        });
-    let (ymd, hms) = parsed.unwrap_or_else(|| panic!("not an RFC 3339 UTC timestamp: {text}"));
-    assert!(ymd.len() == 3 && hms.len() == 3, "timestamp {text}");
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let (month, day) = (ymd[1] as i64, ymd[2] as i64);
-    let year = ymd[0] as i64 - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    days as f64 * 86_400.0 + hms[0] * 3_600.0 + hms[1] * 60.0 + hms[2]
+    let ns = timestamp_ns(text).unwrap_or_else(|| panic!("not an RFC 3339 UTC timestamp: {text}"));
+    ns as f64 / 1e9
+}
+
+/// `2026-11-25T19:45:27.389600Z` (UTC, as the daemon logs it) in ns since the epoch.
+pub fn timestamp_ns(text: &str) -> Option<u64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(str::parse::<i64>);
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut hms = hms.splitn(3, ':').map(str::parse::<i64>);
+    let (hour, minute, second) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
+    // Days from 1970-01-01 to the civil date (H. Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    let digits = &fraction[..fraction.len().min(9)];
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32)
+    };
+    u64::try_from(seconds * 1_000_000_000 + nanos).ok()
+}
+
+/// CLOCK_MONOTONIC now, in ns (the clock of `Instant` and of the stand-in's `--stamp`).
+pub fn monotonic_ns() -> u64 {
+    clock_ns(nix::time::ClockId::CLOCK_MONOTONIC)
+}
+
+/// CLOCK_REALTIME now, in ns since the epoch (the clock of the daemon's timestamps).
+pub fn realtime_ns() -> u64 {
+    clock_ns(nix::time::ClockId::CLOCK_REALTIME)
+}
+
+fn clock_ns(clock: nix::time::ClockId) -> u64 {
+    let now = nix::time::clock_gettime(clock).expect("clock_gettime");
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
 }
 
 /// Seconds from event `earlier` to event `later`, by their timestamps.

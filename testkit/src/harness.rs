@@ -197,20 +197,14 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Prints the failures, the skipped tests and libtest's result line; the exit code.
 fn report(results: &[(String, Outcome)], filtered_out: usize, started: Instant) -> ExitCode {
-    let failed: Vec<(&String, &String)> = results
-        .iter()
-        .filter_map(|(name, o)| match o {
-            Outcome::Failed(message) => Some((name, message)),
-            _ => None,
-        })
-        .collect();
-    let skipped: Vec<(&String, &String)> = results
-        .iter()
-        .filter_map(|(name, o)| match o {
-            Outcome::Skipped(reason) => Some((name, reason)),
-            _ => None,
-        })
-        .collect();
+    let (mut failed, mut skipped) = (Vec::new(), Vec::new());
+    for (name, outcome) in results {
+        match outcome {
+            Outcome::Passed => {}
+            Outcome::Failed(message) => failed.push((name, message)),
+            Outcome::Skipped(reason) => skipped.push((name, reason)),
+        }
+    }
     let passed = results.len() - failed.len() - skipped.len();
     let mut out = std::io::stdout().lock();
     if !failed.is_empty() {

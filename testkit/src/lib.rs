@@ -11,6 +11,7 @@
 pub mod daemon;
 pub mod events;
 pub mod harness;
+pub mod lean;
 pub mod procfs;
 pub mod programs;
 pub mod registry;
@@ -18,9 +19,10 @@ pub mod skip;
 
 use std::time::Duration;
 
-pub use daemon::{events_of, pid_of, Daemon};
+pub use daemon::{daemon_command, events_of, pid_of, Daemon};
 pub use events::{
-    eventually, eventually_within, read_json_when_ready, seconds_between, timestamp_secs,
+    eventually, eventually_within, monotonic_ns, read_json_when_ready, realtime_ns,
+    seconds_between, timestamp_ns, timestamp_secs,
 };
 pub use procfs::{
     alive, catches_sigterm, children_of, in_proc_table, kill, live_group_members, proc_args,

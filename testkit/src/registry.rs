@@ -35,11 +35,12 @@ pub fn idle(id: &str) -> String {
     standin_server(id, &[], NO_BACKOFF)
 }
 
-/// Escapes text for an XML element body.
+/// Escapes text for an XML element body or a double-quoted attribute.
 pub fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, not yet run, with
