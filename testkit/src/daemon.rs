@@ -174,6 +174,19 @@ impl Daemon {
             .collect()
     }
 
+    /// The run directory this daemon was given (`DIR/run`).
+    pub fn run_dir(&self) -> PathBuf {
+        self.path().join("run")
+    }
+
+    /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…` against this daemon, run to
+    /// completion from `/` within `limit` (else the test fails).
+    pub fn cli(&self, args: &[&str], limit: Duration) -> std::process::Output {
+        let mut command = crate::cli_command(&self.registry, &self.run_dir(), args);
+        command.current_dir("/");
+        crate::registry::run_bounded(command, limit)
+    }
+
     /// The temporary directory of this daemon.
     pub fn path(&self) -> &Path {
         self.dir.path()

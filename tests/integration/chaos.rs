@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -257,25 +257,7 @@ fn fd_diff(before: &BTreeMap<u32, String>, after: &BTreeMap<u32, String>) -> Str
 
 /// `supervisor --registry R --run-dir RUN ARGS…` against the harness daemon, bounded in time.
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
-    cli_at(&daemon.registry, &daemon.path().join("run"), args)
-}
-
-/// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, bounded in time.
-fn cli_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
-    let child = cli_command(registry, run_dir, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI");
-    let (send, receive) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = send.send(child.wait_with_output());
-    });
-    receive
-        .recv_timeout(CLI_LIMIT)
-        .unwrap_or_else(|_| panic!("`supervisor {}` took over {CLI_LIMIT:?}", args.join(" ")))
-        .expect("wait for the CLI")
+    daemon.cli(args, CLI_LIMIT)
 }
 
 /// As [`cli`], and the CLI must exit 0.
@@ -575,7 +557,10 @@ impl Chaos<'_> {
         let args = [verb, id.as_str()].map(String::from);
         self.pending_cli = Some(std::thread::spawn(move || {
             let args = args.each_ref().map(String::as_str);
-            assert_ok(&args, &cli_at(&registry, &run_dir, &args));
+            assert_ok(
+                &args,
+                &run_bounded(cli_command(&registry, &run_dir, &args), CLI_LIMIT),
+            );
         }));
         if verb == "stop" {
             self.stopped.insert(id);

@@ -4,7 +4,7 @@
 //! binary with real processes, each test in its own temporary directory.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -20,46 +20,6 @@ use testkit::*;
 // Running the CLI and talking to the socket
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `command` to completion (stdin /dev/null, output captured), failing the test if it takes
-/// longer than `limit`.
-fn run_bounded(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn command");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
 /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, bounded (generously: `stop` may
 /// legitimately wait for components to stop).
 fn supervisor_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
@@ -68,14 +28,9 @@ fn supervisor_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
     run_bounded(command, Duration::from_secs(40))
 }
 
-/// The run directory the harness gives a foreground daemon.
-fn run_dir(daemon: &Daemon) -> PathBuf {
-    daemon.path().join("run")
-}
-
 /// The CLI against a foreground (harness) daemon: same registry, same run directory.
 fn ctl(daemon: &Daemon, args: &[&str]) -> Output {
-    supervisor_at(&daemon.registry, &run_dir(daemon), args)
+    supervisor_at(&daemon.registry, &daemon.run_dir(), args)
 }
 
 fn stdout(output: &Output) -> String {
@@ -532,7 +487,7 @@ fn start_fails_when_the_run_dir_is_writable_by_others() {
 
 fn component_verbs_stop_start_and_restart_components() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b"), idle("c")].concat()));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let pids = running_pids(&socket, &["a", "b", "c"]);
 
@@ -545,7 +500,7 @@ fn component_verbs_stop_start_and_restart_components() {
     daemon.wait_event("component_stopped", "a");
     // Backoff is 0: a restart would come at once. Give it a generous window to (not) happen.
     std::thread::sleep(Duration::from_millis(700));
-    let rows = status_json(&daemon.registry, &run_dir(&daemon));
+    let rows = status_json(&daemon.registry, &daemon.run_dir());
     assert_eq!(row(&rows, "a")["state"], "stopped", "{rows:?}");
     assert_eq!(row(&rows, "a")["pid"], Value::Null, "{rows:?}");
     assert_eq!(pid_in(&rows, "b"), Some(pids["b"]));
@@ -601,7 +556,7 @@ fn component_verbs_stop_start_and_restart_components() {
 fn a_component_stopped_by_the_operator_does_not_count_toward_intensity() {
     let head = r#"<restartStrategy type="one_for_one" intensity="0" period="30"/>"#;
     let mut daemon = Daemon::start(&registry(head, &[idle("a"), idle("b")].concat()));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let pids = running_pids(&socket, &["a", "b"]);
 
@@ -654,14 +609,14 @@ fn status_json_has_exactly_the_spec_keys_and_types() {
     ]
     .concat();
     let mut daemon = Daemon::start(&registry(FAST, &servers));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_event("component_exited", "t");
     let pids = running_pids(&socket, &["a", "x", "y"]);
 
     kill(pids["a"], Signal::SIGKILL);
     let a2 = new_pid(&socket, "a", pids["a"]);
 
-    let rows = status_json(&daemon.registry, &run_dir(&daemon));
+    let rows = status_json(&daemon.registry, &daemon.run_dir());
     let expected_keys: BTreeSet<&str> = [
         "id",
         "group",
@@ -747,7 +702,7 @@ fn status_json_has_exactly_the_spec_keys_and_types() {
 
 fn a_second_daemon_on_the_same_run_dir_is_refused() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     let a = daemon.started_pid("a");
     running_pids(&socket, &["a"]);
 
@@ -761,7 +716,7 @@ fn a_second_daemon_on_the_same_run_dir_is_refused() {
 
     assert!(daemon_alive(&daemon), "the first daemon keeps running");
     assert_eq!(
-        std::fs::read_to_string(run_dir(&daemon).join("supervisor.pid"))
+        std::fs::read_to_string(daemon.run_dir().join("supervisor.pid"))
             .expect("pid file")
             .trim(),
         daemon.pid().to_string(),
@@ -832,7 +787,7 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
 fn the_run_dir_is_0700_and_the_socket_0600() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
     daemon.started_pid("a");
-    let dir = run_dir(&daemon);
+    let dir = daemon.run_dir();
     let socket = dir.join("control.sock");
     eventually("the control socket exists", || socket.exists());
 
@@ -882,7 +837,7 @@ fn as_nobody(setpriv: &Path, daemon: &Daemon, caps: Option<&str>, args: &[&str])
         .arg("--registry")
         .arg(&daemon.registry)
         .arg("--run-dir")
-        .arg(run_dir(daemon))
+        .arg(daemon.run_dir())
         .args(args)
         .current_dir("/");
     run_bounded(command, Duration::from_secs(40))
@@ -892,7 +847,7 @@ fn another_uid_may_not_control_the_daemon() {
     testkit::skip::require_root("to run a client as another uid");
     let setpriv = testkit::skip::require_tool("setpriv");
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let pids = running_pids(&socket, &["a", "b"]);
 
@@ -949,7 +904,7 @@ fn assert_error_reply(reply: &Value, what: &str) {
 
 fn junk_requests_get_error_replies_and_the_daemon_carries_on() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let pids = running_pids(&socket, &["a", "b"]);
 
@@ -1023,7 +978,7 @@ fn junk_requests_get_error_replies_and_the_daemon_carries_on() {
 
 fn status_answers_quickly_while_60_idle_connections_are_open() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     let a = daemon.started_pid("a");
     running_pids(&socket, &["a"]);
 
@@ -1052,7 +1007,7 @@ fn status_answers_quickly_while_60_idle_connections_are_open() {
 
 fn connections_beyond_64_are_refused_at_once_and_the_slots_come_back() {
     let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     let a = daemon.started_pid("a");
     running_pids(&socket, &["a"]);
 
@@ -1118,7 +1073,7 @@ fn assert_reloaded(
 fn reload_applies_the_difference() {
     let v1 = registry(FAST, &[idle("a"), idle("b"), idle("c")].concat());
     let mut daemon = Daemon::start(&v1);
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let before = running_pids(&socket, &["a", "b", "c"]);
 
@@ -1185,7 +1140,7 @@ fn sighup_reloads_too_and_a_profile_change_counts_as_a_change() {
         .concat()
     };
     let mut daemon = Daemon::start(&registry(&profile("1"), &servers("")));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let before = running_pids(&socket, &["a", "b"]);
 
@@ -1208,7 +1163,7 @@ fn sighup_reloads_too_and_a_profile_change_counts_as_a_change() {
 fn an_invalid_registry_on_reload_changes_nothing() {
     let v1 = registry(FAST, &[idle("a"), idle("b")].concat());
     let mut daemon = Daemon::start(&v1);
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let before = running_pids(&socket, &["a", "b"]);
 
@@ -1287,7 +1242,7 @@ fn a_changed_group_strategy_restarts_nobody_and_then_applies() {
     };
     let servers = |strategy: &str| [idle("r"), group(strategy)].concat();
     let mut daemon = Daemon::start(&registry(FAST, &servers("one_for_one")));
-    let socket = run_dir(&daemon).join("control.sock");
+    let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
     let before = running_pids(&socket, &["r", "x", "y"]);
 

@@ -314,10 +314,7 @@ fn rss_bytes(pid: u32) -> Option<u64> {
 
 /// Runs the CLI against this daemon (its registry and run directory) to completion.
 fn cli(daemon: &Daemon, args: &[&str]) -> std::process::Output {
-    cli_command(&daemon.registry, &daemon.path().join("run"), args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run supervisor")
+    daemon.cli(args, Duration::from_secs(40))
 }
 
 /// The stdout of a CLI run as lines.
