@@ -23,25 +23,18 @@
 //!
 //! Under `cargo test --benches` (no `--bench` argument) it does nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-use nix::sys::signal::{kill, Signal};
-use nix::time::{clock_gettime, ClockId};
-use nix::unistd::Pid;
-use serde_json::Value;
-
-const SUPERVISOR: &str = env!("CARGO_BIN_EXE_supervisor");
-const STANDIN: &str = env!("CARGO_BIN_EXE_standin");
+use nix::sys::signal::Signal;
+use testkit::lean::{signal, LeanDaemon};
+use testkit::{alive, monotonic_ns, realtime_ns, standin, supervisor_bin, xml_escape};
 
 /// The output settings of the start-up, shutdown and idle components: stderr merged into
 /// stdout, one pipe (one daemon descriptor) each, so that 10,000 fit an RLIMIT_NOFILE of 20,000.
@@ -52,16 +45,8 @@ const LIFECYCLE_OUTPUT: &str = r#"<output stderr="merge"/>"#;
 const NEVER_GIVE_UP: &str =
     r#"<restartStrategy type="one_for_one" intensity="10000" period="0.1"/>"#;
 
-/// A start-up with no `component_started` for this long is hung.
-const START_STALL: Duration = Duration::from_secs(30);
-
-/// The longest a start-up may take, however steadily it goes.
-const START_CAP: Duration = Duration::from_secs(600);
-
-/// Lines of the daemon's stderr kept for failure reports.
-const TAIL_LINES: usize = 30;
-
 fn main() {
+    testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
     if !std::env::args().any(|arg| arg == "--bench") {
         println!(
             "scenarios: skipped (not run by `cargo test`; run `cargo bench --bench scenarios`)"
@@ -72,7 +57,9 @@ fn main() {
     let work = std::env::temp_dir().join(format!("supervisor-scenarios-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("create the work directory");
     eprintln!(
-        "scenarios: supervisor {SUPERVISOR}\nscenarios: standin {STANDIN}\nscenarios: work directory {}",
+        "scenarios: supervisor {}\nscenarios: standin {}\nscenarios: work directory {}",
+        supervisor_bin(),
+        standin(),
         work.display()
     );
     let mut bench = Bench {
@@ -93,7 +80,7 @@ fn main() {
     if bench.config.wants("crashloop") {
         bench.crash_loop("/bin/false (exits at once, silent)", "/bin/false", &[]);
         let crash = ["--crash-after", "0", "--exit-code", "1"];
-        bench.crash_loop("stand-ins (two output lines a run)", STANDIN, &crash);
+        bench.crash_loop("stand-ins (two output lines a run)", standin(), &crash);
     }
     if bench.config.wants("lifecycle") {
         for n in bench.config.lifecycle_sizes.clone() {
@@ -213,342 +200,6 @@ fn registry(
     text
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-// ---------------------------------------------------------------------------------------------
-// The daemon under test
-
-/// What the stderr reader saw, shared with the benchmark thread.
-#[derive(Default)]
-struct Seen {
-    started: u64,
-    exited: u64,
-    stopped: u64,
-    last_started: Option<Instant>,
-    last_stopped: Option<Instant>,
-    spawn_failed: u64,
-    last_spawn_error: Option<String>,
-    errors: Vec<String>,
-    tail: VecDeque<String>,
-    /// Whether started and exited events are parsed and queued (off during the crash loop's
-    /// window, where only counts matter and parsing would take CPU from the daemon).
-    detailed: bool,
-}
-
-/// Which component event a [`Logged`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Started,
-    Exited,
-}
-
-/// A `component_started` or `component_exited` event, when its line was read and the time the
-/// daemon wrote in it.
-struct Logged {
-    kind: Kind,
-    component: String,
-    pid: i32,
-    /// When the benchmark read the line.
-    at: Instant,
-    /// The line's `timestamp` (CLOCK_REALTIME, µs precision), in ns since the epoch.
-    logged_ns: Option<u64>,
-}
-
-/// `supervisor --registry R --run-dir D --log-format json run`, its stderr read by a thread.
-struct Daemon {
-    child: Child,
-    pid: i32,
-    spawned: Instant,
-    seen: Arc<Mutex<Seen>>,
-    events: Receiver<Logged>,
-    exit: Option<ExitStatus>,
-}
-
-impl Daemon {
-    fn spawn(dir: &Path, registry_text: &str) -> Result<Daemon, String> {
-        let registry = dir.join("SupervisorRegistry.xml");
-        std::fs::write(&registry, registry_text)
-            .map_err(|e| format!("cannot write the registry: {e}"))?;
-        let spawned = Instant::now();
-        let mut child = Command::new(SUPERVISOR)
-            .arg("--registry")
-            .arg(&registry)
-            .arg("--run-dir")
-            .arg(dir.join("run"))
-            .args(["--log-format", "json", "run"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot spawn {SUPERVISOR}: {e}"))?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let seen = Arc::new(Mutex::new(Seen {
-            detailed: true,
-            ..Seen::default()
-        }));
-        let (sender, events) = mpsc::channel();
-        let sink = Arc::clone(&seen);
-        std::thread::Builder::new()
-            .name("daemon-stderr".into())
-            .spawn(move || read_stderr(stderr, &sink, &sender))
-            .expect("spawn the stderr reader");
-        Ok(Daemon {
-            pid: child.id() as i32,
-            child,
-            spawned,
-            seen,
-            events,
-            exit: None,
-        })
-    }
-
-    /// Whether the daemon has exited (and its status, once).
-    fn exited(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().ok().flatten();
-        }
-        self.exit
-    }
-
-    /// The failure text for a wait that did not end well: exit status or hang, the daemon's last
-    /// error lines and the tail of its stderr.
-    fn failure(&mut self, what: String) -> String {
-        let mut text = what;
-        match self.exited() {
-            Some(status) => {
-                let _ = write!(text, "; the daemon exited ({status})");
-            }
-            None => text.push_str("; the daemon is still running"),
-        }
-        let seen = self.seen.lock().unwrap();
-        if seen.spawn_failed > 0 {
-            let _ = write!(
-                text,
-                "; it logged {} `component_spawn_failed`, the last: {}",
-                seen.spawn_failed,
-                seen.last_spawn_error.as_deref().unwrap_or("?")
-            );
-        }
-        if !seen.errors.is_empty() {
-            let _ = write!(text, "; its errors: {}", seen.errors.join(" | "));
-        }
-        eprintln!("scenarios: FAILURE: {text}\nscenarios: last lines of the daemon's stderr:");
-        for line in &seen.tail {
-            eprintln!("    {line}");
-        }
-        text
-    }
-
-    /// Waits until `n` components have started, collecting their pids by id into `pids` (also
-    /// on failure, so that the caller can check them). Fails when the daemon exits, when no
-    /// component has started for [`START_STALL`] (a hang), or after [`START_CAP`] in all.
-    fn wait_all_started(
-        &mut self,
-        n: usize,
-        pids: &mut HashMap<String, i32>,
-    ) -> Result<(), String> {
-        let mut progress = Instant::now();
-        while pids.len() < n {
-            match self.events.recv_timeout(Duration::from_millis(100)) {
-                Ok(started) if started.kind == Kind::Started => {
-                    pids.insert(started.component, started.pid);
-                    progress = Instant::now();
-                }
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    let what = format!(
-                        "stderr closed after {} of {n} components started",
-                        pids.len()
-                    );
-                    return Err(self.failure(what));
-                }
-            }
-            let stalled = progress.elapsed() >= START_STALL;
-            if self.exited().is_some() || stalled || self.spawned.elapsed() >= START_CAP {
-                let mut what = format!(
-                    "{} of {n} components started after {:.1} s",
-                    pids.len(),
-                    self.spawned.elapsed().as_secs_f64()
-                );
-                if stalled {
-                    let _ = write!(what, ", none in the last {} s", START_STALL.as_secs());
-                } else if self.exit.is_none() {
-                    let _ = write!(
-                        what,
-                        " (still starting: the last {:.2} s ago; gave up at the {} s cap)",
-                        progress.elapsed().as_secs_f64(),
-                        START_CAP.as_secs()
-                    );
-                }
-                return Err(self.failure(what));
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits for the next `component_started` of `component` with a pid other than `old`; also
-    /// the `component_exited` of `old`, if it was seen on the way.
-    fn wait_restarted(
-        &mut self,
-        component: &str,
-        old: i32,
-        timeout: Duration,
-    ) -> Result<(Logged, Option<Logged>), String> {
-        let deadline = Instant::now() + timeout;
-        let mut exited = None;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .events
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok(event) if event.component == component => match event.kind {
-                    Kind::Exited if event.pid == old => exited = Some(event),
-                    Kind::Started if event.pid != old => return Ok((event, exited)),
-                    _ => {}
-                },
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(self.failure(format!(
-                        "stderr closed while waiting for {component} to restart"
-                    )));
-                }
-            }
-            if self.exited().is_some() || left.is_zero() {
-                let what = format!(
-                    "{component} was not restarted within {} s of kill -9",
-                    timeout.as_secs()
-                );
-                return Err(self.failure(what));
-            }
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit; the time from the signal to the exit.
-    fn terminate(&mut self, timeout: Duration) -> Result<(Duration, ExitStatus), String> {
-        let sent = Instant::now();
-        signal(self.pid, Signal::SIGTERM);
-        let deadline = sent + timeout;
-        loop {
-            if let Some(status) = self.exited() {
-                return Ok((sent.elapsed(), status));
-            }
-            if Instant::now() >= deadline {
-                let stopped = self.seen.lock().unwrap().stopped;
-                let what = format!(
-                    "no exit within {} s of SIGTERM ({stopped} component_stopped logged)",
-                    timeout.as_secs()
-                );
-                return Err(self.failure(what));
-            }
-            std::thread::sleep(Duration::from_micros(500));
-        }
-    }
-
-    fn sample(&self) -> Option<ProcSample> {
-        ProcSample::read(self.pid)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn signal(pid: i32, signal: Signal) {
-    let _ = kill(Pid::from_raw(pid), signal);
-}
-
-/// Reads the daemon's stderr (its JSON log lines and the stand-ins' own lines, which share it)
-/// without parsing more than the few events the scenarios need.
-fn read_stderr(stderr: impl Read, seen: &Mutex<Seen>, events: &mpsc::Sender<Logged>) {
-    let mut reader = BufReader::with_capacity(1 << 16, stderr);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let at = Instant::now();
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end();
-        let mut seen = seen.lock().unwrap();
-        if seen.tail.len() == TAIL_LINES {
-            seen.tail.pop_front();
-        }
-        seen.tail.push_back(text.to_string());
-        let kind = if text.contains("\"event\":\"component_started\"") {
-            seen.started += 1;
-            seen.last_started = Some(at);
-            Some(Kind::Started)
-        } else if text.contains("\"event\":\"component_exited\"") {
-            seen.exited += 1;
-            Some(Kind::Exited)
-        } else {
-            None
-        };
-        let detailed = seen.detailed;
-        if let (Some(kind), true) = (kind, detailed) {
-            drop(seen);
-            if let Ok(event) = serde_json::from_str::<Value>(text) {
-                let _ = events.send(Logged {
-                    kind,
-                    component: event["component"].as_str().unwrap_or_default().to_string(),
-                    pid: event["pid"].as_i64().unwrap_or(-1) as i32,
-                    at,
-                    logged_ns: event["timestamp"].as_str().and_then(rfc3339_ns),
-                });
-            }
-        } else if text.contains("\"event\":\"component_stopped\"") {
-            seen.stopped += 1;
-            seen.last_stopped = Some(at);
-        } else if text.contains("\"event\":\"component_spawn_failed\"") {
-            seen.spawn_failed += 1;
-            seen.last_spawn_error = serde_json::from_str::<Value>(text)
-                .ok()
-                .and_then(|event| event["error"].as_str().map(str::to_string));
-        } else if text.contains("\"level\":\"ERROR\"") && seen.errors.len() < 10 {
-            seen.errors.push(text.to_string());
-        }
-    }
-}
-
-/// `2026-11-25T19:45:27.389600Z` (UTC, as the daemon logs it) in ns since the epoch.
-fn rfc3339_ns(text: &str) -> Option<u64> {
-    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
-    let mut date = date.splitn(3, '-').map(str::parse::<i64>);
-    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut hms = hms.splitn(3, ':').map(str::parse::<i64>);
-    let (hour, minute, second) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
-    // Days from 1970-01-01 to the civil date (H. Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
-    let digits = &fraction[..fraction.len().min(9)];
-    let nanos = if digits.is_empty() {
-        0
-    } else {
-        digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32)
-    };
-    u64::try_from(seconds * 1_000_000_000 + nanos).ok()
-}
-
 // ---------------------------------------------------------------------------------------------
 // /proc
 
@@ -622,18 +273,6 @@ fn clock_ticks_per_second() -> u64 {
         .map_or(100, |t| t as u64)
 }
 
-/// CLOCK_MONOTONIC in ns: the clock of the stand-in's `--stamp` lines.
-fn monotonic_ns() -> u64 {
-    let now = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC");
-    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
-}
-
-/// CLOCK_REALTIME in ns: the clock of the daemon's log timestamps.
-fn realtime_ns() -> u64 {
-    let now = clock_gettime(ClockId::CLOCK_REALTIME).expect("CLOCK_REALTIME");
-    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
-}
-
 /// The host's CPU time by kind, from the first line of `/proc/stat` (clock ticks, all CPUs).
 #[derive(Debug, Clone, Copy)]
 struct HostCpu {
@@ -692,28 +331,18 @@ impl std::fmt::Display for HostLoad {
     }
 }
 
-/// Whether `pid` still is a live process (a zombie is not).
-fn alive(pid: i32) -> bool {
-    match kill(Pid::from_raw(pid), None) {
-        Err(Errno::ESRCH) => false,
-        _ => std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                stat.rsplit_once(") ")
-                    .map(|(_, rest)| !rest.starts_with('Z'))
-            })
-            .unwrap_or(false),
-    }
-}
-
 /// Waits up to `grace` for every one of `pids` to be gone, then kills (by pid) those that are
 /// not; how many.
 fn reap_leftovers(pids: &[i32], grace: Duration) -> usize {
     let deadline = Instant::now() + grace;
-    let mut left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
+    let mut left: Vec<i32> = pids
+        .iter()
+        .copied()
+        .filter(|&pid| alive(pid as u32))
+        .collect();
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        left.retain(|&pid| alive(pid));
+        left.retain(|&pid| alive(pid as u32));
     }
     for &pid in &left {
         signal(pid, Signal::SIGKILL);
@@ -1007,7 +636,7 @@ impl Bench {
         let text = registry(
             n,
             NEVER_GIVE_UP,
-            STANDIN,
+            standin(),
             &["--stamp", &stamp_arg],
             r#"<backoff initial="0"/>"#,
         );
@@ -1136,7 +765,7 @@ impl Bench {
         let (mut exec_ns, mut exit_ns) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             let spawned_ns = monotonic_ns();
-            let child = Command::new(STANDIN)
+            let child = Command::new(standin())
                 .arg("--stamp")
                 .arg(&stamp_path)
                 .stdin(Stdio::null())
@@ -1203,7 +832,7 @@ impl Bench {
         daemon.seen.lock().unwrap().detailed = false;
         let host_before = HostCpu::read();
         let (Some(before), started_before, t0) = (
-            daemon.sample(),
+            ProcSample::read(daemon.pid),
             daemon.seen.lock().unwrap().started,
             Instant::now(),
         ) else {
@@ -1212,7 +841,7 @@ impl Bench {
         };
         std::thread::sleep(window);
         let (after, started_after, elapsed) = (
-            daemon.sample(),
+            ProcSample::read(daemon.pid),
             daemon.seen.lock().unwrap().started,
             t0.elapsed(),
         );
@@ -1442,7 +1071,7 @@ impl Bench {
         let text = registry(
             n,
             r#"<restartStrategy type="one_for_one" intensity="5" period="30"/>"#,
-            STANDIN,
+            standin(),
             &[],
             LIFECYCLE_OUTPUT,
         );
@@ -1453,14 +1082,14 @@ impl Bench {
                 .map_or(Duration::ZERO, |at| at.duration_since(daemon.spawned))
         };
         eprintln!("scenarios:   {n} started in {}", secs(started_in));
-        let rss_after_start = daemon.sample().map(|s| s.rss_kib);
+        let rss_after_start = ProcSample::read(daemon.pid).map(|s| s.rss_kib);
         let idle = idle.then(|| {
             // Let the start-up settle, then measure a quiet window.
             std::thread::sleep(Duration::from_secs(2));
-            let before = daemon.sample();
+            let before = ProcSample::read(daemon.pid);
             let t0 = Instant::now();
             std::thread::sleep(self.config.idle);
-            let after = daemon.sample();
+            let after = ProcSample::read(daemon.pid);
             let elapsed = t0.elapsed();
             match (before, after) {
                 (Some(before), Some(after)) => Ok(Idle {
@@ -1484,7 +1113,7 @@ impl Bench {
             (seen.stopped, seen.last_stopped)
         };
         drop(daemon);
-        let still_alive = pid_list.iter().filter(|&&pid| alive(pid)).count();
+        let still_alive = pid_list.iter().filter(|&&pid| alive(pid as u32)).count();
         let grace = if stop.is_ok() {
             Duration::ZERO
         } else {
@@ -1529,10 +1158,16 @@ impl Bench {
         );
         let _ = writeln!(
             out,
-            "Mode: {}; kills per size: {}; idle window: {} s; binaries: `{SUPERVISOR}`, `{STANDIN}`.\n",
-            if self.config.quick { "quick (SCENARIO_QUICK=1)" } else { "full" },
+            "Mode: {}; kills per size: {}; idle window: {} s; binaries: `{}`, `{}`.\n",
+            if self.config.quick {
+                "quick (SCENARIO_QUICK=1)"
+            } else {
+                "full"
+            },
             self.config.kills,
             self.config.idle.as_secs_f64(),
+            supervisor_bin(),
+            standin(),
         );
         let _ = writeln!(out, "| scenario | N | result | target | met |");
         let _ = writeln!(out, "|---|---:|---|---|---|");
@@ -1583,8 +1218,8 @@ fn start_all(
     dir: &Path,
     registry_text: &str,
     n: usize,
-) -> Result<(Daemon, HashMap<String, i32>), String> {
-    let mut daemon = Daemon::spawn(dir, registry_text)?;
+) -> Result<(LeanDaemon, HashMap<String, i32>), String> {
+    let mut daemon = LeanDaemon::spawn(dir, registry_text)?;
     let mut pids = HashMap::new();
     if let Err(why) = daemon.wait_all_started(n, &mut pids) {
         drop(daemon);

@@ -15,8 +15,8 @@ use libfuzzer_sys::fuzz_target;
 use placed::assert_placed;
 use supervisor::registry::{self, Registry, RegistryError};
 
-// The property tests' check, from their harness (tests/common).
-#[path = "../../tests/common/placed.rs"]
+// The property tests' check, from tests/integration/placed.rs.
+#[path = "../../tests/integration/placed.rs"]
 mod placed;
 
 /// One scratch file per fuzzing process, rewritten for every input.

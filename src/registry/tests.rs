@@ -1,5 +1,5 @@
 //! Tests of the loader as a whole, through [`load`] and [`parse`]: the fixture corpus shared with
-//! `tests/registry_errors.rs`, generated hostile inputs (huge, deep, many nodes), and the resolved
+//! `tests/integration/registry_errors.rs`, generated hostile inputs (huge, deep, many nodes), and the resolved
 //! result (defaults, profile merging, environment, paths).
 
 use std::io::Write;

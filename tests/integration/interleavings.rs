@@ -1,0 +1,322 @@
+//! Events that collide (issue 11's reproductions), on the real binary with real processes:
+//! operator commands, reloads and shutdowns arriving in the middle of restarts and stops, each
+//! asserting the right outcome and, beside every absence, a positive control.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use testkit::*;
+
+fn cli(daemon: &Daemon, args: &[&str]) -> Output {
+    cli_command(&daemon.registry, &daemon.path().join("run"), args)
+        .output()
+        .expect("run the supervisor CLI")
+}
+
+fn status_rows(daemon: &Daemon) -> Vec<Value> {
+    let output = cli(daemon, &["status", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "status: {output:?}");
+    let rows: Value = serde_json::from_slice(&output.stdout).expect("status --json");
+    rows.as_array().expect("an array").clone()
+}
+
+fn row(daemon: &Daemon, id: &str) -> Value {
+    status_rows(daemon)
+        .into_iter()
+        .find(|row| row["id"] == id)
+        .unwrap_or_else(|| panic!("no row for {id}"))
+}
+
+fn rewrite(daemon: &Daemon, xml: &str) {
+    std::fs::write(&daemon.registry, xml).expect("rewrite the registry");
+}
+
+fn reload(daemon: &mut Daemon) -> Value {
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_any("config_reloaded")
+}
+
+fn ids(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .map(|id| id.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reproduction 1: A `one_for_all` restart waits out its first level's `startDelay`; the operator stops a
+/// child of a later level meanwhile: the restart completes without it, and it stays stopped
+/// until the operator starts it.
+fn an_operator_stop_during_a_group_restart_is_kept() {
+    let group = format!(
+        r#"<group id="g"><restartStrategy type="one_for_all" intensity="50" period="10"/>{}{}</group>"#,
+        standin_server(
+            "a",
+            &[],
+            &format!("{NO_BACKOFF}<startPriority>1</startPriority><startDelay>1</startDelay>")
+        ),
+        standin_server(
+            "c",
+            &[],
+            &format!("{NO_BACKOFF}<startPriority>2</startPriority>")
+        ),
+    );
+    let mut daemon = Daemon::start(&registry("", &group));
+    let [a, _c] = daemon.started_pids(&["a", "c"])[..] else {
+        unreachable!()
+    };
+    kill(a, Signal::SIGKILL);
+    daemon.wait_event("component_stopped", "c");
+    let a2 = daemon.started_pid("a");
+    // a is in its start delay: the restart has not reached c's level yet.
+    let stop = cli(&daemon, &["stop", "c"]);
+    assert_eq!(stop.status.code(), Some(0), "{stop:?}");
+    eventually("a has started (its delay elapsed)", || {
+        row(&daemon, "a")["state"] == "running"
+    });
+    assert_eq!(row(&daemon, "a")["pid"], a2);
+    // The restart is over; c was not started by it.
+    assert_eq!(row(&daemon, "c")["state"], "stopped");
+    assert_eq!(events_of(&daemon, "component_started", "c").len(), 1);
+    // A later automatic restart does not start it either.
+    kill(a2, Signal::SIGKILL);
+    let a3 = daemon.started_pid("a");
+    eventually("a runs again", || row(&daemon, "a")["state"] == "running");
+    assert_eq!(row(&daemon, "a")["pid"], a3);
+    assert_eq!(row(&daemon, "c")["state"], "stopped");
+    // Positive control: the operator's start does.
+    let start = cli(&daemon, &["start", "c"]);
+    assert_eq!(start.status.code(), Some(0), "{start:?}");
+    assert_eq!(row(&daemon, "c")["state"], "running");
+    assert_eq!(events_of(&daemon, "component_started", "c").len(), 2);
+}
+
+/// Reproduction 2: A child that can never be spawned counts toward its group's intensity: the group gives
+/// up and escalates instead of restarting its healthy sibling for ever.
+fn a_child_that_never_spawns_makes_its_group_give_up() {
+    let group = format!(
+        r#"<group id="g"><restartStrategy type="one_for_all" intensity="2" period="30"/>{}<server id="broken"><executable>/nonexistent/x</executable>{NO_BACKOFF}</server></group>"#,
+        idle("healthy"),
+    );
+    let mut daemon = Daemon::start(&registry("", &group));
+    let exceeded = daemon.wait_for("the group gives up", |e| {
+        e["event"] == "intensity_exceeded" && e["group"] == "g"
+    });
+    let before: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .take_while(|e| e != &exceeded)
+        .collect();
+    let started = |id: &str| {
+        before
+            .iter()
+            .filter(|e| e["event"] == "component_started" && e["component"] == id)
+            .count()
+    };
+    let failed = before
+        .iter()
+        .filter(|e| e["event"] == "component_spawn_failed" && e["component"] == "broken")
+        .count();
+    assert_eq!(
+        failed, 3,
+        "the first failure and two restarts, then give-up"
+    );
+    assert_eq!(started("healthy"), 3, "started once, restarted twice");
+    // The root (no <restartStrategy>: never gives up) restarts the group: escalation.
+    let restart = daemon.wait_for("the root restarts g", |e| {
+        e["event"] == "restart_scheduled" && e["component"] == "g"
+    });
+    assert_eq!(restart["reason"], "escalation");
+    daemon.wait_event("component_started", "healthy");
+}
+
+/// Reproduction 3: SIGHUP during a shutdown cancels nothing: the shutdown completes.
+fn a_reload_during_a_shutdown_does_not_cancel_it() {
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>1.5</stopTimeout>",
+    );
+    let servers = [idle("first"), stubborn].concat();
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
+    let pid = daemon.started_pid("stubborn");
+    eventually("stubborn ignores SIGTERM", || catches_sigterm(pid));
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_event("component_stopping", "stubborn");
+    daemon.signal(Signal::SIGHUP);
+    // The stop goes on: the timeout runs out, the kill comes, the daemon exits in order.
+    daemon.wait_event("component_killed", "stubborn");
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert_eq!(events_of(&daemon, "component_stopped", "first").len(), 1);
+    assert_eq!(daemon.count("config_reloaded"), 0);
+    let refused = &daemon
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "config_rejected")
+        .expect("the reload is refused");
+    assert!(
+        refused["error"].as_str().unwrap().contains("shutting down"),
+        "{refused}"
+    );
+}
+
+/// Reproduction 4: A reload that restarts a slow-to-stop component holds nothing: `status` answers at once
+/// and a sibling killed meanwhile is restarted at once.
+fn a_reload_restart_holds_no_mailbox() {
+    let slow = |argument: &str| {
+        standin_server(
+            "slow",
+            &["--ignore-term", "--tick-ms", argument],
+            &format!("{NO_BACKOFF}<stopTimeout>15</stopTimeout>"),
+        )
+    };
+    let xml = |tick: &str| registry(FAST, &[slow(tick), idle("sibling")].concat());
+    let mut daemon = Daemon::start(&xml("1000"));
+    let [slow_pid, sibling] = daemon.started_pids(&["slow", "sibling"])[..] else {
+        unreachable!()
+    };
+    eventually("slow ignores SIGTERM", || catches_sigterm(slow_pid));
+    rewrite(&daemon, &xml("2000"));
+    let reloaded = reload(&mut daemon);
+    assert_eq!(ids(&reloaded["changed"]), ["slow"]);
+    eventually("slow is being stopped", || {
+        !events_of(&daemon, "component_stopping", "slow").is_empty()
+    });
+    let asked = Instant::now();
+    assert_eq!(row(&daemon, "slow")["state"], "stopping");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "status took {:?}",
+        asked.elapsed()
+    );
+    kill(sibling, Signal::SIGKILL);
+    let restarted = daemon.started_pid("sibling");
+    assert_ne!(restarted, sibling);
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "the sibling came back {:?} after the kill",
+        asked.elapsed()
+    );
+    assert!(alive(slow_pid), "slow is still stopping (15 s timeout)");
+}
+
+/// Reproduction 6: A component the operator stopped stays stopped through a reload that changes it; the
+/// same change restarts a component that runs (positive control).
+fn a_reload_keeps_an_operator_stop() {
+    let xml = |argument: &str| {
+        registry(
+            FAST,
+            &[
+                standin_server("held", &["--tick-ms", argument], NO_BACKOFF),
+                standin_server("live", &["--tick-ms", argument], NO_BACKOFF),
+            ]
+            .concat(),
+        )
+    };
+    let mut daemon = Daemon::start(&xml("1000"));
+    let [_, live] = daemon.started_pids(&["held", "live"])[..] else {
+        unreachable!()
+    };
+    assert_eq!(cli(&daemon, &["stop", "held"]).status.code(), Some(0));
+    rewrite(&daemon, &xml("2000"));
+    let reloaded = reload(&mut daemon);
+    let mut changed = ids(&reloaded["changed"]);
+    changed.sort();
+    assert_eq!(changed, ["held", "live"]);
+    let live2 = daemon.started_pid("live");
+    assert_ne!(live, live2);
+    assert_eq!(row(&daemon, "held")["state"], "stopped");
+    assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
+    // The operator's start uses the new settings.
+    assert_eq!(cli(&daemon, &["start", "held"]).status.code(), Some(0));
+    let held = row(&daemon, "held")["pid"].as_u64().expect("pid") as u32;
+    assert!(
+        proc_cmdline(held).contains("2000"),
+        "{}",
+        proc_cmdline(held)
+    );
+}
+
+/// Reproduction 7: A changed `<description>` (and other settings the process does not see) applies in place:
+/// same pid, reported `updated`; a changed argument restarts (positive control).
+fn settings_the_process_does_not_see_apply_in_place() {
+    let xml = |description: &str, tick: &str| {
+        let settings = format!(
+            "{NO_BACKOFF}<description>{description}</description><stopTimeout>{tick}</stopTimeout>"
+        );
+        registry(
+            FAST,
+            &[
+                standin_server("quiet", &[], &settings),
+                standin_server("loud", &["--tick-ms", tick], NO_BACKOFF),
+            ]
+            .concat(),
+        )
+    };
+    let mut daemon = Daemon::start(&xml("old", "1"));
+    let [quiet, loud] = daemon.started_pids(&["quiet", "loud"])[..] else {
+        unreachable!()
+    };
+    rewrite(&daemon, &xml("new", "2"));
+    let reloaded = reload(&mut daemon);
+    assert_eq!(ids(&reloaded["updated"]), ["quiet"], "{reloaded}");
+    assert_eq!(ids(&reloaded["changed"]), ["loud"], "{reloaded}");
+    assert_ne!(daemon.started_pid("loud"), loud);
+    let row = row(&daemon, "quiet");
+    assert_eq!(row["pid"], quiet);
+    assert_eq!(row["description"], "new");
+    assert_eq!(events_of(&daemon, "component_started", "quiet").len(), 1);
+}
+
+/// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
+/// not count, a crash does.
+fn restarts_count_automatic_restarts_only() {
+    let xml = |tick: &str| registry(FAST, &standin_server("a", &["--tick-ms", tick], NO_BACKOFF));
+    let mut daemon = Daemon::start(&xml("1000"));
+    let pid = daemon.started_pid("a");
+    assert_eq!(cli(&daemon, &["restart", "a"]).status.code(), Some(0));
+    rewrite(&daemon, &xml("2000"));
+    reload(&mut daemon);
+    let pid3 = daemon.started_pid("a");
+    assert_ne!(pid, pid3);
+    eventually("a runs", || row(&daemon, "a")["state"] == "running");
+    assert_eq!(row(&daemon, "a")["restarts"], 0);
+    kill(pid3, Signal::SIGKILL);
+    daemon.started_pid("a");
+    eventually("a's crash is counted", || {
+        row(&daemon, "a")["restarts"] == 1
+    });
+}
+
+/// Reproduction 9: Any u32 intensity is accepted, and such a group restarts on.
+fn intensity_takes_any_u32() {
+    let head = r#"<restartStrategy type="one_for_one" intensity="4294967295" period="1"/>"#;
+    let mut daemon = Daemon::start(&registry(head, &idle("a")));
+    for _ in 0..3 {
+        let pid = daemon.started_pid("a");
+        kill(pid, Signal::SIGKILL);
+    }
+    daemon.started_pid("a");
+    assert_eq!(daemon.count("intensity_exceeded"), 0);
+}
+
+// Reproduction 10 (by default one crash loop never stops the others) and the shipped registry
+// are `registry_reads::a_root_without_restart_strategy_never_gives_up` and
+// `registry_reads::the_shipped_registry_checks_with_a_root_that_never_gives_up`.
+
+/// The tests of this module, for the integration runner.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    an_operator_stop_during_a_group_restart_is_kept,
+    a_child_that_never_spawns_makes_its_group_give_up,
+    a_reload_during_a_shutdown_does_not_cancel_it,
+    a_reload_restart_holds_no_mailbox,
+    a_reload_keeps_an_operator_stop,
+    settings_the_process_does_not_see_apply_in_place,
+    restarts_count_automatic_restarts_only,
+    intensity_takes_any_u32,
+];

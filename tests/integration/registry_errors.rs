@@ -1,0 +1,118 @@
+//! The registry corpus run through the real binary: `supervisor --registry FILE check` exits 2
+//! and prints every diagnostic as `error: FILE:LINE:COL: message` on stderr, in well under a
+//! second; a valid registry exits 0. The table is tests/fixtures/registry/expectations.txt,
+//! shared with the loader's unit tests; huge and deep inputs are generated here.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::corpus::{fixture_table, fixtures};
+
+/// Generous, so a loaded CI machine does not flake; the target is well under 100 ms.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+struct Outcome {
+    code: Option<i32>,
+    errors: Vec<String>,
+    took: Duration,
+}
+
+fn check(path: &Path) -> Outcome {
+    let started = Instant::now();
+    let output = Command::new(testkit::supervisor_bin())
+        .arg("--registry")
+        .arg(path)
+        .arg("check")
+        .output()
+        .expect("run supervisor");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Outcome {
+        code: output.status.code(),
+        errors: stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .map(String::from)
+            .collect(),
+        took,
+    }
+}
+
+/// `path` is rejected with exactly `expected` (("LINE:COL", fragment) each), in order.
+fn assert_rejected(path: &Path, expected: &[(String, String)]) {
+    let outcome = check(path);
+    let name = path.display();
+    assert_eq!(outcome.code, Some(2), "{name}: {:#?}", outcome.errors);
+    assert_eq!(
+        outcome.errors.len(),
+        expected.len(),
+        "{name}: {:#?}",
+        outcome.errors
+    );
+    for (line, (position, fragment)) in outcome.errors.iter().zip(expected) {
+        let prefix = format!("error: {name}:{position}: ");
+        assert!(
+            line.starts_with(&prefix),
+            "{line}\n  expected prefix {prefix}"
+        );
+        assert!(
+            line.contains(fragment.as_str()),
+            "{line}\n  expected to contain {fragment}"
+        );
+    }
+    assert!(outcome.took < DEADLINE, "{name} took {:?}", outcome.took);
+}
+
+fn every_fixture_gives_its_diagnostics() {
+    for fixture in fixture_table(&fixtures()) {
+        let path = fixtures().join(&fixture.file);
+        if fixture.expected.is_empty() {
+            let outcome = check(&path);
+            assert_eq!(
+                outcome.code,
+                Some(0),
+                "{}: {:#?}",
+                fixture.file,
+                outcome.errors
+            );
+        } else {
+            assert_rejected(&path, &fixture.expected);
+        }
+    }
+}
+
+fn a_100_mb_registry_is_rejected_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.xml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    let expected = [("1:1".to_string(), "too large (104857600 bytes)".to_string())];
+    assert_rejected(&path, &expected);
+}
+
+fn ten_thousand_nested_groups_are_rejected_at_level_33() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.xml");
+    let mut text = String::from("<supervisor><servers>");
+    for i in 0..10_000 {
+        text.push_str(&format!("\n<group id=\"g{i}\">"));
+    }
+    text.push_str(&"</group>".repeat(10_000));
+    text.push_str("</servers></supervisor>");
+    std::fs::write(&path, text).unwrap();
+    let expected = [(
+        "32:1".to_string(),
+        "nested more than 32 elements deep".to_string(),
+    )];
+    assert_rejected(&path, &expected);
+}
+
+/// The tests of this module, in file order, for the harness of main.rs.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    every_fixture_gives_its_diagnostics,
+    a_100_mb_registry_is_rejected_before_it_is_read,
+    ten_thousand_nested_groups_are_rejected_at_level_33,
+];
