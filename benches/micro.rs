@@ -8,6 +8,8 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use actors::group::decide::{Decision, Effect, Input, Key, Settings};
+use actors::messages::StartOutcome;
 use actors::policy::{self, Exit, ExitStatus, RestartWindow};
 use actors::spec::{Backoff, Intensity, RestartType, Strategy};
 use actors::status::ComponentStatus;
@@ -219,33 +221,73 @@ fn backoff(c: &mut Criterion) {
     group.finish();
 }
 
-/// The whole decision a group takes on one exit of a permanent child with 1,000 siblings:
-/// restart type, intensity, attempt count, backoff delay, strategy set.
+/// The whole decision a group takes on one exit of a permanent child among 1,000 siblings
+/// (`group::decide`: restart type, intensity, backoff, strategy, the `Start` it sends), and on
+/// the child's answer that it started again; then a whole first start of 1,000 children.
 fn decision(c: &mut Criterion) {
-    let intensity = Intensity {
+    let intensity = Some(Intensity {
         max_restarts: 5,
         period: Duration::from_secs(30),
-    };
-    let backoff = Backoff::default();
-    c.bench_function("policy/decision_one_exit_1000_children", |b| {
-        let mut now = Instant::now();
-        let mut window = RestartWindow::default();
-        let mut attempt = 0u32;
-        let exit = Exit::Process(ExitStatus::Signal(9));
-        b.iter(|| {
-            now += Duration::from_secs(6);
-            let exit = black_box(exit);
-            if !policy::wants_restart(RestartType::Permanent, exit, &[0]) {
-                return (Duration::ZERO, Vec::new());
-            }
-            if policy::counts_toward_intensity(exit) && !window.record(intensity, now) {
-                return (Duration::ZERO, Vec::new());
-            }
-            attempt = policy::next_attempt(attempt, Duration::from_millis(1500), &backoff) % 12;
-            let delay = policy::backoff_delay(&backoff, attempt);
-            let set = policy::restart_set(Strategy::OneForOne, black_box(500), 1000);
-            (delay, set)
+    });
+    let children: Vec<(Key, Settings)> = (0..1000u64)
+        .map(|key| {
+            let settings = Settings {
+                id: format!("c{key}"),
+                priority: 1 + key as u32 / 100,
+                restart: RestartType::Permanent,
+                success_exit_codes: vec![0],
+                backoff: Backoff::default(),
+                autostart: true,
+            };
+            (key, settings)
         })
+        .collect();
+    let up = || {
+        let mut decision = Decision::new(Strategy::OneForOne, intensity, children.clone());
+        let now = Instant::now();
+        let mut owed = decision.decide(Input::Start, now);
+        while let Some(effect) = owed.pop() {
+            if let Effect::Start { key, ticket, .. } = effect {
+                let outcome = StartOutcome::Started;
+                let answer = Input::StartAnswered {
+                    key,
+                    ticket,
+                    outcome,
+                };
+                owed.extend(decision.decide(answer, now));
+            }
+        }
+        decision
+    };
+    c.bench_function("decide/one_exit_and_restart_among_1000_children", |b| {
+        let mut decision = up();
+        let mut now = Instant::now();
+        b.iter(|| {
+            now += Duration::from_secs(7);
+            let exit = Exit::Process(ExitStatus::Signal(9));
+            let uptime = Duration::from_millis(1500);
+            let input = Input::Exited {
+                key: black_box(500),
+                exit,
+                uptime,
+            };
+            for effect in decision.decide(input, now) {
+                if let Effect::Start { key, ticket, .. } = effect {
+                    let outcome = StartOutcome::Started;
+                    decision.decide(
+                        Input::StartAnswered {
+                            key,
+                            ticket,
+                            outcome,
+                        },
+                        now,
+                    );
+                }
+            }
+        })
+    });
+    c.bench_function("decide/first_start_of_1000_children_in_10_levels", |b| {
+        b.iter(|| black_box(up()))
     });
     let priorities: Vec<u32> = (0..1000u32).map(|i| 1 + i / 100).collect();
     let order: Vec<usize> = (0..1000).collect();

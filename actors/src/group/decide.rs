@@ -8,7 +8,7 @@
 //! the state; nothing waits in the mailbox, so exits, operator commands and status requests keep
 //! being handled while a plan runs.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::messages::{Action, StartCause, StartOutcome};
@@ -295,6 +295,10 @@ pub struct Decision {
     window: RestartWindow,
     /// In start order.
     children: Vec<Child>,
+    /// Where each child is in `children`, and which key each id has (rebuilt whenever
+    /// `children` changes shape), so an exit among thousands is found at once.
+    index: HashMap<Key, usize>,
+    ids: HashMap<String, Key>,
     phase: Phase,
     plan: Option<Plan>,
     requests: Vec<(RequestId, Key, Until)>,
@@ -310,7 +314,7 @@ impl Decision {
         intensity: Option<Intensity>,
         children: Vec<(Key, Settings)>,
     ) -> Decision {
-        Decision {
+        let mut decision = Decision {
             strategy,
             intensity,
             window: RestartWindow::default(),
@@ -318,12 +322,27 @@ impl Decision {
                 .into_iter()
                 .map(|(key, settings)| Child::new(key, settings))
                 .collect(),
+            index: HashMap::new(),
+            ids: HashMap::new(),
             phase: Phase::Down,
             plan: None,
             requests: Vec::new(),
             next_ticket: 0,
             gave_up: 0,
-        }
+        };
+        decision.reindex();
+        decision
+    }
+
+    /// Rebuilds the lookups after `children` changed shape.
+    fn reindex(&mut self) {
+        self.index = (0..).zip(&self.children).map(|(i, c)| (c.key, i)).collect();
+        self.ids = self
+            .children
+            .iter()
+            .filter(|c| !c.removing)
+            .map(|c| (c.settings.id.clone(), c.key))
+            .collect();
     }
 
     /// The group's phase.
@@ -338,10 +357,7 @@ impl Decision {
 
     /// The key of the child called `id`.
     pub fn key_of(&self, id: &str) -> Option<Key> {
-        self.children
-            .iter()
-            .find(|child| child.settings.id == id && !child.removing)
-            .map(|child| child.key)
+        self.ids.get(id).copied()
     }
 
     /// What the group has seen of a child.
@@ -392,11 +408,11 @@ impl Decision {
     }
 
     fn child(&self, key: Key) -> Option<&Child> {
-        self.children.iter().find(|child| child.key == key)
+        self.position(key).map(|index| &self.children[index])
     }
 
     fn position(&self, key: Key) -> Option<usize> {
-        self.children.iter().position(|child| child.key == key)
+        self.index.get(&key).copied()
     }
 
     fn ticket(&mut self) -> Ticket {
@@ -633,6 +649,7 @@ impl Decision {
         }
         if child.removing {
             self.children.remove(index);
+            self.reindex();
             self.requests.retain(|&(_, k, _)| k != key);
             return effects.push(Effect::Drop { key });
         }
@@ -803,6 +820,7 @@ impl Decision {
         // Children being removed stay until their stop is answered.
         children.extend(old.into_iter().filter(|c| c.removing));
         self.children = children;
+        self.reindex();
         if self.phase != Phase::Up {
             // A stop is under way: the new settings apply from the next start.
             return;
@@ -840,6 +858,7 @@ impl Decision {
             Seen::Down | Seen::Exited => {
                 self.answer(key, Until::Stopped, Answer::Stopped, effects);
                 self.children.remove(index);
+                self.reindex();
                 effects.push(Effect::Drop { key });
             }
             Seen::Stopping(_) => {}
