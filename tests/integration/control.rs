@@ -389,11 +389,13 @@ fn restart_of_the_daemon_replaces_it_and_its_components() {
     assert_code(&bg.cli(&["start"]), 0, "start");
     let first = bg.daemon_pid().expect("pid file");
     let before = running_pids(&bg.socket(), &["a", "b"]);
+    assert!(alive(first) && alive(before["a"]) && alive(before["b"]));
 
     let restarted = bg.cli(&["restart"]);
     assert_code(&restarted, 0, "restart");
     let second = bg.daemon_pid().expect("pid file after restart");
     assert_ne!(second, first, "a new daemon");
+    assert!(alive(second), "the new daemon runs");
     assert!(!alive(first), "the old daemon is gone");
     let rows = status_json(&bg.registry, &bg.run_dir);
     for id in ["a", "b"] {
@@ -429,6 +431,11 @@ fn start_with_an_invalid_registry_exits_2_with_the_location() {
     );
     assert_code(&bg.cli(&["status"]), 3, "no daemon was started");
     assert!(bg.daemon_pid().is_none(), "no pid file");
+    // Control: the same checks see a daemon started on a valid registry.
+    std::fs::write(&bg.registry, registry(FAST, &idle("a"))).expect("rewrite registry");
+    assert_code(&bg.cli(&["start"]), 0, "start with a valid registry");
+    assert_code(&bg.cli(&["status"]), 0, "status of the started daemon");
+    assert!(bg.daemon_pid().is_some(), "a pid file");
 }
 
 /// `start` exits 1, within a few seconds, naming the log; the log says why.
@@ -479,6 +486,10 @@ fn start_fails_when_the_run_dir_is_writable_by_others() {
         !bg.run_dir.join("control.sock").exists(),
         "no socket in a refused run dir"
     );
+    // Control: once the mode is 0700, the same start makes the socket.
+    std::fs::set_permissions(&bg.run_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    assert_code(&bg.cli(&["start"]), 0, "start in a 0700 run dir");
+    assert!(bg.run_dir.join("control.sock").exists(), "a socket");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,10 +497,11 @@ fn start_fails_when_the_run_dir_is_writable_by_others() {
 // ---------------------------------------------------------------------------------------------
 
 fn component_verbs_stop_start_and_restart_components() {
-    let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b"), idle("c")].concat()));
+    let servers = [idle("a"), idle("b"), idle("c"), idle("d")].concat();
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
     let socket = daemon.run_dir().join("control.sock");
     daemon.wait_any("supervisor_started");
-    let pids = running_pids(&socket, &["a", "b", "c"]);
+    let pids = running_pids(&socket, &["a", "b", "c", "d"]);
 
     // stop a: it stays stopped.
     assert_code(&ctl(&daemon, &["stop", "a"]), 0, "stop a");
@@ -498,8 +510,10 @@ fn component_verbs_stop_start_and_restart_components() {
         "a's process is gone when `stop a` returns"
     );
     daemon.wait_event("component_stopped", "a");
-    // Backoff is 0: a restart would come at once. Give it a generous window to (not) happen.
-    std::thread::sleep(Duration::from_millis(700));
+    // Backoff is 0: a restart of a would come at once, before that of d, killed after a stopped
+    // (the control: the same query sees d's).
+    kill(pids["d"], Signal::SIGKILL);
+    daemon.wait_event("restart_scheduled", "d");
     let rows = status_json(&daemon.registry, &daemon.run_dir());
     assert_eq!(row(&rows, "a")["state"], "stopped", "{rows:?}");
     assert_eq!(row(&rows, "a")["pid"], Value::Null, "{rows:?}");
@@ -582,7 +596,11 @@ fn a_component_stopped_by_the_operator_does_not_count_toward_intensity() {
     );
     assert_eq!(running_pids(&socket, &["b"])["b"], pids["b"], "b untouched");
     assert_code(&ctl(&daemon, &["status"]), 0, "status");
-    assert_eq!(daemon.stop(), Some(0));
+    // Control: a crash of b does count, and the same checks see the root give up.
+    kill(pids["b"], Signal::SIGKILL);
+    daemon.wait_any("intensity_exceeded");
+    assert_eq!(daemon.wait_exit(), Some(4), "the root gave up");
+    assert!(!daemon_alive(&daemon));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1263,12 +1281,18 @@ fn a_changed_group_strategy_restarts_nobody_and_then_applies() {
         "{event}"
     );
     assert_eq!(
+        event["unchanged"].as_u64(),
+        Some(3),
+        "r, x, y counted: {event}"
+    );
+    assert_eq!(
         running_pids(&socket, &["r", "x", "y"]),
         before,
         "nobody restarted"
     );
 
     // one_for_all now: x's death takes y along.
+    assert!(alive(before["y"]), "y runs before x dies");
     kill(before["x"], Signal::SIGKILL);
     let x2 = new_pid(&socket, "x", before["x"]);
     let y2 = new_pid(&socket, "y", before["y"]);
