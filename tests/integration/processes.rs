@@ -73,6 +73,7 @@ fn a_child_ignoring_sigterm_is_killed_after_the_stop_timeout() {
     let mut daemon = Daemon::start(&registry(FAST, &server));
     let pid = daemon.started_pid("stubborn");
     eventually("stubborn catches SIGTERM", || catches_sigterm(pid));
+    assert!(alive(pid));
     daemon.signal(Signal::SIGTERM);
     let stopping = daemon.wait_event("component_stopping", "stubborn");
     assert_eq!(stopping["signal"], "SIGTERM");
@@ -105,11 +106,21 @@ fn stop_leaves_no_process_of_the_group(ignore_term: bool) {
         args.push("--ignore-term");
     }
     let server = standin_server("family", &args, "<stopTimeout>0.3</stopTimeout>");
-    let mut daemon = Daemon::start(&registry(FAST, &server));
-    let pid = daemon.started_pid("family");
+    // The control, stopped after family: it ignores SIGTERM, so its kill is always logged.
+    let control = standin_server(
+        "control",
+        &["--ignore-term"],
+        "<stopTimeout>0.3</stopTimeout>",
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &[control, server].concat()));
+    let [control, pid] = daemon.started_pids(&["control", "family"])[..] else {
+        unreachable!()
+    };
     let grandchild = wait_for_grandchild(pid, "family", ignore_term);
-    let _leftovers = Leftovers(vec![pid, grandchild]);
+    let _leftovers = Leftovers(vec![pid, grandchild, control]);
     assert_eq!(proc_stat(grandchild).expect("grandchild").pgid, pid);
+    assert!(alive(grandchild) && live_group_members(pid).contains(&grandchild));
+    eventually("control catches SIGTERM", || catches_sigterm(control));
     if ignore_term {
         eventually("family catches SIGTERM", || catches_sigterm(pid));
     }
@@ -124,6 +135,7 @@ fn stop_leaves_no_process_of_the_group(ignore_term: bool) {
     assert!(!alive(grandchild), "grandchild {grandchild} is gone");
     let killed = !events_of(&daemon, "component_killed", "family").is_empty();
     assert_eq!(killed, ignore_term, "SIGKILL only when SIGTERM was ignored");
+    assert_eq!(events_of(&daemon, "component_killed", "control").len(), 1);
 }
 
 /// F2: a grandchild in the component's process group does not survive a daemon shutdown.
@@ -147,6 +159,7 @@ fn a_dead_leaders_group_is_killed_and_the_restart_gets_a_new_group() {
     let grandchild = wait_for_grandchild(pid, "leader", false);
     let mut leftovers = Leftovers(vec![grandchild]);
     assert_eq!(proc_stat(grandchild).expect("grandchild").pgid, pid);
+    assert!(alive(grandchild) && live_group_members(pid).contains(&grandchild));
     kill(pid, Signal::SIGKILL);
     let exited = daemon.wait_event("component_exited", "leader");
     assert_eq!(exited["signal"], libc::SIGKILL);
@@ -209,6 +222,7 @@ fn zombies_of_adopted_orphans_are_reaped() {
     };
     let grandchild = wait_for_grandchild(pid, "escaper", false);
     let _leftovers = Leftovers(vec![grandchild]);
+    assert!(in_proc_table(grandchild));
     let escaped = proc_stat(grandchild).expect("grandchild");
     assert_eq!(
         escaped.sid, grandchild,
@@ -273,6 +287,7 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
     for run in 1..=3 {
         let grandchild = wait_for_grandchild(pid, "escaper", false);
         escapers.push(grandchild);
+        assert!(alive(grandchild));
         assert_ne!(
             proc_stat(grandchild).expect("grandchild").pgid,
             pid,
@@ -673,6 +688,7 @@ fn a_spawn_failure_is_retried_with_backoff(dir: tempfile::TempDir, executable: &
         assert!(!names.iter().any(|n| n == event), "no {event}");
     }
     assert_eq!(daemon.stop(), Some(0));
+    assert!(daemon.names().iter().any(|n| n == "supervisor_stopping"));
 }
 
 /// A missing executable is a failed start with backoff; the daemon and its other components
@@ -709,6 +725,7 @@ fn a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill() {
     eventually("frozen is stopped", || {
         proc_stat(pid).is_some_and(|p| p.state == 'T')
     });
+    assert!(alive(pid), "a stopped process is alive");
     let asked = Instant::now();
     assert_eq!(daemon.stop(), Some(0));
     let took = asked.elapsed();
