@@ -137,7 +137,13 @@ fn http_readiness_passes_on_a_2xx_answer() {
         &["--port", &port.to_string(), "--listen-after", "0.2"],
         &format!(r#"<readiness http="http://127.0.0.1:{port}/ping" interval="0.05" timeout="5"/>"#),
     );
-    let mut daemon = Daemon::start(&registry(FAST, &web));
+    // The control: a sibling that is never ready, whose component_not_ready the log does show.
+    let never = standin_server(
+        "never",
+        &[],
+        r#"<backoff initial="5"/><readiness exec="/bin/false" interval="0.05" timeout="0.3"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &format!("{web}{never}")));
     let pid = daemon.started_pid("web");
     let ready = daemon.wait_event("component_ready", "web");
     assert_eq!(pid_of(&ready), pid);
@@ -146,6 +152,7 @@ fn http_readiness_passes_on_a_2xx_answer() {
         "{ready}"
     );
     assert_eq!(http_status(port, "/ping"), 200);
+    daemon.wait_event("component_not_ready", "never");
     assert!(events_of(&daemon, "component_not_ready", "web").is_empty());
     assert_eq!(daemon.stop(), Some(0));
 }
@@ -164,7 +171,16 @@ fn http_readiness_on_a_404_times_out_as_a_failed_start() {
             r#"<backoff initial="0.2"/><readiness http="http://127.0.0.1:{port}/missing" interval="0.05" timeout="0.5"/>"#
         ),
     );
-    let mut daemon = Daemon::start(&registry(head, &web));
+    // The control: a sibling on /ping, whose component_ready the log does show.
+    let ok_port = free_port();
+    let ok = standin_server(
+        "ok",
+        &["--port", &ok_port.to_string()],
+        &format!(
+            r#"<readiness http="http://127.0.0.1:{ok_port}/ping" interval="0.05" timeout="5"/>"#
+        ),
+    );
+    let mut daemon = Daemon::start(&registry(head, &format!("{web}{ok}")));
     let first = daemon.wait_event("component_started", "web");
     let pid1 = pid_of(&first);
     // It does listen and answer: what fails is the path.
@@ -172,6 +188,7 @@ fn http_readiness_on_a_404_times_out_as_a_failed_start() {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     assert_eq!(http_status(port, "/missing"), 404);
+    assert!(alive(pid1));
 
     let not_ready = daemon.wait_event("component_not_ready", "web");
     assert_eq!(pid_of(&not_ready), pid1);
@@ -204,6 +221,7 @@ fn http_readiness_on_a_404_times_out_as_a_failed_start() {
     assert_eq!(exceeded["group"], "", "{exceeded}");
     assert_eq!(daemon.wait_exit(), Some(4));
     assert!(!alive(pid2), "{pid2} outlived the daemon");
+    assert_eq!(events_of(&daemon, "component_ready", "ok").len(), 1);
     assert!(events_of(&daemon, "component_ready", "web").is_empty());
     assert_eq!(
         events_of(&daemon, "restart_scheduled", "web").len(),
@@ -247,6 +265,7 @@ fn exec_readiness_passes_once_the_program_exits_0_and_leaves_no_zombies() {
         "ready after {after_ms} ms, file made at ≥ 300 ms"
     );
     assert_no_zombie_children(&daemon);
+    assert_eq!(live_children_running(daemon.pid(), "--name worker"), [pid]);
     assert!(
         live_children_running(daemon.pid(), "test -e").is_empty(),
         "a readiness probe still runs after the component became ready"
@@ -297,7 +316,14 @@ fn notify_readiness_times_out_without_ready_1() {
     let report = file_in(&dir, "plain.json");
     let silent = standin_server("silent", &[], r#"<readiness notify="true" timeout="0.5"/>"#);
     let plain = standin_server("plain", &["--report", &report.display().to_string()], "");
-    let mut daemon = Daemon::start_in(dir, &registry(FAST, &format!("{silent}{plain}")));
+    // The control: a sibling that does send READY=1, whose component_ready the log shows.
+    let prompt = standin_server(
+        "prompt",
+        &["--notify-ready-after", "0"],
+        r#"<readiness notify="true" timeout="5"/>"#,
+    );
+    let servers = format!("{silent}{plain}{prompt}");
+    let mut daemon = Daemon::start_in(dir, &registry(FAST, &servers));
     let started = daemon.wait_event("component_started", "silent");
     let not_ready = daemon.wait_event("component_not_ready", "silent");
     assert_eq!(pid_of(&not_ready), pid_of(&started));
@@ -312,9 +338,11 @@ fn notify_readiness_times_out_without_ready_1() {
     assert_eq!(restart["reason"], "exit", "{restart}");
     let again = daemon.wait_event("component_started", "silent");
     assert_ne!(pid_of(&again), pid_of(&started));
+    assert_eq!(events_of(&daemon, "component_ready", "prompt").len(), 1);
     assert!(events_of(&daemon, "component_ready", "silent").is_empty());
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         let report = read_json_when_ready(&report);
+        assert_eq!(report["env"]["SUPERVISOR_COMPONENT"], "plain", "{report}");
         assert!(
             report["env"].get("NOTIFY_SOCKET").is_none(),
             "a component without notify readiness got NOTIFY_SOCKET: {}",
@@ -344,6 +372,7 @@ fn a_missed_watchdog_keepalive_restarts_the_component() {
     let started = daemon.wait_event("component_started", "dog");
     let pid1 = pid_of(&started);
     daemon.wait_event("component_ready", "dog");
+    assert!(alive(pid1));
     let unhealthy = daemon.wait_event("component_unhealthy", "dog");
     assert_eq!(unhealthy["check"], "watchdog", "{unhealthy}");
     assert_eq!(pid_of(&unhealthy), pid1);
@@ -425,6 +454,10 @@ fn a_failing_health_check_restarts_only_the_unhealthy_component() {
         "component_stopping",
         "restart_scheduled",
     ] {
+        assert!(
+            !events_of(&daemon, event, "sick").is_empty(),
+            "{event} of sick"
+        );
         assert!(
             events_of(&daemon, event, "fine").is_empty(),
             "{event} of the healthy component: {:?}",
