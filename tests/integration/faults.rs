@@ -91,7 +91,7 @@ fn running_out_of_descriptors_is_a_paced_failed_start() {
 
 /// Stops `server` by a daemon shutdown and returns the seconds from `component_stopping` to
 /// `component_stopped`, and whether it had to be killed. A sibling that ignores SIGTERM, stopped
-/// after it, is the control: its `component_killed` shows the log would hold one for `id` too.
+/// with it, is the control: its `component_killed` shows the log would hold one for `id` too.
 fn time_to_stop(server: &str, id: &str, before_stop: impl FnOnce(u32)) -> (f64, bool) {
     let control = standin_server(
         "control",

@@ -106,7 +106,7 @@ fn stop_leaves_no_process_of_the_group(ignore_term: bool) {
         args.push("--ignore-term");
     }
     let server = standin_server("family", &args, "<stopTimeout>0.3</stopTimeout>");
-    // The control, stopped after family: it ignores SIGTERM, so its kill is always logged.
+    // The control, stopped with family: it ignores SIGTERM, so its kill is always logged.
     let control = standin_server(
         "control",
         &["--ignore-term"],

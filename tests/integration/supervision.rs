@@ -133,27 +133,28 @@ fn transient_is_restarted_only_after_an_abnormal_exit() {
 fn temporary_is_never_restarted() {
     assert!(!restarted_after_exit("temporary", "0"));
     assert!(!restarted_after_exit("temporary", "3"));
+    assert!(restarted_after_exit("permanent", "3"), "the control");
 }
 
 fn success_exit_codes_make_an_exit_normal() {
-    let server = standin_server(
-        "x",
-        &["--exit-after", "0.05", "--exit-code", "7"],
-        "<restart>transient</restart><successExitCodes>0,7</successExitCodes>",
-    );
-    let mut daemon = Daemon::start(&registry(FAST, &server));
+    let server = |id: &str, code: &str| {
+        standin_server(
+            id,
+            &["--exit-after", "0.05", "--exit-code", code],
+            "<restart>transient</restart><successExitCodes>0,7</successExitCodes>",
+        )
+    };
+    // The control: y exits with 3, not a success code, and is restarted.
+    let servers = [server("x", "7"), server("y", "3")].concat();
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
     let exited = daemon.wait_event("component_exited", "x");
     assert_eq!(exited["expected"], true);
     assert_eq!(exited["level"], "INFO");
+    eventually("y is restarted", || {
+        events_of(&daemon, "component_started", "y").len() >= 2
+    });
     assert_eq!(daemon.stop(), Some(0));
-    assert_eq!(
-        daemon
-            .names()
-            .iter()
-            .filter(|n| *n == "component_started")
-            .count(),
-        1
-    );
+    assert_eq!(events_of(&daemon, "component_started", "x").len(), 1);
 }
 
 fn intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4() {
@@ -248,6 +249,7 @@ fn autostart_false_components_are_not_started() {
     let mut daemon = Daemon::start(&registry(FAST, &servers));
     daemon.started_pid("on");
     assert_eq!(daemon.stop(), Some(0));
+    assert!(daemon.events().iter().any(|e| e["component"] == "on"));
     assert!(!daemon.events().iter().any(|e| e["component"] == "off"));
 }
 
@@ -272,6 +274,7 @@ fn backoff_delays_grow_between_consecutive_restarts() {
 fn sigint_stops_everything_and_exits_0() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
     let pids = [daemon.started_pid("a"), daemon.started_pid("b")];
+    assert!(pids.iter().all(|&pid| alive(pid)));
     daemon.signal(Signal::SIGINT);
     let stopping = daemon.wait_any("supervisor_stopping");
     assert_eq!(stopping["reason"], "signal SIGINT");
@@ -285,7 +288,7 @@ fn stats_are_logged_every_tracestatsinterval() {
     let head = format!("<config><tracestatsinterval>1</tracestatsinterval></config>{FAST}");
     let mut daemon = Daemon::start(&registry(&head, &[idle("a"), idle("b")].concat()));
     let pids = daemon.started_pids(&["a", "b"]);
-    for (id, pid) in ["a", "b"].into_iter().zip(pids) {
+    for (id, &pid) in ["a", "b"].into_iter().zip(&pids) {
         let stats = daemon.wait_for("stats", |e| e["event"] == "stats" && e["component"] == id);
         assert_eq!(stats["pid"], pid);
         assert!(stats["rss_bytes"].as_u64().unwrap() > 0);
@@ -293,6 +296,13 @@ fn stats_are_logged_every_tracestatsinterval() {
         assert_eq!(stats["restarts"], 0);
         assert_eq!(stats["level"], "INFO");
     }
+    // The control: the same field counts a restart.
+    kill(pids[1], Signal::SIGKILL);
+    let b = daemon.started_pid("b");
+    let stats = daemon.wait_for("stats of the restarted b", |e| {
+        e["event"] == "stats" && e["component"] == "b" && e["pid"] == b
+    });
+    assert_eq!(stats["restarts"], 1);
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -303,9 +313,21 @@ fn a_second_sigterm_kills_at_once() {
         &["--ignore-term"],
         "<stopTimeout>60</stopTimeout>",
     );
-    let mut daemon = Daemon::start(&registry(FAST, &server));
-    let pid = daemon.started_pid("stubborn");
-    eventually("standin catches SIGTERM", || catches_sigterm(pid));
+    // The control, a level of its own stopped first: killed by its 0.3 s timeout, which the
+    // log does show.
+    let control = standin_server(
+        "control",
+        &["--ignore-term"],
+        "<stopTimeout>0.3</stopTimeout><startPriority>9</startPriority>",
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &[server, control].concat()));
+    let [pid, control] = daemon.started_pids(&["stubborn", "control"])[..] else {
+        unreachable!()
+    };
+    eventually("standin catches SIGTERM", || {
+        catches_sigterm(pid) && catches_sigterm(control)
+    });
+    assert!(alive(pid));
     daemon.signal(Signal::SIGTERM);
     daemon.wait_event("component_stopping", "stubborn");
     daemon.signal(Signal::SIGTERM);
@@ -313,8 +335,14 @@ fn a_second_sigterm_kills_at_once() {
     assert_eq!(stopped["pid"], pid);
     assert_eq!(daemon.wait_exit(), Some(0));
     assert!(!alive(pid));
+    assert_eq!(
+        events_of(&daemon, "component_killed", "control").len(),
+        1,
+        "{:#?}",
+        daemon.events()
+    );
     assert!(
-        !daemon.names().iter().any(|n| n == "component_killed"),
+        events_of(&daemon, "component_killed", "stubborn").is_empty(),
         "not by the timeout"
     );
 }
