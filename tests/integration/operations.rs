@@ -315,6 +315,11 @@ fn a_port_in_use_stops_the_daemon_before_it_starts_anything() {
     );
     assert!(!report.exists(), "the component never ran");
     drop(taken);
+    // The control: with the port free, the same registry starts a, which writes its report.
+    let mut daemon = daemon.successor();
+    daemon.wait_event("component_starting", "a");
+    read_json_when_ready(&report);
+    assert_eq!(daemon.stop(), Some(0));
 }
 
 fn idle_connections_are_closed_and_cannot_lock_the_endpoint_out() {
