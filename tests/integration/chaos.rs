@@ -1059,6 +1059,7 @@ fn a_killed_daemon_takes_its_20_components_along() {
             COMPONENTS,
             "trial {trial}: 20 components run"
         );
+        assert!(pids.iter().all(|&pid| alive(pid)), "trial {trial}");
         kill(daemon.pid(), Signal::SIGKILL);
         let killed_at = Instant::now();
         loop {
