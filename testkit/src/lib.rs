@@ -30,8 +30,8 @@ pub use procfs::{
 };
 pub use programs::{standin, supervisor_bin, use_supervisor};
 pub use registry::{
-    cli_command, free_port, idle, registry, run_bounded, standin_server, supervisor, xml_escape,
-    FAST, NO_BACKOFF,
+    cli_command, free_port, idle, killed_on_stop, registry, run_bounded, standin_server,
+    supervisor, xml_escape, FAST, NO_BACKOFF,
 };
 
 /// How long any single wait may take before the test fails.

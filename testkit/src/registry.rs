@@ -37,6 +37,14 @@ pub fn idle(id: &str) -> String {
     standin_server(id, &[], NO_BACKOFF)
 }
 
+/// A `<server>` running the stand-in so that it ignores SIGTERM and is killed 0.3 s after its stop
+/// signal, with extra `settings`: the control beside a check that no `component_killed` was
+/// logged. Stop it only once it [`catches_sigterm`](crate::catches_sigterm).
+pub fn killed_on_stop(id: &str, settings: &str) -> String {
+    let settings = format!("<stopTimeout>0.3</stopTimeout>{settings}");
+    standin_server(id, &["--ignore-term"], &settings)
+}
+
 /// Escapes text for an XML element body or a double-quoted attribute.
 pub fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -93,11 +93,7 @@ fn running_out_of_descriptors_is_a_paced_failed_start() {
 /// `component_stopped`, and whether it had to be killed. A sibling that ignores SIGTERM, stopped
 /// with it, is the control: its `component_killed` shows the log would hold one for `id` too.
 fn time_to_stop(server: &str, id: &str, before_stop: impl FnOnce(u32)) -> (f64, bool) {
-    let control = standin_server(
-        "control",
-        &["--ignore-term"],
-        "<stopTimeout>0.3</stopTimeout>",
-    );
+    let control = killed_on_stop("control", "");
     let mut daemon = Daemon::start(&registry("", &format!("{control}{server}")));
     let pids = daemon.started_pids(&["control", id]);
     let pid = pids[1];

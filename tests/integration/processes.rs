@@ -107,11 +107,7 @@ fn stop_leaves_no_process_of_the_group(ignore_term: bool) {
     }
     let server = standin_server("family", &args, "<stopTimeout>0.3</stopTimeout>");
     // The control, stopped with family: it ignores SIGTERM, so its kill is always logged.
-    let control = standin_server(
-        "control",
-        &["--ignore-term"],
-        "<stopTimeout>0.3</stopTimeout>",
-    );
+    let control = killed_on_stop("control", "");
     let mut daemon = Daemon::start(&registry(FAST, &[control, server].concat()));
     let [control, pid] = daemon.started_pids(&["control", "family"])[..] else {
         unreachable!()

@@ -315,11 +315,7 @@ fn a_second_sigterm_kills_at_once() {
     );
     // The control, a level of its own stopped first: killed by its 0.3 s timeout, which the
     // log does show.
-    let control = standin_server(
-        "control",
-        &["--ignore-term"],
-        "<stopTimeout>0.3</stopTimeout><startPriority>9</startPriority>",
-    );
+    let control = killed_on_stop("control", "<startPriority>9</startPriority>");
     let mut daemon = Daemon::start(&registry(FAST, &[server, control].concat()));
     let [pid, control] = daemon.started_pids(&["stubborn", "control"])[..] else {
         unreachable!()
