@@ -104,7 +104,9 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit)
+    // SUPERVISOR_NO_CLONE3: create children with clone(2) and cgroup.procs, as before clone3.
+    let clone3 = std::env::var_os("SUPERVISOR_NO_CLONE3").is_none();
+    let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit, clone3)
         .context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
