@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::sys::SpawnMode;
@@ -31,11 +31,15 @@ pub struct Cgroups {
 pub struct ComponentCgroup {
     /// The cgroup's directory.
     pub path: PathBuf,
-    /// The file a child enters by (see [`ComponentCgroup::entry`]) and `cgroup.kill`, kept open
-    /// after the first start while [`COMPONENTS_KEPT_OPEN`] allows: every start uses the
-    /// first, every exit of the main process writes the second, and opening either walks the
+    /// The file a child enters by (see [`ComponentCgroup::entry`]) and `cgroup.events`, kept
+    /// open after the first start while [`COMPONENTS_KEPT_OPEN`] allows: every start uses the
+    /// first, every exit of the main process reads the second, and opening either walks the
     /// cgroup tree.
     kept: OnceLock<KeptFiles>,
+    /// Whether `cgroup.kill` was ever written. Linux 6.18 (at least) SIGKILLs at birth every
+    /// child created with `CLONE_INTO_CGROUP` in a cgroup killed before (it compares the
+    /// cgroup's kill count with the parent's), so such a cgroup is joined by a write instead.
+    killed: AtomicBool,
 }
 
 /// A component cgroup's files, open.
@@ -44,7 +48,7 @@ struct KeptFiles {
     entry: File,
     /// Which way `entry` was opened for.
     mode: SpawnMode,
-    kill: File,
+    events: File,
 }
 
 /// How many components keep their cgroup files open, two descriptors each (the ones started
@@ -72,23 +76,41 @@ impl AsFd for EntryFile<'_> {
 }
 
 impl ComponentCgroup {
-    /// What a child started the `mode` way enters by (close-on-exec): the directory itself for
-    /// a child born in the cgroup, `cgroup.procs` open for writing for one that moves itself.
-    pub fn entry(&self, mode: SpawnMode) -> io::Result<EntryFile<'_>> {
+    /// What the next child enters by, and the way it must be created: born in the cgroup
+    /// ([`SpawnMode::Clone3`]: the directory itself) unless the daemon creates children with
+    /// `clone` or the cgroup was killed before; else by a write to `cgroup.procs`.
+    pub fn entry(&self, mode: SpawnMode) -> io::Result<(EntryFile<'_>, SpawnMode)> {
+        let mode = match mode {
+            SpawnMode::Clone3 if self.killed.load(Ordering::Relaxed) => SpawnMode::Clone,
+            mode => mode,
+        };
         if let Some(kept) = self.keep_open(mode).filter(|kept| kept.mode == mode) {
-            return Ok(EntryFile::Kept(&kept.entry));
+            return Ok((EntryFile::Kept(&kept.entry), mode));
         }
-        Ok(EntryFile::Opened(open_entry(&self.path, mode)?))
+        Ok((EntryFile::Opened(open_entry(&self.path, mode)?), mode))
     }
 
-    /// SIGKILLs every process in the cgroup (`cgroup.kill`).
+    /// SIGKILLs every process in the cgroup (`cgroup.kill`), if there is any: after the main
+    /// process's exit there usually is none (its zombie does not count).
     pub fn kill(&self) {
-        match self.kept.get() {
-            Some(kept) => {
-                let _ = kept.kill.write_at(b"1", 0);
-            }
-            None => kill(&self.path),
+        if self.populated() {
+            self.killed.store(true, Ordering::Relaxed);
+            kill(&self.path);
         }
+    }
+
+    /// Whether any live process is in the cgroup (`populated 1` in `cgroup.events`; yes when it
+    /// cannot be read).
+    fn populated(&self) -> bool {
+        let mut events = [0u8; 128];
+        let read = match self.kept.get() {
+            Some(kept) => kept.events.read_at(&mut events, 0),
+            None => File::open(self.path.join("cgroup.events"))
+                .and_then(|file| file.read_at(&mut events, 0)),
+        };
+        read.map_or(true, |length| {
+            !events[..length].windows(11).any(|w| w == b"populated 0")
+        })
     }
 
     /// The kept files, opened on first use while the budget lasts.
@@ -98,8 +120,12 @@ impl ComponentCgroup {
         }
         if KEPT_OPEN.fetch_add(1, Ordering::Relaxed) < COMPONENTS_KEPT_OPEN {
             let opened = open_entry(&self.path, mode).and_then(|entry| {
-                let kill = open_for_writing(&self.path.join("cgroup.kill"))?;
-                Ok(KeptFiles { entry, mode, kill })
+                let events = File::open(self.path.join("cgroup.events"))?;
+                Ok(KeptFiles {
+                    entry,
+                    mode,
+                    events,
+                })
             });
             if let Ok(files) = opened {
                 if self.kept.set(files).is_ok() {
@@ -166,6 +192,7 @@ impl Cgroups {
         let made = Arc::new(ComponentCgroup {
             path,
             kept: OnceLock::new(),
+            killed: AtomicBool::new(false),
         });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)

@@ -419,7 +419,7 @@ impl ProcessTable {
             empty => empty.insert(new_spawner().map_err(SpawnError::Prepare)?),
         };
         let placement = Placement {
-            cgroup: entry.as_ref().map(|entry| match self.mode {
+            cgroup: entry.as_ref().map(|(entry, mode)| match mode {
                 SpawnMode::Clone3 => CgroupJoin::Born(entry.as_fd()),
                 SpawnMode::Clone => CgroupJoin::Write(entry.as_fd()),
             }),
