@@ -81,15 +81,14 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
     let needed = limits::needed(&registry.tree.root);
-    let child_file_limit = match limits::raise() {
+    let child_file_limit = match limits::raise(needed.total()) {
         Ok(raised) => {
-            if raised.now < needed {
+            if let Some(advice) = needed.shortfall(raised.now) {
                 tracing::warn!(
                     event = "open_file_limit_low",
-                    needed,
+                    needed = needed.total(),
                     limit = raised.now,
-                    "the open-file limit is below what the registry's components need: raise \
-                     the hard RLIMIT_NOFILE (ulimit -Hn, LimitNOFILE= in a systemd unit)"
+                    "{advice}"
                 );
             }
             // Children get the inherited limit back only where the daemon changed it.

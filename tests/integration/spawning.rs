@@ -80,5 +80,41 @@ fn children_are_born_in_their_cgroup_and_the_fallback_still_joins_it() {
     }
 }
 
-pub const TESTS: &[testkit::harness::Test] =
-    testkit::tests![children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,];
+/// A registry that needs more descriptors than the hard limit: `check` says how many it needs
+/// and which settings lower the need (and still passes: the registry is valid), and `run` says
+/// the same at start-up; under a limit that is enough, `check` says nothing of it.
+fn check_and_run_say_how_many_descriptors_the_registry_needs() {
+    let servers: String = (0..100)
+        .map(|i| standin_server(&format!("c{i:03}"), &[], ""))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry_path = dir.path().join("SupervisorRegistry.xml");
+    std::fs::write(&registry_path, registry(FAST, &servers)).expect("registry");
+    let path = registry_path.to_string_lossy().into_owned();
+    let check = |nofile: &str| {
+        let mut command = std::process::Command::new("prlimit");
+        command.args([nofile, supervisor_bin(), "--registry", &path, "check"]);
+        run_bounded(command, DEADLINE)
+    };
+    let short = check("--nofile=100:120");
+    assert!(short.status.success(), "{short:?}");
+    let warning = String::from_utf8_lossy(&short.stderr);
+    assert!(warning.contains("needs 840 open files"), "{warning}");
+    assert!(warning.contains("stderr=\"merge\""), "{warning}");
+    let enough = check("--nofile=1000:1000");
+    assert!(enough.status.success(), "{enough:?}");
+    assert!(
+        !String::from_utf8_lossy(&enough.stderr).contains("open files"),
+        "{enough:?}"
+    );
+    let mut daemon = Daemon::start_wrapped(dir, registry_path, &["prlimit", "--nofile=100:120"]);
+    let low = daemon.wait_any("open_file_limit_low");
+    let message = low["message"].as_str().unwrap_or_default();
+    assert!(message.contains("needs 840 open files"), "{low}");
+    assert!(message.contains("stderr=\"merge\""), "{low}");
+}
+
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
+    check_and_run_say_how_many_descriptors_the_registry_needs,
+];
