@@ -48,21 +48,9 @@ fn the_floor(bench: &mut Bench, minimal: &Path, stamp: &Path) -> Option<Latencie
         .stdin(Stdio::null())
         .process_group(0)
         .spawn();
-    let measured = match child {
-        Ok(child) => {
-            let running = Running(child);
-            let measured = measure(
-                &stamps,
-                bench.config.kills,
-                bench.config.gap,
-                Duration::from_secs(5),
-            );
-            drop(running);
-            measured
-        }
-        Err(e) => Err(format!("cannot start minimal: {e}")),
-    };
-    kill_last(&stamps);
+    let measured = child
+        .map_err(|e| format!("cannot start minimal: {e}"))
+        .and_then(|child| measure_running(Running(child), &stamps, bench.config.kills, bench));
     let result = match &measured {
         Ok(latencies) => format!(
             "floor (C `waitpid` + `posix_spawn`, benches/floor/minimal.c): {}",
@@ -139,17 +127,7 @@ fn the_peer(bench: &mut Bench, peer: peers::Peer, stamp: &Path, floor: Option<&L
     let stamps = dir.join("stamps");
     let measured = peer
         .start(&program, &dir, stamp, &stamps)
-        .and_then(|running| {
-            let measured = measure(
-                &stamps,
-                bench.config.peer_kills,
-                bench.config.gap,
-                Duration::from_secs(10),
-            );
-            drop(running);
-            measured
-        });
-    kill_last(&stamps);
+        .and_then(|running| measure_running(running, &stamps, bench.config.peer_kills, bench));
     let result = match measured {
         Ok(latencies) => format!(
             "{}: {}{}",
@@ -160,6 +138,20 @@ fn the_peer(bench: &mut Bench, peer: peers::Peer, stamp: &Path, floor: Option<&L
         Err(why) => format!("{}: **FAILED**: {why}", peer.name()),
     };
     bench.report.row(SCENARIO, 1, result, "", None);
+}
+
+/// Measures `kills` restarts of what `running` keeps going, then stops it (and the last `stamp`
+/// it left).
+fn measure_running(
+    running: Running,
+    stamps: &Path,
+    kills: usize,
+    bench: &Bench,
+) -> Result<Latencies, String> {
+    let measured = measure(stamps, kills, bench.config.gap, Duration::from_secs(10));
+    drop(running);
+    kill_last(stamps);
+    measured
 }
 
 /// `; p50 1.10× · p99 1.50× the floor`.

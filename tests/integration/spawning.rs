@@ -9,19 +9,6 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::Signal;
 use testkit::*;
 
-/// Where the cgroup2 hierarchy is mounted, if there is one and the daemon (as root) may write it.
-fn writable_cgroup2() -> Option<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))?
-        .split(' ')
-        .nth(4)?;
-    nix::unistd::geteuid()
-        .is_root()
-        .then(|| PathBuf::from(mount))
-}
-
 /// The cgroup2 directory of process `pid`, below `mount`.
 fn cgroup_of(mount: &Path, pid: u32) -> PathBuf {
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
@@ -46,7 +33,7 @@ fn written(watch: &Inotify) -> bool {
 /// (the positive control: the watch does see the writes) and still puts every child in its
 /// cgroup. The daemon says once which way it creates children.
 fn children_are_born_in_their_cgroup_and_the_fallback_still_joins_it() {
-    let Some(mount) = writable_cgroup2() else {
+    let Some(mount) = crate::processes::writable_cgroup2().map(PathBuf::from) else {
         skip!("no writable cgroup2 hierarchy");
     };
     const RESTARTS: usize = 4;
