@@ -2,7 +2,7 @@
 //!
 //! The corpus is every malformed fixture of tests/fixtures/registry/expectations.txt, plus
 //! inputs too big to commit, generated here: 10,000 nested groups, a 100 MB (sparse) file, a
-//! 10 KB server id and more than 300,000 nodes. Two more, 100,000 attributes on one element and
+//! 10 KB server id and more than 100,000 nodes. Two more, 100,000 attributes on one element and
 //! over 10,000 elements, have tests of their own (both once bugs: quadratic time in roxmltree,
 //! unbounded diagnostics; now refused by the registry's attribute pre-scan).
 //! For each one:
@@ -227,12 +227,12 @@ fn generated_cases(dir: &Path) -> Vec<Case> {
     add("id-10kb.xml", long_id, ("2:13", "is not a valid id"));
 
     let mut nodes = format!("<supervisor><servers>{MARKER_SERVER}\n");
-    nodes.push_str(&"<a/>".repeat(300_001));
+    nodes.push_str(&"<a/>".repeat(100_001));
     nodes.push_str("</servers></supervisor>\n");
     add(
-        "nodes-300001.xml",
+        "nodes-100001.xml",
         nodes,
-        ("1:1", "more than 300000 XML nodes"),
+        ("1:1", "more than 100000 XML nodes"),
     );
 
     // Valid if it were read: the size check must refuse it before reading.
