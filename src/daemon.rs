@@ -81,15 +81,14 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
     let needed = limits::needed(&registry.tree.root);
-    let child_file_limit = match limits::raise() {
+    let child_file_limit = match limits::raise(needed.total()) {
         Ok(raised) => {
-            if raised.now < needed {
+            if let Some(advice) = needed.shortfall(raised.now) {
                 tracing::warn!(
                     event = "open_file_limit_low",
-                    needed,
+                    needed = needed.total(),
                     limit = raised.now,
-                    "the open-file limit is below what the registry's components need: raise \
-                     the hard RLIMIT_NOFILE (ulimit -Hn, LimitNOFILE= in a systemd unit)"
+                    "{advice}"
                 );
             }
             // Children get the inherited limit back only where the daemon changed it.
@@ -104,7 +103,9 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         std::fs::create_dir_all(temp)
             .with_context(|| format!("cannot create temp directory {}", temp.display()))?;
     }
-    let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit)
+    // SUPERVISOR_NO_CLONE3: create children with clone(2) and cgroup.procs, as before clone3.
+    let clone3 = std::env::var_os("SUPERVISOR_NO_CLONE3").is_none();
+    let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit, clone3)
         .context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;

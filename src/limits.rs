@@ -5,7 +5,7 @@
 
 use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::process::FileLimit;
-use actors::spec::{GroupSpec, StderrMode, StdoutMode};
+use actors::spec::{GroupSpec, OutputSpec, StderrMode, StdoutMode};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// Descriptors the daemon needs besides its components' pipes: up to 64 control clients,
@@ -13,18 +13,54 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 /// open (two a component, for the first components).
 const HEADROOM: u64 = 128 + 2 * COMPONENTS_KEPT_OPEN as u64;
 
-/// The descriptors a daemon running `root` needs.
-pub fn needed(root: &GroupSpec) -> u64 {
-    let pipes: u64 = root
-        .components()
-        .iter()
-        .map(|component| {
-            let output = &component.output;
-            u64::from(output.stdout == StdoutMode::Capture)
-                + u64::from(output.stderr == StderrMode::Separate)
+/// The descriptors a daemon running a registry needs, and where they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// Components whose stdout is captured (one pipe each).
+    pub stdout: u64,
+    /// Components whose stderr is captured apart (one more pipe each).
+    pub stderr: u64,
+}
+
+impl Need {
+    /// All of it, headroom included.
+    pub fn total(&self) -> u64 {
+        HEADROOM + self.stdout + self.stderr
+    }
+
+    /// What to tell the operator when `limit` is below the need: how many descriptors, why, and
+    /// the settings that lower the need; `None` when the limit is enough.
+    pub fn shortfall(&self, limit: u64) -> Option<String> {
+        (limit < self.total()).then(|| {
+            format!(
+                "the registry needs {} open files ({} pipes for captured stdout, {} for stderr \
+                 captured apart, {HEADROOM} for the daemon itself) and the limit is {limit}: \
+                 raise the hard RLIMIT_NOFILE (ulimit -Hn, LimitNOFILE= in a systemd unit), or \
+                 lower the need with <output stderr=\"merge\"/> (one pipe a component) or \
+                 stdout=\"null\" stderr=\"null\" (none)",
+                self.total(),
+                self.stdout,
+                self.stderr,
+            )
         })
-        .sum();
-    HEADROOM + pipes
+    }
+}
+
+/// The descriptors a daemon running `root` needs.
+pub fn needed(root: &GroupSpec) -> Need {
+    let components = root.components();
+    let count = |captured: fn(&OutputSpec) -> bool| {
+        components.iter().filter(|c| captured(&c.output)).count() as u64
+    };
+    Need {
+        stdout: count(|output| output.stdout == StdoutMode::Capture),
+        stderr: count(|output| output.stderr == StderrMode::Separate),
+    }
+}
+
+/// The hard open-file limit of this process.
+pub fn hard_limit() -> nix::Result<u64> {
+    getrlimit(Resource::RLIMIT_NOFILE).map(|(_, hard)| hard)
 }
 
 /// What [`raise`] did.
@@ -36,15 +72,30 @@ pub struct Raised {
     pub now: u64,
 }
 
-/// Raises the soft limit to the hard one. The hard limit is the operator's ceiling and stays:
-/// when it is below what the registry needs, the caller says so.
-pub fn raise() -> nix::Result<Raised> {
+/// Raises the soft limit to the hard one. When the hard one is below `needed`, first tries to
+/// raise it to the kernel's ceiling (`fs.nr_open`), as systemd does: that takes privilege
+/// (CAP_SYS_RESOURCE) and may be refused; the caller then says what is missing.
+pub fn raise(needed: u64) -> nix::Result<Raised> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let inherited = FileLimit { soft, hard };
+    if hard < needed {
+        let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok());
+        if let Some(ceiling) = ceiling.filter(|&ceiling| ceiling > hard) {
+            if setrlimit(Resource::RLIMIT_NOFILE, ceiling, ceiling).is_ok() {
+                return Ok(Raised {
+                    inherited,
+                    now: ceiling,
+                });
+            }
+        }
+    }
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
     Ok(Raised {
-        inherited: FileLimit { soft, hard },
+        inherited,
         now: hard.max(soft),
     })
 }
@@ -52,7 +103,6 @@ pub fn raise() -> nix::Result<Raised> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actors::spec::OutputSpec;
 
     #[test]
     fn each_captured_stream_costs_one_descriptor() {
@@ -66,13 +116,21 @@ mod tests {
         )
         .expect("valid registry");
         assert_eq!(OutputSpec::DEFAULT.stderr, StderrMode::Separate);
-        assert_eq!(needed(&registry.tree.root), HEADROOM + 2 + 1);
+        let need = needed(&registry.tree.root);
+        assert_eq!(need.total(), HEADROOM + 2 + 1);
+        assert_eq!(need.shortfall(need.total()), None);
+        let advice = need.shortfall(need.total() - 1).expect("one short");
+        assert!(
+            advice.contains(&format!("needs {} open files", need.total())),
+            "{advice}"
+        );
+        assert!(advice.contains("stderr=\"merge\""), "{advice}");
     }
 
     #[test]
     fn the_soft_limit_reaches_at_least_the_hard_one() {
         let before = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-        let raised = raise().unwrap();
+        let raised = raise(0).unwrap();
         assert_eq!(raised.inherited.soft, before.0);
         assert!(raised.now >= before.1);
     }

@@ -53,6 +53,11 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
     match cli.verb {
         Verb::Check => {
             print!("{}", check::render(&registry));
+            let needed = supervisor::limits::needed(&registry.tree.root);
+            let limit = supervisor::limits::hard_limit().unwrap_or(u64::MAX);
+            if let Some(advice) = needed.shortfall(limit) {
+                eprintln!("warning: {advice}");
+            }
             ExitCode::SUCCESS
         }
         Verb::Start { .. } => verbs::start_daemon(cli, &registry),

@@ -47,5 +47,8 @@ pub const SUPERVISOR_STOPPED: &str = "supervisor_stopped";
 pub const ORPHAN_REAPED: &str = "orphan_reaped";
 /// `waitid`/`waitpid` failed unexpectedly; `error`.
 pub const REAP_FAILED: &str = "reap_failed";
+/// How the daemon creates children, logged once at start; `mode` (`clone3` or `clone`),
+/// `reason` (why not `clone3`), `cgroups`.
+pub const SPAWN_MODE: &str = "spawn_mode";
 /// A message arrived that the receiver's state does not expect; it was ignored.
 pub const UNEXPECTED_MESSAGE: &str = "unexpected_message";

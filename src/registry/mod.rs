@@ -34,8 +34,9 @@ pub use diff::needs_restart;
 pub use error::{Diagnostic, RegistryError};
 pub use file::{load_off_thread, load_within, READ_DEADLINE};
 
-/// The largest registry file accepted, in bytes (1 MiB).
-pub const MAX_BYTES: u64 = 1 << 20;
+/// The largest registry file accepted, in bytes (4 MiB): 10,000 plainly written servers take
+/// about 1.5 MB; the node limit bounds the work (and memory) a file can ask for.
+pub const MAX_BYTES: u64 = 4 << 20;
 /// The deepest element nesting accepted; `<supervisor>` is level 1.
 pub const MAX_DEPTH: usize = 32;
 /// The most XML nodes (elements, text, comments…) a registry may have.
@@ -134,7 +135,7 @@ fn at_start(path: &Path, message: String) -> RegistryError {
 
 fn too_big(path: &Path, size: u64) -> RegistryError {
     let message = format!(
-        "the registry is too large ({size} bytes); at most {MAX_BYTES} bytes (1 MiB) are allowed"
+        "the registry is too large ({size} bytes); at most {MAX_BYTES} bytes (4 MiB) are allowed"
     );
     at_start(path, message)
 }

@@ -104,17 +104,16 @@ fn a_100_mb_file_is_rejected_before_it_is_read() {
 }
 
 #[test]
-fn one_byte_over_a_mebibyte_is_too_large() {
+fn one_byte_over_the_limit_is_too_large() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.xml");
     let mut file = std::fs::File::create(&path).unwrap();
     file.write_all(b"<supervisor><servers/></supervisor>")
         .unwrap();
-    file.write_all(&vec![b' '; (1 << 20) - 35 + 1]).unwrap();
-    assert!(load(&path)
-        .unwrap_err()
-        .to_string()
-        .contains("too large (1048577 bytes)"));
+    file.write_all(&vec![b' '; MAX_BYTES as usize - 35 + 1])
+        .unwrap();
+    let expected = format!("too large ({} bytes)", MAX_BYTES + 1);
+    assert!(load(&path).unwrap_err().to_string().contains(&expected));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(parse(&path, &text).is_err());
     assert!(parse(&path, &text[..text.len() - 1]).is_ok());
@@ -164,11 +163,11 @@ fn ten_thousand_nested_unknown_elements_are_one_error() {
 fn more_than_the_nodes_limit_is_refused() {
     let text = format!(
         "<supervisor><servers>{}</servers></supervisor>",
-        "<x/>".repeat(100_001)
+        "<x/>".repeat(NODES_LIMIT as usize + 1)
     );
     assert_eq!(
         only_error(&text),
-        "1:1: the registry has more than 100000 XML nodes"
+        format!("1:1: the registry has more than {NODES_LIMIT} XML nodes")
     );
 }
 
@@ -1234,4 +1233,21 @@ fn tcpport_takes_a_bind_address() {
             .contains("`localhost` is not an IP address"),
         "{error}"
     );
+}
+
+#[test]
+fn ten_thousand_plainly_written_servers_fit_the_limits() {
+    let servers: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "<server id=\"server-{i:05}\"><executable>/usr/local/bin/my-service</executable>\
+                 <arguments><argument>--port</argument><argument>{}</argument></arguments></server>\n",
+                8000 + i
+            )
+        })
+        .collect();
+    let text = format!("<supervisor>\n<servers>\n{servers}</servers>\n</supervisor>\n");
+    assert!(text.len() > 1 << 20, "more than the old 1 MiB cap");
+    let registry = parse(Path::new("plain.xml"), &text).expect("fits");
+    assert_eq!(registry.tree.root.components().len(), 10_000);
 }

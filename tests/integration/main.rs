@@ -20,6 +20,7 @@ mod properties;
 mod readiness;
 mod registry_errors;
 mod registry_reads;
+mod spawning;
 mod supervision;
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
         ("readiness", readiness::TESTS),
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
+        ("spawning", spawning::TESTS),
         ("supervision", supervision::TESTS),
     ])
 }

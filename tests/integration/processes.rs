@@ -257,7 +257,7 @@ fn wait_spawn_failed_at(daemon: &mut Daemon, id: &str, step: &str) {
 }
 
 /// Where the cgroup2 hierarchy is mounted, if there is one and the daemon (as root) may write it.
-fn writable_cgroup2() -> Option<String> {
+pub(crate) fn writable_cgroup2() -> Option<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let mount = mountinfo
         .lines()

@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use super::sys::SpawnMode;
 
 /// The daemon's cgroup subtree.
 #[derive(Debug, Clone)]
@@ -24,22 +26,29 @@ pub struct Cgroups {
     made: HashMap<String, Arc<ComponentCgroup>>,
 }
 
-/// A component's cgroup: its directory and the files the daemon writes in it.
+/// A component's cgroup: its directory and the files the daemon uses in it.
 #[derive(Debug)]
 pub struct ComponentCgroup {
     /// The cgroup's directory.
     pub path: PathBuf,
-    /// `cgroup.procs` and `cgroup.kill`, kept open after the first start while
-    /// [`COMPONENTS_KEPT_OPEN`] allows: every start joins the first, every exit of the main
-    /// process writes the second, and opening either walks the cgroup tree.
+    /// The file a child enters by (see [`ComponentCgroup::entry`]) and `cgroup.events`, kept
+    /// open after the first start while [`COMPONENTS_KEPT_OPEN`] allows: every start uses the
+    /// first, every exit of the main process reads the second, and opening either walks the
+    /// cgroup tree.
     kept: OnceLock<KeptFiles>,
+    /// Whether `cgroup.kill` was ever written. Linux 6.18 (at least) SIGKILLs at birth every
+    /// child created with `CLONE_INTO_CGROUP` in a cgroup killed before (it compares the
+    /// cgroup's kill count with the parent's), so such a cgroup is joined by a write instead.
+    killed: AtomicBool,
 }
 
 /// A component cgroup's files, open.
 #[derive(Debug)]
 struct KeptFiles {
-    procs: File,
-    kill: File,
+    entry: File,
+    /// Which way `entry` was opened for.
+    mode: SpawnMode,
+    events: File,
 }
 
 /// How many components keep their cgroup files open, two descriptors each (the ones started
@@ -49,54 +58,74 @@ pub const COMPONENTS_KEPT_OPEN: usize = 256;
 /// How many components keep their files open now.
 static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// A component's `cgroup.procs`, open for a child to join: kept by the component, or opened for
-/// this one start.
-pub enum ProcsFile<'a> {
+/// The file a child enters its cgroup by: kept by the component, or opened for this one start.
+pub enum EntryFile<'a> {
     /// The component's kept file.
     Kept(&'a File),
     /// Opened for this start, closed after it.
     Opened(File),
 }
 
-impl AsFd for ProcsFile<'_> {
+impl AsFd for EntryFile<'_> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            ProcsFile::Kept(file) => file.as_fd(),
-            ProcsFile::Opened(file) => file.as_fd(),
+            EntryFile::Kept(file) => file.as_fd(),
+            EntryFile::Opened(file) => file.as_fd(),
         }
     }
 }
 
 impl ComponentCgroup {
-    /// `cgroup.procs`, open for writing (close-on-exec).
-    pub fn procs(&self) -> io::Result<ProcsFile<'_>> {
-        if let Some(kept) = self.keep_open() {
-            return Ok(ProcsFile::Kept(&kept.procs));
+    /// What the next child enters by, and the way it must be created: born in the cgroup
+    /// ([`SpawnMode::Clone3`]: the directory itself) unless the daemon creates children with
+    /// `clone` or the cgroup was killed before; else by a write to `cgroup.procs`.
+    pub fn entry(&self, mode: SpawnMode) -> io::Result<(EntryFile<'_>, SpawnMode)> {
+        let mode = match mode {
+            SpawnMode::Clone3 if self.killed.load(Ordering::Relaxed) => SpawnMode::Clone,
+            mode => mode,
+        };
+        if let Some(kept) = self.keep_open(mode).filter(|kept| kept.mode == mode) {
+            return Ok((EntryFile::Kept(&kept.entry), mode));
         }
-        Ok(ProcsFile::Opened(open_for_writing(
-            &self.path.join("cgroup.procs"),
-        )?))
+        Ok((EntryFile::Opened(open_entry(&self.path, mode)?), mode))
     }
 
-    /// SIGKILLs every process in the cgroup (`cgroup.kill`).
+    /// SIGKILLs every process in the cgroup (`cgroup.kill`), if there is any: after the main
+    /// process's exit there usually is none (its zombie does not count).
     pub fn kill(&self) {
-        match self.kept.get() {
-            Some(kept) => {
-                let _ = kept.kill.write_at(b"1", 0);
-            }
-            None => kill(&self.path),
+        if self.populated() {
+            self.killed.store(true, Ordering::Relaxed);
+            kill(&self.path);
         }
+    }
+
+    /// Whether any live process is in the cgroup (`populated 1` in `cgroup.events`; yes when it
+    /// cannot be read).
+    fn populated(&self) -> bool {
+        let mut events = [0u8; 128];
+        let read = match self.kept.get() {
+            Some(kept) => kept.events.read_at(&mut events, 0),
+            None => File::open(self.path.join("cgroup.events"))
+                .and_then(|file| file.read_at(&mut events, 0)),
+        };
+        read.map_or(true, |length| {
+            !events[..length].windows(11).any(|w| w == b"populated 0")
+        })
     }
 
     /// The kept files, opened on first use while the budget lasts.
-    fn keep_open(&self) -> Option<&KeptFiles> {
+    fn keep_open(&self, mode: SpawnMode) -> Option<&KeptFiles> {
         if let Some(kept) = self.kept.get() {
             return Some(kept);
         }
         if KEPT_OPEN.fetch_add(1, Ordering::Relaxed) < COMPONENTS_KEPT_OPEN {
-            let opened = open_for_writing(&self.path.join("cgroup.procs")).and_then(|procs| {
-                let kill = open_for_writing(&self.path.join("cgroup.kill"))?;
-                Ok(KeptFiles { procs, kill })
+            let opened = open_entry(&self.path, mode).and_then(|entry| {
+                let events = File::open(self.path.join("cgroup.events"))?;
+                Ok(KeptFiles {
+                    entry,
+                    mode,
+                    events,
+                })
             });
             if let Ok(files) = opened {
                 if self.kept.set(files).is_ok() {
@@ -114,6 +143,17 @@ impl Drop for ComponentCgroup {
         if self.kept.get().is_some() {
             KEPT_OPEN.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// The cgroup directory at `path` (for `clone3`), or its `cgroup.procs` open for writing.
+fn open_entry(path: &Path, mode: SpawnMode) -> io::Result<File> {
+    match mode {
+        SpawnMode::Clone3 => OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(path),
+        SpawnMode::Clone => open_for_writing(&path.join("cgroup.procs")),
     }
 }
 
@@ -152,6 +192,7 @@ impl Cgroups {
         let made = Arc::new(ComponentCgroup {
             path,
             kept: OnceLock::new(),
+            killed: AtomicBool::new(false),
         });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)

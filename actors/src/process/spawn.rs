@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::stdio::ChildStdio;
 use super::sys::{
-    self, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit, StdioSlots,
+    self, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
+    SpawnMode, StdioSlots,
 };
 use crate::spec::CommandSpec;
 
@@ -97,15 +97,12 @@ impl Launch {
         })
     }
 
-    /// Starts the child of `parent` (the daemon) with `stdio`, in the cgroup whose
-    /// `cgroup.procs` is open as `cgroup_procs` and with `file_limit` if given, and returns its
-    /// pid. The caller holds the process table's lock.
+    /// Starts the child with `stdio` where and how `placement` says, and returns its pid. The
+    /// caller holds the process table's lock.
     pub fn start(
         &self,
         stdio: &ChildStdio,
-        cgroup_procs: Option<BorrowedFd<'_>>,
-        file_limit: Option<FileLimit>,
-        parent: libc::pid_t,
+        placement: Placement<'_>,
         stack: &mut ChildStack,
         slots: &mut StdioSlots,
     ) -> Result<libc::pid_t, SpawnError> {
@@ -115,13 +112,25 @@ impl Launch {
             environment: &self.environment,
             stdio: stdio.descriptors().map_err(SpawnError::Prepare)?,
             directory: self.directory.as_deref(),
-            cgroup_procs,
+            cgroup: placement.cgroup,
             credentials: self.credentials.as_ref(),
-            file_limit,
-            parent,
+            file_limit: placement.file_limit,
+            parent: placement.parent,
         };
-        Ok(sys::spawn(&plan, stack, slots)?)
+        Ok(sys::spawn(&plan, placement.mode, stack, slots)?)
     }
+}
+
+/// Where and how a child starts, besides its command.
+pub struct Placement<'a> {
+    /// The cgroup it goes to, if any.
+    pub cgroup: Option<CgroupJoin<'a>>,
+    /// The open-file limit it gets instead of the daemon's, if any.
+    pub file_limit: Option<FileLimit>,
+    /// The daemon's pid: the child gives up if its parent is already someone else.
+    pub parent: libc::pid_t,
+    /// How it is created.
+    pub mode: SpawnMode,
 }
 
 /// The daemon's environment as `NAME=value` C strings, read once and shared by every command

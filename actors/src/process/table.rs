@@ -20,9 +20,9 @@ use super::cgroup::{Cgroups, ComponentCgroup};
 use super::clock;
 use super::journal::{Journal, JournalWriter, Record};
 use super::procfs;
-use super::spawn::{Launch, SpawnError};
+use super::spawn::{Launch, Placement, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::{self, ChildStack, FileLimit, Stage, StdioSlots};
+use super::sys::{self, CgroupJoin, ChildStack, FileLimit, SpawnMode, Stage, StdioSlots};
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -45,6 +45,12 @@ pub struct ProcessTable {
     daemon_pid: i32,
     /// The open-file limit children get instead of the daemon's (raised) one.
     child_file_limit: Option<FileLimit>,
+    /// How children are created.
+    mode: SpawnMode,
+    /// The thread that made the table, the only one that spawns: a child's parent-death signal
+    /// fires when the *thread* that created it ends. The daemon makes the table on its main
+    /// thread, which lives as long as the process.
+    spawner_thread: Pid,
 }
 
 /// The live children, and where they are journalled.
@@ -301,8 +307,14 @@ pub struct Child {
 }
 
 impl ProcessTable {
-    /// An empty table for this daemon process, keeping no journal and making no cgroups.
+    /// An empty table for this daemon process, keeping no journal and making no cgroups, that
+    /// spawns from the calling thread only, with `clone3` where the kernel takes it.
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::spawning(SpawnMode::detect(true).0)
+    }
+
+    fn spawning(mode: SpawnMode) -> Self {
         ProcessTable {
             inner: Arc::new(Mutex::new(Children {
                 owners: HashMap::new(),
@@ -316,20 +328,42 @@ impl ProcessTable {
             })),
             daemon_pid: std::process::id() as i32,
             child_file_limit: None,
+            mode,
+            spawner_thread: nix::unistd::gettid(),
         }
     }
 
     /// An empty table that keeps `journal` up to date with its live children (from a thread
     /// of its own), with `cgroups` puts each component in a cgroup of its own, and with
-    /// `child_file_limit` gives children that open-file limit.
+    /// `child_file_limit` gives children that open-file limit. Children are created with
+    /// `clone3`, born in their cgroup, when `clone3` is `true` and the kernel takes it, else
+    /// with `clone`; which one is logged. Only the calling thread may spawn: make the table on
+    /// the daemon's main thread.
     pub fn with(
         journal: Journal,
         cgroups: Option<Cgroups>,
         child_file_limit: Option<FileLimit>,
+        clone3: bool,
     ) -> std::io::Result<Self> {
+        let (mode, why) = SpawnMode::detect(clone3);
+        tracing::info!(
+            event = events::SPAWN_MODE,
+            mode = mode.name(),
+            reason = why.as_deref(),
+            cgroups = cgroups.is_some(),
+            "children are created with {}{}",
+            mode.name(),
+            match (&why, cgroups.is_some()) {
+                (None, true) => ", born in their cgroup".to_string(),
+                (Some(why), true) =>
+                    format!(" ({why}), and join their cgroup by writing cgroup.procs"),
+                (Some(why), false) => format!(" ({why})"),
+                (None, false) => String::new(),
+            }
+        );
         let table = ProcessTable {
             child_file_limit,
-            ..Self::new()
+            ..Self::spawning(mode)
         };
         let (dirty, changes) = mpsc::sync_channel(1);
         let weak = Arc::downgrade(&table.inner);
@@ -358,6 +392,12 @@ impl ProcessTable {
         request: SpawnRequest<'_>,
         notify: ExitNotify,
     ) -> Result<(Child, Captured), SpawnError> {
+        if nix::unistd::gettid() != self.spawner_thread {
+            return Err(SpawnError::Prepare(std::io::Error::other(
+                "a spawn off the process table's thread (a child's parent-death signal would \
+                 fire when that thread ends)",
+            )));
+        }
         let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
         let mut children = self.lock();
         let cgroup = match (&mut children.cgroups, request.own_cgroup) {
@@ -367,8 +407,8 @@ impl ProcessTable {
             _ => None,
         };
         // A cgroup someone removed: the next start makes it again.
-        let procs = match cgroup.as_deref().map(ComponentCgroup::procs).transpose() {
-            Ok(procs) => procs,
+        let entry = match cgroup.as_deref().map(|c| c.entry(self.mode)).transpose() {
+            Ok(entry) => entry,
             Err(error) => {
                 children.forget_cgroup(request.id);
                 return Err(SpawnError::Prepare(error));
@@ -378,13 +418,17 @@ impl ProcessTable {
             Some(spawner) => spawner,
             empty => empty.insert(new_spawner().map_err(SpawnError::Prepare)?),
         };
-        let procs = procs.as_ref().map(AsFd::as_fd);
-        let limit = self.child_file_limit;
-        let parent = self.daemon_pid;
+        let placement = Placement {
+            cgroup: entry.as_ref().map(|(entry, mode)| match mode {
+                SpawnMode::Clone3 => CgroupJoin::Born(entry.as_fd()),
+                SpawnMode::Clone => CgroupJoin::Write(entry.as_fd()),
+            }),
+            file_limit: self.child_file_limit,
+            parent: self.daemon_pid,
+            mode: self.mode,
+        };
         let before = clock::boottime_ns();
-        let started = request
-            .launch
-            .start(&stdio, procs, limit, parent, stack, slots);
+        let started = request.launch.start(&stdio, placement, stack, slots);
         let after = clock::boottime_ns();
         let pid = match started {
             Ok(pid) => pid,

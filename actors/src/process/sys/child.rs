@@ -2,8 +2,8 @@
 //! cloned it sleeps meanwhile; the others run on), so it only reads the plan made for it and
 //! makes raw system calls: no allocation, no lock, no logging, no panic, and no libc wrapper that
 //! keeps process-wide state (glibc's `setuid` would change every daemon thread's credentials).
-//! It joins its cgroup first (a write to a descriptor the daemon holds), then leaves the daemon's
-//! descriptor table before it changes anything in it.
+//! Unless it was born there, it joins its cgroup first (a write to a descriptor the daemon
+//! holds), then leaves the daemon's descriptor table before it changes anything in it.
 
 use std::convert::Infallible;
 use std::ffi::c_void;
@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::atomic::Ordering;
 
-use super::parent::{restore_signal_mask, Credentials, Shared, Stage};
+use super::parent::{restore_signal_mask, CgroupJoin, Credentials, Shared, Stage};
 
 /// The child: sets itself up, then runs the program; returns (and so exits) only on failure.
 pub(super) extern "C" fn child_main(shared: *mut c_void) -> libc::c_int {
@@ -30,8 +30,9 @@ type Failure = (Stage, i32);
 
 fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     let plan = shared.plan;
-    // Writing to a descriptor leaves the (still shared) table as it is.
-    if let Some(procs) = plan.cgroup_procs {
+    // Writing to a descriptor leaves the (still shared) table as it is. A child born in its
+    // cgroup is there already.
+    if let Some(CgroupJoin::Write(procs)) = plan.cgroup {
         join_cgroup(procs.as_raw_fd()).map_err(at(Stage::Cgroup))?;
     }
     leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;

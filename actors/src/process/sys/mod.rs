@@ -2,8 +2,10 @@
 //! Each block says why it is sound.
 //!
 //! - here: pidfds, to signal a process and never a recycled pid;
-//! - `parent`: starting a child the way `posix_spawn` does, `clone(CLONE_VM | CLONE_VFORK |
-//!   CLONE_FILES)` on a stack of its own, with every signal blocked around the call;
+//! - `parent`: starting a child the way `posix_spawn` does, `CLONE_VM | CLONE_VFORK |
+//!   CLONE_FILES` on a stack of its own, with every signal blocked around the call;
+//! - `clone3`: the same born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`), and the entry
+//!   trampoline in `asm!` that a `CLONE_VM` child of `clone3` needs;
 //! - `child`: what that child does until `execve`, while it still shares the daemon's memory.
 
 use std::io;
@@ -11,11 +13,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
 
 mod child;
+mod clone3;
 mod parent;
 
 pub use parent::{
-    spawn, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit, Stage,
-    StdioSlots,
+    spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
+    SpawnMode, Stage, StdioSlots,
 };
 
 /// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).

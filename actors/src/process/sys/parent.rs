@@ -1,9 +1,10 @@
-//! Starting a child: `clone(CLONE_VM | CLONE_VFORK | CLONE_FILES)` on a stack of its own. Until
+//! Starting a child: `clone3(CLONE_VM | CLONE_VFORK | CLONE_FILES)` on a stack of its own, born
+//! in its cgroup (see `clone3`), or `clone(2)` where `clone3` is refused ([`SpawnMode`]). Until
 //! `execve` the child shares the daemon's memory, so there is no page-table copy and no
 //! copy-on-write fault in the daemon afterwards (with `fork`, the largest cost of a restart), and
 //! the calling thread sleeps until the child has exec'd or died. It also shares the descriptor
 //! table until it takes a small private copy (see [`StdioSlots`]). Every signal is blocked around
-//! the `clone`, so no daemon handler ever runs in the child; what the child does is in `child`.
+//! the call, so no daemon handler ever runs in the child; what the child does is in `child`.
 
 use std::ffi::{c_void, CStr};
 use std::io;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::child::{child_main, errno};
+use super::clone3;
 
 /// The identity a child drops to before `exec`.
 #[derive(Debug, Clone)]
@@ -71,14 +73,60 @@ pub struct ChildPlan<'a> {
     pub stdio: [Option<BorrowedFd<'a>>; 3],
     /// The working directory; the daemon's when `None`.
     pub directory: Option<&'a CStr>,
-    /// The `cgroup.procs` file of the cgroup the child joins, if any, open for writing.
-    pub cgroup_procs: Option<BorrowedFd<'a>>,
+    /// The cgroup the child goes to, if any.
+    pub cgroup: Option<CgroupJoin<'a>>,
     /// The identity to drop to, if any.
     pub credentials: Option<&'a Credentials>,
     /// The open-file limit to give the child instead of the daemon's, if any.
     pub file_limit: Option<FileLimit>,
     /// The daemon's pid: the child gives up if its parent is already someone else.
     pub parent: libc::pid_t,
+}
+
+/// How a child gets into its component's cgroup.
+#[derive(Debug, Clone, Copy)]
+pub enum CgroupJoin<'a> {
+    /// Born in it ([`SpawnMode::Clone3`]): the cgroup's directory, open.
+    Born(BorrowedFd<'a>),
+    /// Moves itself there before `exec` by writing to its `cgroup.procs`, open for writing.
+    Write(BorrowedFd<'a>),
+}
+
+/// How children are created: decided once per daemon ([`SpawnMode::detect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnMode {
+    /// `clone3`, each child born in its cgroup (`CLONE_INTO_CGROUP`).
+    Clone3,
+    /// `clone(2)`; a child joins its cgroup by writing `cgroup.procs` (7–15 ms on recent
+    /// kernels, during which the spawning thread waits).
+    Clone,
+}
+
+impl SpawnMode {
+    /// [`SpawnMode::Clone3`] where this architecture has an entry trampoline, `allowed` is true
+    /// and the kernel takes `clone3` with `CLONE_INTO_CGROUP`; otherwise [`SpawnMode::Clone`] with
+    /// the reason.
+    pub fn detect(allowed: bool) -> (SpawnMode, Option<String>) {
+        if !allowed {
+            return (SpawnMode::Clone, Some("clone3 turned off".into()));
+        }
+        if !clone3::SUPPORTED {
+            let why = format!("no clone3 entry for {}", std::env::consts::ARCH);
+            return (SpawnMode::Clone, Some(why));
+        }
+        match clone3::probe() {
+            Ok(()) => (SpawnMode::Clone3, None),
+            Err(error) => (SpawnMode::Clone, Some(format!("clone3 refused: {error}"))),
+        }
+    }
+
+    /// The mode's name in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpawnMode::Clone3 => "clone3",
+            SpawnMode::Clone => "clone",
+        }
+    }
 }
 
 /// The step at which a child failed before running its program.
@@ -183,6 +231,11 @@ impl ChildStack {
     fn top(&mut self) -> *mut c_void {
         self.base.wrapping_byte_add(STACK_SIZE)
     }
+
+    /// The usable size below [`ChildStack::top`] (the guard page excluded).
+    fn usable(&self) -> usize {
+        STACK_SIZE - page_size()
+    }
 }
 
 impl Drop for ChildStack {
@@ -278,11 +331,13 @@ fn replace(source: RawFd, slot: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Starts a child as `plan` says and returns its pid once it runs the program. A child that
-/// failed on the way has been reaped already. The caller must hold the lock that keeps the
-/// reaper from waiting for any child meanwhile, so that the failed child's pid is ours to reap.
+/// Starts a child as `plan` says, the `mode` way, and returns its pid once it runs the program.
+/// A child that failed on the way has been reaped already. The caller must hold the lock that
+/// keeps the reaper from waiting for any child meanwhile, so that the failed child's pid is ours
+/// to reap.
 pub fn spawn(
     plan: &ChildPlan<'_>,
+    mode: SpawnMode,
     stack: &mut ChildStack,
     slots: &mut StdioSlots,
 ) -> Result<libc::pid_t, ChildError> {
@@ -301,29 +356,10 @@ pub fn spawn(
         errno: AtomicI32::new(0),
     };
     let previous = block_all_signals();
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
-    // SAFETY: `child_main` runs on `stack`, which nothing else uses while we hold `&mut` to it,
-    // and reads `shared`, which lives until `clone` returns: with CLONE_VFORK this thread
-    // sleeps until the child has called execve or exited, and with every signal blocked no
-    // handler of ours can run on the child's side of the shared memory. The child leaves the
-    // shared descriptor table before it changes anything in it.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            flags,
-            ptr::from_ref(&shared).cast_mut().cast(),
-        )
-    };
-    let clone_error = io::Error::last_os_error();
+    let created = create(&shared, mode, stack);
     restore_signal_mask(previous);
     slots.unload();
-    if pid < 0 {
-        return Err(ChildError {
-            stage: Stage::Clone,
-            error: clone_error,
-        });
-    }
+    let pid = created?;
     let failed = shared.stage.load(Ordering::Acquire);
     let Some(&stage) = Stage::ALL.iter().find(|stage| **stage as u8 == failed) else {
         return Ok(pid);
@@ -333,6 +369,66 @@ pub fn spawn(
         stage,
         error: io::Error::from_raw_os_error(shared.errno.load(Ordering::Relaxed)),
     })
+}
+
+/// Creates the child (every signal blocked); returns once it has exec'd or exited.
+fn create(
+    shared: &Shared<'_>,
+    mode: SpawnMode,
+    stack: &mut ChildStack,
+) -> Result<libc::pid_t, ChildError> {
+    let data = ptr::from_ref(shared).cast_mut().cast();
+    let born_in = match shared.plan.cgroup {
+        Some(CgroupJoin::Born(directory)) => Some(directory),
+        Some(CgroupJoin::Write(_)) | None => None,
+    };
+    if mode == SpawnMode::Clone3 {
+        let size = stack.usable();
+        // SAFETY: every signal is blocked (by `spawn`); `child_main` runs on `stack`, which
+        // nothing else uses while we hold `&mut` to it, and reads `shared`, which lives until
+        // this returns: with CLONE_VFORK this thread sleeps until the child has called execve
+        // or exited. The child leaves the shared descriptor table before it changes anything
+        // in it.
+        let created = unsafe { clone3::spawn(child_main, data, stack.top(), size, born_in) };
+        return created.map_err(|error| ChildError {
+            stage: clone3_failure_stage(&error, born_in.is_some()),
+            error,
+        });
+    }
+    if born_in.is_some() {
+        return Err(ChildError {
+            stage: Stage::Cgroup,
+            error: io::Error::from_raw_os_error(libc::EINVAL),
+        });
+    }
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
+    // SAFETY: as above, with libc's clone, which takes the function to run on the new stack.
+    let pid = unsafe { libc::clone(child_main, stack.top(), flags, data) };
+    if pid < 0 {
+        return Err(ChildError {
+            stage: Stage::Clone,
+            error: io::Error::last_os_error(),
+        });
+    }
+    Ok(pid)
+}
+
+/// Which step a failed `clone3` stands for: with `CLONE_INTO_CGROUP`, the errors that come from
+/// the target cgroup (removed: ENODEV; not a leaf, or a threaded one: EBUSY, EOPNOTSUPP; no
+/// permission: EACCES, EPERM) are the cgroup's.
+fn clone3_failure_stage(error: &io::Error, into_cgroup: bool) -> Stage {
+    let cgroup_errors = [
+        libc::ENODEV,
+        libc::ENOENT,
+        libc::EBUSY,
+        libc::EOPNOTSUPP,
+        libc::EACCES,
+        libc::EPERM,
+    ];
+    match error.raw_os_error() {
+        Some(errno) if into_cgroup && cgroup_errors.contains(&errno) => Stage::Cgroup,
+        _ => Stage::Clone,
+    }
 }
 
 /// Blocks every signal in the calling thread (the raw call, unlike libc's, includes the two

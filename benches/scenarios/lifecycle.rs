@@ -1,0 +1,167 @@
+//! Scenarios 3–6 for N idle components (`<output stderr="merge"/>`, one pipe each): bringing
+//! them up and down against the floor (`spawn_many`, same run), `status` while they start, and
+//! the idle daemon's wake-ups and memory.
+
+use std::time::{Duration, Instant};
+
+use testkit::standin;
+
+use crate::host::{reap_leftovers, room_for, ProcSample, DEATH_GRACE};
+use crate::registry::servers;
+use crate::stats::{mib, ms, ratio, secs};
+use crate::status::{Rounds, StatusProbe};
+use crate::{start_all, Bench};
+
+const UP: &str = "3 up (`run` → N-th `component_started`)";
+const DOWN: &str = "4 down (SIGTERM → daemon exited)";
+const STATUS: &str = "5 `status` round trip";
+const IDLE: &str = "6 idle";
+
+/// The output settings of these components: stderr merged into stdout, one pipe each, so that
+/// 10,000 fit an RLIMIT_NOFILE of 20,000.
+const OUTPUT: &str = r#"<output stderr="merge"/>"#;
+
+pub fn run(bench: &mut Bench, n: usize) {
+    match room_for(n, 1) {
+        Ok(warning) => bench.report.notes.extend(warning),
+        Err(why) => return bench.report.row(UP, n, why, "", None),
+    }
+    let floor = match &bench.floor {
+        Ok(floor) => floor.spawn_many(n),
+        Err(why) => Err(why.clone()),
+    };
+    let dir = bench.run_dir(&format!("lifecycle-{n}"));
+    let text = format!(
+        "<supervisor>\n<restartStrategy type=\"one_for_one\" intensity=\"5\" period=\"30\"/>\n<servers>\n{}</servers>\n</supervisor>\n",
+        servers("c", n, standin(), &[], OUTPUT)
+    );
+    let socket = dir.join("run/control.sock");
+    let starting = StatusProbe::start(socket.clone());
+    let started = start_all(&dir, &text, n);
+    let during_start = starting.finish();
+    let (mut daemon, pids) = match started {
+        Ok(started) => started,
+        Err(why) => return bench.report.row(UP, n, why, "", Some(false)),
+    };
+    let up = daemon
+        .seen
+        .lock()
+        .unwrap()
+        .last_started
+        .map_or(Duration::ZERO, |at| at.duration_since(daemon.spawned));
+    let idle_status = status_for(&socket, Duration::from_secs(1));
+    let idle = idle_window(daemon.pid, bench.config.idle);
+    let term = daemon.terminate(Duration::from_secs(60) + Duration::from_millis(n as u64 * 10));
+    drop(daemon);
+    let pids: Vec<i32> = pids.values().copied().collect();
+    let leftovers = reap_leftovers(
+        &pids,
+        if term.is_ok() {
+            Duration::ZERO
+        } else {
+            DEATH_GRACE
+        },
+    );
+    let floor = floor
+        .map_err(|why| bench.report.note(format!("floor for N = {n}: {why}")))
+        .ok();
+    let (up_ratio, down_ratio) = match (&floor, &term) {
+        (Some((floor_up, floor_down)), Ok((down, _))) => (
+            up.as_secs_f64() / floor_up.as_secs_f64(),
+            down.as_secs_f64() / floor_down.as_secs_f64(),
+        ),
+        _ => (f64::NAN, f64::NAN),
+    };
+    let floor_text = |which: fn(&(Duration, Duration)) -> Duration| {
+        floor.as_ref().map_or("-".into(), |f| secs(which(f)))
+    };
+    let up_text = format!(
+        "{} (floor `spawn_many` {}: {})",
+        secs(up),
+        floor_text(|f| f.0),
+        ratio(
+            up.as_secs_f64(),
+            floor.as_ref().map_or(0.0, |f| f.0.as_secs_f64())
+        )
+    );
+    bench
+        .report
+        .row(UP, n, up_text, "≤ 1.2× floor", Some(up_ratio <= 1.2));
+    let down_text = match &term {
+        Ok((down, status)) => format!(
+            "{} (floor {}: {}); {status}; {leftovers} components left behind",
+            secs(*down),
+            floor_text(|f| f.1),
+            ratio(
+                down.as_secs_f64(),
+                floor.as_ref().map_or(0.0, |f| f.1.as_secs_f64())
+            )
+        ),
+        Err(why) => format!("**FAILED**: {why}"),
+    };
+    bench.report.row(
+        DOWN,
+        n,
+        down_text,
+        "≤ 1.5× floor",
+        Some(down_ratio <= 1.5 && leftovers == 0),
+    );
+    let status_met = during_start.p99() <= idle_status.p99() + 5_000_000;
+    let status_text = format!(
+        "while starting: {}; idle afterwards: {}",
+        during_start.summary(),
+        idle_status.summary()
+    );
+    bench.report.row(
+        STATUS,
+        n,
+        status_text,
+        "p99 ≤ idle p99 + 5 ms",
+        Some(status_met),
+    );
+    let budget = 16 * 1024 + 6 * n as u64;
+    match idle {
+        Some((wakeups, rss, elapsed)) => {
+            let text = format!(
+                "over {}: {wakeups} context switches (wake-ups) · RSS {} (budget {})",
+                secs(elapsed),
+                mib(rss),
+                mib(budget)
+            );
+            bench.report.row(
+                IDLE,
+                n,
+                text,
+                "0 wake-ups in 10 s; RSS ≤ 16 MiB + 6 KiB × N",
+                Some(wakeups == 0 && rss <= budget),
+            );
+        }
+        None => bench
+            .report
+            .row(IDLE, n, "the daemon was gone".into(), "", Some(false)),
+    }
+    eprintln!(
+        "scenarios:   status p99 while starting {}",
+        ms(during_start.p99())
+    );
+}
+
+/// `status` round trips for `window`, the daemon otherwise idle.
+fn status_for(socket: &std::path::Path, window: Duration) -> Rounds {
+    let probe = StatusProbe::start(socket.to_path_buf());
+    std::thread::sleep(window);
+    probe.finish()
+}
+
+/// The daemon's context switches over `window` (after a settling second), its RSS at the end,
+/// and the window's length.
+fn idle_window(pid: i32, window: Duration) -> Option<(u64, u64, Duration)> {
+    std::thread::sleep(Duration::from_secs(1));
+    let before = ProcSample::read(pid)?;
+    let t0 = Instant::now();
+    std::thread::sleep(window);
+    let after = ProcSample::read(pid)?;
+    let switches =
+        (after.voluntary + after.involuntary).saturating_sub(before.voluntary + before.involuntary);
+    Some((switches, after.rss_kib, t0.elapsed()))
+}

@@ -1,0 +1,107 @@
+//! How children are created (SPEC section 3, README "Performance"): born in their component's
+//! cgroup with `clone3(CLONE_INTO_CGROUP)`, and the `clone(2)` + `cgroup.procs` path the daemon
+//! falls back to when `clone3` is refused (forced here with `SUPERVISOR_NO_CLONE3`).
+
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::signal::Signal;
+use testkit::*;
+
+/// The cgroup2 directory of process `pid`, below `mount`.
+fn cgroup_of(mount: &Path, pid: u32) -> PathBuf {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let relative = own.lines().find_map(|l| l.strip_prefix("0::")).expect("v2");
+    mount.join(relative.trim_start_matches('/'))
+}
+
+/// Whether something wrote `cgroup.procs` since the last call (an inotify IN_MODIFY: every
+/// successful write(2) raises one; identical events queued in a row merge, so this is read after
+/// each restart).
+fn written(watch: &Inotify) -> bool {
+    match watch.read_events() {
+        Ok(events) => !events.is_empty(),
+        Err(Errno::EAGAIN) => false,
+        Err(errno) => panic!("reading inotify events: {errno}"),
+    }
+}
+
+/// With `clone3`, no restart writes the component's `cgroup.procs`, yet every replacement runs in
+/// the component's cgroup: it was born there, so it was in it from its first instruction. The
+/// fallback (clone3 turned off), in the same test, joins by writing `cgroup.procs` once a start
+/// (the positive control: the watch does see the writes) and still puts every child in its
+/// cgroup. The daemon says once which way it creates children.
+fn children_are_born_in_their_cgroup_and_the_fallback_still_joins_it() {
+    let Some(mount) = crate::processes::writable_cgroup2().map(PathBuf::from) else {
+        skip!("no writable cgroup2 hierarchy");
+    };
+    const RESTARTS: usize = 4;
+    let fallback: &[&str] = &["env", "SUPERVISOR_NO_CLONE3=1"];
+    for (wrapper, mode, writes) in [(&[][..], "clone3", 0), (fallback, "clone", RESTARTS)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry_path = dir.path().join("SupervisorRegistry.xml");
+        let servers = standin_server("born", &[], NO_BACKOFF);
+        std::fs::write(&registry_path, registry(FAST, &servers)).expect("registry");
+        let mut daemon = Daemon::start_wrapped(dir, registry_path, wrapper);
+        let announced = daemon.wait_any("spawn_mode");
+        assert_eq!(announced["mode"], mode, "{announced}");
+        assert_eq!(announced["cgroups"], true, "{announced}");
+        let mut pid = daemon.started_pid("born");
+        let cgroup = cgroup_of(&mount, pid);
+        assert!(cgroup.ends_with("born"), "{}", cgroup.display());
+        let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).expect("inotify");
+        watch
+            .add_watch(&cgroup.join("cgroup.procs"), AddWatchFlags::IN_MODIFY)
+            .expect("watch cgroup.procs");
+        let mut seen = 0;
+        for _ in 0..RESTARTS {
+            kill(pid, Signal::SIGKILL);
+            pid = daemon.started_pid("born");
+            assert_eq!(cgroup_of(&mount, pid), cgroup, "{mode}: in its cgroup");
+            seen += usize::from(written(&watch));
+        }
+        assert_eq!(seen, writes, "{mode}: restarts that wrote cgroup.procs");
+        assert_eq!(daemon.count("spawn_mode"), 1, "logged once");
+        assert_eq!(daemon.stop(), Some(0));
+    }
+}
+
+/// A registry that needs more descriptors than the hard limit: `check` says how many it needs
+/// and which settings lower the need (and still passes: the registry is valid), and `run` says
+/// the same at start-up; under a limit that is enough, `check` says nothing of it.
+fn check_and_run_say_how_many_descriptors_the_registry_needs() {
+    let servers: String = (0..100)
+        .map(|i| standin_server(&format!("c{i:03}"), &[], ""))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry_path = dir.path().join("SupervisorRegistry.xml");
+    std::fs::write(&registry_path, registry(FAST, &servers)).expect("registry");
+    let path = registry_path.to_string_lossy().into_owned();
+    let check = |nofile: &str| {
+        let mut command = std::process::Command::new("prlimit");
+        command.args([nofile, supervisor_bin(), "--registry", &path, "check"]);
+        run_bounded(command, DEADLINE)
+    };
+    let short = check("--nofile=100:120");
+    assert!(short.status.success(), "{short:?}");
+    let warning = String::from_utf8_lossy(&short.stderr);
+    assert!(warning.contains("needs 840 open files"), "{warning}");
+    assert!(warning.contains("stderr=\"merge\""), "{warning}");
+    let enough = check("--nofile=1000:1000");
+    assert!(enough.status.success(), "{enough:?}");
+    assert!(
+        !String::from_utf8_lossy(&enough.stderr).contains("open files"),
+        "{enough:?}"
+    );
+    let mut daemon = Daemon::start_wrapped(dir, registry_path, &["prlimit", "--nofile=100:120"]);
+    let low = daemon.wait_any("open_file_limit_low");
+    let message = low["message"].as_str().unwrap_or_default();
+    assert!(message.contains("needs 840 open files"), "{low}");
+    assert!(message.contains("stderr=\"merge\""), "{low}");
+}
+
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
+    check_and_run_say_how_many_descriptors_the_registry_needs,
+];
