@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::{Message, Recipient};
+use actors::events;
 use actors::status::GroupStatus;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -94,7 +95,12 @@ pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
             Ok((stream, _)) => stream,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning on a queued connection.
-                tracing::warn!(error = %error, "HTTP accept failed");
+                tracing::warn!(
+                    event = events::ACCEPT_FAILED,
+                    endpoint = "http",
+                    error = %error,
+                    "HTTP accept failed"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -109,7 +115,11 @@ pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
                 .serve_connection(TokioIo::new(stream), service);
             // Past its lifetime a connection is dropped, whatever it was doing.
             if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
-                tracing::debug!(error = %error, "HTTP connection ended");
+                tracing::debug!(
+                    event = events::HTTP_CONNECTION_FAILED,
+                    error = %error,
+                    "HTTP connection ended"
+                );
             }
             drop(slot);
         });

@@ -104,7 +104,11 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
     match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "the daemon cannot run");
+            tracing::error!(
+                event = actors::events::SUPERVISOR_FAILED,
+                error = %format!("{error:#}"),
+                "the daemon cannot run"
+            );
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_FAILURE)
         }

@@ -243,6 +243,7 @@ fn defaults_fill_everything_left_out() {
             trace_level: 2,
             stats_interval: None,
             log_retention_days: 10,
+            log_time: Zone::Local,
         },
         tree: TreeSpec {
             root: GroupSpec {

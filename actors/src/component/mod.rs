@@ -21,6 +21,7 @@ use actix::{Actor, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapF
 use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
+use crate::events;
 use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, Update};
 use crate::output::OutputSettings;
 use crate::probe::ProbeContext;
@@ -154,6 +155,16 @@ impl ComponentActor {
     }
 
     fn arm(&mut self, timer: Timer, after: Duration, ctx: &mut Context<Self>) {
+        tracing::trace!(
+            event = events::TIMER,
+            component = %self.spec().id,
+            timer = timer.name(),
+            action = "armed",
+            after_ms = after.as_millis() as u64,
+            "{} timer armed for {} ms",
+            timer.name(),
+            after.as_millis()
+        );
         let handle = ctx.run_later(after, move |actor, ctx| actor.timer_fired(timer, ctx));
         if let Some(armed) = self.timer.replace(handle) {
             ctx.cancel_future(armed);
@@ -162,6 +173,14 @@ impl ComponentActor {
 
     fn timer_fired(&mut self, timer: Timer, ctx: &mut Context<Self>) {
         self.timer = None;
+        tracing::trace!(
+            event = events::TIMER,
+            component = %self.spec().id,
+            timer = timer.name(),
+            action = "fired",
+            "{} timer fired",
+            timer.name()
+        );
         let input = match timer {
             Timer::Backoff => Input::BackoffElapsed,
             Timer::StartDelay => Input::StartDelayElapsed,

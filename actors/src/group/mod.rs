@@ -166,6 +166,7 @@ impl GroupActor {
                 let Some(slot) = self.slots.get(&key) else {
                     return;
                 };
+                self.log_step("start", slot, delay);
                 let started = slot.actor.start(Start { delay, cause });
                 ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
                     let answered = Input::StartAnswered {
@@ -180,6 +181,7 @@ impl GroupActor {
                 let Some(slot) = self.slots.get(&key) else {
                     return;
                 };
+                self.log_step("stop", slot, Duration::ZERO);
                 let stopped = slot.actor.stop();
                 ctx.spawn(stopped.into_actor(self).map(move |(), group, ctx| {
                     group.feed(Input::StopAnswered { key, ticket }, ctx);
@@ -206,8 +208,8 @@ impl GroupActor {
                     group = %self.path,
                     restarts,
                     period_s = period.as_secs_f64(),
-                    "group `{}` had more than {} restarts in {period:?}: giving up",
-                    self.path, restarts.saturating_sub(1)
+                    "group `{}` had more than {} restarts in {} s: giving up",
+                    self.path, restarts.saturating_sub(1), period.as_secs_f64()
                 );
             }
             Effect::Answer { request, answer } => {
@@ -236,6 +238,19 @@ impl GroupActor {
         }
     }
 
+    /// A plan's step, at debug level (`<tracelevel>3</tracelevel>`).
+    fn log_step(&self, step: &'static str, slot: &ChildSlot, delay: Duration) {
+        let child = slot.spec.id();
+        tracing::debug!(
+            event = events::PLAN_STEP,
+            group = %self.path,
+            step,
+            child = %child,
+            delay_ms = delay.as_millis() as u64,
+            "{step} {child}"
+        );
+    }
+
     fn log_restart(&self, key: Key, reason: &str, attempt: u32, delay: Duration) {
         let Some(slot) = self.slots.get(&key) else {
             return;
@@ -248,7 +263,8 @@ impl GroupActor {
             reason,
             attempt,
             delay_ms = delay.as_millis() as u64,
-            "restarting {id} ({reason}) in {delay:?}"
+            "restarting in {} ms (attempt {attempt}, {reason})",
+            delay.as_millis()
         );
     }
 
