@@ -339,6 +339,9 @@ impl Daemon {
         tell_systemd: bool,
     ) -> ResponseActFuture<Self, Reply> {
         let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
+        // `<tracelevel>` applies at once; the other `<config>` keys only after a restart.
+        crate::logging::set_level(registry.config.trace_level);
+        self.registry.config.trace_level = registry.config.trace_level;
         let reconfigure = self.root.send(Reconfigure {
             spec: registry.tree.root.clone(),
         });

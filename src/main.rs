@@ -50,6 +50,8 @@ fn main() -> ExitCode {
 }
 
 fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
+    // Daily file names (and text stamps) in the registry's calendar, for every verb.
+    actors::output::dates::use_zone(registry.config.log_time);
     match cli.verb {
         Verb::Check => {
             print!("{}", check::render(&registry));

@@ -263,7 +263,7 @@ impl GroupActor {
             reason,
             attempt,
             delay_ms = delay.as_millis() as u64,
-            "restarting in {} ms (attempt {attempt}, {reason})",
+            "restarting in {} ms (attempt {attempt})",
             delay.as_millis()
         );
     }

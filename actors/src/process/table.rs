@@ -445,7 +445,7 @@ impl ProcessTable {
                         event = events::CHILD_REAPED,
                         pid = pid.as_raw(),
                         status = %status,
-                        "reaped pid {pid} ({status}); its group was killed, its owner told"
+                        "reaped pid {pid} ({status}) for its component"
                     );
                     owner.notify.send(ProcessExited {
                         pid: pid.as_raw() as u32,
