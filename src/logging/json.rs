@@ -45,13 +45,14 @@ where
             bytes,
             first: true,
             event: None,
-            has_message: false,
+            message: None,
         };
         line.field("timestamp", &dates::rfc3339(std::time::SystemTime::now()));
         line.field("level", level);
         event.record(&mut line);
-        if !line.has_message {
-            let message = line.event.take().unwrap_or_default();
+        // A message with no event (or none at all, the event's name standing in) goes last.
+        let message = line.message.take().or_else(|| line.event.take());
+        if let Some(message) = message {
             line.field("message", message.as_str());
         }
         line.bytes.push(b'}');
@@ -65,10 +66,10 @@ struct Line {
     bytes: Vec<u8>,
     /// No field written yet (no comma before the next).
     first: bool,
-    /// The `event` field, the message of last resort.
+    /// The `event` field, the message of last resort (until a message is written).
     event: Option<String>,
-    /// A `message` field was written.
-    has_message: bool,
+    /// The message, held until `event` is written so that it follows it.
+    message: Option<String>,
 }
 
 impl Line {
@@ -78,7 +79,6 @@ impl Line {
             self.bytes.push(b',');
         }
         self.first = false;
-        self.has_message |= name == "message";
         // Writing into a Vec cannot fail, and strings, numbers and booleans always serialize.
         let _ = serde_json::to_writer(&mut self.bytes, name);
         self.bytes.push(b':');
@@ -104,14 +104,25 @@ impl Visit for Line {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "event" {
-            self.event = Some(value.to_string());
+        match field.name() {
+            "message" => self.message = Some(value.to_string()),
+            "event" => {
+                self.field("event", value);
+                match self.message.take() {
+                    Some(message) => self.field("message", message.as_str()),
+                    // No message yet: the name stands in, unless one comes later.
+                    None => self.event = Some(value.to_string()),
+                }
+            }
+            name => self.field(name, value),
         }
-        self.field(field.name(), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = format!("{value:?}");
+        if field.name() == "message" {
+            return self.record_str(field, &text);
+        }
         let array = STRUCTURED_FIELDS
             .contains(&field.name())
             .then(|| serde_json::from_str::<Value>(&text).ok())
@@ -181,6 +192,8 @@ mod tests {
         assert_eq!(value["ok"], true);
         assert!(value["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(text.starts_with("{\"timestamp\":"));
+        let (event, message) = (first.find("\"event\"").unwrap(), first.find("\"message\"").unwrap());
+        assert!(event < message && message < first.find("\"added\"").unwrap(), "{first}");
         // No message written: the event's name stands in.
         let value: Value = serde_json::from_str(second).unwrap();
         assert_eq!(value["message"], "stats");
