@@ -545,6 +545,7 @@ impl Handler<http::Observe> for Daemon {
                 let report = snapshot.await.unwrap_or_default();
                 http::Observation {
                     health,
+                    not_ready: report.not_ready(),
                     components: status::rows(report.components),
                     groups: report.groups,
                 }

@@ -26,7 +26,8 @@ use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, U
 use crate::output::OutputSettings;
 use crate::probe::ProbeContext;
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
-use crate::spec::{ComponentSpec, Probe};
+use crate::policy::{self, Exit};
+use crate::spec::{ComponentSpec, Probe, RestartType};
 use crate::status::{ComponentStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
 use checks::{NotifySocket, Verdict};
@@ -218,6 +219,12 @@ impl ComponentActor {
             restarts: self.record.restarts,
             last_exit: self.record.last_exit,
             reason: self.life.reason(),
+            wanted: spec.autostart,
+            done: spec.restart != RestartType::Permanent
+                && matches!(self.life, Life::Stopped | Life::Exited { .. })
+                && self.record.last_exit.is_some_and(|status| {
+                    policy::is_normal(Exit::Process(status), &spec.success_exit_codes)
+                }),
         }
     }
 

@@ -25,7 +25,7 @@ use crate::events;
 use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
 use crate::policy::Exit;
 use crate::spec::{ChildSpec, GroupSpec};
-use crate::status::{GroupStatus, Snapshot, StatusReport};
+use crate::status::{GroupStatus, Snapshot, StatusReport, RESTART_REASONS};
 use crate::tree::Runtime;
 use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
@@ -107,6 +107,8 @@ pub struct GroupActor {
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     requests: HashMap<RequestId, oneshot::Sender<Answer>>,
+    /// Restarts scheduled so far, by reason (for `/metrics`).
+    restarts: [(&'static str, u64); 4],
     next_request: RequestId,
     /// Where new children (added by a reload) get their processes.
     runtime: Runtime,
@@ -143,6 +145,7 @@ impl GroupActor {
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             requests: HashMap::new(),
+            restarts: RESTART_REASONS.map(|reason| (reason, 0)),
             next_request: 0,
             runtime,
         }
@@ -201,7 +204,12 @@ impl GroupActor {
                 reason,
                 attempt,
                 delay,
-            } => self.log_restart(key, reason, attempt, delay),
+            } => {
+                if let Some(count) = self.restarts.iter_mut().find(|(r, _)| *r == reason) {
+                    count.1 += 1;
+                }
+                self.log_restart(key, reason, attempt, delay)
+            }
             Effect::IntensityExceeded { restarts, period } => {
                 tracing::error!(
                     event = events::INTENSITY_EXCEEDED,
@@ -342,18 +350,26 @@ impl Handler<Snapshot> for GroupActor {
         let requests: Vec<_> = self
             .order
             .iter()
-            .filter_map(|key| self.slots.get(key))
-            .map(|slot| slot.actor.snapshot())
+            .filter_map(|key| Some((self.slots.get(key)?, self.decision.held(*key))))
+            .map(|(slot, held)| {
+                let snapshot = slot.actor.snapshot();
+                async move { (snapshot.await, held) }
+            })
             .collect();
         let mut report = StatusReport {
             components: Vec::new(),
             groups: vec![GroupStatus {
                 path: self.path.clone(),
                 intensity_exceeded: self.decision.gave_up(),
+                restarts: self.restarts,
             }],
         };
         Box::pin(async move {
-            for child in join_all(requests).await {
+            for (mut child, held) in join_all(requests).await {
+                // What the operator stopped is not wanted, however it is configured.
+                for component in child.components.iter_mut().filter(|_| held) {
+                    component.wanted = false;
+                }
                 report.components.extend(child.components);
                 report.groups.extend(child.groups);
             }
