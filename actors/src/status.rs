@@ -111,8 +111,8 @@ mod tests {
             ],
             groups: Vec::new(),
         };
-        let not_ready: Vec<(&str, &str)> = report
-            .not_ready()
+        let not_ready = report.not_ready();
+        let not_ready: Vec<(&str, &str)> = not_ready
             .iter()
             .map(|(id, state)| (id.as_str(), state.as_str()))
             .collect();
