@@ -68,9 +68,34 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
         Verb::Run { log_file, detach } => run(cli, registry, log_file, detach),
         Verb::Logs {
             ref id,
+            all,
+            daemon,
             lines,
+            ref since,
             follow,
-        } => supervisor::logs::run(&registry, id, lines, follow),
+        } => {
+            let since = match since
+                .as_deref()
+                .map(|text| supervisor::logs::parse_since(text, std::time::SystemTime::now()))
+                .transpose()
+            {
+                Ok(since) => since,
+                Err(error) => {
+                    eprintln!("error: --since {error}");
+                    // A usage error (SPEC section 1).
+                    return ExitCode::from(64);
+                }
+            };
+            let query = supervisor::logs::Query {
+                id: id.clone(),
+                all,
+                daemon,
+                lines,
+                since,
+                follow,
+            };
+            supervisor::logs::run(&registry, &query)
+        }
         Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
     }
 }

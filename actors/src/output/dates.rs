@@ -122,6 +122,23 @@ pub fn rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// The time an RFC 3339 stamp names (`2026-11-25T19:40:00.123456Z`, any offset).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    text.parse::<Timestamp>().ok().map(SystemTime::from)
+}
+
+/// The first instant of `day` in the calendar in use.
+pub fn midnight(day: u64) -> SystemTime {
+    let utc = UNIX_EPOCH + std::time::Duration::from_secs(day * SECONDS_PER_DAY);
+    let shift = |time: SystemTime, offset: i64| match offset {
+        east if east >= 0 => time - std::time::Duration::from_secs(east as u64),
+        west => time + std::time::Duration::from_secs(west.unsigned_abs()),
+    };
+    // The offset in force at local midnight, which a DST change may make differ from UTC's.
+    let guess = shift(utc, offset(utc));
+    shift(utc, offset(guess))
+}
+
 /// `time` as RFC 3339 with milliseconds in the calendar in use, for people:
 /// `2026-11-25T20:40:00.123+01:00` (`Z` in UTC).
 pub fn stamp(time: SystemTime) -> String {
