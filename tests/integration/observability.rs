@@ -21,6 +21,8 @@ pub const TESTS: &[harness::Test] = testkit::tests![
     json_lines_carry_event_and_message_and_json_values,
     a_reload_turns_on_debug_and_trace_events,
     journald_gets_a_priority_on_each_line,
+    logs_reach_back_across_days_and_interleave_every_component,
+    file_dates_follow_the_local_calendar_unless_log_time_is_utc,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -500,4 +502,172 @@ fn journald_gets_a_priority_on_each_line() {
     // Control: the variable names another file, so stderr is not the journal.
     let lines = lines_with_journal_stream(true);
     assert!(lines.iter().all(|line| line.starts_with('{')), "{lines:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// `logs` across days, `--all`, `--daemon`; file dates in the local calendar
+// ---------------------------------------------------------------------------------------------
+
+/// An RFC 3339 stamp `ago` seconds before now.
+fn stamp_ago(ago: u64) -> String {
+    actors::output::dates::rfc3339(std::time::SystemTime::now() - std::time::Duration::from_secs(ago))
+}
+
+fn stdout(output: &Output) -> Vec<String> {
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn logs_reach_back_across_days_and_interleave_every_component() {
+    use actors::output::dates::{date, today};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = dir.path().join("reg.xml");
+    let servers = format!(
+        "{}{}",
+        standin_server("a", &[], r#"<output file="logs/{id}-{date}.log"/>"#),
+        standin_server("b", &[], "")
+    );
+    std::fs::write(&reg, registry("", &servers)).expect("registry");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs folder");
+    let (yesterday, now) = (date(today() - 1), date(today()));
+    // a's own files: two lines yesterday (a day and more ago), one today.
+    let a_line = |ago: u64, text: &str| format!("{} stdout {text}\n", stamp_ago(ago));
+    std::fs::write(
+        logs.join(format!("a-{yesterday}.log")),
+        a_line(90_000, "a old") + &a_line(86_500, "a older day"),
+    )
+    .unwrap();
+    std::fs::write(logs.join(format!("a-{now}.log")), a_line(30, "a new")).unwrap();
+    // b's lines are component_output events in the daemon's log, among other events.
+    let event = |ago: u64, event: &str, component: &str, extra: &str| {
+        format!(
+            "{{\"timestamp\":\"{}\",\"level\":\"INFO\",\"event\":\"{event}\",\"message\":\"m\",\"component\":\"{component}\",\"group\":\"\"{extra}}}\n",
+            stamp_ago(ago)
+        )
+    };
+    let out = |ago: u64, text: &str| event(ago, "component_output", "b", &format!(",\"stream\":\"stdout\",\"line\":\"{text}\""));
+    std::fs::write(
+        logs.join(format!("Supervisor-{yesterday}.log")),
+        out(88_000, "b old"),
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join(format!("Supervisor-{now}.log")),
+        out(60, "b new") + &event(50, "component_started", "a", ",\"pid\":7"),
+    )
+    .unwrap();
+    let run_dir = dir.path().join("run");
+    let cli = |args: &[&str]| run_bounded(cli_command(&reg, &run_dir, args), DEADLINE);
+    let texts = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.rsplit(" stdout ").next().unwrap_or(l).to_string())
+            .collect()
+    };
+    // The last lines reach into yesterday's file.
+    assert_eq!(texts(stdout(&cli(&["logs", "a", "-n", "2"]))), ["a older day", "a new"]);
+    assert_eq!(stdout(&cli(&["logs", "b"])), ["b old", "b new"]);
+    // --since: a date (its midnight), a duration.
+    let since_yesterday = stdout(&cli(&["logs", "a", "--since", &yesterday]));
+    assert_eq!(texts(since_yesterday), ["a old", "a older day", "a new"]);
+    assert_eq!(texts(stdout(&cli(&["logs", "a", "--since", "1h"]))), ["a new"]);
+    assert_eq!(stdout(&cli(&["logs", "b", "--since", "2h"])), ["b new"]);
+    let bad = cli(&["logs", "a", "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(64), "{bad:?}");
+    // --all: by time, the id in front.
+    let all = stdout(&cli(&["logs", "--all", "-n", "10"]));
+    let all: Vec<String> = all
+        .iter()
+        .map(|l| match l.split_once(": ") {
+            Some((id, rest)) => format!("{id}: {}", rest.rsplit(" stdout ").next().unwrap()),
+            None => l.clone(),
+        })
+        .collect();
+    assert_eq!(all, ["a: a old", "b: b old", "a: a older day", "b: b new", "a: a new"]);
+    // --daemon: the JSON rendered as text.
+    let daemon = stdout(&cli(&["logs", "--daemon"]));
+    let last = parse_text(daemon.last().expect("a line")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(last.subject, "a");
+    assert_eq!(last.field("event"), Some("component_started"));
+    assert_eq!(last.field("pid"), Some("7"));
+    // -f on --all: lines appended to either kind of file come out behind their id.
+    let mut child = cli_command(&reg, &run_dir, &["logs", "--all", "-f", "-n", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("logs -f");
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let append = |path: PathBuf, text: String| {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open");
+        file.write_all(text.as_bytes()).expect("append");
+    };
+    // Appended until seen: `-f` may start after a first append.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while !(seen.iter().any(|l: &String| l.starts_with("a: ") && l.ends_with("a live"))
+        && seen.iter().any(|l| l == "b: b live"))
+    {
+        assert!(Instant::now() < deadline, "logs --all -f printed {seen:?}");
+        append(logs.join(format!("a-{now}.log")), a_line(0, "a live"));
+        append(logs.join(format!("Supervisor-{now}.log")), out(0, "b live"));
+        while let Ok(line) = receiver.recv_timeout(std::time::Duration::from_millis(300)) {
+            seen.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn file_dates_follow_the_local_calendar_unless_log_time_is_utc() {
+    use actors::output::dates::date;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // 13 hours west before noon UTC (still yesterday there), east after (already tomorrow).
+    let (tz, offset) = if now % 86_400 < 12 * 3600 {
+        ("XXX+13", -13 * 3600)
+    } else {
+        ("XXX-13", 13 * 3600)
+    };
+    let day = |offset: i64| date(((now + offset).div_euclid(86_400)) as u64);
+    assert_ne!(day(offset), day(0), "the zone was chosen to change the date");
+    for (log_time, expected) in [("", day(offset)), ("<logTime>utc</logTime>", day(0))] {
+        let head = format!("<config>{log_time}</config>");
+        let server = standin_server(
+            "dated",
+            &["--print-lines", "1"],
+            r#"<output file="logs/{id}-{date}.log" timestamps="false"/>"#,
+        );
+        let mut daemon = Lines::start(
+            &registry(&head, &server),
+            &["--log-format", "text", "run"],
+            &[("TZ", tz)],
+        );
+        daemon.wait("started", |line| line.contains("event=component_started"));
+        let file = daemon.dir.path().join(format!("logs/dated-{expected}.log"));
+        eventually(&format!("{} is written", file.display()), || {
+            std::fs::read_to_string(&file).is_ok_and(|text| text.contains("line 1"))
+        });
+        let stamp = daemon.seen[0].split(' ').next().unwrap_or_default().to_string();
+        match log_time {
+            "" => assert!(stamp.ends_with(if offset < 0 { "-13:00" } else { "+13:00" }), "{stamp}"),
+            _ => assert!(stamp.ends_with('Z'), "{stamp}"),
+        }
+        let _ = daemon.stop();
+    }
 }
