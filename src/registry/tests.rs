@@ -1236,3 +1236,18 @@ fn tcpport_takes_a_bind_address() {
         "{error}"
     );
 }
+
+#[test]
+fn log_time_is_local_or_utc_and_anything_else_is_located() {
+    let with = |value: &str| {
+        format!(
+            "<supervisor><config><logTime>{value}</logTime></config>\
+             <servers><server id='a'><executable>sleep</executable></server></servers></supervisor>"
+        )
+    };
+    assert_eq!(registry(&with("utc")).config.log_time, Zone::Utc);
+    assert_eq!(registry(&with("local")).config.log_time, Zone::Local);
+    let error = only_error(&with("gmt"));
+    assert!(error.starts_with("1:30: "), "{error}");
+    assert!(error.contains("`gmt`") && error.contains("utc"), "{error}");
+}
