@@ -23,6 +23,7 @@ pub const TESTS: &[harness::Test] = testkit::tests![
     journald_gets_a_priority_on_each_line,
     logs_reach_back_across_days_and_interleave_every_component,
     file_dates_follow_the_local_calendar_unless_log_time_is_utc,
+    the_unit_file_verifies_and_is_hardened,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -670,4 +671,67 @@ fn file_dates_follow_the_local_calendar_unless_log_time_is_utc() {
         }
         let _ = daemon.stop();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The systemd unit
+// ---------------------------------------------------------------------------------------------
+
+/// `systemd-analyze security --offline=true` of `unit`: the overall exposure (0 safe … 10).
+fn exposure(unit: &Path) -> f64 {
+    let output = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(unit)
+        .output()
+        .expect("run systemd-analyze security");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.split_once("Overall exposure level for "))
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure in {output:?}"))
+}
+
+fn the_unit_file_verifies_and_is_hardened() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("config/supervisor.service")).expect("unit");
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    let Ok(version) = analyze else {
+        skip!("no systemd-analyze (apt-get install systemd)");
+    };
+    let help = Command::new("systemd-analyze").args(["security", "--help"]).output();
+    if !help.is_ok_and(|h| String::from_utf8_lossy(&h.stdout).contains("--offline")) {
+        skip!("systemd-analyze too old for --offline: {:?}", String::from_utf8_lossy(&version.stdout));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The unit as installed: ExecStart= names a binary that exists, man finds the page.
+    let placed = unit.replace("/opt/supervisor/bin/supervisor", supervisor_bin());
+    let path = dir.path().join("supervisor.service");
+    std::fs::write(&path, &placed).expect("unit copy");
+    std::fs::create_dir_all(dir.path().join("man/man1")).expect("man folder");
+    std::fs::copy(root.join("config/supervisor.1"), dir.path().join("man/man1/supervisor.1"))
+        .expect("man page");
+    let has_man = Command::new("man").arg("--version").output().is_ok();
+    let mut verify = Command::new("systemd-analyze");
+    verify.arg("verify").env("MANPATH", dir.path().join("man"));
+    if !has_man {
+        eprintln!("note: no man(1) here: the Documentation= page is not looked up");
+        verify.arg("--man=no");
+    }
+    let verified = verify.arg(&path).output().expect("run systemd-analyze verify");
+    assert!(
+        verified.status.success() && verified.stderr.is_empty(),
+        "{verified:?}"
+    );
+    let score = exposure(&path);
+    assert!(score <= 5.0, "exposure {score}");
+    // Control: the same unit without its sandbox scores as the unhardened one did.
+    let bare: String = placed
+        .split("# --- Sandbox")
+        .next()
+        .expect("a sandbox section")
+        .to_string();
+    let bare_path = dir.path().join("bare.service");
+    std::fs::write(&bare_path, bare + "\n[Install]\nWantedBy=multi-user.target\n").unwrap();
+    assert!(exposure(&bare_path) > 9.0, "the measurement tells hardened from not");
 }
