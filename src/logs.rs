@@ -220,7 +220,11 @@ pub fn run(registry: &Registry, query: &Query) -> ExitCode {
         }
     }
     if entries.is_empty() && !query.follow {
-        let hint = if query.daemon || sources.iter().any(|s| matches!(s.files, Files::DaemonLog(_))) {
+        let hint = if query.daemon
+            || sources
+                .iter()
+                .any(|s| matches!(s.files, Files::DaemonLog(_)))
+        {
             "lines without an <output file> go to the daemon's log, which is a file only under \
              `start` or `run --log-file`"
         } else {
@@ -288,7 +292,12 @@ fn read(
                     entries.extend(read)
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(io::Error::new(error.kind(), format!("{}: {error}", path.display()))),
+                Err(error) => {
+                    return Err(io::Error::new(
+                        error.kind(),
+                        format!("{}: {error}", path.display()),
+                    ))
+                }
             }
         }
         count += entries.len();
@@ -450,7 +459,10 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(100_000);
         assert_eq!(parse_since("2h", now), Ok(now - Duration::from_secs(7200)));
         assert_eq!(parse_since("90s", now), Ok(now - Duration::from_secs(90)));
-        assert_eq!(parse_since("1d", now), Ok(now - Duration::from_secs(86_400)));
+        assert_eq!(
+            parse_since("1d", now),
+            Ok(now - Duration::from_secs(86_400))
+        );
         assert_eq!(
             parse_since("1970-01-02T00:00:00Z", now),
             Ok(UNIX_EPOCH + Duration::from_secs(86_400))
@@ -485,7 +497,9 @@ mod tests {
         let entry = render(line);
         assert!(entry.time.is_some());
         assert!(
-            entry.text.ends_with(" WARN  svg: exited with code 1 event=component_exited code=1"),
+            entry
+                .text
+                .ends_with(" WARN  svg: exited with code 1 event=component_exited code=1"),
             "{}",
             entry.text
         );

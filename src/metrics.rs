@@ -102,7 +102,11 @@ pub fn render(
         "The version and commit of the running supervisor (always 1).",
     );
     let (version, commit) = BUILD;
-    let build = format!("version=\"{}\",commit=\"{}\"", escape(version), escape(commit));
+    let build = format!(
+        "version=\"{}\",commit=\"{}\"",
+        escape(version),
+        escape(commit)
+    );
     out.sample("supervisor_build_info", &build, 1);
     if let Some(daemon) = daemon {
         process(&mut out, daemon);
@@ -152,6 +156,9 @@ fn process(out: &mut Exposition, daemon: SelfProcess) {
     }
 }
 
+/// A component family's sample of one row (`None`: no sample), `now` being the wall clock.
+type Value = fn(&StatusRow, Duration) -> Option<String>;
+
 fn component_families(out: &mut Exposition, components: &[StatusRow], now: Duration) {
     let labels = |row: &StatusRow| {
         format!(
@@ -175,7 +182,7 @@ fn component_families(out: &mut Exposition, components: &[StatusRow], now: Durat
             );
         }
     }
-    let each: [(&str, &str, &str, fn(&StatusRow, Duration) -> Option<String>); 4] = [
+    let each: [(&str, &str, &str, Value); 4] = [
         (
             "supervisor_component_up",
             "gauge",

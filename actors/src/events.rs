@@ -206,7 +206,11 @@ mod tests {
         let contract: BTreeSet<_> = CONTRACT.iter().copied().collect();
         let diagnostic: BTreeSet<_> = DIAGNOSTIC.iter().copied().collect();
         assert_eq!(contract.len(), CONTRACT.len(), "a name twice in CONTRACT");
-        assert_eq!(diagnostic.len(), DIAGNOSTIC.len(), "a name twice in DIAGNOSTIC");
+        assert_eq!(
+            diagnostic.len(),
+            DIAGNOSTIC.len(),
+            "a name twice in DIAGNOSTIC"
+        );
         assert!(contract.is_disjoint(&diagnostic));
         let listed: BTreeSet<_> = contract.union(&diagnostic).copied().collect();
         assert_eq!(listed, declared());

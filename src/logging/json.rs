@@ -192,8 +192,14 @@ mod tests {
         assert_eq!(value["ok"], true);
         assert!(value["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(text.starts_with("{\"timestamp\":"));
-        let (event, message) = (first.find("\"event\"").unwrap(), first.find("\"message\"").unwrap());
-        assert!(event < message && message < first.find("\"added\"").unwrap(), "{first}");
+        let (event, message) = (
+            first.find("\"event\"").unwrap(),
+            first.find("\"message\"").unwrap(),
+        );
+        assert!(
+            event < message && message < first.find("\"added\"").unwrap(),
+            "{first}"
+        );
         // No message written: the event's name stands in.
         let value: Value = serde_json::from_str(second).unwrap();
         assert_eq!(value["message"], "stats");

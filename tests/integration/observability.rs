@@ -60,10 +60,19 @@ fn the_events_module_is_spec_section_5() {
     assert!(in_spec.len() > 20, "SPEC's table was read: {in_spec:?}");
     let missing: Vec<_> = in_spec.difference(&contract).collect();
     let extra: Vec<_> = contract.difference(&in_spec).collect();
-    assert!(missing.is_empty(), "in SPEC, not in events::CONTRACT: {missing:?}");
-    assert!(extra.is_empty(), "in events::CONTRACT, not in SPEC: {extra:?}");
+    assert!(
+        missing.is_empty(),
+        "in SPEC, not in events::CONTRACT: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "in events::CONTRACT, not in SPEC: {extra:?}"
+    );
     for name in DIAGNOSTIC {
-        assert!(!in_spec.contains(*name), "{name} is in SPEC: move it to CONTRACT");
+        assert!(
+            !in_spec.contains(*name),
+            "{name} is in SPEC: move it to CONTRACT"
+        );
     }
 }
 
@@ -78,8 +87,14 @@ fn the_readme_lists_every_event() {
         .collect();
     let missing: Vec<_> = known.difference(&listed).collect();
     let extra: Vec<_> = listed.difference(&known).collect();
-    assert!(missing.is_empty(), "not in the README's tables: {missing:?}");
-    assert!(extra.is_empty(), "in the README, not in actors::events: {extra:?}");
+    assert!(
+        missing.is_empty(),
+        "not in the README's tables: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "in the README, not in actors::events: {extra:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,7 +201,10 @@ impl Drop for Lines {
 /// once; and one that idles.
 fn crasher_and_idle(head: &str) -> String {
     let crasher = r#"<server id="crash"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>echo "listening on a=b"; sleep 0.2; exit 1</argument></arguments><backoff initial="0"/></server>"#;
-    registry(&format!("{head}\n{FAST}"), &format!("{crasher}\n{}", idle("quiet")))
+    registry(
+        &format!("{head}\n{FAST}"),
+        &format!("{crasher}\n{}", idle("quiet")),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,7 +257,8 @@ fn is_key(word: &str) -> bool {
 /// Parses a text line strictly: a bad stamp, level, subject, quote or field is an error.
 fn parse_text(line: &str) -> Result<TextLine, String> {
     let (stamp, rest) = line.split_once(' ').ok_or("no stamp")?;
-    let zoned = stamp.ends_with('Z') || stamp.as_bytes().get(stamp.len() - 6) == Some(&b'+')
+    let zoned = stamp.ends_with('Z')
+        || stamp.as_bytes().get(stamp.len() - 6) == Some(&b'+')
         || stamp.as_bytes().get(stamp.len() - 6) == Some(&b'-');
     if stamp.len() < 24 || stamp.as_bytes()[10] != b'T' || !zoned {
         return Err(format!("bad stamp {stamp:?}"));
@@ -248,7 +267,9 @@ fn parse_text(line: &str) -> Result<TextLine, String> {
     if !["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&level.as_str()) {
         return Err(format!("bad level {level:?}"));
     }
-    let rest = rest[5..].strip_prefix(' ').ok_or("no space after the level")?;
+    let rest = rest[5..]
+        .strip_prefix(' ')
+        .ok_or("no space after the level")?;
     let (subject, mut rest) = rest.split_once(": ").ok_or("no subject")?;
     let message = if rest.starts_with('"') {
         let (message, after) = quoted(rest)?;
@@ -266,8 +287,12 @@ fn parse_text(line: &str) -> Result<TextLine, String> {
     };
     let mut fields = Vec::new();
     while !rest.is_empty() {
-        let field = rest.strip_prefix(' ').ok_or(format!("no space before {rest:?}"))?;
-        let (key, value) = field.split_once('=').ok_or(format!("not a field: {field:?}"))?;
+        let field = rest
+            .strip_prefix(' ')
+            .ok_or(format!("no space before {rest:?}"))?;
+        let (key, value) = field
+            .split_once('=')
+            .ok_or(format!("not a field: {field:?}"))?;
         if !is_key(field) {
             return Err(format!("bad key {key:?}"));
         }
@@ -307,11 +332,19 @@ fn text_lines_read_back_as_logfmt() {
         .collect();
     let known: BTreeSet<&str> = CONTRACT.iter().chain(DIAGNOSTIC).copied().collect();
     for (line, text) in parsed.iter().zip(&lines) {
-        let event = line.field("event").unwrap_or_else(|| panic!("no event: {text}"));
+        let event = line
+            .field("event")
+            .unwrap_or_else(|| panic!("no event: {text}"));
         assert!(known.contains(event), "unknown event {event}: {text}");
         assert!(!line.message.is_empty(), "{text}");
-        assert!(!text.contains('\x1b'), "NO_COLOR: no escape codes: {text:?}");
-        assert!(line.field("group").is_none(), "an empty group is left out: {text}");
+        assert!(
+            !text.contains('\x1b'),
+            "NO_COLOR: no escape codes: {text:?}"
+        );
+        assert!(
+            line.field("group").is_none(),
+            "an empty group is left out: {text}"
+        );
     }
     let first = &lines[0];
     assert!(!first.contains("tracing-subscriber"), "{first}");
@@ -325,19 +358,28 @@ fn text_lines_read_back_as_logfmt() {
     let exit = exited.first().expect("component_exited");
     assert_eq!(exit.level, "WARN");
     assert_eq!(exit.subject, "crash");
-    assert!(exit.message.starts_with("exited with code 1 after "), "{exit:?}");
+    assert!(
+        exit.message.starts_with("exited with code 1 after "),
+        "{exit:?}"
+    );
     assert_eq!(exit.field("code"), Some("1"));
     let restart = with("restart_scheduled");
     assert_eq!(restart[1].message, "restarting in 0 ms (attempt 2)");
     assert_eq!(restart[1].field("reason"), Some("exit"));
     let output = with("component_output");
     let printed = output.first().expect("component_output");
-    assert_eq!(printed.message, "listening on a=b", "quoted, read back whole");
+    assert_eq!(
+        printed.message, "listening on a=b",
+        "quoted, read back whole"
+    );
     assert_eq!(printed.field("stream"), Some("stdout"));
     assert!(printed.field("line").is_none(), "the line is the message");
     let starting = with("component_starting");
     let command = starting[0].field("command").expect("command");
-    assert!(command.contains("echo"), "a value with spaces read back whole: {command}");
+    assert!(
+        command.contains("echo"),
+        "a value with spaces read back whole: {command}"
+    );
     let stopped = with("supervisor_stopped");
     assert_eq!(stopped[0].subject, "supervisor");
     assert_eq!(stopped[0].field("exit_code"), Some("0"));
@@ -370,12 +412,16 @@ fn json_lines_carry_event_and_message_and_json_values() {
         serde_json::json!({"command": "restart", "ids": ["quiet"]}),
         "a JSON object, not a debug string"
     );
-    daemon.wait("the crasher's restart", |line| json(line)["event"] == "restart_scheduled");
+    daemon.wait("the crasher's restart", |line| {
+        json(line)["event"] == "restart_scheduled"
+    });
     let lines = daemon.stop();
     let known: BTreeSet<&str> = CONTRACT.iter().chain(DIAGNOSTIC).copied().collect();
     for line in &lines {
         let value = json(line);
-        let event = value["event"].as_str().unwrap_or_else(|| panic!("no event: {line}"));
+        let event = value["event"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no event: {line}"));
         assert!(known.contains(event), "unknown event: {line}");
         let message = value["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "no message: {line}");
@@ -391,7 +437,10 @@ fn json_lines_carry_event_and_message_and_json_values() {
         .find(|e| e["event"] == "component_exited")
         .expect("component_exited");
     assert_eq!(exited["code"], 1);
-    assert!(exited["message"].as_str().unwrap().starts_with("exited with code 1"));
+    assert!(exited["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("exited with code 1"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,8 +456,14 @@ fn levels(lines: &[String]) -> BTreeSet<String> {
 
 fn a_reload_turns_on_debug_and_trace_events() {
     let head = |level: u8| format!("<config><tracelevel>{level}</tracelevel></config>");
-    let mut daemon = Lines::start(&crasher_and_idle(&head(2)), &["--log-format", "json", "run"], &[]);
-    daemon.wait("the crasher's restart", |line| json(line)["event"] == "restart_scheduled");
+    let mut daemon = Lines::start(
+        &crasher_and_idle(&head(2)),
+        &["--log-format", "json", "run"],
+        &[],
+    );
+    daemon.wait("the crasher's restart", |line| {
+        json(line)["event"] == "restart_scheduled"
+    });
     // At level 2 the same work (plans, reaping, timers, output) logged nothing below INFO.
     let before = levels(&daemon.seen);
     assert!(
@@ -419,7 +474,10 @@ fn a_reload_turns_on_debug_and_trace_events() {
     let reloaded = daemon.cli(&["reload"]);
     assert_eq!(reloaded.status.code(), Some(0), "{reloaded:?}");
     let said = String::from_utf8_lossy(&reloaded.stdout);
-    assert!(!said.contains("tracelevel"), "applied, not needing a restart: {said}");
+    assert!(
+        !said.contains("tracelevel"),
+        "applied, not needing a restart: {said}"
+    );
     let expect = |daemon: &mut Lines, events: &[(&str, &str)]| {
         for &(event, level) in events {
             let line = daemon.wait(event, |line| json(line)["event"] == event);
@@ -429,12 +487,19 @@ fn a_reload_turns_on_debug_and_trace_events() {
     // The crasher's restarts: plan steps, reaping, output routing.
     expect(
         &mut daemon,
-        &[("plan_step", "DEBUG"), ("child_reaped", "DEBUG"), ("output_routed", "TRACE")],
+        &[
+            ("plan_step", "DEBUG"),
+            ("child_reaped", "DEBUG"),
+            ("output_routed", "TRACE"),
+        ],
     );
     // An operator's restart: the request, the stop timer.
     let restarted = daemon.cli(&["restart", "quiet"]);
     assert_eq!(restarted.status.code(), Some(0), "{restarted:?}");
-    expect(&mut daemon, &[("control_request", "DEBUG"), ("timer", "TRACE")]);
+    expect(
+        &mut daemon,
+        &[("control_request", "DEBUG"), ("timer", "TRACE")],
+    );
     // And back: at level 1 nothing below WARN, while the crasher keeps restarting.
     std::fs::write(daemon.registry(), crasher_and_idle(&head(1))).expect("edit the registry");
     assert_eq!(daemon.cli(&["reload"]).status.code(), Some(0));
@@ -447,7 +512,12 @@ fn a_reload_turns_on_debug_and_trace_events() {
     daemon.wait("two more exits", exit);
     daemon.wait("two more exits", exit);
     let after = levels(&daemon.seen[mark..]);
-    assert_eq!(after, BTreeSet::from(["WARN".to_string()]), "{:?}", &daemon.seen[mark..]);
+    assert_eq!(
+        after,
+        BTreeSet::from(["WARN".to_string()]),
+        "{:?}",
+        &daemon.seen[mark..]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,7 +581,9 @@ fn journald_gets_a_priority_on_each_line() {
 
 /// An RFC 3339 stamp `ago` seconds before now.
 fn stamp_ago(ago: u64) -> String {
-    actors::output::dates::rfc3339(std::time::SystemTime::now() - std::time::Duration::from_secs(ago))
+    actors::output::dates::rfc3339(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(ago),
+    )
 }
 
 fn stdout(output: &Output) -> Vec<String> {
@@ -550,7 +622,14 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
             stamp_ago(ago)
         )
     };
-    let out = |ago: u64, text: &str| event(ago, "component_output", "b", &format!(",\"stream\":\"stdout\",\"line\":\"{text}\""));
+    let out = |ago: u64, text: &str| {
+        event(
+            ago,
+            "component_output",
+            "b",
+            &format!(",\"stream\":\"stdout\",\"line\":\"{text}\""),
+        )
+    };
     std::fs::write(
         logs.join(format!("Supervisor-{yesterday}.log")),
         out(88_000, "b old"),
@@ -570,12 +649,18 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
             .collect()
     };
     // The last lines reach into yesterday's file.
-    assert_eq!(texts(stdout(&cli(&["logs", "a", "-n", "2"]))), ["a older day", "a new"]);
+    assert_eq!(
+        texts(stdout(&cli(&["logs", "a", "-n", "2"]))),
+        ["a older day", "a new"]
+    );
     assert_eq!(stdout(&cli(&["logs", "b"])), ["b old", "b new"]);
     // --since: a date (its midnight), a duration.
     let since_yesterday = stdout(&cli(&["logs", "a", "--since", &yesterday]));
     assert_eq!(texts(since_yesterday), ["a old", "a older day", "a new"]);
-    assert_eq!(texts(stdout(&cli(&["logs", "a", "--since", "1h"]))), ["a new"]);
+    assert_eq!(
+        texts(stdout(&cli(&["logs", "a", "--since", "1h"]))),
+        ["a new"]
+    );
     assert_eq!(stdout(&cli(&["logs", "b", "--since", "2h"])), ["b new"]);
     let bad = cli(&["logs", "a", "--since", "yesterday"]);
     assert_eq!(bad.status.code(), Some(64), "{bad:?}");
@@ -588,7 +673,16 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
             None => l.clone(),
         })
         .collect();
-    assert_eq!(all, ["a: a old", "b: b old", "a: a older day", "b: b new", "a: a new"]);
+    assert_eq!(
+        all,
+        [
+            "a: a old",
+            "b: b old",
+            "a: a older day",
+            "b: b new",
+            "a: a new"
+        ]
+    );
     // --daemon: the JSON rendered as text.
     let daemon = stdout(&cli(&["logs", "--daemon"]));
     let last = parse_text(daemon.last().expect("a line")).unwrap_or_else(|e| panic!("{e}"));
@@ -613,13 +707,18 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
     });
     let append = |path: PathBuf, text: String| {
         use std::io::Write as _;
-        let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open");
         file.write_all(text.as_bytes()).expect("append");
     };
     // Appended until seen: `-f` may start after a first append.
     let mut seen = Vec::new();
     let deadline = Instant::now() + DEADLINE;
-    while !(seen.iter().any(|l: &String| l.starts_with("a: ") && l.ends_with("a live"))
+    while !(seen
+        .iter()
+        .any(|l: &String| l.starts_with("a: ") && l.ends_with("a live"))
         && seen.iter().any(|l| l == "b: b live"))
     {
         assert!(Instant::now() < deadline, "logs --all -f printed {seen:?}");
@@ -646,7 +745,11 @@ fn file_dates_follow_the_local_calendar_unless_log_time_is_utc() {
         ("XXX-13", 13 * 3600)
     };
     let day = |offset: i64| date(((now + offset).div_euclid(86_400)) as u64);
-    assert_ne!(day(offset), day(0), "the zone was chosen to change the date");
+    assert_ne!(
+        day(offset),
+        day(0),
+        "the zone was chosen to change the date"
+    );
     for (log_time, expected) in [("", day(offset)), ("<logTime>utc</logTime>", day(0))] {
         let head = format!("<config>{log_time}</config>");
         let server = standin_server(
@@ -664,9 +767,16 @@ fn file_dates_follow_the_local_calendar_unless_log_time_is_utc() {
         eventually(&format!("{} is written", file.display()), || {
             std::fs::read_to_string(&file).is_ok_and(|text| text.contains("line 1"))
         });
-        let stamp = daemon.seen[0].split(' ').next().unwrap_or_default().to_string();
+        let stamp = daemon.seen[0]
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         match log_time {
-            "" => assert!(stamp.ends_with(if offset < 0 { "-13:00" } else { "+13:00" }), "{stamp}"),
+            "" => assert!(
+                stamp.ends_with(if offset < 0 { "-13:00" } else { "+13:00" }),
+                "{stamp}"
+            ),
             _ => assert!(stamp.ends_with('Z'), "{stamp}"),
         }
         let _ = daemon.stop();
@@ -699,9 +809,14 @@ fn the_unit_file_verifies_and_is_hardened() {
     let Ok(version) = analyze else {
         skip!("no systemd-analyze (apt-get install systemd)");
     };
-    let help = Command::new("systemd-analyze").args(["security", "--help"]).output();
+    let help = Command::new("systemd-analyze")
+        .args(["security", "--help"])
+        .output();
     if !help.is_ok_and(|h| String::from_utf8_lossy(&h.stdout).contains("--offline")) {
-        skip!("systemd-analyze too old for --offline: {:?}", String::from_utf8_lossy(&version.stdout));
+        skip!(
+            "systemd-analyze too old for --offline: {:?}",
+            String::from_utf8_lossy(&version.stdout)
+        );
     }
     let dir = tempfile::tempdir().expect("tempdir");
     // The unit as installed: ExecStart= names a binary that exists, man finds the page.
@@ -709,8 +824,11 @@ fn the_unit_file_verifies_and_is_hardened() {
     let path = dir.path().join("supervisor.service");
     std::fs::write(&path, &placed).expect("unit copy");
     std::fs::create_dir_all(dir.path().join("man/man1")).expect("man folder");
-    std::fs::copy(root.join("config/supervisor.1"), dir.path().join("man/man1/supervisor.1"))
-        .expect("man page");
+    std::fs::copy(
+        root.join("config/supervisor.1"),
+        dir.path().join("man/man1/supervisor.1"),
+    )
+    .expect("man page");
     let has_man = Command::new("man").arg("--version").output().is_ok();
     let mut verify = Command::new("systemd-analyze");
     verify.arg("verify").env("MANPATH", dir.path().join("man"));
@@ -718,7 +836,10 @@ fn the_unit_file_verifies_and_is_hardened() {
         eprintln!("note: no man(1) here: the Documentation= page is not looked up");
         verify.arg("--man=no");
     }
-    let verified = verify.arg(&path).output().expect("run systemd-analyze verify");
+    let verified = verify
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze verify");
     assert!(
         verified.status.success() && verified.stderr.is_empty(),
         "{verified:?}"
@@ -732,6 +853,13 @@ fn the_unit_file_verifies_and_is_hardened() {
         .expect("a sandbox section")
         .to_string();
     let bare_path = dir.path().join("bare.service");
-    std::fs::write(&bare_path, bare + "\n[Install]\nWantedBy=multi-user.target\n").unwrap();
-    assert!(exposure(&bare_path) > 9.0, "the measurement tells hardened from not");
+    std::fs::write(
+        &bare_path,
+        bare + "\n[Install]\nWantedBy=multi-user.target\n",
+    )
+    .unwrap();
+    assert!(
+        exposure(&bare_path) > 9.0,
+        "the measurement tells hardened from not"
+    );
 }

@@ -344,16 +344,27 @@ fn readyz_names_what_is_not_ready_while_healthz_stays_live() {
     assert_eq!(named.len(), 1, "{ready:?}");
     assert!(named[0].starts_with("never "), "{ready:?}");
     // HEAD: the same status and headers, no body.
-    for (path, status) in [("/healthz", 200), ("/readyz", 503), ("/metrics", 200), ("/status", 200)] {
+    for (path, status) in [
+        ("/healthz", 200),
+        ("/readyz", 503),
+        ("/metrics", 200),
+        ("/status", 200),
+    ] {
         let head = request(address, "HEAD", path);
         assert_eq!(head.status, status, "HEAD {path}");
         assert!(head.body.is_empty(), "HEAD {path}: {head:?}");
         assert!(head.header("content-type").is_some(), "HEAD {path}");
     }
     // The operator stops it: no longer wanted, so the pod is ready.
-    let stopped = ctl(&daemon.registry, &daemon.path().join("run"), &["stop", "never"]);
+    let stopped = ctl(
+        &daemon.registry,
+        &daemon.path().join("run"),
+        &["stop", "never"],
+    );
     assert!(stopped.status.success(), "{stopped:?}");
-    eventually("/readyz says ready", || get(address, "/readyz").status == 200);
+    eventually("/readyz says ready", || {
+        get(address, "/readyz").status == 200
+    });
     assert_eq!(get(address, "/readyz").body, "ready\n");
     assert_eq!(daemon.stop(), Some(0));
 }
@@ -405,7 +416,9 @@ fn parse_exposition(text: &str) -> Result<Vec<Series>, String> {
             return Err(format!("bad metric name: {line}"));
         }
         if typed.last().map(|(n, _)| n.as_str()) != Some(name) {
-            return Err(format!("a sample outside its family (TYPE first, together): {line}"));
+            return Err(format!(
+                "a sample outside its family (TYPE first, together): {line}"
+            ));
         }
         let mut labels = Vec::new();
         let mut rest = rest;
@@ -488,7 +501,9 @@ fn metrics_are_valid_prometheus_text() {
             .find(|(n, l, _)| {
                 n == name
                     && l.len() == labels.len()
-                    && l.iter().zip(labels).all(|((a, b), (c, d))| a == c && b == d)
+                    && l.iter()
+                        .zip(labels)
+                        .all(|((a, b), (c, d))| a == c && b == d)
             })
             .map(|(_, _, value)| *value)
     };
@@ -496,7 +511,10 @@ fn metrics_are_valid_prometheus_text() {
         .iter()
         .find(|(name, _, _)| name == "supervisor_build_info")
         .expect("build info");
-    assert_eq!(build.1[0], ("version".into(), env!("CARGO_PKG_VERSION").into()));
+    assert_eq!(
+        build.1[0],
+        ("version".into(), env!("CARGO_PKG_VERSION").into())
+    );
     assert_eq!(build.1[1].0, "commit");
     assert_eq!(build.2, 1.0);
     // The daemon's own process.
@@ -522,11 +540,17 @@ fn metrics_are_valid_prometheus_text() {
     }
     // The kill counted as a restart for `exit`, in the root.
     assert_eq!(
-        value("supervisor_restarts_total", &[("group", ""), ("reason", "exit")]),
+        value(
+            "supervisor_restarts_total",
+            &[("group", ""), ("reason", "exit")]
+        ),
         Some(1.0)
     );
     assert_eq!(
-        value("supervisor_restarts_total", &[("group", "platform"), ("reason", "exit")]),
+        value(
+            "supervisor_restarts_total",
+            &[("group", "platform"), ("reason", "exit")]
+        ),
         Some(0.0)
     );
     assert_eq!(daemon.stop(), Some(0));

@@ -131,14 +131,21 @@ fn reload_names_changed_config_keys_as_needing_a_restart() {
     assert_eq!(event["updated"], serde_json::json!([]), "{event}");
 
     std::fs::write(&daemon.registry, registry(&head(3), &idle("a"))).expect("edit");
-    let (text, _) = said(&ctl(&daemon, &["reload"]), 0, "reload, logRetentionDays edited");
+    let (text, _) = said(
+        &ctl(&daemon, &["reload"]),
+        0,
+        "reload, logRetentionDays edited",
+    );
     assert!(
         text.lines().any(|l| l == "needs restart: logRetentionDays"),
         "{text}"
     );
     assert!(text.lines().any(|l| l == "unchanged: 1"), "{text}");
     let event = daemon.wait_any("config_reloaded");
-    assert_eq!(event["needs_restart"], serde_json::json!(["logRetentionDays"]));
+    assert_eq!(
+        event["needs_restart"],
+        serde_json::json!(["logRetentionDays"])
+    );
     // Not applied: the daemon still runs with the old level, so a second reload says it again.
     let (text, _) = said(&ctl(&daemon, &["reload"]), 0, "reload again");
     assert!(

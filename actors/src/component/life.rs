@@ -4,7 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-
 use crate::policy::ExitStatus;
 
 /// What the component's process is doing, with what each state needs to know inside it.

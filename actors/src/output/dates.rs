@@ -199,6 +199,9 @@ mod tests {
         assert_eq!(day_at(time, -12 * 3600), 20_417);
         assert_eq!(stamp_at(time, 0), "2025-11-25T23:30:00.250Z");
         assert_eq!(stamp_at(time, 3600), "2025-11-26T00:30:00.250+01:00");
-        assert_eq!(stamp_at(time, -(9 * 3600 + 1800)), "2025-11-25T14:00:00.250-09:30");
+        assert_eq!(
+            stamp_at(time, -(9 * 3600 + 1800)),
+            "2025-11-25T14:00:00.250-09:30"
+        );
     }
 }
