@@ -56,18 +56,8 @@ fn the_events_module_is_spec_section_5() {
         skip!("{} is not beside this checkout", spec.display());
     };
     let in_spec = table_names(&text, "## 5. Structured logs");
-    let contract: BTreeSet<String> = CONTRACT.iter().map(|name| name.to_string()).collect();
     assert!(in_spec.len() > 20, "SPEC's table was read: {in_spec:?}");
-    let missing: Vec<_> = in_spec.difference(&contract).collect();
-    let extra: Vec<_> = contract.difference(&in_spec).collect();
-    assert!(
-        missing.is_empty(),
-        "in SPEC, not in events::CONTRACT: {missing:?}"
-    );
-    assert!(
-        extra.is_empty(),
-        "in events::CONTRACT, not in SPEC: {extra:?}"
-    );
+    same_names(&in_spec, CONTRACT, "SPEC", "events::CONTRACT");
     for name in DIAGNOSTIC {
         assert!(
             !in_spec.contains(*name),
@@ -80,21 +70,20 @@ fn the_readme_lists_every_event() {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let text = std::fs::read_to_string(&readme).expect("read README.md");
     let listed = table_names(&text, "## Logs");
-    let known: BTreeSet<String> = CONTRACT
-        .iter()
-        .chain(DIAGNOSTIC)
-        .map(|name| name.to_string())
-        .collect();
-    let missing: Vec<_> = known.difference(&listed).collect();
-    let extra: Vec<_> = listed.difference(&known).collect();
+    let known: Vec<&str> = CONTRACT.iter().chain(DIAGNOSTIC).copied().collect();
+    same_names(&listed, &known, "the README", "actors::events");
+}
+
+/// Asserts that the names `listed` in `document` are exactly those of `module`, both ways.
+fn same_names(listed: &BTreeSet<String>, module: &[&str], document: &str, what: &str) {
+    let module: BTreeSet<String> = module.iter().map(|name| name.to_string()).collect();
+    let missing: Vec<_> = listed.difference(&module).collect();
+    let extra: Vec<_> = module.difference(listed).collect();
     assert!(
         missing.is_empty(),
-        "not in the README's tables: {missing:?}"
+        "in {document}, not in {what}: {missing:?}"
     );
-    assert!(
-        extra.is_empty(),
-        "in the README, not in actors::events: {extra:?}"
-    );
+    assert!(extra.is_empty(), "in {what}, not in {document}: {extra:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,17 +107,28 @@ impl Lines {
         Lines::spawn(dir, command)
     }
 
+    /// Runs `command`, reading its stderr.
     fn spawn(dir: tempfile::TempDir, mut command: Command) -> Lines {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        Lines::spawn_reading(dir, command, |child| {
+            Box::new(child.stderr.take().expect("stderr"))
+        })
+    }
+
+    /// Runs `command` (its output streams set up by the caller), reading what `take` takes.
+    fn spawn_reading(
+        dir: tempfile::TempDir,
+        mut command: Command,
+        take: fn(&mut Child) -> Box<dyn std::io::Read + Send>,
+    ) -> Lines {
         let mut child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn supervisor");
-        let stderr = child.stderr.take().expect("stderr");
+        let stream = take(&mut child);
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
+            for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
                 if sender.send(line).is_err() {
                     break;
@@ -690,20 +690,10 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
     assert_eq!(last.field("event"), Some("component_started"));
     assert_eq!(last.field("pid"), Some("7"));
     // -f on --all: lines appended to either kind of file come out behind their id.
-    let mut child = cli_command(&reg, &run_dir, &["logs", "--all", "-f", "-n", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("logs -f");
-    let reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
+    let mut command = cli_command(&reg, &run_dir, &["logs", "--all", "-f", "-n", "0"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
+    let follower = Lines::spawn_reading(dir, command, |child| {
+        Box::new(child.stdout.take().expect("stdout"))
     });
     let append = |path: PathBuf, text: String| {
         use std::io::Write as _;
@@ -724,12 +714,11 @@ fn logs_reach_back_across_days_and_interleave_every_component() {
         assert!(Instant::now() < deadline, "logs --all -f printed {seen:?}");
         append(logs.join(format!("a-{now}.log")), a_line(0, "a live"));
         append(logs.join(format!("Supervisor-{now}.log")), out(0, "b live"));
-        while let Ok(line) = receiver.recv_timeout(std::time::Duration::from_millis(300)) {
+        let pause = std::time::Duration::from_millis(300);
+        while let Ok(line) = follower.lines.recv_timeout(pause) {
             seen.push(line);
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn file_dates_follow_the_local_calendar_unless_log_time_is_utc() {

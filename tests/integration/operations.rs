@@ -137,7 +137,9 @@ fn now_secs() -> f64 {
 // The HTTP endpoint
 // ---------------------------------------------------------------------------------------------
 
-fn the_endpoint_serves_health_status_and_metrics() {
+/// A daemon with the endpoint on a free loopback port, `is` at the root and `ps` in the group
+/// `platform`, both started: the daemon, the endpoint's address, their pids.
+fn is_and_ps_in_platform() -> (Daemon, SocketAddr, Vec<u32>) {
     let servers = format!(
         "{}<group id=\"platform\">{}</group>",
         standin_server("is", &[], NO_BACKOFF),
@@ -146,7 +148,11 @@ fn the_endpoint_serves_health_status_and_metrics() {
     let (mut daemon, port) =
         start_on_free_port("127.0.0.1", |port| registry(&head(port, None), &servers));
     let pids = daemon.started_pids(&["is", "ps"]);
-    let address = loopback(port);
+    (daemon, loopback(port), pids)
+}
+
+fn the_endpoint_serves_health_status_and_metrics() {
+    let (mut daemon, address, pids) = is_and_ps_in_platform();
 
     // /healthz: 200 once the tree has started (it may still say `starting` for a moment).
     eventually("/healthz says ok", || {
@@ -482,17 +488,9 @@ fn metrics_are_valid_prometheus_text() {
     ] {
         assert!(parse_exposition(bad).is_err(), "accepted {bad:?}");
     }
-    let servers = format!(
-        "{}<group id=\"platform\">{}</group>",
-        standin_server("is", &[], NO_BACKOFF),
-        standin_server("ps", &[], NO_BACKOFF)
-    );
-    let (mut daemon, port) =
-        start_on_free_port("127.0.0.1", |port| registry(&head(port, None), &servers));
-    let pids = daemon.started_pids(&["is", "ps"]);
+    let (mut daemon, address, pids) = is_and_ps_in_platform();
     kill(pids[0], Signal::SIGKILL);
     daemon.started_pid("is");
-    let address = loopback(port);
     let text = get(address, "/metrics").body;
     let series = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let value = |name: &str, labels: &[(&str, &str)]| {
