@@ -324,6 +324,8 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                     _ => Some(ExitStatus::Code(0)),
                 },
                 reason: None,
+                wanted: true,
+                done: false,
             }
         })
         .collect()

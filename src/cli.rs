@@ -77,14 +77,24 @@ pub enum Verb {
     Reload,
     /// Validate the registry and print the resolved tree.
     Check,
-    /// Print (and follow) a component's captured output.
+    /// Print (and follow) a component's output, every component's, or the daemon's log.
     Logs {
         /// The component.
-        id: String,
-        /// How many of the last lines to print.
-        #[arg(short = 'n', default_value_t = 10)]
-        lines: usize,
-        /// Keep printing new lines, across rotation and restarts.
+        #[arg(required_unless_present_any = ["all", "daemon"], conflicts_with_all = ["all", "daemon"])]
+        id: Option<String>,
+        /// Every component's output, interleaved by time, each line behind its id.
+        #[arg(long, conflicts_with = "daemon")]
+        all: bool,
+        /// The daemon's own log, rendered as text.
+        #[arg(long)]
+        daemon: bool,
+        /// How many of the last lines to print (default 10; with --since, every line).
+        #[arg(short = 'n')]
+        lines: Option<usize>,
+        /// Only lines since then: `2h`, `30m`, `3d`, a date (`2026-11-29`) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Keep printing new lines, across rotation, new days and restarts.
         #[arg(short = 'f')]
         follow: bool,
     },

@@ -57,7 +57,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         .context("cannot read the children journal")?
     {
         tracing::warn!(
-            event = "leftover_killed",
+            event = events::LEFTOVER_KILLED,
             pid,
             "killed a process left by a previous daemon"
         );
@@ -68,13 +68,14 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             let occupied = cgroups.kill_leftovers();
             if occupied > 0 {
                 tracing::warn!(
-                    event = "leftover_killed",
+                    event = events::LEFTOVER_KILLED,
                     cgroups = occupied,
                     "killed what a previous daemon left in its components' cgroups"
                 );
             }
         }
         None => tracing::info!(
+            event = events::CGROUPS_UNAVAILABLE,
             "no writable cgroup2 hierarchy: components are tracked by process group only"
         ),
     }
@@ -85,7 +86,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         Ok(raised) => {
             if let Some(advice) = needed.shortfall(raised.now) {
                 tracing::warn!(
-                    event = "open_file_limit_low",
+                    event = events::OPEN_FILE_LIMIT_LOW,
                     needed = needed.total(),
                     limit = raised.now,
                     "{advice}"
@@ -95,7 +96,11 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             Some(raised.inherited).filter(|inherited| inherited.soft != raised.now)
         }
         Err(error) => {
-            tracing::warn!(error = %error, "cannot raise the open-file limit");
+            tracing::warn!(
+                event = events::OPEN_FILE_LIMIT_LOW,
+                error = %error,
+                "cannot raise the open-file limit"
+            );
             None
         }
     };
@@ -335,6 +340,9 @@ impl Daemon {
         tell_systemd: bool,
     ) -> ResponseActFuture<Self, Reply> {
         let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
+        // `<tracelevel>` applies at once; the other `<config>` keys only after a restart.
+        crate::logging::set_level(registry.config.trace_level);
+        self.registry.config.trace_level = registry.config.trace_level;
         let reconfigure = self.root.send(Reconfigure {
             spec: registry.tree.root.clone(),
         });
@@ -351,12 +359,12 @@ impl Daemon {
             };
             tracing::info!(
                 event = events::CONFIG_RELOADED,
-                added = ?diff.added,
-                removed = ?diff.removed,
-                changed = ?diff.changed,
-                updated = ?diff.updated,
+                added = ?events::Json(&diff.added),
+                removed = ?events::Json(&diff.removed),
+                changed = ?events::Json(&diff.changed),
+                updated = ?events::Json(&diff.updated),
                 unchanged = diff.unchanged,
-                needs_restart = ?diff.needs_restart,
+                needs_restart = ?events::Json(&diff.needs_restart),
                 "registry reloaded"
             );
             if tell_systemd {
@@ -427,6 +435,11 @@ impl Daemon {
                         rss_bytes = row.rss_bytes,
                         restarts = row.restarts,
                         state = %row.state,
+                        "{}, up {} s, {} bytes resident, {} restarts",
+                        row.state,
+                        row.uptime_ms / 1000,
+                        row.rss_bytes,
+                        row.restarts
                     );
                 }
             }
@@ -443,6 +456,7 @@ impl Handler<DaemonSignal> for Daemon {
             DaemonSignal::Shutdown(number) if self.shutting_down => {
                 // A second SIGTERM/SIGINT: the operator will not wait for stop timeouts.
                 tracing::warn!(
+                    event = events::SHUTDOWN_FORCED,
                     signal = signals::name(number),
                     "second signal during shutdown: killing every component now"
                 );
@@ -459,7 +473,11 @@ impl Handler<DaemonSignal> for Daemon {
                 self.runtime.output.reopen();
                 if let Some(log) = &self.log {
                     if let Err(error) = log.reopen() {
-                        tracing::error!(error = %error, "cannot reopen the log file");
+                        tracing::error!(
+                            event = events::LOG_REOPEN_FAILED,
+                            error = %error,
+                            "cannot reopen the log file"
+                        );
                     }
                 }
             }
@@ -473,9 +491,9 @@ impl Handler<ControlRequest> for Daemon {
     fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
         let ControlRequest { request, peer } = request;
         if !matches!(request, Request::Status {} | Request::WaitStarted {}) {
-            tracing::info!(
-                event = "control_request",
-                request = ?request,
+            tracing::debug!(
+                event = events::CONTROL_REQUEST,
+                request = ?events::Json(&request),
                 peer_uid = peer.uid,
                 peer_pid = peer.pid,
                 "control request"
@@ -528,6 +546,7 @@ impl Handler<http::Observe> for Daemon {
                 let report = snapshot.await.unwrap_or_default();
                 http::Observation {
                     health,
+                    not_ready: report.not_ready(),
                     components: status::rows(report.components),
                     groups: report.groups,
                 }

@@ -1,19 +1,21 @@
-//! The operations endpoint on `<config><tcpport>`: `GET /healthz`, `GET /status` (the rows of
-//! `status --json`) and `GET /metrics` (Prometheus text format). Read-only and unauthenticated,
-//! so it listens on 127.0.0.1 unless `<tcpport bind="ADDR">` says otherwise.
+//! The operations endpoint on `<config><tcpport>`: `/healthz` (liveness: the daemon's actors
+//! answer in time), `/readyz` (every wanted component ready, SPEC section 5), `/status` (the
+//! rows of `status --json`) and `/metrics` (Prometheus text format, see [`crate::metrics`]);
+//! `GET` and `HEAD` on each. Read-only and unauthenticated, so it listens on 127.0.0.1 unless
+//! `<tcpport bind="ADDR">` says otherwise.
 //!
 //! HTTP/1.1 by hyper on the actix runtime's thread; each answer is a message to the daemon
 //! actor. Bounded like the control socket: at most [`MAX_CONNECTIONS`] connections at once
 //! (further ones wait in the kernel's backlog), the request head within [`HEADER_DEADLINE`] and
 //! [`MAX_HEAD_BYTES`], a connection closed after [`CONNECTION_LIFETIME`].
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use actix::{Message, Recipient};
+use actors::events;
 use actors::status::GroupStatus;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -26,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::control::protocol::StatusRow;
+use crate::metrics;
 
 /// How many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -33,8 +36,9 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const HEADER_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest a connection is kept, whatever it does.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
-/// How long a request waits for the daemon actor before it gets a 503.
-pub const DAEMON_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a request waits for the daemon actor before it gets a 503 (for `/healthz`: the
+/// daemon is not live).
+pub const DAEMON_DEADLINE: Duration = Duration::from_secs(5);
 /// The read buffer, which bounds a request head (hyper's smallest allowed value).
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 
@@ -59,7 +63,7 @@ pub struct Observe {
     pub tree: bool,
 }
 
-/// The daemon's own state, for `/healthz`.
+/// The daemon's own state, for `/healthz` and `/readyz`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Health {
     /// The tree's first start is under way.
@@ -80,6 +84,9 @@ pub struct Observation {
     pub components: Vec<StatusRow>,
     /// Every group (empty unless the tree was asked for).
     pub groups: Vec<GroupStatus>,
+    /// The wanted components that are not ready, with their state (empty unless the tree was
+    /// asked for).
+    pub not_ready: Vec<(String, String)>,
 }
 
 /// Serves the endpoint until the actor system stops.
@@ -94,7 +101,12 @@ pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
             Ok((stream, _)) => stream,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning on a queued connection.
-                tracing::warn!(error = %error, "HTTP accept failed");
+                tracing::warn!(
+                    event = events::ACCEPT_FAILED,
+                    endpoint = "http",
+                    error = %error,
+                    "HTTP accept failed"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -109,7 +121,11 @@ pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
                 .serve_connection(TokioIo::new(stream), service);
             // Past its lifetime a connection is dropped, whatever it was doing.
             if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
-                tracing::debug!(error = %error, "HTTP connection ended");
+                tracing::debug!(
+                    event = events::HTTP_CONNECTION_FAILED,
+                    error = %error,
+                    "HTTP connection ended"
+                );
             }
             drop(slot);
         });
@@ -124,15 +140,17 @@ async fn answer(
 ) -> Result<Reply, std::convert::Infallible> {
     let route = match request.uri().path() {
         "/healthz" => Route::Health,
+        "/readyz" => Route::Ready,
         "/status" => Route::Status,
         "/metrics" => Route::Metrics,
         _ => return Ok(plain(StatusCode::NOT_FOUND, "not found\n")),
     };
-    if request.method() != Method::GET {
+    // HEAD is answered as GET; hyper sends the head without the body.
+    if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut reply = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         reply
             .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET"));
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Ok(reply);
     }
     let observe = Observe {
@@ -149,11 +167,12 @@ async fn answer(
         }
     };
     Ok(match route {
+        // Live: the daemon actor answered in time, whatever its components do.
         Route::Health => match observation.health {
-            Health::Running => plain(StatusCode::OK, "ok\n"),
-            Health::Starting => plain(StatusCode::OK, "starting\n"),
+            Health::Running | Health::Starting => plain(StatusCode::OK, "ok\n"),
             Health::Stopping => plain(StatusCode::SERVICE_UNAVAILABLE, "stopping\n"),
         },
+        Route::Ready => readiness(&observation),
         Route::Status => {
             let mut body = serde_json::to_string_pretty(&observation.components)
                 .unwrap_or_else(|_| "[]".into());
@@ -162,9 +181,10 @@ async fn answer(
         }
         Route::Metrics => with_type(
             StatusCode::OK,
-            metrics(
+            metrics::render(
                 &observation.components,
                 &observation.groups,
+                metrics::SelfProcess::read(),
                 SystemTime::now(),
             ),
             "text/plain; version=0.0.4; charset=utf-8",
@@ -172,9 +192,30 @@ async fn answer(
     })
 }
 
+/// `/readyz`: `200 ready`, or 503 with one `ID STATE` line per component that is not ready.
+fn readiness(observation: &Observation) -> Reply {
+    if observation.health == Health::Stopping {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping\n");
+    }
+    if observation.not_ready.is_empty() {
+        return plain(StatusCode::OK, "ready\n");
+    }
+    let body: String = observation
+        .not_ready
+        .iter()
+        .map(|(id, state)| format!("{id} {state}\n"))
+        .collect();
+    with_type(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready:\n{body}"),
+        "text/plain; charset=utf-8",
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Health,
+    Ready,
     Status,
     Metrics,
 }
@@ -192,141 +233,9 @@ fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Re
     reply
 }
 
-/// The Prometheus text exposition of `components` and `groups`, `now` being the wall clock.
-pub fn metrics(components: &[StatusRow], groups: &[GroupStatus], now: SystemTime) -> String {
-    let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    };
-    let labels = |row: &StatusRow| {
-        format!(
-            "component=\"{}\",group=\"{}\"",
-            escape(&row.id),
-            escape(&row.group)
-        )
-    };
-    let each = |value: &dyn Fn(&StatusRow) -> Option<String>| -> Vec<(String, String)> {
-        components
-            .iter()
-            .filter_map(|row| Some((labels(row), value(row)?)))
-            .collect()
-    };
-    family(
-        "supervisor_component_up",
-        "gauge",
-        "Whether the component is running (1) or not (0).",
-        each(&|row| Some(u8::from(row.state == "running").to_string())),
-    );
-    family(
-        "supervisor_component_restarts_total",
-        "counter",
-        "How many times the component was restarted.",
-        each(&|row| Some(row.restarts.to_string())),
-    );
-    family(
-        "supervisor_component_start_time_seconds",
-        "gauge",
-        "When the component's current process started, in seconds since the Unix epoch.",
-        each(&|row| {
-            row.pid?;
-            let started = now.saturating_sub(Duration::from_millis(row.uptime_ms));
-            Some(format!("{:.3}", started.as_secs_f64()))
-        }),
-    );
-    family(
-        "supervisor_component_rss_bytes",
-        "gauge",
-        "Resident memory of the component's process group, in bytes.",
-        each(&|row| Some(row.rss_bytes.to_string())),
-    );
-    family(
-        "supervisor_restart_intensity_exceeded_total",
-        "counter",
-        "How many times the group gave up (restart intensity exceeded).",
-        groups
-            .iter()
-            .map(|group| {
-                (
-                    format!("group=\"{}\"", escape(&group.path)),
-                    group.intensity_exceeded.to_string(),
-                )
-            })
-            .collect(),
-    );
-    out
-}
-
-/// A label value as the text format wants it: `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(id: &str, group: &str, state: &str, pid: Option<u32>) -> StatusRow {
-        StatusRow {
-            id: id.into(),
-            group: group.into(),
-            description: String::new(),
-            state: state.into(),
-            pid,
-            uptime_ms: 1_500,
-            rss_bytes: 4096,
-            restarts: 2,
-            last_exit: None,
-            reason: None,
-        }
-    }
-
-    #[test]
-    fn metrics_have_a_sample_per_component_and_group() {
-        let rows = [
-            row("is", "", "running", Some(10)),
-            row("ps", "platform", "backoff", None),
-        ];
-        let groups = [
-            GroupStatus {
-                path: String::new(),
-                intensity_exceeded: 0,
-            },
-            GroupStatus {
-                path: "platform".into(),
-                intensity_exceeded: 3,
-            },
-        ];
-        let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let text = metrics(&rows, &groups, now);
-        for line in [
-            "# TYPE supervisor_component_up gauge",
-            "supervisor_component_up{component=\"is\",group=\"\"} 1",
-            "supervisor_component_up{component=\"ps\",group=\"platform\"} 0",
-            "# TYPE supervisor_component_restarts_total counter",
-            "supervisor_component_restarts_total{component=\"ps\",group=\"platform\"} 2",
-            "supervisor_component_start_time_seconds{component=\"is\",group=\"\"} 998.500",
-            "supervisor_component_rss_bytes{component=\"is\",group=\"\"} 4096",
-            "supervisor_restart_intensity_exceeded_total{group=\"\"} 0",
-            "supervisor_restart_intensity_exceeded_total{group=\"platform\"} 3",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
-        }
-        // No process, no start time.
-        assert!(!text.contains("start_time_seconds{component=\"ps\""));
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
 
     #[test]
     fn the_default_address_is_loopback() {

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod logfile;
 pub mod logging;
 pub mod logs;
+pub mod metrics;
 pub mod registry;
 pub mod rundir;
 pub mod sdnotify;

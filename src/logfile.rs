@@ -1,6 +1,7 @@
 //! The daemon's log file in `start` mode (and with `run --log-file`): `<config><log>` with the
-//! UTC date inserted before the extension (`logs/Supervisor-2026-11-25.log`), a new file each
-//! day, and files older than `logRetentionDays` removed.
+//! date (local, or UTC with `<logTime>utc</logTime>`: see `dates::Zone`) inserted before the
+//! extension (`logs/Supervisor-2026-11-25.log`), a new file each day, and files older than
+//! `logRetentionDays` removed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -50,6 +50,8 @@ fn main() -> ExitCode {
 }
 
 fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
+    // Daily file names (and text stamps) in the registry's calendar, for every verb.
+    actors::output::dates::use_zone(registry.config.log_time);
     match cli.verb {
         Verb::Check => {
             print!("{}", check::render(&registry));
@@ -71,9 +73,34 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
         Verb::Run { log_file, detach } => run(cli, registry, log_file, detach),
         Verb::Logs {
             ref id,
+            all,
+            daemon,
             lines,
+            ref since,
             follow,
-        } => supervisor::logs::run(&registry, id, lines, follow),
+        } => {
+            let since = match since
+                .as_deref()
+                .map(|text| supervisor::logs::parse_since(text, std::time::SystemTime::now()))
+                .transpose()
+            {
+                Ok(since) => since,
+                Err(error) => {
+                    eprintln!("error: --since {error}");
+                    // A usage error (SPEC section 1).
+                    return ExitCode::from(64);
+                }
+            };
+            let query = supervisor::logs::Query {
+                id: id.clone(),
+                all,
+                daemon,
+                lines,
+                since,
+                follow,
+            };
+            supervisor::logs::run(&registry, &query)
+        }
         Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
     }
 }
@@ -109,7 +136,11 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
     match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "the daemon cannot run");
+            tracing::error!(
+                event = actors::events::SUPERVISOR_FAILED,
+                error = %format!("{error:#}"),
+                "the daemon cannot run"
+            );
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_FAILURE)
         }

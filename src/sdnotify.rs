@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use actors::events;
+
 /// The variables systemd sets for a `Type=notify` service.
 pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 /// The watchdog period, in microseconds.
@@ -133,14 +135,24 @@ impl Systemd {
     /// Sends one notification datagram; a failure is logged once, then only at debug level.
     pub fn send(&self, message: &str) {
         match self.socket.send_to_addr(message.as_bytes(), &self.address) {
-            Ok(_) => tracing::trace!(message, "sd_notify sent"),
+            Ok(_) => tracing::trace!(
+                event = events::SD_NOTIFY_SENT,
+                notification = message,
+                "sd_notify sent"
+            ),
             Err(error) if !self.warned.swap(true, Ordering::Relaxed) => tracing::warn!(
+                event = events::SD_NOTIFY_FAILED,
                 socket = %self.display,
                 error = %error,
                 "cannot notify systemd (further failures are logged at debug level)"
             ),
             Err(error) => {
-                tracing::debug!(socket = %self.display, error = %error, "sd_notify failed")
+                tracing::debug!(
+                    event = events::SD_NOTIFY_FAILED,
+                    socket = %self.display,
+                    error = %error,
+                    "sd_notify failed"
+                )
             }
         }
     }

@@ -17,6 +17,19 @@ pub enum ExitStatus {
     Signal(i32),
 }
 
+/// In words: `exited with code 1`, `killed by SIGKILL`.
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ExitStatus::Code(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Signal(number) => match nix::sys::signal::Signal::try_from(number) {
+                Ok(signal) => write!(f, "killed by {}", signal.as_str()),
+                Err(_) => write!(f, "killed by signal {number}"),
+            },
+        }
+    }
+}
+
 /// Why a child stopped running, as its group sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

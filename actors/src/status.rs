@@ -29,6 +29,10 @@ pub struct ComponentStatus {
     /// Why it is in its state, in words, when that is worth saying: the last failed spawn
     /// (`execve: No such file or directory`), a readiness or health verdict, `gave up`.
     pub reason: Option<String>,
+    /// Meant to run: `autostart`, and not stopped by the operator (its group says).
+    pub wanted: bool,
+    /// Finished its work: a `transient` or `temporary` one whose last exit was normal, at rest.
+    pub done: bool,
 }
 
 /// One group as its actor sees it now.
@@ -38,7 +42,13 @@ pub struct GroupStatus {
     pub path: String,
     /// How many times it gave up (restart intensity exceeded).
     pub intensity_exceeded: u64,
+    /// Automatic restarts of its children by reason (`exit`, `sibling`, `health`,
+    /// `escalation`), in that order.
+    pub restarts: [(&'static str, u64); 4],
 }
+
+/// The reasons of `restart_scheduled`, in the order of [`GroupStatus::restarts`].
+pub const RESTART_REASONS: [&str; 4] = ["exit", "sibling", "health", "escalation"];
 
 /// The answer to a [`Snapshot`]: components in start order, groups depth first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,7 +59,70 @@ pub struct StatusReport {
     pub groups: Vec<GroupStatus>,
 }
 
+impl StatusReport {
+    /// The wanted components that are not ready (SPEC section 5), with their state: ready is
+    /// `running` (its readiness check or start delay passed); a finished `transient` or
+    /// `temporary` one is done; `starting`, `backoff`, `failed` and the rest are not ready.
+    pub fn not_ready(&self) -> Vec<(String, String)> {
+        self.components
+            .iter()
+            .filter(|c| c.wanted && !c.done && c.state != "running")
+            .map(|c| (c.id.clone(), c.state.to_string()))
+            .collect()
+    }
+}
+
 /// Asks a component (or a whole group, in start order) for its status.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "StatusReport")]
 pub struct Snapshot;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(id: &str, state: &'static str, wanted: bool, done: bool) -> ComponentStatus {
+        ComponentStatus {
+            id: id.into(),
+            group: String::new(),
+            description: String::new(),
+            state,
+            pid: None,
+            uptime: Duration::ZERO,
+            restarts: 0,
+            last_exit: None,
+            reason: None,
+            wanted,
+            done,
+        }
+    }
+
+    #[test]
+    fn only_wanted_unfinished_components_that_do_not_run_are_not_ready() {
+        let report = StatusReport {
+            components: vec![
+                component("up", "running", true, false),
+                component("booting", "starting", true, false),
+                component("crashing", "backoff", true, false),
+                component("broken", "failed", true, false),
+                component("finished", "stopped", true, true),
+                component("held", "stopped", false, false),
+                component("spare", "stopped", false, false),
+            ],
+            groups: Vec::new(),
+        };
+        let not_ready = report.not_ready();
+        let not_ready: Vec<(&str, &str)> = not_ready
+            .iter()
+            .map(|(id, state)| (id.as_str(), state.as_str()))
+            .collect();
+        assert_eq!(
+            not_ready,
+            [
+                ("booting", "starting"),
+                ("crashing", "backoff"),
+                ("broken", "failed")
+            ]
+        );
+    }
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Recipient;
+use actors::events;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
@@ -43,7 +44,12 @@ pub async fn serve(listener: UnixListener, daemon: Recipient<ControlRequest>, ow
             Ok((stream, _)) => stream,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning on a queued connection.
-                tracing::warn!(error = %error, "control socket accept failed");
+                tracing::warn!(
+                    event = events::ACCEPT_FAILED,
+                    endpoint = "control",
+                    error = %error,
+                    "control socket accept failed"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -74,6 +80,7 @@ async fn answer(mut stream: UnixStream, daemon: Recipient<ControlRequest>, owner
     };
     if peer.uid != 0 && peer.uid != owner {
         tracing::warn!(
+            event = events::CONTROL_REFUSED,
             peer_uid = peer.uid,
             peer_pid = peer.pid,
             "control request refused: not authorised"

@@ -66,7 +66,7 @@ pub fn start(out: impl Write + Send + 'static) -> io::Result<(LogQueue, FlushOnD
 
 fn report_dropped(lost: u64) {
     tracing::warn!(
-        event = "log_lines_dropped",
+        event = actors::events::LOG_LINES_DROPPED,
         dropped = lost,
         "{lost} log lines were dropped: the log could not keep up"
     );

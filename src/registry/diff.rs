@@ -1,9 +1,11 @@
-//! What a reload changes in `<config>`: none of those settings apply to a running daemon, so
-//! every key that differs from what the daemon runs with is one that needs a restart.
+//! What a reload changes in `<config>`: `tracelevel` applies at once; every other key that
+//! differs from what the daemon runs with is one that needs a restart.
 //!
 //! Pure: compares two resolved configs, reads and applies nothing.
 
 use super::DaemonConfig;
+#[cfg(test)]
+use actors::output::dates::Zone;
 
 /// The `<config>` keys (as the registry spells them) whose values differ between `running` and
 /// `read`, in the order of SPEC section 2.
@@ -14,9 +16,11 @@ pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'stati
         tcp_bind,
         log,
         temp,
-        trace_level,
+        // Applied by the reload itself.
+        trace_level: _,
         stats_interval,
         log_retention_days,
+        log_time,
     } = running;
     [
         (
@@ -25,12 +29,12 @@ pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'stati
         ),
         ("log", *log != read.log),
         ("temp", *temp != read.temp),
-        ("tracelevel", *trace_level != read.trace_level),
         ("tracestatsinterval", *stats_interval != read.stats_interval),
         (
             "logRetentionDays",
             *log_retention_days != read.log_retention_days,
         ),
+        ("logTime", *log_time != read.log_time),
     ]
     .into_iter()
     .filter_map(|(key, differs)| differs.then_some(key))
@@ -55,12 +59,16 @@ mod tests {
             trace_level: 2,
             stats_interval: None,
             log_retention_days: 10,
+            log_time: Zone::Local,
         }
     }
 
     #[test]
     fn the_same_config_needs_nothing() {
         assert!(needs_restart(&config(), &config()).is_empty());
+        let mut traced = config();
+        traced.trace_level = 4;
+        assert!(needs_restart(&config(), &traced).is_empty(), "applied live");
     }
 
     #[test]
@@ -69,11 +77,11 @@ mod tests {
             ("tcpport", |c| c.tcp_bind = Some([0, 0, 0, 0].into())),
             ("log", |c| c.log = PathBuf::from("/elsewhere.log")),
             ("temp", |c| c.temp = Some(PathBuf::from("/tmp/sv"))),
-            ("tracelevel", |c| c.trace_level = 3),
             ("tracestatsinterval", |c| {
                 c.stats_interval = Some(Duration::from_secs(60))
             }),
             ("logRetentionDays", |c| c.log_retention_days = 3),
+            ("logTime", |c| c.log_time = Zone::Utc),
         ];
         let mut all = config();
         for (key, change) in changes {

@@ -28,6 +28,7 @@ mod xml;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use actors::output::dates::Zone;
 use actors::spec::TreeSpec;
 
 pub use diff::needs_restart;
@@ -70,6 +71,8 @@ pub struct DaemonConfig {
     pub stats_interval: Option<Duration>,
     /// `<logRetentionDays>`.
     pub log_retention_days: u32,
+    /// `<logTime>`: the calendar of daily file names and text stamps (local unless `utc`).
+    pub log_time: Zone,
 }
 
 /// Reads, validates and resolves the registry at `path`.

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use actors::output::dates::Zone;
 use actors::spec::{Overflow, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// A value and the byte offset it was read from.
@@ -48,6 +49,8 @@ pub struct RawConfig {
     pub stats_interval: Option<Duration>,
     /// `<logRetentionDays>`.
     pub log_retention_days: Option<u32>,
+    /// `<logTime>`.
+    pub log_time: Option<Zone>,
 }
 
 /// `<restartStrategy type intensity period/>`.

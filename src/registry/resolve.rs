@@ -58,6 +58,7 @@ fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
         log_retention_days: raw
             .log_retention_days
             .unwrap_or(default::LOG_RETENTION_DAYS),
+        log_time: raw.log_time.unwrap_or_default(),
     }
 }
 

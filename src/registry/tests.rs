@@ -242,6 +242,7 @@ fn defaults_fill_everything_left_out() {
             trace_level: 2,
             stats_interval: None,
             log_retention_days: 10,
+            log_time: Zone::Local,
         },
         tree: TreeSpec {
             root: GroupSpec {
@@ -1250,4 +1251,19 @@ fn ten_thousand_plainly_written_servers_fit_the_limits() {
     assert!(text.len() > 1 << 20, "more than the old 1 MiB cap");
     let registry = parse(Path::new("plain.xml"), &text).expect("fits");
     assert_eq!(registry.tree.root.components().len(), 10_000);
+}
+
+#[test]
+fn log_time_is_local_or_utc_and_anything_else_is_located() {
+    let with = |value: &str| {
+        format!(
+            "<supervisor><config><logTime>{value}</logTime></config>\
+             <servers><server id='a'><executable>sleep</executable></server></servers></supervisor>"
+        )
+    };
+    assert_eq!(registry(&with("utc")).config.log_time, Zone::Utc);
+    assert_eq!(registry(&with("local")).config.log_time, Zone::Local);
+    let error = only_error(&with("gmt"));
+    assert!(error.starts_with("1:30: "), "{error}");
+    assert!(error.contains("`gmt`") && error.contains("utc"), "{error}");
 }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use actors::output::dates::Zone;
 use actors::spec::{Overflow, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// The longest duration the registry accepts anywhere.
@@ -132,6 +133,11 @@ pub fn restart(text: &str) -> Result<RestartType, String> {
             ("temporary", RestartType::Temporary),
         ],
     )
+}
+
+/// `<logTime>`: `local` or `utc`.
+pub fn log_time(text: &str) -> Result<Zone, String> {
+    one_of(text, &[("local", Zone::Local), ("utc", Zone::Utc)])
 }
 
 /// A `<restartStrategy type>`.

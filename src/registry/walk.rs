@@ -65,6 +65,9 @@ const CONFIG: Schema<RawConfig> = Schema {
         ("logRetentionDays", |w, n, c| {
             c.log_retention_days = xml::value(w.p, n, |t| values::integer(t, 0u32, 36_500));
         }),
+        ("logTime", |w, n, c| {
+            c.log_time = xml::value(w.p, n, values::log_time)
+        }),
     ],
     many: &[],
     later: &[],

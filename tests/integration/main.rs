@@ -13,6 +13,7 @@ mod control;
 mod faults;
 mod hostile;
 mod interleavings;
+mod observability;
 mod operations;
 mod output;
 mod processes;
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
         ("faults", faults::TESTS),
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),
+        ("observability", observability::TESTS),
         ("operations", operations::TESTS),
         ("output", output::TESTS),
         ("processes", processes::TESTS),

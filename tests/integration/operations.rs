@@ -137,7 +137,9 @@ fn now_secs() -> f64 {
 // The HTTP endpoint
 // ---------------------------------------------------------------------------------------------
 
-fn the_endpoint_serves_health_status_and_metrics() {
+/// A daemon with the endpoint on a free loopback port, `is` at the root and `ps` in the group
+/// `platform`, both started: the daemon, the endpoint's address, their pids.
+fn is_and_ps_in_platform() -> (Daemon, SocketAddr, Vec<u32>) {
     let servers = format!(
         "{}<group id=\"platform\">{}</group>",
         standin_server("is", &[], NO_BACKOFF),
@@ -146,7 +148,11 @@ fn the_endpoint_serves_health_status_and_metrics() {
     let (mut daemon, port) =
         start_on_free_port("127.0.0.1", |port| registry(&head(port, None), &servers));
     let pids = daemon.started_pids(&["is", "ps"]);
-    let address = loopback(port);
+    (daemon, loopback(port), pids)
+}
+
+fn the_endpoint_serves_health_status_and_metrics() {
+    let (mut daemon, address, pids) = is_and_ps_in_platform();
 
     // /healthz: 200 once the tree has started (it may still say `starting` for a moment).
     eventually("/healthz says ok", || {
@@ -259,7 +265,7 @@ fn the_endpoint_serves_health_status_and_metrics() {
     assert_eq!(get(address, "/metrics/extra").status, 404);
     let post = request(address, "POST", "/status");
     assert_eq!(post.status, 405);
-    assert_eq!(post.header("allow"), Some("GET"));
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
     assert_eq!(request(address, "DELETE", "/healthz").status, 405);
     // A query string does not change the path.
     assert_eq!(get(address, "/healthz?verbose=1").status, 200);
@@ -319,6 +325,237 @@ fn a_port_in_use_stops_the_daemon_before_it_starts_anything() {
     let mut daemon = daemon.successor();
     daemon.wait_event("component_starting", "a");
     read_json_when_ready(&report);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+fn readyz_names_what_is_not_ready_while_healthz_stays_live() {
+    let servers = [
+        standin_server("is", &[], NO_BACKOFF),
+        // Can never spawn: it stays in backoff.
+        r#"<server id="never"><executable>/nonexistent/never</executable><backoff initial="0.2" max="0.2"/></server>"#.to_string(),
+        // A temporary job that finishes: done, not "not ready".
+        standin_server("job", &["--exit-after", "0.1", "--exit-code", "0"], "<restart>temporary</restart>"),
+        // Not autostart: not wanted.
+        standin_server("spare", &[], "<autostart>false</autostart>"),
+    ]
+    .concat();
+    let (mut daemon, port) =
+        start_on_free_port("127.0.0.1", |port| registry(&head(port, None), &servers));
+    daemon.started_pid("is");
+    daemon.wait_event("component_exited", "job");
+    daemon.wait_event("component_spawn_failed", "never");
+    let address = loopback(port);
+    // Liveness is the daemon's, not its components': a component that never spawns does not
+    // keep /healthz at "starting".
+    let health = get(address, "/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    let ready = get(address, "/readyz");
+    assert_eq!(ready.status, 503, "{ready:?}");
+    let named: Vec<&str> = ready.body.lines().skip(1).collect();
+    assert_eq!(named.len(), 1, "{ready:?}");
+    assert!(named[0].starts_with("never "), "{ready:?}");
+    // HEAD: the same status and headers, no body.
+    for (path, status) in [
+        ("/healthz", 200),
+        ("/readyz", 503),
+        ("/metrics", 200),
+        ("/status", 200),
+    ] {
+        let head = request(address, "HEAD", path);
+        assert_eq!(head.status, status, "HEAD {path}");
+        assert!(head.body.is_empty(), "HEAD {path}: {head:?}");
+        assert!(head.header("content-type").is_some(), "HEAD {path}");
+    }
+    // The operator stops it: no longer wanted, so the pod is ready.
+    let stopped = ctl(
+        &daemon.registry,
+        &daemon.path().join("run"),
+        &["stop", "never"],
+    );
+    assert!(stopped.status.success(), "{stopped:?}");
+    eventually("/readyz says ready", || {
+        get(address, "/readyz").status == 200
+    });
+    assert_eq!(get(address, "/readyz").body, "ready\n");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// One sample of a strictly parsed exposition: metric name, labels in order, value.
+type Series = (String, Vec<(String, String)>, f64);
+
+/// Parses the Prometheus text format (0.0.4) strictly: `# HELP` and `# TYPE` once per family
+/// and before its samples, a family's samples together, valid names, escapes and numbers, no
+/// series twice, counters named `_total`. Returns the samples.
+fn parse_exposition(text: &str) -> Result<Vec<Series>, String> {
+    let name_ok = |name: &str, colon: bool| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    };
+    let mut typed: Vec<(String, String)> = Vec::new();
+    let mut helped: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut series: Vec<Series> = Vec::new();
+    if !text.ends_with('\n') {
+        return Err("the exposition must end with a newline".into());
+    }
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.splitn(3, ' ');
+            let (keyword, name, rest) = (words.next(), words.next(), words.next());
+            let name = name.ok_or(format!("no name: {line}"))?;
+            match keyword {
+                Some("HELP") if !helped.iter().any(|n| n == name) => helped.push(name.into()),
+                Some("TYPE") if !typed.iter().any(|(n, _)| n == name) => {
+                    let kind = rest.ok_or(format!("no type: {line}"))?;
+                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                        return Err(format!("bad type: {line}"));
+                    }
+                    if kind == "counter" && !name.ends_with("_total") {
+                        return Err(format!("a counter not named _total: {line}"));
+                    }
+                    typed.push((name.into(), kind.into()));
+                }
+                _ => return Err(format!("a repeated or unknown comment: {line}")),
+            }
+            continue;
+        }
+        let (name, rest) = line.split_at(line.find(['{', ' ']).ok_or(format!("bad: {line}"))?);
+        if !name_ok(name, true) {
+            return Err(format!("bad metric name: {line}"));
+        }
+        if typed.last().map(|(n, _)| n.as_str()) != Some(name) {
+            return Err(format!(
+                "a sample outside its family (TYPE first, together): {line}"
+            ));
+        }
+        let mut labels = Vec::new();
+        let mut rest = rest;
+        if let Some(inner) = rest.strip_prefix('{') {
+            rest = inner;
+            while !rest.starts_with('}') {
+                let (label, after) = rest.split_once("=\"").ok_or(format!("bad label: {line}"))?;
+                if !name_ok(label, false) {
+                    return Err(format!("bad label name {label:?}: {line}"));
+                }
+                let mut value = String::new();
+                let mut chars = after.char_indices();
+                let end = loop {
+                    match chars.next() {
+                        Some((at, '"')) => break at,
+                        Some((_, '\\')) => match chars.next() {
+                            Some((_, '\\')) => value.push('\\'),
+                            Some((_, '"')) => value.push('"'),
+                            Some((_, 'n')) => value.push('\n'),
+                            _ => return Err(format!("bad escape: {line}")),
+                        },
+                        Some((_, c)) => value.push(c),
+                        None => return Err(format!("unterminated label value: {line}")),
+                    }
+                };
+                labels.push((label.to_string(), value));
+                rest = &after[end + 1..];
+                rest = rest.strip_prefix(',').unwrap_or(rest);
+            }
+            rest = &rest[1..];
+        }
+        let value = rest.strip_prefix(' ').ok_or(format!("no value: {line}"))?;
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            number => number.parse().map_err(|_| format!("bad value: {line}"))?,
+        };
+        let key = format!("{name}{labels:?}");
+        if seen.contains(&key) {
+            return Err(format!("a series twice: {line}"));
+        }
+        seen.push(key);
+        series.push((name.to_string(), labels, value));
+    }
+    if let Some((name, _)) = typed.iter().find(|(n, _)| !helped.contains(n)) {
+        return Err(format!("no HELP for {name}"));
+    }
+    Ok(series)
+}
+
+fn metrics_are_valid_prometheus_text() {
+    // The parser refuses what it must (its negative controls).
+    for bad in [
+        "x 1\n",
+        "# TYPE x gauge\nx{a=\"b} 1\n",
+        "# HELP x h\n# TYPE x gauge\nx 1\nx 2\n",
+        "# HELP x h\n# TYPE x counter\nx 1\n",
+        "# HELP x h\n# TYPE x gauge\nx one\n",
+        "# HELP x h\n# TYPE x gauge\nx{a=\"\\t\"} 1\n",
+    ] {
+        assert!(parse_exposition(bad).is_err(), "accepted {bad:?}");
+    }
+    let (mut daemon, address, pids) = is_and_ps_in_platform();
+    kill(pids[0], Signal::SIGKILL);
+    daemon.started_pid("is");
+    let text = get(address, "/metrics").body;
+    let series = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        series
+            .iter()
+            .find(|(n, l, _)| {
+                n == name
+                    && l.len() == labels.len()
+                    && l.iter()
+                        .zip(labels)
+                        .all(|((a, b), (c, d))| a == c && b == d)
+            })
+            .map(|(_, _, value)| *value)
+    };
+    let build = series
+        .iter()
+        .find(|(name, _, _)| name == "supervisor_build_info")
+        .expect("build info");
+    assert_eq!(
+        build.1[0],
+        ("version".into(), env!("CARGO_PKG_VERSION").into())
+    );
+    assert_eq!(build.1[1].0, "commit");
+    assert_eq!(build.2, 1.0);
+    // The daemon's own process.
+    let started = value("process_start_time_seconds", &[]).expect("start time");
+    assert!((now_secs() - started).abs() < 60.0, "{started}");
+    assert!(value("process_resident_memory_bytes", &[]).unwrap() > 1e6);
+    assert!(value("process_open_fds", &[]).unwrap() >= 3.0);
+    assert!(value("process_cpu_seconds_total", &[]).unwrap() >= 0.0);
+    // One state at 1 per component.
+    for (id, group) in [("is", ""), ("ps", "platform")] {
+        let states: Vec<&Series> = series
+            .iter()
+            .filter(|(n, l, _)| n == "supervisor_component_state" && l[0].1 == id)
+            .collect();
+        assert_eq!(states.len(), 7, "{id}");
+        let on: Vec<&str> = states
+            .iter()
+            .filter(|(_, _, v)| *v == 1.0)
+            .map(|(_, l, _)| l[2].1.as_str())
+            .collect();
+        assert_eq!(on, ["running"], "{id}");
+        assert_eq!(states[0].1[1], ("group".into(), group.into()));
+    }
+    // The kill counted as a restart for `exit`, in the root.
+    assert_eq!(
+        value(
+            "supervisor_restarts_total",
+            &[("group", ""), ("reason", "exit")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "supervisor_restarts_total",
+            &[("group", "platform"), ("reason", "exit")]
+        ),
+        Some(0.0)
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -793,6 +1030,8 @@ fn as_pid_1_it_exits_4_when_the_root_gives_up() {
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     the_endpoint_serves_health_status_and_metrics,
+    readyz_names_what_is_not_ready_while_healthz_stays_live,
+    metrics_are_valid_prometheus_text,
     the_endpoint_listens_where_bind_says,
     a_port_in_use_stops_the_daemon_before_it_starts_anything,
     idle_connections_are_closed_and_cannot_lock_the_endpoint_out,

@@ -12,6 +12,7 @@ use actix::{Addr, Message};
 use tokio::net::UnixDatagram;
 
 use super::ComponentActor;
+use crate::events;
 use crate::probe::{self, ProbeContext};
 use crate::spec::{HealthCheckSpec, Probe};
 
@@ -37,7 +38,9 @@ pub async fn readiness(
 ) {
     let attempt = interval.max(Duration::from_millis(500));
     loop {
-        if probe::check(&probe, &context, attempt).await {
+        let ok = probe::check(&probe, &context, attempt).await;
+        log_probe(&context, "readiness", pid, ok);
+        if ok {
             component.do_send(Verdict::Ready(pid));
             return;
         }
@@ -55,7 +58,9 @@ pub async fn health(
     tokio::time::sleep(spec.start_after).await;
     let mut failed = 0;
     loop {
-        if probe::check(&spec.probe, &context, spec.timeout).await {
+        let ok = probe::check(&spec.probe, &context, spec.timeout).await;
+        log_probe(&context, "health", pid, ok);
+        if ok {
             failed = 0;
         } else {
             failed += 1;
@@ -66,6 +71,19 @@ pub async fn health(
         }
         tokio::time::sleep(spec.interval).await;
     }
+}
+
+/// One probe's result, at debug level (`<tracelevel>3</tracelevel>`).
+fn log_probe(context: &ProbeContext, check: &'static str, pid: u32, ok: bool) {
+    let result = if ok { "passed" } else { "failed" };
+    tracing::debug!(
+        event = events::PROBE_RESULT,
+        component = %context.id,
+        check,
+        pid,
+        ok,
+        "{check} probe {result}"
+    );
 }
 
 /// A bound notification socket, in the abstract namespace (no file, nothing to clean up).

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
 use crate::policy::ExitStatus;
 
 /// What the component's process is doing, with what each state needs to know inside it.
@@ -80,11 +78,7 @@ pub(crate) enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Exit(ExitStatus::Code(code)) => write!(f, "exited with code {code}"),
-            Reason::Exit(ExitStatus::Signal(number)) => match Signal::try_from(*number) {
-                Ok(signal) => write!(f, "killed by {}", signal.as_str()),
-                Err(_) => write!(f, "killed by signal {number}"),
-            },
+            Reason::Exit(status) => write!(f, "{status}"),
             Reason::NotReady { within } => {
                 write!(f, "did not become ready within {}", seconds(*within))
             }

@@ -20,62 +20,65 @@ impl ComponentActor {
                 info,
                 events::COMPONENT_STARTING,
                 command = %self.record.spec.command.display(),
-                "starting {component}"
+                "starting"
             ),
             Event::Started { pid } => emit!(
                 info,
                 events::COMPONENT_STARTED,
                 pid,
-                "{component} started with pid {pid}"
+                "started with pid {pid}"
             ),
             Event::SpawnFailed { error } => emit!(
                 error,
                 events::COMPONENT_SPAWN_FAILED,
                 error = %error,
-                "{component} could not be started: {error}"
+                "could not be started: {error}"
             ),
-            Event::Ready { pid } => emit!(
-                info,
-                events::COMPONENT_READY,
-                pid,
-                after_ms = self
+            Event::Ready { pid } => {
+                let after_ms = self
                     .run
                     .as_ref()
-                    .map_or(0, |run| run.since.elapsed().as_millis() as u64),
-                "{component} is ready"
-            ),
-            Event::NotReady { pid, within } => emit!(
-                warn,
-                events::COMPONENT_NOT_READY,
-                pid,
-                error = %Reason::NotReady { within },
-                "{component} did not become ready in time"
-            ),
-            Event::Unhealthy { pid, check } => emit!(
-                warn,
-                events::COMPONENT_UNHEALTHY,
-                pid,
-                check = check.name(),
-                error = %Reason::Unhealthy(check),
-                "{component} failed its {}", check.name()
-            ),
+                    .map_or(0, |run| run.since.elapsed().as_millis() as u64);
+                emit!(
+                    info,
+                    events::COMPONENT_READY,
+                    pid,
+                    after_ms,
+                    "ready after {after_ms} ms"
+                )
+            }
+            Event::NotReady { pid, within } => {
+                let error = Reason::NotReady { within };
+                emit!(warn, events::COMPONENT_NOT_READY, pid, error = %error, "{error}")
+            }
+            Event::Unhealthy { pid, check } => {
+                let error = Reason::Unhealthy(check);
+                emit!(
+                    warn,
+                    events::COMPONENT_UNHEALTHY,
+                    pid,
+                    check = check.name(),
+                    error = %error,
+                    "{error}"
+                )
+            }
             Event::Stopping { pid, signal } => emit!(
                 info,
                 events::COMPONENT_STOPPING,
                 pid,
                 signal = signal.as_str(),
-                "stopping {component} (pid {pid}) with {}",
+                "stopping with {}",
                 signal.as_str()
             ),
             Event::Killed { pid } => emit!(
                 warn,
                 events::COMPONENT_KILLED,
                 pid,
-                "{component} did not stop within {:?}: killed",
-                self.record.spec.stop_timeout
+                "did not stop within {} ms: killed",
+                self.record.spec.stop_timeout.as_millis()
             ),
             Event::Stopped { pid } => {
-                emit!(info, events::COMPONENT_STOPPED, pid, "{component} stopped")
+                emit!(info, events::COMPONENT_STOPPED, pid, "stopped")
             }
             Event::Exited {
                 pid,
@@ -84,6 +87,7 @@ impl ComponentActor {
                 expected,
             } => {
                 let uptime_ms = uptime.as_millis() as u64;
+
                 let (code, signal) = match status {
                     ExitStatus::Code(code) => (Some(code), None),
                     ExitStatus::Signal(signal) => (None, Some(signal)),
@@ -99,7 +103,7 @@ impl ComponentActor {
                             signal,
                             uptime_ms,
                             expected,
-                            "{component} (pid {pid}) exited: {status:?}"
+                            "{status} after {uptime_ms} ms"
                         )
                     };
                 }
@@ -115,7 +119,7 @@ impl ComponentActor {
                 input,
                 pid,
                 state,
-                "{input} is not expected by {component} while {state}"
+                "{input} is not expected while {state}"
             ),
         }
     }

@@ -21,11 +21,13 @@ use actix::{Actor, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapF
 use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
+use crate::events;
 use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, Update};
 use crate::output::OutputSettings;
+use crate::policy::{self, Exit};
 use crate::probe::ProbeContext;
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
-use crate::spec::{ComponentSpec, Probe};
+use crate::spec::{ComponentSpec, Probe, RestartType};
 use crate::status::{ComponentStatus, Snapshot, StatusReport};
 use crate::tree::Runtime;
 use checks::{NotifySocket, Verdict};
@@ -154,6 +156,16 @@ impl ComponentActor {
     }
 
     fn arm(&mut self, timer: Timer, after: Duration, ctx: &mut Context<Self>) {
+        tracing::trace!(
+            event = events::TIMER,
+            component = %self.spec().id,
+            timer = timer.name(),
+            action = "armed",
+            after_ms = after.as_millis() as u64,
+            "{} timer armed for {} ms",
+            timer.name(),
+            after.as_millis()
+        );
         let handle = ctx.run_later(after, move |actor, ctx| actor.timer_fired(timer, ctx));
         if let Some(armed) = self.timer.replace(handle) {
             ctx.cancel_future(armed);
@@ -162,6 +174,14 @@ impl ComponentActor {
 
     fn timer_fired(&mut self, timer: Timer, ctx: &mut Context<Self>) {
         self.timer = None;
+        tracing::trace!(
+            event = events::TIMER,
+            component = %self.spec().id,
+            timer = timer.name(),
+            action = "fired",
+            "{} timer fired",
+            timer.name()
+        );
         let input = match timer {
             Timer::Backoff => Input::BackoffElapsed,
             Timer::StartDelay => Input::StartDelayElapsed,
@@ -199,6 +219,12 @@ impl ComponentActor {
             restarts: self.record.restarts,
             last_exit: self.record.last_exit,
             reason: self.life.reason(),
+            wanted: spec.autostart,
+            done: spec.restart != RestartType::Permanent
+                && matches!(self.life, Life::Stopped | Life::Exited { .. })
+                && self.record.last_exit.is_some_and(|status| {
+                    policy::is_normal(Exit::Process(status), &spec.success_exit_codes)
+                }),
         }
     }
 

@@ -89,6 +89,19 @@ pub(crate) enum Timer {
     StopTimeout,
 }
 
+impl Timer {
+    /// The `timer` field of the `timer` event.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Timer::Backoff => "backoff",
+            Timer::StartDelay => "start delay",
+            Timer::Readiness => "readiness",
+            Timer::Watchdog => "watchdog",
+            Timer::StopTimeout => "stop timeout",
+        }
+    }
+}
+
 /// What the actor is to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Effect {

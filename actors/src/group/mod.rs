@@ -25,7 +25,7 @@ use crate::events;
 use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
 use crate::policy::Exit;
 use crate::spec::{ChildSpec, GroupSpec};
-use crate::status::{GroupStatus, Snapshot, StatusReport};
+use crate::status::{GroupStatus, Snapshot, StatusReport, RESTART_REASONS};
 use crate::tree::Runtime;
 use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
@@ -107,6 +107,8 @@ pub struct GroupActor {
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     requests: HashMap<RequestId, oneshot::Sender<Answer>>,
+    /// Restarts scheduled so far, by reason (for `/metrics`).
+    restarts: [(&'static str, u64); 4],
     next_request: RequestId,
     /// Where new children (added by a reload) get their processes.
     runtime: Runtime,
@@ -143,6 +145,7 @@ impl GroupActor {
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             requests: HashMap::new(),
+            restarts: RESTART_REASONS.map(|reason| (reason, 0)),
             next_request: 0,
             runtime,
         }
@@ -166,6 +169,7 @@ impl GroupActor {
                 let Some(slot) = self.slots.get(&key) else {
                     return;
                 };
+                self.log_step("start", slot, delay);
                 let started = slot.actor.start(Start { delay, cause });
                 ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
                     let answered = Input::StartAnswered {
@@ -180,6 +184,7 @@ impl GroupActor {
                 let Some(slot) = self.slots.get(&key) else {
                     return;
                 };
+                self.log_step("stop", slot, Duration::ZERO);
                 let stopped = slot.actor.stop();
                 ctx.spawn(stopped.into_actor(self).map(move |(), group, ctx| {
                     group.feed(Input::StopAnswered { key, ticket }, ctx);
@@ -199,15 +204,20 @@ impl GroupActor {
                 reason,
                 attempt,
                 delay,
-            } => self.log_restart(key, reason, attempt, delay),
+            } => {
+                if let Some(count) = self.restarts.iter_mut().find(|(r, _)| *r == reason) {
+                    count.1 += 1;
+                }
+                self.log_restart(key, reason, attempt, delay)
+            }
             Effect::IntensityExceeded { restarts, period } => {
                 tracing::error!(
                     event = events::INTENSITY_EXCEEDED,
                     group = %self.path,
                     restarts,
                     period_s = period.as_secs_f64(),
-                    "group `{}` had more than {} restarts in {period:?}: giving up",
-                    self.path, restarts.saturating_sub(1)
+                    "group `{}` had more than {} restarts in {} s: giving up",
+                    self.path, restarts.saturating_sub(1), period.as_secs_f64()
                 );
             }
             Effect::Answer { request, answer } => {
@@ -236,6 +246,19 @@ impl GroupActor {
         }
     }
 
+    /// A plan's step, at debug level (`<tracelevel>3</tracelevel>`).
+    fn log_step(&self, step: &'static str, slot: &ChildSlot, delay: Duration) {
+        let child = slot.spec.id();
+        tracing::debug!(
+            event = events::PLAN_STEP,
+            group = %self.path,
+            step,
+            child = %child,
+            delay_ms = delay.as_millis() as u64,
+            "{step} {child}"
+        );
+    }
+
     fn log_restart(&self, key: Key, reason: &str, attempt: u32, delay: Duration) {
         let Some(slot) = self.slots.get(&key) else {
             return;
@@ -248,7 +271,8 @@ impl GroupActor {
             reason,
             attempt,
             delay_ms = delay.as_millis() as u64,
-            "restarting {id} ({reason}) in {delay:?}"
+            "restarting in {} ms (attempt {attempt})",
+            delay.as_millis()
         );
     }
 
@@ -326,18 +350,26 @@ impl Handler<Snapshot> for GroupActor {
         let requests: Vec<_> = self
             .order
             .iter()
-            .filter_map(|key| self.slots.get(key))
-            .map(|slot| slot.actor.snapshot())
+            .filter_map(|key| Some((self.slots.get(key)?, self.decision.held(*key))))
+            .map(|(slot, held)| {
+                let snapshot = slot.actor.snapshot();
+                async move { (snapshot.await, held) }
+            })
             .collect();
         let mut report = StatusReport {
             components: Vec::new(),
             groups: vec![GroupStatus {
                 path: self.path.clone(),
                 intensity_exceeded: self.decision.gave_up(),
+                restarts: self.restarts,
             }],
         };
         Box::pin(async move {
-            for child in join_all(requests).await {
+            for (mut child, held) in join_all(requests).await {
+                // What the operator stopped is not wanted, however it is configured.
+                for component in child.components.iter_mut().filter(|_| held) {
+                    component.wanted = false;
+                }
                 report.components.extend(child.components);
                 report.groups.extend(child.groups);
             }

@@ -1,17 +1,72 @@
-//! Calendar arithmetic for log files, in UTC without a time-zone database: the date in a file's
-//! name and the RFC 3339 stamp before each line.
+//! Calendar arithmetic for log files without libc's `localtime`: the date in a daily file's
+//! name (in the daemon's [`Zone`]: local time unless `<config><logTime>utc</logTime>`), the
+//! RFC 3339 UTC stamp of JSON lines and output lines, and the zoned stamp of text lines.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
-/// Days since the Unix epoch (UTC) of `time`.
-pub fn day_of(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / SECONDS_PER_DAY)
+/// The calendar that dates file names and stamps text lines (`<config><logTime>`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Zone {
+    /// The system's time zone (`TZ`, else `/etc/localtime`), like the original's
+    /// `Supervisor-yyyy-mm-dd.log`.
+    #[default]
+    Local,
+    /// UTC.
+    Utc,
 }
 
-/// Today, in days since the Unix epoch (UTC).
+/// Set once at start-up: the process has one calendar, as it has one `TZ`.
+static UTC: AtomicBool = AtomicBool::new(false);
+
+/// Makes `zone` the calendar of every later date and text stamp in this process.
+pub fn use_zone(zone: Zone) {
+    UTC.store(zone == Zone::Utc, Ordering::Relaxed);
+}
+
+/// The calendar in use.
+pub fn zone() -> Zone {
+    if UTC.load(Ordering::Relaxed) {
+        Zone::Utc
+    } else {
+        Zone::Local
+    }
+}
+
+/// Seconds east of UTC of the calendar in use at `time`.
+fn offset(time: SystemTime) -> i64 {
+    match zone() {
+        Zone::Utc => 0,
+        Zone::Local => Timestamp::try_from(time).map_or(0, |timestamp| {
+            i64::from(TimeZone::system().to_offset(timestamp).seconds())
+        }),
+    }
+}
+
+/// Seconds since the epoch of `time` (negative before it).
+fn epoch_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64) - 1,
+    }
+}
+
+/// The day number of `time` on a clock `offset` seconds east of UTC (0 before the epoch).
+fn day_at(time: SystemTime, offset: i64) -> u64 {
+    u64::try_from((epoch_seconds(time) + offset).div_euclid(SECONDS_PER_DAY as i64)).unwrap_or(0)
+}
+
+/// Days since the Unix epoch of `time`, in the calendar in use.
+pub fn day_of(time: SystemTime) -> u64 {
+    day_at(time, offset(time))
+}
+
+/// Today, in days since the Unix epoch, in the calendar in use.
 pub fn today() -> u64 {
     day_of(SystemTime::now())
 }
@@ -59,11 +114,56 @@ pub fn rfc3339(time: SystemTime) -> String {
     let seconds = since.as_secs() % SECONDS_PER_DAY;
     format!(
         "{}T{:02}:{:02}:{:02}.{:06}Z",
-        date(day_of(time)),
+        date(day_at(time, 0)),
         seconds / 3600,
         seconds % 3600 / 60,
         seconds % 60,
         since.subsec_micros()
+    )
+}
+
+/// The time an RFC 3339 stamp names (`2026-11-25T19:40:00.123456Z`, any offset).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    text.parse::<Timestamp>().ok().map(SystemTime::from)
+}
+
+/// The first instant of `day` in the calendar in use.
+pub fn midnight(day: u64) -> SystemTime {
+    let utc = UNIX_EPOCH + std::time::Duration::from_secs(day * SECONDS_PER_DAY);
+    let shift = |time: SystemTime, offset: i64| match offset {
+        east if east >= 0 => time - std::time::Duration::from_secs(east as u64),
+        west => time + std::time::Duration::from_secs(west.unsigned_abs()),
+    };
+    // The offset in force at local midnight, which a DST change may make differ from UTC's.
+    let guess = shift(utc, offset(utc));
+    shift(utc, offset(guess))
+}
+
+/// `time` as RFC 3339 with milliseconds in the calendar in use, for people:
+/// `2026-11-25T20:40:00.123+01:00` (`Z` in UTC).
+pub fn stamp(time: SystemTime) -> String {
+    stamp_at(time, offset(time))
+}
+
+fn stamp_at(time: SystemTime, offset: i64) -> String {
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_millis());
+    let seconds = (epoch_seconds(time) + offset).rem_euclid(SECONDS_PER_DAY as i64);
+    let zone = match offset {
+        0 => "Z".to_string(),
+        _ => {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let minutes = offset.abs() / 60;
+            format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+        }
+    };
+    format!(
+        "{}T{:02}:{:02}:{:02}.{millis:03}{zone}",
+        date(day_at(time, offset)),
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
     )
 }
 
@@ -88,5 +188,20 @@ mod tests {
     fn stamps_are_rfc3339_utc() {
         let time = UNIX_EPOCH + Duration::new(20_417 * 86_400 + 3_723, 4_000);
         assert_eq!(rfc3339(time), "2025-11-25T01:02:03.000004Z");
+    }
+
+    #[test]
+    fn days_and_stamps_follow_the_offset() {
+        // 2025-11-25 23:30:00.250 UTC.
+        let time = UNIX_EPOCH + Duration::from_millis((20_417 * 86_400 + 84_600) * 1000 + 250);
+        assert_eq!(day_at(time, 0), 20_417);
+        assert_eq!(day_at(time, 3600), 20_418, "an hour east it is tomorrow");
+        assert_eq!(day_at(time, -12 * 3600), 20_417);
+        assert_eq!(stamp_at(time, 0), "2025-11-25T23:30:00.250Z");
+        assert_eq!(stamp_at(time, 3600), "2025-11-26T00:30:00.250+01:00");
+        assert_eq!(
+            stamp_at(time, -(9 * 3600 + 1800)),
+            "2025-11-25T14:00:00.250-09:30"
+        );
     }
 }

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::events;
+
 use tokio::sync::mpsc;
 
 use super::dates;
@@ -49,7 +51,12 @@ pub fn run(
             open.clear();
         }
         if let Err(error) = write(&mut open, &line, retention_days) {
-            tracing::warn!(file = %line.template.display(), error = %error, "cannot write component output");
+            tracing::warn!(
+                event = events::OUTPUT_WRITE_FAILED,
+                file = %line.template.display(),
+                error = %error,
+                "cannot write component output"
+            );
             open.remove(&line.template);
         }
     }

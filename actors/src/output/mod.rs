@@ -247,14 +247,33 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
 
 async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], drops: &mut Drops) {
     let settings = view.refresh(&target.settings);
+    let to = match (settings.log, settings.file.is_some()) {
+        (true, true) => "the log and its file",
+        (true, false) => "the log",
+        (false, true) => "its file",
+        (false, false) => "nowhere",
+    };
+    tracing::trace!(
+        event = events::OUTPUT_ROUTED,
+        component = %target.component,
+        stream = stream.name(),
+        bytes = line.len(),
+        log = settings.log,
+        file = settings.file.is_some(),
+        "{} bytes of {} to {to}",
+        line.len(),
+        stream.name(),
+    );
     if settings.log {
+        let line = String::from_utf8_lossy(line);
         tracing::info!(
             event = events::COMPONENT_OUTPUT,
             component = %target.component,
             group = %target.group,
             stream = stream.name(),
             pid = target.pid,
-            line = %String::from_utf8_lossy(line),
+            line = %line,
+            "{line}"
         );
     }
     let Some((template, max_size, keep)) = &settings.file else {

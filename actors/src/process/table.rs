@@ -192,6 +192,7 @@ impl Children {
             self.clock = match self.clock {
                 _ if computed != ticks => {
                     tracing::warn!(
+                        event = events::START_TIME_MISMATCH,
                         pid,
                         computed,
                         read = ticks,
@@ -289,7 +290,11 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
             None => writer.append(&new),
         };
         if let Err(error) = written {
-            tracing::warn!(error = %error, "cannot write the children journal");
+            tracing::warn!(
+                event = events::JOURNAL_WRITE_FAILED,
+                error = %error,
+                "cannot write the children journal"
+            );
         }
         // At most one rewrite per interval: a crash loop of hundreds of restarts a second
         // would otherwise spend its time creating files; changes meanwhile wait in `dirty`.
@@ -479,15 +484,23 @@ impl ProcessTable {
             }
             let Some(status) = collect(pid) else { break };
             match owner {
-                Some(owner) => owner.notify.send(ProcessExited {
-                    pid: pid.as_raw() as u32,
-                    status,
-                }),
+                Some(owner) => {
+                    tracing::debug!(
+                        event = events::CHILD_REAPED,
+                        pid = pid.as_raw(),
+                        status = %status,
+                        "reaped pid {pid} ({status}) for its component"
+                    );
+                    owner.notify.send(ProcessExited {
+                        pid: pid.as_raw() as u32,
+                        status,
+                    })
+                }
                 None => tracing::debug!(
                     event = events::ORPHAN_REAPED,
                     pid = pid.as_raw(),
-                    status = ?status,
-                    "reaped an adopted orphan"
+                    status = %status,
+                    "reaped an adopted orphan: {status}"
                 ),
             }
         }
@@ -539,7 +552,11 @@ fn collect(pid: Pid) -> Option<ExitStatus> {
         Ok(WaitStatus::Exited(_, code)) => Some(ExitStatus::Code(code)),
         Ok(WaitStatus::Signaled(_, signal, _)) => Some(ExitStatus::Signal(signal as i32)),
         Ok(other) => {
-            tracing::error!(event = events::REAP_FAILED, status = ?other, "unexpected wait status");
+            tracing::error!(
+                event = events::REAP_FAILED,
+                error = %format!("{other:?}"),
+                "unexpected wait status"
+            );
             None
         }
         Err(errno) => {
