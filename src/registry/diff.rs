@@ -17,6 +17,9 @@ pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'stati
         trace_level,
         stats_interval,
         log_retention_days,
+        // Applied by the reload itself: what it changes are the resolved paths (the log and
+        // temp folders compared here, the components' own).
+        home: _,
     } = running;
     [
         (
@@ -55,6 +58,7 @@ mod tests {
             trace_level: 2,
             stats_interval: None,
             log_retention_days: 10,
+            home: PathBuf::from("/sv"),
         }
     }
 

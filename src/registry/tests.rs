@@ -235,6 +235,7 @@ fn defaults_fill_everything_left_out() {
     );
     let expected = Registry {
         path: PathBuf::from("/etc/sv/SupervisorRegistry.xml"),
+        includes: vec![],
         config: DaemonConfig {
             tcp_port: None,
             tcp_bind: None,
@@ -243,6 +244,7 @@ fn defaults_fill_everything_left_out() {
             trace_level: 2,
             stats_interval: None,
             log_retention_days: 10,
+            home: PathBuf::from("/etc/sv"),
         },
         tree: TreeSpec {
             root: GroupSpec {
@@ -260,6 +262,8 @@ fn defaults_fill_everything_left_out() {
                         environment: vec![],
                         working_directory: None,
                         user: None,
+                        environment_files: vec![],
+                        settings: actors::spec::ProcessSettings::DEFAULT,
                     },
                     start_priority: 1,
                     start_delay: Duration::ZERO,
