@@ -148,7 +148,10 @@ impl Problems {
 
     /// Adds an included file's `text`; returns its base, for [`enter`](Self::enter).
     pub fn add_source(&mut self, path: &Path, text: &str) -> usize {
-        let last = self.sources.last().map_or(0, |s| s.base + s.lines.len() + 1);
+        let last = self
+            .sources
+            .last()
+            .map_or(0, |s| s.base + s.lines.len() + 1);
         self.sources.push(Source {
             path: path.to_path_buf(),
             base: last,

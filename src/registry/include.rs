@@ -103,7 +103,12 @@ fn queue(
 }
 
 /// Reads, checks and walks one included file; `false` when it could not be walked (reported).
-fn walk_one(walker: &mut Walker, raw: &mut RawRegistry, pending: &Pending, used: &mut Used) -> bool {
+fn walk_one(
+    walker: &mut Walker,
+    raw: &mut RawRegistry,
+    pending: &Pending,
+    used: &mut Used,
+) -> bool {
     let Some(text) = read(walker, pending, used) else {
         return false;
     };
@@ -138,7 +143,9 @@ fn read(walker: &mut Walker, pending: &Pending, used: &mut Used) -> Option<Strin
         }
         Err(error) => {
             let first = error.0.into_iter().next().map(|d| d.message);
-            let reason = first.unwrap_or_default().replace("the registry", "the file");
+            let reason = first
+                .unwrap_or_default()
+                .replace("the registry", "the file");
             format!("{shown}: {reason}")
         }
     };
@@ -201,7 +208,9 @@ fn matching(folder: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
         ));
     }
     if name.is_empty() {
-        return Err(format!("`{pattern}` names a folder; name files, such as `{pattern}*.xml`"));
+        return Err(format!(
+            "`{pattern}` names a folder; name files, such as `{pattern}*.xml`"
+        ));
     }
     if !name.contains(WILDCARDS) {
         return Ok(vec![PathBuf::from(pattern)]);
@@ -295,13 +304,26 @@ mod tests {
         }
         std::fs::create_dir(conf.join("d.xml")).unwrap();
         let found = matching(dir.path(), "conf.d/*.xml").unwrap();
-        assert_eq!(found, [Path::new("conf.d/a.xml"), Path::new("conf.d/b.xml")]);
+        assert_eq!(
+            found,
+            [Path::new("conf.d/a.xml"), Path::new("conf.d/b.xml")]
+        );
         let literal = matching(dir.path(), "conf.d/none.xml").unwrap();
         assert_eq!(literal, [Path::new("conf.d/none.xml")]);
-        assert!(matching(dir.path(), "*/a.xml").unwrap_err().contains("file name only"));
-        assert!(matching(dir.path(), "missing/*.xml").unwrap_err().contains("cannot list"));
-        assert_eq!(matching(dir.path(), "conf.d/*.none").unwrap(), Vec::<PathBuf>::new());
+        assert!(matching(dir.path(), "*/a.xml")
+            .unwrap_err()
+            .contains("file name only"));
+        assert!(matching(dir.path(), "missing/*.xml")
+            .unwrap_err()
+            .contains("cannot list"));
+        assert_eq!(
+            matching(dir.path(), "conf.d/*.none").unwrap(),
+            Vec::<PathBuf>::new()
+        );
         let absolute = format!("{}/*.xml", conf.display());
-        assert_eq!(matching(Path::new("/elsewhere"), &absolute).unwrap().len(), 2);
+        assert_eq!(
+            matching(Path::new("/elsewhere"), &absolute).unwrap().len(),
+            2
+        );
     }
 }

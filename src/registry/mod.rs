@@ -17,6 +17,8 @@ mod diff;
 mod error;
 mod file;
 mod include;
+#[cfg(test)]
+mod migration_tests;
 mod prescan;
 mod process;
 mod raw;

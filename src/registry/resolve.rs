@@ -50,7 +50,15 @@ pub fn resolve(raw: &RawRegistry, folder: &Path, p: &mut Problems) -> (DaemonCon
 
 fn config(raw: &RawConfig, folder: &Path) -> DaemonConfig {
     let stats_interval = raw.stats_interval.unwrap_or(default::STATS_INTERVAL);
-    let home = resolve_path(folder, raw.home.as_deref().unwrap_or(default::HOME));
+    let home = match raw.home.as_deref() {
+        // `..` taken through the file system (the registry's folder may be a link), and the
+        // shortest form for the paths below it; left as written when it does not exist (yet).
+        Some(home) => {
+            let home = resolve_path(folder, home);
+            std::fs::canonicalize(&home).unwrap_or(home)
+        }
+        None => resolve_path(folder, default::HOME),
+    };
     let base = home.as_path();
     DaemonConfig {
         tcp_port: raw.tcp_port,

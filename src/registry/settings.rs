@@ -59,7 +59,9 @@ const SETTINGS: &[(&str, Handler<RawSettings>)] = &[
     }),
     ("limits", process::limits),
     ("nice", |w, n, s| s.nice = xml::value(w.p, n, process::nice)),
-    ("umask", |w, n, s| s.umask = xml::value(w.p, n, process::umask)),
+    ("umask", |w, n, s| {
+        s.umask = xml::value(w.p, n, process::umask)
+    }),
     ("oomScoreAdjust", |w, n, s| {
         s.oom_score_adjust = xml::value(w.p, n, process::oom_score_adjust);
     }),

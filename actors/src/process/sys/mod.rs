@@ -4,7 +4,8 @@
 //! - here: pidfds, to signal a process and never a recycled pid;
 //! - `parent`: starting a child the way `posix_spawn` does, `clone(CLONE_VM | CLONE_VFORK |
 //!   CLONE_FILES)` on a stack of its own, with every signal blocked around the call;
-//! - `child`: what that child does until `execve`, while it still shares the daemon's memory.
+//! - `child`: what that child does until `execve`, while it still shares the daemon's memory;
+//! - `settings`: the resource limits, nice, umask and OOM score it gives itself on the way.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,11 +13,13 @@ use std::ptr;
 
 mod child;
 mod parent;
+mod settings;
 
 pub use parent::{
     spawn, CStringArray, ChildError, ChildPlan, ChildStack, Credentials, FileLimit, Stage,
     StdioSlots,
 };
+pub use settings::ChildSettings;
 
 /// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
