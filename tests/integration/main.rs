@@ -13,6 +13,7 @@ mod control;
 mod faults;
 mod hostile;
 mod interleavings;
+mod migration;
 mod operations;
 mod output;
 mod processes;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         ("faults", faults::TESTS),
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),
+        ("migration", migration::TESTS),
         ("operations", operations::TESTS),
         ("output", output::TESTS),
         ("processes", processes::TESTS),
