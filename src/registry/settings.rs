@@ -11,7 +11,7 @@ use roxmltree::Node;
 use super::process;
 use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
 use super::values;
-use super::walk::{non_empty, start_priority, Handler, Schema, Walker};
+use super::walk::{non_empty, sole_attribute, start_priority, Handler, Schema, Walker};
 use super::xml;
 
 /// The settings both a server and a profile may hold.
@@ -88,12 +88,7 @@ pub const PROFILE: Schema<RawSettings> = Schema {
 };
 
 fn profile_ref(w: &mut Walker, node: Node, settings: &mut RawSettings) {
-    xml::check_attributes(w.p, node, &["ref"]);
-    xml::empty(w.p, node);
-    if let Some(value) = xml::required(w.p, node, "ref", non_empty) {
-        let at = w.p.global(xml::value_at(node, "ref"));
-        settings.profiles.push(Spanned { value, at });
-    }
+    settings.profiles.extend(sole_attribute(w, node, "ref"));
 }
 
 /// Kept even when empty (after reporting), so the server does not also count as having none.

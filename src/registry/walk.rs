@@ -64,12 +64,17 @@ const FRAGMENT: Schema<RawRegistry> = Schema {
 
 /// `<include path="conf.d/*.xml"/>`: kept, at its value, for the include reader.
 fn include(w: &mut Walker, node: Node, raw: &mut RawRegistry) {
-    xml::check_attributes(w.p, node, &["path"]);
+    raw.includes.extend(sole_attribute(w, node, "path"));
+}
+
+/// The one attribute `name` of an empty element that takes no other (`<profile ref/>`,
+/// `<include path/>`): required, not empty, placed (globally) at its value.
+pub fn sole_attribute(w: &mut Walker, node: Node, name: &str) -> Option<Spanned<String>> {
+    xml::check_attributes(w.p, node, &[name]);
     xml::empty(w.p, node);
-    if let Some(value) = xml::required(w.p, node, "path", non_empty) {
-        let at = w.p.global(xml::value_at(node, "path"));
-        raw.includes.push(Spanned { value, at });
-    }
+    let value = xml::required(w.p, node, name, non_empty)?;
+    let at = w.p.global(xml::value_at(node, name));
+    Some(Spanned { value, at })
 }
 
 const CONFIG: Schema<RawConfig> = Schema {
