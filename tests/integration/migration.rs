@@ -54,14 +54,20 @@ fn proc_nice(pid: u32) -> i32 {
         .expect("a number")
 }
 
-/// `/proc/PID/environ` as a map.
+/// `/proc/PID/environ` as a map, once it can be read: the daemon hears that a child started as
+/// soon as its `execve` is past the point of no return, a moment before the kernel has placed
+/// the new program's environment (until then the file reads empty).
 fn proc_environ(pid: u32) -> HashMap<String, String> {
-    let bytes = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-    bytes
-        .split(|&b| b == 0)
-        .filter_map(|entry| std::str::from_utf8(entry).ok()?.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    let read = || {
+        let bytes = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        bytes
+            .split(|&b| b == 0)
+            .filter_map(|entry| std::str::from_utf8(entry).ok()?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<String, String>>()
+    };
+    eventually("the child's environment can be read", || !read().is_empty());
+    read()
 }
 
 /// Replaces the file at `path` with `text` at once (a start never reads it half written).
