@@ -243,6 +243,10 @@ fn trailing_arguments_come_after_the_servers_arguments() {
         "--stderr-lines",
         "1",
     ];
+    // Read once the program's arguments are in place (see `proc_environ`).
+    eventually("the child's arguments can be read", || {
+        !proc_args(pid).is_empty()
+    });
     assert_eq!(proc_args(pid)[1..], expected);
     assert_eq!(daemon.stop(), Some(0));
 }
@@ -381,10 +385,10 @@ fn the_adobe_registry_checks_starts_in_order_and_answers_the_imageserving_script
     assert_eq!(restarted.status.code(), Some(0), "{restarted:?}");
     let new_ps = daemon.started_pid("ps");
     assert_ne!(new_ps, ps_pid);
-    assert!(
-        proc_args(new_ps).contains(&"--port".to_string()),
-        "java ran the stand-in"
-    );
+    let port = "--port".to_string();
+    eventually("java ran the stand-in", || {
+        proc_args(new_ps).contains(&port)
+    });
     assert_eq!(daemon.stop(), Some(0));
     let stopped = image_serving(dir.path(), &run, &["status", "is"]);
     assert_eq!(stopped.status.code(), Some(3), "{stopped:?}");
