@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use actors::spec::{ChildSpec, GroupSpec, Probe, Strategy};
+use actors::spec::{
+    ChildSpec, CommandSpec, GroupSpec, Probe, ProcessSettings, Strategy, UNLIMITED,
+};
 use actors::tree::start_order;
 
 use crate::registry::Registry;
@@ -14,6 +16,7 @@ pub fn render(registry: &Registry) -> String {
     let _ = writeln!(out, "registry {}: valid", registry.path.display());
     let _ = writeln!(out, "root {}", describe_group(&registry.tree.root));
     render_children(&registry.tree.root, 1, &mut out);
+    render_paths(registry, &mut out);
     out
 }
 
@@ -92,6 +95,7 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
                 if let Some(file) = &component.output.file {
                     let _ = writeln!(out, "{indent}   output to {}", file.display());
                 }
+                render_process(&component.command, &indent, out);
             }
             ChildSpec::Group(nested) => {
                 let _ = writeln!(
@@ -105,6 +109,54 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
             }
         }
     }
+}
+
+/// The folders and files the registry resolves to: `<home>`, the included files, the log and
+/// the temp folder.
+fn render_paths(registry: &Registry, out: &mut String) {
+    let config = &registry.config;
+    let _ = writeln!(out, "home {}", config.home.display());
+    for include in &registry.includes {
+        let _ = writeln!(out, "included {}", include.display());
+    }
+    let _ = writeln!(out, "log {}", config.log.display());
+    if let Some(temp) = &config.temp {
+        let _ = writeln!(out, "temp {}", temp.display());
+    }
+}
+
+/// A component's working directory, environment files and process settings, where it has any
+/// (the process settings where they are not the defaults).
+fn render_process(command: &CommandSpec, indent: &str, out: &mut String) {
+    if let Some(directory) = &command.working_directory {
+        let _ = writeln!(out, "{indent}   in {}", directory.display());
+    }
+    for file in &command.environment_files {
+        let _ = writeln!(out, "{indent}   environment file {}", file.display());
+    }
+    let settings = &command.settings;
+    if *settings == ProcessSettings::DEFAULT {
+        return;
+    }
+    let mut parts: Vec<String> = (settings.limits.iter())
+        .map(|limit| {
+            let side = |value: Option<u64>| match value {
+                None => "default".to_string(),
+                Some(UNLIMITED) => "unlimited".to_string(),
+                Some(n) => n.to_string(),
+            };
+            let (soft, hard) = (side(limit.soft), side(limit.hard));
+            format!("{} {soft}:{hard}", limit.resource.name())
+        })
+        .collect();
+    if let Some(nice) = settings.nice {
+        parts.push(format!("nice {nice}"));
+    }
+    parts.push(format!("umask {:04o}", settings.umask));
+    if let Some(score) = settings.oom_score_adjust {
+        parts.push(format!("oomScoreAdjust {score}"));
+    }
+    let _ = writeln!(out, "{indent}   process {}", parts.join(", "));
 }
 
 #[cfg(test)]
@@ -130,6 +182,40 @@ mod tests {
         assert!(lines.contains(&platform), "{out}");
         let inner = "    2. group inner [priority 1] (one_for_one, at most 5 restarts in 30s)";
         assert!(lines.contains(&inner), "{out}");
+    }
+
+    #[test]
+    fn paths_under_home_trailing_arguments_last_and_process_settings_are_shown() {
+        let text = "<supervisor><config><home>..</home><log>logs/sv.log</log></config>\
+              <profiles><profile id='Tomcat'>\
+                <executable>jre/bin/java</executable>\
+                <trailingArguments><argument>Bootstrap</argument><argument>start</argument></trailingArguments>\
+                <limits><nofile soft='4096' hard='8192'/><core soft='unlimited'/></limits>\
+              </profile></profiles>\
+              <servers><server id='ps'><profile ref='Tomcat'/>\
+                <arguments><argument>-Xmx512m</argument></arguments>\
+                <workingDirectory>webapps</workingDirectory>\
+                <environment file='conf/ps.env'/>\
+                <nice>5</nice><umask>027</umask><oomScoreAdjust>-100</oomScoreAdjust>\
+              </server></servers></supervisor>";
+        let dir = tempfile::tempdir().unwrap();
+        let home = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(home.join("conf")).unwrap();
+        let registry = crate::registry::parse(&home.join("conf/r.xml"), text).unwrap();
+        let out = render(&registry).replace(&home.display().to_string(), "/opt/is");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"home /opt/is"), "{out}");
+        assert!(lines.contains(&"log /opt/is/logs/sv.log"), "{out}");
+        let ps = "  1. ps [priority 1, Permanent] /opt/is/jre/bin/java -Xmx512m Bootstrap start";
+        assert!(lines.contains(&ps), "{out}");
+        assert!(lines.contains(&"     in /opt/is/webapps"), "{out}");
+        assert!(
+            lines.contains(&"     environment file /opt/is/conf/ps.env"),
+            "{out}"
+        );
+        let process = "     process nofile 4096:8192, core unlimited:default, nice 5, umask 0027, \
+                       oomScoreAdjust -100";
+        assert!(lines.contains(&process), "{out}");
     }
 
     #[test]

@@ -92,8 +92,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
                     "{advice}"
                 );
             }
-            // Children get the inherited limit back only where the daemon changed it.
-            Some(raised.inherited).filter(|inherited| inherited.soft != raised.now)
+            Some(raised.for_children())
         }
         Err(error) => {
             tracing::warn!(

@@ -1,7 +1,8 @@
 //! The daemon's open-file budget: a descriptor for every pipe its components' output comes
-//! through. The daemon raises its soft limit to the hard one; the components get the limit the
-//! daemon was started with back, as systemd does (a huge soft limit breaks programs that
-//! `select` or close every possible descriptor).
+//! through. The daemon raises its soft limit to the hard one; the components start with a soft
+//! limit of [`CHILD_SOFT_FILES`] under the daemon's hard limit, as systemd gives services (a huge
+//! soft limit breaks programs that `select` or close every possible descriptor); `<limits>
+//! <nofile>` gives a component more.
 
 use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::process::FileLimit;
@@ -63,6 +64,9 @@ pub fn hard_limit() -> nix::Result<u64> {
     getrlimit(Resource::RLIMIT_NOFILE).map(|(_, hard)| hard)
 }
 
+/// The soft open-file limit of a component that sets none (systemd's `DefaultLimitNOFILE`).
+pub const CHILD_SOFT_FILES: u64 = 1024;
+
 /// What [`raise`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Raised {
@@ -100,6 +104,18 @@ pub fn raise(needed: u64) -> nix::Result<Raised> {
     })
 }
 
+impl Raised {
+    /// The open-file limit of a component that sets none: [`CHILD_SOFT_FILES`] (at most the
+    /// hard limit), under the daemon's hard limit.
+    pub fn for_children(&self) -> FileLimit {
+        let hard = self.inherited.hard;
+        FileLimit {
+            soft: CHILD_SOFT_FILES.min(hard),
+            hard,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +149,8 @@ mod tests {
         let raised = raise(0).unwrap();
         assert_eq!(raised.inherited.soft, before.0);
         assert!(raised.now >= before.1);
+        let children = raised.for_children();
+        assert_eq!(children.hard, before.1);
+        assert_eq!(children.soft, CHILD_SOFT_FILES.min(before.1));
     }
 }

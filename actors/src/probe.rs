@@ -128,6 +128,8 @@ mod tests {
                 environment: vec![],
                 working_directory: None,
                 user: None,
+                environment_files: vec![],
+                settings: crate::spec::ProcessSettings::DEFAULT,
             },
         }
     }

@@ -316,6 +316,98 @@ pub struct CommandSpec {
     pub working_directory: Option<PathBuf>,
     /// The user to run as; the daemon's own when `None`.
     pub user: Option<UserSpec>,
+    /// Files of `KEY=VALUE` lines (systemd's `EnvironmentFile=`), absolute, read at each start
+    /// in order; their variables go over `environment`.
+    pub environment_files: Vec<PathBuf>,
+    /// Resource limits, priority, umask and OOM score, applied in the child before `exec`.
+    pub settings: ProcessSettings,
+}
+
+/// Per-process settings applied in the child before `exec` (`<limits>`, `<nice>`, `<umask>`,
+/// `<oomScoreAdjust>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSettings {
+    /// Resource limits, at most one per resource; a resource not listed keeps the default.
+    pub limits: Vec<Limit>,
+    /// The scheduling priority (`-20`..=`19`); `None`: the daemon's.
+    pub nice: Option<i32>,
+    /// The file-mode creation mask.
+    pub umask: u32,
+    /// `/proc/PID/oom_score_adj` (`-1000`..=`1000`); `None`: the daemon's.
+    pub oom_score_adjust: Option<i32>,
+}
+
+impl ProcessSettings {
+    /// No limits of its own, the daemon's priority and OOM score, umask 022 (as systemd gives
+    /// services).
+    pub const DEFAULT: ProcessSettings = ProcessSettings {
+        limits: Vec::new(),
+        nice: None,
+        umask: 0o022,
+        oom_score_adjust: None,
+    };
+}
+
+impl Default for ProcessSettings {
+    fn default() -> Self {
+        ProcessSettings::DEFAULT
+    }
+}
+
+/// One resource limit; a side that is `None` keeps the value the child would otherwise get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Which resource.
+    pub resource: Resource,
+    /// The soft limit ([`UNLIMITED`] for none).
+    pub soft: Option<u64>,
+    /// The hard limit ([`UNLIMITED`] for none).
+    pub hard: Option<u64>,
+}
+
+/// A limit value meaning "no limit" (`RLIM_INFINITY`).
+pub const UNLIMITED: u64 = u64::MAX;
+
+/// The resources `<limits>` can set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resource {
+    /// Open files (`RLIMIT_NOFILE`).
+    Nofile,
+    /// Core file size in bytes (`RLIMIT_CORE`).
+    Core,
+    /// Processes of the user (`RLIMIT_NPROC`).
+    Nproc,
+    /// Locked memory in bytes (`RLIMIT_MEMLOCK`).
+    Memlock,
+    /// Stack size in bytes (`RLIMIT_STACK`).
+    Stack,
+}
+
+impl Resource {
+    /// Every resource, in the order `check` lists them.
+    pub const ALL: [Resource; 5] = [
+        Resource::Nofile,
+        Resource::Core,
+        Resource::Nproc,
+        Resource::Memlock,
+        Resource::Stack,
+    ];
+
+    /// The registry's name for it (`<nofile>`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Nofile => "nofile",
+            Resource::Core => "core",
+            Resource::Nproc => "nproc",
+            Resource::Memlock => "memlock",
+            Resource::Stack => "stack",
+        }
+    }
+
+    /// Whether its values are bytes (else counts).
+    pub fn in_bytes(self) -> bool {
+        matches!(self, Resource::Core | Resource::Memlock | Resource::Stack)
+    }
 }
 
 /// A user resolved when the registry was loaded.
@@ -371,6 +463,8 @@ mod tests {
             environment: vec![],
             working_directory: None,
             user: None,
+            environment_files: vec![],
+            settings: ProcessSettings::DEFAULT,
         };
         assert_eq!(command.display(), r"/bin/echo plain 'a; b' 'it'\''s' ''");
     }

@@ -40,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the scratch registry");
     let loaded = registry::load(path);
     match std::str::from_utf8(data) {
+        // An `<include>` reads other files, relative to a folder `load` and `parse` see
+        // differently: its errors may sit in another file. Included files are tested apart.
+        Ok(text) if text.contains("<include") => {}
         Ok(text) => {
             let name = Path::new("fuzz.xml");
             let parsed = registry::parse(name, text);

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use actors::spec::{Backoff, Intensity, OutputSpec, RestartType, Strategy};
 
-/// `<config><log>`, relative to the registry's folder.
+/// `<config><home>`, relative to the registry's folder: that folder.
+pub const HOME: &str = ".";
+/// `<config><log>`, relative to `<home>`.
 pub const LOG: &str = "logs/Supervisor.log";
 /// `<config><tracelevel>`: info.
 pub const TRACE_LEVEL: u8 = 2;
@@ -52,6 +54,8 @@ pub const RESTART: RestartType = RestartType::Permanent;
 pub const SUCCESS_EXIT_CODES: &[i32] = &[0];
 /// `<autostart>`.
 pub const AUTOSTART: bool = true;
+/// `<umask>`: 022, as systemd gives services.
+pub const UMASK: u32 = 0o022;
 /// `<backoff initial max multiplier reset>`.
 pub const BACKOFF: Backoff = Backoff::DEFAULT;
 

@@ -21,6 +21,9 @@ pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'stati
         stats_interval,
         log_retention_days,
         log_time,
+        // Applied by the reload itself: what it changes are the resolved paths (the log and
+        // temp folders compared here, the components' own).
+        home: _,
     } = running;
     [
         (
@@ -60,6 +63,7 @@ mod tests {
             stats_interval: None,
             log_retention_days: 10,
             log_time: Zone::Local,
+            home: PathBuf::from("/sv"),
         }
     }
 

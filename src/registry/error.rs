@@ -45,20 +45,25 @@ impl RegistryError {
 /// Turns byte offsets of one text into 1-based (line, column) pairs.
 ///
 /// Columns count characters, not bytes, exactly like `roxmltree::Document::text_pos_at`; unlike
-/// it, a lookup costs a binary search instead of a scan from the start of the file.
-pub struct LineIndex<'t> {
-    text: &'t str,
+/// it, a lookup costs a binary search instead of a scan from the start of the file. It keeps a
+/// copy of the text, so that problems can be placed after the text itself is gone (an included
+/// file is dropped once it has been walked).
+pub struct LineIndex {
+    text: Box<str>,
     starts: Vec<usize>,
 }
 
-impl<'t> LineIndex<'t> {
+impl LineIndex {
     /// Indexes the line starts of `text`.
-    pub fn new(text: &'t str) -> Self {
+    pub fn new(text: &str) -> Self {
         let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
         let starts = std::iter::once(0)
             .chain(newlines.map(|(i, _)| i + 1))
             .collect();
-        LineIndex { text, starts }
+        LineIndex {
+            text: text.into(),
+            starts,
+        }
     }
 
     /// The (line, column) of the byte at `offset` (clamped to the text).
@@ -76,36 +81,104 @@ impl<'t> LineIndex<'t> {
     pub fn line(&self, offset: usize) -> u32 {
         self.position(offset).0
     }
+
+    /// The byte offset of 1-based `line` and `column` (clamped to the text): the inverse of
+    /// [`position`](Self::position).
+    pub fn offset(&self, line: u32, column: u32) -> usize {
+        let index = (line.max(1) as usize - 1).min(self.starts.len() - 1);
+        let start = self.starts[index];
+        let skip = column.max(1) as usize - 1;
+        self.text[start..]
+            .char_indices()
+            .nth(skip)
+            .map_or(self.text.len(), |(at, _)| start + at)
+    }
+
+    fn len(&self) -> usize {
+        self.text.len()
+    }
 }
 
 fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Problems gathered while one registry text is checked, each at a byte offset of that text.
-pub struct Problems<'t> {
-    lines: LineIndex<'t>,
-    /// The earliest problems (at most a few times the cap: memory stays bounded however many
-    /// a hostile document holds).
+/// One file of the registry: the main file or an included one, and where its offsets begin
+/// in the registry's one offset space.
+struct Source {
+    /// The file, as the operator would find it (the main file as given; an included one
+    /// placed beside the file that includes it).
+    path: PathBuf,
+    base: usize,
+    lines: LineIndex,
+}
+
+/// Problems gathered while a registry — its main file and the files it includes — is checked.
+///
+/// Every file gets a range of one offset space, the main file's starting at 0, so a position is
+/// a single `usize` whichever file it is in. The walker works on one file at a time and reports
+/// offsets into that file ([`enter`](Self::enter) says which); what it keeps for later is made
+/// global first ([`global`](Self::global)). Once every file is walked, [`leave`](Self::leave)
+/// makes reports take global offsets again, for the resolver.
+pub struct Problems {
+    sources: Vec<Source>,
+    /// The base of the file being walked: reported offsets are relative to it.
+    base: usize,
+    /// The earliest problems at global offsets (at most a few times the cap: memory stays
+    /// bounded however many a hostile document holds).
     found: Vec<(usize, String)>,
     /// How many distinct problems were reported in all.
     total: usize,
 }
 
-impl<'t> Problems<'t> {
-    /// An empty collector for `text`.
-    pub fn new(text: &'t str) -> Self {
+impl Problems {
+    /// An empty collector for the registry `text` read from `path`.
+    pub fn new(path: &Path, text: &str) -> Self {
         Problems {
-            lines: LineIndex::new(text),
+            sources: vec![Source {
+                path: path.to_path_buf(),
+                base: 0,
+                lines: LineIndex::new(text),
+            }],
+            base: 0,
             found: Vec::new(),
             total: 0,
         }
     }
 
-    /// Records a problem at byte `offset`.
+    /// Adds an included file's `text`; returns its base, for [`enter`](Self::enter).
+    pub fn add_source(&mut self, path: &Path, text: &str) -> usize {
+        let last = self
+            .sources
+            .last()
+            .map_or(0, |s| s.base + s.lines.len() + 1);
+        self.sources.push(Source {
+            path: path.to_path_buf(),
+            base: last,
+            lines: LineIndex::new(text),
+        });
+        last
+    }
+
+    /// From now on, reported offsets are relative to the file that starts at `base`.
+    pub fn enter(&mut self, base: usize) {
+        self.base = base;
+    }
+
+    /// From now on, reported offsets are global (the resolver's, from the raw registry).
+    pub fn leave(&mut self) {
+        self.base = 0;
+    }
+
+    /// The global offset of `offset` in the current file.
+    pub fn global(&self, offset: usize) -> usize {
+        self.base + offset
+    }
+
+    /// Records a problem at byte `offset` (of the current file).
     pub fn report(&mut self, offset: usize, message: impl Into<String>) {
         self.total += 1;
-        self.found.push((offset, message.into()));
+        self.found.push((self.base + offset, message.into()));
         if self.found.len() >= 4 * MAX_DIAGNOSTICS {
             self.compact();
         }
@@ -125,32 +198,53 @@ impl<'t> Problems<'t> {
         self.found.is_empty()
     }
 
-    /// The line of byte `offset`, for messages that point back ("the first is on line 7").
+    /// The line of byte `offset` of the current file, for messages that point back ("the first
+    /// is on line 7").
     pub fn line(&self, offset: usize) -> u32 {
-        self.lines.line(offset)
+        self.source(self.base + offset).lines.line(offset)
     }
 
-    /// The problems in document order, repeats removed, capped at [`MAX_DIAGNOSTICS`].
-    pub fn into_error(mut self, path: &Path) -> RegistryError {
+    /// Where the global offset `at` is, for messages that point back from the current file:
+    /// `line 7`, or `line 7 of conf.d/is.xml` when it is in another file.
+    pub fn place(&self, at: usize) -> String {
+        let source = self.source(at);
+        let line = source.lines.line(at - source.base);
+        if source.base == self.base {
+            format!("line {line}")
+        } else {
+            format!("line {line} of {}", source.path.display())
+        }
+    }
+
+    /// The file that holds global offset `at`.
+    fn source(&self, at: usize) -> &Source {
+        let index = self.sources.partition_point(|s| s.base <= at);
+        &self.sources[index.max(1) - 1]
+    }
+
+    /// The problems in document order (the main file's, then each included file's), repeats
+    /// removed, capped at [`MAX_DIAGNOSTICS`].
+    pub fn into_error(mut self) -> RegistryError {
         self.compact();
         let total = self.total;
         let mut diagnostics: Vec<Diagnostic> = self
             .found
             .iter()
             .take(MAX_DIAGNOSTICS)
-            .map(|(offset, message)| self.diagnostic(path, *offset, message.clone()))
+            .map(|(offset, message)| self.diagnostic(*offset, message.clone()))
             .collect();
         if let Some((offset, _)) = self.found.get(MAX_DIAGNOSTICS) {
             let message = format!("too many errors ({total} in all); fix the ones above first");
-            diagnostics.push(self.diagnostic(path, *offset, message));
+            diagnostics.push(self.diagnostic(*offset, message));
         }
         RegistryError(diagnostics)
     }
 
-    fn diagnostic(&self, path: &Path, offset: usize, message: String) -> Diagnostic {
-        let (line, column) = self.lines.position(offset);
+    fn diagnostic(&self, at: usize, message: String) -> Diagnostic {
+        let source = self.source(at);
+        let (line, column) = source.lines.position(at - source.base);
         Diagnostic {
-            path: path.to_path_buf(),
+            path: source.path.clone(),
             line,
             column,
             message,
@@ -161,6 +255,13 @@ impl<'t> Problems<'t> {
 /// Translates a roxmltree error into a diagnostic, placing it better than roxmltree does where
 /// roxmltree only says "1:1" (DTD, truncated input).
 pub fn xml_error(path: &Path, text: &str, error: &roxmltree::Error) -> RegistryError {
+    let (at, message) = xml_problem(text, error);
+    RegistryError::single(path, at, message)
+}
+
+/// Where (line, column) a roxmltree error is and what it says, for [`xml_error`] and for an
+/// included file's errors.
+pub fn xml_problem(text: &str, error: &roxmltree::Error) -> ((u32, u32), String) {
     use roxmltree::Error as E;
     let lines = LineIndex::new(text);
     let pos = error.pos();
@@ -194,7 +295,7 @@ pub fn xml_error(path: &Path, text: &str, error: &roxmltree::Error) -> RegistryE
             (at, format!("malformed XML: {text}"))
         }
     };
-    RegistryError::single(path, at, message)
+    (at, message)
 }
 
 /// Where the `<!DOCTYPE` that roxmltree rejected starts: after an optional BOM and XML
@@ -240,12 +341,12 @@ mod tests {
     #[test]
     fn problems_come_out_sorted_deduplicated_and_capped() {
         let text = "x\n".repeat(200);
-        let mut problems = Problems::new(&text);
+        let mut problems = Problems::new(Path::new("r.xml"), &text);
         for line in (0..150).rev() {
             problems.report(line * 2, format!("p{line}"));
         }
         problems.report(0, "p0");
-        let RegistryError(diagnostics) = problems.into_error(Path::new("r.xml"));
+        let RegistryError(diagnostics) = problems.into_error();
         assert_eq!(diagnostics.len(), MAX_DIAGNOSTICS + 1);
         assert_eq!(diagnostics[0].to_string(), "r.xml:1:1: p0");
         assert_eq!(diagnostics[1].to_string(), "r.xml:2:1: p1");

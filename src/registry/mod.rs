@@ -7,14 +7,20 @@
 //! document order rather than the first only.
 //!
 //! The pipeline: bytes → text (here) → roxmltree document → `walk.rs` (strict schema, values in
-//! `values.rs`, server settings in `settings.rs`) → `raw.rs` → `resolve.rs` (profiles, the
-//! defaults of `defaults.rs`, paths, `users.rs`) → [`Registry`].
+//! `values.rs`, server settings in `settings.rs` and `process.rs`), then the included files
+//! (`include.rs`, walked into the same raw registry) → `raw.rs` → `resolve.rs` (profiles, the
+//! defaults of `defaults.rs`, paths against `<home>`, `users.rs`) → [`Registry`]. The limits
+//! hold for the main file and its included files together.
 
 mod defaults;
 mod diff;
 mod error;
 mod file;
+mod include;
+#[cfg(test)]
+mod migration_tests;
 mod prescan;
+mod process;
 mod raw;
 mod resolve;
 mod settings;
@@ -48,6 +54,8 @@ pub const NODES_LIMIT: u32 = 100_000;
 pub struct Registry {
     /// The file it was read from (as given, made absolute).
     pub path: PathBuf,
+    /// The files it includes (`<include path>`), absolute, in the order they were read.
+    pub includes: Vec<PathBuf>,
     /// The daemon's own settings (`<config>`).
     pub config: DaemonConfig,
     /// The supervision tree (`<restartStrategy>` + `<servers>`).
@@ -73,6 +81,8 @@ pub struct DaemonConfig {
     pub log_retention_days: u32,
     /// `<logTime>`: the calendar of daily file names and text stamps (local unless `utc`).
     pub log_time: Zone,
+    /// `<home>`: the folder every relative path of the registry is relative to.
+    pub home: PathBuf,
 }
 
 /// Reads, validates and resolves the registry at `path`.
@@ -98,14 +108,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Registry, RegistryError> {
     }
     let absolute = std::path::absolute(path)
         .map_err(|e| at_start(path, format!("cannot make the path absolute: {e}")))?;
-    let base = absolute.parent().unwrap_or(Path::new("/"));
-    if let Some(offset) = prescan::attribute_flood(text) {
-        let mut problems = error::Problems::new(text);
-        let (each, all) = (prescan::MAX_ATTRIBUTES, prescan::MAX_TOTAL_ATTRIBUTES);
-        let message = format!("too many attributes (at most {each} an element, {all} in all)");
-        problems.report(offset, message);
-        return Err(problems.into_error(path));
-    }
+    let folder = absolute.parent().unwrap_or(Path::new("/"));
+    let attributes = match prescan::attribute_flood(text, 0) {
+        Ok(attributes) => attributes,
+        Err(offset) => {
+            let mut problems = error::Problems::new(path, text);
+            let (each, all) = (prescan::MAX_ATTRIBUTES, prescan::MAX_TOTAL_ATTRIBUTES);
+            let message = format!("too many attributes (at most {each} an element, {all} in all)");
+            problems.report(offset, message);
+            return Err(problems.into_error());
+        }
+    };
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: NODES_LIMIT,
@@ -113,14 +126,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Registry, RegistryError> {
     };
     let document = roxmltree::Document::parse_with_options(text, options)
         .map_err(|e| error::xml_error(path, text, &e))?;
-    let mut problems = error::Problems::new(text);
-    let raw = walk::walk(&document, &mut problems);
-    let (config, tree) = resolve::resolve(&raw, base, &mut problems);
+    let mut problems = error::Problems::new(path, text);
+    let mut walker = walk::Walker::new(&mut problems);
+    let mut raw = walker.registry(&document);
+    let used = include::used_by(text, &document, attributes);
+    let includes = include::read_all(&mut walker, &mut raw, &absolute, path, used);
+    let (config, tree) = resolve::resolve(&raw, folder, &mut problems);
     if !problems.is_empty() {
-        return Err(problems.into_error(path));
+        return Err(problems.into_error());
     }
     Ok(Registry {
         path: absolute,
+        includes,
         config,
         tree,
     })

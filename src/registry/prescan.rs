@@ -7,12 +7,14 @@ pub const MAX_ATTRIBUTES: usize = 64;
 /// Attributes the whole document may carry (10,000 servers need about 10,000).
 pub const MAX_TOTAL_ATTRIBUTES: usize = 50_000;
 
-/// The byte offset of the first start tag with more than [`MAX_ATTRIBUTES`] attributes, or
-/// of the one that takes the document past [`MAX_TOTAL_ATTRIBUTES`].
-pub fn attribute_flood(text: &str) -> Option<usize> {
+/// The attributes of `text` counted on top of `before` (those of the files read before it: the
+/// registry's included files share its budget); `Err` with the byte offset of the first start
+/// tag with more than [`MAX_ATTRIBUTES`] attributes, or of the one that takes the count past
+/// [`MAX_TOTAL_ATTRIBUTES`].
+pub fn attribute_flood(text: &str, before: usize) -> Result<usize, usize> {
     let bytes = text.as_bytes();
     let mut at = 0;
-    let mut total = 0;
+    let mut total = before;
     while let Some(found) = bytes[at..].iter().position(|&b| b == b'<') {
         let start = at + found;
         let rest = &bytes[start..];
@@ -26,12 +28,12 @@ pub fn attribute_flood(text: &str) -> Option<usize> {
             let (end, attributes) = scan_tag(bytes, start + 1);
             total += attributes;
             if attributes > MAX_ATTRIBUTES || total > MAX_TOTAL_ATTRIBUTES {
-                return Some(start);
+                return Err(start);
             }
             end
         };
     }
-    None
+    Ok(total)
 }
 
 /// The offset just past `marker` after `from` (or the end of the text).
@@ -66,7 +68,7 @@ mod tests {
     #[test]
     fn ordinary_documents_pass() {
         let text = r#"<?xml version="1.0"?><!-- a=b c=d <x> --><supervisor a="x>y" b='=='><servers/><![CDATA[<q a=1>]]></supervisor>"#;
-        assert_eq!(attribute_flood(text), None);
+        assert_eq!(attribute_flood(text, 0).err(), None);
     }
 
     #[test]
@@ -75,16 +77,16 @@ mod tests {
             .map(|i| format!(" a{i}=\"\""))
             .collect();
         let text = format!("<supervisor>\n  <server{attributes}/></supervisor>");
-        assert_eq!(attribute_flood(&text), Some(15));
+        assert_eq!(attribute_flood(&text, 0).err(), Some(15));
         let fine: String = (0..MAX_ATTRIBUTES).map(|i| format!(" a{i}=\"\"")).collect();
-        assert_eq!(attribute_flood(&format!("<s{fine}/>")), None);
+        assert_eq!(attribute_flood(&format!("<s{fine}/>"), 0).err(), None);
     }
 
     #[test]
     fn too_many_attributes_in_all_are_found_too() {
         let text = "<s a='' b=''/>".repeat(MAX_TOTAL_ATTRIBUTES / 2 + 1);
         assert_eq!(
-            attribute_flood(&text),
+            attribute_flood(&text, 0).err(),
             Some(14 * (MAX_TOTAL_ATTRIBUTES / 2))
         );
     }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use actors::output::dates::Zone;
-use actors::spec::{Overflow, RestartType, StderrMode, StdoutMode, Strategy};
+use actors::spec::{Overflow, Resource, RestartType, StderrMode, StdoutMode, Strategy};
 
 /// A value and the byte offset it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,8 +28,12 @@ pub struct RawRegistry {
     pub strategy: Option<RawStrategy>,
     /// `<profiles>`, in document order (a duplicate id is reported and left out).
     pub profiles: Vec<RawProfile>,
-    /// The children of `<servers>`, in document order.
+    /// The children of `<servers>`, in document order (the main file's, then each included
+    /// file's).
     pub servers: Vec<RawChild>,
+    /// The `<include path>`s of the file walked last, at their (global) offsets; the include
+    /// reader takes them before it walks the next file.
+    pub includes: Vec<Spanned<String>>,
 }
 
 /// `<config>`.
@@ -51,6 +55,8 @@ pub struct RawConfig {
     pub log_retention_days: Option<u32>,
     /// `<logTime>`.
     pub log_time: Option<Zone>,
+    /// `<home>`, as written.
+    pub home: Option<String>,
 }
 
 /// `<restartStrategy type intensity period/>`.
@@ -118,6 +124,11 @@ pub struct RawSettings {
     pub executable: Option<String>,
     /// `<argument>`s, verbatim.
     pub arguments: Vec<String>,
+    /// `<trailingArguments>`' `<argument>`s, verbatim: they go after every layer's
+    /// `arguments`.
+    pub trailing_arguments: Vec<String>,
+    /// `<environment file>`s, as written, in order.
+    pub environment_files: Vec<String>,
     /// `<environment inherit>`.
     pub inherit_environment: Option<bool>,
     /// `<variable name>`s, in order, values verbatim.
@@ -148,6 +159,27 @@ pub struct RawSettings {
     pub readiness: Option<RawCheck>,
     /// `<healthCheck>`; `None` when no layer has one.
     pub health_check: Option<RawCheck>,
+    /// `<limits>`' children, at most one per resource.
+    pub limits: Vec<RawLimit>,
+    /// `<nice>`.
+    pub nice: Option<i32>,
+    /// `<umask>`.
+    pub umask: Option<u32>,
+    /// `<oomScoreAdjust>`.
+    pub oom_score_adjust: Option<i32>,
+}
+
+/// One child of `<limits>` (`<nofile soft hard/>`, ...), each side optional.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLimit {
+    /// Which resource.
+    pub resource: Resource,
+    /// `soft`.
+    pub soft: Option<u64>,
+    /// `hard`.
+    pub hard: Option<u64>,
+    /// The element of the latest layer that sets it.
+    pub at: usize,
 }
 
 /// `<backoff initial max multiplier reset/>`, each attribute optional.
@@ -259,6 +291,8 @@ impl RawSettings {
         set(&mut self.description, &later.description);
         set(&mut self.executable, &later.executable);
         self.arguments.extend(later.arguments.iter().cloned());
+        (self.trailing_arguments).extend(later.trailing_arguments.iter().cloned());
+        (self.environment_files).extend(later.environment_files.iter().cloned());
         set(&mut self.inherit_environment, &later.inherit_environment);
         self.variables.extend(later.variables.iter().cloned());
         set(&mut self.working_directory, &later.working_directory);
@@ -285,7 +319,25 @@ impl RawSettings {
         set(&mut output.overflow, &theirs.overflow);
         overlay_check(&mut self.readiness, &later.readiness);
         overlay_check(&mut self.health_check, &later.health_check);
+        for limit in &later.limits {
+            overlay_limit(&mut self.limits, limit);
+        }
+        set(&mut self.nice, &later.nice);
+        set(&mut self.umask, &later.umask);
+        set(&mut self.oom_score_adjust, &later.oom_score_adjust);
         self
+    }
+}
+
+/// A limit laid over the list: side by side over the same resource's, else added.
+fn overlay_limit(limits: &mut Vec<RawLimit>, later: &RawLimit) {
+    match limits.iter_mut().find(|l| l.resource == later.resource) {
+        Some(limit) => {
+            set(&mut limit.soft, &later.soft);
+            set(&mut limit.hard, &later.hard);
+            limit.at = later.at;
+        }
+        None => limits.push(later.clone()),
     }
 }
 
@@ -349,6 +401,35 @@ mod tests {
         assert_eq!(merged.working_directory.as_deref(), Some("a"));
         assert_eq!(merged.backoff.max, Some(Duration::from_secs(60)));
         assert_eq!(merged.backoff.initial, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn overlay_appends_trailing_arguments_and_files_and_merges_limits_side_by_side() {
+        let limit = |soft, hard, at| RawLimit {
+            resource: Resource::Nofile,
+            soft,
+            hard,
+            at,
+        };
+        let profile = RawSettings {
+            trailing_arguments: vec!["Main".into()],
+            environment_files: vec!["a.env".into()],
+            limits: vec![limit(Some(10), Some(20), 1)],
+            nice: Some(5),
+            ..RawSettings::default()
+        };
+        let server = RawSettings {
+            trailing_arguments: vec!["start".into()],
+            environment_files: vec!["b.env".into()],
+            limits: vec![limit(None, Some(30), 2)],
+            umask: Some(0o027),
+            ..RawSettings::default()
+        };
+        let merged = profile.overlay(&server);
+        assert_eq!(merged.trailing_arguments, ["Main", "start"]);
+        assert_eq!(merged.environment_files, ["a.env", "b.env"]);
+        assert_eq!(merged.limits, [limit(Some(10), Some(30), 2)]);
+        assert_eq!((merged.nice, merged.umask), (Some(5), Some(0o027)));
     }
 
     #[test]

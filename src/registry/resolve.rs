@@ -1,6 +1,7 @@
 //! From the registry as written ([`RawRegistry`]) to what the daemon runs: profiles merged,
-//! defaults applied (from `defaults.rs`), relative paths resolved against the registry's folder,
-//! users looked up, `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
+//! defaults applied (from `defaults.rs`), relative paths resolved against `<home>` (itself
+//! relative to the registry's folder), trailing arguments placed after all others, users
+//! looked up, `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
 //!
 //! Reports what only shows once the file is read as a whole: unknown profile refs, servers left
 //! without an executable, unknown users, a `<readiness>` or `<healthCheck>` that names no probe
@@ -11,8 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use actors::spec::{
-    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, HealthCheckSpec, Intensity,
-    OutputSpec, Probe, ReadinessSpec, TreeSpec, UserSpec,
+    Backoff, ChildSpec, CommandSpec, ComponentSpec, GroupSpec, HealthCheckSpec, Intensity, Limit,
+    OutputSpec, Probe, ProcessSettings, ReadinessSpec, TreeSpec, UserSpec,
 };
 
 use super::defaults as default;
@@ -22,12 +23,13 @@ use super::raw::{RawChild, RawConfig, RawGroup, RawRegistry, RawServer, RawSetti
 use super::users::Users;
 use super::DaemonConfig;
 
-/// Resolves `raw`, whose relative paths are relative to the folder `base` (absolute).
-pub fn resolve(raw: &RawRegistry, base: &Path, p: &mut Problems) -> (DaemonConfig, TreeSpec) {
-    let config = config(&raw.config, base);
+/// Resolves `raw`, read from a file in the folder `folder` (absolute): `<home>` is relative to
+/// it, and every other relative path to `<home>`.
+pub fn resolve(raw: &RawRegistry, folder: &Path, p: &mut Problems) -> (DaemonConfig, TreeSpec) {
+    let config = config(&raw.config, folder);
     let mut resolver = Resolver {
         p,
-        base,
+        base: &config.home,
         temp: config.temp.clone(),
         profiles: raw
             .profiles
@@ -46,8 +48,18 @@ pub fn resolve(raw: &RawRegistry, base: &Path, p: &mut Problems) -> (DaemonConfi
     (config, TreeSpec { root })
 }
 
-fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
+fn config(raw: &RawConfig, folder: &Path) -> DaemonConfig {
     let stats_interval = raw.stats_interval.unwrap_or(default::STATS_INTERVAL);
+    let home = match raw.home.as_deref() {
+        // `..` taken through the file system (the registry's folder may be a link), and the
+        // shortest form for the paths below it; left as written when it does not exist (yet).
+        Some(home) => {
+            let home = resolve_path(folder, home);
+            std::fs::canonicalize(&home).unwrap_or(home)
+        }
+        None => resolve_path(folder, default::HOME),
+    };
+    let base = home.as_path();
     DaemonConfig {
         tcp_port: raw.tcp_port,
         tcp_bind: raw.tcp_bind,
@@ -59,6 +71,7 @@ fn config(raw: &RawConfig, base: &Path) -> DaemonConfig {
             .log_retention_days
             .unwrap_or(default::LOG_RETENTION_DAYS),
         log_time: raw.log_time.unwrap_or_default(),
+        home: home.clone(),
     }
 }
 
@@ -86,15 +99,15 @@ fn executable_path(base: &Path, executable: &str) -> PathBuf {
     }
 }
 
-struct Resolver<'r, 't> {
-    p: &'r mut Problems<'t>,
+struct Resolver<'r> {
+    p: &'r mut Problems,
     base: &'r Path,
     temp: Option<PathBuf>,
     profiles: HashMap<&'r str, &'r RawSettings>,
     users: Users,
 }
 
-impl Resolver<'_, '_> {
+impl Resolver<'_> {
     /// A group; `absent` is its intensity when it has no `<restartStrategy>` at all (an element
     /// with no attributes still means OTP's give-up, at the defaults).
     fn group(
@@ -310,15 +323,54 @@ impl Resolver<'_, '_> {
                 .map_err(|message| self.p.report(user.at, format!("`<user>`: {message}")))
                 .ok()
         });
+        let arguments = (settings.arguments.iter())
+            .chain(&settings.trailing_arguments)
+            .cloned()
+            .collect();
+        let environment_files = (settings.environment_files.iter())
+            .map(|file| resolve_path(self.base, file))
+            .collect();
         CommandSpec {
             executable,
-            arguments: settings.arguments.clone(),
+            arguments,
             inherit_environment: (settings.inherit_environment)
                 .unwrap_or(default::INHERIT_ENVIRONMENT),
             environment: self.environment(settings, user.as_ref()),
             working_directory: (settings.working_directory.as_deref())
                 .map(|directory| resolve_path(self.base, directory)),
             user,
+            environment_files,
+            settings: self.process_settings(settings),
+        }
+    }
+
+    /// Limits in the order of [`actors::spec::Resource::ALL`], the rest defaulted. A soft limit
+    /// above the hard one once the layers are merged is reported at the latest layer's element.
+    fn process_settings(&mut self, settings: &RawSettings) -> ProcessSettings {
+        let mut limits: Vec<Limit> = Vec::new();
+        for raw in &settings.limits {
+            if let (Some(soft), Some(hard)) = (raw.soft, raw.hard) {
+                if soft > hard {
+                    let message = format!(
+                        "`<{}>`: with its profiles' settings, the soft limit ({soft}) is above \
+                         the hard one ({hard})",
+                        raw.resource.name()
+                    );
+                    self.p.report(raw.at, message);
+                }
+            }
+            limits.push(Limit {
+                resource: raw.resource,
+                soft: raw.soft,
+                hard: raw.hard,
+            });
+        }
+        limits.sort_by_key(|limit| limit.resource);
+        ProcessSettings {
+            limits,
+            nice: settings.nice,
+            umask: settings.umask.unwrap_or(default::UMASK),
+            oom_score_adjust: settings.oom_score_adjust,
         }
     }
 

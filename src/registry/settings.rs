@@ -8,9 +8,10 @@
 
 use roxmltree::Node;
 
+use super::process;
 use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
 use super::values;
-use super::walk::{non_empty, start_priority, Handler, Schema, Walker};
+use super::walk::{non_empty, sole_attribute, start_priority, Handler, Schema, Walker};
 use super::xml;
 
 /// The settings both a server and a profile may hold.
@@ -19,8 +20,10 @@ const SETTINGS: &[(&str, Handler<RawSettings>)] = &[
         s.description = xml::value(w.p, n, |t| Ok(t.to_string()));
     }),
     ("executable", executable),
-    ("arguments", arguments),
-    ("environment", environment),
+    ("arguments", |w, n, s| arguments(w, n, &mut s.arguments)),
+    ("trailingArguments", |w, n, s| {
+        arguments(w, n, &mut s.trailing_arguments)
+    }),
     ("workingDirectory", |w, n, s| {
         s.working_directory = xml::value(w.p, n, non_empty);
     }),
@@ -54,6 +57,14 @@ const SETTINGS: &[(&str, Handler<RawSettings>)] = &[
     ("healthCheck", |w, n, s| {
         s.health_check = Some(check(w, n, Check::Health))
     }),
+    ("limits", process::limits),
+    ("nice", |w, n, s| s.nice = xml::value(w.p, n, process::nice)),
+    ("umask", |w, n, s| {
+        s.umask = xml::value(w.p, n, process::umask)
+    }),
+    ("oomScoreAdjust", |w, n, s| {
+        s.oom_score_adjust = xml::value(w.p, n, process::oom_score_adjust);
+    }),
 ];
 
 /// Settings SPEC §2 names that a later version implements (none at the moment; the walker
@@ -64,7 +75,7 @@ const LATER: &[&str] = &[];
 pub const SERVER: Schema<RawSettings> = Schema {
     attributes: &["id"],
     once: SETTINGS,
-    many: &[("profile", profile_ref)],
+    many: &[("profile", profile_ref), ("environment", environment)],
     later: LATER,
 };
 
@@ -72,17 +83,12 @@ pub const SERVER: Schema<RawSettings> = Schema {
 pub const PROFILE: Schema<RawSettings> = Schema {
     attributes: &["id"],
     once: SETTINGS,
-    many: &[],
+    many: &[("environment", environment)],
     later: LATER,
 };
 
 fn profile_ref(w: &mut Walker, node: Node, settings: &mut RawSettings) {
-    xml::check_attributes(w.p, node, &["ref"]);
-    xml::empty(w.p, node);
-    if let Some(value) = xml::required(w.p, node, "ref", non_empty) {
-        let at = xml::value_at(node, "ref");
-        settings.profiles.push(Spanned { value, at });
-    }
+    settings.profiles.extend(sole_attribute(w, node, "ref"));
 }
 
 /// Kept even when empty (after reporting), so the server does not also count as having none.
@@ -102,12 +108,14 @@ fn user(w: &mut Walker, node: Node, settings: &mut RawSettings) {
     if text.value.is_empty() {
         w.p.report(text.at, "`<user>`: the value is empty");
     } else {
-        settings.user = Some(text);
+        let at = w.p.global(text.at);
+        settings.user = Some(Spanned { at, ..text });
     }
 }
 
-/// `<arguments>` holding `<argument>`s, each taken verbatim ("" when it has no text).
-fn arguments(w: &mut Walker, node: Node, settings: &mut RawSettings) {
+/// `<arguments>` or `<trailingArguments>` holding `<argument>`s, each taken verbatim ("" when
+/// it has no text), into `list`.
+fn arguments(w: &mut Walker, node: Node, list: &mut Vec<String>) {
     xml::check_attributes(w.p, node, &[]);
     for child in xml::children(w.p, node) {
         if xml::local_name(child) != Some("argument") {
@@ -115,14 +123,26 @@ fn arguments(w: &mut Walker, node: Node, settings: &mut RawSettings) {
             continue;
         }
         xml::check_attributes(w.p, child, &[]);
-        settings.arguments.push(xml::text(w.p, child, true).value);
+        list.push(xml::text(w.p, child, true).value);
     }
 }
 
-/// `<environment inherit>` holding `<variable name>VALUE</variable>`s, values verbatim.
+/// `<environment inherit file>` holding `<variable name>VALUE</variable>`s, values verbatim.
+/// Repeatable (one `file` each); `inherit` may be given once.
 fn environment(w: &mut Walker, node: Node, settings: &mut RawSettings) {
-    xml::check_attributes(w.p, node, &["inherit"]);
-    settings.inherit_environment = xml::attribute(w.p, node, "inherit", values::boolean);
+    xml::check_attributes(w.p, node, &["inherit", "file"]);
+    let inherit = xml::attribute(w.p, node, "inherit", values::boolean);
+    if inherit.is_some() && settings.inherit_environment.is_some() {
+        let at = xml::attribute_at(node, "inherit").unwrap_or(node.range().start);
+        let message = "a second `<environment inherit>`; give `inherit` on one only";
+        w.p.report(at, message);
+    }
+    if inherit.is_some() {
+        settings.inherit_environment = inherit;
+    }
+    if let Some(file) = xml::attribute(w.p, node, "file", non_empty) {
+        settings.environment_files.push(file);
+    }
     for child in xml::children(w.p, node) {
         if xml::local_name(child) != Some("variable") {
             xml::unknown(w.p, child, node, &["variable"]);
@@ -201,7 +221,7 @@ fn spanned<T>(
     name: &str,
     parse: impl FnOnce(&str) -> Result<T, String>,
 ) -> Option<Spanned<T>> {
-    let at = xml::attribute_at(node, name)?;
+    let at = w.p.global(xml::attribute_at(node, name)?);
     let value = xml::attribute(w.p, node, name, parse)?;
     Some(Spanned { value, at })
 }
@@ -268,7 +288,7 @@ fn check(w: &mut Walker, node: Node, which: Check) -> RawCheck {
             w.p.report(at, message);
         }
     }
-    let mut check = RawCheck::at(node.range().start);
+    let mut check = RawCheck::at(w.p.global(node.range().start));
     check.probe = probe;
     check.interval = xml::attribute(w.p, node, "interval", values::positive_duration);
     check.timeout = xml::attribute(w.p, node, "timeout", values::positive_duration);

@@ -234,6 +234,7 @@ fn defaults_fill_everything_left_out() {
     );
     let expected = Registry {
         path: PathBuf::from("/etc/sv/SupervisorRegistry.xml"),
+        includes: vec![],
         config: DaemonConfig {
             tcp_port: None,
             tcp_bind: None,
@@ -243,6 +244,7 @@ fn defaults_fill_everything_left_out() {
             stats_interval: None,
             log_retention_days: 10,
             log_time: Zone::Local,
+            home: PathBuf::from("/etc/sv"),
         },
         tree: TreeSpec {
             root: GroupSpec {
@@ -260,6 +262,8 @@ fn defaults_fill_everything_left_out() {
                         environment: vec![],
                         working_directory: None,
                         user: None,
+                        environment_files: vec![],
+                        settings: actors::spec::ProcessSettings::DEFAULT,
                     },
                     start_priority: 1,
                     start_delay: Duration::ZERO,

@@ -44,9 +44,38 @@ const SUPERVISOR: Schema<RawRegistry> = Schema {
         }),
         ("servers", |w, n, r| w.dispatch(n, &SERVERS, &mut r.servers)),
     ],
-    many: &[],
+    many: &[("include", include)],
     later: &[],
 };
+
+/// The root of an included file: `<supervisor>` with profiles, servers and groups, and more
+/// includes; the daemon's own settings stay in the main file.
+const FRAGMENT: Schema<RawRegistry> = Schema {
+    attributes: &[],
+    once: &[
+        ("profiles", |w, n, r| {
+            w.dispatch(n, &PROFILES, &mut r.profiles)
+        }),
+        ("servers", |w, n, r| w.dispatch(n, &SERVERS, &mut r.servers)),
+    ],
+    many: &[("include", include)],
+    later: &[],
+};
+
+/// `<include path="conf.d/*.xml"/>`: kept, at its value, for the include reader.
+fn include(w: &mut Walker, node: Node, raw: &mut RawRegistry) {
+    raw.includes.extend(sole_attribute(w, node, "path"));
+}
+
+/// The one attribute `name` of an empty element that takes no other (`<profile ref/>`,
+/// `<include path/>`): required, not empty, placed (globally) at its value.
+pub fn sole_attribute(w: &mut Walker, node: Node, name: &str) -> Option<Spanned<String>> {
+    xml::check_attributes(w.p, node, &[name]);
+    xml::empty(w.p, node);
+    let value = xml::required(w.p, node, name, non_empty)?;
+    let at = w.p.global(xml::value_at(node, name));
+    Some(Spanned { value, at })
+}
 
 const CONFIG: Schema<RawConfig> = Schema {
     attributes: &[],
@@ -68,6 +97,7 @@ const CONFIG: Schema<RawConfig> = Schema {
         ("logTime", |w, n, c| {
             c.log_time = xml::value(w.p, n, values::log_time)
         }),
+        ("home", |w, n, c| c.home = xml::value(w.p, n, non_empty)),
     ],
     many: &[],
     later: &[],
@@ -114,27 +144,42 @@ fn handler<S>(table: &[(&str, Handler<S>)], name: &str) -> Option<Handler<S>> {
         .map(|&(_, handle)| handle)
 }
 
-/// Walks `doc` against the schema, reporting into `p`.
-pub fn walk(doc: &Document, p: &mut Problems) -> RawRegistry {
-    let mut walker = Walker {
-        p,
-        ids: HashMap::new(),
-        profile_ids: HashMap::new(),
-    };
-    walker.supervisor(doc.root_element())
-}
-
-/// The walk's state: the problems found and the ids seen so far.
-pub struct Walker<'p, 't> {
+/// The walk's state: the problems found and the ids seen so far, across the main file and the
+/// files it includes (ids are unique in all of them together).
+pub struct Walker<'p> {
     /// Where problems go.
-    pub p: &'p mut Problems<'t>,
-    /// Server and group ids (one namespace) → where each was defined.
+    pub p: &'p mut Problems,
+    /// Server and group ids (one namespace) → where each was defined (global offsets).
     ids: HashMap<String, usize>,
-    /// Profile ids → where each was defined.
+    /// Profile ids → where each was defined (global offsets).
     profile_ids: HashMap<String, usize>,
 }
 
-impl Walker<'_, '_> {
+impl<'p> Walker<'p> {
+    /// A walker reporting into `p`, no id seen yet.
+    pub fn new(p: &'p mut Problems) -> Self {
+        Walker {
+            p,
+            ids: HashMap::new(),
+            profile_ids: HashMap::new(),
+        }
+    }
+
+    /// Walks the main file's `doc` against the schema.
+    pub fn registry(&mut self, doc: &Document) -> RawRegistry {
+        let mut raw = RawRegistry::default();
+        self.supervisor(doc.root_element(), &mut raw);
+        raw
+    }
+
+    /// Walks an included file's `doc` into `raw`, after what is there already.
+    pub fn fragment(&mut self, doc: &Document, raw: &mut RawRegistry) {
+        let root = doc.root_element();
+        if self.root_is_supervisor(root) {
+            self.dispatch(root, &FRAGMENT, raw);
+        }
+    }
+
     /// Checks the attributes of `node` and walks its children against `schema`, into `target`.
     pub fn dispatch<S>(&mut self, node: Node, schema: &Schema<S>, target: &mut S) {
         xml::check_attributes(self.p, node, schema.attributes);
@@ -157,20 +202,11 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn supervisor(&mut self, root: Node) -> RawRegistry {
-        let mut raw = RawRegistry::default();
-        if xml::local_name(root) != Some("supervisor") {
-            let mut message = format!(
-                "the root element is {}; expected `<supervisor>`",
-                xml::tag(root)
-            );
-            if root.tag_name().namespace().is_some() {
-                message.push_str(", in no XML namespace");
-            }
-            self.p.report(root.range().start, message);
-            return raw;
+    fn supervisor(&mut self, root: Node, raw: &mut RawRegistry) {
+        if !self.root_is_supervisor(root) {
+            return;
         }
-        self.dispatch(root, &SUPERVISOR, &mut raw);
+        self.dispatch(root, &SUPERVISOR, raw);
         let has_servers = root
             .children()
             .any(|c| xml::local_name(c) == Some("servers"));
@@ -178,7 +214,22 @@ impl Walker<'_, '_> {
             let message = "`<supervisor>` needs a `<servers>` element (it may be empty)";
             self.p.report(root.range().start, message);
         }
-        raw
+    }
+
+    /// Whether the root element is `<supervisor>`; reported when not.
+    fn root_is_supervisor(&mut self, root: Node) -> bool {
+        if xml::local_name(root) == Some("supervisor") {
+            return true;
+        }
+        let mut message = format!(
+            "the root element is {}; expected `<supervisor>`",
+            xml::tag(root)
+        );
+        if root.tag_name().namespace().is_some() {
+            message.push_str(", in no XML namespace");
+        }
+        self.p.report(root.range().start, message);
+        false
     }
 
     /// `<tcpport bind="ADDR">PORT</tcpport>`: the port and the address to bind, if given.
@@ -223,7 +274,7 @@ impl Walker<'_, '_> {
         self.dispatch(node, &SERVER, &mut settings);
         RawChild::Server(Box::new(RawServer {
             id: id.map(|id| id.value).unwrap_or_default(),
-            at: node.range().start,
+            at: self.p.global(node.range().start),
             settings,
         }))
     }
@@ -252,15 +303,15 @@ impl Walker<'_, '_> {
         };
         if let Some(&first) = seen.get(&value) {
             let message = format!(
-                "duplicate id `{value}`: {} on line {} has it already{}",
+                "duplicate id `{value}`: {} on {} has it already{}",
                 space.what(),
-                self.p.line(first),
+                self.p.place(first),
                 space.note()
             );
             self.p.report(at, message);
             return None;
         }
-        seen.insert(value.clone(), node.range().start);
+        seen.insert(value.clone(), self.p.global(node.range().start));
         Some(Spanned { value, at })
     }
 }

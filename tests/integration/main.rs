@@ -13,6 +13,7 @@ mod control;
 mod faults;
 mod hostile;
 mod interleavings;
+mod migration;
 mod observability;
 mod operations;
 mod output;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),
         ("observability", observability::TESTS),
+        ("migration", migration::TESTS),
         ("operations", operations::TESTS),
         ("output", output::TESTS),
         ("processes", processes::TESTS),

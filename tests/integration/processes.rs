@@ -335,8 +335,9 @@ fn a_component_whose_cgroup_was_removed_gets_it_back() {
 }
 
 /// The daemon raises its soft open-file limit to the hard one (it holds a pipe per captured
-/// stream), but its children get the limit the daemon was started with, as under systemd; and a
-/// hard limit below what the registry needs is said at start-up.
+/// stream), but its children get a soft limit of 1024 (here capped at the hard limit, 120) under
+/// the daemon's hard limit, as under systemd; and a hard limit below what the registry needs is
+/// said at start-up.
 fn children_get_the_open_file_limit_the_daemon_was_started_with() {
     let dir = tempfile::tempdir().expect("tempdir");
     let limits_path = dir.path().join("limits.txt");
@@ -363,7 +364,7 @@ fn children_get_the_open_file_limit_the_daemon_was_started_with() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(numbers(&child), ["100", "120"], "{child}");
+    assert_eq!(numbers(&child), ["120", "120"], "{child}");
     let own = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid())).unwrap();
     let own = own
         .lines()

@@ -275,7 +275,7 @@ impl ComponentActor {
             Ok(spawned) => spawned,
             Err(error) => return failed(&error),
         };
-        if notify.is_none() {
+        if notify.is_none() && launch.reusable() {
             self.launch = Some(launch);
         }
         let pid = child.pid();

@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 mod clock;
+pub mod envfile;
 mod journal;
 pub mod procfs;
 mod spawn;

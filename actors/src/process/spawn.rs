@@ -1,5 +1,7 @@
 //! Turns a component's resolved command into a [`Launch`]: the program, argv and environment
-//! as C strings, built in the parent so that the child only has to read them.
+//! as C strings, built in the parent so that the child only has to read them. Environment files
+//! are read here, each time a launch is built: a command with any is built anew for every
+//! start ([`Launch::reusable`]), so a restart picks up an edit.
 //!
 //! No shell: the executable gets its arguments verbatim. A bare executable name is looked up in
 //! the daemon's own `PATH` here, in the parent, so the child's environment cannot redirect it.
@@ -11,12 +13,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use super::envfile;
 use super::stdio::ChildStdio;
 use super::sys::{
-    self, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
-    SpawnMode, StdioSlots,
+    self, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildSettings, ChildStack, Credentials,
+    FileLimit, SpawnMode, StdioSlots,
 };
-use crate::spec::CommandSpec;
+use crate::spec::{CommandSpec, ProcessSettings, Resource};
 
 /// Why a component's process could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +34,9 @@ pub enum SpawnError {
     /// EACCES, EAGAIN, a refused privilege drop, ...).
     #[error("{0}")]
     Child(#[from] ChildError),
+    /// An environment file is missing, unreadable or malformed: `PATH[:LINE]: reason`.
+    #[error("envfile: {0}")]
+    EnvironmentFile(String),
 }
 
 /// The environment variable that tells a child which component it is.
@@ -43,10 +49,14 @@ pub struct Launch {
     environment: CStringArray,
     directory: Option<CString>,
     credentials: Option<Credentials>,
+    settings: ProcessSettings,
+    /// Whether environment files went into it (then it is not reused).
+    read_files: bool,
 }
 
 impl Launch {
-    /// Builds `spec` for component `id`, with `extra` variables on top of its environment.
+    /// Builds `spec` for component `id`: its environment, then the variables of its
+    /// environment files (read now, in order), then `extra`.
     pub fn new(
         id: &str,
         spec: &CommandSpec,
@@ -57,8 +67,12 @@ impl Launch {
             .chain(spec.arguments.iter().map(OsStr::new))
             .map(|argument| c_string(argument).map(Arc::from))
             .collect::<Result<_, _>>()?;
+        let mut from_files = Vec::new();
+        for file in &spec.environment_files {
+            from_files.extend(envfile::read(file).map_err(SpawnError::EnvironmentFile)?);
+        }
         let mut overrides: BTreeMap<&str, &str> = BTreeMap::new();
-        for (name, value) in spec.environment.iter().chain(extra) {
+        for (name, value) in spec.environment.iter().chain(&from_files).chain(extra) {
             overrides.insert(name, value);
         }
         overrides.insert(COMPONENT_VARIABLE, id);
@@ -94,10 +108,19 @@ impl Launch {
             environment: CStringArray::new(environment),
             directory,
             credentials,
+            settings: spec.settings.clone(),
+            read_files: !spec.environment_files.is_empty(),
         })
     }
 
-    /// Starts the child with `stdio` where and how `placement` says, and returns its pid. The
+    /// Whether the launch may start the component again: not when it holds what environment
+    /// files said (they are read anew for each start).
+    pub fn reusable(&self) -> bool {
+        !self.read_files
+    }
+
+    /// Starts the child with `stdio` where and how `placement` says (with the children's
+    /// default open-file limit unless the command sets `nofile` itself), and returns its pid. The
     /// caller holds the process table's lock.
     pub fn start(
         &self,
@@ -106,6 +129,9 @@ impl Launch {
         stack: &mut ChildStack,
         slots: &mut StdioSlots,
     ) -> Result<libc::pid_t, SpawnError> {
+        let own_nofile = (self.settings.limits.iter()).any(|l| l.resource == Resource::Nofile);
+        let settings =
+            ChildSettings::new(&self.settings, placement.file_limit.map(|limit| limit.soft));
         let plan = ChildPlan {
             program: &self.program,
             arguments: &self.arguments,
@@ -114,7 +140,8 @@ impl Launch {
             directory: self.directory.as_deref(),
             cgroup: placement.cgroup,
             credentials: self.credentials.as_ref(),
-            file_limit: placement.file_limit,
+            file_limit: placement.file_limit.filter(|_| !own_nofile),
+            settings: &settings,
             parent: placement.parent,
         };
         Ok(sys::spawn(&plan, placement.mode, stack, slots)?)

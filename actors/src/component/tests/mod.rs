@@ -35,6 +35,8 @@ fn spec() -> ComponentSpec {
             environment: vec![],
             working_directory: None,
             user: None,
+            environment_files: vec![],
+            settings: crate::spec::ProcessSettings::DEFAULT,
         },
         start_priority: 0,
         start_delay: Duration::ZERO,

@@ -37,6 +37,7 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     }
     leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;
     install_stdio(&shared.stdio).map_err(at(Stage::Stdio))?;
+    super::settings::apply(plan.settings)?;
     if let Some(directory) = plan.directory {
         // SAFETY: chdir reads a NUL-terminated path the parent built.
         check(unsafe { libc::syscall(libc::SYS_chdir, directory.as_ptr()) })
@@ -91,7 +92,7 @@ pub(super) fn errno() -> i32 {
 }
 
 /// A raw system call's result: `Err(errno)` when it failed.
-fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
+pub(super) fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
     if rc < 0 {
         Err(errno())
     } else {

@@ -6,7 +6,8 @@
 //!   CLONE_FILES` on a stack of its own, with every signal blocked around the call;
 //! - `clone3`: the same born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`), and the entry
 //!   trampoline in `asm!` that a `CLONE_VM` child of `clone3` needs;
-//! - `child`: what that child does until `execve`, while it still shares the daemon's memory.
+//! - `child`: what that child does until `execve`, while it still shares the daemon's memory;
+//! - `settings`: the resource limits, nice, umask and OOM score it gives itself on the way.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -15,11 +16,13 @@ use std::ptr;
 mod child;
 mod clone3;
 mod parent;
+mod settings;
 
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
     SpawnMode, Stage, StdioSlots,
 };
+pub use settings::ChildSettings;
 
 /// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {

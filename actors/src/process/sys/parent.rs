@@ -79,6 +79,8 @@ pub struct ChildPlan<'a> {
     pub credentials: Option<&'a Credentials>,
     /// The open-file limit to give the child instead of the daemon's, if any.
     pub file_limit: Option<FileLimit>,
+    /// The resource limits, nice, umask and OOM score the child sets before it drops privileges.
+    pub settings: &'a super::ChildSettings,
     /// The daemon's pid: the child gives up if its parent is already someone else.
     pub parent: libc::pid_t,
 }
@@ -145,8 +147,12 @@ pub enum Stage {
     Cgroup,
     /// Dropping to the configured user and groups.
     Credentials,
-    /// Setting the open-file limit.
+    /// Setting a resource limit.
     FileLimit,
+    /// Setting the scheduling priority.
+    Nice,
+    /// Setting the OOM score adjustment.
+    Oom,
     /// Arming the parent-death signal.
     ParentDeath,
     /// Replacing itself with the program.
@@ -154,7 +160,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 9] = [
+    const ALL: [Stage; 11] = [
         Stage::Clone,
         Stage::Stdio,
         Stage::Directory,
@@ -162,6 +168,8 @@ impl Stage {
         Stage::Cgroup,
         Stage::Credentials,
         Stage::FileLimit,
+        Stage::Nice,
+        Stage::Oom,
         Stage::ParentDeath,
         Stage::Exec,
     ];
@@ -175,6 +183,8 @@ impl Stage {
             Stage::Cgroup => "cgroup",
             Stage::Credentials => "setuid",
             Stage::FileLimit => "setrlimit",
+            Stage::Nice => "nice",
+            Stage::Oom => "oom",
             Stage::ParentDeath => "parent-death signal",
             Stage::Exec => "execve",
         }
