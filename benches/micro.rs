@@ -282,6 +282,10 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                     _ => Some(ExitStatus::Code(0)),
                 },
                 reason: None,
+                wanted: true,
+                held: false,
+                done: false,
+                last_error: None,
             }
         })
         .collect()

@@ -7,6 +7,13 @@ use actors::spec::{ChildSpec, GroupSpec, Probe, Strategy};
 use actors::tree::start_order;
 
 use crate::registry::Registry;
+use crate::verbs::Out;
+
+/// `check`: the resolved tree (text), or the registry as JSON.
+pub fn run(registry: &Registry, out: Out) -> std::process::ExitCode {
+    let value = serde_json::json!({ "registry": registry.path, "valid": true });
+    out.done(render(registry).trim_end(), value)
+}
 
 /// Renders the resolved registry.
 pub fn render(registry: &Registry) -> String {

@@ -9,22 +9,22 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
-use actors::messages::{Action, Operate, OperateError, StartCause};
+use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
 use actors::policy::Exit;
 use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
-use actors::status::Snapshot;
+use actors::status::{DaemonPhase, StatusBoard};
 use actors::tree::Runtime;
 use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
-use crate::control::{server, ControlRequest};
+use crate::control::{operate, server, wait, ControlRequest};
 use crate::logfile::DailyLog;
 use crate::registry::{self, Registry};
-use crate::rundir::RunDir;
+use crate::rundir::{DaemonRecord, ExitRecord, RunDir};
 use crate::signals::{self, DaemonSignal};
 use crate::status;
 use crate::{http, limits, sdnotify};
@@ -35,11 +35,18 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_GAVE_UP: i32 = 4;
 
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
-pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
+/// `record` (how it was started) goes into the run directory for the CLI's other verbs.
+pub fn run(
+    registry: Registry,
+    run_dir: RunDir,
+    log: Option<DailyLog>,
+    mut record: DaemonRecord,
+) -> anyhow::Result<i32> {
     run_dir.prepare()?;
     // Held until the process exits, not until this function returns: `supervisor stop` waits
     // for the lock, and must not return while the daemon still flushes its log.
     std::mem::forget(run_dir.lock()?);
+    run_dir.write_record(&record)?;
     // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
     // (or kills) anything.
     let http = match registry.config.tcp_port {
@@ -108,9 +115,11 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         .context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
+    let board = StatusBoard::new();
     let runtime = Runtime {
         processes: table.clone(),
         output,
+        board: board.clone(),
     };
     let system = System::new();
     let socket = run_dir.socket();
@@ -129,7 +138,8 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             actix::spawn(http::serve(listener, daemon.clone().recipient()));
         }
         let owner = nix::unistd::geteuid().as_raw();
-        actix::spawn(server::serve(listener, daemon.recipient(), owner));
+        let board = board.clone();
+        actix::spawn(server::serve(listener, daemon.recipient(), board, owner));
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;
@@ -137,7 +147,40 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         cgroups.remove();
     }
     run_dir.clean_up();
+    record.exit = Some(last_words(&board, code));
+    if let Err(error) = run_dir.write_record(&record) {
+        tracing::warn!(error = %error, "cannot record the daemon's exit in its run directory");
+    }
     Ok(code)
+}
+
+/// What the daemon says about its exit, for a `start` whose daemon is gone: why it stopped,
+/// and each component's last failure.
+fn last_words(board: &StatusBoard, code: i32) -> ExitRecord {
+    let report = board.report();
+    let reason = match report.phase {
+        DaemonPhase::Stopping { reason, .. } => reason,
+        DaemonPhase::Starting | DaemonPhase::Running => "exited".to_string(),
+    };
+    let failures = report
+        .components
+        .into_iter()
+        .filter_map(|c| Some(format!("`{}` did not start: {}", c.id, c.last_error?)))
+        .collect();
+    ExitRecord {
+        code,
+        reason,
+        failures,
+    }
+}
+
+/// What a reload's caller waits for.
+#[derive(Debug, Clone, Copy)]
+struct ReloadWait {
+    /// Until what it started is ready (else: answered once applied).
+    wait: bool,
+    /// For this long at most (default: derived from their start conditions).
+    timeout: Option<Duration>,
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
@@ -145,7 +188,6 @@ struct Daemon {
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
-    start_waiters: Vec<oneshot::Sender<Reply>>,
     shutting_down: bool,
     stop_waiters: Vec<oneshot::Sender<Reply>>,
     log: Option<DailyLog>,
@@ -167,7 +209,6 @@ impl Daemon {
             registry,
             root,
             started: false,
-            start_waiters: Vec::new(),
             shutting_down: false,
             stop_waiters: Vec::new(),
             log,
@@ -182,6 +223,10 @@ impl Daemon {
             return;
         }
         self.shutting_down = true;
+        self.runtime.board.set_phase(DaemonPhase::Stopping {
+            reason: reason.to_string(),
+            gave_up: exit_code == EXIT_GAVE_UP,
+        });
         sdnotify::stopping(reason);
         tracing::info!(
             event = events::SUPERVISOR_STOPPING,
@@ -198,6 +243,7 @@ impl Daemon {
                     exit_code,
                     "stopped, exiting with {exit_code}"
                 );
+                daemon.runtime.board.freeze();
                 for waiter in daemon.stop_waiters.drain(..) {
                     let _ = waiter.send(Reply::Ok);
                 }
@@ -206,63 +252,32 @@ impl Daemon {
         ctx.spawn(stopped);
     }
 
-    fn known(&self, id: &str) -> bool {
-        fn contains(group: &actors::spec::GroupSpec, id: &str) -> bool {
-            group.children.iter().any(|child| {
-                child.id() == id
-                    || matches!(child, actors::spec::ChildSpec::Group(g) if contains(g, id))
-            })
+    /// `start ID…`, `stop ID…`, `restart ID…` (see [`operate`]).
+    fn operate(
+        &mut self,
+        action: Action,
+        ids: Vec<String>,
+        timeout_ms: Option<u64>,
+    ) -> ResponseActFuture<Self, Reply> {
+        let root = &self.registry.tree.root;
+        if let Some(refused) = operate::refuse_unknown(root, &ids) {
+            return Box::pin(actix::fut::ready(refused));
         }
-        contains(&self.registry.tree.root, id)
-    }
-
-    fn operate(&mut self, action: Action, ids: Vec<String>) -> ResponseActFuture<Self, Reply> {
-        let unknown: Vec<&str> = ids
-            .iter()
-            .filter(|id| !self.known(id))
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            let message = format!("unknown component: {}", unknown.join(", "));
-            return Box::pin(actix::fut::ready(Reply::error(
-                ErrorKind::UnknownId,
-                message,
-            )));
-        }
-        let root = self.root.clone();
-        Box::pin(
-            async move {
-                for id in ids {
-                    if let Ok(Err(error)) = root.send(Operate { id, action }).await {
-                        let kind = match error {
-                            OperateError::UnknownId(_) => ErrorKind::UnknownId,
-                            OperateError::Busy(_) => ErrorKind::Busy,
-                            OperateError::NotStarted(_) => ErrorKind::NotStarted,
-                        };
-                        return Reply::error(kind, error.to_string());
-                    }
-                }
-                Reply::Ok
-            }
-            .into_actor(self),
-        )
-    }
-
-    fn status(&mut self) -> ResponseActFuture<Self, Reply> {
-        let snapshot = self.root.send(Snapshot);
-        Box::pin(
-            async move {
-                let components = status::rows(snapshot.await.unwrap_or_default().components);
-                Reply::Status { components }
-            }
-            .into_actor(self),
-        )
+        let timeout = match (action, timeout_ms) {
+            (_, Some(ms)) => Duration::from_millis(ms),
+            // A stop ends by itself: its stop timeout, then SIGKILL.
+            (Action::Stop, None) => Duration::MAX,
+            (Action::Start | Action::Restart, None) => wait::bound_for(root, &ids),
+        };
+        let (board, deadline) = (self.runtime.board.clone(), wait::deadline(timeout));
+        let answer = operate::operate(self.root.clone(), board, action, ids, deadline);
+        Box::pin(answer.into_actor(self))
     }
 
     /// Re-reads the registry on a thread of its own (see `registry::load_off_thread`), so a
     /// FIFO or a hung mount in its place never holds up this actor; an invalid or overdue one
     /// changes nothing.
-    fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
+    fn reload(&mut self, ask: ReloadWait) -> ResponseActFuture<Self, Reply> {
         if self.shutting_down {
             // A reload never cancels a shutdown: it is answered busy.
             let error = "shutting down: the reload was not applied";
@@ -282,8 +297,9 @@ impl Daemon {
         let reload = self.reloads_begun;
         let read = registry::load_off_thread(self.registry.path.clone(), registry::READ_DEADLINE);
         Box::pin(
-            read.into_actor(self)
-                .then(move |loaded, daemon, _| daemon.apply_reload(reload, loaded, tell_systemd)),
+            read.into_actor(self).then(move |loaded, daemon, _| {
+                daemon.apply_reload(reload, loaded, tell_systemd, ask)
+            }),
         )
     }
 
@@ -294,6 +310,7 @@ impl Daemon {
         reload: u64,
         loaded: Result<Registry, registry::RegistryError>,
         tell_systemd: bool,
+        ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
         let superseded = reload < self.reloads_finished;
         self.reloads_finished = self.reloads_finished.max(reload);
@@ -316,7 +333,7 @@ impl Daemon {
             }
         };
         match outcome {
-            Ok(registry) => self.reconfigure(registry, tell_systemd),
+            Ok(registry) => self.reconfigure(registry, tell_systemd, ask),
             Err((kind, message)) => {
                 if tell_systemd {
                     sdnotify::ready("running; the last reload was refused");
@@ -326,19 +343,25 @@ impl Daemon {
         }
     }
 
-    /// Hands the new tree to the root group. `<config>` applies only at start-up: the daemon
-    /// keeps the one it runs with, and names the keys that differ as needing a restart.
+    /// Hands the new tree to the root group, and waits (unless asked not to) until what it
+    /// added or restarted is ready. `<config>` applies only at start-up: the daemon keeps the
+    /// one it runs with, and names the keys that differ as needing a restart.
     fn reconfigure(
         &mut self,
         registry: Registry,
         tell_systemd: bool,
+        ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
         let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
+        // The processes running now: a restarted component is ready only with a new one.
+        let before = self.runtime.board.report();
         let reconfigure = self.root.send(Reconfigure {
             spec: registry.tree.root.clone(),
         });
         self.registry.tree = registry.tree;
-        Box::pin(reconfigure.into_actor(self).map(move |report, _, _| {
+        let board = self.runtime.board.clone();
+        let root = self.registry.tree.root.clone();
+        let logged = reconfigure.into_actor(self).map(move |report, _, _| {
             let report = report.unwrap_or_default();
             let diff = ReloadSummary {
                 added: report.added,
@@ -361,7 +384,22 @@ impl Daemon {
             if tell_systemd {
                 sdnotify::ready("running; registry reloaded");
             }
-            Reply::Reloaded { diff }
+            diff
+        });
+        Box::pin(logged.then(move |diff, daemon, _| {
+            let started: Vec<String> = diff.added.iter().chain(&diff.changed).cloned().collect();
+            let timeout = ask
+                .timeout
+                .unwrap_or_else(|| wait::bound_for(&root, &started));
+            let deadline = wait::deadline(timeout);
+            let waited = async move {
+                let not_started = match ask.wait {
+                    false => Vec::new(),
+                    true => wait::until_restarted(&board, &started, &before, deadline).await,
+                };
+                Reply::Reloaded { diff, not_started }
+            };
+            waited.into_actor(daemon)
         }))
     }
 
@@ -393,10 +431,8 @@ impl Actor for Daemon {
         });
         ctx.spawn(start.into_actor(self).map(|_, daemon, _| {
             daemon.started = true;
-            for waiter in daemon.start_waiters.drain(..) {
-                let _ = waiter.send(Reply::Ok);
-            }
             if !daemon.shutting_down {
+                daemon.runtime.board.set_phase(DaemonPhase::Running);
                 sdnotify::ready("running");
             }
         }));
@@ -405,32 +441,26 @@ impl Actor for Daemon {
             ctx.run_interval(interval, |_, _| sdnotify::watchdog());
         }
         if let Some(interval) = self.registry.config.stats_interval {
-            ctx.run_interval(interval, |daemon, ctx| daemon.log_stats(ctx));
+            ctx.run_interval(interval, |daemon, _| daemon.log_stats());
         }
     }
 }
 
 impl Daemon {
     /// One `stats` event per component (`<tracestatsinterval>`).
-    fn log_stats(&mut self, ctx: &mut Context<Self>) {
-        let snapshot = self.root.send(Snapshot);
-        ctx.spawn(
-            async move {
-                for row in status::rows(snapshot.await.unwrap_or_default().components) {
-                    tracing::info!(
-                        event = events::STATS,
-                        component = %row.id,
-                        group = %row.group,
-                        pid = row.pid,
-                        uptime_ms = row.uptime_ms,
-                        rss_bytes = row.rss_bytes,
-                        restarts = row.restarts,
-                        state = %row.state,
-                    );
-                }
-            }
-            .into_actor(self),
-        );
+    fn log_stats(&mut self) {
+        for row in status::rows(self.runtime.board.report().components) {
+            tracing::info!(
+                event = events::STATS,
+                component = %row.id,
+                group = %row.group,
+                pid = row.pid,
+                uptime_ms = row.uptime_ms,
+                rss_bytes = row.rss_bytes,
+                restarts = row.restarts,
+                state = %row.state,
+            );
+        }
     }
 }
 
@@ -452,7 +482,11 @@ impl Handler<DaemonSignal> for Daemon {
                 self.shutdown(&reason, EXIT_OK, ctx);
             }
             DaemonSignal::Reload => {
-                ctx.spawn(self.reload().map(|_, _, _| ()));
+                let ask = ReloadWait {
+                    wait: false,
+                    timeout: None,
+                };
+                ctx.spawn(self.reload(ask).map(|_, _, _| ()));
             }
             DaemonSignal::ReopenLogs => {
                 self.runtime.output.reopen();
@@ -471,7 +505,7 @@ impl Handler<ControlRequest> for Daemon {
 
     fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
         let ControlRequest { request, peer } = request;
-        if !matches!(request, Request::Status {} | Request::WaitStarted {}) {
+        if !matches!(request, Request::Status {} | Request::WaitReady { .. }) {
             tracing::info!(
                 event = "control_request",
                 request = ?request,
@@ -487,18 +521,34 @@ impl Handler<ControlRequest> for Daemon {
             )));
         }
         match request {
-            Request::Status {} => self.status(),
-            Request::Start { ids } => self.operate(Action::Start, ids),
-            Request::Stop { ids } => self.operate(Action::Stop, ids),
-            Request::Restart { ids } => self.operate(Action::Restart, ids),
-            Request::Reload {} => self.reload(),
+            // The control server answers these from the status board.
+            Request::Status {} | Request::WaitReady { .. } => {
+                let refused = Reply::error(ErrorKind::BadRequest, "answered by the control server");
+                Box::pin(actix::fut::ready(refused))
+            }
+            Request::Start { ids, timeout_ms } => self.operate(Action::Start, ids, timeout_ms),
+            Request::Stop { ids } => self.operate(Action::Stop, ids, None),
+            Request::Restart { ids, timeout_ms } => self.operate(Action::Restart, ids, timeout_ms),
+            Request::Reload {
+                no_wait,
+                timeout_ms,
+            } => self.reload(ReloadWait {
+                wait: !no_wait,
+                timeout: timeout_ms.map(Duration::from_millis),
+            }),
+            Request::Signal { ids, signal } => {
+                let root = &self.registry.tree.root;
+                let reply = operate::refuse_unknown(root, &ids).unwrap_or_else(|| {
+                    let (board, processes) = (&self.runtime.board, &self.runtime.processes);
+                    operate::signal(board, processes, &ids, &signal)
+                });
+                Box::pin(actix::fut::ready(reply))
+            }
             Request::Shutdown {} => {
                 let answer = Self::answer_later(&mut self.stop_waiters);
                 self.shutdown("control request", EXIT_OK, ctx);
                 answer
             }
-            Request::WaitStarted {} if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
-            Request::WaitStarted {} => Self::answer_later(&mut self.start_waiters),
         }
     }
 }
@@ -521,18 +571,12 @@ impl Handler<http::Observe> for Daemon {
                 ..Default::default()
             }));
         }
-        let snapshot = self.root.send(Snapshot);
-        Box::pin(
-            async move {
-                let report = snapshot.await.unwrap_or_default();
-                http::Observation {
-                    health,
-                    components: status::rows(report.components),
-                    groups: report.groups,
-                }
-            }
-            .into_actor(self),
-        )
+        let report = self.runtime.board.report();
+        Box::pin(actix::fut::ready(http::Observation {
+            health,
+            components: status::rows(report.components),
+            groups: report.groups,
+        }))
     }
 }
 

@@ -4,10 +4,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod check;
 pub mod cli;
 pub mod control;
 pub mod daemon;
+pub mod docs;
 pub mod http;
 pub mod limits;
 pub mod logfile;
@@ -18,4 +20,5 @@ pub mod rundir;
 pub mod sdnotify;
 pub mod signals;
 pub mod status;
+pub mod suggest;
 pub mod verbs;

@@ -33,6 +33,8 @@ use actors::spec::TreeSpec;
 pub use diff::needs_restart;
 pub use error::{Diagnostic, RegistryError};
 pub use file::{load_off_thread, load_within, READ_DEADLINE};
+/// The registry's spelling of durations and signals, for the command line's options too.
+pub use values::{duration as parse_duration, signal as parse_signal};
 
 /// The largest registry file accepted, in bytes (1 MiB).
 pub const MAX_BYTES: u64 = 1 << 20;
