@@ -15,6 +15,7 @@ pub mod limits;
 pub mod logfile;
 pub mod logging;
 pub mod logs;
+pub mod preflight;
 pub mod registry;
 pub mod rundir;
 pub mod sdnotify;

@@ -15,7 +15,7 @@ pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
-pub use spawn::{Launch, SpawnError};
+pub use spawn::{resolve_executable, Launch, SpawnError};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
 pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};
