@@ -19,9 +19,10 @@ pub fn completions(shell: Shell, out: &mut impl Write) {
     }
 }
 
-/// Writes the man page (roff), with a section per verb.
+/// Writes the man page (roff), with a section per verb. It names the package version only,
+/// so the checked-in page does not change with every commit.
 pub fn manpage(out: &mut impl Write) -> io::Result<()> {
-    let command = Cli::command();
+    let command = Cli::command().version(env!("CARGO_PKG_VERSION"));
     let page = clap_mangen::Man::new(command.clone());
     page.render_title(out)?;
     page.render_name_section(out)?;

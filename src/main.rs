@@ -53,11 +53,14 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => Out::of(&cli).fail(EXIT_FAILURE, error),
         },
-        Verb::Run { .. } | Verb::Start { .. } | Verb::Restart { .. } | Verb::Check => {
+        Verb::Run { .. } | Verb::Start { .. } | Verb::Check => {
             with_registry(&cli, &cli.registry())
         }
-        // The last daemon's registry says where its component's output is.
-        Verb::Logs { .. } => with_registry(&cli, &background::registry_path(&cli)),
+        // The daemon's (or the last daemon's) registry: what it restarts with, and where its
+        // components' output is.
+        Verb::Restart { .. } | Verb::Logs { .. } => {
+            with_registry(&cli, &background::registry_path(&cli))
+        }
     }
 }
 

@@ -133,7 +133,7 @@ pub fn status(cli: &Cli, ids: &[String]) -> ExitCode {
         );
     } else {
         if phase != "running" {
-            println!("supervisor is {phase}");
+            eprintln!("note: supervisor is {phase}");
         }
         print!("{}", status::table(&shown));
     }
