@@ -196,6 +196,8 @@ struct Daemon {
     /// concurrently, and an older one finishing last must not undo a newer one.
     reloads_begun: u64,
     reloads_finished: u64,
+    /// The `stats` timer, while `<tracestatsinterval>` asks for one.
+    stats: Option<actix::SpawnHandle>,
 }
 
 impl Daemon {
@@ -215,6 +217,7 @@ impl Daemon {
             runtime,
             reloads_begun: 0,
             reloads_finished: 0,
+            stats: None,
         }
     }
 
@@ -352,7 +355,9 @@ impl Daemon {
         tell_systemd: bool,
         ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
-        let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
+        let (applied, needs_restart) =
+            registry::config_changes(&self.registry.config, &registry.config);
+        let stats_interval = registry.config.stats_interval;
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
         let reconfigure = self.root.send(Reconfigure {
@@ -361,31 +366,39 @@ impl Daemon {
         self.registry.tree = registry.tree;
         let board = self.runtime.board.clone();
         let root = self.registry.tree.root.clone();
-        let logged = reconfigure.into_actor(self).map(move |report, _, _| {
-            let report = report.unwrap_or_default();
-            let diff = ReloadSummary {
-                added: report.added,
-                removed: report.removed,
-                changed: report.changed,
-                updated: report.updated,
-                unchanged: report.unchanged,
-                needs_restart: needs_restart.into_iter().map(String::from).collect(),
-            };
-            tracing::info!(
-                event = events::CONFIG_RELOADED,
-                added = ?diff.added,
-                removed = ?diff.removed,
-                changed = ?diff.changed,
-                updated = ?diff.updated,
-                unchanged = diff.unchanged,
-                needs_restart = ?diff.needs_restart,
-                "registry reloaded"
-            );
-            if tell_systemd {
-                sdnotify::ready("running; registry reloaded");
-            }
-            diff
-        });
+        let logged = reconfigure
+            .into_actor(self)
+            .map(move |report, daemon, ctx| {
+                if applied.contains(&"tracestatsinterval") {
+                    daemon.registry.config.stats_interval = stats_interval;
+                    daemon.arm_stats(ctx);
+                }
+                let report = report.unwrap_or_default();
+                let diff = ReloadSummary {
+                    added: report.added,
+                    removed: report.removed,
+                    changed: report.changed,
+                    updated: report.updated,
+                    unchanged: report.unchanged,
+                    needs_restart: needs_restart.into_iter().map(String::from).collect(),
+                    applied: applied.into_iter().map(String::from).collect(),
+                };
+                tracing::info!(
+                    event = events::CONFIG_RELOADED,
+                    added = ?diff.added,
+                    removed = ?diff.removed,
+                    changed = ?diff.changed,
+                    updated = ?diff.updated,
+                    unchanged = diff.unchanged,
+                    needs_restart = ?diff.needs_restart,
+                    applied = ?diff.applied,
+                    "registry reloaded"
+                );
+                if tell_systemd {
+                    sdnotify::ready("running; registry reloaded");
+                }
+                diff
+            });
         Box::pin(logged.then(move |diff, daemon, _| {
             let started: Vec<String> = diff.added.iter().chain(&diff.changed).cloned().collect();
             let timeout = ask
@@ -440,13 +453,21 @@ impl Actor for Daemon {
         if let Some(interval) = sdnotify::watchdog_interval() {
             ctx.run_interval(interval, |_, _| sdnotify::watchdog());
         }
-        if let Some(interval) = self.registry.config.stats_interval {
-            ctx.run_interval(interval, |daemon, _| daemon.log_stats());
-        }
+        self.arm_stats(ctx);
     }
 }
 
 impl Daemon {
+    /// (Re)arms the `stats` timer at `<tracestatsinterval>` (none when 0).
+    fn arm_stats(&mut self, ctx: &mut Context<Self>) {
+        if let Some(armed) = self.stats.take() {
+            ctx.cancel_future(armed);
+        }
+        if let Some(interval) = self.registry.config.stats_interval {
+            self.stats = Some(ctx.run_interval(interval, |daemon, _| daemon.log_stats()));
+        }
+    }
+
     /// One `stats` event per component (`<tracestatsinterval>`).
     fn log_stats(&mut self) {
         for row in status::rows(self.runtime.board.report().components) {

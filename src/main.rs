@@ -53,9 +53,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => Out::of(&cli).fail(EXIT_FAILURE, error),
         },
-        Verb::Run { .. } | Verb::Start { .. } | Verb::Check => {
-            with_registry(&cli, &cli.registry())
-        }
+        Verb::Run { .. } | Verb::Start { .. } | Verb::Check => with_registry(&cli, &cli.registry()),
         // The daemon's (or the last daemon's) registry: what it restarts with, and where its
         // components' output is.
         Verb::Restart { .. } | Verb::Logs { .. } => {

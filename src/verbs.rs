@@ -183,6 +183,7 @@ fn reloaded(out: Out, diff: &ReloadSummary, not_started: &[String]) -> ExitCode 
         println!("changed: {}", diff.changed.join(" "));
         println!("updated: {}", diff.updated.join(" "));
         println!("unchanged: {}", diff.unchanged);
+        println!("applied: {}", diff.applied.join(" "));
         println!("needs restart: {}", diff.needs_restart.join(" "));
         for line in not_started {
             eprintln!("error: {line}");

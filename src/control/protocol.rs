@@ -184,6 +184,9 @@ pub struct ReloadSummary {
     /// and apply only after a restart of the daemon.
     #[serde(default)]
     pub needs_restart: Vec<String>,
+    /// `<config>` keys that differed and were applied at once (`tracestatsinterval`).
+    #[serde(default)]
+    pub applied: Vec<String>,
 }
 
 /// Decodes one request line.

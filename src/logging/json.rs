@@ -1,7 +1,7 @@
 //! The JSON-lines event format of SPEC section 5: one object a line, `timestamp` (RFC 3339,
 //! UTC), `level`, `event`, `message`, then the event's own fields, flat and in the order they
-//! were written. Fields holding lists (`added`, `removed`, `changed`, `updated`, `needs_restart`) are
-//! JSON arrays.
+//! were written. Fields holding lists (`added`, `removed`, `changed`, `updated`, `needs_restart`,
+//! `applied`) are JSON arrays.
 
 use std::fmt;
 
@@ -14,7 +14,14 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Fields recorded with `?list` whose Debug form (`["a", "b"]`) is written as a JSON array.
-const ARRAY_FIELDS: &[&str] = &["added", "removed", "changed", "updated", "needs_restart"];
+const ARRAY_FIELDS: &[&str] = &[
+    "added",
+    "removed",
+    "changed",
+    "updated",
+    "needs_restart",
+    "applied",
+];
 
 /// Formats events as JSON lines.
 pub struct JsonLines;

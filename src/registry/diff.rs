@@ -1,13 +1,27 @@
-//! What a reload changes in `<config>`: none of those settings apply to a running daemon, so
-//! every key that differs from what the daemon runs with is one that needs a restart.
+//! What a reload changes in `<config>`: the one place that says which keys a running daemon
+//! applies at once ([`APPLIED_LIVE`]) and which need a restart of the daemon.
 //!
 //! Pure: compares two resolved configs, reads and applies nothing.
 
 use super::DaemonConfig;
 
+/// The `<config>` keys a running daemon applies on reload.
+const APPLIED_LIVE: &[&str] = &["tracestatsinterval"];
+
+/// The `<config>` keys that differ between `running` and `read`: those applied live, then
+/// those that need a restart of the daemon, each in the order of SPEC section 2.
+pub fn config_changes(
+    running: &DaemonConfig,
+    read: &DaemonConfig,
+) -> (Vec<&'static str>, Vec<&'static str>) {
+    changed_keys(running, read)
+        .into_iter()
+        .partition(|key| APPLIED_LIVE.contains(key))
+}
+
 /// The `<config>` keys (as the registry spells them) whose values differ between `running` and
 /// `read`, in the order of SPEC section 2.
-pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'static str> {
+fn changed_keys(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'static str> {
     // Destructured whole, so that a new setting cannot be left out of the comparison.
     let DaemonConfig {
         tcp_port,
@@ -60,7 +74,7 @@ mod tests {
 
     #[test]
     fn the_same_config_needs_nothing() {
-        assert!(needs_restart(&config(), &config()).is_empty());
+        assert!(changed_keys(&config(), &config()).is_empty());
     }
 
     #[test]
@@ -79,13 +93,19 @@ mod tests {
         for (key, change) in changes {
             let mut one = config();
             change(&mut one);
-            assert_eq!(needs_restart(&config(), &one), [key]);
+            assert_eq!(changed_keys(&config(), &one), [key]);
             change(&mut all);
         }
         let keys: Vec<&str> = changes.iter().map(|(key, _)| *key).collect();
-        assert_eq!(needs_restart(&config(), &all), keys);
+        assert_eq!(changed_keys(&config(), &all), keys);
+        let (live, later) = config_changes(&config(), &all);
+        assert_eq!(live, ["tracestatsinterval"]);
+        assert_eq!(
+            later,
+            ["tcpport", "log", "temp", "tracelevel", "logRetentionDays"]
+        );
         let mut port = config();
         port.tcp_port = None;
-        assert_eq!(needs_restart(&config(), &port), ["tcpport"]);
+        assert_eq!(config_changes(&config(), &port).1, ["tcpport"]);
     }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use actors::spec::TreeSpec;
 
-pub use diff::needs_restart;
+pub use diff::config_changes;
 pub use error::{Diagnostic, RegistryError};
 pub use file::{load_off_thread, load_within, READ_DEADLINE};
 /// The registry's spelling of durations and signals, for the command line's options too.

@@ -22,6 +22,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     json_on_every_verb_errors_included,
     usage_errors_exit_64_and_the_version_names_the_commit,
     reload_waits_until_what_it_restarted_is_ready,
+    reload_applies_tracestatsinterval_live_and_names_the_rest,
     signal_reaches_the_process_group_of_running_components,
     the_readme_table_has_the_verbs_of_help,
     completions_and_man_page_match_the_checked_in_copies,
@@ -394,6 +395,34 @@ fn reload_waits_until_what_it_restarted_is_ready() {
         "{}",
         stdout(&reload)
     );
+}
+
+// 4: `<config>` keys applied live are named `applied`; the others `needs restart`.
+fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
+    let mut daemon = Daemon::start(&registry("", &idle("a")));
+    daemon.started_pid("a");
+    let head =
+        "<config><tracestatsinterval>1</tracestatsinterval><tracelevel>3</tracelevel></config>";
+    std::fs::write(&daemon.registry, registry(head, &idle("a"))).expect("rewrite");
+    assert_eq!(daemon.count("stats"), 0, "no stats before the reload");
+    let reload = ctl(&daemon, &["reload"]);
+    assert_code(&reload, 0, "reload");
+    let text = stdout(&reload);
+    assert!(
+        text.lines().any(|l| l == "applied: tracestatsinterval"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l == "needs restart: tracelevel"),
+        "{text}"
+    );
+    let event = daemon.wait_any("config_reloaded");
+    assert_eq!(
+        event["applied"],
+        serde_json::json!(["tracestatsinterval"]),
+        "{event}"
+    );
+    daemon.wait_event("stats", "a");
 }
 
 // The `signal` verb.
