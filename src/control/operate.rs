@@ -2,7 +2,6 @@
 //! `signal ID… SIG` — as the daemon answers them: unknown ids refused with the known ones,
 //! starts answered once ready or with each failure and its reason.
 
-use std::future::Future;
 use std::time::Instant;
 
 use actix::Addr;
@@ -49,62 +48,60 @@ pub fn refuse_unknown(root: &GroupSpec, ids: &[String]) -> Option<Reply> {
 
 /// Carries out `action` on each of `ids` (known ids) at once. A start or restart is answered
 /// once each is ready; by `deadline`, those that are not are named with their last error.
-pub fn operate(
+pub async fn operate(
     root: Addr<GroupActor>,
     board: StatusBoard,
     action: Action,
     ids: Vec<String>,
     deadline: Instant,
-) -> impl Future<Output = Reply> {
-    async move {
-        // Each is queued now: awaiting them in turn waits for the slowest, not the sum.
-        let pending: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                let id = id.clone();
-                root.send(Operate { id, action })
-            })
-            .collect();
-        let all = async {
-            let mut answers = Vec::with_capacity(pending.len());
-            for answer in pending {
-                answers.push(answer.await);
+) -> Reply {
+    // Each is queued now: awaiting them in turn waits for the slowest, not the sum.
+    let pending: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let id = id.clone();
+            root.send(Operate { id, action })
+        })
+        .collect();
+    let all = async {
+        let mut answers = Vec::with_capacity(pending.len());
+        for answer in pending {
+            answers.push(answer.await);
+        }
+        answers
+    };
+    let in_time = tokio::time::Instant::from_std(deadline);
+    let answers = tokio::time::timeout_at(in_time, all).await;
+    // Past the deadline, the board says why.
+    let answered = answers.is_ok();
+    let mut all_started = answered;
+    for answer in answers.unwrap_or_default() {
+        match answer {
+            Ok(Err(OperateError::Busy(reason))) => {
+                return Reply::error(ErrorKind::Busy, format!("busy: {reason}"))
             }
-            answers
-        };
-        let in_time = tokio::time::Instant::from_std(deadline);
-        let answers = tokio::time::timeout_at(in_time, all).await;
-        // Past the deadline, the board says why.
-        let answered = answers.is_ok();
-        let mut all_started = answered;
-        for answer in answers.unwrap_or_default() {
-            match answer {
-                Ok(Err(OperateError::Busy(reason))) => {
-                    return Reply::error(ErrorKind::Busy, format!("busy: {reason}"))
-                }
-                Ok(Err(error @ OperateError::UnknownId(_))) => {
-                    return Reply::error(ErrorKind::UnknownId, error.to_string())
-                }
-                Ok(Ok(())) => {}
-                Ok(Err(OperateError::NotStarted(_))) | Err(_) => all_started = false,
+            Ok(Err(error @ OperateError::UnknownId(_))) => {
+                return Reply::error(ErrorKind::UnknownId, error.to_string())
             }
+            Ok(Ok(())) => {}
+            Ok(Err(OperateError::NotStarted(_))) | Err(_) => all_started = false,
         }
-        if action == Action::Stop && answered {
-            return Reply::Ok;
-        }
-        // Started: watched while they settle. Else: why, now.
-        let until = if all_started {
-            deadline
-        } else {
-            Instant::now()
-        };
-        match wait::until_ready(&board, Some(&ids), until).await {
-            Ok(()) => Reply::Ok,
-            Err(not_ready) => Reply::error(
-                ErrorKind::NotStarted,
-                not_ready.component_lines().join("\n"),
-            ),
-        }
+    }
+    if action == Action::Stop && answered {
+        return Reply::Ok;
+    }
+    // Started: watched while they settle. Else: why, now.
+    let until = if all_started {
+        deadline
+    } else {
+        Instant::now()
+    };
+    match wait::until_ready(&board, Some(&ids), until).await {
+        Ok(()) => Reply::Ok,
+        Err(not_ready) => Reply::error(
+            ErrorKind::NotStarted,
+            not_ready.component_lines().join("\n"),
+        ),
     }
 }
 
