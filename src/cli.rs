@@ -3,26 +3,28 @@
 //! completions and the man page (`supervisor completions SHELL`, `supervisor manpage`).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use actors::output::dates;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// The registry used when none is named.
 pub const DEFAULT_REGISTRY: &str = "config/SupervisorRegistry.xml";
 
-/// The version line: the package version, the commit and the day it was built.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("SUPERVISOR_COMMIT"),
-    " ",
-    env!("SUPERVISOR_BUILD_DATE"),
-    ")"
-);
+/// The version line: the package version, the commit and the day it was built (UTC).
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let built: u64 = env!("SUPERVISOR_BUILD_EPOCH").parse().unwrap_or(0);
+        let (version, commit) = (env!("CARGO_PKG_VERSION"), env!("SUPERVISOR_COMMIT"));
+        format!("{version} ({commit} {})", dates::date(built / 86_400))
+    })
+}
 
 /// Supervisor: starts, watches and restarts the components named in a registry.
 #[derive(Debug, Parser)]
-#[command(name = "supervisor", version = VERSION, about)]
+#[command(name = "supervisor", version = version(), about)]
 pub struct Cli {
     /// The registry file [default: config/SupervisorRegistry.xml]. Only `run`, `start` and
     /// `check` read it; the other verbs ask the daemon found through --run-dir.

@@ -140,7 +140,7 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
         log: log_file.then(|| registry.config.log.clone()),
         log_format: format.name().to_string(),
         foreground: !detach,
-        version: supervisor::cli::VERSION.to_string(),
+        version: supervisor::cli::version().to_string(),
         exit: None,
     };
     match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log, record) {
