@@ -1,8 +1,9 @@
-//! Stamps the binary with the commit it was built from (`SUPERVISOR_COMMIT`, for
-//! `supervisor_build_info`): the environment's `SUPERVISOR_COMMIT` if set, else
-//! `git rev-parse --short=12 HEAD`, else `unknown` (a crate built outside a checkout).
+//! Puts the commit and the build time into `supervisor --version` (`SUPERVISOR_COMMIT`,
+//! `SUPERVISOR_BUILD_EPOCH`, seconds; the binary writes the day). Outside a git checkout the
+//! commit reads `unknown`; a set `SOURCE_DATE_EPOCH` fixes the time, for reproducible builds.
 
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn git(args: &[&str]) -> Option<String> {
     let output = Command::new("git").args(args).output().ok()?;
@@ -11,21 +12,24 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=SUPERVISOR_COMMIT");
     let commit = std::env::var("SUPERVISOR_COMMIT")
         .ok()
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
-        .unwrap_or_else(|| "unknown".to_string());
-    // Built again when HEAD moves: a checkout changes HEAD, a commit changes the branch's ref.
-    for path in ["HEAD", "packed-refs"]
-        .into_iter()
-        .filter_map(|name| git(&["rev-parse", "--git-path", name]))
-        .chain(
-            git(&["symbolic-ref", "-q", "HEAD"])
-                .and_then(|reference| git(&["rev-parse", "--git-path", &reference])),
-        )
-    {
-        println!("cargo:rerun-if-changed={path}");
-    }
+        .unwrap_or_else(|| "unknown".into());
+    let seconds = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH);
+            now.map_or(0, |since| since.as_secs())
+        });
     println!("cargo:rustc-env=SUPERVISOR_COMMIT={commit}");
+    println!("cargo:rustc-env=SUPERVISOR_BUILD_EPOCH={seconds}");
+    println!("cargo:rerun-if-env-changed=SUPERVISOR_COMMIT");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    // A commit or a checkout moves HEAD's log: that is when the commit can change.
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+        println!("cargo:rerun-if-changed={dir}/logs/HEAD");
+    }
 }

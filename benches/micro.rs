@@ -325,7 +325,9 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                 },
                 reason: None,
                 wanted: true,
+                held: false,
                 done: false,
+                last_error: None,
             }
         })
         .collect()

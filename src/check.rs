@@ -1,14 +1,107 @@
 //! `supervisor check`: the resolved tree as an operator reads it — start order, supervision
-//! settings and the effective command line of every component.
+//! settings, the effective command line and every effective setting of each component — and
+//! the environment problems [`preflight`] finds. Exit 0 valid, 1 valid but the environment has
+//! problems (each named, `path:line:col`), 2 invalid (decided before this runs).
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use actors::spec::{
-    ChildSpec, CommandSpec, GroupSpec, Probe, ProcessSettings, Strategy, UNLIMITED,
+    ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Probe, ProcessSettings, Strategy, UNLIMITED,
 };
 use actors::tree::start_order;
+use serde_json::{json, Value};
 
+use crate::preflight;
 use crate::registry::Registry;
+use crate::verbs::{Out, EXIT_FAILURE};
+
+/// `check`: the tree and the problems, as text or JSON.
+pub fn run(registry: &Registry, out: Out) -> ExitCode {
+    let problems = preflight::problems(registry);
+    if out.json {
+        let value = json!({
+            "registry": registry.path,
+            "valid": true,
+            "problems": problems,
+            "components": registry.tree.root.components().iter().map(|c| settings(c)).collect::<Vec<_>>(),
+        });
+        println!("{value}");
+    } else {
+        print!("{}", render(registry));
+        for problem in &problems {
+            eprintln!("error: {problem}");
+        }
+        if !problems.is_empty() {
+            let count = problems.len();
+            println!(
+                "environment: {count} problem(s): the components concerned will fail to start"
+            );
+        }
+    }
+    match problems.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+/// Every effective setting of a component, for `check --json`.
+fn settings(c: &ComponentSpec) -> Value {
+    json!({
+        "id": c.id,
+        "description": c.description,
+        "command": c.command.display(),
+        "working_directory": c.command.working_directory,
+        "user": c.command.user.as_ref().map(|user| &user.name),
+        "inherit_environment": c.command.inherit_environment,
+        "environment": c.command.environment.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "start_priority": c.start_priority,
+        "autostart": c.autostart,
+        "started_when": started_when(c),
+        "start_delay_s": c.start_delay.as_secs_f64(),
+        "readiness_timeout_s": c.readiness.as_ref().map(|r| r.timeout.as_secs_f64()),
+        "stop_signal": crate::signals::name(c.stop_signal),
+        "stop_timeout_s": c.stop_timeout.as_secs_f64(),
+        "restart": format!("{:?}", c.restart).to_lowercase(),
+        "success_exit_codes": c.success_exit_codes,
+        "backoff": {
+            "initial_s": c.backoff.initial.as_secs_f64(),
+            "max_s": c.backoff.max.as_secs_f64(),
+            "multiplier": c.backoff.multiplier,
+            "reset_s": c.backoff.reset.as_secs_f64(),
+        },
+        "health_check": c.health_check.as_ref().map(|h| describe_probe(&h.probe)),
+        "output": {
+            "stdout": format!("{:?}", c.output.stdout).to_lowercase(),
+            "stderr": format!("{:?}", c.output.stderr).to_lowercase(),
+            "log": c.output.log,
+            "file": c.output.file,
+            "max_size": c.output.max_size,
+            "keep": c.output.keep,
+            "timestamps": c.output.timestamps,
+            "overflow": format!("{:?}", c.output.overflow).to_lowercase(),
+        },
+    })
+}
+
+/// What decides that the component has started: its readiness check, else its start delay.
+fn started_when(c: &ComponentSpec) -> String {
+    match &c.readiness {
+        Some(readiness) => format!(
+            "ready: {} (within {})",
+            describe_probe(&readiness.probe),
+            seconds(readiness.timeout)
+        ),
+        None if c.start_delay.is_zero() => "at once (no startDelay, no readiness)".into(),
+        None => format!("still running after startDelay {}", seconds(c.start_delay)),
+    }
+}
+
+/// `60s`, `0.1s`.
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
 
 /// Renders the resolved registry.
 pub fn render(registry: &Registry) -> String {
@@ -19,7 +112,6 @@ pub fn render(registry: &Registry) -> String {
     render_paths(registry, &mut out);
     out
 }
-
 fn describe_group(group: &GroupSpec) -> String {
     let strategy = match group.strategy {
         Strategy::OneForOne => "one_for_one",
@@ -57,6 +149,55 @@ fn describe_probe(probe: &Probe) -> String {
     }
 }
 
+/// The settings of a component after its command line, one a line.
+fn setting_lines(c: &ComponentSpec) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(directory) = &c.command.working_directory {
+        lines.push(format!("in {}", directory.display()));
+    }
+    if let Some(user) = &c.command.user {
+        lines.push(format!("as user {}", user.name));
+    }
+    lines.push(format!("started when {}", started_when(c)));
+    if let Some(health) = &c.health_check {
+        lines.push(format!(
+            "healthy while {} (every {:?}, {} failures)",
+            describe_probe(&health.probe),
+            health.interval,
+            health.failures
+        ));
+    }
+    lines.push(format!(
+        "stopped by {}, killed after {}",
+        crate::signals::name(c.stop_signal),
+        seconds(c.stop_timeout)
+    ));
+    let codes: Vec<String> = c
+        .success_exit_codes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let b = &c.backoff;
+    lines.push(format!(
+        "success exit codes {}; backoff {} x{} up to {}, reset after {} up",
+        codes.join(","),
+        seconds(b.initial),
+        b.multiplier,
+        seconds(b.max),
+        seconds(b.reset)
+    ));
+    let o = &c.output;
+    let mut output = format!("stdout {:?}, stderr {:?}", o.stdout, o.stderr).to_lowercase();
+    if o.log {
+        output.push_str(", lines to the daemon's log");
+    }
+    if let Some(file) = &o.file {
+        output.push_str(&format!(", to {}", file.display()));
+    }
+    lines.push(format!("output: {output}"));
+    lines
+}
+
 fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
     let indent = "  ".repeat(depth);
     for (position, child) in start_order(&group.children).into_iter().enumerate() {
@@ -76,24 +217,8 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
                     component.restart,
                     component.command.display()
                 );
-                if let Some(readiness) = &component.readiness {
-                    let _ = writeln!(
-                        out,
-                        "{indent}   ready when {}",
-                        describe_probe(&readiness.probe)
-                    );
-                }
-                if let Some(health) = &component.health_check {
-                    let _ = writeln!(
-                        out,
-                        "{indent}   healthy while {} (every {:?}, {} failures)",
-                        describe_probe(&health.probe),
-                        health.interval,
-                        health.failures
-                    );
-                }
-                if let Some(file) = &component.output.file {
-                    let _ = writeln!(out, "{indent}   output to {}", file.display());
+                for line in setting_lines(component) {
+                    let _ = writeln!(out, "{indent}   {line}");
                 }
                 render_process(&component.command, &indent, out);
             }

@@ -1,30 +1,48 @@
 //! The command line (SPEC section 1): raw arguments and the environment, parsed by clap.
-//! Nothing here acts; `main` dispatches the verb.
+//! Nothing here acts; `main` dispatches the verb. The same definition yields the shell
+//! completions and the man page (`supervisor completions SHELL`, `supervisor manpage`).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
 
+use actors::output::dates;
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// The registry used when none is named.
+pub const DEFAULT_REGISTRY: &str = "config/SupervisorRegistry.xml";
+
+/// The version line: the package version, the commit and the day it was built (UTC).
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let built: u64 = env!("SUPERVISOR_BUILD_EPOCH").parse().unwrap_or(0);
+        let (version, commit) = (env!("CARGO_PKG_VERSION"), env!("SUPERVISOR_COMMIT"));
+        format!("{version} ({commit} {})", dates::date(built / 86_400))
+    })
+}
 
 /// Supervisor: starts, watches and restarts the components named in a registry.
 #[derive(Debug, Parser)]
-#[command(name = "supervisor", version, about)]
+#[command(name = "supervisor", version = version(), about)]
 pub struct Cli {
-    /// The registry file.
-    #[arg(
-        long,
-        env = "SUPERVISOR_REGISTRY",
-        default_value = "config/SupervisorRegistry.xml",
-        global = true
-    )]
-    pub registry: PathBuf,
+    /// The registry file [default: config/SupervisorRegistry.xml]. Only `run`, `start` and
+    /// `check` read it; the other verbs ask the daemon found through --run-dir.
+    #[arg(long, env = "SUPERVISOR_REGISTRY", global = true)]
+    pub registry: Option<PathBuf>,
 
-    /// Directory for the control socket, lock, pid and state files.
+    /// Directory for the control socket, lock, pid and state files [default: /run/supervisor
+    /// as root, else $XDG_RUNTIME_DIR/supervisor, else /tmp/supervisor-$UID].
     #[arg(long, env = "SUPERVISOR_RUN_DIR", global = true)]
     pub run_dir: Option<PathBuf>,
 
     /// Log format: `text` when stderr is a terminal, else `json`.
     #[arg(long, env = "SUPERVISOR_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+
+    /// Print the result (or `{"error": …, "exit": N}`) as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
 
     /// What to do.
     #[command(subcommand)]
@@ -40,6 +58,16 @@ pub enum LogFormat {
     Text,
 }
 
+impl LogFormat {
+    /// As the option spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Json => "json",
+            LogFormat::Text => "text",
+        }
+    }
+}
+
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Verb {
@@ -52,32 +80,51 @@ pub enum Verb {
         #[arg(long, hide = true)]
         detach: bool,
     },
-    /// Start the daemon in the background, or start the named components of a running one.
+    /// Start the daemon in the background and wait until it is ready, or start the named
+    /// components of a running one and wait until they are.
     Start {
         /// Components to start (none: the daemon itself).
         ids: Vec<String>,
+        /// How long to wait for readiness (`90`, `2m`) [default: the start delays and readiness
+        /// timeouts of what starts, level after level, plus 10s].
+        #[arg(long, value_parser = duration)]
+        timeout: Option<Duration>,
     },
     /// Stop the daemon (orderly), or stop the named components; they stay stopped.
     Stop {
         /// Components to stop (none: the daemon itself).
         ids: Vec<String>,
     },
-    /// Stop then start the daemon, or restart the named components.
+    /// Stop then start the daemon, or restart the named components and wait until they are
+    /// ready.
     Restart {
         /// Components to restart (none: the daemon itself).
         ids: Vec<String>,
+        /// How long to wait for readiness [default: as `start`].
+        #[arg(long, value_parser = duration)]
+        timeout: Option<Duration>,
     },
-    /// One row per component: state, pid, uptime, memory, restarts, last exit.
+    /// One row per component (or the named ones): state, pid, uptime, memory, restarts, last
+    /// exit, reason. Answers in every phase of the daemon.
     Status {
-        /// Print a JSON array instead of the table.
-        #[arg(long)]
-        json: bool,
+        /// Components to show (none: all).
+        ids: Vec<String>,
     },
-    /// Re-read the registry and apply the difference (same as SIGHUP).
-    Reload,
-    /// Validate the registry and print the resolved tree.
+    /// Re-read the registry, apply the difference (same as SIGHUP) and wait until what it
+    /// started is ready.
+    Reload {
+        /// Return once applied, without waiting for what it started.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for readiness [default: as `start`].
+        #[arg(long, value_parser = duration)]
+        timeout: Option<Duration>,
+    },
+    /// Validate the registry, print the resolved tree with every effective setting, and check
+    /// the environment (executables, directories, users).
     Check,
-    /// Print (and follow) a component's output, every component's, or the daemon's log.
+    /// Print (and follow) a component's output, every component's, or the daemon's log (from
+    /// the last daemon's files when none runs).
     Logs {
         /// The component.
         #[arg(required_unless_present_any = ["all", "daemon"], conflicts_with_all = ["all", "daemon"])]
@@ -98,9 +145,46 @@ pub enum Verb {
         #[arg(short = 'f')]
         follow: bool,
     },
+    /// Send a signal to the process group of each named running component.
+    Signal {
+        /// The components, then the signal (`HUP`, `SIGUSR1`, `10`).
+        #[arg(required = true, num_args = 2.., value_names = ["ID", "SIG"])]
+        targets: Vec<String>,
+    },
+    /// Print shell completions (bash, zsh or fish) on stdout.
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Manpage,
+}
+
+/// The shells completions are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    crate::registry::parse_duration(text)
 }
 
 impl Cli {
+    /// The registry: `--registry`, else the default relative path.
+    pub fn registry(&self) -> PathBuf {
+        self.registry
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_REGISTRY))
+    }
+
     /// The run directory: `--run-dir`, else `/run/supervisor` for root, else
     /// `$XDG_RUNTIME_DIR/supervisor`, else `/tmp/supervisor-$UID`.
     pub fn run_dir(&self) -> PathBuf {

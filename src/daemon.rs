@@ -9,22 +9,22 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
-use actors::messages::{Action, Operate, OperateError, StartCause};
+use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
 use actors::policy::Exit;
 use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
-use actors::status::Snapshot;
+use actors::status::{DaemonPhase, StatusBoard};
 use actors::tree::Runtime;
 use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
-use crate::control::{server, ControlRequest};
+use crate::control::{operate, server, wait, ControlRequest};
 use crate::logfile::DailyLog;
 use crate::registry::{self, Registry};
-use crate::rundir::RunDir;
+use crate::rundir::{DaemonRecord, ExitRecord, RunDir};
 use crate::signals::{self, DaemonSignal};
 use crate::status;
 use crate::{http, limits, sdnotify};
@@ -35,11 +35,18 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_GAVE_UP: i32 = 4;
 
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
-pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
+/// `record` (how it was started) goes into the run directory for the CLI's other verbs.
+pub fn run(
+    registry: Registry,
+    run_dir: RunDir,
+    log: Option<DailyLog>,
+    mut record: DaemonRecord,
+) -> anyhow::Result<i32> {
     run_dir.prepare()?;
     // Held until the process exits, not until this function returns: `supervisor stop` waits
     // for the lock, and must not return while the daemon still flushes its log.
     std::mem::forget(run_dir.lock()?);
+    run_dir.write_record(&record)?;
     // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
     // (or kills) anything.
     let http = match registry.config.tcp_port {
@@ -113,9 +120,11 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         .context("cannot start the journal")?;
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
+    let board = StatusBoard::new();
     let runtime = Runtime {
         processes: table.clone(),
         output,
+        board: board.clone(),
     };
     let system = System::new();
     let socket = run_dir.socket();
@@ -134,7 +143,8 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             actix::spawn(http::serve(listener, daemon.clone().recipient()));
         }
         let owner = nix::unistd::geteuid().as_raw();
-        actix::spawn(server::serve(listener, daemon.recipient(), owner));
+        let board = board.clone();
+        actix::spawn(server::serve(listener, daemon.recipient(), board, owner));
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;
@@ -142,7 +152,40 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         cgroups.remove();
     }
     run_dir.clean_up();
+    record.exit = Some(last_words(&board, code));
+    if let Err(error) = run_dir.write_record(&record) {
+        tracing::warn!(error = %error, "cannot record the daemon's exit in its run directory");
+    }
     Ok(code)
+}
+
+/// What the daemon says about its exit, for a `start` whose daemon is gone: why it stopped,
+/// and each component's last failure.
+fn last_words(board: &StatusBoard, code: i32) -> ExitRecord {
+    let report = board.report();
+    let reason = match report.phase {
+        DaemonPhase::Stopping { reason, .. } => reason,
+        DaemonPhase::Starting | DaemonPhase::Running => "exited".to_string(),
+    };
+    let failures = report
+        .components
+        .into_iter()
+        .filter_map(|c| Some(format!("`{}` did not start: {}", c.id, c.last_error?)))
+        .collect();
+    ExitRecord {
+        code,
+        reason,
+        failures,
+    }
+}
+
+/// What a reload's caller waits for.
+#[derive(Debug, Clone, Copy)]
+struct ReloadWait {
+    /// Until what it started is ready (else: answered once applied).
+    wait: bool,
+    /// For this long at most (default: derived from their start conditions).
+    timeout: Option<Duration>,
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
@@ -150,7 +193,6 @@ struct Daemon {
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
-    start_waiters: Vec<oneshot::Sender<Reply>>,
     shutting_down: bool,
     stop_waiters: Vec<oneshot::Sender<Reply>>,
     log: Option<DailyLog>,
@@ -159,6 +201,8 @@ struct Daemon {
     /// concurrently, and an older one finishing last must not undo a newer one.
     reloads_begun: u64,
     reloads_finished: u64,
+    /// The `stats` timer, while `<tracestatsinterval>` asks for one.
+    stats: Option<actix::SpawnHandle>,
 }
 
 impl Daemon {
@@ -172,13 +216,13 @@ impl Daemon {
             registry,
             root,
             started: false,
-            start_waiters: Vec::new(),
             shutting_down: false,
             stop_waiters: Vec::new(),
             log,
             runtime,
             reloads_begun: 0,
             reloads_finished: 0,
+            stats: None,
         }
     }
 
@@ -187,6 +231,10 @@ impl Daemon {
             return;
         }
         self.shutting_down = true;
+        self.runtime.board.set_phase(DaemonPhase::Stopping {
+            reason: reason.to_string(),
+            gave_up: exit_code == EXIT_GAVE_UP,
+        });
         sdnotify::stopping(reason);
         tracing::info!(
             event = events::SUPERVISOR_STOPPING,
@@ -203,6 +251,7 @@ impl Daemon {
                     exit_code,
                     "stopped, exiting with {exit_code}"
                 );
+                daemon.runtime.board.freeze();
                 for waiter in daemon.stop_waiters.drain(..) {
                     let _ = waiter.send(Reply::Ok);
                 }
@@ -211,63 +260,32 @@ impl Daemon {
         ctx.spawn(stopped);
     }
 
-    fn known(&self, id: &str) -> bool {
-        fn contains(group: &actors::spec::GroupSpec, id: &str) -> bool {
-            group.children.iter().any(|child| {
-                child.id() == id
-                    || matches!(child, actors::spec::ChildSpec::Group(g) if contains(g, id))
-            })
+    /// `start ID…`, `stop ID…`, `restart ID…` (see [`operate`]).
+    fn operate(
+        &mut self,
+        action: Action,
+        ids: Vec<String>,
+        timeout_ms: Option<u64>,
+    ) -> ResponseActFuture<Self, Reply> {
+        let root = &self.registry.tree.root;
+        if let Some(refused) = operate::refuse_unknown(root, &ids) {
+            return Box::pin(actix::fut::ready(refused));
         }
-        contains(&self.registry.tree.root, id)
-    }
-
-    fn operate(&mut self, action: Action, ids: Vec<String>) -> ResponseActFuture<Self, Reply> {
-        let unknown: Vec<&str> = ids
-            .iter()
-            .filter(|id| !self.known(id))
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            let message = format!("unknown component: {}", unknown.join(", "));
-            return Box::pin(actix::fut::ready(Reply::error(
-                ErrorKind::UnknownId,
-                message,
-            )));
-        }
-        let root = self.root.clone();
-        Box::pin(
-            async move {
-                for id in ids {
-                    if let Ok(Err(error)) = root.send(Operate { id, action }).await {
-                        let kind = match error {
-                            OperateError::UnknownId(_) => ErrorKind::UnknownId,
-                            OperateError::Busy(_) => ErrorKind::Busy,
-                            OperateError::NotStarted(_) => ErrorKind::NotStarted,
-                        };
-                        return Reply::error(kind, error.to_string());
-                    }
-                }
-                Reply::Ok
-            }
-            .into_actor(self),
-        )
-    }
-
-    fn status(&mut self) -> ResponseActFuture<Self, Reply> {
-        let snapshot = self.root.send(Snapshot);
-        Box::pin(
-            async move {
-                let components = status::rows(snapshot.await.unwrap_or_default().components);
-                Reply::Status { components }
-            }
-            .into_actor(self),
-        )
+        let timeout = match (action, timeout_ms) {
+            (_, Some(ms)) => Duration::from_millis(ms),
+            // A stop ends by itself: its stop timeout, then SIGKILL.
+            (Action::Stop, None) => Duration::MAX,
+            (Action::Start | Action::Restart, None) => wait::bound_for(root, &ids),
+        };
+        let (board, deadline) = (self.runtime.board.clone(), wait::deadline(timeout));
+        let answer = operate::operate(self.root.clone(), board, action, ids, deadline);
+        Box::pin(answer.into_actor(self))
     }
 
     /// Re-reads the registry on a thread of its own (see `registry::load_off_thread`), so a
     /// FIFO or a hung mount in its place never holds up this actor; an invalid or overdue one
     /// changes nothing.
-    fn reload(&mut self) -> ResponseActFuture<Self, Reply> {
+    fn reload(&mut self, ask: ReloadWait) -> ResponseActFuture<Self, Reply> {
         if self.shutting_down {
             // A reload never cancels a shutdown: it is answered busy.
             let error = "shutting down: the reload was not applied";
@@ -287,8 +305,9 @@ impl Daemon {
         let reload = self.reloads_begun;
         let read = registry::load_off_thread(self.registry.path.clone(), registry::READ_DEADLINE);
         Box::pin(
-            read.into_actor(self)
-                .then(move |loaded, daemon, _| daemon.apply_reload(reload, loaded, tell_systemd)),
+            read.into_actor(self).then(move |loaded, daemon, _| {
+                daemon.apply_reload(reload, loaded, tell_systemd, ask)
+            }),
         )
     }
 
@@ -299,6 +318,7 @@ impl Daemon {
         reload: u64,
         loaded: Result<Registry, registry::RegistryError>,
         tell_systemd: bool,
+        ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
         let superseded = reload < self.reloads_finished;
         self.reloads_finished = self.reloads_finished.max(reload);
@@ -321,7 +341,7 @@ impl Daemon {
             }
         };
         match outcome {
-            Ok(registry) => self.reconfigure(registry, tell_systemd),
+            Ok(registry) => self.reconfigure(registry, tell_systemd, ask),
             Err((kind, message)) => {
                 if tell_systemd {
                     sdnotify::ready("running; the last reload was refused");
@@ -331,45 +351,78 @@ impl Daemon {
         }
     }
 
-    /// Hands the new tree to the root group. `<config>` applies only at start-up: the daemon
-    /// keeps the one it runs with, and names the keys that differ as needing a restart.
+    /// Hands the new tree to the root group, and waits (unless asked not to) until what it
+    /// added or restarted is ready. `<config>` applies only at start-up: the daemon keeps the
+    /// one it runs with, and names the keys that differ as needing a restart.
     fn reconfigure(
         &mut self,
         registry: Registry,
         tell_systemd: bool,
+        ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
-        let needs_restart = registry::needs_restart(&self.registry.config, &registry.config);
-        // `<tracelevel>` applies at once; the other `<config>` keys only after a restart.
-        crate::logging::set_level(registry.config.trace_level);
-        self.registry.config.trace_level = registry.config.trace_level;
+        let (applied, needs_restart) =
+            registry::config_changes(&self.registry.config, &registry.config);
+        let stats_interval = registry.config.stats_interval;
+        let trace_level = registry.config.trace_level;
+        // The processes running now: a restarted component is ready only with a new one.
+        let before = self.runtime.board.report();
         let reconfigure = self.root.send(Reconfigure {
             spec: registry.tree.root.clone(),
         });
         self.registry.tree = registry.tree;
-        Box::pin(reconfigure.into_actor(self).map(move |report, _, _| {
-            let report = report.unwrap_or_default();
-            let diff = ReloadSummary {
-                added: report.added,
-                removed: report.removed,
-                changed: report.changed,
-                updated: report.updated,
-                unchanged: report.unchanged,
-                needs_restart: needs_restart.into_iter().map(String::from).collect(),
+        let board = self.runtime.board.clone();
+        let root = self.registry.tree.root.clone();
+        let logged = reconfigure
+            .into_actor(self)
+            .map(move |report, daemon, ctx| {
+                if applied.contains(&"tracelevel") {
+                    crate::logging::set_level(trace_level);
+                    daemon.registry.config.trace_level = trace_level;
+                }
+                if applied.contains(&"tracestatsinterval") {
+                    daemon.registry.config.stats_interval = stats_interval;
+                    daemon.arm_stats(ctx);
+                }
+                let report = report.unwrap_or_default();
+                let diff = ReloadSummary {
+                    added: report.added,
+                    removed: report.removed,
+                    changed: report.changed,
+                    updated: report.updated,
+                    unchanged: report.unchanged,
+                    needs_restart: needs_restart.into_iter().map(String::from).collect(),
+                    applied: applied.into_iter().map(String::from).collect(),
+                };
+                tracing::info!(
+                    event = events::CONFIG_RELOADED,
+                    added = ?events::Json(&diff.added),
+                    removed = ?events::Json(&diff.removed),
+                    changed = ?events::Json(&diff.changed),
+                    updated = ?events::Json(&diff.updated),
+                    unchanged = diff.unchanged,
+                    needs_restart = ?events::Json(&diff.needs_restart),
+                    applied = ?events::Json(&diff.applied),
+                    "registry reloaded"
+                );
+                if tell_systemd {
+                    sdnotify::ready("running; registry reloaded");
+                }
+                diff
+            });
+        Box::pin(logged.then(move |diff, daemon, _| {
+            let started: Vec<String> = diff.added.iter().chain(&diff.changed).cloned().collect();
+            let timeout = ask
+                .timeout
+                .unwrap_or_else(|| wait::bound_for(&root, &started));
+            let deadline = wait::deadline(timeout);
+            let waited = async move {
+                let not_started = match ask.wait {
+                    false => Vec::new(),
+                    true => wait::until_restarted(&board, &started, &before, deadline).await,
+                };
+                Reply::Reloaded { diff, not_started }
             };
-            tracing::info!(
-                event = events::CONFIG_RELOADED,
-                added = ?events::Json(&diff.added),
-                removed = ?events::Json(&diff.removed),
-                changed = ?events::Json(&diff.changed),
-                updated = ?events::Json(&diff.updated),
-                unchanged = diff.unchanged,
-                needs_restart = ?events::Json(&diff.needs_restart),
-                "registry reloaded"
-            );
-            if tell_systemd {
-                sdnotify::ready("running; registry reloaded");
-            }
-            Reply::Reloaded { diff }
+            waited.into_actor(daemon)
         }))
     }
 
@@ -401,10 +454,8 @@ impl Actor for Daemon {
         });
         ctx.spawn(start.into_actor(self).map(|_, daemon, _| {
             daemon.started = true;
-            for waiter in daemon.start_waiters.drain(..) {
-                let _ = waiter.send(Reply::Ok);
-            }
             if !daemon.shutting_down {
+                daemon.runtime.board.set_phase(DaemonPhase::Running);
                 sdnotify::ready("running");
             }
         }));
@@ -412,38 +463,40 @@ impl Actor for Daemon {
         if let Some(interval) = sdnotify::watchdog_interval() {
             ctx.run_interval(interval, |_, _| sdnotify::watchdog());
         }
-        if let Some(interval) = self.registry.config.stats_interval {
-            ctx.run_interval(interval, |daemon, ctx| daemon.log_stats(ctx));
-        }
+        self.arm_stats(ctx);
     }
 }
 
 impl Daemon {
+    /// (Re)arms the `stats` timer at `<tracestatsinterval>` (none when 0).
+    fn arm_stats(&mut self, ctx: &mut Context<Self>) {
+        if let Some(armed) = self.stats.take() {
+            ctx.cancel_future(armed);
+        }
+        if let Some(interval) = self.registry.config.stats_interval {
+            self.stats = Some(ctx.run_interval(interval, |daemon, _| daemon.log_stats()));
+        }
+    }
+
     /// One `stats` event per component (`<tracestatsinterval>`).
-    fn log_stats(&mut self, ctx: &mut Context<Self>) {
-        let snapshot = self.root.send(Snapshot);
-        ctx.spawn(
-            async move {
-                for row in status::rows(snapshot.await.unwrap_or_default().components) {
-                    tracing::info!(
-                        event = events::STATS,
-                        component = %row.id,
-                        group = %row.group,
-                        pid = row.pid,
-                        uptime_ms = row.uptime_ms,
-                        rss_bytes = row.rss_bytes,
-                        restarts = row.restarts,
-                        state = %row.state,
-                        "{}, up {} s, {} bytes resident, {} restarts",
-                        row.state,
-                        row.uptime_ms / 1000,
-                        row.rss_bytes,
-                        row.restarts
-                    );
-                }
-            }
-            .into_actor(self),
-        );
+    fn log_stats(&mut self) {
+        for row in status::rows(self.runtime.board.report().components) {
+            tracing::info!(
+                event = events::STATS,
+                component = %row.id,
+                group = %row.group,
+                pid = row.pid,
+                uptime_ms = row.uptime_ms,
+                rss_bytes = row.rss_bytes,
+                restarts = row.restarts,
+                state = %row.state,
+                "{}, up {} s, {} bytes resident, {} restarts",
+                row.state,
+                row.uptime_ms / 1000,
+                row.rss_bytes,
+                row.restarts
+            );
+        }
     }
 }
 
@@ -466,7 +519,11 @@ impl Handler<DaemonSignal> for Daemon {
                 self.shutdown(&reason, EXIT_OK, ctx);
             }
             DaemonSignal::Reload => {
-                ctx.spawn(self.reload().map(|_, _, _| ()));
+                let ask = ReloadWait {
+                    wait: false,
+                    timeout: None,
+                };
+                ctx.spawn(self.reload(ask).map(|_, _, _| ()));
             }
             DaemonSignal::ReopenLogs => {
                 self.runtime.output.reopen();
@@ -489,7 +546,7 @@ impl Handler<ControlRequest> for Daemon {
 
     fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
         let ControlRequest { request, peer } = request;
-        if !matches!(request, Request::Status {} | Request::WaitStarted {}) {
+        if !matches!(request, Request::Status {} | Request::WaitReady { .. }) {
             tracing::debug!(
                 event = events::CONTROL_REQUEST,
                 request = ?events::Json(&request),
@@ -505,18 +562,34 @@ impl Handler<ControlRequest> for Daemon {
             )));
         }
         match request {
-            Request::Status {} => self.status(),
-            Request::Start { ids } => self.operate(Action::Start, ids),
-            Request::Stop { ids } => self.operate(Action::Stop, ids),
-            Request::Restart { ids } => self.operate(Action::Restart, ids),
-            Request::Reload {} => self.reload(),
+            // The control server answers these from the status board.
+            Request::Status {} | Request::WaitReady { .. } => {
+                let refused = Reply::error(ErrorKind::BadRequest, "answered by the control server");
+                Box::pin(actix::fut::ready(refused))
+            }
+            Request::Start { ids, timeout_ms } => self.operate(Action::Start, ids, timeout_ms),
+            Request::Stop { ids } => self.operate(Action::Stop, ids, None),
+            Request::Restart { ids, timeout_ms } => self.operate(Action::Restart, ids, timeout_ms),
+            Request::Reload {
+                no_wait,
+                timeout_ms,
+            } => self.reload(ReloadWait {
+                wait: !no_wait,
+                timeout: timeout_ms.map(Duration::from_millis),
+            }),
+            Request::Signal { ids, signal } => {
+                let root = &self.registry.tree.root;
+                let reply = operate::refuse_unknown(root, &ids).unwrap_or_else(|| {
+                    let (board, processes) = (&self.runtime.board, &self.runtime.processes);
+                    operate::signal(board, processes, &ids, &signal)
+                });
+                Box::pin(actix::fut::ready(reply))
+            }
             Request::Shutdown {} => {
                 let answer = Self::answer_later(&mut self.stop_waiters);
                 self.shutdown("control request", EXIT_OK, ctx);
                 answer
             }
-            Request::WaitStarted {} if self.started => Box::pin(actix::fut::ready(Reply::Ok)),
-            Request::WaitStarted {} => Self::answer_later(&mut self.start_waiters),
         }
     }
 }
@@ -539,19 +612,13 @@ impl Handler<http::Observe> for Daemon {
                 ..Default::default()
             }));
         }
-        let snapshot = self.root.send(Snapshot);
-        Box::pin(
-            async move {
-                let report = snapshot.await.unwrap_or_default();
-                http::Observation {
-                    health,
-                    not_ready: report.not_ready(),
-                    components: status::rows(report.components),
-                    groups: report.groups,
-                }
-            }
-            .into_actor(self),
-        )
+        let report = self.runtime.board.report();
+        Box::pin(actix::fut::ready(http::Observation {
+            health,
+            not_ready: report.not_ready(),
+            components: status::rows(report.components),
+            groups: report.groups,
+        }))
     }
 }
 

@@ -4,19 +4,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod check;
 pub mod cli;
 pub mod control;
 pub mod daemon;
+pub mod docs;
 pub mod http;
 pub mod limits;
 pub mod logfile;
 pub mod logging;
 pub mod logs;
 pub mod metrics;
+pub mod preflight;
 pub mod registry;
 pub mod rundir;
 pub mod sdnotify;
 pub mod signals;
 pub mod status;
+pub mod suggest;
 pub mod verbs;

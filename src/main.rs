@@ -1,6 +1,6 @@
 //! `supervisor`: the command-line edge. Parses arguments, loads the registry where the verb
-//! needs it and dispatches; errors become `error: …` lines on stderr and the exit codes of SPEC
-//! section 1.
+//! needs it and dispatches; errors become `error: …` lines on stderr (or JSON with `--json`)
+//! and the exit codes of SPEC section 1.
 
 #![forbid(unsafe_code)]
 
@@ -10,73 +10,107 @@ use clap::Parser;
 
 use supervisor::cli::{Cli, Verb};
 use supervisor::control::protocol::Request;
-use supervisor::verbs::{self, EXIT_FAILURE, EXIT_INVALID_REGISTRY};
-use supervisor::{check, daemon, logfile, logging, registry, rundir, sdnotify};
+use supervisor::rundir::DaemonRecord;
+use supervisor::verbs::{self, Out, EXIT_FAILURE, EXIT_INVALID_REGISTRY, EXIT_USAGE};
+use supervisor::{background, check, daemon, docs, logfile, logging, registry, rundir, sdnotify};
 
 fn main() -> ExitCode {
     // First, while this is the only thread: NOTIFY_SOCKET and WATCHDOG_* are for the daemon
     // alone, and removed from the environment its components inherit.
     sdnotify::take_environment();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage(error),
+    };
+    let timeout_ms = |timeout: Option<std::time::Duration>| timeout.map(|t| t.as_millis() as u64);
     match &cli.verb {
-        Verb::Status { json } => verbs::status(&cli, *json),
-        Verb::Start { ids } if !ids.is_empty() => {
-            verbs::components(&cli, Request::Start { ids: ids.clone() })
+        Verb::Status { ids } => verbs::status(&cli, ids),
+        Verb::Start { ids, timeout } if !ids.is_empty() => {
+            let request = Request::Start {
+                ids: ids.clone(),
+                timeout_ms: timeout_ms(*timeout),
+            };
+            verbs::components(&cli, request)
         }
         Verb::Stop { ids } if !ids.is_empty() => {
             verbs::components(&cli, Request::Stop { ids: ids.clone() })
         }
-        Verb::Restart { ids } if !ids.is_empty() => {
-            verbs::components(&cli, Request::Restart { ids: ids.clone() })
+        Verb::Restart { ids, timeout } if !ids.is_empty() => {
+            let request = Request::Restart {
+                ids: ids.clone(),
+                timeout_ms: timeout_ms(*timeout),
+            };
+            verbs::components(&cli, request)
         }
-        Verb::Stop { .. } => verbs::stop_daemon(&cli),
-        Verb::Reload => verbs::reload(&cli),
-        Verb::Run { .. }
-        | Verb::Start { .. }
-        | Verb::Restart { .. }
-        | Verb::Check
-        | Verb::Logs { .. } => {
-            match registry::load_within(&cli.registry, registry::READ_DEADLINE) {
-                Ok(registry) => with_registry(&cli, registry),
-                Err(errors) => {
-                    for diagnostic in &errors.0 {
-                        eprintln!("error: {diagnostic}");
-                    }
-                    ExitCode::from(EXIT_INVALID_REGISTRY)
-                }
-            }
+        Verb::Stop { .. } => background::stop(&cli),
+        Verb::Reload { no_wait, timeout } => verbs::reload(&cli, *no_wait, *timeout),
+        Verb::Signal { targets } => verbs::signal(&cli, targets),
+        Verb::Completions { shell } => {
+            docs::completions(*shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Verb::Manpage => match docs::manpage(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => Out::of(&cli).fail(EXIT_FAILURE, error),
+        },
+        Verb::Run { .. } | Verb::Start { .. } | Verb::Check => with_registry(&cli, &cli.registry()),
+        // The daemon's (or the last daemon's) registry: what it restarts with, and where its
+        // components' output is.
+        Verb::Restart { .. } | Verb::Logs { .. } => {
+            with_registry(&cli, &background::registry_path(&cli))
         }
     }
 }
 
-fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
+/// Prints a usage error (or help, or the version) as clap words it; usage errors exit 64.
+fn usage(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|arg| arg == "--json") {
+        let message = error.kind().as_str().unwrap_or("usage error");
+        let detail = error.to_string();
+        let first = detail.lines().next().unwrap_or(message);
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        return Out { json: true }.fail(EXIT_USAGE, first);
+    }
+    let _ = error.print();
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn with_registry(cli: &Cli, path: &std::path::Path) -> ExitCode {
+    let registry = match registry::load_within(path, registry::READ_DEADLINE) {
+        Ok(registry) => registry,
+        Err(errors) => {
+            let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            return Out::of(cli).fail(EXIT_INVALID_REGISTRY, lines.join("\n"));
+        }
+    };
     // Daily file names (and text stamps) in the registry's calendar, for every verb.
     actors::output::dates::use_zone(registry.config.log_time);
-    match cli.verb {
+    match &cli.verb {
         Verb::Check => {
-            print!("{}", check::render(&registry));
             let needed = supervisor::limits::needed(&registry.tree.root);
             let limit = supervisor::limits::hard_limit().unwrap_or(u64::MAX);
             if let Some(advice) = needed.shortfall(limit) {
                 eprintln!("warning: {advice}");
             }
-            ExitCode::SUCCESS
+            check::run(&registry, Out::of(cli))
         }
-        Verb::Start { .. } => verbs::start_daemon(cli, &registry),
-        Verb::Restart { .. } => {
-            let stopped = verbs::stop_daemon(cli);
-            if stopped != ExitCode::SUCCESS {
-                return stopped;
-            }
-            verbs::start_daemon(cli, &registry)
-        }
-        Verb::Run { log_file, detach } => run(cli, registry, log_file, detach),
+        Verb::Start { timeout, .. } => background::start(cli, &registry, *timeout),
+        Verb::Restart { timeout, .. } => background::restart(cli, &registry, *timeout),
+        Verb::Run { log_file, detach } => run(cli, registry, *log_file, *detach),
         Verb::Logs {
-            ref id,
+            id,
             all,
             daemon,
             lines,
-            ref since,
+            since,
             follow,
         } => {
             let since = match since
@@ -85,23 +119,24 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
                 .transpose()
             {
                 Ok(since) => since,
-                Err(error) => {
-                    eprintln!("error: --since {error}");
-                    // A usage error (SPEC section 1).
-                    return ExitCode::from(64);
-                }
+                Err(error) => return Out::of(cli).fail(EXIT_USAGE, format!("--since {error}")),
             };
             let query = supervisor::logs::Query {
                 id: id.clone(),
-                all,
-                daemon,
-                lines,
+                all: *all,
+                daemon: *daemon,
+                lines: *lines,
                 since,
-                follow,
+                follow: *follow,
             };
             supervisor::logs::run(&registry, &query)
         }
-        Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
+        Verb::Status { .. }
+        | Verb::Stop { .. }
+        | Verb::Reload { .. }
+        | Verb::Signal { .. }
+        | Verb::Completions { .. }
+        | Verb::Manpage => ExitCode::from(EXIT_FAILURE),
     }
 }
 
@@ -133,7 +168,16 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log) {
+    let record = DaemonRecord {
+        pid: std::process::id(),
+        registry: std::path::absolute(&registry.path).unwrap_or_else(|_| registry.path.clone()),
+        log: log_file.then(|| registry.config.log.clone()),
+        log_format: format.name().to_string(),
+        foreground: !detach,
+        version: supervisor::cli::version().to_string(),
+        exit: None,
+    };
+    match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log, record) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {
             tracing::error!(

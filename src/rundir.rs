@@ -1,5 +1,6 @@
-//! The run directory: the instance lock, the pid file, the children journal and the control
-//! socket, in a directory only the daemon's user can enter.
+//! The run directory: the instance lock, the pid file, the children journal, the control
+//! socket and the daemon's record (`daemon.json`: its registry, log and how it runs, then how
+//! it exited), in a directory only the daemon's user can enter.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -7,6 +8,41 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+/// What a daemon tells the CLI through its run directory, so that every verb finds its
+/// registry and logs from any working directory; kept after it exits (with `exit` filled in)
+/// for `logs` and for a `start` whose daemon is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonRecord {
+    /// The daemon's pid.
+    pub pid: u32,
+    /// The registry it runs with (absolute).
+    pub registry: PathBuf,
+    /// Its `<config><log>` (the base name; the file of a day has the date before the
+    /// extension), when it logs there rather than to stderr.
+    pub log: Option<PathBuf>,
+    /// `json` or `text`.
+    pub log_format: String,
+    /// Run in the foreground (`run`, under a service manager) rather than by `start`.
+    pub foreground: bool,
+    /// Its version.
+    pub version: String,
+    /// How it exited, once it has.
+    #[serde(default)]
+    pub exit: Option<ExitRecord>,
+}
+
+/// How a daemon exited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// Its exit code.
+    pub code: i32,
+    /// Why it stopped (`control request`, `restart intensity exceeded`, ...).
+    pub reason: String,
+    /// Each component's last failure, one line each.
+    pub failures: Vec<String>,
+}
 
 /// The paths inside a run directory.
 #[derive(Debug, Clone)]
@@ -67,6 +103,25 @@ impl RunDir {
                 (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
             });
         format!("{hash:016x}")
+    }
+
+    /// The daemon's record.
+    pub fn record_file(&self) -> PathBuf {
+        self.path.join("daemon.json")
+    }
+
+    /// Writes `record` (whole, by a rename: a reader never sees half of it).
+    pub fn write_record(&self, record: &DaemonRecord) -> Result<(), RunDirError> {
+        let text = serde_json::to_vec_pretty(record).map_err(|e| self.error(e.into()))?;
+        let partial = self.path.join("daemon.json.new");
+        fs::write(&partial, text).map_err(|e| self.error(e))?;
+        fs::rename(&partial, self.record_file()).map_err(|e| self.error(e))
+    }
+
+    /// The record of the daemon running on this directory, or of the last one.
+    pub fn record(&self) -> Option<DaemonRecord> {
+        let text = fs::read(self.record_file()).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
     /// The journal of live children.

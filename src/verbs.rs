@@ -1,15 +1,15 @@
-//! The client side of every verb that talks to a running daemon (or starts one), with the exit
-//! codes of SPEC section 1.
+//! The client side of the verbs that talk to a running daemon — `status`, `start ID…`,
+//! `stop ID…`, `restart ID…`, `reload`, `signal` — with the exit codes of SPEC section 1, as
+//! text or (`--json`) JSON. They find the daemon through `--run-dir` alone.
 
-use std::fs::OpenOptions;
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
-use crate::cli::{Cli, LogFormat};
+use serde_json::{json, Value};
+
+use crate::cli::Cli;
 use crate::control::client::{ask, ClientError};
-use crate::control::protocol::{ErrorKind, Reply, Request};
-use crate::logfile;
-use crate::registry::Registry;
+use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
 use crate::rundir::RunDir;
 use crate::status;
 
@@ -19,227 +19,199 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_INVALID_REGISTRY: u8 = 2;
 /// The daemon is not running.
 pub const EXIT_NOT_RUNNING: u8 = 3;
+/// A usage error: unknown verb or option, bad value (`EX_USAGE`).
+pub const EXIT_USAGE: u8 = 64;
+/// The daemon is busy (shutting down, upgrading): try again later (`EX_TEMPFAIL`).
+pub const EXIT_BUSY: u8 = 75;
 
-/// How long `start` waits for a new daemon's control socket.
-const SOCKET_DEADLINE: Duration = Duration::from_secs(30);
-/// How long `stop` waits for the daemon to let go of its lock after it answered.
-const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+/// How a verb reports: text (results on stdout, `error: …` lines on stderr) or JSON on stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    /// `--json`.
+    pub json: bool,
+}
 
-fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(code)
+impl Out {
+    /// How `cli` asks to be answered.
+    pub fn of(cli: &Cli) -> Out {
+        Out { json: cli.json }
+    }
+
+    /// Fails with `code`: one `error:` line per line of `message`, or `{"error", "exit"}`.
+    pub fn fail(self, code: u8, message: impl std::fmt::Display) -> ExitCode {
+        let message = message.to_string();
+        if self.json {
+            println!("{}", json!({ "error": message, "exit": code }));
+        } else {
+            for line in message.lines() {
+                eprintln!("error: {line}");
+            }
+        }
+        ExitCode::from(code)
+    }
+
+    /// Succeeds: `text` as is, or `value` as JSON.
+    pub fn done(self, text: impl std::fmt::Display, value: Value) -> ExitCode {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+        ExitCode::SUCCESS
+    }
+
+    /// Fails as the daemon's error reply says.
+    pub fn refused(self, kind: ErrorKind, message: &str) -> ExitCode {
+        self.fail(exit_code(kind), message)
+    }
+
+    /// Fails because the daemon could not be asked.
+    pub fn unreachable(self, error: ClientError) -> ExitCode {
+        match error {
+            ClientError::NotRunning(_) => self.fail(EXIT_NOT_RUNNING, error),
+            other => self.fail(EXIT_FAILURE, other),
+        }
+    }
+
+    /// Fails on a reply that does not answer the request.
+    pub fn unexpected(self, reply: &Reply) -> ExitCode {
+        self.fail(EXIT_FAILURE, format!("unexpected reply {reply:?}"))
+    }
 }
 
 /// The exit code for an error reply.
-fn refused(kind: ErrorKind, message: &str) -> ExitCode {
-    let code = match kind {
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
         ErrorKind::InvalidRegistry => EXIT_INVALID_REGISTRY,
-        ErrorKind::BadRequest
-        | ErrorKind::Forbidden
+        ErrorKind::Busy => EXIT_BUSY,
+        ErrorKind::BadRequest => EXIT_USAGE,
+        ErrorKind::Forbidden
         | ErrorKind::UnknownId
-        | ErrorKind::Busy
-        | ErrorKind::NotStarted => EXIT_FAILURE,
-    };
-    for line in message.lines() {
-        eprintln!("error: {line}");
-    }
-    ExitCode::from(code)
-}
-
-fn not_running_or(error: ClientError) -> ExitCode {
-    match error {
-        ClientError::NotRunning(_) => fail(EXIT_NOT_RUNNING, error),
-        other => fail(EXIT_FAILURE, other),
+        | ErrorKind::NotStarted
+        | ErrorKind::NotRunning => EXIT_FAILURE,
     }
 }
 
-/// Answers a request whose success is a plain `Ok`.
-fn expect_ok(reply: Result<Reply, ClientError>) -> ExitCode {
-    match reply {
-        Ok(Reply::Ok) => ExitCode::SUCCESS,
-        Ok(Reply::Error { kind, message }) => refused(kind, &message),
-        Ok(other) => fail(EXIT_FAILURE, format!("unexpected reply {other:?}")),
-        Err(error) => not_running_or(error),
-    }
+fn socket(cli: &Cli) -> std::path::PathBuf {
+    RunDir::new(cli.run_dir()).socket()
 }
 
-/// `status [--json]`.
-pub fn status(cli: &Cli, json: bool) -> ExitCode {
-    let socket = RunDir::new(cli.run_dir()).socket();
-    match ask(&socket, &Request::Status {}, Some(Duration::from_secs(30))) {
-        Ok(Reply::Status { components }) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&components).unwrap_or_default()
-                );
-            } else {
-                print!("{}", status::table(&components));
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Reply::Error { kind, message }) => refused(kind, &message),
-        Ok(other) => fail(EXIT_FAILURE, format!("unexpected reply {other:?}")),
-        Err(ClientError::NotRunning(_)) => {
-            println!("supervisor is not running");
-            ExitCode::from(EXIT_NOT_RUNNING)
-        }
-        Err(error) => fail(EXIT_FAILURE, error),
-    }
-}
-
-/// `start ID…`, `stop ID…`, `restart ID…`.
-pub fn components(cli: &Cli, request: Request) -> ExitCode {
-    expect_ok(ask(&RunDir::new(cli.run_dir()).socket(), &request, None))
-}
-
-/// `reload`.
-pub fn reload(cli: &Cli) -> ExitCode {
-    match ask(
-        &RunDir::new(cli.run_dir()).socket(),
-        &Request::Reload {},
-        None,
+/// `status [ID…]`.
+pub fn status(cli: &Cli, ids: &[String]) -> ExitCode {
+    let out = Out::of(cli);
+    let (rows, phase) = match ask(
+        &socket(cli),
+        &Request::Status {},
+        Some(Duration::from_secs(30)),
     ) {
-        Ok(Reply::Reloaded { diff }) => {
-            println!("added: {}", diff.added.join(" "));
-            println!("removed: {}", diff.removed.join(" "));
-            println!("changed: {}", diff.changed.join(" "));
-            println!("updated: {}", diff.updated.join(" "));
-            println!("unchanged: {}", diff.unchanged);
-            println!("needs restart: {}", diff.needs_restart.join(" "));
-            ExitCode::SUCCESS
-        }
-        other => expect_ok(other),
-    }
-}
-
-/// `start`: runs the daemon in the background and returns once every autostart component has
-/// started.
-pub fn start_daemon(cli: &Cli, registry: &Registry) -> ExitCode {
-    let run_dir = RunDir::new(cli.run_dir());
-    let socket = run_dir.socket();
-    if ask(&socket, &Request::Status {}, Some(Duration::from_secs(5))).is_ok() {
-        let pid = run_dir
-            .running_pid()
-            .map_or_else(|| "unknown".into(), |p| p.to_string());
-        println!("supervisor is already running (pid {pid})");
-        return ExitCode::SUCCESS;
-    }
-    let log = logfile::today_path(&registry.config.log);
-    let mut daemon = match spawn_detached(cli, registry, &log) {
-        Ok(daemon) => daemon,
-        Err(error) => return start_failed(&format!("{error:#}"), &log),
-    };
-    let deadline = Instant::now() + SOCKET_DEADLINE;
-    let reason = loop {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            break format!("the daemon exited ({status})");
-        }
-        match ask(&socket, &Request::WaitStarted {}, None) {
-            Ok(Reply::Ok) => {
-                println!(
-                    "supervisor started (pid {}); log: {}",
-                    daemon.id(),
-                    log.display()
-                );
-                return ExitCode::SUCCESS;
-            }
-            // Until the daemon listens (or exits and says why), connecting fails.
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(other) => break format!("{other:?}"),
-            Err(error) => break error.to_string(),
-        }
-    };
-    // Never leave a half-started daemon behind a failed `start`.
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    let reason = last_error(&log).unwrap_or(reason);
-    start_failed(&reason, &log)
-}
-
-fn start_failed(reason: &str, log: &std::path::Path) -> ExitCode {
-    fail(
-        EXIT_FAILURE,
-        format!(
-            "supervisor failed to start: {reason}; see {}",
-            log.display()
-        ),
-    )
-}
-
-/// The daemon's own account of why it stopped: the last `error` in its log.
-fn last_error(log: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(log).ok()?;
-    text.lines().rev().find_map(|line| {
-        if let Some(message) = line.strip_prefix("error: ") {
-            return Some(message.to_string());
-        }
-        let event: serde_json::Value = serde_json::from_str(line).ok()?;
-        (event["level"] == "ERROR").then(|| {
-            event["error"]
-                .as_str()
-                .or(event["message"].as_str())
-                .unwrap_or_default()
-                .to_string()
-        })
-    })
-}
-
-fn spawn_detached(
-    cli: &Cli,
-    registry: &Registry,
-    log: &std::path::Path,
-) -> anyhow::Result<std::process::Child> {
-    use anyhow::Context as _;
-    if let Some(folder) = log.parent() {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-    }
-    let output = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("cannot open {}", log.display()))?;
-    let format = match cli.log_format.unwrap_or(LogFormat::Json) {
-        LogFormat::Json => "json",
-        LogFormat::Text => "text",
-    };
-    let child = Command::new(std::env::current_exe()?)
-        .arg("--registry")
-        .arg(&registry.path)
-        .arg("--run-dir")
-        .arg(cli.run_dir())
-        .args(["--log-format", format, "run", "--log-file", "--detach"])
-        .stdin(Stdio::null())
-        .stdout(output.try_clone()?)
-        .stderr(output)
-        .spawn()
-        .context("cannot run the daemon")?;
-    Ok(child)
-}
-
-/// `stop`: asks for an orderly shutdown and waits until the daemon has exited.
-pub fn stop_daemon(cli: &Cli) -> ExitCode {
-    let run_dir = RunDir::new(cli.run_dir());
-    match ask(&run_dir.socket(), &Request::Shutdown {}, None) {
-        // The daemon may exit before its answer is read: then the connection just closes.
-        Ok(Reply::Ok) | Err(ClientError::Closed) => {
-            let deadline = Instant::now() + EXIT_DEADLINE;
-            while run_dir.is_locked() {
-                if Instant::now() > deadline {
-                    return fail(EXIT_FAILURE, "the daemon did not exit in time");
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            println!("supervisor stopped");
-            ExitCode::SUCCESS
-        }
-        Ok(Reply::Error { kind, message }) => refused(kind, &message),
-        Ok(other) => fail(EXIT_FAILURE, format!("unexpected reply {other:?}")),
-        Err(ClientError::NotRunning(_)) => {
+        Ok(Reply::Status { components, phase }) => (components, phase),
+        Ok(Reply::Error { kind, message }) => return out.refused(kind, &message),
+        Ok(other) => return out.unexpected(&other),
+        Err(ClientError::NotRunning(_)) if !out.json => {
             println!("supervisor is not running");
-            ExitCode::SUCCESS
+            return ExitCode::from(EXIT_NOT_RUNNING);
         }
-        Err(error) => fail(EXIT_FAILURE, error),
+        Err(error) => return out.unreachable(error),
+    };
+    let unknown: Vec<&str> = ids
+        .iter()
+        .filter(|id| !rows.iter().any(|row| &row.id == *id))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known = rows.iter().map(|row| row.id.as_str());
+        return out.fail(EXIT_FAILURE, crate::suggest::unknown_ids(&unknown, known));
+    }
+    let shown: Vec<_> = rows
+        .into_iter()
+        .filter(|row| ids.is_empty() || ids.contains(&row.id))
+        .collect();
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        );
+    } else {
+        if phase != "running" {
+            eprintln!("note: supervisor is {phase}");
+        }
+        print!("{}", status::table(&shown));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `start ID…`, `stop ID…`, `restart ID…`: a success line naming them.
+pub fn components(cli: &Cli, request: Request) -> ExitCode {
+    let out = Out::of(cli);
+    let (done, ids) = match &request {
+        Request::Start { ids, .. } => ("started", ids.clone()),
+        Request::Stop { ids } => ("stopped", ids.clone()),
+        Request::Restart { ids, .. } => ("restarted", ids.clone()),
+        other => return out.fail(EXIT_FAILURE, format!("not a component request: {other:?}")),
+    };
+    match ask(&socket(cli), &request, None) {
+        Ok(Reply::Ok) => out.done(format!("{done}: {}", ids.join(" ")), json!({ done: ids })),
+        Ok(Reply::Error { kind, message }) => out.refused(kind, &message),
+        Ok(other) => out.unexpected(&other),
+        Err(error) => out.unreachable(error),
+    }
+}
+
+/// `reload [--no-wait] [--timeout T]`.
+pub fn reload(cli: &Cli, no_wait: bool, timeout: Option<Duration>) -> ExitCode {
+    let out = Out::of(cli);
+    let request = Request::Reload {
+        no_wait,
+        timeout_ms: timeout.map(|t| t.as_millis() as u64),
+    };
+    match ask(&socket(cli), &request, None) {
+        Ok(Reply::Reloaded { diff, not_started }) => reloaded(out, &diff, &not_started),
+        Ok(Reply::Error { kind, message }) => out.refused(kind, &message),
+        Ok(other) => out.unexpected(&other),
+        Err(error) => out.unreachable(error),
+    }
+}
+
+fn reloaded(out: Out, diff: &ReloadSummary, not_started: &[String]) -> ExitCode {
+    if out.json {
+        let mut value = serde_json::to_value(diff).unwrap_or_default();
+        value["not_started"] = json!(not_started);
+        println!("{value}");
+    } else {
+        println!("added: {}", diff.added.join(" "));
+        println!("removed: {}", diff.removed.join(" "));
+        println!("changed: {}", diff.changed.join(" "));
+        println!("updated: {}", diff.updated.join(" "));
+        println!("unchanged: {}", diff.unchanged);
+        println!("applied: {}", diff.applied.join(" "));
+        println!("needs restart: {}", diff.needs_restart.join(" "));
+        for line in not_started {
+            eprintln!("error: {line}");
+        }
+    }
+    match not_started.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+/// `signal ID… SIG`.
+pub fn signal(cli: &Cli, targets: &[String]) -> ExitCode {
+    let out = Out::of(cli);
+    let Some((signal, ids)) = targets.split_last() else {
+        return out.fail(EXIT_USAGE, "signal: name the components, then the signal");
+    };
+    let request = Request::Signal {
+        ids: ids.to_vec(),
+        signal: signal.clone(),
+    };
+    match ask(&socket(cli), &request, None) {
+        Ok(Reply::Ok) => out.done(
+            format!("sent {signal} to {}", ids.join(" ")),
+            json!({ "signalled": ids, "signal": signal }),
+        ),
+        Ok(Reply::Error { kind, message }) => out.refused(kind, &message),
+        Ok(other) => out.unexpected(&other),
+        Err(error) => out.unreachable(error),
     }
 }

@@ -178,6 +178,7 @@ pub const STRUCTURED_FIELDS: &[&str] = &[
     "changed",
     "updated",
     "needs_restart",
+    "applied",
     "request",
 ];
 

@@ -9,24 +9,29 @@ use crate::messages::ChildExited;
 use crate::output::OutputService;
 use crate::process::ProcessTable;
 use crate::spec::{ChildSpec, GroupSpec, TreeSpec};
+use crate::status::{StatusBoard, Token};
 
-/// What every actor of a tree shares: the process table and the output service.
+/// What every actor of a tree shares: the process table, the output service, the status board.
 #[derive(Clone)]
 pub struct Runtime {
     /// Spawns, reaps and signals.
     pub processes: ProcessTable,
     /// Reads and files components' output.
     pub output: OutputService,
+    /// Where every actor publishes its state.
+    pub board: StatusBoard,
 }
 
-/// Creates the whole tree, stopped; the root reports to `parent` when it gives up.
-/// Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
+/// Creates the whole tree, stopped, on the runtime's board; the root reports to `parent` when
+/// it gives up. Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
 pub fn build(
     tree: &TreeSpec,
     runtime: &Runtime,
     parent: Recipient<ChildExited>,
 ) -> Addr<GroupActor> {
-    build_group(&tree.root, None, parent, runtime)
+    let token = runtime.board.register();
+    runtime.board.set_root(token);
+    build_group(&tree.root, None, parent, runtime, token)
 }
 
 /// `parent_path` is `None` for the root, whose children report the group `""`.
@@ -35,6 +40,7 @@ fn build_group(
     parent_path: Option<&str>,
     parent: Recipient<ChildExited>,
     runtime: &Runtime,
+    token: Token,
 ) -> Addr<GroupActor> {
     let path = match parent_path {
         None => String::new(),
@@ -47,7 +53,7 @@ fn build_group(
             .into_iter()
             .map(|child| slot(child, &path, me.clone(), runtime))
             .collect();
-        GroupActor::new(spec, path.clone(), parent, children, runtime.clone())
+        GroupActor::new(spec, path.clone(), parent, children, runtime.clone(), token)
     })
 }
 
@@ -65,16 +71,20 @@ pub(crate) fn slot(
     me: Recipient<ChildExited>,
     runtime: &Runtime,
 ) -> ChildSlot {
+    let token = runtime.board.register();
     let actor = match child {
         ChildSpec::Component(spec) => {
-            let component =
-                ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone());
+            let (spec, path) = ((**spec).clone(), path.to_string());
+            let component = ComponentActor::new(spec, path, me, runtime.clone(), token);
             ChildActor::Component(component.start())
         }
-        ChildSpec::Group(spec) => ChildActor::Group(build_group(spec, Some(path), me, runtime)),
+        ChildSpec::Group(spec) => {
+            ChildActor::Group(build_group(spec, Some(path), me, runtime, token))
+        }
     };
     ChildSlot {
         spec: child.clone(),
         actor,
+        token,
     }
 }

@@ -2,8 +2,10 @@
 //! CLI talks to a running daemon only through this.
 
 pub mod client;
+pub mod operate;
 pub mod protocol;
 pub mod server;
+pub mod wait;
 
 use actix::Message;
 

@@ -12,27 +12,52 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub enum Request {
     /// The status of every component.
     Status {},
-    /// Start the named components.
+    /// Start the named components; answered once they are ready, or once the time is up.
     Start {
         /// Component (or group) ids.
         ids: Vec<String>,
+        /// How long to wait for them (default: derived from their start conditions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Stop the named components; they stay stopped.
     Stop {
         /// Component (or group) ids.
         ids: Vec<String>,
     },
-    /// Stop, then start, the named components.
+    /// Stop, then start, the named components; answered as `Start`.
     Restart {
         /// Component (or group) ids.
         ids: Vec<String>,
+        /// How long to wait for them (default: derived from their start conditions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
-    /// Re-read the registry and apply the difference.
-    Reload {},
+    /// Re-read the registry and apply the difference; answered once what it started is ready
+    /// (unless `no_wait`).
+    Reload {
+        /// Answer once applied, without waiting for what it started.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_wait: bool,
+        /// How long to wait (default: derived from the start conditions of what it started).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
     /// Orderly shutdown; answered once every component has stopped.
     Shutdown {},
-    /// Answered once the tree's first start has finished.
-    WaitStarted {},
+    /// Answered once the tree is ready (SPEC's "ready"), or with what is not once `timeout_ms`
+    /// has passed or the daemon gave up.
+    WaitReady {
+        /// How long to wait.
+        timeout_ms: u64,
+    },
+    /// Send a signal to the process group of each named running component.
+    Signal {
+        /// Component ids.
+        ids: Vec<String>,
+        /// The signal's name (`HUP`, `SIGUSR1`) or number.
+        signal: String,
+    },
 }
 
 /// Why a request failed, for the client's exit code.
@@ -49,8 +74,10 @@ pub enum ErrorKind {
     InvalidRegistry,
     /// The daemon is shutting down or already busy with the same kind of work.
     Busy,
-    /// A named component came to rest without starting.
+    /// A named component came to rest without starting, or was not ready in time.
     NotStarted,
+    /// A named component has no process (for `signal`).
+    NotRunning,
 }
 
 /// The daemon's answer.
@@ -70,12 +97,23 @@ pub enum Reply {
     Status {
         /// One row per component, in start order.
         components: Vec<StatusRow>,
+        /// The daemon's phase: `starting`, `running` or `stopping`. (Defaults to `running`, for
+        /// a reply from a daemon older than it.)
+        #[serde(default = "running")]
+        phase: String,
     },
     /// The answer to `reload`.
     Reloaded {
         /// What changed.
         diff: ReloadSummary,
+        /// The components it started that did not become ready, each with why.
+        #[serde(default)]
+        not_started: Vec<String>,
     },
+}
+
+fn running() -> String {
+    "running".into()
 }
 
 impl Reply {
@@ -146,6 +184,9 @@ pub struct ReloadSummary {
     /// and apply only after a restart of the daemon.
     #[serde(default)]
     pub needs_restart: Vec<String>,
+    /// `<config>` keys that differed and were applied at once (`tracestatsinterval`).
+    #[serde(default)]
+    pub applied: Vec<String>,
 }
 
 /// Decodes one request line.
@@ -171,19 +212,52 @@ mod tests {
             Request::Status {},
             Request::Start {
                 ids: vec!["is".into()],
+                timeout_ms: None,
             },
             Request::Stop {
                 ids: vec!["a".into(), "b".into()],
             },
-            Request::Restart { ids: vec![] },
-            Request::Reload {},
+            Request::Restart {
+                ids: vec![],
+                timeout_ms: Some(5000),
+            },
+            Request::Reload {
+                no_wait: false,
+                timeout_ms: None,
+            },
+            Request::Reload {
+                no_wait: true,
+                timeout_ms: Some(1),
+            },
             Request::Shutdown {},
-            Request::WaitStarted {},
+            Request::WaitReady { timeout_ms: 10 },
+            Request::Signal {
+                ids: vec!["a".into()],
+                signal: "HUP".into(),
+            },
         ];
         for request in requests {
             let line = serde_json::to_vec(&request).unwrap();
             assert_eq!(decode(&line).unwrap(), request);
         }
+    }
+
+    #[test]
+    fn requests_of_an_older_client_still_decode() {
+        assert_eq!(
+            decode(br#"{"command":"reload"}"#).unwrap(),
+            Request::Reload {
+                no_wait: false,
+                timeout_ms: None
+            }
+        );
+        assert_eq!(
+            decode(br#"{"command":"start","ids":["a"]}"#).unwrap(),
+            Request::Start {
+                ids: vec!["a".into()],
+                timeout_ms: None
+            }
+        );
     }
 
     #[test]

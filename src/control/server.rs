@@ -2,6 +2,8 @@
 //! request line within a deadline and a size limit, and answers with the daemon's reply.
 //!
 //! A bad peer or a bad request gets an error reply and costs the daemon nothing else.
+//! `status` and the wait for "ready" are answered here from the status board, never queued
+//! behind the daemon's work: they answer in every phase, shutdown included.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -11,12 +13,13 @@ use std::time::Duration;
 
 use actix::Recipient;
 use actors::events;
+use actors::status::StatusBoard;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
-use super::protocol::{self, ErrorKind, Reply, MAX_REQUEST_BYTES};
-use super::{ControlRequest, Peer};
+use super::protocol::{self, ErrorKind, Reply, Request, MAX_REQUEST_BYTES};
+use super::{wait, ControlRequest, Peer};
 
 /// How many clients may be connected at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -37,7 +40,12 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 }
 
 /// Serves clients forever; only root and `owner` (the daemon's uid) may act.
-pub async fn serve(listener: UnixListener, daemon: Recipient<ControlRequest>, owner: u32) {
+pub async fn serve(
+    listener: UnixListener,
+    daemon: Recipient<ControlRequest>,
+    board: StatusBoard,
+    owner: u32,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = match listener.accept().await {
@@ -58,9 +66,9 @@ pub async fn serve(listener: UnixListener, daemon: Recipient<ControlRequest>, ow
             actix::spawn(refuse(stream, "too many connections"));
             continue;
         };
-        let daemon = daemon.clone();
+        let (daemon, board) = (daemon.clone(), board.clone());
         actix::spawn(async move {
-            answer(stream, daemon, owner).await;
+            answer(stream, daemon, board, owner).await;
             drop(slot);
         });
     }
@@ -70,7 +78,12 @@ async fn refuse(mut stream: UnixStream, message: &str) {
     let _ = write_reply(&mut stream, &Reply::error(ErrorKind::Busy, message)).await;
 }
 
-async fn answer(mut stream: UnixStream, daemon: Recipient<ControlRequest>, owner: u32) {
+async fn answer(
+    mut stream: UnixStream,
+    daemon: Recipient<ControlRequest>,
+    board: StatusBoard,
+    owner: u32,
+) {
     let peer = match stream.peer_cred() {
         Ok(credentials) => Peer {
             uid: credentials.uid(),
@@ -100,6 +113,8 @@ async fn answer(mut stream: UnixStream, daemon: Recipient<ControlRequest>, owner
         Ok(Err(message)) => Reply::error(ErrorKind::BadRequest, message),
         Ok(Ok(line)) => match protocol::decode(&line) {
             Err(message) => Reply::error(ErrorKind::BadRequest, message),
+            Ok(Request::Status {}) => status(&board),
+            Ok(Request::WaitReady { timeout_ms }) => wait_ready(&board, timeout_ms).await,
             Ok(request) => daemon
                 .send(ControlRequest { request, peer })
                 .await
@@ -107,6 +122,31 @@ async fn answer(mut stream: UnixStream, daemon: Recipient<ControlRequest>, owner
         },
     };
     let _ = write_reply(&mut stream, &reply).await;
+}
+
+/// The rows of the board now.
+fn status(board: &StatusBoard) -> Reply {
+    let report = board.report();
+    Reply::Status {
+        phase: report.phase.name().to_string(),
+        components: crate::status::rows(report.components),
+    }
+}
+
+/// Answered once the whole tree is ready, or with what is not.
+async fn wait_ready(board: &StatusBoard, timeout_ms: u64) -> Reply {
+    let deadline = wait::deadline(Duration::from_millis(timeout_ms));
+    match wait::until_ready(board, None, deadline).await {
+        Ok(()) => Reply::Ok,
+        // Shutting down (given up, or asked to): busy, and the caller may wait for its exit.
+        Err(not_ready) => {
+            let kind = match not_ready.stopping {
+                Some(_) => ErrorKind::Busy,
+                None => ErrorKind::NotStarted,
+            };
+            Reply::error(kind, not_ready.lines().join("\n"))
+        }
+    }
 }
 
 /// Reads one line (without its newline), refusing more than the size limit.

@@ -1,5 +1,5 @@
-//! What a reload changes in `<config>`: `tracelevel` applies at once; every other key that
-//! differs from what the daemon runs with is one that needs a restart.
+//! What a reload changes in `<config>`: the one place that says which keys a running daemon
+//! applies at once ([`APPLIED_LIVE`]) and which need a restart of the daemon.
 //!
 //! Pure: compares two resolved configs, reads and applies nothing.
 
@@ -7,17 +7,30 @@ use super::DaemonConfig;
 #[cfg(test)]
 use actors::output::dates::Zone;
 
+/// The `<config>` keys a running daemon applies on reload.
+const APPLIED_LIVE: &[&str] = &["tracelevel", "tracestatsinterval"];
+
+/// The `<config>` keys that differ between `running` and `read`: those applied live, then
+/// those that need a restart of the daemon, each in the order of SPEC section 2.
+pub fn config_changes(
+    running: &DaemonConfig,
+    read: &DaemonConfig,
+) -> (Vec<&'static str>, Vec<&'static str>) {
+    changed_keys(running, read)
+        .into_iter()
+        .partition(|key| APPLIED_LIVE.contains(key))
+}
+
 /// The `<config>` keys (as the registry spells them) whose values differ between `running` and
 /// `read`, in the order of SPEC section 2.
-pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'static str> {
+fn changed_keys(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'static str> {
     // Destructured whole, so that a new setting cannot be left out of the comparison.
     let DaemonConfig {
         tcp_port,
         tcp_bind,
         log,
         temp,
-        // Applied by the reload itself.
-        trace_level: _,
+        trace_level,
         stats_interval,
         log_retention_days,
         log_time,
@@ -32,6 +45,7 @@ pub fn needs_restart(running: &DaemonConfig, read: &DaemonConfig) -> Vec<&'stati
         ),
         ("log", *log != read.log),
         ("temp", *temp != read.temp),
+        ("tracelevel", *trace_level != read.trace_level),
         ("tracestatsinterval", *stats_interval != read.stats_interval),
         (
             "logRetentionDays",
@@ -69,18 +83,16 @@ mod tests {
 
     #[test]
     fn the_same_config_needs_nothing() {
-        assert!(needs_restart(&config(), &config()).is_empty());
-        let mut traced = config();
-        traced.trace_level = 4;
-        assert!(needs_restart(&config(), &traced).is_empty(), "applied live");
+        assert!(changed_keys(&config(), &config()).is_empty());
     }
 
     #[test]
     fn each_changed_key_is_named_once_in_spec_order() {
-        let changes: [(&str, Change); 6] = [
+        let changes: [(&str, Change); 7] = [
             ("tcpport", |c| c.tcp_bind = Some([0, 0, 0, 0].into())),
             ("log", |c| c.log = PathBuf::from("/elsewhere.log")),
             ("temp", |c| c.temp = Some(PathBuf::from("/tmp/sv"))),
+            ("tracelevel", |c| c.trace_level = 4),
             ("tracestatsinterval", |c| {
                 c.stats_interval = Some(Duration::from_secs(60))
             }),
@@ -91,13 +103,19 @@ mod tests {
         for (key, change) in changes {
             let mut one = config();
             change(&mut one);
-            assert_eq!(needs_restart(&config(), &one), [key]);
+            assert_eq!(changed_keys(&config(), &one), [key]);
             change(&mut all);
         }
         let keys: Vec<&str> = changes.iter().map(|(key, _)| *key).collect();
-        assert_eq!(needs_restart(&config(), &all), keys);
+        assert_eq!(changed_keys(&config(), &all), keys);
+        let (live, later) = config_changes(&config(), &all);
+        assert_eq!(live, ["tracelevel", "tracestatsinterval"]);
+        assert_eq!(
+            later,
+            ["tcpport", "log", "temp", "logRetentionDays", "logTime"]
+        );
         let mut port = config();
         port.tcp_port = None;
-        assert_eq!(needs_restart(&config(), &port), ["tcpport"]);
+        assert_eq!(config_changes(&config(), &port).1, ["tcpport"]);
     }
 }

@@ -37,9 +37,11 @@ use std::time::Duration;
 use actors::output::dates::Zone;
 use actors::spec::TreeSpec;
 
-pub use diff::needs_restart;
+pub use diff::config_changes;
 pub use error::{Diagnostic, RegistryError};
 pub use file::{load_off_thread, load_within, READ_DEADLINE};
+/// The registry's spelling of durations and signals, for the command line's options too.
+pub use values::{duration as parse_duration, signal as parse_signal};
 
 /// The largest registry file accepted, in bytes (4 MiB): 10,000 plainly written servers take
 /// about 1.5 MB; the node limit bounds the work (and memory) a file can ask for.

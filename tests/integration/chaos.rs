@@ -1054,11 +1054,11 @@ fn a_killed_daemon_takes_its_20_components_along() {
         let _sweep = Sweep(prefix.clone());
         let mut daemon = Daemon::start(&xml);
         let pids = daemon.started_pids(&id_refs);
-        assert_eq!(
-            tagged_processes(&prefix).len(),
-            COMPONENTS,
-            "trial {trial}: 20 components run"
-        );
+        // `component_started` can come just before the kernel has put the new program's
+        // environment in place: wait until /proc shows all 20, with the harness's deadline.
+        eventually(&format!("trial {trial}: 20 components run"), || {
+            tagged_processes(&prefix).len() == COMPONENTS
+        });
         assert!(pids.iter().all(|&pid| alive(pid)), "trial {trial}");
         kill(daemon.pid(), Signal::SIGKILL);
         let killed_at = Instant::now();

@@ -22,27 +22,27 @@ use testkit::*;
 
 /// `supervisor --registry REGISTRY --run-dir RUN_DIR ARGS…`, bounded (generously: `stop` may
 /// legitimately wait for components to stop).
-fn supervisor_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn supervisor_at(registry: &Path, run_dir: &Path, args: &[&str]) -> Output {
     let mut command = cli_command(registry, run_dir, args);
     command.current_dir("/");
     run_bounded(command, Duration::from_secs(40))
 }
 
 /// The CLI against a foreground (harness) daemon: same registry, same run directory.
-fn ctl(daemon: &Daemon, args: &[&str]) -> Output {
+pub(crate) fn ctl(daemon: &Daemon, args: &[&str]) -> Output {
     supervisor_at(&daemon.registry, &daemon.run_dir(), args)
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Asserts the exit code, showing everything the command said when it differs.
-fn assert_code(output: &Output, code: i32, what: &str) {
+pub(crate) fn assert_code(output: &Output, code: i32, what: &str) {
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -180,14 +180,14 @@ fn is_located_error(line: &str, path: &Path) -> bool {
 /// A registry in its own temporary directory, for the background verbs. Dropping it stops any
 /// daemon started on its run directory (`supervisor stop`, then SIGKILL of the pid in the pid
 /// file), even when the test failed half-way.
-struct Background {
-    dir: tempfile::TempDir,
-    registry: PathBuf,
-    run_dir: PathBuf,
+pub(crate) struct Background {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) registry: PathBuf,
+    pub(crate) run_dir: PathBuf,
 }
 
 impl Background {
-    fn new(xml: &str) -> Background {
+    pub(crate) fn new(xml: &str) -> Background {
         let dir = tempfile::tempdir().expect("tempdir");
         let registry = dir.path().join("SupervisorRegistry.xml");
         std::fs::write(&registry, xml).expect("write registry");
@@ -199,7 +199,7 @@ impl Background {
         }
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         supervisor_at(&self.registry, &self.run_dir, args)
     }
 
@@ -208,7 +208,7 @@ impl Background {
     }
 
     /// The pid in the daemon's pid file.
-    fn daemon_pid(&self) -> Option<u32> {
+    pub(crate) fn daemon_pid(&self) -> Option<u32> {
         std::fs::read_to_string(self.run_dir.join("supervisor.pid"))
             .ok()?
             .trim()

@@ -10,6 +10,7 @@ mod placed;
 mod chaos;
 mod component_update;
 mod control;
+mod control_utility;
 mod faults;
 mod hostile;
 mod interleavings;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         ("chaos", chaos::TESTS),
         ("component_update", component_update::TESTS),
         ("control", control::TESTS),
+        ("control_utility", control_utility::TESTS),
         ("faults", faults::TESTS),
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),

@@ -342,11 +342,10 @@ fn image_serving(dir: &Path, daemon_run_dir: &Path, args: &[&str]) -> Output {
 }
 
 fn the_adobe_registry_checks_starts_in_order_and_answers_the_imageserving_script() {
-    let source = cli_command(
-        &adobe().join("SupervisorRegistry.xml"),
-        Path::new("/"),
-        &["check"],
-    );
+    // Checked as installed (with the release stand-in it names in place): `check` also checks
+    // that executables exist.
+    let (dir, registry) = adobe_installation();
+    let source = cli_command(&registry, Path::new("/"), &["check"]);
     let checked = run_bounded(source, Duration::from_secs(30));
     let out = String::from_utf8_lossy(&checked.stdout);
     assert_eq!(checked.status.code(), Some(0), "{checked:?}");
@@ -359,11 +358,10 @@ fn the_adobe_registry_checks_starts_in_order_and_answers_the_imageserving_script
         .find("org.apache.catalina.startup.Bootstrap start")
         .expect("the main class");
     assert!(flags < main, "JVM flags before the main class: {ps}");
-    let home = std::fs::canonicalize(adobe().join("..")).expect("config/");
+    let home = std::fs::canonicalize(dir.path().join("config")).expect("config/");
     let log = format!("log {}", home.join("logs/Supervisor.log").display());
     assert!(out.lines().any(|l| l == log), "{out}");
 
-    let (dir, registry) = adobe_installation();
     let mut daemon = Daemon::start_wrapped(tempfile::tempdir().expect("tempdir"), registry, &[]);
     let is = daemon.wait_event("component_started", "is");
     daemon.wait_event("component_started", "svg");

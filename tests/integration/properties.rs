@@ -387,12 +387,18 @@ fn request() -> impl Strategy<Value = Request> {
     let ids = || prop::collection::vec(any::<String>(), 0..5);
     prop_oneof![
         Just(Request::Status {}),
-        ids().prop_map(|ids| Request::Start { ids }),
+        (ids(), any::<Option<u64>>())
+            .prop_map(|(ids, timeout_ms)| Request::Start { ids, timeout_ms }),
         ids().prop_map(|ids| Request::Stop { ids }),
-        ids().prop_map(|ids| Request::Restart { ids }),
-        Just(Request::Reload {}),
+        (ids(), any::<Option<u64>>())
+            .prop_map(|(ids, timeout_ms)| Request::Restart { ids, timeout_ms }),
+        (any::<bool>(), any::<Option<u64>>()).prop_map(|(no_wait, timeout_ms)| Request::Reload {
+            no_wait,
+            timeout_ms
+        }),
         Just(Request::Shutdown {}),
-        Just(Request::WaitStarted {}),
+        any::<u64>().prop_map(|timeout_ms| Request::WaitReady { timeout_ms }),
+        (ids(), any::<String>()).prop_map(|(ids, signal)| Request::Signal { ids, signal }),
     ]
 }
 
@@ -405,7 +411,8 @@ fn request_like() -> impl Strategy<Value = Vec<u8>> {
         "restart",
         "reload",
         "shutdown",
-        "wait_started",
+        "wait_ready",
+        "signal",
         "_exec",
         "a.b.c",
         "Status",
@@ -531,7 +538,8 @@ fn the_protocol_seed_corpus_replays() {
             "restart",
             "reload",
             "shutdown",
-            "wait_started",
+            "wait_ready",
+            "signal",
         ];
         if known.contains(&kind) {
             assert!(decode(bytes).is_ok(), "{name} must decode");

@@ -26,6 +26,8 @@ pub(crate) struct Record {
     pub restarts: u32,
     /// How the last process ended.
     pub last_exit: Option<ExitStatus>,
+    /// Whether it ended after a stop someone asked for (not a failure, whatever its code).
+    pub last_exit_requested: bool,
 }
 
 impl Record {
@@ -35,6 +37,7 @@ impl Record {
             spec,
             restarts: 0,
             last_exit: None,
+            last_exit_requested: false,
         }
     }
 }
@@ -422,6 +425,7 @@ fn at_rest(mut effects: Vec<Effect>) -> Step {
 /// The process ended without being asked to: the group decides.
 fn exited(pid: u32, status: ExitStatus, uptime: Duration, record: &mut Record) -> Step {
     record.last_exit = Some(status);
+    record.last_exit_requested = false;
     let exit = Exit::Process(status);
     let expected = is_normal(exit, &record.spec.success_exit_codes);
     let effects = vec![
@@ -448,6 +452,7 @@ fn stopped(
     record: &mut Record,
 ) -> Step {
     record.last_exit = Some(status);
+    record.last_exit_requested = matches!(cause, StopCause::Requested { .. });
     let gone = vec![
         Effect::CancelTimer,
         Effect::Release,

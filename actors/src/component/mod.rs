@@ -23,15 +23,15 @@ use tokio::sync::oneshot;
 
 use crate::events;
 use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, Update};
-use crate::output::OutputSettings;
-use crate::policy::{self, Exit};
+use crate::output::{Destination, OutputSettings};
+use crate::policy::{is_normal, Exit};
 use crate::probe::ProbeContext;
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
-use crate::spec::{ComponentSpec, Probe, RestartType};
-use crate::status::{ComponentStatus, Snapshot, StatusReport};
+use crate::spec::{ComponentSpec, Probe};
+use crate::status::{OutputTail, Published, Token};
 use crate::tree::Runtime;
 use checks::{NotifySocket, Verdict};
-use machine::{Check, Effect, Input, Life, Record, Timer};
+use machine::{Check, Effect, Input, Life, Reason, Record, Timer};
 
 /// The process of a `Starting`, `Running` or `Stopping` component and the tasks that watch it.
 struct Run {
@@ -62,17 +62,25 @@ pub struct ComponentActor {
     launch: Option<Launch>,
     /// The output settings shared with the readers of the current process.
     output: OutputSettings,
+    /// Its entry on the status board.
+    token: Token,
+    /// The last lines of its latest process, shared with the output readers.
+    tail: OutputTail,
+    /// The last failure and whether its output tells more, kept until it runs again.
+    last_error: Option<(String, bool)>,
 }
 
 impl ComponentActor {
-    /// A stopped component of group `group` (its path), reporting to `parent`.
+    /// A stopped component of group `group` (its path), reporting to `parent` and publishing
+    /// to the board as `token`.
     pub fn new(
         spec: ComponentSpec,
         group: String,
         parent: Recipient<ChildExited>,
         runtime: Runtime,
+        token: Token,
     ) -> Self {
-        ComponentActor {
+        let component = ComponentActor {
             group,
             parent,
             runtime,
@@ -84,7 +92,12 @@ impl ComponentActor {
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             launch: None,
-        }
+            token,
+            tail: OutputTail::default(),
+            last_error: None,
+        };
+        component.publish();
+        component
     }
 
     fn spec(&self) -> &ComponentSpec {
@@ -105,6 +118,47 @@ impl ComponentActor {
                 }
             }
         }
+        self.remember_failure();
+        self.publish();
+    }
+
+    /// Keeps the latest failure until the component runs again.
+    fn remember_failure(&mut self) {
+        if let Some(reason) = self.life.reason() {
+            let output = !matches!(
+                self.life,
+                Life::Failed { .. }
+                    | Life::Backoff {
+                        reason: Some(Reason::SpawnFailed(_))
+                    }
+            );
+            self.last_error = Some((reason, output));
+        } else if matches!(self.life, Life::Running { .. }) {
+            self.last_error = None;
+        }
+    }
+
+    /// Puts its state on the status board.
+    fn publish(&self) {
+        let spec = self.spec();
+        let done = matches!(&self.life, Life::Exited { reason: Reason::Exit(status) }
+            if is_normal(Exit::Process(*status), &spec.success_exit_codes));
+        let published = Published {
+            id: spec.id.clone(),
+            group: self.group.clone(),
+            description: spec.description.clone(),
+            state: self.life.name(),
+            pid: self.life.pid(),
+            since: self.run.as_ref().map(|run| run.since),
+            restarts: self.record.restarts,
+            last_exit: self.record.last_exit,
+            last_exit_requested: self.record.last_exit_requested,
+            reason: self.life.reason(),
+            last_error: self.last_error.clone(),
+            done,
+            tail: self.tail.clone(),
+        };
+        self.runtime.board.publish_component(self.token, published);
     }
 
     fn carry_out(&mut self, effect: Effect, ctx: &mut Context<Self>) -> Option<Input> {
@@ -204,30 +258,6 @@ impl ComponentActor {
         }
     }
 
-    fn status(&self) -> ComponentStatus {
-        let spec = self.spec();
-        ComponentStatus {
-            id: spec.id.clone(),
-            group: self.group.clone(),
-            description: spec.description.clone(),
-            state: self.life.name(),
-            pid: self.life.pid(),
-            uptime: self
-                .run
-                .as_ref()
-                .map_or(Duration::ZERO, |run| run.since.elapsed()),
-            restarts: self.record.restarts,
-            last_exit: self.record.last_exit,
-            reason: self.life.reason(),
-            wanted: spec.autostart,
-            done: spec.restart != RestartType::Permanent
-                && matches!(self.life, Life::Stopped | Life::Exited { .. })
-                && self.record.last_exit.is_some_and(|status| {
-                    policy::is_normal(Exit::Process(status), &spec.success_exit_codes)
-                }),
-        }
-    }
-
     fn probe_context(&self) -> ProbeContext {
         ProbeContext {
             processes: self.runtime.processes.clone(),
@@ -280,9 +310,14 @@ impl ComponentActor {
         }
         let pid = child.pid();
         let spec = &self.record.spec;
-        self.runtime
-            .output
-            .capture(&self.output, &spec.id, &self.group, pid, captured);
+        self.tail.clear();
+        let to = Destination {
+            settings: &self.output,
+            tail: &self.tail,
+            component: &spec.id,
+            group: &self.group,
+        };
+        self.runtime.output.capture(to, pid, captured);
         let mut run = Run {
             child,
             since: Instant::now(),
@@ -328,6 +363,13 @@ impl ComponentActor {
 
 impl Actor for ComponentActor {
     type Context = Context<Self>;
+}
+
+impl Drop for ComponentActor {
+    /// Its entry leaves the board with it.
+    fn drop(&mut self) {
+        self.runtime.board.remove(self.token);
+    }
 }
 
 impl Handler<Start> for ComponentActor {
@@ -393,17 +435,6 @@ impl Handler<ProcessExited> for ComponentActor {
             uptime,
         };
         self.feed(input, ctx);
-    }
-}
-
-impl Handler<Snapshot> for ComponentActor {
-    type Result = actix::MessageResult<Snapshot>;
-
-    fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(StatusReport {
-            components: vec![self.status()],
-            groups: Vec::new(),
-        })
     }
 }
 

@@ -365,6 +365,13 @@ impl Decision {
         self.child(key).map(|child| child.seen)
     }
 
+    /// Whether the group wants this child up (autostart, or started since; not settled after
+    /// a final exit, not being removed). Held children are still wanted: see [`Self::held`].
+    pub fn wants(&self, key: Key) -> bool {
+        self.child(key)
+            .is_some_and(|child| child.wanted && !child.removing)
+    }
+
     /// Whether the operator stopped this child.
     pub fn held(&self, key: Key) -> bool {
         self.child(key).is_some_and(|child| child.held)

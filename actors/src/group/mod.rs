@@ -17,7 +17,6 @@ pub use decide::{Answer, Phase};
 pub use reload::{Reconfigure, ReloadReport};
 
 use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, WrapFuture};
-use futures_util::future::join_all;
 use tokio::sync::oneshot;
 
 use crate::component::ComponentActor;
@@ -25,7 +24,7 @@ use crate::events;
 use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
 use crate::policy::Exit;
 use crate::spec::{ChildSpec, GroupSpec};
-use crate::status::{GroupStatus, Snapshot, StatusReport, RESTART_REASONS};
+use crate::status::{ChildEntry, GroupEntry, Token, RESTART_REASONS};
 use crate::tree::Runtime;
 use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
@@ -36,6 +35,8 @@ pub struct ChildSlot {
     pub spec: ChildSpec,
     /// Where commands go.
     pub actor: ChildActor,
+    /// Its entry on the status board.
+    pub token: Token,
 }
 
 /// A child's actor by kind; the commands every child takes go through it.
@@ -78,18 +79,6 @@ impl ChildActor {
             ChildActor::Group(group) => group.do_send(Settle),
         }
     }
-
-    /// The child's [`Snapshot`].
-    fn snapshot(&self) -> impl Future<Output = StatusReport> + 'static {
-        let actor = self.clone();
-        async move {
-            let answer = match actor {
-                ChildActor::Component(component) => component.send(Snapshot).await,
-                ChildActor::Group(group) => group.send(Snapshot).await,
-            };
-            answer.unwrap_or_default()
-        }
-    }
 }
 
 /// One supervisor node of the tree.
@@ -112,17 +101,20 @@ pub struct GroupActor {
     next_request: RequestId,
     /// Where new children (added by a reload) get their processes.
     runtime: Runtime,
+    /// Its entry on the status board.
+    token: Token,
 }
 
 impl GroupActor {
     /// A group (not started) whose children are already created, in start order; `path` is
-    /// the group path its children report.
+    /// the group path its children report; it publishes to the board as `token`.
     pub fn new(
         spec: &GroupSpec,
         path: String,
         parent: Recipient<ChildExited>,
         children: Vec<ChildSlot>,
         runtime: Runtime,
+        token: Token,
     ) -> Self {
         let keyed: Vec<(Key, ChildSlot)> = (0..).zip(children).collect();
         let decision = Decision::new(
@@ -133,7 +125,7 @@ impl GroupActor {
                 .map(|(key, slot)| (*key, Settings::of(&slot.spec)))
                 .collect(),
         );
-        GroupActor {
+        let group = GroupActor {
             path,
             id: spec.id.clone(),
             parent,
@@ -148,7 +140,10 @@ impl GroupActor {
             restarts: RESTART_REASONS.map(|reason| (reason, 0)),
             next_request: 0,
             runtime,
-        }
+            token,
+        };
+        group.publish();
+        group
     }
 
     /// Feeds one input to the decision and carries out its effects.
@@ -156,6 +151,30 @@ impl GroupActor {
         for effect in self.decision.decide(input, Instant::now()) {
             self.carry_out(effect, ctx);
         }
+        self.publish();
+    }
+
+    /// Puts its children (in order, with what the decision wants of each) on the status board.
+    fn publish(&self) {
+        let children = self
+            .order
+            .iter()
+            .filter_map(|key| {
+                Some(ChildEntry {
+                    token: self.slots.get(key)?.token,
+                    wanted: self.decision.wants(*key),
+                    held: self.decision.held(*key),
+                })
+            })
+            .collect();
+        let entry = GroupEntry {
+            path: self.path.clone(),
+            children,
+            gave_up: self.decision.gave_up(),
+            giving_up: self.decision.phase() == Phase::Stopping(decide::StopCause::GiveUp),
+            restarts: self.restarts,
+        };
+        self.runtime.board.publish_group(self.token, entry);
     }
 
     fn carry_out(&mut self, effect: Effect, ctx: &mut Context<Self>) {
@@ -292,6 +311,13 @@ impl Actor for GroupActor {
     type Context = Context<Self>;
 }
 
+impl Drop for GroupActor {
+    /// Its entry leaves the board with it.
+    fn drop(&mut self) {
+        self.runtime.board.remove(self.token);
+    }
+}
+
 impl Handler<Start> for GroupActor {
     type Result = actix::ResponseFuture<StartOutcome>;
 
@@ -340,41 +366,6 @@ impl Handler<ChildExited> for GroupActor {
             uptime: exited.uptime,
         };
         self.feed(input, ctx);
-    }
-}
-
-impl Handler<Snapshot> for GroupActor {
-    type Result = actix::ResponseFuture<StatusReport>;
-
-    fn handle(&mut self, _: Snapshot, _: &mut Context<Self>) -> Self::Result {
-        let requests: Vec<_> = self
-            .order
-            .iter()
-            .filter_map(|key| Some((self.slots.get(key)?, self.decision.held(*key))))
-            .map(|(slot, held)| {
-                let snapshot = slot.actor.snapshot();
-                async move { (snapshot.await, held) }
-            })
-            .collect();
-        let mut report = StatusReport {
-            components: Vec::new(),
-            groups: vec![GroupStatus {
-                path: self.path.clone(),
-                intensity_exceeded: self.decision.gave_up(),
-                restarts: self.restarts,
-            }],
-        };
-        Box::pin(async move {
-            for (mut child, held) in join_all(requests).await {
-                // What the operator stopped is not wanted, however it is configured.
-                for component in child.components.iter_mut().filter(|_| held) {
-                    component.wanted = false;
-                }
-                report.components.extend(child.components);
-                report.groups.extend(child.groups);
-            }
-            report
-        })
     }
 }
 

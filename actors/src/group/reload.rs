@@ -189,6 +189,7 @@ impl Handler<Reconfigure> for GroupActor {
         self.decision.reconfigure(spec.strategy, spec.intensity);
         let reloaded = self.swap_children(&spec, ctx);
         self.order = reloaded.iter().map(|r| r.key).collect();
+        // `feed` publishes the new order.
         self.feed(Input::Reload(reloaded), ctx);
         actix::MessageResult(report)
     }

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use crate::events;
 use crate::process::{Captured, Stream};
 use crate::spec::{OutputSpec, Overflow};
+use crate::status::{OutputTail, TAIL_LINES};
 pub use files::dated;
 use files::FileLine;
 use lines::LineSplitter;
@@ -57,27 +58,33 @@ impl OutputService {
         self.reopen.store(true, Ordering::Release);
     }
 
-    /// Starts reading the captured pipes of the process `pid` of `component`, with `settings`
-    /// (which the component may change while the process runs).
-    pub fn capture(
-        &self,
-        settings: &OutputSettings,
-        component: &str,
-        group: &str,
-        pid: u32,
-        captured: Captured,
-    ) {
+    /// Starts reading the captured pipes of the process `pid`, to `to`.
+    pub fn capture(&self, to: Destination<'_>, pid: u32, captured: Captured) {
         let target = Arc::new(Target {
-            component: component.to_string(),
-            group: group.to_string(),
+            component: to.component.to_string(),
+            group: to.group.to_string(),
             pid,
-            settings: settings.clone(),
+            settings: to.settings.clone(),
+            tail: to.tail.clone(),
             files: self.files.clone(),
         });
         for (stream, reader) in captured {
             actix::spawn(read(stream, reader, Arc::clone(&target)));
         }
     }
+}
+
+/// Where a component's lines go: its settings (which it may change while the process runs),
+/// its tail of last lines, its names for the log.
+pub struct Destination<'a> {
+    /// The output settings.
+    pub settings: &'a OutputSettings,
+    /// The last lines, for failure reports.
+    pub tail: &'a OutputTail,
+    /// The component's id.
+    pub component: &'a str,
+    /// Its group's path.
+    pub group: &'a str,
 }
 
 /// A component's output settings, shared with the readers of its processes: [`set`] changes
@@ -174,6 +181,7 @@ struct Target {
     group: String,
     pid: u32,
     settings: OutputSettings,
+    tail: OutputTail,
     files: mpsc::Sender<FileLine>,
 }
 
@@ -228,6 +236,9 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
                 Ok(0) => break 'pipe,
                 Ok(_) => {
                     splitter.push(&buffer, |line| lines.push(line.to_vec()));
+                    // Only the chunk's last lines can end up in the tail: one lock per read.
+                    let kept = lines.len().saturating_sub(TAIL_LINES);
+                    target.tail.extend(&lines[kept..]);
                     for line in lines.drain(..) {
                         deliver(&target, &mut view, stream, &line, &mut drops).await;
                     }
@@ -240,6 +251,7 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
         }
     }
     if let Some(last) = splitter.finish() {
+        target.tail.extend(std::slice::from_ref(&last));
         deliver(&target, &mut view, stream, &last, &mut drops).await;
     }
     drops.report(&target);

@@ -16,7 +16,7 @@ pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
-pub use spawn::{Launch, Placement, SpawnError};
+pub use spawn::{resolve_executable, Launch, Placement, SpawnError};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
 pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

@@ -189,8 +189,9 @@ fn c_string(text: &OsStr) -> Result<CString, SpawnError> {
     })
 }
 
-/// An executable with a `/` is used as it is; a bare name is searched in the daemon's `PATH`.
-fn resolve_executable(executable: &Path) -> Result<PathBuf, SpawnError> {
+/// An executable with a `/` is used as it is; a bare name is searched in the daemon's `PATH`
+/// (also for `supervisor check`, which says in advance what a spawn will find).
+pub fn resolve_executable(executable: &Path) -> Result<PathBuf, SpawnError> {
     if executable.as_os_str().as_encoded_bytes().contains(&b'/') {
         return Ok(executable.to_path_buf());
     }

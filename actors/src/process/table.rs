@@ -506,6 +506,12 @@ impl ProcessTable {
         }
     }
 
+    /// Signals the process group led by `pid` (an operator's `signal`), if that leader is still
+    /// our unreaped child: never a group that is not ours. `false` if it is not.
+    pub fn signal_child_group(&self, pid: u32, signal: Signal) -> bool {
+        i32::try_from(pid).is_ok_and(|pid| self.signal_group(pid, signal))
+    }
+
     /// Signals the process group led by `pid`, if that leader is still our unreaped child.
     fn signal_group(&self, pid: i32, signal: Signal) -> bool {
         let children = self.lock();

@@ -1,0 +1,523 @@
+//! The control utility as an init script and an operator use it (issue 13), each numbered
+//! observation of the issue end to end on the real binary, every command run from `/` — never
+//! from the checkout or the registry's folder.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use testkit::*;
+
+use crate::control::{assert_code, ctl, stderr, stdout, Background};
+
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    start_fails_with_the_reason_when_the_first_start_gives_up,
+    start_returns_within_its_bound_naming_a_missing_executable,
+    check_names_environment_problems_apart_from_syntax,
+    verbs_find_the_daemon_through_the_run_dir_alone,
+    status_answers_during_a_shutdown_and_operator_commands_are_busy,
+    status_takes_ids_and_gives_reasons,
+    json_on_every_verb_errors_included,
+    usage_errors_exit_64_and_the_version_names_the_commit,
+    reload_waits_until_what_it_restarted_is_ready,
+    reload_applies_tracestatsinterval_live_and_names_the_rest,
+    signal_reaches_the_process_group_of_running_components,
+    the_readme_table_has_the_verbs_of_help,
+    completions_and_man_page_match_the_checked_in_copies,
+];
+
+const LOG: &str = "<config><log>logs/Supervisor.log</log></config>";
+
+/// `supervisor --run-dir RUN_DIR ARGS…` from `/`, with no `--registry`: an operator in another
+/// folder.
+fn bare(run_dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(supervisor_bin());
+    command
+        .arg("--run-dir")
+        .arg(run_dir)
+        .args(args)
+        .current_dir("/")
+        .env_remove("SUPERVISOR_REGISTRY")
+        .env_remove("SUPERVISOR_LOG_FORMAT");
+    run_bounded(command, Duration::from_secs(60))
+}
+
+/// A server running `script` with `/bin/sh -c`.
+fn sh(id: &str, script: &str, settings: &str) -> String {
+    format!(
+        "<server id=\"{id}\"><executable>/bin/sh</executable><arguments><argument>-c</argument>\
+         <argument>{}</argument></arguments>{settings}</server>\n",
+        xml_escape(script)
+    )
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}):\n{}", stdout(output)))
+}
+
+/// The `status --json` rows of the daemon on `run_dir`.
+fn rows(run_dir: &Path) -> Vec<Value> {
+    let output = bare(run_dir, &["status", "--json"]);
+    assert_code(&output, 0, "status --json");
+    json_of(&output).as_array().expect("an array").clone()
+}
+
+fn row(rows: &[Value], id: &str) -> Value {
+    let found = rows.iter().find(|row| row["id"] == id);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("no row {id}: {rows:?}"))
+}
+
+/// Waits until `id`'s row satisfies `test`; returns it.
+fn wait_row(run_dir: &Path, id: &str, test: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let found = row(&rows(run_dir), id);
+        if test(&found) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{id} never matched: {found}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// 1: a first start that gives up is a failed start.
+fn start_fails_with_the_reason_when_the_first_start_gives_up() {
+    let head =
+        format!("{LOG}<restartStrategy type=\"one_for_one\" intensity=\"2\" period=\"10\"/>");
+    let licence = "echo starting; echo 'FATAL: license key missing' >&2; exit 1";
+    let servers = [idle("a"), sh("lic", licence, NO_BACKOFF)].concat();
+    let bg = Background::new(&registry(&head, &servers));
+    let output = bg.cli(&["start"]);
+    assert_code(&output, 1, "start of a tree that gives up");
+    let text = stderr(&output);
+    assert!(
+        text.contains("`lic` did not start: exited with code 1")
+            && text.contains("FATAL: license key missing"),
+        "names the component, its exit and its last output:\n{text}"
+    );
+    assert!(text.contains("gave up"), "says the daemon gave up:\n{text}");
+    assert!(text.contains("logs/Supervisor-"), "names the log:\n{text}");
+    assert_code(&bg.cli(&["status"]), 3, "status after a failed start");
+
+    // The same tree without the failing component starts: 0, and the daemon runs.
+    let good = Background::new(&registry(&head, &idle("a")));
+    assert_code(&good.cli(&["start"]), 0, "start of a healthy tree");
+    assert_code(&good.cli(&["status"]), 0, "status after a start");
+}
+
+// 2: a missing executable bounds `start` and `start ID`; the daemon keeps trying.
+fn start_returns_within_its_bound_naming_a_missing_executable() {
+    let missing = "<server id=\"gone\"><executable>/nonexistent/gone</executable></server>\n";
+    let later = standin_server("later", &[], "<autostart>false</autostart>");
+    let bg = Background::new(&registry(LOG, &[idle("a"), missing.into(), later].concat()));
+    let begun = Instant::now();
+    let output = bg.cli(&["start", "--timeout", "2"]);
+    let took = begun.elapsed();
+    assert_code(&output, 1, "start with a missing executable");
+    assert!(took < Duration::from_secs(20), "start took {took:?}");
+    let text = stderr(&output);
+    assert!(
+        text.contains("`gone` did not start") && text.contains("execve: No such file or directory"),
+        "{text}"
+    );
+    let gone = row(&rows(&bg.run_dir), "gone");
+    assert!(
+        gone["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("execve")),
+        "{gone}"
+    );
+    assert_eq!(row(&rows(&bg.run_dir), "a")["state"], "running");
+
+    let output = bg.cli(&["start", "gone", "--timeout", "1"]);
+    assert_code(&output, 1, "start ID of a missing executable");
+    assert!(stderr(&output).contains("execve"), "{}", stderr(&output));
+    let output = bg.cli(&["start", "later"]);
+    assert_code(&output, 0, "start ID of a healthy component");
+    assert_eq!(stdout(&output).trim(), "started: later");
+}
+
+// 3: `check` verifies the environment, exit 1, each problem placed.
+fn check_names_environment_problems_apart_from_syntax() {
+    let servers = "<server id=\"abs\"><executable>/nonexistent/prog</executable></server>\n\
+                   <server id=\"bare\"><executable>no-such-program-anywhere</executable></server>\n";
+    let bg = Background::new(&registry(LOG, servers));
+    let output = bg.cli(&["check"]);
+    assert_code(&output, 1, "check with missing executables");
+    let text = stderr(&output);
+    let at = bg.registry.display().to_string();
+    for id in ["abs", "bare"] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("error: {at}:")) && line.contains(id)),
+            "a located error for {id}:\n{text}"
+        );
+    }
+    let json = json_of(&bg.cli(&["check", "--json"]));
+    assert_eq!(json["problems"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(json["components"][0]["stop_timeout_s"], 10.0, "{json}");
+
+    let good = Background::new(&registry(LOG, &idle("a")));
+    let output = good.cli(&["check"]);
+    assert_code(&output, 0, "check of a valid registry");
+    assert!(
+        stdout(&output).contains("started when at once"),
+        "{}",
+        stdout(&output)
+    );
+    let invalid = Background::new("<supervisor><bogus/></supervisor>");
+    assert_code(&invalid.cli(&["check"]), 2, "check of an invalid registry");
+}
+
+// 5: every verb but run/start/check works from anywhere with --run-dir alone.
+fn verbs_find_the_daemon_through_the_run_dir_alone() {
+    let speaker = sh("a", "echo hello-from-a; exec sleep 1000", NO_BACKOFF);
+    let bg = Background::new(&registry(LOG, &speaker));
+    // Started from the registry's folder with a relative path, as an init script does.
+    let mut start = Command::new(supervisor_bin());
+    start
+        .args(["--registry", "SupervisorRegistry.xml", "--run-dir"])
+        .arg(&bg.run_dir)
+        .arg("start")
+        .current_dir(bg.dir.path())
+        .env_remove("SUPERVISOR_LOG_FORMAT");
+    assert_code(&run_bounded(start, Duration::from_secs(60)), 0, "start");
+
+    let logs = bare(&bg.run_dir, &["logs", "a"]);
+    assert_code(&logs, 0, "logs a from /");
+    assert!(stdout(&logs).contains("hello-from-a"), "{}", stdout(&logs));
+    let restarted = bare(&bg.run_dir, &["restart", "a"]);
+    assert_code(&restarted, 0, "restart a from /");
+    assert_eq!(stdout(&restarted).trim(), "restarted: a");
+    assert_code(&bare(&bg.run_dir, &["reload"]), 0, "reload from /");
+    let first = bg.daemon_pid();
+    assert_code(
+        &bare(&bg.run_dir, &["restart"]),
+        0,
+        "restart of the daemon from /",
+    );
+    assert_ne!(bg.daemon_pid(), first, "a new daemon");
+    assert_code(&bare(&bg.run_dir, &["stop"]), 0, "stop from /");
+    // No daemon now: the last one's files.
+    let logs = bare(&bg.run_dir, &["logs", "a"]);
+    assert_code(&logs, 0, "logs a of the last daemon");
+    assert!(stdout(&logs).contains("hello-from-a"), "{}", stdout(&logs));
+    // Without the run directory's record, the relative default is all there is: refused.
+    let elsewhere = bg.dir.path().join("other-run");
+    assert_code(
+        &bare(&elsewhere, &["logs", "a"]),
+        2,
+        "logs with no daemon record",
+    );
+}
+
+// 6: status answers during a shutdown; operator commands are busy (75).
+fn status_answers_during_a_shutdown_and_operator_commands_are_busy() {
+    let slow = standin_server("slow", &["--ignore-term"], "<stopTimeout>30</stopTimeout>");
+    let mut daemon = Daemon::start(&registry("", &[slow, idle("b")].concat()));
+    daemon.started_pids(&["slow", "b"]);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_event("component_stopping", "slow");
+    let status = ctl(&daemon, &["status"]);
+    assert_code(&status, 0, "status during a shutdown");
+    let text = stdout(&status);
+    assert_eq!(stderr(&status), "note: supervisor is stopping\n");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("slow") && l.contains("stopping")),
+        "{text}"
+    );
+    let busy = ctl(&daemon, &["start", "b"]);
+    assert_code(&busy, 75, "start ID during a shutdown");
+    assert!(stderr(&busy).contains("shutting down"), "{}", stderr(&busy));
+    // A second signal kills at once.
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0));
+}
+
+// 7, 8, 11: `status ID…`, reasons, a stop on request is not a failure.
+fn status_takes_ids_and_gives_reasons() {
+    let missing = "<server id=\"gone\"><executable>/nonexistent/gone</executable></server>\n";
+    let term = sh(
+        "t",
+        "trap 'exit 143' TERM; while :; do sleep 0.05; done",
+        "",
+    );
+    let mut daemon = Daemon::start(&registry("", &[idle("a"), missing.into(), term].concat()));
+    daemon.started_pids(&["a", "t"]);
+    let run_dir = daemon.run_dir();
+    let two = bare(&run_dir, &["status", "a", "gone"]);
+    assert_code(&two, 0, "status a gone");
+    let lines: Vec<String> = stdout(&two).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3, "header and two rows:\n{}", stdout(&two));
+    assert!(
+        lines[1].starts_with('a') && lines[2].starts_with("gone"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].ends_with("REASON") && lines[2].contains("execve"),
+        "{lines:?}"
+    );
+    let unknown = bare(&run_dir, &["status", "gnoe"]);
+    assert_code(&unknown, 1, "status of an unknown id");
+    assert!(
+        stderr(&unknown).contains("(known: gone, "),
+        "{}",
+        stderr(&unknown)
+    );
+
+    assert_code(&bare(&run_dir, &["stop", "t"]), 0, "stop t");
+    let t = row(&rows(&run_dir), "t");
+    assert_eq!(t["state"], "stopped", "{t}");
+    assert_eq!(t["last_exit"]["code"], 143, "{t}");
+    assert_eq!(t["reason"], "stopped by the operator", "{t}");
+    let running = row(&rows(&run_dir), "a");
+    assert!(
+        running["reason"].is_null(),
+        "a running component has no reason: {running}"
+    );
+}
+
+// 9: --json everywhere, errors included; success lines; unknown ids list the known ones.
+fn json_on_every_verb_errors_included() {
+    let later = standin_server("later", &[], "<autostart>false</autostart>");
+    let bg = Background::new(&registry(LOG, &[idle("a"), later].concat()));
+    let none = bare(&bg.run_dir, &["status", "--json"]);
+    assert_code(&none, 3, "status --json, no daemon");
+    assert_eq!(json_of(&none)["exit"], 3, "{}", stdout(&none));
+    assert!(json_of(&none)["error"].is_string());
+
+    let started = bg.cli(&["start", "--json"]);
+    assert_code(&started, 0, "start --json");
+    assert_eq!(json_of(&started)["started"], true);
+    let later = bare(&bg.run_dir, &["start", "later", "--json"]);
+    assert_code(&later, 0, "start later --json");
+    assert_eq!(json_of(&later)["started"], serde_json::json!(["later"]));
+    let stopped = bare(&bg.run_dir, &["stop", "later"]);
+    assert_eq!(stdout(&stopped).trim(), "stopped: later");
+    let unknown = bare(&bg.run_dir, &["start", "latr", "--json"]);
+    assert_code(&unknown, 1, "start of an unknown id");
+    let error = json_of(&unknown);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("(known: later, a)")),
+        "{error}"
+    );
+    let reload = bare(&bg.run_dir, &["reload", "--json"]);
+    assert_code(&reload, 0, "reload --json");
+    assert_eq!(json_of(&reload)["unchanged"], 2, "{}", stdout(&reload));
+    let stop = bare(&bg.run_dir, &["stop", "--json"]);
+    assert_eq!(json_of(&stop)["stopped"], true, "{}", stdout(&stop));
+}
+
+// 10: usage errors are 64, not the registry's 2.
+fn usage_errors_exit_64_and_the_version_names_the_commit() {
+    let run_dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["bogus"][..],
+        &["status", "--bogus"],
+        &["signal", "a"],
+        &["start", "--timeout", "x"],
+    ] {
+        assert_code(&bare(run_dir.path(), args), 64, &format!("{args:?}"));
+    }
+    let help = bare(run_dir.path(), &["--help"]);
+    assert_code(&help, 0, "--help");
+    let version = bare(run_dir.path(), &["--version"]);
+    assert_code(&version, 0, "--version");
+    let text = stdout(&version);
+    let words: Vec<&str> = text
+        .split([' ', '(', ')'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert!(words.len() >= 4, "supervisor VERSION (COMMIT DATE): {text}");
+    let date = words[3].trim();
+    assert!(
+        date.len() == 10 && date.as_bytes()[4] == b'-',
+        "a date: {text}"
+    );
+}
+
+// 11: reload waits for readiness like `restart ID`, and reports what did not start.
+fn reload_waits_until_what_it_restarted_is_ready() {
+    let port = free_port().to_string();
+    let server = |variable: &str| {
+        let settings = format!(
+            "<environment><variable name=\"V\">{variable}</variable></environment>\
+             <readiness tcp=\"127.0.0.1:{port}\" timeout=\"20\"/>"
+        );
+        standin_server("web", &["--port", &port, "--listen-after", "1"], &settings)
+    };
+    let mut daemon = Daemon::start(&registry("", &server("1")));
+    let first = daemon.started_pid("web");
+    daemon.wait_event("component_ready", "web");
+    std::fs::write(&daemon.registry, registry("", &server("2"))).expect("rewrite");
+    let begun = Instant::now();
+    let reload = ctl(&daemon, &["reload"]);
+    let took = begun.elapsed();
+    assert_code(&reload, 0, "reload of a changed component");
+    assert!(
+        took >= Duration::from_millis(900),
+        "reload returned in {took:?}, before ready"
+    );
+    let web = row(&rows(&daemon.run_dir()), "web");
+    assert_eq!(web["state"], "running", "ready when reload returns: {web}");
+    assert_ne!(web["pid"], first, "a new process: {web}");
+
+    // --no-wait: answered at once, the new process not ready yet (the same change, back).
+    std::fs::write(&daemon.registry, registry("", &server("1"))).expect("rewrite");
+    assert_code(
+        &ctl(&daemon, &["reload", "--no-wait"]),
+        0,
+        "reload --no-wait",
+    );
+    let web = row(&rows(&daemon.run_dir()), "web");
+    assert_ne!(web["state"], "running", "not waited for: {web}");
+
+    // A changed component that cannot start: exit 1, named with its error.
+    let broken = "<server id=\"web\"><executable>/nonexistent/web</executable></server>";
+    std::fs::write(&daemon.registry, registry("", broken)).expect("rewrite");
+    let reload = ctl(&daemon, &["reload", "--timeout", "2"]);
+    assert_code(&reload, 1, "reload to a component that cannot start");
+    assert!(
+        stderr(&reload).contains("`web` did not start"),
+        "{}",
+        stderr(&reload)
+    );
+    assert!(
+        stdout(&reload).contains("changed: web"),
+        "{}",
+        stdout(&reload)
+    );
+}
+
+// 4: `<config>` keys applied live are named `applied`; the others `needs restart`.
+fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
+    let mut daemon = Daemon::start(&registry("", &idle("a")));
+    daemon.started_pid("a");
+    let head = "<config><tracestatsinterval>1</tracestatsinterval><tracelevel>3</tracelevel>\
+                <logRetentionDays>3</logRetentionDays></config>";
+    std::fs::write(&daemon.registry, registry(head, &idle("a"))).expect("rewrite");
+    assert_eq!(daemon.count("stats"), 0, "no stats before the reload");
+    let reload = ctl(&daemon, &["reload"]);
+    assert_code(&reload, 0, "reload");
+    let text = stdout(&reload);
+    assert!(
+        text.lines()
+            .any(|l| l == "applied: tracelevel tracestatsinterval"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l == "needs restart: logRetentionDays"),
+        "{text}"
+    );
+    let event = daemon.wait_any("config_reloaded");
+    assert_eq!(
+        event["applied"],
+        serde_json::json!(["tracelevel", "tracestatsinterval"]),
+        "{event}"
+    );
+    daemon.wait_event("stats", "a");
+}
+
+// The `signal` verb.
+fn signal_reaches_the_process_group_of_running_components() {
+    let later = standin_server("later", &[], "<autostart>false</autostart>");
+    let mut daemon = Daemon::start(&registry("", &[idle("a"), later].concat()));
+    let pid = daemon.started_pid("a");
+    let run_dir = daemon.run_dir();
+    let sent = bare(&run_dir, &["signal", "a", "TERM"]);
+    assert_code(&sent, 0, "signal a TERM");
+    assert_eq!(stdout(&sent).trim(), "sent TERM to a");
+    let exited = daemon.wait_event("component_exited", "a");
+    assert_eq!(exited["signal"], 15, "{exited}");
+    wait_row(&run_dir, "a", |row| {
+        row["state"] == "running" && row["pid"].as_u64() != Some(u64::from(pid))
+    });
+    let refused = bare(&run_dir, &["signal", "later", "HUP"]);
+    assert_code(&refused, 1, "signal to a stopped component");
+    assert!(
+        stderr(&refused).contains("`later` is not running"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_code(
+        &bare(&run_dir, &["signal", "nope", "HUP"]),
+        1,
+        "signal to an unknown id",
+    );
+    assert_code(
+        &bare(&run_dir, &["signal", "a", "BOGUS"]),
+        64,
+        "an unknown signal",
+    );
+}
+
+/// The verbs `--help` lists (the first word of each line of its `Commands:` section).
+fn help_verbs() -> Vec<String> {
+    let help = stdout(&bare(Path::new("/nonexistent"), &["--help"]));
+    let commands = help.split("Commands:").nth(1).expect("a Commands: section");
+    commands
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|verb| *verb != "help")
+        .map(String::from)
+        .collect()
+}
+
+fn the_readme_table_has_the_verbs_of_help() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let using = readme
+        .split("## Using it")
+        .nth(1)
+        .expect("a Using it section");
+    let mut table: Vec<String> = Vec::new();
+    for line in using
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+    {
+        let Some(command) = line.strip_prefix("| `supervisor ") else {
+            continue;
+        };
+        let verbs = command.split([' ', '`']).next().unwrap_or_default();
+        table.extend(verbs.split("\\|").map(String::from));
+    }
+    table.sort();
+    table.dedup();
+    let mut help = help_verbs();
+    help.sort();
+    assert_eq!(table, help, "the README's verb table and --help");
+}
+
+fn completions_and_man_page_match_the_checked_in_copies() {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("doc");
+    let generated = |args: &[&str]| {
+        let output = bare(Path::new("/nonexistent"), args);
+        assert_code(&output, 0, &format!("{args:?}"));
+        output.stdout
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let file = doc.join(format!("completions/supervisor.{shell}"));
+        let kept = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(
+            generated(&["completions", shell]) == kept,
+            "{} drifted from `supervisor completions {shell}`: regenerate it (README)",
+            file.display()
+        );
+    }
+    let page = std::fs::read(doc.join("supervisor.1")).expect("doc/supervisor.1");
+    assert!(
+        generated(&["manpage"]) == page,
+        "doc/supervisor.1 drifted: regenerate it (README)"
+    );
+}
