@@ -20,14 +20,16 @@ use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
+use crate::cli::LogFormat;
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
 use crate::control::{server, ControlRequest};
+use crate::guardian::Guardian;
 use crate::logfile::DailyLog;
 use crate::registry::{self, Registry};
 use crate::rundir::RunDir;
 use crate::signals::{self, DaemonSignal};
 use crate::status;
-use crate::{http, limits, sdnotify};
+use crate::{http, limits, logging, sdnotify};
 
 /// Exit code after an orderly shutdown.
 pub const EXIT_OK: i32 = 0;
@@ -57,7 +59,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         .context("cannot read the children journal")?
     {
         tracing::warn!(
-            event = "leftover_killed",
+            event = events::LEFTOVER_KILLED,
             pid,
             "killed a process left by a previous daemon"
         );
@@ -68,7 +70,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             let occupied = cgroups.kill_leftovers();
             if occupied > 0 {
                 tracing::warn!(
-                    event = "leftover_killed",
+                    event = events::LEFTOVER_KILLED,
                     cgroups = occupied,
                     "killed what a previous daemon left in its components' cgroups"
                 );
@@ -106,6 +108,15 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     }
     let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit)
         .context("cannot start the journal")?;
+    let json = logging::format_in_use() != Some(LogFormat::Text);
+    let guardian = Guardian::prepare(cgroups.as_ref(), run_dir.journal(), json);
+    let (table, guarded) = match guardian.start(&table) {
+        Ok((_, end)) => (table.without_parent_death(), Some(end)),
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot start the guardian: the children die with the daemon, their descendants may not");
+            (table, None)
+        }
+    };
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let runtime = Runtime {
@@ -123,6 +134,9 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         });
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
+        if let Some(end) = guarded {
+            actix::spawn(guardian.clone().keep(table.clone(), end));
+        }
         if let Some(listener) = http {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .context("cannot serve the HTTP endpoint")?;
@@ -136,6 +150,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     if let Some(cgroups) = cgroups {
         cgroups.remove();
     }
+    guardian.release();
     run_dir.clean_up();
     Ok(code)
 }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod control;
 pub mod daemon;
+pub mod guardian;
 pub mod http;
 pub mod limits;
 pub mod logfile;

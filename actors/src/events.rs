@@ -49,3 +49,13 @@ pub const ORPHAN_REAPED: &str = "orphan_reaped";
 pub const REAP_FAILED: &str = "reap_failed";
 /// A message arrived that the receiver's state does not expect; it was ignored.
 pub const UNEXPECTED_MESSAGE: &str = "unexpected_message";
+/// A daemon killed what a previous one (or, as `by: "guardian"`, the daemon that just died)
+/// left running; `pid` or `cgroups`.
+pub const LEFTOVER_KILLED: &str = "leftover_killed";
+/// The guardian that takes the tree down with the daemon runs; `pid`, `reach`.
+pub const GUARDIAN_STARTED: &str = "guardian_started";
+/// The guardian ended while the daemon runs (someone killed it); a new one is started;
+/// `pid`, `code` or `signal`.
+pub const GUARDIAN_EXITED: &str = "guardian_exited";
+/// The daemon's own log could not keep up and dropped lines; `lines`, `bytes`.
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped";

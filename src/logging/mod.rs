@@ -5,6 +5,7 @@ mod json;
 mod queue;
 
 use std::io::{self, IsTerminal};
+use std::sync::OnceLock;
 
 use tracing::level_filters::LevelFilter;
 
@@ -30,6 +31,14 @@ pub fn level(trace_level: u8) -> LevelFilter {
     }
 }
 
+/// The format the log was started with (the daemon's helpers write theirs alike).
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The format [`init`] installed, if it ran.
+pub fn format_in_use() -> Option<LogFormat> {
+    FORMAT.get().copied()
+}
+
 /// Installs the global subscriber, writing to `file` or else to stderr through a writer thread
 /// (see [`queue`]). Keep the guard until the process exits: dropping it writes what is queued.
 pub fn init(
@@ -37,6 +46,7 @@ pub fn init(
     level: LevelFilter,
     file: Option<DailyLog>,
 ) -> io::Result<queue::FlushOnDrop> {
+    let _ = FORMAT.set(format);
     let ansi = file.is_none() && format == LogFormat::Text && io::stderr().is_terminal();
     let (writer, guard) = match file {
         Some(file) => queue::start(file)?,

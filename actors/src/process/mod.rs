@@ -18,4 +18,4 @@ pub use journal::{Journal, Record};
 pub use spawn::{Launch, SpawnError};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
-pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};
+pub use table::{Child, ChildNamespace, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

@@ -77,7 +77,8 @@ pub struct ChildPlan<'a> {
     pub credentials: Option<&'a Credentials>,
     /// The open-file limit to give the child instead of the daemon's, if any.
     pub file_limit: Option<FileLimit>,
-    /// The daemon's pid: the child gives up if its parent is already someone else.
+    /// The daemon's pid: the child arms the parent-death signal and gives up if its parent is
+    /// already someone else; 0 when a guardian takes the tree down instead (no signal).
     pub parent: libc::pid_t,
 }
 
