@@ -753,13 +753,20 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     };
     assert_eq!(proc_stat(grandchild).map(|s| s.pgid), Some(a));
 
+    // Nothing takes the tree down: the guardian was killed first (root can), then the daemon.
+    let guardian = daemon
+        .events()
+        .iter()
+        .find(|e| e["event"] == "guardian_started")
+        .map(pid_of);
+    kill(guardian.expect("a guardian runs"), Signal::SIGKILL);
+    daemon.wait_any("guardian_exited");
     daemon.signal(Signal::SIGKILL);
     assert_eq!(daemon.wait_exit(), None, "killed by a signal");
-    eventually("a dies with the daemon (parent-death signal)", || !alive(a));
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        alive(grandchild),
-        "the grandchild {grandchild} survives its parent (the premise of this test)"
+        alive(a) && alive(grandchild),
+        "a and its grandchild {grandchild} survive the daemon (the premise of this test)"
     );
 
     let mut second = daemon.successor();
@@ -777,6 +784,7 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     );
     let a2 = second.started_pid("a");
     assert_ne!(a2, a);
+    assert!(!alive(a), "a (a running recorded leader) is a leftover too");
     assert_eq!(second.stop(), Some(0));
     assert!(!alive(grandchild));
 }

@@ -10,7 +10,9 @@ mod placed;
 mod chaos;
 mod component_update;
 mod control;
+mod crash_safety;
 mod faults;
+mod guardian;
 mod hostile;
 mod interleavings;
 mod operations;
@@ -32,7 +34,9 @@ fn main() -> std::process::ExitCode {
         ("chaos", chaos::TESTS),
         ("component_update", component_update::TESTS),
         ("control", control::TESTS),
+        ("crash_safety", crash_safety::TESTS),
         ("faults", faults::TESTS),
+        ("guardian", guardian::TESTS),
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),
         ("operations", operations::TESTS),
