@@ -17,6 +17,7 @@ mod hostile;
 mod interleavings;
 mod operations;
 mod output;
+mod privileges;
 mod processes;
 mod properties;
 mod readiness;
@@ -41,6 +42,7 @@ fn main() -> std::process::ExitCode {
         ("interleavings", interleavings::TESTS),
         ("operations", operations::TESTS),
         ("output", output::TESTS),
+        ("privileges", privileges::TESTS),
         ("processes", processes::TESTS),
         ("properties", properties::TESTS),
         ("readiness", readiness::TESTS),
