@@ -52,7 +52,7 @@ pub const UNEXPECTED_MESSAGE: &str = "unexpected_message";
 /// A daemon killed what a previous one (or, as `by: "guardian"`, the daemon that just died)
 /// left running; `pid` or `cgroups`.
 pub const LEFTOVER_KILLED: &str = "leftover_killed";
-/// The guardian that takes the tree down with the daemon runs; `pid`, `reach`.
+/// The guardian that takes the tree down with the daemon runs; `pid`, `reach`, `cgroup`.
 pub const GUARDIAN_STARTED: &str = "guardian_started";
 /// The guardian ended while the daemon runs (someone killed it); a new one is started;
 /// `pid`, `code` or `signal`.

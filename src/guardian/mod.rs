@@ -157,10 +157,15 @@ impl Guardian {
             pipe: writer.into(),
             pid,
         });
+        let cgroup = match &self.reach {
+            Reach::Cgroup(base) => Some(base.display().to_string()),
+            Reach::Namespace | Reach::Groups => None,
+        };
         tracing::info!(
             event = events::GUARDIAN_STARTED,
             pid,
             reach = self.reach.name(),
+            cgroup,
             "the guardian runs: the tree dies with the daemon"
         );
         Ok((pid, end))

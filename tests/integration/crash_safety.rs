@@ -190,8 +190,31 @@ fn a_reaped_childs_record_leaves_the_journal_at_once() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// Item 8: an orderly shutdown removes the daemon's cgroups, also when the last thing its kill
+/// reached (a `setsid` escaper, killed as its component's leader was reaped) is still dying as
+/// the daemon exits. Ten shutdowns in a row, none leaves a cgroup.
+fn orderly_shutdowns_leave_no_cgroup_behind() {
+    testkit::skip::require_root("to use cgroup2");
+    let escaper = r#"<server id="e"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>setsid sleep 3100 &amp; exec sleep 3101</argument></arguments></server>"#;
+    for run in 1..=10 {
+        let mut daemon = Daemon::start(&registry("", escaper));
+        let guardian = daemon.wait_any("guardian_started");
+        if guardian["reach"] != "cgroup" {
+            skip!("no writable cgroup2 hierarchy");
+        }
+        let base = guardian["cgroup"].as_str().expect("the cgroup").to_string();
+        daemon.started_pid("e");
+        assert_eq!(daemon.stop(), Some(0));
+        assert!(
+            !std::path::Path::new(&base).exists(),
+            "shutdown {run} left {base} behind"
+        );
+    }
+}
+
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_recycled_pid_names_a_stranger_whose_group_is_spared,
     a_reaped_childs_record_leaves_the_journal_at_once,
+    orderly_shutdowns_leave_no_cgroup_behind,
 ];
