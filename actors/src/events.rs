@@ -59,3 +59,8 @@ pub const GUARDIAN_STARTED: &str = "guardian_started";
 pub const GUARDIAN_EXITED: &str = "guardian_exited";
 /// The daemon's own log could not keep up and dropped lines; `lines`, `bytes`.
 pub const LOG_LINES_DROPPED: &str = "log_lines_dropped";
+/// A component's output file cannot be written (at most once a minute per file); `file`,
+/// `error`, `lost` (lines since the last warning).
+pub const OUTPUT_WRITE_FAILED: &str = "output_write_failed";
+/// A component's output file that failed is written again; `file`, `lost` (lines in all).
+pub const OUTPUT_WRITE_RESUMED: &str = "output_write_resumed";

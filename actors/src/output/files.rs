@@ -9,11 +9,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::dates;
+use super::failing::Failures;
 
 /// A line for a component's file.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct FileLine {
     pub keep: u32,
     /// The already formatted bytes (stamp, stream, line, newline).
     pub bytes: Vec<u8>,
+    /// The queue's byte budget these bytes hold until the line is written (or given up).
+    pub budget: OwnedSemaphorePermit,
 }
 
 struct OpenFile {
@@ -44,14 +47,25 @@ pub fn run(
     retention_days: Option<u32>,
 ) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
+    let mut failures = Failures::default();
     while let Some(line) = lines.blocking_recv() {
         if reopen.swap(false, Ordering::AcqRel) {
             open.clear();
         }
-        if let Err(error) = write(&mut open, &line, retention_days) {
-            tracing::warn!(file = %line.template.display(), error = %error, "cannot write component output");
-            open.remove(&line.template);
+        let now = Instant::now();
+        if failures.resting(&line.template, now) {
+            continue;
         }
+        match write(&mut open, &line, retention_days) {
+            Ok(()) => failures.written(&line.template),
+            Err(error) => {
+                failures.failed(&line.template, &error, now);
+                // Reopened (and pruned) by the next try, a second from now: not per line.
+                open.remove(&line.template);
+            }
+        }
+        // Its bytes leave the queue's budget with it.
+        drop(line.budget);
     }
 }
 
@@ -182,11 +196,13 @@ mod tests {
     use super::*;
 
     fn line(template: &Path, max_size: Option<u64>, keep: u32, text: &str) -> FileLine {
+        let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(1 << 20));
         FileLine {
             template: template.to_path_buf(),
             max_size,
             keep,
             bytes: format_line(false, "stdout", text.as_bytes()),
+            budget: budget.try_acquire_many_owned(64).unwrap(),
         }
     }
 

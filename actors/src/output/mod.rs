@@ -2,11 +2,14 @@
 //! sends each line to the daemon's log (`component_output`) and to the component's file.
 //!
 //! Reading runs on the actor thread as async tasks, one per pipe, independent of the component
-//! actor so that a restart never cuts a pipe short. Files are written by one thread behind a
-//! bounded queue: with `overflow="block"` a full queue stops the reading and the child is held
-//! back by its full pipe; with `overflow="drop"` lines are dropped and counted.
+//! actor so that a restart never cuts a pipe short; a reader holds at most one read
+//! ([`READ_CHUNK`]) and one partial line ([`lines::MAX_LINE`]) at a time. Files are written by one
+//! thread behind a queue bounded in lines and in bytes ([`QUEUE_BYTES`]): with
+//! `overflow="block"` a full queue stops the reading and the child is held back by its full
+//! pipe; with `overflow="drop"` lines are dropped and counted (lines and bytes).
 
 pub mod dates;
+mod failing;
 mod files;
 mod lines;
 
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::net::unix::pipe;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::events;
 use crate::process::{Captured, Stream};
@@ -28,27 +31,41 @@ use lines::LineSplitter;
 
 /// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
 const QUEUE_LINES: usize = 1024;
+/// Bytes queued for the file thread before `block` holds the readers back (or `drop` drops).
+pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// How much of a pipe is read at once.
-const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 64 * 1024;
 /// At most one `output_dropped` event per component this often.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The handle to the file thread. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputService {
-    files: mpsc::Sender<FileLine>,
+    files: FileQueue,
     reopen: Arc<AtomicBool>,
+}
+
+/// The queue to the file thread: a channel bounded in lines, and permits for its bytes (a line
+/// holds its bytes' permits until the file thread is done with it).
+#[derive(Clone)]
+struct FileQueue {
+    lines: mpsc::Sender<FileLine>,
+    bytes: Arc<Semaphore>,
 }
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
     pub fn start(retention_days: Option<u32>) -> std::io::Result<Self> {
-        let (files, lines) = mpsc::channel(QUEUE_LINES);
+        let (sender, lines) = mpsc::channel(QUEUE_LINES);
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
         std::thread::Builder::new()
             .name("output-files".into())
             .spawn(move || files::run(lines, flag, retention_days))?;
+        let files = FileQueue {
+            lines: sender,
+            bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
+        };
         Ok(OutputService { files, reopen })
     }
 
@@ -174,19 +191,21 @@ struct Target {
     group: String,
     pid: u32,
     settings: OutputSettings,
-    files: mpsc::Sender<FileLine>,
+    files: FileQueue,
 }
 
-/// Counts dropped lines and reports them at most once a second.
+/// Counts dropped lines (and their bytes) and reports them at most once a second.
 #[derive(Default)]
 struct Drops {
     unreported: u64,
+    bytes: u64,
     last_report: Option<Instant>,
 }
 
 impl Drops {
-    fn count(&mut self, target: &Target) {
+    fn count(&mut self, target: &Target, bytes: usize) {
         self.unreported += 1;
+        self.bytes += bytes as u64;
         if self
             .last_report
             .is_none_or(|at| at.elapsed() >= DROP_REPORT_INTERVAL)
@@ -202,9 +221,14 @@ impl Drops {
                 component = %target.component,
                 group = %target.group,
                 dropped = self.unreported,
-                "dropped {} lines of {}'s output", self.unreported, target.component
+                bytes = self.bytes,
+                "dropped {} lines ({} bytes) of {}'s output",
+                self.unreported,
+                self.bytes,
+                target.component
             );
             self.unreported = 0;
+            self.bytes = 0;
             self.last_report = Some(Instant::now());
         }
     }
@@ -260,21 +284,30 @@ async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], 
     let Some((template, max_size, keep)) = &settings.file else {
         return;
     };
+    let bytes = files::format_line(settings.timestamps, stream.name(), line);
+    let cost = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    let files = &target.files;
+    let permit = match settings.overflow {
+        Overflow::Block => Arc::clone(&files.bytes).acquire_many_owned(cost).await.ok(),
+        Overflow::Drop => Arc::clone(&files.bytes).try_acquire_many_owned(cost).ok(),
+    };
+    let Some(permit) = permit else {
+        drops.count(target, bytes.len());
+        return;
+    };
     let command = FileLine {
         template: template.clone(),
         max_size: *max_size,
         keep: *keep,
-        bytes: files::format_line(settings.timestamps, stream.name(), line),
+        bytes,
+        budget: permit,
     };
-    match settings.overflow {
-        Overflow::Block => {
-            let _ = target.files.send(command).await;
-        }
-        Overflow::Drop => {
-            if target.files.try_send(command).is_err() {
-                drops.count(target);
-            }
-        }
+    let sent = match settings.overflow {
+        Overflow::Block => files.lines.send(command).await.map_err(|e| e.0),
+        Overflow::Drop => files.lines.try_send(command).map_err(|e| e.into_inner()),
+    };
+    if let Err(command) = sent {
+        drops.count(target, command.bytes.len());
     }
 }
 
