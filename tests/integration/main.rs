@@ -23,6 +23,7 @@ mod properties;
 mod readiness;
 mod registry_errors;
 mod registry_reads;
+mod resources;
 mod supervision;
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         ("readiness", readiness::TESTS),
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
+        ("resources", resources::TESTS),
         ("supervision", supervision::TESTS),
     ])
 }

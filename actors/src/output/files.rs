@@ -9,12 +9,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::dates;
-use super::failing::Failures;
+use super::failing::{self, Failures};
 
 /// A line for a component's file.
 #[derive(Debug)]
@@ -38,21 +38,22 @@ struct OpenFile {
     day: u64,
 }
 
-/// Runs the file thread until every sender is gone. `reopen` set means: close every file
+/// Runs the file thread until every sender is gone; `failures` keeps the account of the files
+/// that cannot be written. `reopen` set means: close every file
 /// before the next line (after logrotate) — a flag, not a queued command, so a full queue
 /// cannot delay or lose it.
 pub fn run(
     mut lines: mpsc::Receiver<FileLine>,
     reopen: Arc<AtomicBool>,
     retention_days: Option<u32>,
+    mut failures: Failures,
 ) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
-    let mut failures = Failures::default();
     while let Some(line) = lines.blocking_recv() {
         if reopen.swap(false, Ordering::AcqRel) {
             open.clear();
         }
-        let now = Instant::now();
+        let now = failing::now();
         if failures.resting(&line.template, now) {
             continue;
         }

@@ -14,7 +14,7 @@ mod files;
 mod lines;
 
 use std::io::PipeReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::events;
 use crate::process::{Captured, Stream};
 use crate::spec::{OutputSpec, Overflow};
+use failing::{Failures, Rest, Rests};
 pub use files::dated;
 use files::FileLine;
 use lines::LineSplitter;
@@ -51,6 +52,8 @@ pub struct OutputService {
 struct FileQueue {
     lines: mpsc::Sender<FileLine>,
     bytes: Arc<Semaphore>,
+    /// Which files rest after a failed write: their lines go no further than the reader.
+    rests: Arc<Rests>,
 }
 
 impl OutputService {
@@ -59,12 +62,15 @@ impl OutputService {
         let (sender, lines) = mpsc::channel(QUEUE_LINES);
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
+        let rests = Arc::new(Rests::default());
+        let failures = Failures::new(Arc::clone(&rests));
         std::thread::Builder::new()
             .name("output-files".into())
-            .spawn(move || files::run(lines, flag, retention_days))?;
+            .spawn(move || files::run(lines, flag, retention_days, failures))?;
         let files = FileQueue {
             lines: sender,
             bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            rests,
         };
         Ok(OutputService { files, reopen })
     }
@@ -185,6 +191,26 @@ impl View {
     }
 }
 
+/// The rest of the file a reader writes to, looked up again when its template changes.
+#[derive(Default)]
+struct FileRest(Option<(PathBuf, Arc<Rest>)>);
+
+impl FileRest {
+    /// Whether `template`'s file rests now (the line is dropped and counted there).
+    fn skip(&mut self, template: &Path, rests: &Rests) -> bool {
+        let rest = match &self.0 {
+            Some((known, rest)) if known == template => rest,
+            _ => {
+                &self
+                    .0
+                    .insert((template.to_path_buf(), rests.of(template)))
+                    .1
+            }
+        };
+        rest.skip(failing::now())
+    }
+}
+
 /// Where one process's lines go.
 struct Target {
     component: String,
@@ -241,6 +267,7 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
     let mut splitter = LineSplitter::default();
     let mut drops = Drops::default();
     let mut view = target.settings.snapshot();
+    let mut rest = FileRest::default();
     let mut lines = Vec::new();
     'pipe: while pipe.readable().await.is_ok() {
         // The buffer exists only while output flows: an idle component costs no memory.
@@ -253,7 +280,8 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
                 Ok(_) => {
                     splitter.push(&buffer, |line| lines.push(line.to_vec()));
                     for line in lines.drain(..) {
-                        deliver(&target, &mut view, stream, &line, &mut drops).await;
+                        let state = (&mut view, &mut rest, &mut drops);
+                        deliver(&target, state, stream, &line).await;
                     }
                     // A flooding child must not starve the other actors on this thread.
                     tokio::task::yield_now().await;
@@ -264,12 +292,16 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
         }
     }
     if let Some(last) = splitter.finish() {
-        deliver(&target, &mut view, stream, &last, &mut drops).await;
+        deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;
     }
     drops.report(&target);
 }
 
-async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], drops: &mut Drops) {
+/// A reader's state across lines: its settings, its file's rest and its drops.
+type ReaderState<'a> = (&'a mut View, &'a mut FileRest, &'a mut Drops);
+
+async fn deliver(target: &Target, state: ReaderState<'_>, stream: Stream, line: &[u8]) {
+    let (view, rest, drops) = state;
     let settings = view.refresh(&target.settings);
     if settings.log {
         tracing::info!(
@@ -284,9 +316,12 @@ async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], 
     let Some((template, max_size, keep)) = &settings.file else {
         return;
     };
+    let files = &target.files;
+    if rest.skip(template, &files.rests) {
+        return;
+    }
     let bytes = files::format_line(settings.timestamps, stream.name(), line);
     let cost = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    let files = &target.files;
     let permit = match settings.overflow {
         Overflow::Block => Arc::clone(&files.bytes).acquire_many_owned(cost).await.ok(),
         Overflow::Drop => Arc::clone(&files.bytes).try_acquire_many_owned(cost).ok(),
