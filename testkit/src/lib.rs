@@ -16,6 +16,7 @@ pub mod procfs;
 pub mod programs;
 pub mod registry;
 pub mod skip;
+pub mod soak;
 
 use std::time::Duration;
 

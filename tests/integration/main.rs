@@ -24,6 +24,7 @@ mod readiness;
 mod registry_errors;
 mod registry_reads;
 mod resources;
+mod soak;
 mod supervision;
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
         ("resources", resources::TESTS),
+        ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
     ])
 }
