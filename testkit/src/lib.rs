@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod events;
+pub mod floods;
 pub mod harness;
 pub mod lean;
 pub mod procfs;
