@@ -77,7 +77,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
             }
         }
         None => tracing::info!(
-            "no writable cgroup2 hierarchy: components are tracked by process group only"
+            "no writable cgroup2 hierarchy: a component's stop reaches its process group only"
         ),
     }
     run_dir.write_pid()?;

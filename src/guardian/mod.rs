@@ -108,11 +108,6 @@ impl Guardian {
         }
     }
 
-    /// What this daemon's guardians reach.
-    pub fn reach(&self) -> &Reach {
-        &self.reach
-    }
-
     /// Starts a guardian (through `table`, which reaps it); returns its pid and what tells of
     /// its end. With reach `Namespace` it is the first process of a new PID namespace, its
     /// init, and `table` spawns the children into that namespace from then on.
@@ -171,8 +166,7 @@ impl Guardian {
         Ok((pid, end))
     }
 
-    /// Starts a new guardian each time the running one ends, until the daemon exits (run it on
-    /// the thread that spawns the children).
+    /// Starts a new guardian each time the running one ends, until the daemon exits.
     pub async fn keep(self, table: ProcessTable, mut end: oneshot::Receiver<ExitStatus>) {
         while let Ok(status) = (&mut end).await {
             let (code, signal) = match status {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::{daemon_command, eventually, kill, registry, standin_server, Daemon};
+use crate::{daemon_command, eventually, kill, registry, Daemon};
 
 /// A component printing 16 KiB lines of control bytes (each a ~98 KB JSON line) at full speed.
 const CONTROL_FLOOD: &str = r#"<server id="flood"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>exec yes "$(head -c 16383 /dev/zero | tr '\0' '\1')"</argument></arguments></server>"#;
@@ -141,14 +141,14 @@ pub struct FullDisk {
     pub starts: usize,
 }
 
-/// A component flooding 100-byte lines into a file on a full 256 KiB tmpfs (at `disk`, in
+/// A component flooding 100-byte lines (`yes`) into a file on a full 256 KiB tmpfs (at `disk`, in
 /// `dir`), watched for `window`; then space returns.
 pub fn full_disk(dir: tempfile::TempDir, disk: &SmallDisk, window: Duration) -> FullDisk {
     let filler = disk.fill();
-    let server = standin_server(
-        "chatty",
-        &["--flood", "2000000000", "--line-bytes", "100"],
-        r#"<output file="logs/{id}.log" log="false" timestamps="false" overflow="drop"/>"#,
+    // `yes`: a flood that never ends, whatever the machine's speed.
+    let server = format!(
+        r#"<server id="chatty"><executable>yes</executable><arguments><argument>{}</argument></arguments><output file="logs/{{id}}.log" log="false" timestamps="false" overflow="drop"/></server>"#,
+        "x".repeat(99)
     );
     let mut daemon = Daemon::start_in(dir, &registry("", &server));
     daemon.started_pid("chatty");

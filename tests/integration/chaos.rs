@@ -1178,16 +1178,7 @@ fn a_successor_kills_only_what_a_killed_daemon_left_running() {
         .filter_map(|(id, &pid)| grandchild_of(id, pid))
         .collect();
 
-    // Nothing takes the tree down: the guardian is killed first (root can), then the daemon.
-    let guardian = daemon
-        .events()
-        .iter()
-        .find(|e| e["event"] == "guardian_started")
-        .map(pid_of);
-    kill(guardian.expect("a guardian runs"), Signal::SIGKILL);
-    daemon.wait_any("guardian_exited");
-    kill(daemon.pid(), Signal::SIGKILL);
-    assert_eq!(daemon.wait_exit(), None, "the daemon died by a signal");
+    daemon.kill_with_its_guardian();
     let left: BTreeSet<u32> = grandchildren.iter().chain(&pids).copied().collect();
     assert!(
         left.iter().all(|&pid| alive(pid)),

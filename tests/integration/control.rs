@@ -753,16 +753,7 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     };
     assert_eq!(proc_stat(grandchild).map(|s| s.pgid), Some(a));
 
-    // Nothing takes the tree down: the guardian was killed first (root can), then the daemon.
-    let guardian = daemon
-        .events()
-        .iter()
-        .find(|e| e["event"] == "guardian_started")
-        .map(pid_of);
-    kill(guardian.expect("a guardian runs"), Signal::SIGKILL);
-    daemon.wait_any("guardian_exited");
-    daemon.signal(Signal::SIGKILL);
-    assert_eq!(daemon.wait_exit(), None, "killed by a signal");
+    daemon.kill_with_its_guardian();
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         alive(a) && alive(grandchild),

@@ -19,23 +19,16 @@ const FAMILY: &str = r#"<server id="family"><executable>/bin/sh</executable><arg
 /// The sleeps of [`FAMILY`].
 const SLEEPS: [&str; 4] = ["3000", "3001", "3002", "3003"];
 
-/// `root` and every process below it (zombies left out).
-fn descendants(root: u32) -> Vec<ProcStat> {
-    let all = processes();
-    let mut found: Vec<ProcStat> = all.iter().filter(|p| p.pid == root).copied().collect();
-    let mut index = 0;
-    while index < found.len() {
-        let parent = found[index].pid;
-        found.extend(all.iter().filter(|p| p.ppid == parent && p.pid != root));
-        index += 1;
-    }
+/// `root` and every process below it, zombies left out.
+fn live_descendants(root: u32) -> Vec<ProcStat> {
+    let mut found = descendants(root);
     found.retain(|p| p.state != 'Z');
     found
 }
 
 /// The `sleep N` of [`FAMILY`] below `root`, by its argument.
 fn sleep_below(root: u32, argument: &str) -> Option<u32> {
-    descendants(root)
+    live_descendants(root)
         .into_iter()
         .find(|p| proc_args(p.pid) == ["sleep", argument])
         .map(|p| p.pid)
@@ -64,7 +57,7 @@ fn whole_tree(daemon: &mut Daemon, reach: &str) -> (Vec<u32>, Value) {
     eventually("every sleep of the family runs", || {
         SLEEPS.iter().all(|n| sleep_below(root, n).is_some())
     });
-    let tree: Vec<u32> = descendants(root)
+    let tree: Vec<u32> = live_descendants(root)
         .iter()
         .map(|p| p.pid)
         .filter(|&pid| pid != root)
@@ -90,21 +83,10 @@ fn sigkill_leaves_nothing(mut daemon: Daemon, tree: &[u32]) {
     println!("crash: the tree of a SIGKILLed daemon was gone after {took:?}");
 }
 
-/// Where the cgroup2 hierarchy is mounted, if the daemon (as root) can use it.
-fn writable_cgroup2() -> Option<String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))?
-        .split(' ')
-        .nth(4)?;
-    testkit::skip::is_root().then(|| mount.to_string())
-}
-
 /// With cgroup2: the guardian's `cgroup.kill` ends the whole tree, escapers included, and
 /// removes the daemon's cgroups.
 fn a_sigkilled_daemon_leaves_no_process_of_its_tree_with_cgroup2() {
-    if writable_cgroup2().is_none() {
+    if testkit::skip::writable_cgroup2().is_none() {
         skip!("no writable cgroup2 hierarchy");
     }
     let mut daemon = Daemon::start(&registry("", FAMILY));
@@ -123,7 +105,7 @@ fn a_sigkilled_daemon_leaves_no_process_of_its_tree_with_cgroup2() {
 /// Without cgroup2 (hidden under a tmpfs in a mount namespace of the daemon's own): the
 /// children are born into a PID namespace whose init is the guardian; its exit ends them all.
 fn a_sigkilled_daemon_leaves_no_process_of_its_tree_without_cgroup2() {
-    let Some(mount) = writable_cgroup2() else {
+    let Some(mount) = testkit::skip::writable_cgroup2() else {
         skip!("needs root and a cgroup2 mount to hide");
     };
     testkit::skip::require_tool("unshare");
@@ -151,7 +133,7 @@ fn a_sigkilled_daemon_leaves_no_process_of_its_tree_without_cgroup2() {
 fn a_killed_guardian_is_replaced() {
     testkit::skip::require_root("to kill the guardian");
     let mut daemon = Daemon::start(&registry("", FAMILY));
-    let reach = if writable_cgroup2().is_some() {
+    let reach = if testkit::skip::writable_cgroup2().is_some() {
         "cgroup"
     } else {
         "namespace"
@@ -162,7 +144,7 @@ fn a_killed_guardian_is_replaced() {
     assert_eq!(exited["signal"], libc::SIGKILL, "{exited}");
     let second = daemon.wait_any("guardian_started");
     assert_ne!(pid_of(&second), pid_of(&first));
-    let tree: Vec<u32> = descendants(daemon.pid())
+    let tree: Vec<u32> = live_descendants(daemon.pid())
         .iter()
         .map(|p| p.pid)
         .filter(|&pid| pid != daemon.pid())
