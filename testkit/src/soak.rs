@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::{alive, kill, processes, registry, standin_server, zombie_children, Daemon, DEADLINE};
+use crate::{alive, kill, processes, registry, standin_server, zombie_children, Daemon};
 
 /// Components in the soak.
 pub const COMPONENTS: usize = 50;
@@ -25,6 +25,8 @@ const ACT_EVERY: Duration = Duration::from_millis(50);
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Samples a zombie may last before it counts as never reaped.
 const ZOMBIE_SAMPLES: u32 = 3;
+/// How long a CLI call may take on a loaded host (a `start` waits until the components run).
+const CLI_LIMIT: Duration = Duration::from_secs(30);
 /// How much the daemon's RSS may grow over a soak (its queues are bounded at 4 MiB each).
 const RSS_GROWTH_KIB: u64 = 16 * 1024;
 
@@ -207,7 +209,7 @@ fn running_twice(daemon: u32) -> Vec<(String, Vec<u32>)> {
 /// Waits until every component runs (the log says so and no action is in flight): a quiet
 /// point where descriptor counts compare.
 fn quiet(daemon: &mut Daemon, ledger: &mut Ledger, ids: &[String]) -> usize {
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + CLI_LIMIT;
     loop {
         ledger.read(daemon.take_events());
         if ids.iter().all(|id| ledger.running.contains_key(id)) {
@@ -216,8 +218,12 @@ fn quiet(daemon: &mut Daemon, ledger: &mut Ledger, ids: &[String]) -> usize {
         assert!(Instant::now() < deadline, "not every component runs again");
         // Those the operator commands left stopped start again.
         let mut start = vec!["start"];
-        start.extend(ids.iter().map(String::as_str));
-        let _ = daemon.cli(&start, DEADLINE);
+        start.extend(
+            ids.iter()
+                .filter(|id| !ledger.running.contains_key(*id))
+                .map(String::as_str),
+        );
+        let _ = daemon.cli(&start, CLI_LIMIT);
     }
 }
 
@@ -303,13 +309,13 @@ fn act(
         }
         85..=94 => {
             let verb = ["stop", "start", "restart"][rng.below(3)];
-            let _ = daemon.cli(&[verb, id], DEADLINE);
+            let _ = daemon.cli(&[verb, id], CLI_LIMIT);
             figures.commands += 1;
         }
         95..=97 => {
             *variant += 1;
             std::fs::write(&daemon.registry, soak_registry(ids, *variant)).expect("registry");
-            let _ = daemon.cli(&["reload"], DEADLINE);
+            let _ = daemon.cli(&["reload"], CLI_LIMIT);
             figures.reloads += 1;
         }
         _ => {

@@ -403,7 +403,7 @@ impl Tracker {
             }
             ("config_reloaded", _) => self.reloads += 1,
             ("control_request" | "component_starting" | "restart_scheduled", _) => {}
-            ("supervisor_started", _) => {}
+            ("supervisor_started" | "guardian_started", _) => {}
             _ => self.violation(format!("unexpected log line: {e}")),
         }
     }
