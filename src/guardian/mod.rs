@@ -240,3 +240,28 @@ fn may_make_namespaces() -> io::Result<File> {
     setns(home.as_fd(), CloneFlags::CLONE_NEWPID)?;
     Ok(home)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handover leaves the pipe open across `execve` and names it, the guardian and the
+    /// reach for the next image.
+    #[test]
+    fn the_handover_keeps_the_pipe_across_exec_and_names_it() {
+        let guardian = Guardian::prepare(None, PathBuf::from("/j"), true);
+        assert!(guardian.handover().is_err(), "no guardian runs yet");
+        let (_reader, writer) = io::pipe().unwrap();
+        let fd = writer.as_raw_fd();
+        *guardian.running() = Some(Running {
+            pipe: writer.into(),
+            pid: 4321,
+        });
+        let (name, value) = guardian.handover().unwrap();
+        assert_eq!(name, HANDOVER_VARIABLE);
+        let expected = format!("{fd}:4321:{}", guardian.reach.name());
+        assert_eq!(value, OsString::from(expected));
+        let flags = fcntl(fd, FcntlArg::F_GETFD).unwrap();
+        assert_eq!(flags & FdFlag::FD_CLOEXEC.bits(), 0, "inherited by execve");
+    }
+}
