@@ -20,14 +20,16 @@ use actors::{events, tree, ChildExited, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
+use crate::cli::LogFormat;
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
 use crate::control::{operate, server, wait, ControlRequest};
+use crate::guardian::Guardian;
 use crate::logfile::DailyLog;
 use crate::registry::{self, Registry};
 use crate::rundir::{DaemonRecord, ExitRecord, RunDir};
 use crate::signals::{self, DaemonSignal};
 use crate::status;
-use crate::{http, limits, sdnotify};
+use crate::{http, limits, logging, sdnotify};
 
 /// Exit code after an orderly shutdown.
 pub const EXIT_OK: i32 = 0;
@@ -83,7 +85,7 @@ pub fn run(
         }
         None => tracing::info!(
             event = events::CGROUPS_UNAVAILABLE,
-            "no writable cgroup2 hierarchy: components are tracked by process group only"
+            "no writable cgroup2 hierarchy: a component's stop reaches its process group only"
         ),
     }
     run_dir.write_pid()?;
@@ -118,6 +120,15 @@ pub fn run(
     let clone3 = std::env::var_os("SUPERVISOR_NO_CLONE3").is_none();
     let table = ProcessTable::with(journal, cgroups.clone(), child_file_limit, clone3)
         .context("cannot start the journal")?;
+    let json = logging::format_in_use() != Some(LogFormat::Text);
+    let guardian = Guardian::prepare(cgroups.as_ref(), run_dir.journal(), json);
+    let (table, guarded) = match guardian.start(&table) {
+        Ok((_, end)) => (table.without_parent_death(), Some(end)),
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot start the guardian: the children die with the daemon, their descendants may not");
+            (table, None)
+        }
+    };
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let board = StatusBoard::new();
@@ -137,6 +148,9 @@ pub fn run(
         });
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
+        if let Some(end) = guarded {
+            actix::spawn(guardian.clone().keep(table.clone(), end));
+        }
         if let Some(listener) = http {
             let listener = tokio::net::TcpListener::from_std(listener)
                 .context("cannot serve the HTTP endpoint")?;
@@ -151,6 +165,7 @@ pub fn run(
     if let Some(cgroups) = cgroups {
         cgroups.remove();
     }
+    guardian.release();
     run_dir.clean_up();
     record.exit = Some(last_words(&board, code));
     if let Err(error) = run_dir.write_record(&record) {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod docs;
+pub mod guardian;
 pub mod http;
 pub mod limits;
 pub mod logfile;

@@ -12,9 +12,18 @@ use supervisor::cli::{Cli, Verb};
 use supervisor::control::protocol::Request;
 use supervisor::rundir::DaemonRecord;
 use supervisor::verbs::{self, Out, EXIT_FAILURE, EXIT_INVALID_REGISTRY, EXIT_USAGE};
-use supervisor::{background, check, daemon, docs, logfile, logging, registry, rundir, sdnotify};
+use supervisor::{
+    background, check, daemon, docs, guardian, logfile, logging, registry, rundir, sdnotify,
+};
 
 fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|name| name == guardian::PROGRAM_NAME)
+    {
+        return guardian::main(args);
+    }
     // First, while this is the only thread: NOTIFY_SOCKET and WATCHDOG_* are for the daemon
     // alone, and removed from the environment its components inherit.
     sdnotify::take_environment();

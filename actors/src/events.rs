@@ -43,13 +43,14 @@ pub const COMPONENT_UNHEALTHY: &str = "component_unhealthy";
 pub const COMPONENT_OUTPUT: &str = "component_output";
 /// Lines of a component's output were dropped (`overflow="drop"`); `component`, `dropped`.
 pub const OUTPUT_DROPPED: &str = "output_dropped";
-/// The daemon's own log could not keep up and dropped lines; `dropped`.
+/// The daemon's own log could not keep up and dropped lines; `dropped`, `bytes`.
 pub const LOG_LINES_DROPPED: &str = "log_lines_dropped";
 /// The daemon begins its orderly shutdown; `reason`.
 pub const SUPERVISOR_STOPPING: &str = "supervisor_stopping";
 /// The daemon is about to exit; `exit_code`.
 pub const SUPERVISOR_STOPPED: &str = "supervisor_stopped";
-/// A process (`pid`) or cgroups (`cgroups`, a count) left by a previous daemon were killed.
+/// What a previous daemon (or, as `by: "guardian"`, the daemon that just died) left running was
+/// killed: a process (`pid`) or cgroups (`cgroups`, a count).
 pub const LEFTOVER_KILLED: &str = "leftover_killed";
 /// A binary upgrade began; `from`, `to`.
 pub const UPGRADE_STARTED: &str = "upgrade_started";
@@ -73,7 +74,8 @@ pub const CGROUPS_UNAVAILABLE: &str = "cgroups_unavailable";
 pub const OPEN_FILE_LIMIT_LOW: &str = "open_file_limit_low";
 /// The daemon's log file could not be reopened (SIGUSR1); `error`.
 pub const LOG_REOPEN_FAILED: &str = "log_reopen_failed";
-/// A component's output file could not be written; `file`, `error`.
+/// A component's output file cannot be written (at most once a minute per file); `file`,
+/// `error`, `lost` (lines since the last warning).
 pub const OUTPUT_WRITE_FAILED: &str = "output_write_failed";
 /// The children journal could not be written; `error`.
 pub const JOURNAL_WRITE_FAILED: &str = "journal_write_failed";
@@ -112,6 +114,13 @@ pub const TIMER: &str = "timer";
 pub const OUTPUT_ROUTED: &str = "output_routed";
 /// A message arrived that the receiver's state does not expect; it was ignored (debug).
 pub const UNEXPECTED_MESSAGE: &str = "unexpected_message";
+/// The guardian that takes the tree down with the daemon runs; `pid`, `reach`, `cgroup`.
+pub const GUARDIAN_STARTED: &str = "guardian_started";
+/// The guardian ended while the daemon runs (someone killed it); a new one is started;
+/// `pid`, `code` or `signal`.
+pub const GUARDIAN_EXITED: &str = "guardian_exited";
+/// A component's output file that failed is written again; `file`, `lost` (lines in all).
+pub const OUTPUT_WRITE_RESUMED: &str = "output_write_resumed";
 
 /// The events of SPEC section 5, the stable vocabulary.
 pub const CONTRACT: &[&str] = &[
@@ -152,6 +161,9 @@ pub const DIAGNOSTIC: &[&str] = &[
     OPEN_FILE_LIMIT_LOW,
     LOG_REOPEN_FAILED,
     OUTPUT_WRITE_FAILED,
+    OUTPUT_WRITE_RESUMED,
+    GUARDIAN_STARTED,
+    GUARDIAN_EXITED,
     JOURNAL_WRITE_FAILED,
     START_TIME_MISMATCH,
     ACCEPT_FAILED,

@@ -173,9 +173,10 @@ pub struct ReloadSummary {
     pub added: Vec<String>,
     /// Components and groups no longer in the registry.
     pub removed: Vec<String>,
-    /// Components whose effective settings differ (restarted), and groups whose settings differ.
+    /// Components whose effective settings differ (restarted), and groups whose own settings
+    /// (strategy, intensity) differ (applied in place: their children are listed on their own).
     pub changed: Vec<String>,
-    /// Components and groups whose new settings applied in place, without a new process.
+    /// Components whose new settings applied in place, without a new process.
     #[serde(default)]
     pub updated: Vec<String>,
     /// Components left running untouched.

@@ -70,6 +70,14 @@ pub fn set_level(trace_level: u8) {
     }
 }
 
+/// The format the log was started with (the daemon's helpers write theirs alike).
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The format [`init`] installed, if it ran.
+pub fn format_in_use() -> Option<LogFormat> {
+    FORMAT.get().copied()
+}
+
 /// Installs the global subscriber, writing to `file` or else to stderr through a writer thread
 /// (see [`queue`]). Keep the guard until the process exits: dropping it writes what is queued.
 pub fn init(
@@ -80,6 +88,7 @@ pub fn init(
     let on_stderr = file.is_none();
     let colour = on_stderr && colour_wanted();
     let priority = on_stderr && stderr_is_journal();
+    let _ = FORMAT.set(format);
     let (writer, guard) = match file {
         Some(file) => queue::start(file)?,
         None => queue::start(io::stderr())?,

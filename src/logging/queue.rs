@@ -1,17 +1,19 @@
-//! The daemon's log lines go through a bounded queue to a writer thread of their own, so that a
-//! slow or stuck stderr (or disk) never blocks an actor: when the queue is full, lines are
-//! dropped and counted, and the count is logged (`log_lines_dropped`) once the writer has caught
-//! up.
+//! The daemon's log lines go through a queue bounded in bytes to a writer thread of their own,
+//! so that a slow or stuck stderr (or disk) never blocks an actor and never grows the daemon:
+//! when the queue holds [`BUDGET`] bytes, lines are dropped and counted, and the count (lines and
+//! bytes) is logged (`log_lines_dropped`) once the writer has caught up. The writer holds at most
+//! one drained batch (at most [`BUDGET`] bytes too) while it writes.
 //!
-//! The writer thread writes what it has drained in one `write`, then pauses [`LINGER`], so that
-//! under a stream of events it wakes once per pause instead of once per line. When no line comes
-//! it sleeps in the queue, with no timer.
+//! The writer thread writes what it has drained, then pauses [`LINGER`], so that under a stream
+//! of events it wakes once per pause instead of once per line. When no line comes it sleeps on a
+//! condition variable, with no timer. At exit it gets [`FLUSH_LIMIT`] to write what is queued: a
+//! stuck stderr must not keep the daemon from exiting.
 
+use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::mem;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -19,80 +21,145 @@ use tracing_subscriber::fmt::MakeWriter;
 /// How long the writer thread pauses after writing a batch: a line waits at most this long.
 const LINGER: Duration = Duration::from_millis(2);
 
-/// Lines the queue holds; past that, lines are dropped rather than blocking an actor.
-const CAPACITY: usize = 64 * 1024;
+/// The bytes (of line buffers) the queue holds; past that, lines are dropped rather than
+/// blocking an actor or growing the daemon.
+pub const BUDGET: usize = 4 * 1024 * 1024;
 
-enum Message {
-    Line(Vec<u8>),
-    Stop,
+/// How long an exiting daemon waits for its log to be written.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// What the queue holds, under one lock.
+#[derive(Default)]
+struct Pending {
+    lines: VecDeque<Vec<u8>>,
+    /// The capacity of the buffers in `lines`: what they cost.
+    bytes: usize,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    /// No more lines are coming: write what is queued and end.
+    stopping: bool,
+    /// The writer has ended.
+    finished: bool,
+}
+
+/// The queue shared by the subscriber and the writer thread.
+struct Shared {
+    pending: Mutex<Pending>,
+    changed: Condvar,
+    budget: usize,
+}
+
+impl Shared {
+    fn new(budget: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            changed: Condvar::new(),
+            budget,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `line`, or counts it dropped when the budget is spent.
+    fn push(&self, line: Vec<u8>) {
+        let cost = line.capacity();
+        let mut pending = self.lock();
+        if pending.bytes + cost > self.budget {
+            pending.dropped_lines += 1;
+            pending.dropped_bytes += line.len() as u64;
+            return;
+        }
+        pending.bytes += cost;
+        pending.lines.push_back(line);
+        if pending.lines.len() == 1 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits for lines (or the stop) and takes them all, with the drops counted since the last
+    /// batch; `None` once stopped with nothing left.
+    fn next_batch(&self) -> Option<Batch> {
+        let mut pending = self.lock();
+        while pending.lines.is_empty() && !pending.stopping {
+            pending = self
+                .changed
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if pending.lines.is_empty() && pending.dropped_lines == 0 {
+            return None;
+        }
+        pending.bytes = 0;
+        Some(Batch {
+            lines: mem::take(&mut pending.lines),
+            dropped: (
+                mem::take(&mut pending.dropped_lines),
+                mem::take(&mut pending.dropped_bytes),
+            ),
+        })
+    }
+}
+
+/// What the writer drained at once.
+struct Batch {
+    lines: VecDeque<Vec<u8>>,
+    /// Lines and bytes dropped since the last batch.
+    dropped: (u64, u64),
 }
 
 /// Where the subscriber writes: each event becomes one line on the queue.
 #[derive(Clone)]
 pub struct LogQueue {
-    sender: SyncSender<Message>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
-/// Stops the writer thread once it has written every queued line (on drop).
+/// Stops the writer thread once it has written every queued line (on drop), waiting at most
+/// [`FLUSH_LIMIT`].
 pub struct FlushOnDrop {
-    sender: SyncSender<Message>,
-    writer: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 /// Starts the writer thread on `out`.
 pub fn start(out: impl Write + Send + 'static) -> io::Result<(LogQueue, FlushOnDrop)> {
-    let (sender, receiver) = mpsc::sync_channel(CAPACITY);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&dropped);
-    let writer = thread::Builder::new()
+    let shared = Shared::new(BUDGET);
+    let writer = Arc::clone(&shared);
+    thread::Builder::new()
         .name("log-writer".into())
         .spawn(move || {
             let out = BufWriter::with_capacity(64 * 1024, out);
-            write_batches(&receiver, &counted, out, report_dropped);
+            write_batches(&writer, out, report_dropped);
+            writer.lock().finished = true;
+            writer.changed.notify_all();
         })?;
-    let queue = LogQueue {
-        sender: sender.clone(),
-        dropped,
-    };
     Ok((
-        queue,
-        FlushOnDrop {
-            sender,
-            writer: Some(writer),
+        LogQueue {
+            shared: Arc::clone(&shared),
         },
+        FlushOnDrop { shared },
     ))
 }
 
-fn report_dropped(lost: u64) {
+fn report_dropped((lines, bytes): (u64, u64)) {
     tracing::warn!(
         event = actors::events::LOG_LINES_DROPPED,
-        dropped = lost,
-        "{lost} log lines were dropped: the log could not keep up"
+        dropped = lines,
+        bytes,
+        "{lines} log lines ({bytes} bytes) were dropped: the log could not keep up"
     );
 }
 
-/// Writes what `receiver` brings, a batch at a time, until it stops; `report` is told how many
-/// lines were dropped since the last batch.
-fn write_batches(
-    receiver: &Receiver<Message>,
-    dropped: &AtomicU64,
-    mut out: impl Write,
-    report: impl Fn(u64),
-) {
-    while let Ok(first) = receiver.recv() {
-        let mut message = Some(first);
-        while let Some(Message::Line(line)) = message {
+/// Writes what the queue brings, a batch at a time, until it stops; `report` is told how many
+/// lines (and bytes) were dropped since the last batch.
+fn write_batches(shared: &Shared, mut out: impl Write, report: impl Fn((u64, u64))) {
+    while let Some(batch) = shared.next_batch() {
+        for line in batch.lines {
             let _ = out.write_all(&line);
-            message = receiver.try_recv().ok();
         }
         let _ = out.flush();
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            report(lost);
-        }
-        if matches!(message, Some(Message::Stop)) {
-            return;
+        if batch.dropped.0 > 0 {
+            report(batch.dropped);
         }
         thread::sleep(LINGER);
     }
@@ -100,11 +167,13 @@ fn write_batches(
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
-        // A blocking send: the queue may be full, and every line before the stop is written.
-        let _ = self.sender.send(Message::Stop);
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
+        let mut pending = self.shared.lock();
+        pending.stopping = true;
+        self.shared.changed.notify_all();
+        let _ = self
+            .shared
+            .changed
+            .wait_timeout_while(pending, FLUSH_LIMIT, |p| !p.finished);
     }
 }
 
@@ -127,12 +196,8 @@ impl Write for QueuedLine<'_> {
 
 impl Drop for QueuedLine<'_> {
     fn drop(&mut self) {
-        if self.line.is_empty() {
-            return;
-        }
-        let line = std::mem::take(&mut self.line);
-        if let Err(TrySendError::Full(_)) = self.queue.sender.try_send(Message::Line(line)) {
-            self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.line.is_empty() {
+            self.queue.shared.push(mem::take(&mut self.line));
         }
     }
 }
@@ -151,7 +216,6 @@ impl<'a> MakeWriter<'a> for LogQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -181,25 +245,52 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_lines_and_says_how_many() {
-        let (sender, receiver) = mpsc::sync_channel(2);
+    fn a_full_queue_drops_lines_and_says_how_many_and_how_many_bytes() {
+        let shared = Shared::new(64);
         let queue = LogQueue {
-            sender,
-            dropped: Arc::new(AtomicU64::new(0)),
+            shared: Arc::clone(&shared),
         };
         for n in 0..5 {
-            writeln!(queue.make_writer(), "line {n}").unwrap();
+            let mut line = queue.make_writer();
+            line.line = Vec::with_capacity(30);
+            writeln!(line, "line {n}").unwrap();
         }
-        let dropped = Arc::clone(&queue.dropped);
-        assert_eq!(dropped.load(Ordering::Relaxed), 3);
-        drop(queue);
+        let (kept, cost) = {
+            let pending = shared.lock();
+            (pending.lines.len(), pending.bytes)
+        };
+        assert_eq!((kept, cost), (2, 60), "two 30-byte buffers fit in 64 bytes");
+        shared.lock().stopping = true;
         let sink = Sink::default();
         let reported = Mutex::new(Vec::new());
-        write_batches(&receiver, &dropped, sink.clone(), |lost| {
+        write_batches(&shared, sink.clone(), |lost| {
             reported.lock().unwrap().push(lost)
         });
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "line 0\nline 1\n");
-        assert_eq!(*reported.lock().unwrap(), [3]);
+        assert_eq!(*reported.lock().unwrap(), [(3, 21)]);
+    }
+
+    #[test]
+    fn a_stuck_writer_does_not_keep_the_daemon_from_exiting() {
+        struct Stuck;
+        impl Write for Stuck {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                thread::sleep(Duration::from_secs(3600));
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (queue, guard) = start(Stuck).unwrap();
+        writeln!(queue.make_writer(), "never written").unwrap();
+        let started = std::time::Instant::now();
+        drop(guard);
+        let waited = started.elapsed();
+        assert!(
+            waited >= FLUSH_LIMIT && waited < FLUSH_LIMIT * 2,
+            "{waited:?}"
+        );
     }
 }

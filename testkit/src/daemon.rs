@@ -276,3 +276,24 @@ pub fn events_of(daemon: &Daemon, event: &str, component: &str) -> Vec<Value> {
 pub fn pid_of(event: &Value) -> u32 {
     event["pid"].as_u64().expect("event has a pid") as u32
 }
+
+impl Daemon {
+    /// SIGKILLs the daemon's guardian, then the daemon (stopped with SIGSTOP meanwhile, so that
+    /// it cannot start a new guardian): nothing takes the tree down, as when root or the OOM
+    /// killer ends both at once. Returns once the daemon is gone.
+    pub fn kill_with_its_guardian(&mut self) {
+        use nix::sys::signal::Signal;
+        let guardian = self
+            .events()
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "guardian_started")
+            .map(pid_of)
+            .expect("a guardian runs");
+        self.signal(Signal::SIGSTOP);
+        crate::kill(guardian, Signal::SIGKILL);
+        crate::eventually("the guardian is gone", || !crate::alive(guardian));
+        self.signal(Signal::SIGKILL);
+        assert_eq!(self.wait_exit(), None, "the daemon died by a signal");
+    }
+}

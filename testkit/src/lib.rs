@@ -10,12 +10,14 @@
 
 pub mod daemon;
 pub mod events;
+pub mod floods;
 pub mod harness;
 pub mod lean;
 pub mod procfs;
 pub mod programs;
 pub mod registry;
 pub mod skip;
+pub mod soak;
 
 use std::time::Duration;
 
@@ -25,8 +27,8 @@ pub use events::{
     seconds_between, timestamp_ns, timestamp_secs,
 };
 pub use procfs::{
-    alive, catches_sigterm, children_of, in_proc_table, kill, live_group_members, proc_args,
-    proc_cmdline, proc_stat, processes, status_mask, zombie_children, ProcStat,
+    alive, catches_sigterm, children_of, descendants, in_proc_table, kill, live_group_members,
+    proc_args, proc_cmdline, proc_stat, processes, status_mask, zombie_children, ProcStat,
 };
 pub use programs::{standin, supervisor_bin, use_supervisor};
 pub use registry::{

@@ -59,6 +59,19 @@ pub fn processes() -> Vec<ProcStat> {
         .collect()
 }
 
+/// `root` and every process below it (zombies included), by pid.
+pub fn descendants(root: u32) -> Vec<ProcStat> {
+    let all = processes();
+    let mut found: Vec<ProcStat> = all.iter().filter(|p| p.pid == root).copied().collect();
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index].pid;
+        found.extend(all.iter().filter(|p| p.ppid == parent && p.pid != root));
+        index += 1;
+    }
+    found
+}
+
 /// The live (not zombie) members of process group `pgid`.
 pub fn live_group_members(pgid: u32) -> Vec<u32> {
     processes()

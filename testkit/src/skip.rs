@@ -51,3 +51,14 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 pub fn require_tool(name: &str) -> PathBuf {
     tool(name).unwrap_or_else(|| skip_test(format!("{name} is not installed")))
 }
+
+/// Where the cgroup2 hierarchy is mounted, if there is one and this process (root) may write it.
+pub fn writable_cgroup2() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))?
+        .split(' ')
+        .nth(4)?;
+    is_root().then(|| mount.to_string())
+}

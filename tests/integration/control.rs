@@ -771,13 +771,11 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     };
     assert_eq!(proc_stat(grandchild).map(|s| s.pgid), Some(a));
 
-    daemon.signal(Signal::SIGKILL);
-    assert_eq!(daemon.wait_exit(), None, "killed by a signal");
-    eventually("a dies with the daemon (parent-death signal)", || !alive(a));
+    daemon.kill_with_its_guardian();
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        alive(grandchild),
-        "the grandchild {grandchild} survives its parent (the premise of this test)"
+        alive(a) && alive(grandchild),
+        "a and its grandchild {grandchild} survive the daemon (the premise of this test)"
     );
 
     let mut second = daemon.successor();
@@ -795,6 +793,7 @@ fn a_new_daemon_kills_the_leftovers_of_a_killed_one_before_starting_anything() {
     );
     let a2 = second.started_pid("a");
     assert_ne!(a2, a);
+    assert!(!alive(a), "a (a running recorded leader) is a leftover too");
     assert_eq!(second.stop(), Some(0));
     assert!(!alive(grandchild));
 }

@@ -11,18 +11,23 @@ mod chaos;
 mod component_update;
 mod control;
 mod control_utility;
+mod crash_safety;
 mod faults;
+mod guardian;
 mod hostile;
 mod interleavings;
 mod migration;
 mod observability;
 mod operations;
 mod output;
+mod privileges;
 mod processes;
 mod properties;
 mod readiness;
 mod registry_errors;
 mod registry_reads;
+mod resources;
+mod soak;
 mod spawning;
 mod supervision;
 
@@ -37,19 +42,24 @@ fn main() -> std::process::ExitCode {
         ("component_update", component_update::TESTS),
         ("control", control::TESTS),
         ("control_utility", control_utility::TESTS),
+        ("crash_safety", crash_safety::TESTS),
         ("faults", faults::TESTS),
+        ("guardian", guardian::TESTS),
         ("hostile", hostile::TESTS),
         ("interleavings", interleavings::TESTS),
         ("observability", observability::TESTS),
         ("migration", migration::TESTS),
         ("operations", operations::TESTS),
         ("output", output::TESTS),
+        ("privileges", privileges::TESTS),
         ("processes", processes::TESTS),
         ("properties", properties::TESTS),
         ("readiness", readiness::TESTS),
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
         ("spawning", spawning::TESTS),
+        ("resources", resources::TESTS),
+        ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
     ])
 }

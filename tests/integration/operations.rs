@@ -909,19 +909,6 @@ fn host_pid(ns_pid: u32, among: &[u32]) -> Option<u32> {
     })
 }
 
-/// `root` and every process below it (zombies included), by host pid.
-fn descendants(root: u32) -> Vec<ProcStat> {
-    let all = processes();
-    let mut found: Vec<ProcStat> = all.iter().filter(|p| p.pid == root).copied().collect();
-    let mut index = 0;
-    while index < found.len() {
-        let parent = found[index].pid;
-        found.extend(all.iter().filter(|p| p.ppid == parent && p.pid != root));
-        index += 1;
-    }
-    found
-}
-
 fn unshared(registry_path: &Path, dir: &Path) -> Run {
     let mut command = Command::new("unshare");
     command

@@ -256,24 +256,13 @@ fn wait_spawn_failed_at(daemon: &mut Daemon, id: &str, step: &str) {
     );
 }
 
-/// Where the cgroup2 hierarchy is mounted, if there is one and the daemon (as root) may write it.
-pub(crate) fn writable_cgroup2() -> Option<String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.contains(" - cgroup2 "))?
-        .split(' ')
-        .nth(4)?;
-    nix::unistd::geteuid().is_root().then(|| mount.to_string())
-}
-
 /// F2 with cgroups: a grandchild that left the component's process group with `setsid` cannot
 /// leave its cgroup, so it dies when the component's main process dies, run after run (the
 /// daemon keeps `cgroup.kill` open after the first), and with the component's stop. Skipped
 /// where the host offers no writable cgroup2 hierarchy (there the process group is all there
 /// is; see README).
 fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
-    if writable_cgroup2().is_none() {
+    if testkit::skip::writable_cgroup2().is_none() {
         skip!("no writable cgroup2 hierarchy");
     }
     let server = standin_server("escaper", &["--grandchild-setsid"], NO_BACKOFF);
@@ -308,7 +297,7 @@ fn a_setsid_escaper_is_stopped_with_its_component_where_cgroups_exist() {
 /// cgroup of a component that is down: its next start fails once, naming the step ("cgroup:"),
 /// and the one after makes the cgroup again.
 fn a_component_whose_cgroup_was_removed_gets_it_back() {
-    let Some(mount) = writable_cgroup2() else {
+    let Some(mount) = testkit::skip::writable_cgroup2() else {
         skip!("no writable cgroup2 hierarchy");
     };
     let cgroup_of = |pid: u32| {

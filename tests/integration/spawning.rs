@@ -33,7 +33,7 @@ fn written(watch: &Inotify) -> bool {
 /// (the positive control: the watch does see the writes) and still puts every child in its
 /// cgroup. The daemon says once which way it creates children.
 fn children_are_born_in_their_cgroup_and_the_fallback_still_joins_it() {
-    let Some(mount) = crate::processes::writable_cgroup2().map(PathBuf::from) else {
+    let Some(mount) = testkit::skip::writable_cgroup2().map(PathBuf::from) else {
         skip!("no writable cgroup2 hierarchy");
     };
     const RESTARTS: usize = 4;

@@ -31,10 +31,10 @@ pub struct ReloadReport {
     pub added: Vec<String>,
     /// Ids of components no longer in the registry.
     pub removed: Vec<String>,
-    /// Ids of components restarted with new settings.
+    /// Ids of components restarted with new settings, and of groups whose own settings
+    /// (strategy, intensity) differ: those apply in place, without restarting their children.
     pub changed: Vec<String>,
-    /// Ids of components (and groups) whose new settings applied in place, without a new
-    /// process.
+    /// Ids of components whose new settings applied in place, without a new process.
     pub updated: Vec<String>,
     /// How many components were left untouched.
     pub unchanged: usize,
@@ -66,8 +66,10 @@ pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
 /// The report of a reload from `old` to `new` (the same group), nested groups included.
 pub fn diff(old: &GroupSpec, new: &GroupSpec) -> ReloadReport {
     let mut report = ReloadReport::default();
+    // A group whose own settings differ is `changed`, as the protocol says; they apply in
+    // place, and its children are classified on their own.
     if (old.strategy, old.intensity) != (new.strategy, new.intensity) && !old.id.is_empty() {
-        report.updated.push(new.id.clone());
+        report.changed.push(new.id.clone());
     }
     for child in &new.children {
         let previous = old.children.iter().find(|c| c.id() == child.id());
@@ -192,5 +194,40 @@ impl Handler<Reconfigure> for GroupActor {
         // `feed` publishes the new order.
         self.feed(Input::Reload(reloaded), ctx);
         actix::MessageResult(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Strategy;
+
+    fn group(id: &str, strategy: Strategy, children: Vec<ChildSpec>) -> GroupSpec {
+        GroupSpec {
+            id: id.to_string(),
+            strategy,
+            intensity: None,
+            start_priority: 1,
+            children,
+        }
+    }
+
+    /// A nested group whose strategy changed is reported `changed` (the protocol's word), not
+    /// `updated`; the root's own settings are not a group of the report.
+    #[test]
+    fn a_group_whose_settings_differ_is_changed() {
+        let before = group(
+            "",
+            Strategy::OneForOne,
+            vec![ChildSpec::Group(group("g", Strategy::OneForOne, vec![]))],
+        );
+        let after = group(
+            "",
+            Strategy::OneForAll,
+            vec![ChildSpec::Group(group("g", Strategy::OneForAll, vec![]))],
+        );
+        let report = diff(&before, &after);
+        assert_eq!(report.changed, ["g"]);
+        assert!(report.updated.is_empty(), "{report:?}");
     }
 }

@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::events;
-
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::dates;
+use super::failing::{self, Failures};
 
 /// A line for a component's file.
 #[derive(Debug)]
@@ -28,6 +27,8 @@ pub struct FileLine {
     pub keep: u32,
     /// The already formatted bytes (stamp, stream, line, newline).
     pub bytes: Vec<u8>,
+    /// The queue's byte budget these bytes hold until the line is written (or given up).
+    pub budget: OwnedSemaphorePermit,
 }
 
 struct OpenFile {
@@ -37,28 +38,35 @@ struct OpenFile {
     day: u64,
 }
 
-/// Runs the file thread until every sender is gone. `reopen` set means: close every file
+/// Runs the file thread until every sender is gone; `failures` keeps the account of the files
+/// that cannot be written. `reopen` set means: close every file
 /// before the next line (after logrotate) — a flag, not a queued command, so a full queue
 /// cannot delay or lose it.
 pub fn run(
     mut lines: mpsc::Receiver<FileLine>,
     reopen: Arc<AtomicBool>,
     retention_days: Option<u32>,
+    mut failures: Failures,
 ) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
     while let Some(line) = lines.blocking_recv() {
         if reopen.swap(false, Ordering::AcqRel) {
             open.clear();
         }
-        if let Err(error) = write(&mut open, &line, retention_days) {
-            tracing::warn!(
-                event = events::OUTPUT_WRITE_FAILED,
-                file = %line.template.display(),
-                error = %error,
-                "cannot write component output"
-            );
-            open.remove(&line.template);
+        let now = failing::now();
+        if failures.resting(&line.template, now) {
+            continue;
         }
+        match write(&mut open, &line, retention_days) {
+            Ok(()) => failures.written(&line.template),
+            Err(error) => {
+                failures.failed(&line.template, &error, now);
+                // Reopened (and pruned) by the next try, a second from now: not per line.
+                open.remove(&line.template);
+            }
+        }
+        // Its bytes leave the queue's budget with it.
+        drop(line.budget);
     }
 }
 
@@ -189,11 +197,13 @@ mod tests {
     use super::*;
 
     fn line(template: &Path, max_size: Option<u64>, keep: u32, text: &str) -> FileLine {
+        let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(1 << 20));
         FileLine {
             template: template.to_path_buf(),
             max_size,
             keep,
             bytes: format_line(false, "stdout", text.as_bytes()),
+            budget: budget.try_acquire_many_owned(64).unwrap(),
         }
     }
 

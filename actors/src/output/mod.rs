@@ -2,54 +2,77 @@
 //! sends each line to the daemon's log (`component_output`) and to the component's file.
 //!
 //! Reading runs on the actor thread as async tasks, one per pipe, independent of the component
-//! actor so that a restart never cuts a pipe short. Files are written by one thread behind a
-//! bounded queue: with `overflow="block"` a full queue stops the reading and the child is held
-//! back by its full pipe; with `overflow="drop"` lines are dropped and counted.
+//! actor so that a restart never cuts a pipe short; a reader holds at most one read
+//! ([`READ_CHUNK`]) and one partial line ([`lines::MAX_LINE`]) at a time. Files are written by one
+//! thread behind a queue bounded in lines and in bytes ([`QUEUE_BYTES`]): with
+//! `overflow="block"` a full queue stops the reading and the child is held back by its full
+//! pipe; with `overflow="drop"` lines are dropped and counted (lines and bytes).
 
 pub mod dates;
+mod failing;
 mod files;
 mod lines;
 
 use std::io::PipeReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::net::unix::pipe;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::events;
 use crate::process::{Captured, Stream};
 use crate::spec::{OutputSpec, Overflow};
 use crate::status::{OutputTail, TAIL_LINES};
+use failing::{Failures, Rest, Rests};
 pub use files::dated;
 use files::FileLine;
 use lines::LineSplitter;
 
 /// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
 const QUEUE_LINES: usize = 1024;
+/// Bytes queued for the file thread before `block` holds the readers back (or `drop` drops).
+pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// How much of a pipe is read at once.
-const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 64 * 1024;
 /// At most one `output_dropped` event per component this often.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The handle to the file thread. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputService {
-    files: mpsc::Sender<FileLine>,
+    files: FileQueue,
     reopen: Arc<AtomicBool>,
+}
+
+/// The queue to the file thread: a channel bounded in lines, and permits for its bytes (a line
+/// holds its bytes' permits until the file thread is done with it).
+#[derive(Clone)]
+struct FileQueue {
+    lines: mpsc::Sender<FileLine>,
+    bytes: Arc<Semaphore>,
+    /// Which files rest after a failed write: their lines go no further than the reader.
+    rests: Arc<Rests>,
 }
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
     pub fn start(retention_days: Option<u32>) -> std::io::Result<Self> {
-        let (files, lines) = mpsc::channel(QUEUE_LINES);
+        let (sender, lines) = mpsc::channel(QUEUE_LINES);
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
+        let rests = Arc::new(Rests::default());
+        let failures = Failures::new(Arc::clone(&rests));
         std::thread::Builder::new()
             .name("output-files".into())
-            .spawn(move || files::run(lines, flag, retention_days))?;
+            .spawn(move || files::run(lines, flag, retention_days, failures))?;
+        let files = FileQueue {
+            lines: sender,
+            bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            rests,
+        };
         Ok(OutputService { files, reopen })
     }
 
@@ -175,6 +198,26 @@ impl View {
     }
 }
 
+/// The rest of the file a reader writes to, looked up again when its template changes.
+#[derive(Default)]
+struct FileRest(Option<(PathBuf, Arc<Rest>)>);
+
+impl FileRest {
+    /// Whether `template`'s file rests now (the line is dropped and counted there).
+    fn skip(&mut self, template: &Path, rests: &Rests) -> bool {
+        let rest = match &self.0 {
+            Some((known, rest)) if known == template => rest,
+            _ => {
+                &self
+                    .0
+                    .insert((template.to_path_buf(), rests.of(template)))
+                    .1
+            }
+        };
+        rest.skip(failing::now())
+    }
+}
+
 /// Where one process's lines go.
 struct Target {
     component: String,
@@ -182,19 +225,21 @@ struct Target {
     pid: u32,
     settings: OutputSettings,
     tail: OutputTail,
-    files: mpsc::Sender<FileLine>,
+    files: FileQueue,
 }
 
-/// Counts dropped lines and reports them at most once a second.
+/// Counts dropped lines (and their bytes) and reports them at most once a second.
 #[derive(Default)]
 struct Drops {
     unreported: u64,
+    bytes: u64,
     last_report: Option<Instant>,
 }
 
 impl Drops {
-    fn count(&mut self, target: &Target) {
+    fn count(&mut self, target: &Target, bytes: usize) {
         self.unreported += 1;
+        self.bytes += bytes as u64;
         if self
             .last_report
             .is_none_or(|at| at.elapsed() >= DROP_REPORT_INTERVAL)
@@ -210,9 +255,14 @@ impl Drops {
                 component = %target.component,
                 group = %target.group,
                 dropped = self.unreported,
-                "dropped {} lines of {}'s output", self.unreported, target.component
+                bytes = self.bytes,
+                "dropped {} lines ({} bytes) of {}'s output",
+                self.unreported,
+                self.bytes,
+                target.component
             );
             self.unreported = 0;
+            self.bytes = 0;
             self.last_report = Some(Instant::now());
         }
     }
@@ -225,6 +275,7 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
     let mut splitter = LineSplitter::default();
     let mut drops = Drops::default();
     let mut view = target.settings.snapshot();
+    let mut rest = FileRest::default();
     let mut lines = Vec::new();
     'pipe: while pipe.readable().await.is_ok() {
         // The buffer exists only while output flows: an idle component costs no memory.
@@ -240,7 +291,8 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
                     let kept = lines.len().saturating_sub(TAIL_LINES);
                     target.tail.extend(&lines[kept..]);
                     for line in lines.drain(..) {
-                        deliver(&target, &mut view, stream, &line, &mut drops).await;
+                        let state = (&mut view, &mut rest, &mut drops);
+                        deliver(&target, state, stream, &line).await;
                     }
                     // A flooding child must not starve the other actors on this thread.
                     tokio::task::yield_now().await;
@@ -252,12 +304,16 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
     }
     if let Some(last) = splitter.finish() {
         target.tail.extend(std::slice::from_ref(&last));
-        deliver(&target, &mut view, stream, &last, &mut drops).await;
+        deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;
     }
     drops.report(&target);
 }
 
-async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], drops: &mut Drops) {
+/// A reader's state across lines: its settings, its file's rest and its drops.
+type ReaderState<'a> = (&'a mut View, &'a mut FileRest, &'a mut Drops);
+
+async fn deliver(target: &Target, state: ReaderState<'_>, stream: Stream, line: &[u8]) {
+    let (view, rest, drops) = state;
     let settings = view.refresh(&target.settings);
     let to = match (settings.log, settings.file.is_some()) {
         (true, true) => "the log and its file",
@@ -291,21 +347,33 @@ async fn deliver(target: &Target, view: &mut View, stream: Stream, line: &[u8], 
     let Some((template, max_size, keep)) = &settings.file else {
         return;
     };
+    let files = &target.files;
+    if rest.skip(template, &files.rests) {
+        return;
+    }
+    let bytes = files::format_line(settings.timestamps, stream.name(), line);
+    let cost = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    let permit = match settings.overflow {
+        Overflow::Block => Arc::clone(&files.bytes).acquire_many_owned(cost).await.ok(),
+        Overflow::Drop => Arc::clone(&files.bytes).try_acquire_many_owned(cost).ok(),
+    };
+    let Some(permit) = permit else {
+        drops.count(target, bytes.len());
+        return;
+    };
     let command = FileLine {
         template: template.clone(),
         max_size: *max_size,
         keep: *keep,
-        bytes: files::format_line(settings.timestamps, stream.name(), line),
+        bytes,
+        budget: permit,
     };
-    match settings.overflow {
-        Overflow::Block => {
-            let _ = target.files.send(command).await;
-        }
-        Overflow::Drop => {
-            if target.files.try_send(command).is_err() {
-                drops.count(target);
-            }
-        }
+    let sent = match settings.overflow {
+        Overflow::Block => files.lines.send(command).await.map_err(|e| e.0),
+        Overflow::Drop => files.lines.try_send(command).map_err(|e| e.into_inner()),
+    };
+    if let Err(command) = sent {
+        drops.count(target, command.bytes.len());
     }
 }
 

@@ -15,6 +15,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::sys::SpawnMode;
 
@@ -178,6 +181,12 @@ impl Cgroups {
         })
     }
 
+    /// The daemon's own cgroup subtree, `supervisor-<name>`: `cgroup.kill` there ends every
+    /// component at once (the guardian's job).
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
     /// The cgroup of component `id`, created on first use (and again after [`Cgroups::forget`]).
     pub fn component(&mut self, id: &str) -> io::Result<Arc<ComponentCgroup>> {
         if let Some(made) = self.made.get(id) {
@@ -220,14 +229,59 @@ impl Cgroups {
         occupied
     }
 
-    /// Removes every (empty) component cgroup and the base (on an orderly exit).
+    /// Removes every component cgroup and the base (on an orderly exit), once the processes
+    /// killed last (an escaper that `cgroup.kill` reached as its leader was reaped) have
+    /// finished dying: a cgroup that still holds one cannot be removed.
     pub fn remove(&self) {
-        if let Ok(entries) = fs::read_dir(&self.base) {
-            for path in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
-                let _ = fs::remove_dir(path);
-            }
+        remove_tree(&self.base, EMPTY_WAIT);
+    }
+}
+
+/// How long removing a subtree waits for its killed processes to finish dying.
+pub const EMPTY_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (at most `limit`) until the cgroup at `path` holds no process, then removes its child
+/// cgroups and itself; what still holds a process stays.
+pub fn remove_tree(path: &Path, limit: Duration) {
+    wait_empty(path, limit);
+    if let Ok(entries) = fs::read_dir(path) {
+        for child in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            let _ = fs::remove_dir(child);
         }
-        let _ = fs::remove_dir(&self.base);
+    }
+    let _ = fs::remove_dir(path);
+}
+
+/// Waits until the cgroup at `path` and its descendants hold no process (`populated 0` in
+/// `cgroup.events`, which wakes `poll` on each change), at most `limit`; whether they are empty
+/// (a cgroup that is gone is).
+pub fn wait_empty(path: &Path, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        // Opened afresh each round: a read arms the change notification of that descriptor.
+        let Ok(events) = File::open(path.join("cgroup.events")) else {
+            return true;
+        };
+        let mut text = [0u8; 256];
+        let Ok(length) = events.read_at(&mut text, 0) else {
+            return true;
+        };
+        let populated = std::str::from_utf8(&text[..length])
+            .ok()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("populated ")))
+            .is_none_or(|value| value.trim() != "0");
+        if !populated {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut wanted = [PollFd::new(events.as_fd(), PollFlags::POLLPRI)];
+        if poll(&mut wanted, timeout).is_err() {
+            return false;
+        }
     }
 }
 

@@ -19,4 +19,4 @@ pub use journal::{Journal, Record};
 pub use spawn::{resolve_executable, Launch, Placement, SpawnError};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
-pub use table::{Child, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};
+pub use table::{Child, ChildNamespace, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

@@ -6,12 +6,14 @@
 //! so its pid (and with it the process-group id) cannot have been recycled.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::os::fd::AsFd;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use actix::{Message, Recipient};
 use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -42,6 +44,8 @@ pub struct ProcessExited {
 #[derive(Clone)]
 pub struct ProcessTable {
     inner: Arc<Mutex<Children>>,
+    /// The pid each child checks is its parent as it arms the parent-death signal; 0 when a
+    /// guardian takes the tree down with the daemon instead (see `without_parent_death`).
     daemon_pid: i32,
     /// The open-file limit children get instead of the daemon's (raised) one.
     child_file_limit: Option<FileLimit>,
@@ -67,6 +71,13 @@ struct Children {
     /// The children spawned since the journal thread last looked, with their numbers: what it
     /// has to add (its work grows with new children, not with all of them).
     fresh: Vec<(i32, u64)>,
+    /// The records of children reaped since the journal thread last looked: what it has to
+    /// strike out, so that no record outlives its child by more than a journal interval.
+    gone: Vec<Record>,
+    /// Processes started outside the table (the guardian) whose exit someone waits for.
+    watched: HashMap<i32, oneshot::Sender<ExitStatus>>,
+    /// The PID namespace children are born into, when it is not the daemon's.
+    namespace: Option<ChildNamespace>,
     /// The stack children run on until `exec` and the descriptors their stdio passes
     /// through, made on the first spawn.
     spawner: Option<(ChildStack, StdioSlots)>,
@@ -161,6 +172,11 @@ impl Children {
         }
     }
 
+    /// The records of the children reaped since the last call.
+    fn take_gone(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.gone)
+    }
+
     /// The children spawned since the last call that are still live, with their numbers and
     /// start times where known.
     fn take_fresh(&mut self) -> Vec<(i32, u64, Option<u64>)> {
@@ -246,6 +262,26 @@ impl Children {
     }
 }
 
+/// A PID namespace for the children other than the daemon's own (the guardian's, whose exit
+/// ends every process in it), entered around each spawn only: a thread whose children go to
+/// another namespace cannot start threads.
+pub struct ChildNamespace {
+    /// The namespace the children are born into.
+    pub children: File,
+    /// The daemon's own, entered again after each spawn.
+    pub home: File,
+}
+
+impl ChildNamespace {
+    /// Runs `spawn` with the calling thread's children going to this namespace.
+    fn around<T>(&self, spawn: impl FnOnce() -> T) -> std::io::Result<T> {
+        setns(&self.children, CloneFlags::CLONE_NEWPID)?;
+        let spawned = spawn();
+        setns(&self.home, CloneFlags::CLONE_NEWPID)?;
+        Ok(spawned)
+    }
+}
+
 /// What spawning needs for the table's whole life: the children's stack and the stdio slots.
 fn new_spawner() -> std::io::Result<(ChildStack, StdioSlots)> {
     Ok((ChildStack::new()?, StdioSlots::new(stdio::dev_null()?)?))
@@ -269,7 +305,10 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
     let mut writer = JournalWriter::new(journal);
     while dirty.recv().is_ok() {
         let Some(table) = table.upgrade() else { return };
-        let fresh = lock(&table).take_fresh();
+        let (fresh, gone) = {
+            let mut children = lock(&table);
+            (children.take_fresh(), children.take_gone())
+        };
         let read = fresh
             .iter()
             .filter(|(_, _, start_ticks)| start_ticks.is_none())
@@ -280,14 +319,14 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
             children.stamp(read);
             let new = children.records_of(&fresh);
             let all = writer
-                .rewrite_due(new.len(), children.owners.len())
+                .rewrite_due(new.len() + gone.len(), children.owners.len())
                 .then(|| children.records());
             (new, all)
         };
         drop(table);
         let written = match all {
             Some(all) => writer.rewrite(&all),
-            None => writer.append(&new),
+            None => writer.append(&new, &gone),
         };
         if let Err(error) = written {
             tracing::warn!(
@@ -327,6 +366,9 @@ impl ProcessTable {
                 cgroups: None,
                 spawned: 0,
                 fresh: Vec::new(),
+                gone: Vec::new(),
+                watched: HashMap::new(),
+                namespace: None,
                 clock: ClockTrust::Checking(CLOCK_CHECKS),
                 ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
@@ -382,6 +424,36 @@ impl ProcessTable {
         Ok(table)
     }
 
+    /// This table's children get no parent-death signal: a guardian takes the tree down with
+    /// the daemon, and a child that outlives a daemon whose guardian was killed too stays
+    /// identifiable (a running leader, its start time recorded) for the next daemon.
+    pub fn without_parent_death(self) -> Self {
+        ProcessTable {
+            daemon_pid: 0,
+            ..self
+        }
+    }
+
+    /// Starts `command` (a helper of the daemon's, such as the guardian) with the table locked,
+    /// so that the reaper cannot take the child before `spawn` has learnt whether its `exec`
+    /// worked; `exited` is told when it ends. It is no child of the tree: neither journalled
+    /// nor signalled with the components.
+    pub fn spawn_watched(
+        &self,
+        command: &mut std::process::Command,
+        exited: oneshot::Sender<ExitStatus>,
+    ) -> std::io::Result<u32> {
+        let mut children = self.lock();
+        let child = command.spawn()?;
+        children.watched.insert(child.id() as i32, exited);
+        Ok(child.id())
+    }
+
+    /// From now on, children are born into `namespace` (`None`: the daemon's own).
+    pub fn spawn_children_into(&self, namespace: Option<ChildNamespace>) {
+        self.lock().namespace = namespace;
+    }
+
     /// Makes the daemon the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`).
     pub fn become_subreaper() -> std::io::Result<()> {
         nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)
@@ -404,7 +476,9 @@ impl ProcessTable {
             )));
         }
         let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
-        let mut children = self.lock();
+        let mut guard = self.lock();
+        // One borrow of the whole: the spawner and the namespace are used together.
+        let children = &mut *guard;
         let cgroup = match (&mut children.cgroups, request.own_cgroup) {
             (Some(cgroups), true) => {
                 Some(cgroups.component(request.id).map_err(SpawnError::Prepare)?)
@@ -433,7 +507,11 @@ impl ProcessTable {
             mode: self.mode,
         };
         let before = clock::boottime_ns();
-        let started = request.launch.start(&stdio, placement, stack, slots);
+        let start = || request.launch.start(&stdio, placement, stack, slots);
+        let started = match &children.namespace {
+            Some(namespace) => namespace.around(start).map_err(SpawnError::Prepare)?,
+            None => start(),
+        };
         let after = clock::boottime_ns();
         let pid = match started {
             Ok(pid) => pid,
@@ -471,20 +549,28 @@ impl ProcessTable {
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
     /// for many exits, so this loops until nothing is left.
     ///
-    /// A reap does not rewrite the journal: a record of a reaped child names no process a
-    /// successor would kill (its start time no longer matches anything), and the next spawn's
-    /// rewrite drops it.
+    /// A reaped child's record is struck out of the journal at once (by the journal thread):
+    /// its pid is free from now on, and a record naming it could only ever match a stranger.
     pub fn reap(&self) {
         let mut children = self.lock();
+        let mut reaped = false;
         while let Some(pid) = next_exited() {
             let owner = children.owners.remove(&pid.as_raw());
             if let Some(owner) = &owner {
                 // What is left of a component never outlives its leader.
                 owner.kill_remains(pid);
+                if let Some(start_ticks) = owner.start_ticks {
+                    children.gone.push(Record {
+                        pid: pid.as_raw(),
+                        start_ticks,
+                    });
+                    reaped = true;
+                }
             }
             let Some(status) = collect(pid) else { break };
-            match owner {
-                Some(owner) => {
+            let watched = children.watched.remove(&pid.as_raw());
+            match (owner, watched) {
+                (Some(owner), _) => {
                     tracing::debug!(
                         event = events::CHILD_REAPED,
                         pid = pid.as_raw(),
@@ -496,13 +582,19 @@ impl ProcessTable {
                         status,
                     })
                 }
-                None => tracing::debug!(
+                (None, Some(watcher)) => {
+                    let _ = watcher.send(status);
+                }
+                (None, None) => tracing::debug!(
                     event = events::ORPHAN_REAPED,
                     pid = pid.as_raw(),
                     status = %status,
                     "reaped an adopted orphan: {status}"
                 ),
             }
+        }
+        if reaped {
+            children.record();
         }
     }
 

@@ -38,15 +38,16 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;
     install_stdio(&shared.stdio).map_err(at(Stage::Stdio))?;
     super::settings::apply(plan.settings)?;
-    if let Some(directory) = plan.directory {
-        // SAFETY: chdir reads a NUL-terminated path the parent built.
-        check(unsafe { libc::syscall(libc::SYS_chdir, directory.as_ptr()) })
-            .map_err(at(Stage::Directory))?;
-    }
     // SAFETY: setsid takes no arguments.
     check(unsafe { libc::syscall(libc::SYS_setsid) }).map_err(at(Stage::Session))?;
     if let Some(credentials) = plan.credentials {
         drop_privileges(credentials).map_err(at(Stage::Credentials))?;
+    }
+    // After the drop: the component enters its directory with its own rights, not root's.
+    if let Some(directory) = plan.directory {
+        // SAFETY: chdir reads a NUL-terminated path the parent built.
+        check(unsafe { libc::syscall(libc::SYS_chdir, directory.as_ptr()) })
+            .map_err(at(Stage::Directory))?;
     }
     if let Some(limit) = plan.file_limit {
         let limit = libc::rlimit64 {
@@ -66,7 +67,10 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
         .map_err(at(Stage::FileLimit))?;
     }
     reset_signals();
-    die_with_parent(plan.parent).map_err(at(Stage::ParentDeath))?;
+    // Parent 0: a guardian takes the tree down with the daemon, no parent-death signal.
+    if plan.parent != 0 {
+        die_with_parent(plan.parent).map_err(at(Stage::ParentDeath))?;
+    }
     close_inherited_descriptors();
     // SAFETY: the path and both arrays are NUL-terminated C strings (NULL-terminated arrays)
     // that the parent built and keeps alive until we have exec'd.
@@ -143,11 +147,15 @@ fn join_cgroup(procs: RawFd) -> Result<(), i32> {
 }
 
 /// setgroups → setgid → setuid (CERT POS36-C order) as raw calls that change this process
-/// alone, then proves the change took.
+/// alone, then proves the change took. `setgroups` needs CAP_SETGID even when it changes
+/// nothing, so it is left out when the groups are already the target's: a daemon that is not
+/// root can then run a component as its own user.
 fn drop_privileges(credentials: &Credentials) -> Result<(), i32> {
     let groups = &credentials.groups;
-    // SAFETY: the pointer and length describe a live, initialised slice of 32-bit gids.
-    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    if !has_groups(groups) {
+        // SAFETY: the pointer and length describe a live, initialised slice of 32-bit gids.
+        check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    }
     // SAFETY: setgid and setuid take plain integers.
     check(unsafe { libc::syscall(libc::SYS_setgid, credentials.gid) })?;
     // SAFETY: as above.
@@ -167,6 +175,26 @@ fn drop_privileges(credentials: &Credentials) -> Result<(), i32> {
     } else {
         Err(libc::EPERM)
     }
+}
+
+/// The most supplementary groups [`has_groups`] compares (on the child's stack); a longer list
+/// is simply set.
+const COMPARED_GROUPS: usize = 64;
+
+/// Whether this process's supplementary groups are exactly `target` (in any order).
+fn has_groups(target: &[libc::gid_t]) -> bool {
+    let mut current = [0 as libc::gid_t; COMPARED_GROUPS];
+    // SAFETY: getgroups writes at most COMPARED_GROUPS gids into `current`, which holds that
+    // many; it fails (EINVAL) rather than write more.
+    let count =
+        unsafe { libc::syscall(libc::SYS_getgroups, COMPARED_GROUPS, current.as_mut_ptr()) };
+    let Ok(count) = usize::try_from(count) else {
+        return false;
+    };
+    let current = &current[..count.min(COMPARED_GROUPS)];
+    current.len() == target.len()
+        && current.iter().all(|gid| target.contains(gid))
+        && target.iter().all(|gid| current.contains(gid))
 }
 
 /// Restores the default action of every signal (handled or ignored ones would otherwise stay

@@ -81,7 +81,8 @@ pub struct ChildPlan<'a> {
     pub file_limit: Option<FileLimit>,
     /// The resource limits, nice, umask and OOM score the child sets before it drops privileges.
     pub settings: &'a super::ChildSettings,
-    /// The daemon's pid: the child gives up if its parent is already someone else.
+    /// The daemon's pid: the child arms the parent-death signal and gives up if its parent is
+    /// already someone else; 0 when a guardian takes the tree down instead (no signal).
     pub parent: libc::pid_t,
 }
 
