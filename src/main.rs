@@ -24,8 +24,8 @@ fn main() -> ExitCode {
     {
         return guardian::main(args);
     }
-    // First, while this is the only thread: NOTIFY_SOCKET and WATCHDOG_* are for the daemon
-    // alone, and removed from the environment its components inherit.
+    // NOTIFY_SOCKET and WATCHDOG_* are for the daemon alone (the spawner leaves them out of
+    // the environment its components inherit).
     sdnotify::take_environment();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -35,19 +35,16 @@ pub struct Systemd {
 
 static SYSTEMD: OnceLock<Option<Systemd>> = OnceLock::new();
 
-/// Reads and removes `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from the environment
-/// and keeps what they say for the daemon's notifications. Call it first thing in `main`, before
-/// any thread exists: changing the environment races with threads reading it (which is why
-/// `remove_var` is `unsafe` from edition 2024 on; this crate is edition 2021). Calling it again
-/// changes nothing.
+/// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` and keeps what they say for the
+/// daemon's notifications. The environment is left as it is (changing it races with threads
+/// reading it, which is why `remove_var` is `unsafe` from edition 2024 on, and a re-executed
+/// daemon reads them again); components never inherit them: the spawner leaves them out of the
+/// environment it hands on. Calling it again changes nothing.
 pub fn take_environment() {
     SYSTEMD.get_or_init(|| {
         let socket = std::env::var_os(NOTIFY_SOCKET);
         let watchdog_usec = std::env::var(WATCHDOG_USEC).ok();
         let watchdog_pid = std::env::var(WATCHDOG_PID).ok();
-        for name in [NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID] {
-            std::env::remove_var(name);
-        }
         let socket = socket?.into_string().ok()?;
         let watchdog = watchdog_period(
             watchdog_usec.as_deref(),

@@ -160,15 +160,27 @@ pub struct Placement<'a> {
     pub mode: SpawnMode,
 }
 
-/// The daemon's environment as `NAME=value` C strings, read once and shared by every command
-/// that inherits it (the daemon never changes its environment after start-up; with 10,000
-/// components, a copy each would cost megabytes).
+/// What a service manager says to the daemon alone (systemd's notification socket, watchdog and
+/// socket activation): never handed on to a component, whose own are set per start.
+const FOR_THE_DAEMON: [&str; 6] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+];
+
+/// The daemon's environment as `NAME=value` C strings, less [`FOR_THE_DAEMON`], read once and
+/// shared by every command that inherits it (the daemon never changes its environment; with
+/// 10,000 components, a copy each would cost megabytes).
 fn inherited_environment() -> Result<&'static [(OsString, Arc<CStr>)], SpawnError> {
     static INHERITED: OnceLock<Vec<(OsString, Arc<CStr>)>> = OnceLock::new();
     if let Some(inherited) = INHERITED.get() {
         return Ok(inherited);
     }
     let variables = std::env::vars_os()
+        .filter(|(name, _)| !FOR_THE_DAEMON.iter().any(|own| name == own))
         .map(|(name, value)| {
             let mut variable = name.clone();
             variable.push("=");
