@@ -97,20 +97,7 @@ pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // EMFILE and friends: back off instead of spinning on a queued connection.
-                tracing::warn!(
-                    event = events::ACCEPT_FAILED,
-                    endpoint = "http",
-                    error = %error,
-                    "HTTP accept failed"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let stream = crate::accept::next("http", || listener.accept()).await;
         let daemon = daemon.clone();
         actix::spawn(async move {
             let service = service_fn(move |request| answer(request, daemon.clone()));

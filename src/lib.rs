@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod background;
 pub mod check;
 pub mod cli;

@@ -48,20 +48,7 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // EMFILE and friends: back off instead of spinning on a queued connection.
-                tracing::warn!(
-                    event = events::ACCEPT_FAILED,
-                    endpoint = "control",
-                    error = %error,
-                    "control socket accept failed"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let stream = crate::accept::next("control", || listener.accept()).await;
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             actix::spawn(refuse(stream, "too many connections"));
             continue;
