@@ -326,6 +326,7 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                 reason: None,
                 wanted: true,
                 done: false,
+                sockets: Vec::new(),
             }
         })
         .collect()

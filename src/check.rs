@@ -54,6 +54,7 @@ fn describe_probe(probe: &Probe) -> String {
         } => {
             format!("it sends READY=1 (then WATCHDOG=1 every {period:?})")
         }
+        Probe::Socket => "it runs (its held sockets queue clients)".into(),
     }
 }
 
@@ -90,6 +91,13 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
                         describe_probe(&health.probe),
                         health.interval,
                         health.failures
+                    );
+                }
+                for socket in &component.sockets {
+                    let _ = writeln!(
+                        out,
+                        "{indent}   socket {} on {} (backlog {})",
+                        socket.name, socket.listen, socket.backlog
                     );
                 }
                 if let Some(file) = &component.output.file {

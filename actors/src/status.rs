@@ -33,6 +33,8 @@ pub struct ComponentStatus {
     pub wanted: bool,
     /// Finished its work: a `transient` or `temporary` one whose last exit was normal, at rest.
     pub done: bool,
+    /// The listening sockets the daemon holds for it.
+    pub sockets: Vec<crate::process::sockets::SocketStatus>,
 }
 
 /// One group as its actor sees it now.
@@ -94,6 +96,7 @@ mod tests {
             reason: None,
             wanted,
             done,
+            sockets: Vec::new(),
         }
     }
 

@@ -281,6 +281,7 @@ fn defaults_fill_everything_left_out() {
                     output: actors::spec::OutputSpec::default(),
                     readiness: None,
                     health_check: None,
+                    sockets: Vec::new(),
                 }))],
             },
         },

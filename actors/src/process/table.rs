@@ -143,6 +143,8 @@ pub struct SpawnRequest<'a> {
     /// Whether the process gets the component's cgroup (components yes; their probes no: a
     /// probe's end must not kill the component).
     pub own_cgroup: bool,
+    /// The listening sockets the daemon holds for it, passed as descriptors 3, 4, ….
+    pub sockets: &'a [std::os::fd::BorrowedFd<'a>],
 }
 
 impl Children {
@@ -433,7 +435,7 @@ impl ProcessTable {
             mode: self.mode,
         };
         let before = clock::boottime_ns();
-        let started = request.launch.start(&stdio, placement, stack, slots);
+        let started = request.launch.start(&stdio, request.sockets, placement, stack, slots);
         let after = clock::boottime_ns();
         let pid = match started {
             Ok(pid) => pid,

@@ -20,7 +20,7 @@ mod settings;
 
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
-    SpawnMode, Stage, StdioSlots,
+    SpawnMode, Stage, StdioSlots, MAX_SOCKETS,
 };
 pub use settings::ChildSettings;
 
