@@ -9,8 +9,8 @@
 use roxmltree::Node;
 
 use super::process;
-use super::sockets;
 use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
+use super::sockets;
 use super::values;
 use super::walk::{non_empty, sole_attribute, start_priority, Handler, Schema, Walker};
 use super::xml;

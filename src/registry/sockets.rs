@@ -22,7 +22,15 @@ use super::xml;
 const DEFAULT_BACKLOG: u32 = 4096;
 
 /// The attributes of `<socket>`.
-const ATTRIBUTES: &[&str] = &["name", "backlog", "reusePort", "freeBind", "mode", "user", "group"];
+const ATTRIBUTES: &[&str] = &[
+    "name",
+    "backlog",
+    "reusePort",
+    "freeBind",
+    "mode",
+    "user",
+    "group",
+];
 
 /// `<socket name …><listen>ADDRESS</listen></socket>` (repeatable).
 pub fn socket(w: &mut Walker, node: Node, settings: &mut RawSettings) {
@@ -104,7 +112,9 @@ fn address(text: &str) -> Result<Listen, String> {
         format!("`{rest}` is not IP:PORT (an IP address, not a host name, and a port)")
     })?;
     if v6 && parsed.is_ipv4() {
-        return Err(format!("`{rest}` is not an IPv6 address: write it as `[ADDRESS]:PORT`"));
+        return Err(format!(
+            "`{rest}` is not an IPv6 address: write it as `[ADDRESS]:PORT`"
+        ));
     }
     if parsed.port() == 0 {
         return Err("port 0: give the port clients connect to".into());
@@ -122,7 +132,13 @@ pub fn resolve(
 ) -> Vec<SocketSpec> {
     if settings.sockets.len() > MAX_SOCKETS {
         let at = settings.sockets[MAX_SOCKETS].at;
-        p.report(at, format!("server `{id}` has {} sockets; at most {MAX_SOCKETS}", settings.sockets.len()));
+        p.report(
+            at,
+            format!(
+                "server `{id}` has {} sockets; at most {MAX_SOCKETS}",
+                settings.sockets.len()
+            ),
+        );
     }
     let mut resolved = Vec::new();
     for raw in &settings.sockets {
@@ -139,12 +155,16 @@ pub fn resolve(
             let message = "`<socket>`: `mode`, `user` and `group` are for `unix:` sockets only";
             p.report(raw.at, message);
         }
-        let owner = raw.user.as_ref().and_then(|user| lookup(p, user, "user", |n| {
-            User::from_name(n).ok().flatten().map(|u| u.uid.as_raw())
-        }));
-        let group = raw.group.as_ref().and_then(|group| lookup(p, group, "group", |n| {
-            Group::from_name(n).ok().flatten().map(|g| g.gid.as_raw())
-        }));
+        let owner = raw.user.as_ref().and_then(|user| {
+            lookup(p, user, "user", |n| {
+                User::from_name(n).ok().flatten().map(|u| u.uid.as_raw())
+            })
+        });
+        let group = raw.group.as_ref().and_then(|group| {
+            lookup(p, group, "group", |n| {
+                Group::from_name(n).ok().flatten().map(|g| g.gid.as_raw())
+            })
+        });
         resolved.push(SocketSpec {
             name: raw.name.clone(),
             listen: raw.listen.clone(),
@@ -167,7 +187,10 @@ fn lookup(
 ) -> Option<u32> {
     let found = find(&name.value);
     if found.is_none() {
-        p.report(name.at, format!("`<socket {kind}>`: unknown {kind} `{}`", name.value));
+        p.report(
+            name.at,
+            format!("`<socket {kind}>`: unknown {kind} `{}`", name.value),
+        );
     }
     found
 }
@@ -176,11 +199,21 @@ fn lookup(
 /// refused (it would always pass).
 pub fn check_probes(p: &mut Problems, component: &ComponentSpec, settings: &RawSettings) {
     let checks = [
-        (component.readiness.as_ref().map(|r| &r.probe), settings.readiness.as_ref(), "readiness"),
-        (component.health_check.as_ref().map(|h| &h.probe), settings.health_check.as_ref(), "healthCheck"),
+        (
+            component.readiness.as_ref().map(|r| &r.probe),
+            settings.readiness.as_ref(),
+            "readiness",
+        ),
+        (
+            component.health_check.as_ref().map(|h| &h.probe),
+            settings.health_check.as_ref(),
+            "healthCheck",
+        ),
     ];
     for (probe, raw, tag) in checks {
-        let (Some(probe), Some(raw)) = (probe, raw) else { continue };
+        let (Some(probe), Some(raw)) = (probe, raw) else {
+            continue;
+        };
         match probe {
             Probe::Socket if component.sockets.is_empty() => {
                 let message = format!(
@@ -190,7 +223,10 @@ pub fn check_probes(p: &mut Problems, component: &ComponentSpec, settings: &RawS
                 p.report(raw.at, message);
             }
             Probe::Tcp { address } => {
-                let own = component.sockets.iter().find(|s| targets(address, &s.listen));
+                let own = component
+                    .sockets
+                    .iter()
+                    .find(|s| targets(address, &s.listen));
                 if let Some(socket) = own {
                     let message = format!(
                         "`<{tag}>` of server `{}`: `tcp=\"{address}\"` probes its own held socket `{}`, \
@@ -220,7 +256,9 @@ fn targets(address: &str, listen: &Listen) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match host.parse::<IpAddr>() {
         Ok(ip) => ip == socket.ip() || socket.ip().is_unspecified(),
-        Err(_) => host == "localhost" && (socket.ip().is_loopback() || socket.ip().is_unspecified()),
+        Err(_) => {
+            host == "localhost" && (socket.ip().is_loopback() || socket.ip().is_unspecified())
+        }
     }
 }
 
@@ -230,10 +268,22 @@ mod tests {
 
     #[test]
     fn addresses_are_tcp_tcp6_or_unix() {
-        assert_eq!(address("tcp:127.0.0.1:80"), Ok(Listen::Tcp("127.0.0.1:80".parse().unwrap())));
-        assert_eq!(address("tcp6:[::1]:80"), Ok(Listen::Tcp("[::1]:80".parse().unwrap())));
-        assert_eq!(address("[::1]:80"), Ok(Listen::Tcp("[::1]:80".parse().unwrap())));
-        assert_eq!(address("unix:/run/x.sock"), Ok(Listen::Unix("/run/x.sock".into())));
+        assert_eq!(
+            address("tcp:127.0.0.1:80"),
+            Ok(Listen::Tcp("127.0.0.1:80".parse().unwrap()))
+        );
+        assert_eq!(
+            address("tcp6:[::1]:80"),
+            Ok(Listen::Tcp("[::1]:80".parse().unwrap()))
+        );
+        assert_eq!(
+            address("[::1]:80"),
+            Ok(Listen::Tcp("[::1]:80".parse().unwrap()))
+        );
+        assert_eq!(
+            address("unix:/run/x.sock"),
+            Ok(Listen::Unix("/run/x.sock".into()))
+        );
         assert!(address("unix:x.sock").is_err());
         assert!(address("tcp:localhost:80").is_err());
         assert!(address("tcp6:127.0.0.1:80").is_err());

@@ -22,6 +22,7 @@ mod properties;
 mod readiness;
 mod registry_errors;
 mod registry_reads;
+mod sockets;
 mod spawning;
 mod supervision;
 
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         ("readiness", readiness::TESTS),
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
+        ("sockets", sockets::TESTS),
         ("spawning", spawning::TESTS),
         ("supervision", supervision::TESTS),
     ])

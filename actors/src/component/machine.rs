@@ -390,9 +390,8 @@ fn watchdog(record: &Record) -> Vec<Effect> {
 fn watchdog_period(spec: &ComponentSpec) -> Option<Duration> {
     match spec.readiness.as_ref().map(|readiness| &readiness.probe) {
         Some(Probe::Notify { watchdog }) => *watchdog,
-        Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket) | None => {
-            None
-        }
+        Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket)
+        | None => None,
     }
 }
 

@@ -25,7 +25,11 @@ fn parse(line: &str) -> Option<Line> {
 }
 
 fn lines(ipv6: bool) -> Vec<Line> {
-    let file = if ipv6 { "/proc/net/tcp6" } else { "/proc/net/tcp" };
+    let file = if ipv6 {
+        "/proc/net/tcp6"
+    } else {
+        "/proc/net/tcp"
+    };
     let text = fs::read_to_string(file).unwrap_or_default();
     text.lines().skip(1).filter_map(parse).collect()
 }
@@ -43,7 +47,9 @@ pub fn tcp_queue(ipv6: bool, inode: u64) -> Option<u64> {
 pub fn tcp_listener(port: u16) -> Option<u64> {
     let mut all = lines(false);
     all.extend(lines(true));
-    let found = all.into_iter().find(|l| l.listening && l.port == port && l.inode != 0);
+    let found = all
+        .into_iter()
+        .find(|l| l.listening && l.port == port && l.inode != 0);
     found.map(|line| line.inode)
 }
 
@@ -55,8 +61,9 @@ pub fn socket_owner(inode: u64) -> Option<(i32, String)> {
     pids.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .find(|pid| {
             fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-                fds.filter_map(Result::ok)
-                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target.as_str()))
+                fds.filter_map(Result::ok).any(|fd| {
+                    fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target.as_str())
+                })
             })
         })
         .map(|pid| {
@@ -73,6 +80,9 @@ mod tests {
     fn a_listening_line_gives_its_port_queue_and_inode() {
         let line = "   0: 0100007F:6AD1 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0";
         let parsed = parse(line).unwrap();
-        assert_eq!((parsed.port, parsed.listening, parsed.queue, parsed.inode), (27345, true, 3, 4242));
+        assert_eq!(
+            (parsed.port, parsed.listening, parsed.queue, parsed.inode),
+            (27345, true, 3, 4242)
+        );
     }
 }

@@ -94,7 +94,9 @@ impl HeldSockets {
                 Ok(held) => renewed.push(held),
                 Err(error) => {
                     // The new ones close here; what was held before stays held.
-                    let kept = renewed.into_iter().filter_map(|(h, kept)| kept.then_some(h));
+                    let kept = renewed
+                        .into_iter()
+                        .filter_map(|(h, kept)| kept.then_some(h));
                     self.held = kept.chain(old.into_iter().flatten()).collect();
                     return Err(error);
                 }
@@ -209,7 +211,10 @@ fn clear_stale(path: &Path) -> Result<(), String> {
         ));
     }
     match UnixStream::connect(path) {
-        Ok(_) => Err(format!("{} is in use: a process accepts on it", path.display())),
+        Ok(_) => Err(format!(
+            "{} is in use: a process accepts on it",
+            path.display()
+        )),
         Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
             fs::remove_file(path).map_err(|e| format!("removing the stale {}: {e}", path.display()))
         }
@@ -226,7 +231,9 @@ fn apply_file_settings(path: &Path, spec: &SocketSpec) -> io::Result<(u64, u64)>
         .open(path)?;
     let metadata = file.metadata()?;
     if !metadata.file_type().is_socket() {
-        return Err(io::Error::other("the socket file was replaced by another file"));
+        return Err(io::Error::other(
+            "the socket file was replaced by another file",
+        ));
     }
     let by_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
     if let Some(mode) = spec.mode {

@@ -435,7 +435,9 @@ impl ProcessTable {
             mode: self.mode,
         };
         let before = clock::boottime_ns();
-        let started = request.launch.start(&stdio, request.sockets, placement, stack, slots);
+        let started = request
+            .launch
+            .start(&stdio, request.sockets, placement, stack, slots);
         let after = clock::boottime_ns();
         let pid = match started {
             Ok(pid) => pid,

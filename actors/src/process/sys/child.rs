@@ -145,7 +145,8 @@ fn install_sockets(slots: &[RawFd], above: RawFd) -> Result<(), i32> {
     let mut copies: [RawFd; MAX_SOCKETS] = [-1; MAX_SOCKETS];
     for (slot, copy) in slots.iter().zip(&mut copies) {
         // SAFETY: fcntl(F_DUPFD_CLOEXEC) only adds a descriptor to this child's own table.
-        let rc = check(unsafe { libc::syscall(libc::SYS_fcntl, *slot, libc::F_DUPFD_CLOEXEC, above) })?;
+        let rc =
+            check(unsafe { libc::syscall(libc::SYS_fcntl, *slot, libc::F_DUPFD_CLOEXEC, above) })?;
         *copy = RawFd::try_from(rc).map_err(|_| libc::EBADF)?;
     }
     for (target, copy) in (3..).zip(copies.iter().take(slots.len())) {

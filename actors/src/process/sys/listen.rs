@@ -37,7 +37,9 @@ pub fn listen_fds() -> io::Result<Vec<(String, OwnedFd)>> {
     for fd in 3..3 + count {
         // SAFETY: fcntl(F_SETFD) on an integer changes one descriptor's flags, if it is open.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
-            return Err(invalid(format!("LISTEN_FDS names descriptor {fd}, which is not open")));
+            return Err(invalid(format!(
+                "LISTEN_FDS names descriptor {fd}, which is not open"
+            )));
         }
         // SAFETY: the descriptor is open (above) and was passed to this process for it to own;
         // `TAKEN` makes sure it is taken once.

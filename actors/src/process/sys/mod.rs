@@ -20,11 +20,11 @@ mod listen;
 mod parent;
 mod settings;
 
+pub use listen::listen_fds;
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
     SpawnMode, Stage, StdioSlots, MAX_SOCKETS,
 };
-pub use listen::listen_fds;
 pub use settings::ChildSettings;
 
 /// Opens a pidfd for `pid`, which must be an unreaped child of ours (so the pid is still ours).

@@ -80,7 +80,11 @@ impl CStringArray {
 
     fn build(strings: Vec<Arc<CStr>>, listen_pid: Option<Box<ListenPid>>) -> Self {
         let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
-        pointers.extend(listen_pid.iter().map(|slot| slot.0.get().cast_const().cast()));
+        pointers.extend(
+            listen_pid
+                .iter()
+                .map(|slot| slot.0.get().cast_const().cast()),
+        );
         pointers.push(ptr::null());
         CStringArray {
             _strings: strings,
@@ -422,7 +426,8 @@ pub fn spawn(
     stack: &mut ChildStack,
     slots: &mut StdioSlots,
 ) -> Result<libc::pid_t, ChildError> {
-    let loaded = (slots.load(&plan.stdio)).and_then(|stdio| Ok((stdio, slots.load_sockets(plan.sockets)?)));
+    let loaded =
+        (slots.load(&plan.stdio)).and_then(|stdio| Ok((stdio, slots.load_sockets(plan.sockets)?)));
     let (stdio, sockets) = loaded.map_err(|error| {
         slots.unload();
         ChildError {
