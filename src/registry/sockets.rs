@@ -144,7 +144,7 @@ pub fn resolve(
     for raw in &settings.sockets {
         if let Some(other) = listens.insert(raw.listen.clone(), id.to_string()) {
             let message = format!(
-                "`<socket name=\"{}\">`: {} is held already by server `{other}`",
+                "`<socket name=\"{}\">` of server `{id}`: {} is held already by server `{other}`",
                 raw.name, raw.listen
             );
             p.report(raw.at, message);
@@ -265,6 +265,61 @@ fn targets(address: &str, listen: &Listen) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{parse, RegistryError};
+    use std::path::Path;
+
+    const PROFILE: &str = r#"<profiles><profile id="web"><executable>/bin/sleep</executable>
+        <socket name="http" backlog="16"><listen>tcp:127.0.0.1:8080</listen></socket>
+        <socket name="admin"><listen>tcp:127.0.0.1:8081</listen></socket></profile></profiles>"#;
+
+    fn load(servers: &str) -> Result<Vec<SocketSpec>, Vec<String>> {
+        let text = format!("<supervisor>{PROFILE}<servers>{servers}</servers></supervisor>");
+        match parse(Path::new("r.xml"), &text) {
+            Ok(registry) => Ok(registry.tree.root.components()[0].sockets.clone()),
+            Err(RegistryError(d)) => Err(d.iter().map(|d| d.message.clone()).collect()),
+        }
+    }
+
+    #[test]
+    fn a_servers_socket_replaces_the_profiles_of_the_same_name() {
+        let sockets = load(
+            r#"<server id="s"><profile ref="web"/>
+               <socket name="http"><listen>tcp6:[::1]:9090</listen></socket></server>"#,
+        )
+        .unwrap();
+        let named: Vec<(&str, String, u32)> = (sockets.iter())
+            .map(|s| (s.name.as_str(), s.listen.to_string(), s.backlog))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("http", "tcp6:[::1]:9090".to_string(), DEFAULT_BACKLOG),
+                ("admin", "tcp:127.0.0.1:8081".to_string(), DEFAULT_BACKLOG)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_sockets_are_reported() {
+        let errors = load(
+            r#"<server id="a"><executable>/bin/sleep</executable><readiness socket="true"/></server>
+               <server id="b"><profile ref="web"/></server>
+               <server id="c"><profile ref="web"/><socket name="u" mode="0600"><listen>tcp:127.0.0.1:1</listen></socket></server>"#,
+        )
+        .unwrap_err();
+        let has = |text: &str| errors.iter().any(|e| e.contains(text));
+        assert!(has("`socket=\"true\"` needs a `<socket>`"), "{errors:?}");
+        assert!(
+            has("of server `c`: tcp:127.0.0.1:8080 is held already by server `b`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("for `unix:` sockets only")),
+            "{errors:?}"
+        );
+    }
 
     #[test]
     fn addresses_are_tcp_tcp6_or_unix() {

@@ -91,7 +91,8 @@ impl Launch {
             .iter()
             .filter(|(name, _)| {
                 name.to_str().is_none_or(|name| {
-                    !overrides.contains_key(name) && !(passes_sockets && name == "LISTEN_PID")
+                    let ours = passes_sockets && name == "LISTEN_PID";
+                    !(overrides.contains_key(name) || ours)
                 })
             })
             .map(|(_, variable)| Arc::clone(variable))
