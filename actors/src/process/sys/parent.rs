@@ -331,8 +331,9 @@ pub(super) struct Shared<'a> {
 /// alone (`close_range(CLOSE_RANGE_UNSHARE)`), then moves the slots onto 0, 1 and 2.
 pub struct StdioSlots {
     slots: [OwnedFd; 3],
-    /// The same for held listening sockets, which the child moves to 3, 4, ….
-    sockets: [OwnedFd; MAX_SOCKETS],
+    /// The same for held listening sockets, which the child moves to 3, 4, …: made when a
+    /// component first needs them (a daemon without `<socket>` spends no descriptor on them).
+    sockets: Vec<OwnedFd>,
     /// What a slot holds between spawns (`/dev/null`), so its number is never reused.
     idle: OwnedFd,
 }
@@ -343,17 +344,9 @@ impl StdioSlots {
     /// before `exec`).
     pub fn new(null: BorrowedFd<'_>) -> io::Result<Self> {
         let slot = || null.try_clone_to_owned();
-        let slots = [slot()?, slot()?, slot()?];
-        let mut sockets = Vec::with_capacity(MAX_SOCKETS);
-        for _ in 0..MAX_SOCKETS {
-            sockets.push(slot()?);
-        }
-        let sockets = sockets
-            .try_into()
-            .map_err(|_| io::Error::other("socket slots"))?;
         Ok(StdioSlots {
-            slots,
-            sockets,
+            slots: [slot()?, slot()?, slot()?],
+            sockets: Vec::new(),
             idle: slot()?,
         })
     }
@@ -365,6 +358,9 @@ impl StdioSlots {
                 "{} sockets; a component holds at most {MAX_SOCKETS}",
                 sockets.len()
             )));
+        }
+        while self.sockets.len() < sockets.len() {
+            self.sockets.push(self.idle.try_clone()?);
         }
         let mut loaded = [-1; MAX_SOCKETS];
         for ((slot, socket), loaded) in self.sockets.iter().zip(sockets).zip(&mut loaded) {
@@ -393,8 +389,9 @@ impl StdioSlots {
         }
     }
 
-    fn keep_below(&self) -> RawFd {
-        let slots = self.slots.iter().chain(&self.sockets);
+    /// One above the slots a child with `sockets` held sockets uses.
+    fn keep_below(&self, sockets: usize) -> RawFd {
+        let slots = self.slots.iter().chain(self.sockets.iter().take(sockets));
         slots.map(AsRawFd::as_raw_fd).max().unwrap_or(2) + 1
     }
 }
@@ -439,7 +436,7 @@ pub fn spawn(
         plan,
         stdio,
         sockets,
-        keep_below: slots.keep_below(),
+        keep_below: slots.keep_below(plan.sockets.len()),
         stage: AtomicU8::new(0),
         errno: AtomicI32::new(0),
     };
