@@ -67,38 +67,42 @@ fn under_kills(port: u16, kills: usize) -> Option<Vec<Sample>> {
             }
         })
     };
-    let answered_by_other = |than: Option<u32>| {
+    // The pid of the first answer after sample `from` by a process other than `than`, and the
+    // number of samples then.
+    let answered_by_other = |from: usize, than: Option<u32>| {
         let limit = Instant::now() + Duration::from_secs(30);
         while Instant::now() < limit {
-            let last = samples
-                .lock()
-                .unwrap()
-                .iter()
-                .rev()
-                .find_map(|(_, o)| match o {
-                    Outcome::Answered(pid) if Some(*pid) != than => Some(*pid),
-                    _ => None,
-                });
-            if last.is_some() {
-                return last;
+            let samples = samples.lock().unwrap();
+            let found = samples.iter().skip(from).find_map(|(_, o)| match o {
+                Outcome::Answered(pid) if Some(*pid) != than => Some(*pid),
+                _ => None,
+            });
+            if let Some(pid) = found {
+                return Some((pid, samples.len()));
             }
+            drop(samples);
             thread::sleep(Duration::from_millis(1));
         }
         None
     };
-    let mut pid = answered_by_other(None);
+    // Measured from the first answer on (before it, the server was still starting).
+    let first = answered_by_other(0, None);
+    let start = first.map_or(0, |(_, at)| at);
+    let mut pid = first.map(|(pid, _)| pid);
     for _ in 0..kills {
         let Some(current) = pid else { break };
+        let from = samples.lock().unwrap().len();
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(current as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
-        pid = answered_by_other(Some(current));
+        pid = answered_by_other(from, Some(current)).map(|(pid, _)| pid);
     }
     done.store(true, Ordering::Relaxed);
     let _ = client.join();
-    let samples = std::mem::take(&mut *samples.lock().unwrap());
-    pid.map(|_| samples)
+    let mut samples = std::mem::take(&mut *samples.lock().unwrap());
+    let measured = samples.split_off(start.min(samples.len()));
+    pid.map(|_| measured)
 }
 
 /// One markdown row.
