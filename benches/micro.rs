@@ -328,6 +328,7 @@ fn synthetic_statuses() -> Vec<ComponentStatus> {
                 held: false,
                 done: false,
                 last_error: None,
+                sockets: Vec::new(),
             }
         })
         .collect()

@@ -146,6 +146,7 @@ fn describe_probe(probe: &Probe) -> String {
         } => {
             format!("it sends READY=1 (then WATCHDOG=1 every {period:?})")
         }
+        Probe::Socket => "it runs (its held sockets queue clients)".into(),
     }
 }
 
@@ -219,6 +220,13 @@ fn render_children(group: &GroupSpec, depth: usize, out: &mut String) {
                 );
                 for line in setting_lines(component) {
                     let _ = writeln!(out, "{indent}   {line}");
+                }
+                for socket in &component.sockets {
+                    let _ = writeln!(
+                        out,
+                        "{indent}   socket {} on {} (backlog {})",
+                        socket.name, socket.listen, socket.backlog
+                    );
                 }
                 render_process(&component.command, &indent, out);
             }

@@ -271,6 +271,7 @@ mod tests {
             restarts: 2,
             last_exit: None,
             reason: None,
+            sockets: Vec::new(),
         }
     }
 

@@ -33,6 +33,7 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
                 ExitStatus::Signal(signal) => LastExit::Signal(signal),
             }),
             reason: status.reason,
+            sockets: status.sockets,
         })
         .collect()
 }
@@ -60,6 +61,7 @@ pub fn table(rows: &[StatusRow]) -> String {
         "UPTIME".into(),
         "MEMORY".into(),
         "RESTARTS".into(),
+        "SOCKETS".into(),
         "LAST EXIT".into(),
         "REASON".into(),
     ]];
@@ -85,6 +87,7 @@ pub fn table(rows: &[StatusRow]) -> String {
                 "-".into()
             },
             row.restarts.to_string(),
+            sockets(row),
             match row.last_exit {
                 None => "-".into(),
                 Some(LastExit::Code(code)) => format!("code {code}"),
@@ -112,6 +115,21 @@ pub fn table(rows: &[StatusRow]) -> String {
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
+}
+
+/// `NAME LISTEN (QUEUE waiting)` per held socket, `-` for none.
+fn sockets(row: &StatusRow) -> String {
+    let held: Vec<String> = (row.sockets.iter())
+        .map(|s| match s.queue {
+            Some(queue) => format!("{} {} ({queue} waiting)", s.name, s.listen),
+            None => format!("{} {}", s.name, s.listen),
+        })
+        .collect();
+    if held.is_empty() {
+        "-".into()
+    } else {
+        held.join(", ")
+    }
 }
 
 fn uptime(uptime: Duration) -> String {
@@ -160,6 +178,7 @@ mod tests {
             restarts: 1,
             last_exit: Some(LastExit::Signal(9)),
             reason: Some("execve: No such file or directory".into()),
+            sockets: Vec::new(),
         };
         let quiet = StatusRow {
             id: "is".into(),

@@ -40,6 +40,8 @@ pub async fn check(probe: &Probe, context: &ProbeContext, timeout: Duration) -> 
         Probe::Exec { program, arguments } => exec(context, program, arguments, timeout).await,
         // Readiness by notification is not polled: the component's socket listener handles it.
         Probe::Notify { .. } => false,
+        // Readiness by held sockets is decided when the process runs (never a health check).
+        Probe::Socket => true,
     }
 }
 
@@ -91,6 +93,7 @@ async fn exec(
         launch: &launch,
         output: &quiet,
         own_cgroup: false,
+        sockets: &[],
     };
     let Ok((child, _)) = context.processes.spawn(request, ExitNotify::Once(exit)) else {
         return false;

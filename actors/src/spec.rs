@@ -166,6 +166,49 @@ pub struct ComponentSpec {
     pub readiness: Option<ReadinessSpec>,
     /// How a running component is checked for health.
     pub health_check: Option<HealthCheckSpec>,
+    /// The listening sockets the daemon holds for it and passes to each of its processes.
+    pub sockets: Vec<SocketSpec>,
+}
+
+/// `<socket name>`: a listening socket the daemon binds once and passes to every process of
+/// its component as a descriptor from 3 on (systemd's `LISTEN_FDS` protocol).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketSpec {
+    /// Its name in `LISTEN_FDNAMES`.
+    pub name: String,
+    /// Where it listens.
+    pub listen: Listen,
+    /// The `listen(2)` backlog.
+    pub backlog: u32,
+    /// `SO_REUSEPORT`.
+    pub reuse_port: bool,
+    /// `IP_FREEBIND`: bind to an address the host does not have (yet).
+    pub free_bind: bool,
+    /// A unix socket file's permission bits.
+    pub mode: Option<u32>,
+    /// A unix socket file's owner (uid).
+    pub owner: Option<u32>,
+    /// A unix socket file's group (gid).
+    pub group: Option<u32>,
+}
+
+/// A socket's address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Listen {
+    /// `tcp:HOST:PORT` or `tcp6:[ADDR]:PORT`.
+    Tcp(std::net::SocketAddr),
+    /// `unix:/path`: a stream socket file.
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(address @ std::net::SocketAddr::V4(_)) => write!(f, "tcp:{address}"),
+            Listen::Tcp(address @ std::net::SocketAddr::V6(_)) => write!(f, "tcp6:{address}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
 }
 
 /// Where a component's stdout and stderr go (`<output>`).
@@ -273,6 +316,9 @@ pub enum Probe {
         /// With `Some`, the child must also send `WATCHDOG=1` at least this often.
         watchdog: Option<Duration>,
     },
+    /// Ready as soon as the process runs: its held sockets queue clients meanwhile (readiness
+    /// only, for a component with sockets).
+    Socket,
 }
 
 /// `<readiness>`: the component has started once the probe passes.

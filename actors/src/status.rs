@@ -67,6 +67,8 @@ pub struct Published {
     pub done: bool,
     /// The last lines its latest process wrote.
     pub tail: OutputTail,
+    /// The listening sockets the daemon holds for it.
+    pub sockets: Vec<crate::process::sockets::SocketProbe>,
 }
 
 /// What a group actor publishes about itself.
@@ -286,6 +288,7 @@ impl Published {
             held: along.held,
             done: self.done,
             last_error,
+            sockets: self.sockets.iter().map(|socket| socket.status()).collect(),
         }
     }
 }
@@ -359,6 +362,8 @@ pub struct ComponentStatus {
     pub done: bool,
     /// Its last failure with its last output, until it runs again.
     pub last_error: Option<String>,
+    /// The listening sockets the daemon holds for it.
+    pub sockets: Vec<crate::process::sockets::SocketStatus>,
 }
 
 impl ComponentStatus {

@@ -152,6 +152,9 @@ pub struct StatusRow {
     /// for a reply from a daemon older than it.)
     #[serde(default)]
     pub reason: Option<String>,
+    /// The listening sockets the daemon holds for it (the key only for a component with any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sockets: Vec<actors::process::sockets::SocketStatus>,
 }
 
 /// `{"code":N}` or `{"signal":N}`.
@@ -291,6 +294,7 @@ mod tests {
             restarts: 3,
             last_exit: None,
             reason: Some("gave up".into()),
+            sockets: Vec::new(),
         };
         assert_eq!(serde_json::to_value(&row).unwrap()["reason"], "gave up");
         let none = serde_json::to_value(StatusRow {

@@ -24,6 +24,7 @@ mod process;
 mod raw;
 mod resolve;
 mod settings;
+mod sockets;
 #[cfg(test)]
 mod tests;
 mod users;

@@ -167,6 +167,31 @@ pub struct RawSettings {
     pub umask: Option<u32>,
     /// `<oomScoreAdjust>`.
     pub oom_score_adjust: Option<i32>,
+    /// `<socket>`s in order; a later layer's socket of the same name replaces an earlier one's.
+    pub sockets: Vec<RawSocket>,
+}
+
+/// `<socket name backlog reusePort freeBind mode user group><listen>…</listen></socket>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSocket {
+    /// The element's global offset.
+    pub at: usize,
+    /// `name`.
+    pub name: String,
+    /// `<listen>`.
+    pub listen: actors::spec::Listen,
+    /// `backlog`.
+    pub backlog: Option<u32>,
+    /// `reusePort`.
+    pub reuse_port: bool,
+    /// `freeBind`.
+    pub free_bind: bool,
+    /// `mode` (unix only).
+    pub mode: Option<u32>,
+    /// `user` (unix only), at its attribute.
+    pub user: Option<Spanned<String>>,
+    /// `group` (unix only), at its attribute.
+    pub group: Option<Spanned<String>>,
 }
 
 /// One child of `<limits>` (`<nofile soft hard/>`, ...), each side optional.
@@ -263,6 +288,8 @@ pub enum RawProbe {
         /// `watchdog`.
         watchdog: Option<Duration>,
     },
+    /// `socket="true"`: ready once the process runs (its held sockets queue clients).
+    Socket,
     /// A kind was named but is invalid (two kinds, a bad value…); that was reported. Kept so
     /// the resolver does not also report a missing probe; it builds nothing from it.
     Reported,
@@ -325,6 +352,12 @@ impl RawSettings {
         set(&mut self.nice, &later.nice);
         set(&mut self.umask, &later.umask);
         set(&mut self.oom_score_adjust, &later.oom_score_adjust);
+        for socket in &later.sockets {
+            match self.sockets.iter_mut().find(|s| s.name == socket.name) {
+                Some(same) => *same = socket.clone(),
+                None => self.sockets.push(socket.clone()),
+            }
+        }
         self
     }
 }

@@ -20,6 +20,7 @@ use super::defaults as default;
 use super::error::Problems;
 use super::raw::{RawCheck, RawOutput, RawProbe, RawStrategy};
 use super::raw::{RawChild, RawConfig, RawGroup, RawRegistry, RawServer, RawSettings};
+use super::sockets;
 use super::users::Users;
 use super::DaemonConfig;
 
@@ -37,6 +38,7 @@ pub fn resolve(raw: &RawRegistry, folder: &Path, p: &mut Problems) -> (DaemonCon
             .map(|profile| (profile.id.as_str(), &profile.settings))
             .collect(),
         users: Users::default(),
+        listens: HashMap::new(),
     };
     let root = resolver.group(
         "",
@@ -105,6 +107,8 @@ struct Resolver<'r> {
     temp: Option<PathBuf>,
     profiles: HashMap<&'r str, &'r RawSettings>,
     users: Users,
+    /// Every held socket's address → the server that holds it.
+    listens: HashMap<actors::spec::Listen, String>,
 }
 
 impl Resolver<'_> {
@@ -151,7 +155,7 @@ impl Resolver<'_> {
     fn component(&mut self, server: &RawServer) -> ComponentSpec {
         let settings = self.merge(&server.settings);
         let backoff = &settings.backoff;
-        ComponentSpec {
+        let mut component = ComponentSpec {
             id: server.id.clone(),
             description: (settings.description.as_deref())
                 .unwrap_or(default::DESCRIPTION)
@@ -175,7 +179,11 @@ impl Resolver<'_> {
             readiness: (settings.readiness.as_ref()).and_then(|raw| self.readiness(server, raw)),
             health_check: (settings.health_check.as_ref())
                 .and_then(|raw| self.health_check(server, raw)),
-        }
+            sockets: Vec::new(),
+        };
+        component.sockets = sockets::resolve(self.p, &server.id, &settings, &mut self.listens);
+        sockets::check_probes(self.p, &component, &settings);
+        component
     }
 
     /// `{id}` in the file name becomes the server's id (`{date}` stays, for the runtime);
@@ -215,7 +223,7 @@ impl Resolver<'_> {
             server,
             raw,
             "`<readiness>`",
-            "`tcp`, `http`, `exec`, `notify`",
+            "`tcp`, `http`, `exec`, `notify`, `socket`",
         )?;
         Some(ReadinessSpec {
             probe,
@@ -277,6 +285,7 @@ impl Resolver<'_> {
             RawProbe::Notify { watchdog } => Probe::Notify {
                 watchdog: *watchdog,
             },
+            RawProbe::Socket => Probe::Socket,
             RawProbe::Reported => return None,
         })
     }

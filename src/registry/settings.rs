@@ -10,6 +10,7 @@ use roxmltree::Node;
 
 use super::process;
 use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
+use super::sockets;
 use super::values;
 use super::walk::{non_empty, sole_attribute, start_priority, Handler, Schema, Walker};
 use super::xml;
@@ -75,7 +76,11 @@ const LATER: &[&str] = &[];
 pub const SERVER: Schema<RawSettings> = Schema {
     attributes: &["id"],
     once: SETTINGS,
-    many: &[("profile", profile_ref), ("environment", environment)],
+    many: &[
+        ("profile", profile_ref),
+        ("environment", environment),
+        ("socket", sockets::socket),
+    ],
     later: LATER,
 };
 
@@ -83,7 +88,7 @@ pub const SERVER: Schema<RawSettings> = Schema {
 pub const PROFILE: Schema<RawSettings> = Schema {
     attributes: &["id"],
     once: SETTINGS,
-    many: &[("environment", environment)],
+    many: &[("environment", environment), ("socket", sockets::socket)],
     later: LATER,
 };
 
@@ -184,7 +189,7 @@ const OUTPUT_ATTRIBUTES: &[&str] = &[
 
 /// The attributes of `<readiness>`.
 const READINESS_ATTRIBUTES: &[&str] = &[
-    "tcp", "http", "exec", "notify", "interval", "timeout", "watchdog",
+    "tcp", "http", "exec", "notify", "socket", "interval", "timeout", "watchdog",
 ];
 
 /// The attributes of `<healthCheck>`.
@@ -234,7 +239,7 @@ enum Check {
 }
 
 /// The probe kinds, in the order messages list them.
-const KINDS: [&str; 4] = ["tcp", "http", "exec", "notify"];
+const KINDS: [&str; 5] = ["tcp", "http", "exec", "notify", "socket"];
 
 /// `<readiness>` or `<healthCheck>`: at most one probe kind with its arguments, and timing.
 fn check(w: &mut Walker, node: Node, which: Check) -> RawCheck {
@@ -310,6 +315,12 @@ fn probe(w: &mut Walker, node: Node, kind: &str, arguments: Vec<String>) -> Opti
         }),
         "exec" => xml::attribute(w.p, node, kind, non_empty)
             .map(|program| RawProbe::Exec { program, arguments }),
+        "socket" => xml::attribute(w.p, node, kind, |t| match t {
+            "true" => Ok(RawProbe::Socket),
+            _ => Err(format!(
+                "`{t}` is not `true`; write `socket=\"true\"` or leave `socket` out"
+            )),
+        }),
         // `notify`, the only other kind.
         _ => {
             let watchdog = xml::attribute(w.p, node, "watchdog", values::positive_duration);

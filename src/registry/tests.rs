@@ -267,6 +267,7 @@ fn defaults_fill_everything_left_out() {
                     output: actors::spec::OutputSpec::default(),
                     readiness: None,
                     health_check: None,
+                    sockets: Vec::new(),
                 }))],
             },
         },
@@ -875,7 +876,7 @@ fn merge_time_errors_point_into_the_layer_that_holds_the_attribute() {
             "2:25: `<output>` attribute `maxSize` needs `file`; server `a` has none, neither in \
              its own `<output>` nor from a profile",
             "2:40: `<readiness>` of server `a` names no probe; give exactly one of `tcp`, \
-             `http`, `exec`, `notify`, on this element or on a profile's",
+             `http`, `exec`, `notify`, `socket`, on this element or on a profile's",
         ]
     );
 }
@@ -987,10 +988,10 @@ fn an_invalid_file_does_not_also_make_max_size_complain() {
 
 #[test]
 fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
-    let kinds = "give exactly one of `tcp`, `http`, `exec`, `notify`";
+    let kinds = "give exactly one of `tcp`, `http`, `exec`, `notify`, `socket`";
     let tcp = "2:17: `<readiness>` attribute `tcp`";
     let http = "2:18: `<readiness>` attribute `http`";
-    let allowed = "`tcp`, `http`, `exec`, `notify`, `interval`, `timeout`, `watchdog`";
+    let allowed = "`tcp`, `http`, `exec`, `notify`, `socket`, `interval`, `timeout`, `watchdog`";
     let longer = "the duration must be longer than 0";
     for (setting, expected) in [
         (

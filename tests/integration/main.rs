@@ -28,6 +28,7 @@ mod registry_errors;
 mod registry_reads;
 mod resources;
 mod soak;
+mod sockets;
 mod spawning;
 mod supervision;
 
@@ -57,6 +58,7 @@ fn main() -> std::process::ExitCode {
         ("readiness", readiness::TESTS),
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
+        ("sockets", sockets::TESTS),
         ("spawning", spawning::TESTS),
         ("resources", resources::TESTS),
         ("soak", soak::TESTS),

@@ -345,6 +345,11 @@ fn spawned(pid: u32, record: &Record) -> Step {
     let started = Effect::Log(Event::Started { pid });
     let spec = &record.spec;
     match &spec.readiness {
+        // Held sockets queue clients while the process gets ready to accept them.
+        Some(readiness) if readiness.probe == Probe::Socket => {
+            let (life, effects) = running(pid, record);
+            (life, [vec![started], effects].concat())
+        }
         Some(readiness) => {
             let mut effects = vec![started];
             if !matches!(readiness.probe, Probe::Notify { .. }) {
@@ -388,7 +393,8 @@ fn watchdog(record: &Record) -> Vec<Effect> {
 fn watchdog_period(spec: &ComponentSpec) -> Option<Duration> {
     match spec.readiness.as_ref().map(|readiness| &readiness.probe) {
         Some(Probe::Notify { watchdog }) => *watchdog,
-        Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. }) | None => None,
+        Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket)
+        | None => None,
     }
 }
 

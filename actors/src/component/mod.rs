@@ -26,6 +26,7 @@ use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, U
 use crate::output::{Destination, OutputSettings};
 use crate::policy::{is_normal, Exit};
 use crate::probe::ProbeContext;
+use crate::process::sockets::{HeldSockets, Retired};
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
 use crate::spec::{ComponentSpec, Probe};
 use crate::status::{OutputTail, Published, Token};
@@ -68,6 +69,8 @@ pub struct ComponentActor {
     tail: OutputTail,
     /// The last failure and whether its output tells more, kept until it runs again.
     last_error: Option<(String, bool)>,
+    /// The listening sockets held for the component's whole life (closed with the actor).
+    sockets: HeldSockets,
 }
 
 impl ComponentActor {
@@ -86,6 +89,7 @@ impl ComponentActor {
             runtime,
             life: Life::Stopped,
             output: OutputSettings::new(&spec.output),
+            sockets: HeldSockets::default(),
             record: Record::new(spec),
             run: None,
             timer: None,
@@ -157,6 +161,7 @@ impl ComponentActor {
             last_error: self.last_error.clone(),
             done,
             tail: self.tail.clone(),
+            sockets: self.sockets.probes(),
         };
         self.runtime.board.publish_component(self.token, published);
     }
@@ -277,28 +282,38 @@ impl ComponentActor {
                 Ok(socket) => Some(socket),
                 Err(error) => return failed(&error),
             },
-            Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. }) | None => None,
+            Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket)
+            | None => None,
+        };
+        // Sockets a reload replaced close when this function returns: after the new process
+        // has started.
+        let _retired = match self.hold_sockets() {
+            Ok(retired) => retired,
+            Err(error) => return failed(&error),
         };
         let launch = match (&notify, self.launch.take()) {
             (None, Some(kept)) => Ok(kept),
             // Each start gets a socket of its own, so a launch with its address is not kept.
             (socket, _) => {
-                let address: Vec<(String, String)> = socket
+                let mut extra: Vec<(String, String)> = socket
                     .iter()
                     .map(|socket| ("NOTIFY_SOCKET".to_string(), socket.address.clone()))
                     .collect();
-                Launch::new(&self.spec().id, &self.spec().command, &address)
+                extra.extend(self.sockets.environment());
+                Launch::new(&self.spec().id, &self.spec().command, &extra)
             }
         };
         let launch = match launch {
             Ok(launch) => launch,
             Err(error) => return failed(&error),
         };
+        let sockets = self.sockets.descriptors();
         let request = SpawnRequest {
             id: &self.record.spec.id,
             launch: &launch,
             output: &self.record.spec.output,
             own_cgroup: true,
+            sockets: &sockets,
         };
         let notified = ExitNotify::Actor(ctx.address().recipient());
         let (child, captured) = match self.runtime.processes.spawn(request, notified) {
@@ -330,6 +345,16 @@ impl ComponentActor {
         }
         self.run = Some(run);
         Input::Spawned { pid }
+    }
+
+    /// Binds the sockets the spec asks for that are not held yet (a launch made for other
+    /// sockets is dropped); returns those it no longer wants.
+    fn hold_sockets(&mut self) -> Result<Option<Retired>, crate::process::sockets::SocketError> {
+        if self.sockets.matches(&self.record.spec.sockets) {
+            return Ok(None);
+        }
+        self.launch = None;
+        self.sockets.renew(&self.record.spec.sockets).map(Some)
     }
 
     fn start_readiness(&mut self, ctx: &mut Context<Self>) {

@@ -1,6 +1,6 @@
 //! Applying a new spec to a running group. What changed is classified here, purely: settings
 //! the process does not see apply in place (`updated`); a changed command, environment,
-//! working directory, user or stdio wiring needs a new process (`changed`). The decision then
+//! working directory, user, stdio wiring or held sockets needs a new process (`changed`). The decision then
 //! stops, starts and drops children by its own precedence: a reload never cancels a stop, a
 //! shutdown or a give-up, and never starts a child the operator stopped.
 //!
@@ -52,8 +52,10 @@ impl ReloadReport {
 
 /// How a component's new settings compare with its old ones.
 pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
-    let process_sees =
-        |spec: &ComponentSpec| (spec.command.clone(), spec.output.stdout, spec.output.stderr);
+    let process_sees = |spec: &ComponentSpec| {
+        let stdio = (spec.output.stdout, spec.output.stderr);
+        (spec.command.clone(), stdio, spec.sockets.clone())
+    };
     if old == new {
         Change::Unchanged
     } else if process_sees(old) != process_sees(new) {

@@ -9,6 +9,8 @@ mod clock;
 pub mod envfile;
 mod journal;
 pub mod procfs;
+mod procnet;
+pub mod sockets;
 mod spawn;
 mod stdio;
 #[allow(unsafe_code)]

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -41,6 +42,10 @@ pub enum SpawnError {
 
 /// The environment variable that tells a child which component it is.
 pub const COMPONENT_VARIABLE: &str = "SUPERVISOR_COMPONENT";
+
+/// The variable that tells a child how many sockets it was passed (from descriptor 3 on); a
+/// launch that sets it also gets `LISTEN_PID`, which each child fills in with its own pid.
+pub const LISTEN_FDS: &str = "LISTEN_FDS";
 
 /// A command ready to start: everything the child needs, as C strings.
 pub struct Launch {
@@ -76,6 +81,7 @@ impl Launch {
             overrides.insert(name, value);
         }
         overrides.insert(COMPONENT_VARIABLE, id);
+        let passes_sockets = overrides.contains_key(LISTEN_FDS);
         let inherited = if spec.inherit_environment {
             inherited_environment()?
         } else {
@@ -84,8 +90,10 @@ impl Launch {
         let mut environment: Vec<Arc<CStr>> = inherited
             .iter()
             .filter(|(name, _)| {
-                name.to_str()
-                    .is_none_or(|name| !overrides.contains_key(name))
+                name.to_str().is_none_or(|name| {
+                    let ours = passes_sockets && name == "LISTEN_PID";
+                    !(overrides.contains_key(name) || ours)
+                })
             })
             .map(|(_, variable)| Arc::clone(variable))
             .collect();
@@ -105,7 +113,11 @@ impl Launch {
         Ok(Launch {
             program,
             arguments: CStringArray::new(arguments),
-            environment: CStringArray::new(environment),
+            environment: if passes_sockets {
+                CStringArray::with_listen_pid(environment)
+            } else {
+                CStringArray::new(environment)
+            },
             directory,
             credentials,
             settings: spec.settings.clone(),
@@ -119,12 +131,13 @@ impl Launch {
         !self.read_files
     }
 
-    /// Starts the child with `stdio` where and how `placement` says (with the children's
-    /// default open-file limit unless the command sets `nofile` itself), and returns its pid. The
-    /// caller holds the process table's lock.
+    /// Starts the child with `stdio` and `sockets` (as 3, 4, …) where and how `placement` says
+    /// (with the children's default open-file limit unless the command sets `nofile` itself),
+    /// and returns its pid. The caller holds the process table's lock.
     pub fn start(
         &self,
         stdio: &ChildStdio,
+        sockets: &[BorrowedFd<'_>],
         placement: Placement<'_>,
         stack: &mut ChildStack,
         slots: &mut StdioSlots,
@@ -137,6 +150,7 @@ impl Launch {
             arguments: &self.arguments,
             environment: &self.environment,
             stdio: stdio.descriptors().map_err(SpawnError::Prepare)?,
+            sockets,
             directory: self.directory.as_deref(),
             cgroup: placement.cgroup,
             credentials: self.credentials.as_ref(),

@@ -154,6 +154,8 @@ pub struct SpawnRequest<'a> {
     /// Whether the process gets the component's cgroup (components yes; their probes no: a
     /// probe's end must not kill the component).
     pub own_cgroup: bool,
+    /// The listening sockets the daemon holds for it, passed as descriptors 3, 4, ….
+    pub sockets: &'a [std::os::fd::BorrowedFd<'a>],
 }
 
 impl Children {
@@ -507,7 +509,11 @@ impl ProcessTable {
             mode: self.mode,
         };
         let before = clock::boottime_ns();
-        let start = || request.launch.start(&stdio, placement, stack, slots);
+        let start = || {
+            request
+                .launch
+                .start(&stdio, request.sockets, placement, stack, slots)
+        };
         let started = match &children.namespace {
             Some(namespace) => namespace.around(start).map_err(SpawnError::Prepare)?,
             None => start(),

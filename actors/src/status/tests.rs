@@ -17,6 +17,7 @@ fn component(id: &str, state: &'static str) -> Published {
         last_error: None,
         done: false,
         tail: OutputTail::default(),
+        sockets: Vec::new(),
     }
 }
 

@@ -93,6 +93,9 @@
 //!   SECS seconds (> 0), from a thread.
 //! * `--watchdog-stop-after SECS` — send no more `WATCHDOG=1` once SECS
 //!   seconds have passed since the start of `main`.
+//! * `LISTEN_FDS` in the environment (a supervisor's held sockets, descriptors 3… with
+//!   `LISTEN_PID` this process's pid, else exit 2): serve on each as on `--port` (a unix
+//!   socket answers `pong` to every connection) and print `listening on fd N (NAME)`.
 //! * `--help`, `-h` — print the usage on stdout and exit 0.
 //!
 //! The output options run in the order listed: `--print-lines`,
@@ -831,6 +834,25 @@ fn answer(conn: io::Result<TcpStream>, name: &str) {
     }
 }
 
+/// Serves HTTP on an inherited TCP listener, or answers `pong` on a unix one, on a thread.
+fn serve_inherited(socket: std::os::fd::OwnedFd, name: String) -> anyhow::Result<()> {
+    let listener = TcpListener::from(socket);
+    let tcp = listener.local_addr().is_ok();
+    let spawned = thread::Builder::new().name("accept".to_owned());
+    if tcp {
+        spawned.spawn(move || serve(listener, name))
+    } else {
+        let listener = std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(listener));
+        spawned.spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let _ = conn.write_all(b"pong\n");
+            }
+        })
+    }
+    .context("cannot start a thread for an inherited socket")?;
+    Ok(())
+}
+
 /// As [`serve`] until `stop_at`, then closes the listener (later connects are refused). A
 /// thread connects once at `stop_at` to wake the blocked `accept`.
 fn serve_until(listener: TcpListener, name: String, stop_at: Instant) {
@@ -947,10 +969,15 @@ fn run(opts: Options, t0: Instant) -> anyhow::Result<Infallible> {
         ),
         None => None,
     };
+    let inherited = actors::process::sys::listen_fds().context("cannot take LISTEN_FDS")?;
     if let (Some(path), Some(snapshot)) = (&opts.report, report_snapshot) {
         let mut text = serde_json::to_string_pretty(&snapshot)?;
         text.push('\n');
         write_atomically(path, text.as_bytes())?;
+    }
+    for (fd, (socket_name, socket)) in (3..).zip(inherited) {
+        out_line(&format!("listening on fd {fd} ({socket_name})"));
+        serve_inherited(socket, name.clone())?;
     }
     if let Some(listener) = listener {
         let stop_answering_at = opts.probes.stop_answering_after.map(|after| t0 + after);

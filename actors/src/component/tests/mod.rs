@@ -53,6 +53,7 @@ fn spec() -> ComponentSpec {
             timeout: READY_WITHIN,
         }),
         health_check: Some(health(3)),
+        sockets: Vec::new(),
     }
 }
 

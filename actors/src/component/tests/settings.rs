@@ -51,6 +51,23 @@ fn without_readiness_or_delay_a_process_has_started_when_it_runs() {
 }
 
 #[test]
+fn with_socket_readiness_a_process_is_ready_when_it_runs_and_no_probe_is_polled() {
+    let spec = ComponentSpec {
+        readiness: Some(ReadinessSpec {
+            probe: Probe::Socket,
+            interval: SECOND,
+            timeout: READY_WITHIN,
+        }),
+        ..plain()
+    };
+    let expected = vec![
+        log(E::Started { pid: P }),
+        F::AnswerStart(StartOutcome::Started),
+    ];
+    assert_eq!(spawned(spec), (Life::Running { pid: P }, expected));
+}
+
+#[test]
 fn a_start_delay_is_waited_out() {
     let spec = ComponentSpec {
         start_delay: SECOND,

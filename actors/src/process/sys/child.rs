@@ -12,7 +12,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::atomic::Ordering;
 
-use super::parent::{restore_signal_mask, CgroupJoin, Credentials, Shared, Stage};
+use super::parent::{
+    restore_signal_mask, CgroupJoin, Credentials, ListenPid, Shared, Stage, MAX_SOCKETS,
+};
 
 /// The child: sets itself up, then runs the program; returns (and so exits) only on failure.
 pub(super) extern "C" fn child_main(shared: *mut c_void) -> libc::c_int {
@@ -37,6 +39,8 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     }
     leave_shared_descriptors(shared.keep_below).map_err(at(Stage::Stdio))?;
     install_stdio(&shared.stdio).map_err(at(Stage::Stdio))?;
+    let sockets = shared.sockets.get(..plan.sockets.len()).unwrap_or(&[]);
+    install_sockets(sockets, shared.keep_below).map_err(at(Stage::Stdio))?;
     super::settings::apply(plan.settings)?;
     // SAFETY: setsid takes no arguments.
     check(unsafe { libc::syscall(libc::SYS_setsid) }).map_err(at(Stage::Session))?;
@@ -71,7 +75,8 @@ fn become_component(shared: &Shared<'_>) -> Result<Infallible, Failure> {
     if plan.parent != 0 {
         die_with_parent(plan.parent).map_err(at(Stage::ParentDeath))?;
     }
-    close_inherited_descriptors();
+    close_inherited_descriptors(3 + sockets.len() as u32);
+    write_listen_pid(plan.environment.listen_pid());
     // SAFETY: the path and both arrays are NUL-terminated C strings (NULL-terminated arrays)
     // that the parent built and keeps alive until we have exec'd.
     unsafe {
@@ -136,6 +141,52 @@ fn install_stdio(slots: &[Option<RawFd>; 3]) -> Result<(), i32> {
         check(unsafe { libc::syscall(libc::SYS_dup3, slot, target, 0) })?;
     }
     Ok(())
+}
+
+/// Moves the held sockets onto 3, 4, … (without close-on-exec), by way of copies above every
+/// slot, so that no move overwrites a socket still to be moved.
+fn install_sockets(slots: &[RawFd], above: RawFd) -> Result<(), i32> {
+    let mut copies: [RawFd; MAX_SOCKETS] = [-1; MAX_SOCKETS];
+    for (slot, copy) in slots.iter().zip(&mut copies) {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) only adds a descriptor to this child's own table.
+        let rc =
+            check(unsafe { libc::syscall(libc::SYS_fcntl, *slot, libc::F_DUPFD_CLOEXEC, above) })?;
+        *copy = RawFd::try_from(rc).map_err(|_| libc::EBADF)?;
+    }
+    for (target, copy) in (3..).zip(copies.iter().take(slots.len())) {
+        // SAFETY: dup3 only changes this child's own table; every copy lies above every target.
+        check(unsafe { libc::syscall(libc::SYS_dup3, *copy, target, 0) })?;
+    }
+    Ok(())
+}
+
+/// Completes `LISTEN_PID=` with this child's pid, in decimal.
+fn write_listen_pid(slot: *mut [u8; ListenPid::SIZE]) {
+    if slot.is_null() {
+        return;
+    }
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let mut pid = unsafe { libc::syscall(libc::SYS_getpid) }.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut count = 0;
+    for digit in &mut digits {
+        *digit = b'0' + (pid % 10) as u8;
+        count += 1;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    // SAFETY: the slot belongs to the environment the parent keeps alive until we have exec'd;
+    // nothing else touches it meanwhile (the parent thread sleeps, other threads never read it).
+    let bytes = unsafe { &mut *slot };
+    let Some(tail) = bytes.get_mut(ListenPid::PREFIX.len()..) else {
+        return;
+    };
+    let written = digits.iter().take(count).rev().chain([&0]);
+    for (byte, digit) in tail.iter_mut().zip(written) {
+        *byte = *digit;
+    }
 }
 
 /// Moves the child into the cgroup whose `cgroup.procs` the daemon opened as `procs` (before
@@ -241,12 +292,12 @@ fn die_with_parent(parent: libc::pid_t) -> Result<(), i32> {
     Ok(())
 }
 
-/// Marks every descriptor from 3 up close-on-exec, whoever opened it.
-fn close_inherited_descriptors() {
+/// Marks every descriptor from `first` up close-on-exec, whoever opened it.
+fn close_inherited_descriptors(first: u32) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes descriptor flags; an old kernel answers ENOSYS, and every
     // descriptor we open is close-on-exec already, so the result is deliberately ignored.
     unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
     }
 }

@@ -7,7 +7,8 @@
 //! - `clone3`: the same born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`), and the entry
 //!   trampoline in `asm!` that a `CLONE_VM` child of `clone3` needs;
 //! - `child`: what that child does until `execve`, while it still shares the daemon's memory;
-//! - `settings`: the resource limits, nice, umask and OOM score it gives itself on the way.
+//! - `settings`: the resource limits, nice, umask and OOM score it gives itself on the way;
+//! - `listen`: taking the sockets a supervisor passed (`LISTEN_FDS`), for served programs.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -15,12 +16,14 @@ use std::ptr;
 
 mod child;
 mod clone3;
+mod listen;
 mod parent;
 mod settings;
 
+pub use listen::listen_fds;
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
-    SpawnMode, Stage, StdioSlots,
+    SpawnMode, Stage, StdioSlots, MAX_SOCKETS,
 };
 pub use settings::ChildSettings;
 

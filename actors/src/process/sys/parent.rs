@@ -6,6 +6,7 @@
 //! table until it takes a small private copy (see [`StdioSlots`]). Every signal is blocked around
 //! the call, so no daemon handler ever runs in the child; what the child does is in `child`.
 
+use std::cell::UnsafeCell;
 use std::ffi::{c_void, CStr};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -41,7 +42,23 @@ pub struct FileLimit {
 pub struct CStringArray {
     /// Keeps alive what `pointers` points into (the bytes behind an `Arc<CStr>` never move).
     _strings: Vec<Arc<CStr>>,
+    /// `LISTEN_PID=`, whose digits each child writes (it alone knows its pid before `exec`).
+    listen_pid: Option<Box<ListenPid>>,
     pointers: Vec<*const libc::c_char>,
+}
+
+/// The bytes of `LISTEN_PID=<digits>\0`, room for any pid included.
+pub(super) struct ListenPid(UnsafeCell<[u8; ListenPid::SIZE]>);
+
+impl ListenPid {
+    pub(super) const PREFIX: &'static [u8] = b"LISTEN_PID=";
+    pub(super) const SIZE: usize = 32;
+
+    fn new() -> Box<Self> {
+        let mut bytes = [0u8; Self::SIZE];
+        bytes[..Self::PREFIX.len()].copy_from_slice(Self::PREFIX);
+        Box::new(ListenPid(UnsafeCell::new(bytes)))
+    }
 }
 
 impl CStringArray {
@@ -52,12 +69,35 @@ impl CStringArray {
 
     /// The array of `strings`, NULL-terminated.
     pub fn new(strings: Vec<Arc<CStr>>) -> Self {
+        Self::build(strings, None)
+    }
+
+    /// The array of `strings` and `LISTEN_PID=`, which each child completes with its own pid
+    /// (systemd's socket passing wants it set before `exec`).
+    pub fn with_listen_pid(strings: Vec<Arc<CStr>>) -> Self {
+        Self::build(strings, Some(ListenPid::new()))
+    }
+
+    fn build(strings: Vec<Arc<CStr>>, listen_pid: Option<Box<ListenPid>>) -> Self {
         let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        pointers.extend(
+            listen_pid
+                .iter()
+                .map(|slot| slot.0.get().cast_const().cast()),
+        );
         pointers.push(ptr::null());
         CStringArray {
             _strings: strings,
+            listen_pid,
             pointers,
         }
+    }
+
+    /// Where the child writes its `LISTEN_PID` (null when there is none).
+    pub(super) fn listen_pid(&self) -> *mut [u8; ListenPid::SIZE] {
+        self.listen_pid
+            .as_ref()
+            .map_or(ptr::null_mut(), |slot| slot.0.get())
     }
 }
 
@@ -71,6 +111,8 @@ pub struct ChildPlan<'a> {
     pub environment: &'a CStringArray,
     /// The descriptors that become the child's 0, 1 and 2; `None` keeps the daemon's.
     pub stdio: [Option<BorrowedFd<'a>>; 3],
+    /// The held listening sockets that become the child's 3, 4, … (at most [`MAX_SOCKETS`]).
+    pub sockets: &'a [BorrowedFd<'a>],
     /// The working directory; the daemon's when `None`.
     pub directory: Option<&'a CStr>,
     /// The cgroup the child goes to, if any.
@@ -275,6 +317,8 @@ pub(super) struct Shared<'a> {
     pub(super) plan: &'a ChildPlan<'a>,
     /// Where the child finds its stdin, stdout and stderr (see [`StdioSlots`]).
     pub(super) stdio: [Option<RawFd>; 3],
+    /// Where it finds its held sockets, in order (the first `plan.sockets.len()` are used).
+    pub(super) sockets: [RawFd; MAX_SOCKETS],
     /// The child's descriptor table keeps only the descriptors below this one.
     pub(super) keep_below: RawFd,
     pub(super) stage: AtomicU8,
@@ -288,6 +332,9 @@ pub(super) struct Shared<'a> {
 /// alone (`close_range(CLOSE_RANGE_UNSHARE)`), then moves the slots onto 0, 1 and 2.
 pub struct StdioSlots {
     slots: [OwnedFd; 3],
+    /// The same for held listening sockets, which the child moves to 3, 4, …: made when a
+    /// component first needs them (a daemon without `<socket>` spends no descriptor on them).
+    sockets: Vec<OwnedFd>,
     /// What a slot holds between spawns (`/dev/null`), so its number is never reused.
     idle: OwnedFd,
 }
@@ -300,8 +347,28 @@ impl StdioSlots {
         let slot = || null.try_clone_to_owned();
         Ok(StdioSlots {
             slots: [slot()?, slot()?, slot()?],
+            sockets: Vec::new(),
             idle: slot()?,
         })
+    }
+
+    /// Puts each held socket in its slot; returns the slots, in order.
+    fn load_sockets(&mut self, sockets: &[BorrowedFd<'_>]) -> io::Result<[RawFd; MAX_SOCKETS]> {
+        if sockets.len() > MAX_SOCKETS {
+            return Err(io::Error::other(format!(
+                "{} sockets; a component holds at most {MAX_SOCKETS}",
+                sockets.len()
+            )));
+        }
+        while self.sockets.len() < sockets.len() {
+            self.sockets.push(self.idle.try_clone()?);
+        }
+        let mut loaded = [-1; MAX_SOCKETS];
+        for ((slot, socket), loaded) in self.sockets.iter().zip(sockets).zip(&mut loaded) {
+            replace(socket.as_raw_fd(), slot)?;
+            *loaded = slot.as_raw_fd();
+        }
+        Ok(loaded)
     }
 
     /// Puts each planned descriptor in its slot; returns the slots the child takes.
@@ -318,15 +385,20 @@ impl StdioSlots {
 
     /// Empties every slot again (the daemon's copies of the child's pipes close here).
     fn unload(&mut self) {
-        for slot in &self.slots {
+        for slot in self.slots.iter().chain(&self.sockets) {
             let _ = replace(self.idle.as_raw_fd(), slot);
         }
     }
 
-    fn keep_below(&self) -> RawFd {
-        self.slots.iter().map(AsRawFd::as_raw_fd).max().unwrap_or(2) + 1
+    /// One above the slots a child with `sockets` held sockets uses.
+    fn keep_below(&self, sockets: usize) -> RawFd {
+        let slots = self.slots.iter().chain(self.sockets.iter().take(sockets));
+        slots.map(AsRawFd::as_raw_fd).max().unwrap_or(2) + 1
     }
 }
+
+/// The most listening sockets one component may hold (each has a slot of its own).
+pub const MAX_SOCKETS: usize = 16;
 
 /// Makes `slot` a close-on-exec duplicate of `source`, closing what it held.
 fn replace(source: RawFd, slot: &OwnedFd) -> io::Result<()> {
@@ -352,7 +424,9 @@ pub fn spawn(
     stack: &mut ChildStack,
     slots: &mut StdioSlots,
 ) -> Result<libc::pid_t, ChildError> {
-    let stdio = slots.load(&plan.stdio).map_err(|error| {
+    let loaded =
+        (slots.load(&plan.stdio)).and_then(|stdio| Ok((stdio, slots.load_sockets(plan.sockets)?)));
+    let (stdio, sockets) = loaded.map_err(|error| {
         slots.unload();
         ChildError {
             stage: Stage::Stdio,
@@ -362,7 +436,8 @@ pub fn spawn(
     let shared = Shared {
         plan,
         stdio,
-        keep_below: slots.keep_below(),
+        sockets,
+        keep_below: slots.keep_below(plan.sockets.len()),
         stage: AtomicU8::new(0),
         errno: AtomicI32::new(0),
     };
