@@ -115,7 +115,22 @@ fn a_recycled_pid_names_a_stranger_whose_group_is_spared() {
         recorded - 1
     ));
     assert!(dead.starts_with(&format!("{recorded} ")), "{dead}");
-    let (stranger, _) = group_at(&namespace, recorded, ["2231", "2232"]);
+    // Start times are clock ticks (10 ms): the stranger must start in a later tick than the dead
+    // process, or nothing could tell them apart (a reuse of a pid within one tick of its last
+    // start). Wait for the boot-time clock to pass that tick.
+    let dead_start: u64 = dead.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let ticks = || {
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).unwrap();
+        (now.tv_sec() as u64 * 100) + now.tv_nsec() as u64 / 10_000_000
+    };
+    eventually("a clock tick after the dead process's start", || {
+        ticks() > dead_start
+    });
+    let (stranger, stranger_start) = group_at(&namespace, recorded, ["2231", "2232"]);
+    assert_ne!(
+        stranger_start, dead_start,
+        "the stranger starts in another tick"
+    );
     let (ours, ours_start) = group_at(&namespace, 6000, ["2233", "2234"]);
     let strangers = [sleeper(&namespace, "2231"), sleeper(&namespace, "2232")];
     let leftovers = [sleeper(&namespace, "2233"), sleeper(&namespace, "2234")];
