@@ -75,6 +75,12 @@ pub enum Verb {
     },
     /// Re-read the registry and apply the difference (same as SIGHUP).
     Reload,
+    /// Re-execute the daemon (same pid) with the tree handed over (same as SIGUSR2).
+    Upgrade {
+        /// The new executable (default: the daemon's own file as it is on disk now).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// Validate the registry and print the resolved tree.
     Check,
     /// Print (and follow) a component's output, every component's, or the daemon's log.

@@ -2,6 +2,7 @@
 //! and the daemon's own lifecycle (start, reload, orderly shutdown). Nothing here decides a
 //! restart; the tree does.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::{
@@ -36,6 +37,16 @@ pub const EXIT_GAVE_UP: i32 = 4;
 
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
 pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow::Result<i32> {
+    let handover = match crate::upgrade::take_pending() {
+        None => None,
+        Some(pending) => match pending.read() {
+            Ok(handover) => Some((pending, handover)),
+            Err(reason) => {
+                let error = crate::upgrade::roll_back(&pending, &reason);
+                anyhow::bail!("cannot restore the hand-over ({reason}) nor roll back: {error}")
+            }
+        },
+    };
     run_dir.prepare()?;
     // Held until the process exits, not until this function returns: `supervisor stop` waits
     // for the lock, and must not return while the daemon still flushes its log.
@@ -52,9 +63,13 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
         None => None,
     };
     let journal = Journal::new(run_dir.journal());
-    for pid in journal
-        .kill_leftovers()
+    // After an upgrade, the journal's and the cgroups' processes are this daemon's own.
+    let upgraded = handover.is_some();
+    for pid in (!upgraded)
+        .then(|| journal.kill_leftovers())
+        .transpose()
         .context("cannot read the children journal")?
+        .unwrap_or_default()
     {
         tracing::warn!(
             event = events::LEFTOVER_KILLED,
@@ -64,6 +79,7 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     }
     let cgroups = Cgroups::open(&run_dir.instance_name());
     match &cgroups {
+        Some(_) if upgraded => {}
         Some(cgroups) => {
             let occupied = cgroups.kill_leftovers();
             if occupied > 0 {
@@ -122,10 +138,32 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     system.block_on(async {
         let listener = server::bind(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let mut refused = None;
         let daemon = Daemon::create(|ctx| {
-            let root = tree::build(&registry.tree, &runtime, ctx.address().recipient());
-            Daemon::new(registry, root, log, runtime.clone())
+            let me = ctx.address().recipient();
+            let root = match &handover {
+                Some((pending, handed)) => {
+                    match tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()) {
+                        Ok(root) => root,
+                        Err(reason) => {
+                            refused = Some(crate::upgrade::roll_back(pending, &reason));
+                            tree::build(&registry.tree, &runtime, me)
+                        }
+                    }
+                }
+                None => tree::build(&registry.tree, &runtime, me),
+            };
+            let mut daemon = Daemon::new(registry, root, log, runtime.clone());
+            daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
+                from: handed.from.clone(),
+                began_unix_ms: handed.began_unix_ms,
+                rolled_back: pending.rolled_back.clone(),
+            });
+            daemon
         });
+        if let Some(error) = refused {
+            anyhow::bail!("cannot restore the hand-over nor roll back: {error}");
+        }
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
         if let Some(listener) = http {
@@ -145,8 +183,22 @@ pub fn run(registry: Registry, run_dir: RunDir, log: Option<DailyLog>) -> anyhow
     Ok(code)
 }
 
+/// What the daemon knows of the upgrade that started it.
+struct Upgraded {
+    /// The version of the daemon that handed over.
+    from: String,
+    /// When that daemon began the upgrade.
+    began_unix_ms: u64,
+    /// Set when this is the old daemon, given the tree back: why.
+    rolled_back: Option<String>,
+}
+
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
 struct Daemon {
+    /// Set when this daemon was started by an upgrade (or a rollback).
+    upgraded: Option<Upgraded>,
+    /// An upgrade is under way: it was asked for and has not been refused yet.
+    upgrading: bool,
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
@@ -169,6 +221,8 @@ impl Daemon {
         runtime: Runtime,
     ) -> Self {
         Daemon {
+            upgraded: None,
+            upgrading: false,
             registry,
             root,
             started: false,
@@ -388,6 +442,9 @@ impl Actor for Daemon {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(upgraded) = self.upgraded.take() {
+            return self.resumed(upgraded, ctx);
+        }
         tracing::info!(
             event = events::SUPERVISOR_STARTED,
             registry = %self.registry.path.display(),
@@ -419,6 +476,98 @@ impl Actor for Daemon {
 }
 
 impl Daemon {
+    /// Takes up where the daemon that handed over left off: the tree runs already.
+    fn resumed(&mut self, upgraded: Upgraded, ctx: &mut Context<Self>) {
+        self.started = true;
+        // Exits during the exec waited as zombies: reap them now.
+        self.runtime.processes.reap();
+        let duration_ms = crate::upgrade::unix_ms().saturating_sub(upgraded.began_unix_ms);
+        match upgraded.rolled_back {
+            Some(reason) => tracing::error!(
+                event = events::UPGRADE_ROLLED_BACK,
+                from = %upgraded.from,
+                to = crate::upgrade::VERSION,
+                reason = %reason,
+                duration_ms,
+                "the new binary could not restore the tree ({reason}): rolled back"
+            ),
+            None => tracing::info!(
+                event = events::UPGRADE_COMPLETED,
+                from = %upgraded.from,
+                to = crate::upgrade::VERSION,
+                pid = std::process::id(),
+                duration_ms,
+                "upgraded from {} in {duration_ms} ms",
+                upgraded.from
+            ),
+        }
+        sdnotify::ready("running");
+        if let Some(interval) = sdnotify::watchdog_interval() {
+            ctx.run_interval(interval, |_, _| sdnotify::watchdog());
+        }
+        if let Some(interval) = self.registry.config.stats_interval {
+            ctx.run_interval(interval, |daemon, ctx| daemon.log_stats(ctx));
+        }
+    }
+
+    /// `upgrade [--binary PATH]` and SIGUSR2: asks the new binary, collects the tree and
+    /// `execve`s it; answers only when the upgrade is refused (an exec ends the connection).
+    fn upgrade(&mut self, binary: Option<PathBuf>) -> ResponseActFuture<Self, Reply> {
+        if self.shutting_down || self.upgrading {
+            let reason = if self.upgrading {
+                "an upgrade is already under way"
+            } else {
+                "shutting down"
+            };
+            return Box::pin(actix::fut::ready(refuse(reason.to_string())));
+        }
+        self.upgrading = true;
+        let began = crate::upgrade::unix_ms();
+        let binary = binary.unwrap_or_else(|| {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+        });
+        let root = self.root.clone();
+        let table = self.runtime.processes.clone();
+        let work = async move {
+            table.pause_reaping(true);
+            let to = crate::upgrade::probe(&binary).await;
+            table.pause_reaping(false);
+            table.reap();
+            let to = to?;
+            tracing::info!(
+                event = events::UPGRADE_STARTED,
+                from = crate::upgrade::VERSION,
+                to = %to,
+                binary = %binary.display(),
+                "upgrading to {} ({to})",
+                binary.display()
+            );
+            let tree = crate::upgrade::collect(&root, &table).await?;
+            Ok((binary, to, tree))
+        };
+        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
+            daemon.upgrading = false;
+            let (binary, to, tree) = match collected {
+                Ok(collected) => collected,
+                Err(reason) => return refuse(reason),
+            };
+            let pipes = crate::upgrade::pipes(&tree);
+            let handover = crate::upgrade::Handover {
+                version: crate::upgrade::HANDOVER_VERSION,
+                from: crate::upgrade::VERSION.to_string(),
+                to,
+                began_unix_ms: began,
+                tree,
+            };
+            sdnotify::reloading();
+            crate::logging::flush();
+            let error = crate::upgrade::exec(&binary, &handover, &pipes);
+            crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+            sdnotify::ready("running; the upgrade was refused");
+            refuse(format!("cannot execute {}: {error:?}", binary.display()))
+        }))
+    }
+
     /// One `stats` event per component (`<tracestatsinterval>`).
     fn log_stats(&mut self, ctx: &mut Context<Self>) {
         let snapshot = self.root.send(Snapshot);
@@ -468,6 +617,9 @@ impl Handler<DaemonSignal> for Daemon {
             DaemonSignal::Reload => {
                 ctx.spawn(self.reload().map(|_, _, _| ()));
             }
+            DaemonSignal::Upgrade => {
+                ctx.spawn(self.upgrade(None).map(|_, _, _| ()));
+            }
             DaemonSignal::ReopenLogs => {
                 self.runtime.output.reopen();
                 if let Some(log) = &self.log {
@@ -510,6 +662,7 @@ impl Handler<ControlRequest> for Daemon {
             Request::Stop { ids } => self.operate(Action::Stop, ids),
             Request::Restart { ids } => self.operate(Action::Restart, ids),
             Request::Reload {} => self.reload(),
+            Request::Upgrade { binary } => self.upgrade(binary),
             Request::Shutdown {} => {
                 let answer = Self::answer_later(&mut self.stop_waiters);
                 self.shutdown("control request", EXIT_OK, ctx);
@@ -553,6 +706,16 @@ impl Handler<http::Observe> for Daemon {
             .into_actor(self),
         )
     }
+}
+
+/// Logs `upgrade_refused` and answers with the reason.
+fn refuse(reason: String) -> Reply {
+    tracing::error!(
+        event = events::UPGRADE_REFUSED,
+        reason = %reason,
+        "upgrade refused: {reason}"
+    );
+    Reply::error(ErrorKind::Refused, reason)
 }
 
 /// The root group reports here when it gives up.

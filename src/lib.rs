@@ -19,4 +19,5 @@ pub mod rundir;
 pub mod sdnotify;
 pub mod signals;
 pub mod status;
+pub mod upgrade;
 pub mod verbs;

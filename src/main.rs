@@ -17,6 +17,12 @@ fn main() -> ExitCode {
     // First, while this is the only thread: NOTIFY_SOCKET and WATCHDOG_* are for the daemon
     // alone, and removed from the environment its components inherit.
     sdnotify::take_environment();
+    supervisor::upgrade::take_environment();
+    if supervisor::upgrade::answers_version() {
+        use supervisor::upgrade::{HANDOVER_VERSION, VERSION};
+        println!("{HANDOVER_VERSION} {VERSION}");
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     match &cli.verb {
         Verb::Status { json } => verbs::status(&cli, *json),
@@ -31,6 +37,7 @@ fn main() -> ExitCode {
         }
         Verb::Stop { .. } => verbs::stop_daemon(&cli),
         Verb::Reload => verbs::reload(&cli),
+        Verb::Upgrade { binary } => verbs::upgrade(&cli, binary.clone()),
         Verb::Run { .. }
         | Verb::Start { .. }
         | Verb::Restart { .. }
@@ -39,6 +46,7 @@ fn main() -> ExitCode {
             match registry::load_within(&cli.registry, registry::READ_DEADLINE) {
                 Ok(registry) => with_registry(&cli, registry),
                 Err(errors) => {
+                    supervisor::upgrade::roll_back_if_pending(&errors.to_string());
                     for diagnostic in &errors.0 {
                         eprintln!("error: {diagnostic}");
                     }
@@ -101,7 +109,9 @@ fn with_registry(cli: &Cli, registry: registry::Registry) -> ExitCode {
             };
             supervisor::logs::run(&registry, &query)
         }
-        Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload => ExitCode::from(EXIT_FAILURE),
+        Verb::Status { .. } | Verb::Stop { .. } | Verb::Reload | Verb::Upgrade { .. } => {
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 

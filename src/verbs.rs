@@ -38,6 +38,7 @@ fn refused(kind: ErrorKind, message: &str) -> ExitCode {
         | ErrorKind::Forbidden
         | ErrorKind::UnknownId
         | ErrorKind::Busy
+        | ErrorKind::Refused
         | ErrorKind::NotStarted => EXIT_FAILURE,
     };
     for line in message.lines() {
@@ -110,6 +111,30 @@ pub fn reload(cli: &Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         other => expect_ok(other),
+    }
+}
+
+/// `upgrade [--binary PATH]`: refused (the reason printed), or the daemon re-executed; waits
+/// until the new daemon answers.
+pub fn upgrade(cli: &Cli, binary: Option<std::path::PathBuf>) -> ExitCode {
+    let socket = RunDir::new(cli.run_dir()).socket();
+    let binary = binary.map(|path| std::path::absolute(&path).unwrap_or(path));
+    match ask(&socket, &Request::Upgrade { binary }, None) {
+        Ok(reply @ Reply::Error { .. }) => return expect_ok(Ok(reply)),
+        Err(error @ crate::control::client::ClientError::NotRunning(_)) => {
+            return not_running_or(error)
+        }
+        // The exec ended the connection.
+        Ok(_) | Err(_) => {}
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match ask(&socket, &Request::WaitStarted {}, Some(left)) {
+            Ok(reply) => return expect_ok(Ok(reply)),
+            Err(_) if !left.is_zero() => std::thread::sleep(Duration::from_millis(20)),
+            Err(error) => return not_running_or(error),
+        }
     }
 }
 

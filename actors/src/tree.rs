@@ -5,6 +5,7 @@ use actix::{Actor, Addr, AsyncContext, Recipient};
 
 use crate::component::ComponentActor;
 use crate::group::{ChildActor, ChildSlot, GroupActor};
+use crate::handover::{ActorState, GroupState, TreeState};
 use crate::messages::ChildExited;
 use crate::output::OutputService;
 use crate::process::ProcessTable;
@@ -26,7 +27,54 @@ pub fn build(
     runtime: &Runtime,
     parent: Recipient<ChildExited>,
 ) -> Addr<GroupActor> {
-    build_group(&tree.root, None, parent, runtime)
+    build_group(&tree.root, None, parent, runtime, None)
+}
+
+/// Creates the tree a predecessor daemon handed over, as it was: components adopt their
+/// processes, groups resume their decisions. `state` must describe the same tree as `tree`
+/// (same ids and kinds, in start order); otherwise nothing is built and the difference is
+/// returned.
+pub fn restore(
+    tree: &TreeSpec,
+    state: &TreeState,
+    runtime: &Runtime,
+    parent: Recipient<ChildExited>,
+) -> Result<Addr<GroupActor>, String> {
+    matches(&tree.root, &state.root)?;
+    Ok(build_group(
+        &tree.root,
+        None,
+        parent,
+        runtime,
+        Some(&state.root),
+    ))
+}
+
+/// Whether `state` has the children of `spec`, in start order, of the same kinds.
+fn matches(spec: &GroupSpec, state: &GroupState) -> Result<(), String> {
+    let children = start_order(&spec.children);
+    if children.len() != state.children.len() {
+        return Err(format!(
+            "group {:?} has {} children in the registry, {} in the hand-over",
+            spec.id,
+            children.len(),
+            state.children.len()
+        ));
+    }
+    for (child, handed) in children.into_iter().zip(&state.children) {
+        match (child, &handed.actor) {
+            (ChildSpec::Component(c), ActorState::Component(h)) if c.id == h.id => {}
+            (ChildSpec::Group(g), ActorState::Group(h)) if g.id == h.id => matches(g, h)?,
+            _ => {
+                return Err(format!(
+                    "{:?} in the registry is {:?} in the hand-over",
+                    child.id(),
+                    handed.id
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `parent_path` is `None` for the root, whose children report the group `""`.
@@ -35,6 +83,7 @@ fn build_group(
     parent_path: Option<&str>,
     parent: Recipient<ChildExited>,
     runtime: &Runtime,
+    state: Option<&GroupState>,
 ) -> Addr<GroupActor> {
     let path = match parent_path {
         None => String::new(),
@@ -45,9 +94,17 @@ fn build_group(
         let me: Recipient<ChildExited> = ctx.address().recipient();
         let children = start_order(&spec.children)
             .into_iter()
-            .map(|child| slot(child, &path, me.clone(), runtime))
+            .enumerate()
+            .map(|(index, child)| {
+                let handed = state.map(|state| &state.children[index].actor);
+                restored_slot(child, &path, me.clone(), runtime, handed)
+            })
             .collect();
-        GroupActor::new(spec, path.clone(), parent, children, runtime.clone())
+        let mut group = GroupActor::new(spec, path.clone(), parent, children, runtime.clone());
+        if let Some(state) = state {
+            group.resume(state, ctx);
+        }
+        group
     })
 }
 
@@ -65,13 +122,36 @@ pub(crate) fn slot(
     me: Recipient<ChildExited>,
     runtime: &Runtime,
 ) -> ChildSlot {
-    let actor = match child {
-        ChildSpec::Component(spec) => {
-            let component =
-                ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone());
-            ChildActor::Component(component.start())
+    restored_slot(child, path, me, runtime, None)
+}
+
+/// [`slot`], resuming the child's `handed` state when there is one (matched by [`restore`]).
+fn restored_slot(
+    child: &ChildSpec,
+    path: &str,
+    me: Recipient<ChildExited>,
+    runtime: &Runtime,
+    handed: Option<&ActorState>,
+) -> ChildSlot {
+    let actor = match (child, handed) {
+        (ChildSpec::Component(spec), handed) => {
+            let component = ComponentActor::create(|ctx| {
+                let mut component =
+                    ComponentActor::new((**spec).clone(), path.to_string(), me, runtime.clone());
+                if let Some(ActorState::Component(state)) = handed {
+                    component.resume(state, ctx);
+                }
+                component
+            });
+            ChildActor::Component(component)
         }
-        ChildSpec::Group(spec) => ChildActor::Group(build_group(spec, Some(path), me, runtime)),
+        (ChildSpec::Group(spec), handed) => {
+            let state = match handed {
+                Some(ActorState::Group(state)) => Some(state),
+                Some(ActorState::Component(_)) | None => None,
+            };
+            ChildActor::Group(build_group(spec, Some(path), me, runtime, state))
+        }
     };
     ChildSlot {
         spec: child.clone(),

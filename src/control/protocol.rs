@@ -33,6 +33,12 @@ pub enum Request {
     Shutdown {},
     /// Answered once the tree's first start has finished.
     WaitStarted {},
+    /// Re-execute the daemon from `binary` (default: its own file) with the tree handed over;
+    /// answered only when refused.
+    Upgrade {
+        /// The new executable.
+        binary: Option<std::path::PathBuf>,
+    },
 }
 
 /// Why a request failed, for the client's exit code.
@@ -51,6 +57,8 @@ pub enum ErrorKind {
     Busy,
     /// A named component came to rest without starting.
     NotStarted,
+    /// An upgrade was refused (nothing changed).
+    Refused,
 }
 
 /// The daemon's answer.

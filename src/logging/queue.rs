@@ -25,6 +25,8 @@ const CAPACITY: usize = 64 * 1024;
 enum Message {
     Line(Vec<u8>),
     Stop,
+    /// Answered once every line before it is written.
+    Flush(SyncSender<()>),
 }
 
 /// Where the subscriber writes: each event becomes one line on the queue.
@@ -32,6 +34,17 @@ enum Message {
 pub struct LogQueue {
     sender: SyncSender<Message>,
     dropped: Arc<AtomicU64>,
+}
+
+impl LogQueue {
+    /// Waits (at most `deadline`) until every line queued so far is written: before an
+    /// `execve`, which would lose them.
+    pub fn flush(&self, deadline: Duration) {
+        let (done, written) = mpsc::sync_channel(1);
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = written.recv_timeout(deadline);
+        }
+    }
 }
 
 /// Stops the writer thread once it has written every queued line (on drop).
@@ -91,8 +104,13 @@ fn write_batches(
         if lost > 0 {
             report(lost);
         }
-        if matches!(message, Some(Message::Stop)) {
-            return;
+        match message {
+            Some(Message::Stop) => return,
+            Some(Message::Flush(done)) => {
+                let _ = done.send(());
+                continue;
+            }
+            Some(Message::Line(_)) | None => {}
         }
         thread::sleep(LINGER);
     }

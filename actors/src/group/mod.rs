@@ -11,6 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub mod decide;
+mod handover;
 mod reload;
 
 pub use decide::{Answer, Phase};

@@ -10,7 +10,8 @@ pub mod dates;
 mod files;
 mod lines;
 
-use std::io::PipeReader;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,7 +39,12 @@ const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct OutputService {
     files: mpsc::Sender<FileLine>,
     reopen: Arc<AtomicBool>,
+    /// The pipes being read, by process: what a hand-over keeps open across `execve`.
+    live: Live,
 }
+
+/// The read ends being read, by process id.
+type Live = Arc<Mutex<HashMap<u32, Vec<(Stream, RawFd)>>>>;
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
@@ -49,7 +55,11 @@ impl OutputService {
         std::thread::Builder::new()
             .name("output-files".into())
             .spawn(move || files::run(lines, flag, retention_days))?;
-        Ok(OutputService { files, reopen })
+        Ok(OutputService {
+            files,
+            reopen,
+            live: Live::default(),
+        })
     }
 
     /// Closes every component file; each is reopened by its next line (after logrotate).
@@ -67,16 +77,43 @@ impl OutputService {
         pid: u32,
         captured: Captured,
     ) {
+        let pipes = captured
+            .into_iter()
+            .map(|(stream, reader)| (stream, OwnedFd::from(reader)))
+            .collect();
+        self.resume(settings, component, group, pid, pipes);
+    }
+
+    /// Goes on reading pipes of the process `pid` that a predecessor daemon read (or that
+    /// [`OutputService::capture`] was given).
+    pub fn resume(
+        &self,
+        settings: &OutputSettings,
+        component: &str,
+        group: &str,
+        pid: u32,
+        pipes: Vec<(Stream, OwnedFd)>,
+    ) {
         let target = Arc::new(Target {
             component: component.to_string(),
             group: group.to_string(),
             pid,
             settings: settings.clone(),
             files: self.files.clone(),
+            live: Arc::clone(&self.live),
         });
-        for (stream, reader) in captured {
-            actix::spawn(read(stream, reader, Arc::clone(&target)));
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = live.entry(pid).or_default();
+        for (stream, fd) in pipes {
+            entry.push((stream, fd.as_raw_fd()));
+            actix::spawn(read(stream, fd, Arc::clone(&target)));
         }
+    }
+
+    /// The pipes of process `pid` still being read, as descriptor numbers.
+    pub fn pipes(&self, pid: u32) -> Vec<(Stream, RawFd)> {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.get(&pid).cloned().unwrap_or_default()
     }
 }
 
@@ -175,6 +212,20 @@ struct Target {
     pid: u32,
     settings: OutputSettings,
     files: mpsc::Sender<FileLine>,
+    live: Live,
+}
+
+impl Target {
+    /// The pipe `fd` reached its end: it is no longer handed over.
+    fn ended(&self, fd: RawFd) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pipes) = live.get_mut(&self.pid) {
+            pipes.retain(|&(_, kept)| kept != fd);
+            if pipes.is_empty() {
+                live.remove(&self.pid);
+            }
+        }
+    }
 }
 
 /// Counts dropped lines and reports them at most once a second.
@@ -210,8 +261,10 @@ impl Drops {
     }
 }
 
-async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
-    let Ok(pipe) = pipe::Receiver::from_owned_fd(reader.into()) else {
+async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>) {
+    let raw = fd.as_raw_fd();
+    let Ok(pipe) = pipe::Receiver::from_owned_fd(fd) else {
+        target.ended(raw);
         return;
     };
     let mut splitter = LineSplitter::default();
@@ -239,6 +292,9 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
             }
         }
     }
+    // Before the descriptor closes, so its number is never handed over once reused.
+    target.ended(raw);
+    drop(pipe);
     if let Some(last) = splitter.finish() {
         deliver(&target, &mut view, stream, &last, &mut drops).await;
     }

@@ -72,6 +72,9 @@ struct Children {
     spawner: Option<(ChildStack, StdioSlots)>,
     /// Whether start times computed from the clock (see `clock`) can be trusted.
     clock: ClockTrust,
+    /// Reaping waits (a hand-over is collecting the tree's state): exits stay zombies, to be
+    /// reaped once it resumes, here or in the successor daemon.
+    paused: bool,
 }
 
 /// What the journal thread has learnt of start times computed from the clock.
@@ -330,6 +333,7 @@ impl ProcessTable {
                 clock: ClockTrust::Checking(CLOCK_CHECKS),
                 ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
+                paused: false,
             })),
             daemon_pid: std::process::id() as i32,
             child_file_limit: None,
@@ -476,6 +480,9 @@ impl ProcessTable {
     /// rewrite drops it.
     pub fn reap(&self) {
         let mut children = self.lock();
+        if children.paused {
+            return;
+        }
         while let Some(pid) = next_exited() {
             let owner = children.owners.remove(&pid.as_raw());
             if let Some(owner) = &owner {
@@ -503,6 +510,41 @@ impl ProcessTable {
                     "reaped an adopted orphan: {status}"
                 ),
             }
+        }
+    }
+
+    /// Holds reaping back (`true`) while a hand-over collects the tree's state, or lets it go
+    /// on (`false`: call [`ProcessTable::reap`] next, for the exits that waited).
+    pub fn pause_reaping(&self, paused: bool) {
+        self.lock().paused = paused;
+    }
+
+    /// Takes a child of this process that a predecessor daemon started (the same pid across
+    /// `execve`) as component `id`'s: reaped, signalled and journalled like one spawned here.
+    pub fn adopt(&self, id: &str, pid: u32, notify: ExitNotify) -> Child {
+        let pid = pid as i32;
+        let mut children = self.lock();
+        let cgroup = children
+            .cgroups
+            .as_mut()
+            .and_then(|cgroups| cgroups.component(id).ok());
+        children.spawned += 1;
+        let number = children.spawned;
+        children.owners.insert(
+            pid,
+            Owner {
+                notify,
+                number,
+                start_ticks: None,
+                unchecked_ticks: None,
+                cgroup,
+            },
+        );
+        children.fresh.push((pid, number));
+        children.record();
+        Child {
+            pid,
+            table: self.clone(),
         }
     }
 
