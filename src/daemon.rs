@@ -528,6 +528,7 @@ impl Daemon {
         });
         let root = self.root.clone();
         let table = self.runtime.processes.clone();
+        let path = self.registry.path.clone();
         let work = async move {
             table.pause_reaping(true);
             let to = crate::upgrade::probe(&binary).await;
@@ -543,6 +544,17 @@ impl Daemon {
                 binary.display()
             );
             let tree = crate::upgrade::collect(&root, &table).await?;
+            // The new daemon reads the registry from disk: it must still describe this tree.
+            let on_disk = registry::load_off_thread(path, registry::READ_DEADLINE).await;
+            let checked = match on_disk {
+                Ok(on_disk) => tree::check(&on_disk.tree, &tree)
+                    .map_err(|d| format!("the registry changed on disk (reload first): {d}")),
+                Err(errors) => Err(format!("the registry on disk is invalid: {errors}")),
+            };
+            if let Err(reason) = checked {
+                crate::upgrade::thaw(&root, &table);
+                return Err(reason);
+            }
             Ok((binary, to, tree))
         };
         Box::pin(work.into_actor(self).map(move |collected, daemon, _| {

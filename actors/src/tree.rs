@@ -40,7 +40,7 @@ pub fn restore(
     runtime: &Runtime,
     parent: Recipient<ChildExited>,
 ) -> Result<Addr<GroupActor>, String> {
-    matches(&tree.root, &state.root)?;
+    check(tree, state)?;
     Ok(build_group(
         &tree.root,
         None,
@@ -48,6 +48,12 @@ pub fn restore(
         runtime,
         Some(&state.root),
     ))
+}
+
+/// Whether `state` describes the tree of `tree` (same ids and kinds, in start order): what
+/// [`restore`] needs; else the first difference.
+pub fn check(tree: &TreeSpec, state: &TreeState) -> Result<(), String> {
+    matches(&tree.root, &state.root)
 }
 
 /// Whether `state` has the children of `spec`, in start order, of the same kinds.

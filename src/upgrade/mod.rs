@@ -29,6 +29,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Names the hand-over's descriptors for the new daemon: `memfd,executable`.
 const ENV: &str = "SUPERVISOR_HANDOVER";
+/// Makes the new binary give the tree back at once, as one that cannot restore it would.
+const ENV_FAIL_RESTORE: &str = "SUPERVISOR_UPGRADE_FAIL_RESTORE";
 /// Set by a rollback: why the new binary gave the tree back.
 const ENV_ROLLED_BACK: &str = "SUPERVISOR_HANDOVER_ROLLED_BACK";
 
@@ -55,6 +57,9 @@ pub struct Pending {
     pub executable: OwnedFd,
     /// Set when this daemon is the old one, taken back after a failed restore: the reason.
     pub rolled_back: Option<String>,
+    /// `SUPERVISOR_UPGRADE_FAIL_RESTORE` was set: this binary plays one that cannot restore
+    /// (for rollback tests); a rolled-back daemon ignores it.
+    fail_restore: bool,
 }
 
 static PENDING: std::sync::Mutex<Option<Pending>> = std::sync::Mutex::new(None);
@@ -83,8 +88,10 @@ pub fn roll_back_if_pending(reason: &str) {
 fn from_environment() -> Option<Pending> {
     let named = std::env::var(ENV).ok();
     let rolled_back = std::env::var(ENV_ROLLED_BACK).ok();
-    std::env::remove_var(ENV);
-    std::env::remove_var(ENV_ROLLED_BACK);
+    let fail_restore = std::env::var_os(ENV_FAIL_RESTORE).is_some();
+    for name in [ENV, ENV_ROLLED_BACK, ENV_FAIL_RESTORE] {
+        std::env::remove_var(name);
+    }
     let (memfd, executable) = named?
         .split_once(',')
         .and_then(|(m, e)| Some((m.parse::<i32>().ok()?, e.parse::<i32>().ok()?)))?;
@@ -92,12 +99,16 @@ fn from_environment() -> Option<Pending> {
         memfd: actors::process::sys::adopt_fd(memfd).ok()?,
         executable: actors::process::sys::adopt_fd(executable).ok()?,
         rolled_back,
+        fail_restore,
     })
 }
 
 impl Pending {
     /// Reads the hand-over.
     pub fn read(&self) -> Result<Handover, String> {
+        if self.fail_restore && self.rolled_back.is_none() {
+            return Err(format!("{ENV_FAIL_RESTORE} is set"));
+        }
         let mut file = File::from(self.memfd.try_clone().map_err(|e| e.to_string())?);
         file.rewind().map_err(|e| e.to_string())?;
         let mut text = String::new();

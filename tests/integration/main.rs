@@ -24,6 +24,7 @@ mod registry_errors;
 mod registry_reads;
 mod spawning;
 mod supervision;
+mod upgrade;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -49,5 +50,6 @@ fn main() -> std::process::ExitCode {
         ("registry_reads", registry_reads::TESTS),
         ("spawning", spawning::TESTS),
         ("supervision", supervision::TESTS),
+        ("upgrade", upgrade::TESTS),
     ])
 }
