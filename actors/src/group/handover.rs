@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, ResponseActFuture, WrapFuture};
+use actix::{ActorFutureExt, Context, Handler, ResponseActFuture, WrapFuture};
 use futures_util::future::join_all;
 
 use super::decide::handover::{ChildRest, Rest};
-use super::decide::{Decision, Input, Phase, Seen, Settings};
+use super::decide::{Decision, Phase, Seen, Settings};
 use super::{ChildActor, GroupActor};
 use crate::handover::{ActorState, AwaitStart, ChildState, Collect, Freeze, GroupState, Thaw};
 use crate::messages::StartOutcome;
@@ -88,16 +88,8 @@ impl GroupActor {
             let (Seen::Starting(ticket), Some(slot)) = (child.seen, self.slots.get(key)) else {
                 continue;
             };
-            let key = *key;
             let started = slot.actor.clone().await_start();
-            ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
-                let answered = Input::StartAnswered {
-                    key,
-                    ticket,
-                    outcome,
-                };
-                group.feed(answered, ctx);
-            }));
+            self.when_started(*key, ticket, started, ctx);
         }
     }
 

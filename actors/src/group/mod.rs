@@ -152,6 +152,24 @@ impl GroupActor {
         }
     }
 
+    /// Feeds `started`'s outcome back as the answer to `Start` number `ticket` of child `key`.
+    fn when_started(
+        &mut self,
+        key: Key,
+        ticket: decide::Ticket,
+        started: impl Future<Output = StartOutcome> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
+            let answered = Input::StartAnswered {
+                key,
+                ticket,
+                outcome,
+            };
+            group.feed(answered, ctx);
+        }));
+    }
+
     /// Feeds one input to the decision and carries out its effects.
     fn feed(&mut self, input: Input, ctx: &mut Context<Self>) {
         for effect in self.decision.decide(input, Instant::now()) {
@@ -172,14 +190,7 @@ impl GroupActor {
                 };
                 self.log_step("start", slot, delay);
                 let started = slot.actor.start(Start { delay, cause });
-                ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
-                    let answered = Input::StartAnswered {
-                        key,
-                        ticket,
-                        outcome,
-                    };
-                    group.feed(answered, ctx);
-                }));
+                self.when_started(key, ticket, started, ctx);
             }
             Effect::Stop { key, ticket } => {
                 let Some(slot) = self.slots.get(&key) else {
