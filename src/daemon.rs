@@ -571,11 +571,10 @@ impl Daemon {
                 began_unix_ms: began,
                 tree,
             };
-            sdnotify::reloading();
+            // No RELOADING=1: the new daemon does not yet learn NOTIFY_SOCKET to end it.
             crate::logging::flush();
             let error = crate::upgrade::exec(&binary, &handover, &pipes);
             crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
-            sdnotify::ready("running; the upgrade was refused");
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))
     }
