@@ -30,6 +30,7 @@ mod resources;
 mod soak;
 mod spawning;
 mod supervision;
+mod upgrade;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -61,5 +62,6 @@ fn main() -> std::process::ExitCode {
         ("resources", resources::TESTS),
         ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
+        ("upgrade", upgrade::TESTS),
     ])
 }
