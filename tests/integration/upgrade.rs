@@ -41,6 +41,33 @@ fn rows(daemon: &Daemon) -> Vec<(String, String, Option<u64>, u64)> {
         .collect()
 }
 
+/// `status --json` as it must read the same across an upgrade: every field but those that
+/// change with time (uptime, memory); and whether the daemon says it is running.
+fn board(daemon: &Daemon) -> (Vec<Value>, bool) {
+    let out = daemon.cli(&["status", "--json"], DEADLINE);
+    assert!(out.status.success(), "status answers: {out:?}");
+    let mut rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    for row in &mut rows {
+        let fields = row.as_object_mut().expect("a row is an object");
+        fields.retain(|name, _| !name.contains("uptime") && !name.contains("memory"));
+        fields.retain(|name, _| !name.contains("rss"));
+    }
+    let text = daemon.cli(&["status"], DEADLINE);
+    let running = !String::from_utf8_lossy(&text.stderr).contains("supervisor is");
+    (rows, running)
+}
+
+/// The daemon's readiness (SPEC's "ready") as `WaitReady` answers it at once.
+fn readiness(daemon: &Daemon) -> String {
+    use supervisor::control::{client::ask, protocol::Request};
+    let socket = daemon.run_dir().join("control.sock");
+    let request = Request::WaitReady { timeout_ms: 50 };
+    format!(
+        "{:?}",
+        ask(&socket, &request, Some(DEADLINE)).expect("WaitReady answers")
+    )
+}
+
 fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
     daemon.cli(
         &["upgrade", "--binary", binary.to_str().unwrap()],
@@ -63,11 +90,32 @@ fn upgrade_keeps_every_component_and_the_daemon_pid() {
     daemon.wait_event("restart_scheduled", "crashing");
     let before = rows(&daemon);
     let copy = executable(daemon.path(), "supervisor-new", None);
+    // The crash loop changes its row at any time: the board compared is that of a calm tree.
+    let mut calm = Daemon::start(&registry(FAST, &[idle("x"), idle("y"), idle("z")].concat()));
+    calm.started_pids(&["x", "y", "z"]);
+    assert!(calm.cli(&["stop", "z"], DEADLINE).status.success());
+    let (board_before, calm_ready_before) = (board(&calm), readiness(&calm));
+    assert!(upgrade(&calm, &copy).status.success());
+    calm.wait_any("upgrade_completed");
+    assert_eq!(
+        board(&calm),
+        board_before,
+        "the status board reads the same"
+    );
+    assert!(board_before.1, "the daemon says it runs");
+    assert_eq!(board_before.0.len(), 3, "{board_before:?}");
+    assert_eq!(
+        readiness(&calm),
+        calm_ready_before,
+        "readiness reads the same"
+    );
+    assert_eq!(calm.stop(), Some(0));
     let out = upgrade(&daemon, &copy);
     assert!(out.status.success(), "upgrade succeeds: {out:?}");
     let completed = daemon.wait_any("upgrade_completed");
     assert_eq!(completed["pid"].as_u64(), Some(u64::from(daemon.pid())));
     let after = rows(&daemon);
+
     for id in ["a", "b"] {
         let find = |rows: &[(String, String, Option<u64>, u64)]| {
             rows.iter().find(|r| r.0 == id).cloned().unwrap()
