@@ -10,6 +10,8 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
+use crate::guardian::{start_without_cgroup2, Sweep};
+
 /// A copy of the supervisor binary in `dir` (the file a real upgrade installs), or a script
 /// named `name` with `body`, executable.
 fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
@@ -268,19 +270,6 @@ fn the_guardian_is_handed_over(mut daemon: Daemon, reach: &str, binary: &Path, r
     assert_eq!(daemon.wait_exit(), None, "the daemon died by a signal");
 }
 
-/// SIGKILLs whatever of `pids` still runs when dropped: a failing test leaves nothing behind.
-struct Sweep(Vec<u32>);
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            if alive(pid) {
-                kill(pid, Signal::SIGKILL);
-            }
-        }
-    }
-}
-
 /// With cgroup2 (reach `cgroup`): the upgraded daemon keeps the guardian.
 fn an_upgrade_hands_the_guardian_over() {
     if testkit::skip::writable_cgroup2().is_none() {
@@ -315,21 +304,8 @@ fn an_upgrade_hands_the_guardian_and_its_pid_namespace_over() {
     testkit::skip::require_tool("unshare");
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = executable(dir.path(), "supervisor-new", None);
-    let registry_path = dir.path().join("SupervisorRegistry.xml");
     let xml = registry(FAST, &[idle("a"), idle("b")].concat());
-    std::fs::write(&registry_path, xml).unwrap();
-    let hide = r#"mount -t tmpfs none "$0" && exec "$@""#;
-    let wrapper = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        hide,
-        &mount,
-    ];
-    let daemon = Daemon::start_wrapped(dir, registry_path, &wrapper);
+    let daemon = start_without_cgroup2(dir, &xml, &mount);
     the_guardian_is_handed_over(daemon, "namespace", &copy, false);
 }
 
