@@ -120,6 +120,12 @@ pub enum Verb {
         #[arg(long, value_parser = duration)]
         timeout: Option<Duration>,
     },
+    /// Re-execute the daemon (same pid) with the tree handed over (same as SIGUSR2).
+    Upgrade {
+        /// The new executable (default: the daemon's own file as it is on disk now).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// Validate the registry, print the resolved tree with every effective setting, and check
     /// the environment (executables, directories, users).
     Check,

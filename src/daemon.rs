@@ -2,6 +2,7 @@
 //! and the daemon's own lifecycle (start, reload, orderly shutdown). Nothing here decides a
 //! restart; the tree does.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::{
@@ -44,6 +45,16 @@ pub fn run(
     log: Option<DailyLog>,
     mut record: DaemonRecord,
 ) -> anyhow::Result<i32> {
+    let handover = match crate::upgrade::take_pending() {
+        None => None,
+        Some(pending) => match pending.read() {
+            Ok(handover) => Some((pending, handover)),
+            Err(reason) => {
+                let error = crate::upgrade::roll_back(&pending, &reason);
+                anyhow::bail!("cannot restore the hand-over ({reason}) nor roll back: {error}")
+            }
+        },
+    };
     run_dir.prepare()?;
     // Held until the process exits, not until this function returns: `supervisor stop` waits
     // for the lock, and must not return while the daemon still flushes its log.
@@ -61,9 +72,13 @@ pub fn run(
         None => None,
     };
     let journal = Journal::new(run_dir.journal());
-    for pid in journal
-        .kill_leftovers()
+    // After an upgrade, the journal's and the cgroups' processes are this daemon's own.
+    let upgraded = handover.is_some();
+    for pid in (!upgraded)
+        .then(|| journal.kill_leftovers())
+        .transpose()
         .context("cannot read the children journal")?
+        .unwrap_or_default()
     {
         tracing::warn!(
             event = events::LEFTOVER_KILLED,
@@ -73,6 +88,7 @@ pub fn run(
     }
     let cgroups = Cgroups::open(&run_dir.instance_name());
     match &cgroups {
+        Some(_) if upgraded => {}
         Some(cgroups) => {
             let occupied = cgroups.kill_leftovers();
             if occupied > 0 {
@@ -122,8 +138,18 @@ pub fn run(
         .context("cannot start the journal")?;
     let json = logging::format_in_use() != Some(LogFormat::Text);
     let guardian = Guardian::prepare(cgroups.as_ref(), run_dir.journal(), json);
-    let (table, guarded) = match guardian.start(&table) {
-        Ok((_, end)) => (table.without_parent_death(), Some(end)),
+    // After an upgrade the guardian runs already: this image takes over its pipe.
+    let handed_guardian = handover.as_ref().and_then(|(p, _)| p.guardian.as_deref());
+    let adopted = handed_guardian.map(|handed| guardian.adopt(handed, &table));
+    if let Some(Err(error)) = &adopted {
+        tracing::warn!(error = %error, "cannot take over the guardian handed over: starting one");
+    }
+    let started = match adopted {
+        Some(Ok(end)) => Ok(end),
+        Some(Err(_)) | None => guardian.start(&table).map(|(_, end)| end),
+    };
+    let (table, guarded) = match started {
+        Ok(end) => (table.without_parent_death(), Some(end)),
         Err(error) => {
             tracing::warn!(error = %error, "cannot start the guardian: the children die with the daemon, their descendants may not");
             (table, None)
@@ -142,10 +168,33 @@ pub fn run(
     system.block_on(async {
         let listener = server::bind(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let mut refused = None;
         let daemon = Daemon::create(|ctx| {
-            let root = tree::build(&registry.tree, &runtime, ctx.address().recipient());
-            Daemon::new(registry, root, log, runtime.clone())
+            let me = ctx.address().recipient();
+            let root = match &handover {
+                Some((pending, handed)) => {
+                    match tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()) {
+                        Ok(root) => root,
+                        Err(reason) => {
+                            refused = Some(crate::upgrade::roll_back(pending, &reason));
+                            tree::build(&registry.tree, &runtime, me)
+                        }
+                    }
+                }
+                None => tree::build(&registry.tree, &runtime, me),
+            };
+            let mut daemon = Daemon::new(registry, root, log, runtime.clone());
+            daemon.guardian = guarded.is_some().then(|| guardian.clone());
+            daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
+                from: handed.from.clone(),
+                began_unix_ms: handed.began_unix_ms,
+                rolled_back: pending.rolled_back.clone(),
+            });
+            daemon
         });
+        if let Some(error) = refused {
+            anyhow::bail!("cannot restore the hand-over nor roll back: {error}");
+        }
         signals::spawn(table.clone(), daemon.clone().recipient())
             .context("cannot install signal handlers")?;
         if let Some(end) = guarded {
@@ -203,8 +252,27 @@ struct ReloadWait {
     timeout: Option<Duration>,
 }
 
+/// What the daemon knows of the upgrade that started it.
+struct Upgraded {
+    /// The version of the daemon that handed over.
+    from: String,
+    /// When that daemon began the upgrade.
+    began_unix_ms: u64,
+    /// Set when this is the old daemon, given the tree back: why.
+    rolled_back: Option<String>,
+}
+
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
 struct Daemon {
+    /// Set when this daemon was started by an upgrade (or a rollback).
+    upgraded: Option<Upgraded>,
+    /// An upgrade is under way: it was asked for and has not been refused yet.
+    upgrading: bool,
+    /// How the upgrade that started this image ended: `None` when none did, `Some(None)`
+    /// upgraded, `Some(Some(reason))` rolled back.
+    upgrade_outcome: Option<Option<String>>,
+    /// The crash-safety guardian, whose pipe an upgrade hands over.
+    guardian: Option<Guardian>,
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
@@ -228,6 +296,10 @@ impl Daemon {
         runtime: Runtime,
     ) -> Self {
         Daemon {
+            upgraded: None,
+            upgrading: false,
+            upgrade_outcome: None,
+            guardian: None,
             registry,
             root,
             started: false,
@@ -456,6 +528,9 @@ impl Actor for Daemon {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(upgraded) = self.upgraded.take() {
+            return self.resumed(upgraded, ctx);
+        }
         tracing::info!(
             event = events::SUPERVISOR_STARTED,
             registry = %self.registry.path.display(),
@@ -491,6 +566,136 @@ impl Daemon {
         if let Some(interval) = self.registry.config.stats_interval {
             self.stats = Some(ctx.run_interval(interval, |daemon, _| daemon.log_stats()));
         }
+    }
+
+    /// Takes up where the daemon that handed over left off: the tree runs already.
+    fn resumed(&mut self, upgraded: Upgraded, ctx: &mut Context<Self>) {
+        self.started = true;
+        // Exits during the exec waited as zombies: reap them now.
+        self.runtime.processes.reap();
+        let duration_ms = crate::upgrade::unix_ms().saturating_sub(upgraded.began_unix_ms);
+        self.upgrade_outcome = Some(upgraded.rolled_back.clone());
+        match upgraded.rolled_back {
+            Some(reason) => tracing::error!(
+                event = events::UPGRADE_ROLLED_BACK,
+                from = %upgraded.from,
+                to = crate::upgrade::VERSION,
+                reason = %reason,
+                duration_ms,
+                "the new binary could not restore the tree ({reason}): rolled back"
+            ),
+            None => tracing::info!(
+                event = events::UPGRADE_COMPLETED,
+                from = %upgraded.from,
+                to = crate::upgrade::VERSION,
+                pid = std::process::id(),
+                duration_ms,
+                "upgraded from {} in {duration_ms} ms",
+                upgraded.from
+            ),
+        }
+        self.runtime.board.set_phase(DaemonPhase::Running);
+        sdnotify::ready("running");
+        if let Some(interval) = sdnotify::watchdog_interval() {
+            ctx.run_interval(interval, |_, _| sdnotify::watchdog());
+        }
+        self.arm_stats(ctx);
+    }
+
+    /// `Upgraded`: how the upgrade that started this daemon image ended.
+    fn upgrade_outcome(&self) -> Reply {
+        match &self.upgrade_outcome {
+            Some(None) => Reply::Ok,
+            Some(Some(reason)) => Reply::error(
+                ErrorKind::RolledBack,
+                format!("the new binary could not restore the tree ({reason}): rolled back"),
+            ),
+            None => Reply::error(
+                ErrorKind::Refused,
+                "this daemon was not started by an upgrade",
+            ),
+        }
+    }
+
+    /// `upgrade [--binary PATH]` and SIGUSR2: asks the new binary, collects the tree and
+    /// `execve`s it; answers only when the upgrade is refused (an exec ends the connection).
+    fn upgrade(&mut self, binary: Option<PathBuf>) -> ResponseActFuture<Self, Reply> {
+        if self.shutting_down || self.upgrading {
+            let reason = if self.upgrading {
+                "an upgrade is already under way"
+            } else {
+                "shutting down"
+            };
+            return Box::pin(actix::fut::ready(refuse(reason.to_string())));
+        }
+        self.upgrading = true;
+        let began = crate::upgrade::unix_ms();
+        let binary = binary.unwrap_or_else(|| {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+        });
+        let root = self.root.clone();
+        let table = self.runtime.processes.clone();
+        let path = self.registry.path.clone();
+        let work = async move {
+            table.pause_reaping(true);
+            let to = crate::upgrade::probe(&binary).await;
+            table.pause_reaping(false);
+            table.reap();
+            let to = to?;
+            tracing::info!(
+                event = events::UPGRADE_STARTED,
+                from = crate::upgrade::VERSION,
+                to = %to,
+                binary = %binary.display(),
+                "upgrading to {} ({to})",
+                binary.display()
+            );
+            let tree = crate::upgrade::collect(&root, &table).await?;
+            // The new daemon reads the registry from disk: it must still describe this tree.
+            let on_disk = registry::load_off_thread(path, registry::READ_DEADLINE).await;
+            let checked = match on_disk {
+                Ok(on_disk) => tree::check(&on_disk.tree, &tree)
+                    .map_err(|d| format!("the registry changed on disk (reload first): {d}")),
+                Err(errors) => Err(format!("the registry on disk is invalid: {errors}")),
+            };
+            if let Err(reason) = checked {
+                crate::upgrade::thaw(&root, &table);
+                return Err(reason);
+            }
+            Ok((binary, to, tree))
+        };
+        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
+            daemon.upgrading = false;
+            let (binary, to, tree) = match collected {
+                Ok(collected) => collected,
+                Err(reason) => return refuse(reason),
+            };
+            let pipes = crate::upgrade::pipes(&tree);
+            let handover = crate::upgrade::Handover {
+                version: crate::upgrade::HANDOVER_VERSION,
+                from: crate::upgrade::VERSION.to_string(),
+                to,
+                began_unix_ms: began,
+                tree,
+            };
+            // The guardian's pipe stays open across the exec: the new image adopts it.
+            let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
+                None => None,
+                Some(Ok(handed)) => Some(handed),
+                Some(Err(error)) => {
+                    crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+                    return refuse(format!("cannot hand the guardian over: {error}"));
+                }
+            };
+            // No RELOADING=1: the new daemon does not yet learn NOTIFY_SOCKET to end it.
+            crate::logging::flush();
+            let error = crate::upgrade::exec(&binary, &handover, &pipes, guardian.as_ref());
+            if let Some(guardian) = &daemon.guardian {
+                guardian.handover_failed();
+            }
+            crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+            refuse(format!("cannot execute {}: {error:?}", binary.display()))
+        }))
     }
 
     /// One `stats` event per component (`<tracestatsinterval>`).
@@ -539,6 +744,9 @@ impl Handler<DaemonSignal> for Daemon {
                     timeout: None,
                 };
                 ctx.spawn(self.reload(ask).map(|_, _, _| ()));
+            }
+            DaemonSignal::Upgrade => {
+                ctx.spawn(self.upgrade(None).map(|_, _, _| ()));
             }
             DaemonSignal::ReopenLogs => {
                 self.runtime.output.reopen();
@@ -600,6 +808,8 @@ impl Handler<ControlRequest> for Daemon {
                 });
                 Box::pin(actix::fut::ready(reply))
             }
+            Request::Upgrade { binary } => self.upgrade(binary),
+            Request::Upgraded {} => Box::pin(actix::fut::ready(self.upgrade_outcome())),
             Request::Shutdown {} => {
                 let answer = Self::answer_later(&mut self.stop_waiters);
                 self.shutdown("control request", EXIT_OK, ctx);
@@ -635,6 +845,16 @@ impl Handler<http::Observe> for Daemon {
             groups: report.groups,
         }))
     }
+}
+
+/// Logs `upgrade_refused` and answers with the reason.
+fn refuse(reason: String) -> Reply {
+    tracing::error!(
+        event = events::UPGRADE_REFUSED,
+        reason = %reason,
+        "upgrade refused: {reason}"
+    );
+    Reply::error(ErrorKind::Refused, reason)
 }
 
 /// The root group reports here when it gives up.

@@ -25,4 +25,5 @@ pub mod sdnotify;
 pub mod signals;
 pub mod status;
 pub mod suggest;
+pub mod upgrade;
 pub mod verbs;

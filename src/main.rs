@@ -27,6 +27,12 @@ fn main() -> ExitCode {
     // NOTIFY_SOCKET and WATCHDOG_* are for the daemon alone (the spawner leaves them out of
     // the environment its components inherit).
     sdnotify::take_environment();
+    supervisor::upgrade::take_environment();
+    if supervisor::upgrade::answers_version() {
+        use supervisor::upgrade::{HANDOVER_VERSION, VERSION};
+        println!("{HANDOVER_VERSION} {VERSION}");
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage(error),
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
         Verb::Stop { .. } => background::stop(&cli),
         Verb::Reload { no_wait, timeout } => verbs::reload(&cli, *no_wait, *timeout),
         Verb::Signal { targets } => verbs::signal(&cli, targets),
+        Verb::Upgrade { binary } => verbs::upgrade(&cli, binary.clone()),
         Verb::Completions { shell } => {
             docs::completions(*shell, &mut std::io::stdout());
             ExitCode::SUCCESS
@@ -96,6 +103,7 @@ fn with_registry(cli: &Cli, path: &std::path::Path) -> ExitCode {
     let registry = match registry::load_within(path, registry::READ_DEADLINE) {
         Ok(registry) => registry,
         Err(errors) => {
+            supervisor::upgrade::roll_back_if_pending(&errors.to_string());
             let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
             return Out::of(cli).fail(EXIT_INVALID_REGISTRY, lines.join("\n"));
         }
@@ -144,6 +152,7 @@ fn with_registry(cli: &Cli, path: &std::path::Path) -> ExitCode {
         | Verb::Stop { .. }
         | Verb::Reload { .. }
         | Verb::Signal { .. }
+        | Verb::Upgrade { .. }
         | Verb::Completions { .. }
         | Verb::Manpage => ExitCode::from(EXIT_FAILURE),
     }

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 
 use actix::{Message, Recipient};
 use actors::process::ProcessTable;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 /// A signal for the daemon, by what it asks for.
@@ -21,6 +21,8 @@ pub enum DaemonSignal {
     Reload,
     /// SIGUSR1: reopen log files.
     ReopenLogs,
+    /// SIGUSR2: upgrade to the binary the daemon was started from.
+    Upgrade,
 }
 
 /// Starts the reaper task on the calling thread, which must be the actors' (inside the actor
@@ -32,7 +34,7 @@ pub fn spawn(table: ProcessTable, daemon: Recipient<DaemonSignal>) -> io::Result
     let woken = tokio::net::UnixStream::from_std(woken)?;
     signal_hook::low_level::pipe::register(SIGCHLD, wake)?;
     actix::spawn(reap_on_sigchld(woken, table));
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -41,6 +43,7 @@ pub fn spawn(table: ProcessTable, daemon: Recipient<DaemonSignal>) -> io::Result
                     SIGTERM | SIGINT => daemon.do_send(DaemonSignal::Shutdown(signal)),
                     SIGHUP => daemon.do_send(DaemonSignal::Reload),
                     SIGUSR1 => daemon.do_send(DaemonSignal::ReopenLogs),
+                    SIGUSR2 => daemon.do_send(DaemonSignal::Upgrade),
                     _ => {}
                 }
             }

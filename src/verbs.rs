@@ -88,7 +88,9 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Forbidden
         | ErrorKind::UnknownId
         | ErrorKind::NotStarted
-        | ErrorKind::NotRunning => EXIT_FAILURE,
+        | ErrorKind::NotRunning
+        | ErrorKind::Refused
+        | ErrorKind::RolledBack => EXIT_FAILURE,
     }
 }
 
@@ -215,3 +217,35 @@ pub fn signal(cli: &Cli, targets: &[String]) -> ExitCode {
         Err(error) => out.unreachable(error),
     }
 }
+
+/// `upgrade [--binary PATH]`: refused (the reason printed, exit 1), or the daemon re-executed;
+/// then waits until the new image answers how it went: upgraded, or rolled back (exit 1, the
+/// reason printed).
+pub fn upgrade(cli: &Cli, binary: Option<std::path::PathBuf>) -> ExitCode {
+    let out = Out::of(cli);
+    let socket = socket(cli);
+    let binary = binary.map(|path| std::path::absolute(&path).unwrap_or(path));
+    match ask(&socket, &Request::Upgrade { binary }, None) {
+        Ok(Reply::Error { kind, message }) => return out.refused(kind, &message),
+        Err(error @ ClientError::NotRunning(_)) => return out.unreachable(error),
+        // The exec ended the connection.
+        Ok(_) | Err(_) => {}
+    }
+    let deadline = std::time::Instant::now() + UPGRADE_DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match ask(&socket, &Request::Upgraded {}, Some(left)) {
+            Ok(Reply::Ok) => {
+                return out.done("supervisor upgraded", json!({ "upgraded": true }));
+            }
+            Ok(Reply::Error { kind, message }) => return out.refused(kind, &message),
+            Ok(other) => return out.unexpected(&other),
+            // Until the new image listens, connecting fails.
+            Err(_) if !left.is_zero() => std::thread::sleep(Duration::from_millis(20)),
+            Err(error) => return out.unreachable(error),
+        }
+    }
+}
+
+/// How long `upgrade` waits for the new daemon image to answer.
+const UPGRADE_DEADLINE: Duration = Duration::from_secs(30);

@@ -13,6 +13,7 @@
 pub mod component;
 pub mod events;
 pub mod group;
+pub mod handover;
 pub mod messages;
 pub mod output;
 pub mod policy;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::spec::{Backoff, Intensity, RestartType, Strategy};
 
 /// How a process ended, as `waitpid` reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitStatus {
     /// It called `exit(code)`.
     Code(i32),
@@ -128,6 +128,24 @@ impl RestartWindow {
     /// Whether no restart is inside the window.
     pub fn is_empty(&self) -> bool {
         self.restarts.is_empty()
+    }
+
+    /// The ages of the recorded restarts at `now`, oldest first (handed to a successor).
+    pub fn ages(&self, now: Instant) -> Vec<Duration> {
+        self.restarts
+            .iter()
+            .map(|&at| now.saturating_duration_since(at))
+            .collect()
+    }
+
+    /// A window holding restarts of these `ages` at `now`, oldest first.
+    pub fn from_ages(ages: &[Duration], now: Instant) -> Self {
+        RestartWindow {
+            restarts: ages
+                .iter()
+                .map(|&age| now.checked_sub(age).unwrap_or(now))
+                .collect(),
+        }
     }
 
     /// Forgets every recorded restart (a group that restarts starts afresh, as in OTP).

@@ -52,6 +52,9 @@ _supervisor() {
             supervisor,stop)
                 cmd="supervisor__subcmd__stop"
                 ;;
+            supervisor,upgrade)
+                cmd="supervisor__subcmd__upgrade"
+                ;;
             supervisor__subcmd__help,check)
                 cmd="supervisor__subcmd__help__subcmd__check"
                 ;;
@@ -88,6 +91,9 @@ _supervisor() {
             supervisor__subcmd__help,stop)
                 cmd="supervisor__subcmd__help__subcmd__stop"
                 ;;
+            supervisor__subcmd__help,upgrade)
+                cmd="supervisor__subcmd__help__subcmd__upgrade"
+                ;;
             *)
                 ;;
         esac
@@ -95,7 +101,7 @@ _supervisor() {
 
     case "${cmd}" in
         supervisor)
-            opts="-h -V --registry --run-dir --log-format --json --help --version run start stop restart status reload check logs signal completions manpage help"
+            opts="-h -V --registry --run-dir --log-format --json --help --version run start stop restart status reload upgrade check logs signal completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +179,7 @@ _supervisor() {
             return 0
             ;;
         supervisor__subcmd__help)
-            opts="run start stop restart status reload check logs signal completions manpage help"
+            opts="run start stop restart status reload upgrade check logs signal completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +347,20 @@ _supervisor() {
             return 0
             ;;
         supervisor__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        supervisor__subcmd__help__subcmd__upgrade)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -589,6 +609,36 @@ _supervisor() {
                 return 0
             fi
             case "${prev}" in
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "json text" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        supervisor__subcmd__upgrade)
+            opts="-h --binary --registry --run-dir --log-format --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --binary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

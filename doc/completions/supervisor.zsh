@@ -109,6 +109,18 @@ text\:"Readable text"))' \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
+(upgrade)
+_arguments "${_arguments_options[@]}" : \
+'--binary=[The new executable (default\: the daemon'\''s own file as it is on disk now)]:BINARY:_files' \
+'--registry=[The registry file \[default\: config/SupervisorRegistry.xml\]. Only \`run\`, \`start\` and \`check\` read it; the other verbs ask the daemon found through --run-dir]:REGISTRY:_files' \
+'--run-dir=[Directory for the control socket, lock, pid and state files \[default\: /run/supervisor as root, else \$XDG_RUNTIME_DIR/supervisor, else /tmp/supervisor-\$UID\]]:RUN_DIR:_files' \
+'--log-format=[Log format\: \`text\` when stderr is a terminal, else \`json\`]:LOG_FORMAT:((json\:"One JSON object a line"
+text\:"Readable text"))' \
+'--json[Print the result (or \`{"error"\: …, "exit"\: N}\`) as JSON on stdout]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
 (check)
 _arguments "${_arguments_options[@]}" : \
 '--registry=[The registry file \[default\: config/SupervisorRegistry.xml\]. Only \`run\`, \`start\` and \`check\` read it; the other verbs ask the daemon found through --run-dir]:REGISTRY:_files' \
@@ -210,6 +222,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(upgrade)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (check)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -252,6 +268,7 @@ _supervisor_commands() {
 'restart:Stop then start the daemon, or restart the named components and wait until they are ready' \
 'status:One row per component (or the named ones)\: state, pid, uptime, memory, restarts, last exit, reason. Answers in every phase of the daemon' \
 'reload:Re-read the registry, apply the difference (same as SIGHUP) and wait until what it started is ready' \
+'upgrade:Re-execute the daemon (same pid) with the tree handed over (same as SIGUSR2)' \
 'check:Validate the registry, print the resolved tree with every effective setting, and check the environment (executables, directories, users)' \
 'logs:Print (and follow) a component'\''s output, every component'\''s, or the daemon'\''s log (from the last daemon'\''s files when none runs)' \
 'signal:Send a signal to the process group of each named running component' \
@@ -280,6 +297,7 @@ _supervisor__subcmd__help_commands() {
 'restart:Stop then start the daemon, or restart the named components and wait until they are ready' \
 'status:One row per component (or the named ones)\: state, pid, uptime, memory, restarts, last exit, reason. Answers in every phase of the daemon' \
 'reload:Re-read the registry, apply the difference (same as SIGHUP) and wait until what it started is ready' \
+'upgrade:Re-execute the daemon (same pid) with the tree handed over (same as SIGUSR2)' \
 'check:Validate the registry, print the resolved tree with every effective setting, and check the environment (executables, directories, users)' \
 'logs:Print (and follow) a component'\''s output, every component'\''s, or the daemon'\''s log (from the last daemon'\''s files when none runs)' \
 'signal:Send a signal to the process group of each named running component' \
@@ -349,6 +367,11 @@ _supervisor__subcmd__help__subcmd__stop_commands() {
     local commands; commands=()
     _describe -t commands 'supervisor help stop commands' commands "$@"
 }
+(( $+functions[_supervisor__subcmd__help__subcmd__upgrade_commands] )) ||
+_supervisor__subcmd__help__subcmd__upgrade_commands() {
+    local commands; commands=()
+    _describe -t commands 'supervisor help upgrade commands' commands "$@"
+}
 (( $+functions[_supervisor__subcmd__logs_commands] )) ||
 _supervisor__subcmd__logs_commands() {
     local commands; commands=()
@@ -393,6 +416,11 @@ _supervisor__subcmd__status_commands() {
 _supervisor__subcmd__stop_commands() {
     local commands; commands=()
     _describe -t commands 'supervisor stop commands' commands "$@"
+}
+(( $+functions[_supervisor__subcmd__upgrade_commands] )) ||
+_supervisor__subcmd__upgrade_commands() {
+    local commands; commands=()
+    _describe -t commands 'supervisor upgrade commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_supervisor" ]; then

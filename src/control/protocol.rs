@@ -58,6 +58,14 @@ pub enum Request {
         /// The signal's name (`HUP`, `SIGUSR1`) or number.
         signal: String,
     },
+    /// Re-execute the daemon from `binary` (default: its own file) with the tree handed over;
+    /// answered only when refused.
+    Upgrade {
+        /// The new executable.
+        binary: Option<std::path::PathBuf>,
+    },
+    /// Answered by a daemon image an upgrade started: `Ok`, or why it was rolled back.
+    Upgraded {},
 }
 
 /// Why a request failed, for the client's exit code.
@@ -78,6 +86,10 @@ pub enum ErrorKind {
     NotStarted,
     /// A named component has no process (for `signal`).
     NotRunning,
+    /// An upgrade was refused (nothing changed).
+    Refused,
+    /// An upgrade was rolled back: the new binary could not restore the tree.
+    RolledBack,
 }
 
 /// The daemon's answer.

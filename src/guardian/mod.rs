@@ -214,6 +214,76 @@ impl Guardian {
         Ok((HANDOVER_VARIABLE.into(), value.into()))
     }
 
+    /// Undoes [`Guardian::handover`] after an `execve` that failed: the pipe is close-on-exec
+    /// again.
+    pub fn handover_failed(&self) {
+        if let Some(running) = &*self.running() {
+            let _ = fcntl(
+                running.pipe.as_raw_fd(),
+                FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC),
+            );
+        }
+    }
+
+    /// Takes over the guardian a previous image of this daemon handed over at an upgrade
+    /// (`handed`, the `FD:PID:REACH` of [`Guardian::handover`]) instead of starting one: its
+    /// pipe (close-on-exec again), its exit (watched through `table`) and, with reach
+    /// `Namespace`, its PID namespace, which the children are born into. Returns what tells of
+    /// its end; an error (nothing taken) when `handed` names no open descriptor.
+    pub fn adopt(
+        &self,
+        handed: &str,
+        table: &ProcessTable,
+    ) -> io::Result<oneshot::Receiver<ExitStatus>> {
+        let invalid = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{HANDOVER_VARIABLE}={handed}: expected FD:PID:REACH"),
+            )
+        };
+        let mut fields = handed.split(':');
+        let (Some(fd), Some(pid), Some(reach), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(invalid());
+        };
+        let fd = fd.parse().map_err(|_| invalid())?;
+        let pid: u32 = pid.parse().map_err(|_| invalid())?;
+        let pipe = actors::process::sys::adopt_fd(fd)?;
+        // From here on nothing fails: dropping the pipe would make the guardian end the tree.
+        let _ = fcntl(pipe.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+        let (exited, end) = oneshot::channel();
+        table.watch(pid, exited);
+        *self.running() = Some(Running { pipe, pid });
+        if reach != self.reach.name() {
+            tracing::warn!(
+                pid,
+                reach,
+                "the guardian handed over reaches by {reach}, this daemon would by {}",
+                self.reach.name()
+            );
+        }
+        if let Some(home) = self
+            .home
+            .as_ref()
+            .filter(|_| reach == Reach::Namespace.name())
+        {
+            // The guardian is the init of the children's namespace.
+            let children = File::open(format!("/proc/{pid}/ns/pid"));
+            match children.and_then(|children| Ok((children, home.try_clone()?))) {
+                Ok((children, home)) => {
+                    table.spawn_children_into(Some(ChildNamespace { children, home }))
+                }
+                Err(error) => tracing::warn!(
+                    pid,
+                    error = %error,
+                    "cannot enter the guardian's PID namespace: new children are born outside it"
+                ),
+            }
+        }
+        Ok(end)
+    }
+
     fn running(&self) -> MutexGuard<'_, Option<Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }

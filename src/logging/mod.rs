@@ -78,6 +78,16 @@ pub fn format_in_use() -> Option<LogFormat> {
     FORMAT.get().copied()
 }
 
+/// The writer [`init`] installed, for [`flush`].
+static QUEUE: OnceLock<queue::LogQueue> = OnceLock::new();
+
+/// Waits (briefly) until every log line so far is written: before an `execve`.
+pub fn flush() {
+    if let Some(queue) = QUEUE.get() {
+        queue.flush(std::time::Duration::from_secs(1));
+    }
+}
+
 /// Installs the global subscriber, writing to `file` or else to stderr through a writer thread
 /// (see [`queue`]). Keep the guard until the process exits: dropping it writes what is queued.
 pub fn init(
@@ -93,6 +103,7 @@ pub fn init(
         Some(file) => queue::start(file)?,
         None => queue::start(io::stderr())?,
     };
+    let _ = QUEUE.set(writer.clone());
     let (filter, handle) = reload::Layer::new(level);
     let _ = LEVEL.set(handle);
     let layer = tracing_subscriber::fmt::layer()

@@ -36,6 +36,9 @@ struct Pending {
     bytes: usize,
     dropped_lines: u64,
     dropped_bytes: u64,
+    /// Lines queued so far, and lines written so far (for [`LogQueue::flush`]).
+    queued: u64,
+    written: u64,
     /// No more lines are coming: write what is queued and end.
     stopping: bool,
     /// The writer has ended.
@@ -72,6 +75,7 @@ impl Shared {
             return;
         }
         pending.bytes += cost;
+        pending.queued += 1;
         pending.lines.push_back(line);
         if pending.lines.len() == 1 {
             self.changed.notify_all();
@@ -115,6 +119,19 @@ pub struct LogQueue {
     shared: Arc<Shared>,
 }
 
+impl LogQueue {
+    /// Waits (at most `deadline`) until every line queued so far is written: before an
+    /// `execve`, which would lose them.
+    pub fn flush(&self, deadline: Duration) {
+        let pending = self.shared.lock();
+        let target = pending.queued;
+        let _ = self
+            .shared
+            .changed
+            .wait_timeout_while(pending, deadline, |p| p.written < target && !p.finished);
+    }
+}
+
 /// Stops the writer thread once it has written every queued line (on drop), waiting at most
 /// [`FLUSH_LIMIT`].
 pub struct FlushOnDrop {
@@ -154,10 +171,13 @@ fn report_dropped((lines, bytes): (u64, u64)) {
 /// lines (and bytes) were dropped since the last batch.
 fn write_batches(shared: &Shared, mut out: impl Write, report: impl Fn((u64, u64))) {
     while let Some(batch) = shared.next_batch() {
+        let count = batch.lines.len() as u64;
         for line in batch.lines {
             let _ = out.write_all(&line);
         }
         let _ = out.flush();
+        shared.lock().written += count;
+        shared.changed.notify_all();
         if batch.dropped.0 > 0 {
             report(batch.dropped);
         }

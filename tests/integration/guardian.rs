@@ -35,7 +35,7 @@ fn sleep_below(root: u32, argument: &str) -> Option<u32> {
 }
 
 /// SIGKILLs whatever of `pids` still runs when dropped: a failing test leaves nothing behind.
-struct Sweep(Vec<u32>);
+pub(crate) struct Sweep(pub(crate) Vec<u32>);
 
 impl Drop for Sweep {
     fn drop(&mut self) {
@@ -110,8 +110,17 @@ fn a_sigkilled_daemon_leaves_no_process_of_its_tree_without_cgroup2() {
     };
     testkit::skip::require_tool("unshare");
     let dir = tempfile::tempdir().expect("tempdir");
+    let mut daemon = start_without_cgroup2(dir, &registry("", FAMILY), &mount);
+    let (tree, _) = whole_tree(&mut daemon, "namespace");
+    let _sweep = Sweep(tree.clone());
+    sigkill_leaves_nothing(daemon, &tree);
+}
+
+/// A daemon on `xml` in `dir` with the cgroup2 hierarchy at `mount` hidden under a tmpfs in a
+/// mount namespace of its own: its guardian reaches by PID namespace.
+pub(crate) fn start_without_cgroup2(dir: tempfile::TempDir, xml: &str, mount: &str) -> Daemon {
     let registry_path = dir.path().join("SupervisorRegistry.xml");
-    std::fs::write(&registry_path, registry("", FAMILY)).unwrap();
+    std::fs::write(&registry_path, xml).unwrap();
     let hide = r#"mount -t tmpfs none "$0" && exec "$@""#;
     let wrapper = [
         "unshare",
@@ -121,12 +130,9 @@ fn a_sigkilled_daemon_leaves_no_process_of_its_tree_without_cgroup2() {
         "sh",
         "-c",
         hide,
-        &mount,
+        mount,
     ];
-    let mut daemon = Daemon::start_wrapped(dir, registry_path, &wrapper);
-    let (tree, _) = whole_tree(&mut daemon, "namespace");
-    let _sweep = Sweep(tree.clone());
-    sigkill_leaves_nothing(daemon, &tree);
+    Daemon::start_wrapped(dir, registry_path, &wrapper)
 }
 
 /// A guardian killed (by root) is replaced at once, and the new one does the job.

@@ -31,6 +31,7 @@ mod soak;
 mod sockets;
 mod spawning;
 mod supervision;
+mod upgrade;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -63,5 +64,6 @@ fn main() -> std::process::ExitCode {
         ("resources", resources::TESTS),
         ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
+        ("upgrade", upgrade::TESTS),
     ])
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::policy::ExitStatus;
 
 /// What the component's process is doing, with what each state needs to know inside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Life {
     /// Not running, and not asked to run (or stopped by request).
     Stopped,
@@ -32,7 +32,7 @@ pub(crate) enum Life {
 }
 
 /// Why a process is being stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum StopCause {
     /// Someone asked (the group, an operator, a shutdown); with `then_start`, a `Start` came
     /// meanwhile and the component starts again once the process is gone.
@@ -44,7 +44,7 @@ pub(crate) enum StopCause {
 }
 
 /// Which watch found a running process unhealthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Check {
     /// The `<healthCheck>` probe failed `failures` times in a row.
     HealthCheck,
@@ -63,7 +63,7 @@ impl Check {
 }
 
 /// Why a component is down (or restarting) after something went wrong; shown by `status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Reason {
     /// Its process ended on its own.
     Exit(ExitStatus),

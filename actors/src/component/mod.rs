@@ -8,6 +8,7 @@
 //! releases them when it leaves that state.
 
 mod checks;
+mod handover;
 mod life;
 mod log;
 mod machine;
@@ -32,6 +33,7 @@ use crate::spec::{ComponentSpec, Probe};
 use crate::status::{OutputTail, Published, Token};
 use crate::tree::Runtime;
 use checks::{NotifySocket, Verdict};
+pub use handover::HandedComponent;
 use machine::{Check, Effect, Input, Life, Reason, Record, Timer};
 
 /// The process of a `Starting`, `Running` or `Stopping` component and the tasks that watch it.
@@ -56,6 +58,10 @@ pub struct ComponentActor {
     run: Option<Run>,
     /// The one armed timer.
     timer: Option<SpawnHandle>,
+    /// Which timer that is, and when it fires (handed over as the time left).
+    timer_due: Option<(Timer, Instant)>,
+    /// While frozen for a hand-over: the timers, verdicts and exits that arrived meanwhile.
+    deferred: Option<Vec<Input>>,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     /// The command as C strings, kept after a successful start until the settings change: a
@@ -93,6 +99,8 @@ impl ComponentActor {
             record: Record::new(spec),
             run: None,
             timer: None,
+            timer_due: None,
+            deferred: None,
             start_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             launch: None,
@@ -171,6 +179,7 @@ impl ComponentActor {
             Effect::Log(event) => self.log(event),
             Effect::ArmTimer(timer, after) => self.arm(timer, after, ctx),
             Effect::CancelTimer => {
+                self.timer_due = None;
                 if let Some(handle) = self.timer.take() {
                     ctx.cancel_future(handle);
                 }
@@ -225,6 +234,7 @@ impl ComponentActor {
             timer.name(),
             after.as_millis()
         );
+        self.timer_due = Some((timer, Instant::now() + after));
         let handle = ctx.run_later(after, move |actor, ctx| actor.timer_fired(timer, ctx));
         if let Some(armed) = self.timer.replace(handle) {
             ctx.cancel_future(armed);
@@ -254,7 +264,10 @@ impl ComponentActor {
                 None => return,
             },
         };
-        self.feed(input, ctx);
+        if self.deferred.is_none() {
+            self.timer_due = None;
+        }
+        self.input(input, ctx);
     }
 
     fn signal(&self, signal: Signal) {
@@ -442,7 +455,7 @@ impl Handler<Verdict> for ComponentActor {
                 check: Check::HealthCheck,
             },
         };
-        self.feed(input, ctx);
+        self.input(input, ctx);
     }
 }
 
@@ -459,7 +472,7 @@ impl Handler<ProcessExited> for ComponentActor {
             status: exited.status,
             uptime,
         };
-        self.feed(input, ctx);
+        self.input(input, ctx);
     }
 }
 

@@ -75,7 +75,7 @@ impl Input {
 }
 
 /// The timers a component arms; at most one is armed at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Timer {
     /// Ends a backoff: [`Input::BackoffElapsed`].
     Backoff,

@@ -64,7 +64,7 @@ impl Settings {
 }
 
 /// What the group last asked of a child, and what it has heard back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Seen {
     /// Not running, at rest (never started, settled, stopped).
     Down,
@@ -97,7 +97,7 @@ struct Child {
 }
 
 /// Why a group is stopping everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StopCause {
     /// Its parent (or the daemon) asked: a shutdown, or a stop of the group.
     Shutdown,
@@ -106,7 +106,7 @@ pub enum StopCause {
 }
 
 /// Where the group is in its own life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// Nothing runs and nothing is wanted to.
     Down,
@@ -696,6 +696,7 @@ impl Child {
     }
 }
 
+pub mod handover;
 mod intents;
 mod plan;
 

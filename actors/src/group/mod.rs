@@ -11,6 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub mod decide;
+mod handover;
 mod reload;
 
 pub use decide::{Answer, Phase};
@@ -146,6 +147,24 @@ impl GroupActor {
         group
     }
 
+    /// Feeds `started`'s outcome back as the answer to `Start` number `ticket` of child `key`.
+    fn when_started(
+        &mut self,
+        key: Key,
+        ticket: decide::Ticket,
+        started: impl Future<Output = StartOutcome> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
+            let answered = Input::StartAnswered {
+                key,
+                ticket,
+                outcome,
+            };
+            group.feed(answered, ctx);
+        }));
+    }
+
     /// Feeds one input to the decision and carries out its effects.
     fn feed(&mut self, input: Input, ctx: &mut Context<Self>) {
         for effect in self.decision.decide(input, Instant::now()) {
@@ -190,14 +209,7 @@ impl GroupActor {
                 };
                 self.log_step("start", slot, delay);
                 let started = slot.actor.start(Start { delay, cause });
-                ctx.spawn(started.into_actor(self).map(move |outcome, group, ctx| {
-                    let answered = Input::StartAnswered {
-                        key,
-                        ticket,
-                        outcome,
-                    };
-                    group.feed(answered, ctx);
-                }));
+                self.when_started(key, ticket, started, ctx);
             }
             Effect::Stop { key, ticket } => {
                 let Some(slot) = self.slots.get(&key) else {

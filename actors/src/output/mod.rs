@@ -13,7 +13,8 @@ mod failing;
 mod files;
 mod lines;
 
-use std::io::PipeReader;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,6 +46,8 @@ const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct OutputService {
     files: FileQueue,
     reopen: Arc<AtomicBool>,
+    /// The pipes being read, by process: what a hand-over keeps open across `execve`.
+    live: Live,
 }
 
 /// The queue to the file thread: a channel bounded in lines, and permits for its bytes (a line
@@ -56,6 +59,9 @@ struct FileQueue {
     /// Which files rest after a failed write: their lines go no further than the reader.
     rests: Arc<Rests>,
 }
+
+/// The read ends being read, by process id.
+type Live = Arc<Mutex<HashMap<u32, Vec<(Stream, RawFd)>>>>;
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
@@ -73,7 +79,11 @@ impl OutputService {
             bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
             rests,
         };
-        Ok(OutputService { files, reopen })
+        Ok(OutputService {
+            files,
+            reopen,
+            live: Live::default(),
+        })
     }
 
     /// Closes every component file; each is reopened by its next line (after logrotate).
@@ -83,6 +93,16 @@ impl OutputService {
 
     /// Starts reading the captured pipes of the process `pid`, to `to`.
     pub fn capture(&self, to: Destination<'_>, pid: u32, captured: Captured) {
+        let pipes = captured
+            .into_iter()
+            .map(|(stream, reader)| (stream, OwnedFd::from(reader)))
+            .collect();
+        self.resume(to, pid, pipes);
+    }
+
+    /// Goes on reading pipes of the process `pid` that a predecessor daemon read (or that
+    /// [`OutputService::capture`] was given), to `to`.
+    pub fn resume(&self, to: Destination<'_>, pid: u32, pipes: Vec<(Stream, OwnedFd)>) {
         let target = Arc::new(Target {
             component: to.component.to_string(),
             group: to.group.to_string(),
@@ -90,10 +110,20 @@ impl OutputService {
             settings: to.settings.clone(),
             tail: to.tail.clone(),
             files: self.files.clone(),
+            live: Arc::clone(&self.live),
         });
-        for (stream, reader) in captured {
-            actix::spawn(read(stream, reader, Arc::clone(&target)));
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = live.entry(pid).or_default();
+        for (stream, fd) in pipes {
+            entry.push((stream, fd.as_raw_fd()));
+            actix::spawn(read(stream, fd, Arc::clone(&target)));
         }
+    }
+
+    /// The pipes of process `pid` still being read, as descriptor numbers.
+    pub fn pipes(&self, pid: u32) -> Vec<(Stream, RawFd)> {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.get(&pid).cloned().unwrap_or_default()
     }
 }
 
@@ -226,6 +256,20 @@ struct Target {
     settings: OutputSettings,
     tail: OutputTail,
     files: FileQueue,
+    live: Live,
+}
+
+impl Target {
+    /// The pipe `fd` reached its end: it is no longer handed over.
+    fn ended(&self, fd: RawFd) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pipes) = live.get_mut(&self.pid) {
+            pipes.retain(|&(_, kept)| kept != fd);
+            if pipes.is_empty() {
+                live.remove(&self.pid);
+            }
+        }
+    }
 }
 
 /// Counts dropped lines (and their bytes) and reports them at most once a second.
@@ -268,8 +312,10 @@ impl Drops {
     }
 }
 
-async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
-    let Ok(pipe) = pipe::Receiver::from_owned_fd(reader.into()) else {
+async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>) {
+    let raw = fd.as_raw_fd();
+    let Ok(pipe) = pipe::Receiver::from_owned_fd(fd) else {
+        target.ended(raw);
         return;
     };
     let mut splitter = LineSplitter::default();
@@ -302,6 +348,9 @@ async fn read(stream: Stream, reader: PipeReader, target: Arc<Target>) {
             }
         }
     }
+    // Before the descriptor closes, so its number is never handed over once reused.
+    target.ended(raw);
+    drop(pipe);
     if let Some(last) = splitter.finish() {
         target.tail.extend(std::slice::from_ref(&last));
         deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;

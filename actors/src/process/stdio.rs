@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use crate::spec::{OutputSpec, StderrMode, StdoutMode};
 
 /// Which of a child's streams a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stream {
     /// Standard output (and standard error, when merged).
     Stdout,

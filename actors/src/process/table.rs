@@ -83,6 +83,9 @@ struct Children {
     spawner: Option<(ChildStack, StdioSlots)>,
     /// Whether start times computed from the clock (see `clock`) can be trusted.
     clock: ClockTrust,
+    /// Reaping waits (a hand-over is collecting the tree's state): exits stay zombies, to be
+    /// reaped once it resumes, here or in the successor daemon.
+    paused: bool,
 }
 
 /// What the journal thread has learnt of start times computed from the clock.
@@ -374,6 +377,7 @@ impl ProcessTable {
                 clock: ClockTrust::Checking(CLOCK_CHECKS),
                 ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
+                paused: false,
             })),
             daemon_pid: std::process::id() as i32,
             child_file_limit: None,
@@ -449,6 +453,14 @@ impl ProcessTable {
         let child = command.spawn()?;
         children.watched.insert(child.id() as i32, exited);
         Ok(child.id())
+    }
+
+    /// Watches `pid`, a helper of the daemon's started by its image before an `execve` (the
+    /// guardian, handed over at an upgrade), like one started by [`ProcessTable::spawn_watched`].
+    pub fn watch(&self, pid: u32, exited: oneshot::Sender<ExitStatus>) {
+        if let Ok(pid) = i32::try_from(pid) {
+            self.lock().watched.insert(pid, exited);
+        }
     }
 
     /// From now on, children are born into `namespace` (`None`: the daemon's own).
@@ -559,6 +571,9 @@ impl ProcessTable {
     /// its pid is free from now on, and a record naming it could only ever match a stranger.
     pub fn reap(&self) {
         let mut children = self.lock();
+        if children.paused {
+            return;
+        }
         let mut reaped = false;
         while let Some(pid) = next_exited() {
             let owner = children.owners.remove(&pid.as_raw());
@@ -608,6 +623,41 @@ impl ProcessTable {
     /// our unreaped child: never a group that is not ours. `false` if it is not.
     pub fn signal_child_group(&self, pid: u32, signal: Signal) -> bool {
         i32::try_from(pid).is_ok_and(|pid| self.signal_group(pid, signal))
+    }
+
+    /// Holds reaping back (`true`) while a hand-over collects the tree's state, or lets it go
+    /// on (`false`: call [`ProcessTable::reap`] next, for the exits that waited).
+    pub fn pause_reaping(&self, paused: bool) {
+        self.lock().paused = paused;
+    }
+
+    /// Takes a child of this process that a predecessor daemon started (the same pid across
+    /// `execve`) as component `id`'s: reaped, signalled and journalled like one spawned here.
+    pub fn adopt(&self, id: &str, pid: u32, notify: ExitNotify) -> Child {
+        let pid = pid as i32;
+        let mut children = self.lock();
+        let cgroup = children
+            .cgroups
+            .as_mut()
+            .and_then(|cgroups| cgroups.component(id).ok());
+        children.spawned += 1;
+        let number = children.spawned;
+        children.owners.insert(
+            pid,
+            Owner {
+                notify,
+                number,
+                start_ticks: None,
+                unchecked_ticks: None,
+                cgroup,
+            },
+        );
+        children.fresh.push((pid, number));
+        children.record();
+        Child {
+            pid,
+            table: self.clone(),
+        }
     }
 
     /// Signals the process group led by `pid`, if that leader is still our unreaped child.

@@ -65,3 +65,13 @@ pub fn clock_ticks_per_second() -> u64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(hz).unwrap_or(100)
 }
+
+/// Takes ownership of descriptor `fd`, handed over across `execve` by a predecessor daemon
+/// (its number read from the hand-over); an error if no such descriptor is open.
+pub fn adopt_fd(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).map_err(io::Error::from)?;
+    // SAFETY: `fd` is open (checked above) and nothing else in this process owns it: it was
+    // open across the `execve` (no other descriptor can have taken its number since), the
+    // hand-over names each kept descriptor once, and it is adopted once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

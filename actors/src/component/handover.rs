@@ -1,0 +1,173 @@
+//! A component handed over to a successor daemon: frozen while its state is collected, thawed
+//! if the upgrade is refused, and resumed in the successor with its process adopted (same pid,
+//! same output pipes), its armed timer re-armed for the time it had left and its checks
+//! started again.
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use actix::{AsyncContext, Context, Handler};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::machine::{Input, Life, Timer};
+use super::{ComponentActor, Run};
+use crate::handover::{ActorState, AwaitStart, Collect, ComponentState, Freeze, Thaw};
+use crate::messages::StartOutcome;
+use crate::output::Destination;
+use crate::process::{sys, ExitNotify, Stream};
+use crate::spec::Probe;
+
+/// A component's lifecycle state and armed timer, opaque outside this crate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandedComponent {
+    life: Life,
+    timer: Option<(Timer, Duration)>,
+}
+
+impl ComponentActor {
+    /// Timers, verdicts and exits go through here: while frozen they wait in `deferred`.
+    pub(super) fn input(&mut self, input: Input, ctx: &mut Context<Self>) {
+        match &mut self.deferred {
+            Some(deferred) => deferred.push(input),
+            None => self.feed(input, ctx),
+        }
+    }
+
+    /// This component's state, or why it cannot be handed over now.
+    fn collect(&self) -> Result<ComponentState, String> {
+        let id = &self.spec().id;
+        if self.deferred.as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(format!("{id}: a timer or check fired"));
+        }
+        match &self.life {
+            Life::Stopped | Life::Backoff { .. } | Life::Starting { .. } | Life::Running { .. } => {
+            }
+            Life::Spawning | Life::Stopping { .. } | Life::Exited { .. } | Life::Failed { .. } => {
+                return Err(format!("{id} is {}", self.life.name()))
+            }
+        }
+        let notify = matches!(
+            self.spec().readiness.as_ref().map(|r| &r.probe),
+            Some(Probe::Notify { .. })
+        );
+        if notify && self.life.pid().is_some() {
+            return Err(format!(
+                "{id} uses notify readiness: its notification socket is not handed over"
+            ));
+        }
+        let now = Instant::now();
+        let pid = self.life.pid();
+        Ok(ComponentState {
+            id: id.clone(),
+            life: HandedComponent {
+                life: self.life.clone(),
+                timer: self
+                    .timer_due
+                    .map(|(timer, due)| (timer, due.saturating_duration_since(now))),
+            },
+            restarts: self.record.restarts,
+            last_exit: self.record.last_exit,
+            last_exit_requested: self.record.last_exit_requested,
+            last_error: self.last_error.clone(),
+            tail: self.tail.lines(),
+            uptime: self
+                .run
+                .as_ref()
+                .map_or(Duration::ZERO, |run| run.since.elapsed()),
+            pipes: pid.map_or_else(Vec::new, |pid| self.runtime.output.pipes(pid)),
+        })
+    }
+
+    /// Takes up `state` in a successor daemon: adopts the process and its output pipes,
+    /// re-arms the timer, starts the checks of its state again. A pipe that cannot be adopted
+    /// is left unread (and logged); the process is adopted regardless.
+    pub(crate) fn resume(&mut self, state: &ComponentState, ctx: &mut Context<Self>) {
+        self.life = state.life.life.clone();
+        self.record.restarts = state.restarts;
+        self.record.last_exit = state.last_exit;
+        self.record.last_exit_requested = state.last_exit_requested;
+        self.last_error = state.last_error.clone();
+        self.tail.extend(&state.tail);
+        if let Some(pid) = self.life.pid() {
+            let notify = ExitNotify::Actor(ctx.address().recipient());
+            let child = self.runtime.processes.adopt(&state.id, pid, notify);
+            let pipes: Vec<(Stream, OwnedFd)> = state
+                .pipes
+                .iter()
+                .filter_map(|&(stream, fd)| sys::adopt_fd(fd).ok().map(|fd| (stream, fd)))
+                .collect();
+            let to = Destination {
+                settings: &self.output,
+                tail: &self.tail,
+                component: &self.record.spec.id,
+                group: &self.group,
+            };
+            self.runtime.output.resume(to, pid, pipes);
+            self.run = Some(Run {
+                child,
+                since: Instant::now()
+                    .checked_sub(state.uptime)
+                    .unwrap_or_else(Instant::now),
+                checks: Vec::new(),
+                health: None,
+            });
+            match self.life {
+                Life::Starting { .. } => self.start_readiness(ctx),
+                Life::Running { .. } => self.start_health(ctx),
+                _ => {}
+            }
+        }
+        if let Some((timer, left)) = state.life.timer {
+            self.arm(timer, left, ctx);
+        }
+        // Its row on the status board as its predecessor showed it.
+        self.publish();
+    }
+}
+
+impl Handler<Freeze> for ComponentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Freeze, _: &mut Context<Self>) {
+        self.deferred.get_or_insert_with(Vec::new);
+    }
+}
+
+impl Handler<Thaw> for ComponentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Thaw, ctx: &mut Context<Self>) {
+        for input in self.deferred.take().unwrap_or_default() {
+            self.feed(input, ctx);
+        }
+    }
+}
+
+impl Handler<Collect> for ComponentActor {
+    type Result = Result<ActorState, String>;
+
+    fn handle(&mut self, _: Collect, _: &mut Context<Self>) -> Self::Result {
+        self.collect().map(ActorState::Component)
+    }
+}
+
+impl Handler<AwaitStart> for ComponentActor {
+    type Result = actix::ResponseFuture<StartOutcome>;
+
+    fn handle(&mut self, _: AwaitStart, _: &mut Context<Self>) -> Self::Result {
+        let outcome = match self.life {
+            Life::Backoff { .. } | Life::Spawning | Life::Starting { .. } => None,
+            Life::Running { .. } => Some(StartOutcome::Started),
+            Life::Stopped | Life::Stopping { .. } | Life::Exited { .. } | Life::Failed { .. } => {
+                Some(StartOutcome::NotStarted)
+            }
+        };
+        if let Some(outcome) = outcome {
+            return Box::pin(async move { outcome });
+        }
+        let (waiter, answer) = oneshot::channel();
+        self.start_waiters.push(waiter);
+        Box::pin(async move { answer.await.unwrap_or(StartOutcome::NotStarted) })
+    }
+}

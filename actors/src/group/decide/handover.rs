@@ -1,0 +1,144 @@
+//! A decision at rest, taken apart for a successor daemon and put together again there. Only a
+//! settled decision is handed over (no plan, no operator request, no child being stopped or
+//! removed): the rest of its state is then what [`Rest`] holds.
+
+use std::time::{Duration, Instant};
+
+use super::{Decision, Key, Phase, Seen, Settings};
+use crate::policy::RestartWindow;
+use crate::spec::{Intensity, Strategy};
+
+/// A settled decision's state, as plain values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rest {
+    /// Up or down.
+    pub phase: Phase,
+    /// The ages of the restarts inside the intensity window, oldest first.
+    pub window: Vec<Duration>,
+    /// The last ticket issued.
+    pub next_ticket: u64,
+    /// How many times the group gave up.
+    pub gave_up: u64,
+    /// Each child by key, in start order.
+    pub children: Vec<(Key, ChildRest)>,
+}
+
+/// One child of a settled decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildRest {
+    /// Stopped by the operator.
+    pub held: bool,
+    /// Wanted up.
+    pub wanted: bool,
+    /// Consecutive restarts without a stable run.
+    pub attempt: u32,
+    /// What the group last asked and heard.
+    pub seen: Seen,
+}
+
+impl Decision {
+    /// The decision's state at `now`, or why it is in the middle of a step.
+    pub fn at_rest(&self, now: Instant) -> Result<Rest, &'static str> {
+        if matches!(self.phase, Phase::Stopping(_)) {
+            return Err("a group is stopping");
+        }
+        if self.plan.is_some() {
+            return Err("a group is carrying out a plan");
+        }
+        if !self.requests.is_empty() {
+            return Err("an operator request is in flight");
+        }
+        let mut children = Vec::with_capacity(self.children.len());
+        for child in &self.children {
+            if child.removing || child.then_start.is_some() {
+                return Err("a child is being stopped by a reload or an operator");
+            }
+            if matches!(child.seen, Seen::Stopping(_) | Seen::Exited) {
+                return Err("a child is being stopped or restarted");
+            }
+            let rest = ChildRest {
+                held: child.held,
+                wanted: child.wanted,
+                attempt: child.attempt,
+                seen: child.seen,
+            };
+            children.push((child.key, rest));
+        }
+        Ok(Rest {
+            phase: self.phase,
+            window: self.window.ages(now),
+            next_ticket: self.next_ticket,
+            gave_up: self.gave_up,
+            children,
+        })
+    }
+
+    /// A decision restored from `rest` at `now`, with its children's `settings` by key (in
+    /// start order, as `rest` has them).
+    pub fn restored(
+        strategy: Strategy,
+        intensity: Option<Intensity>,
+        settings: Vec<(Key, Settings)>,
+        rest: &Rest,
+        now: Instant,
+    ) -> Decision {
+        let mut decision = Decision::new(strategy, intensity, settings);
+        decision.phase = rest.phase;
+        decision.window = RestartWindow::from_ages(&rest.window, now);
+        decision.next_ticket = rest.next_ticket;
+        decision.gave_up = rest.gave_up;
+        for (key, state) in &rest.children {
+            if let Some(index) = decision.position(*key) {
+                let child = &mut decision.children[index];
+                child.held = state.held;
+                child.wanted = state.wanted;
+                child.attempt = state.attempt;
+                child.seen = state.seen;
+            }
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::decide::Input;
+    use crate::messages::StartOutcome;
+    use crate::spec::{Backoff, RestartType};
+
+    fn settings(id: &str) -> Settings {
+        Settings {
+            id: id.into(),
+            priority: 0,
+            restart: RestartType::Permanent,
+            success_exit_codes: vec![0],
+            backoff: Backoff::default(),
+            autostart: true,
+        }
+    }
+
+    #[test]
+    fn a_started_group_is_at_rest_and_restores_to_the_same_state() {
+        let now = Instant::now();
+        let children = vec![(0, settings("a")), (1, settings("b"))];
+        let mut decision = Decision::new(Strategy::OneForOne, None, children.clone());
+        let effects = decision.decide(Input::Start, now);
+        // Mid-plan: not at rest until both have answered.
+        assert_eq!(decision.at_rest(now), Err("a group is carrying out a plan"));
+        for effect in effects {
+            if let super::super::Effect::Start { key, ticket, .. } = effect {
+                let answered = Input::StartAnswered {
+                    key,
+                    ticket,
+                    outcome: StartOutcome::Started,
+                };
+                decision.decide(answered, now);
+            }
+        }
+        let rest = decision.at_rest(now).expect("at rest");
+        assert_eq!(rest.phase, Phase::Up);
+        let restored = Decision::restored(Strategy::OneForOne, None, children, &rest, now);
+        assert_eq!(restored.at_rest(now), Ok(rest));
+    }
+}

@@ -1,0 +1,189 @@
+//! A group handed over to a successor daemon: freezing, collecting and thawing go down to every
+//! child; the successor restores the group's decision at rest and waits again for the starts
+//! its predecessor was waiting for.
+
+use std::time::Instant;
+
+use actix::{ActorFutureExt, Context, Handler, ResponseActFuture, WrapFuture};
+use futures_util::future::join_all;
+
+use super::decide::handover::{ChildRest, Rest};
+use super::decide::{Decision, Phase, Seen, Settings};
+use super::{ChildActor, GroupActor};
+use crate::handover::{ActorState, AwaitStart, ChildState, Collect, Freeze, GroupState, Thaw};
+use crate::messages::StartOutcome;
+
+impl ChildActor {
+    fn freeze(&self) {
+        match self {
+            ChildActor::Component(component) => component.do_send(Freeze),
+            ChildActor::Group(group) => group.do_send(Freeze),
+        }
+    }
+
+    fn thaw(&self) {
+        match self {
+            ChildActor::Component(component) => component.do_send(Thaw),
+            ChildActor::Group(group) => group.do_send(Thaw),
+        }
+    }
+
+    async fn collect(self) -> Result<ActorState, String> {
+        let answer = match self {
+            ChildActor::Component(component) => component.send(Collect).await,
+            ChildActor::Group(group) => group.send(Collect).await,
+        };
+        answer.unwrap_or_else(|_| Err("a child actor is gone".into()))
+    }
+
+    async fn await_start(self) -> StartOutcome {
+        let answer = match self {
+            ChildActor::Component(component) => component.send(AwaitStart).await,
+            ChildActor::Group(group) => group.send(AwaitStart).await,
+        };
+        answer.unwrap_or(StartOutcome::NotStarted)
+    }
+}
+
+impl GroupActor {
+    /// Takes up `state` in a successor daemon: the decision at rest, the group's age, and a
+    /// wait for each child its predecessor had sent a `Start` that is still unanswered.
+    /// `state` matches this group's children (checked before the tree was built).
+    pub(crate) fn resume(&mut self, state: &GroupState, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let keys: Vec<(String, u64)> = self
+            .order
+            .iter()
+            .filter_map(|key| Some((self.slots.get(key)?.spec.id().to_string(), *key)))
+            .collect();
+        let key_of = |id: &str| keys.iter().find(|(k, _)| k == id).map(|(_, key)| *key);
+        let rest = Rest {
+            phase: state.phase,
+            window: state.window.clone(),
+            next_ticket: state.next_ticket,
+            gave_up: state.gave_up,
+            children: state
+                .children
+                .iter()
+                .filter_map(|child| {
+                    let rest = ChildRest {
+                        held: child.held,
+                        wanted: child.wanted,
+                        attempt: child.attempt,
+                        seen: child.seen,
+                    };
+                    Some((key_of(&child.id)?, rest))
+                })
+                .collect(),
+        };
+        let (strategy, intensity) = self.decision.supervision();
+        let settings = self
+            .order
+            .iter()
+            .filter_map(|key| Some((*key, Settings::of(&self.slots.get(key)?.spec))))
+            .collect();
+        self.decision = Decision::restored(strategy, intensity, settings, &rest, now);
+        self.since = now.checked_sub(state.age).unwrap_or(now);
+        for ((_, count), handed) in self.restarts.iter_mut().zip(&state.restarts) {
+            *count = *handed;
+        }
+        for (key, child) in &rest.children {
+            let (Seen::Starting(ticket), Some(slot)) = (child.seen, self.slots.get(key)) else {
+                continue;
+            };
+            let started = slot.actor.clone().await_start();
+            self.when_started(*key, ticket, started, ctx);
+        }
+        // Its entry on the status board as its predecessor showed it.
+        self.publish();
+    }
+
+    fn children_in_order(&self) -> Vec<(u64, String, ChildActor)> {
+        self.order
+            .iter()
+            .filter_map(|key| Some((*key, self.slots.get(key)?)))
+            .map(|(key, slot)| (key, slot.spec.id().to_string(), slot.actor.clone()))
+            .collect()
+    }
+}
+
+impl Handler<Freeze> for GroupActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Freeze, _: &mut Context<Self>) {
+        for slot in self.slots.values() {
+            slot.actor.freeze();
+        }
+    }
+}
+
+impl Handler<Thaw> for GroupActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Thaw, _: &mut Context<Self>) {
+        for slot in self.slots.values() {
+            slot.actor.thaw();
+        }
+    }
+}
+
+impl Handler<Collect> for GroupActor {
+    type Result = ResponseActFuture<Self, Result<ActorState, String>>;
+
+    fn handle(&mut self, _: Collect, _: &mut Context<Self>) -> Self::Result {
+        let children = self.children_in_order();
+        let states = join_all(children.iter().map(|(_, _, actor)| actor.clone().collect()));
+        Box::pin(states.into_actor(self).map(move |states, group, _| {
+            // Read after the children answered: an answer that crossed the collection shows.
+            let now = Instant::now();
+            let rest = group
+                .decision
+                .at_rest(now)
+                .map_err(|why| format!("{} ({})", why, display(&group.id)))?;
+            let mut out = Vec::with_capacity(states.len());
+            for ((key, id, _), state) in children.iter().zip(states) {
+                let Some((_, child)) = rest.children.iter().find(|(k, _)| k == key) else {
+                    return Err(format!("{id} is being added or removed"));
+                };
+                out.push(ChildState {
+                    id: id.clone(),
+                    held: child.held,
+                    wanted: child.wanted,
+                    attempt: child.attempt,
+                    seen: child.seen,
+                    actor: state?,
+                });
+            }
+            Ok(ActorState::Group(GroupState {
+                id: group.id.clone(),
+                phase: rest.phase,
+                window: rest.window,
+                next_ticket: rest.next_ticket,
+                gave_up: rest.gave_up,
+                age: group.since.elapsed(),
+                restarts: group.restarts.iter().map(|(_, count)| *count).collect(),
+                children: out,
+            }))
+        }))
+    }
+}
+
+/// A group's name for a message: the root has none.
+fn display(id: &str) -> &str {
+    if id.is_empty() {
+        "root"
+    } else {
+        id
+    }
+}
+
+impl Handler<AwaitStart> for GroupActor {
+    type Result = actix::MessageResult<AwaitStart>;
+
+    fn handle(&mut self, _: AwaitStart, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(match self.decision.phase() {
+            Phase::Up => StartOutcome::Started,
+            Phase::Down | Phase::Stopping(_) => StartOutcome::NotStarted,
+        })
+    }
+}

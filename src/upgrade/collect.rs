@@ -1,0 +1,75 @@
+//! Collecting the tree's state for a hand-over: reaping paused, the tree frozen, its state
+//! read; thawed again (and the waiting exits reaped) when it is not at rest or the upgrade
+//! does not go ahead.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use actix::Addr;
+use actors::group::GroupActor;
+use actors::handover::{ActorState, Collect, Freeze, GroupState, Thaw, TreeState};
+use actors::process::ProcessTable;
+
+/// Tries this many times, this far apart, to find the tree at rest.
+const ATTEMPTS: u32 = 50;
+const PAUSE: Duration = Duration::from_millis(20);
+
+/// The tree's state, frozen (call [`thaw`] if the upgrade does not go ahead), or why it was
+/// never at rest (thawed).
+pub async fn collect(root: &Addr<GroupActor>, table: &ProcessTable) -> Result<TreeState, String> {
+    let mut why = String::new();
+    for _ in 0..ATTEMPTS {
+        table.pause_reaping(true);
+        root.do_send(Freeze);
+        // The first round lets answers already under way arrive; the second is the state.
+        let _ = root.send(Collect).await;
+        match root.send(Collect).await {
+            Ok(Ok(ActorState::Group(root))) => return Ok(TreeState { root }),
+            Ok(Ok(ActorState::Component(_))) => why = "the root is not a group".into(),
+            Ok(Err(reason)) => why = reason,
+            Err(error) => why = error.to_string(),
+        }
+        thaw(root, table);
+        tokio::time::sleep(PAUSE).await;
+    }
+    Err(format!("the tree did not come to rest: {why}"))
+}
+
+/// Lets the tree and the reaper go on.
+pub fn thaw(root: &Addr<GroupActor>, table: &ProcessTable) {
+    root.do_send(Thaw);
+    table.pause_reaping(false);
+    table.reap();
+}
+
+/// Every output pipe the tree's components hand over.
+pub fn pipes(tree: &TreeState) -> Vec<RawFd> {
+    fn walk(group: &GroupState, out: &mut Vec<RawFd>) {
+        for child in &group.children {
+            match &child.actor {
+                ActorState::Component(component) => {
+                    out.extend(component.pipes.iter().map(|(_, fd)| *fd))
+                }
+                ActorState::Group(group) => walk(group, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&tree.root, &mut out);
+    out
+}
+
+/// How many components the tree holds.
+pub fn components(tree: &TreeState) -> usize {
+    fn walk(group: &GroupState) -> usize {
+        group
+            .children
+            .iter()
+            .map(|child| match &child.actor {
+                ActorState::Component(_) => 1,
+                ActorState::Group(group) => walk(group),
+            })
+            .sum()
+    }
+    walk(&tree.root)
+}

@@ -1,0 +1,110 @@
+//! The `execve` itself, from the main thread, with exactly the handed-over descriptors kept
+//! open; and the rollback, `fexecve` of the old executable with the same hand-over.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+
+use super::{write, Handover, Pending, ENV, ENV_ROLLED_BACK};
+use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
+
+/// Replaces this process with `binary`, handing over `handover`, the descriptors `kept` (the
+/// components' output pipes) and the `guardian` (its variable, `SUPERVISOR_GUARDIAN`, and value:
+/// its pipe is already kept open by `Guardian::handover`). Returns only on failure, with every
+/// descriptor in `kept` as it was.
+pub fn exec(
+    binary: &Path,
+    handover: &Handover,
+    kept: &[RawFd],
+    guardian: Option<&(OsString, OsString)>,
+) -> std::io::Result<()> {
+    if nix::unistd::gettid() != nix::unistd::getpid() {
+        // The children's parent-death signal is armed by the main thread: an exec from
+        // another one would end it and SIGKILL every component.
+        return Err(std::io::Error::other("not on the main thread"));
+    }
+    let memfd = write(handover)?;
+    // The file this process runs, even if it was replaced on disk since.
+    let executable = OwnedFd::from(std::fs::File::open("/proc/self/exe")?);
+    let named = format!("{},{}", memfd.as_raw_fd(), executable.as_raw_fd());
+    let mut keep: Vec<RawFd> = kept.to_vec();
+    keep.extend([memfd.as_raw_fd(), executable.as_raw_fd()]);
+    set_cloexec(&keep, false);
+    let path = CString::new(binary.as_os_str().to_owned().into_vec())?;
+    let mut extra = vec![(OsString::from(ENV), OsString::from(named))];
+    extra.extend(guardian.cloned());
+    let failed = nix::unistd::execve(&path, &arguments(), &environment(&extra));
+    set_cloexec(kept, true);
+    Err(failed.map_or_else(std::io::Error::from, |never| match never {}))
+}
+
+/// Gives the tree back to the daemon that handed it over: `fexecve` of its executable with the
+/// same hand-over and the `reason`. Returns only on failure.
+pub fn roll_back(pending: &Pending, reason: &str) -> std::io::Error {
+    let named = format!(
+        "{},{}",
+        pending.memfd.as_raw_fd(),
+        pending.executable.as_raw_fd()
+    );
+    let mut kept = vec![pending.memfd.as_raw_fd(), pending.executable.as_raw_fd()];
+    let mut extra = vec![
+        (OsString::from(ENV), OsString::from(named)),
+        (ENV_ROLLED_BACK.into(), reason.into()),
+    ];
+    // The guardian's pipe, whether or not this image adopted it already: the same descriptor.
+    if let Some(guardian) = &pending.guardian {
+        kept.extend(
+            guardian
+                .split(':')
+                .next()
+                .and_then(|fd| fd.parse::<RawFd>().ok()),
+        );
+        extra.push((GUARDIAN_VARIABLE.into(), guardian.into()));
+    }
+    set_cloexec(&kept, false);
+    let env = environment(&extra);
+    let failed = nix::unistd::fexecve(pending.executable.as_raw_fd(), &arguments(), &env);
+    failed.map_or_else(std::io::Error::from, |never| match never {})
+}
+
+/// This process's arguments, as it was started.
+fn arguments() -> Vec<CString> {
+    std::env::args_os()
+        .filter_map(|arg| CString::new(arg.into_vec()).ok())
+        .collect()
+}
+
+/// This process's environment with `extra` set.
+fn environment(extra: &[(OsString, OsString)]) -> Vec<CString> {
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(name, _)| !extra.iter().any(|(n, _)| name == n))
+        .filter_map(|(name, value)| {
+            let mut pair: OsString = name;
+            pair.push("=");
+            pair.push(value);
+            CString::new(pair.into_vec()).ok()
+        })
+        .collect();
+    env.extend(extra.iter().filter_map(|(name, value)| {
+        let mut pair = name.clone();
+        pair.push("=");
+        pair.push(value);
+        CString::new(pair.into_vec()).ok()
+    }));
+    env
+}
+
+/// Sets or clears `FD_CLOEXEC` on each of `fds`.
+fn set_cloexec(fds: &[RawFd], on: bool) {
+    let flag = if on {
+        FdFlag::FD_CLOEXEC
+    } else {
+        FdFlag::empty()
+    };
+    for &fd in fds {
+        let _ = fcntl(fd, FcntlArg::F_SETFD(flag));
+    }
+}

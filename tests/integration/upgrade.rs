@@ -1,0 +1,319 @@
+//! `supervisor upgrade` end to end: the daemon re-executes a copy of its binary with the tree
+//! handed over (same daemon pid, every component's pid kept, an operator stop kept, adopted
+//! children reaped and restarted by the new daemon), refuses what it cannot run (nothing
+//! changes), and rolls back to the old binary when the new one cannot restore.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use testkit::*;
+
+use crate::guardian::{start_without_cgroup2, Sweep};
+
+/// A copy of the supervisor binary in `dir` (the file a real upgrade installs), or a script
+/// named `name` with `body`, executable.
+fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
+    let path = dir.join(name);
+    match body {
+        Some(body) => std::fs::write(&path, body).expect("write the script"),
+        None => {
+            std::fs::copy(env!("CARGO_BIN_EXE_supervisor"), &path).expect("copy the binary");
+        }
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// `status --json` as (id → (state, pid, restarts)).
+fn rows(daemon: &Daemon) -> Vec<(String, String, Option<u64>, u64)> {
+    let out = daemon.cli(&["status", "--json"], DEADLINE);
+    assert!(out.status.success(), "status answers: {out:?}");
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    rows.iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["pid"].as_u64(),
+                r["restarts"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `status --json` as it must read the same across an upgrade: every field but those that
+/// change with time (uptime, memory); and whether the daemon says it is running.
+fn board(daemon: &Daemon) -> (Vec<Value>, bool) {
+    let out = daemon.cli(&["status", "--json"], DEADLINE);
+    assert!(out.status.success(), "status answers: {out:?}");
+    let mut rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    for row in &mut rows {
+        let fields = row.as_object_mut().expect("a row is an object");
+        fields.retain(|name, _| !name.contains("uptime") && !name.contains("memory"));
+        fields.retain(|name, _| !name.contains("rss"));
+    }
+    let text = daemon.cli(&["status"], DEADLINE);
+    let running = !String::from_utf8_lossy(&text.stderr).contains("supervisor is");
+    (rows, running)
+}
+
+/// The daemon's readiness (SPEC's "ready") as `WaitReady` answers it at once.
+fn readiness(daemon: &Daemon) -> String {
+    use supervisor::control::{client::ask, protocol::Request};
+    let socket = daemon.run_dir().join("control.sock");
+    let request = Request::WaitReady { timeout_ms: 50 };
+    format!(
+        "{:?}",
+        ask(&socket, &request, Some(DEADLINE)).expect("WaitReady answers")
+    )
+}
+
+fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
+    daemon.cli(
+        &["upgrade", "--binary", binary.to_str().unwrap()],
+        DEADLINE * 3,
+    )
+}
+
+fn tree() -> String {
+    let crashing = standin_server("crashing", &["--crash-after", "0.2"], "");
+    registry(
+        FAST,
+        &[idle("a"), idle("b"), idle("held"), crashing].concat(),
+    )
+}
+
+fn upgrade_keeps_every_component_and_the_daemon_pid() {
+    let mut daemon = Daemon::start(&tree());
+    let pids = daemon.started_pids(&["a", "b", "held"]);
+    assert!(daemon.cli(&["stop", "held"], DEADLINE).status.success());
+    daemon.wait_event("restart_scheduled", "crashing");
+    let before = rows(&daemon);
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    // The crash loop changes its row at any time: the board compared is that of a calm tree.
+    let mut calm = Daemon::start(&registry(FAST, &[idle("x"), idle("y"), idle("z")].concat()));
+    calm.started_pids(&["x", "y", "z"]);
+    assert!(calm.cli(&["stop", "z"], DEADLINE).status.success());
+    let (board_before, calm_ready_before) = (board(&calm), readiness(&calm));
+    assert!(upgrade(&calm, &copy).status.success());
+    calm.wait_any("upgrade_completed");
+    assert_eq!(
+        board(&calm),
+        board_before,
+        "the status board reads the same"
+    );
+    assert!(board_before.1, "the daemon says it runs");
+    assert_eq!(board_before.0.len(), 3, "{board_before:?}");
+    assert_eq!(
+        readiness(&calm),
+        calm_ready_before,
+        "readiness reads the same"
+    );
+    assert_eq!(calm.stop(), Some(0));
+    let out = upgrade(&daemon, &copy);
+    assert!(out.status.success(), "upgrade succeeds: {out:?}");
+    let completed = daemon.wait_any("upgrade_completed");
+    assert_eq!(completed["pid"].as_u64(), Some(u64::from(daemon.pid())));
+    let after = rows(&daemon);
+
+    for id in ["a", "b"] {
+        let find = |rows: &[(String, String, Option<u64>, u64)]| {
+            rows.iter().find(|r| r.0 == id).cloned().unwrap()
+        };
+        assert_eq!(find(&before), find(&after), "{id} kept its row");
+    }
+    let held = after.iter().find(|r| r.0 == "held").unwrap();
+    assert_eq!(
+        (held.1.as_str(), held.2),
+        ("stopped", None),
+        "held stays stopped"
+    );
+    // Nothing was started twice: a and b were started once, before the upgrade.
+    assert_eq!(events_of(&daemon, "component_started", "a").len(), 1);
+    // The new daemon reaps and restarts an adopted child (the positive control).
+    kill(pids[0], Signal::SIGKILL);
+    let restarted = daemon.started_pid("a");
+    assert_ne!(restarted, pids[0]);
+    // The crash loop went on under the new daemon.
+    let crashes = daemon.count("component_exited");
+    daemon.wait_for("another crash after the upgrade", |e| {
+        e["event"] == "component_exited" && e["component"] == "crashing"
+    });
+    assert!(daemon.count("component_exited") > crashes);
+    assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+fn upgrade_refuses_what_it_cannot_run_and_changes_nothing() {
+    let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
+    let pids = daemon.started_pids(&["a", "b"]);
+    let not_executable = daemon.path().join("plain-file");
+    std::fs::write(&not_executable, "not a program").unwrap();
+    let other_version = executable(
+        daemon.path(),
+        "other-version",
+        Some("#!/bin/sh\necho 999 9.9.9\n"),
+    );
+    for (binary, why) in [
+        (&not_executable, "not an executable file"),
+        (&other_version, "hand-over version 999"),
+    ] {
+        let out = upgrade(&daemon, binary);
+        assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{out:?}"
+        );
+        let refused = daemon.wait_any("upgrade_refused");
+        assert!(refused["reason"].as_str().unwrap().contains(why));
+        daemon.take_events();
+    }
+    assert_eq!(daemon.count("upgrade_started"), 0);
+    let now: Vec<Option<u64>> = rows(&daemon).iter().map(|r| r.2).collect();
+    assert_eq!(
+        now,
+        pids.iter().map(|&p| Some(u64::from(p))).collect::<Vec<_>>()
+    );
+    // The positive control: the same daemon upgrades to a binary it can run.
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    assert!(upgrade(&daemon, &copy).status.success());
+    daemon.wait_any("upgrade_completed");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+fn a_binary_that_cannot_restore_rolls_back_to_the_old_one() {
+    let mut daemon = Daemon::start(&tree());
+    let pids = daemon.started_pids(&["a", "b"]);
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let script = format!(
+        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
+        copy.display()
+    );
+    let broken = executable(daemon.path(), "cannot-restore", Some(&script));
+    let out = upgrade(&daemon, &broken);
+    assert_eq!(out.status.code(), Some(1), "a rollback exits 1: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rolled back"),
+        "the reason is printed: {out:?}"
+    );
+    let rolled = daemon.wait_any("upgrade_rolled_back");
+    assert!(rolled["reason"]
+        .as_str()
+        .unwrap()
+        .contains("SUPERVISOR_UPGRADE_FAIL_RESTORE"));
+    assert_eq!(daemon.count("upgrade_completed"), 0, "{out:?}");
+    let now: Vec<Option<u64>> = rows(&daemon).iter().take(2).map(|r| r.2).collect();
+    assert_eq!(
+        now,
+        pids.iter().map(|&p| Some(u64::from(p))).collect::<Vec<_>>()
+    );
+    // The old binary runs the tree on: an adopted child is still restarted.
+    kill(pids[1], Signal::SIGKILL);
+    assert_ne!(daemon.started_pid("b"), pids[1]);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// The daemon's tree but the daemon: its components and the guardian.
+fn tree_below(daemon: &Daemon) -> Vec<u32> {
+    descendants(daemon.pid())
+        .iter()
+        .filter(|p| p.state != 'Z' && p.pid != daemon.pid())
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Upgrades `daemon` (reach `reach`) to `binary`, or has it roll back when `binary` cannot
+/// restore, and checks that the guardian was handed over: no second `guardian_started`, the
+/// same guardian running, a component restarted afterwards born where the guardian reaches,
+/// and (the positive control) a SIGKILL of the upgraded daemon taking the whole tree down
+/// within one second.
+fn the_guardian_is_handed_over(mut daemon: Daemon, reach: &str, binary: &Path, rolls_back: bool) {
+    let guardian = daemon.wait_any("guardian_started");
+    assert_eq!(guardian["reach"], reach, "{guardian}");
+    let guardian = pid_of(&guardian);
+    let pids = daemon.started_pids(&["a", "b"]);
+    let out = upgrade(&daemon, binary);
+    match rolls_back {
+        false => {
+            assert!(out.status.success(), "upgraded: {out:?}");
+            daemon.wait_any("upgrade_completed");
+        }
+        true => {
+            assert_eq!(out.status.code(), Some(1), "rolled back: {out:?}");
+            daemon.wait_any("upgrade_rolled_back");
+        }
+    }
+    // A component restarted by the new image: born where the guardian reaches.
+    kill(pids[0], Signal::SIGKILL);
+    let restarted = daemon.started_pid("a");
+    assert_ne!(restarted, pids[0]);
+    assert_eq!(daemon.count("guardian_started"), 1, "no second guardian");
+    assert_eq!(
+        daemon.count("guardian_exited"),
+        0,
+        "the guardian never ended"
+    );
+    assert!(alive(guardian), "the guardian handed over runs on");
+    let tree = tree_below(&daemon);
+    for pid in [guardian, restarted, pids[1]] {
+        assert!(tree.contains(&pid), "{pid} is in the tree {tree:?}");
+    }
+    let _sweep = Sweep(tree.clone());
+    kill(daemon.pid(), Signal::SIGKILL);
+    eventually_within(
+        "no process of the tree is left",
+        std::time::Duration::from_secs(1),
+        || tree.iter().all(|&pid| !alive(pid)),
+    );
+    assert_eq!(daemon.wait_exit(), None, "the daemon died by a signal");
+}
+
+/// With cgroup2 (reach `cgroup`): the upgraded daemon keeps the guardian.
+fn an_upgrade_hands_the_guardian_over() {
+    if testkit::skip::writable_cgroup2().is_none() {
+        skip!("no writable cgroup2 hierarchy");
+    }
+    let daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    the_guardian_is_handed_over(daemon, "cgroup", &copy, false);
+}
+
+/// A rollback hands the guardian back to the old binary.
+fn a_rollback_hands_the_guardian_back() {
+    if testkit::skip::writable_cgroup2().is_none() {
+        skip!("no writable cgroup2 hierarchy");
+    }
+    let daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let script = format!(
+        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
+        copy.display()
+    );
+    let broken = executable(daemon.path(), "cannot-restore", Some(&script));
+    the_guardian_is_handed_over(daemon, "cgroup", &broken, true);
+}
+
+/// Without cgroup2 (hidden under a tmpfs, reach `namespace`): the upgraded daemon keeps the
+/// guardian and bears new children into its PID namespace.
+fn an_upgrade_hands_the_guardian_and_its_pid_namespace_over() {
+    let Some(mount) = testkit::skip::writable_cgroup2() else {
+        skip!("needs root and a cgroup2 mount to hide");
+    };
+    testkit::skip::require_tool("unshare");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = executable(dir.path(), "supervisor-new", None);
+    let xml = registry(FAST, &[idle("a"), idle("b")].concat());
+    let daemon = start_without_cgroup2(dir, &xml, &mount);
+    the_guardian_is_handed_over(daemon, "namespace", &copy, false);
+}
+
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    upgrade_keeps_every_component_and_the_daemon_pid,
+    upgrade_refuses_what_it_cannot_run_and_changes_nothing,
+    a_binary_that_cannot_restore_rolls_back_to_the_old_one,
+    an_upgrade_hands_the_guardian_over,
+    a_rollback_hands_the_guardian_back,
+    an_upgrade_hands_the_guardian_and_its_pid_namespace_over,
+];
