@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use actors::spec::start_order;
 use actors::spec::{
     ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Probe, ProcessSettings, Strategy, UNLIMITED,
 };
-use actors::tree::start_order;
 use serde_json::{json, Value};
 
 use crate::preflight;

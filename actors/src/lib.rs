@@ -19,6 +19,7 @@ pub mod output;
 pub mod policy;
 pub mod probe;
 pub mod process;
+pub mod runtime;
 pub mod spec;
 pub mod status;
 pub mod tree;

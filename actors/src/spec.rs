@@ -496,6 +496,13 @@ fn quote(word: &str) -> String {
     }
 }
 
+/// Children sorted by (`startPriority`, document order).
+pub fn start_order(children: &[ChildSpec]) -> Vec<&ChildSpec> {
+    let mut ordered: Vec<&ChildSpec> = children.iter().collect();
+    ordered.sort_by_key(|child| child.start_priority());
+    ordered
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

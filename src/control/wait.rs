@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use actors::spec::start_order;
 use actors::spec::{ChildSpec, GroupSpec};
 use actors::status::{DaemonPhase, StatusBoard, StatusReport};
-use actors::tree::start_order;
 
 /// Added to the start conditions for spawning, a restart or two, and a busy host.
 pub const SLACK: Duration = Duration::from_secs(10);

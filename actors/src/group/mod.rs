@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+mod build;
 pub mod decide;
 mod handover;
 mod reload;
 
+pub(crate) use build::build_group;
 pub use decide::{Answer, Phase};
 pub use reload::{Reconfigure, ReloadReport};
 
@@ -24,9 +26,9 @@ use crate::component::ComponentActor;
 use crate::events;
 use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
 use crate::policy::Exit;
+use crate::runtime::Runtime;
 use crate::spec::{ChildSpec, GroupSpec};
 use crate::status::{ChildEntry, GroupEntry, Token, RESTART_REASONS};
-use crate::tree::Runtime;
 use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
 /// What a group keeps about one child: its settings and where commands go.

@@ -13,7 +13,6 @@ use super::decide::{Change, Input, Reloaded, Settings};
 use super::{ChildActor, ChildSlot, GroupActor};
 use crate::messages::{Replace, Update};
 use crate::spec::{ChildSpec, ComponentSpec, GroupSpec};
-use crate::tree;
 
 /// Apply this group's new spec (its id and place are unchanged).
 #[derive(Debug, Clone, Message)]
@@ -131,7 +130,7 @@ impl GroupActor {
     fn swap_children(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) -> Vec<Reloaded> {
         let me = ctx.address().recipient();
         let mut reloaded = Vec::new();
-        for child in tree::start_order(&spec.children) {
+        for child in crate::spec::start_order(&spec.children) {
             let kept = self
                 .decision
                 .key_of(child.id())
@@ -158,7 +157,7 @@ impl GroupActor {
             let (key, change) = change.unwrap_or_else(|| {
                 let key = self.next_key;
                 self.next_key += 1;
-                let slot = tree::slot(child, &self.path, me.clone(), &self.runtime);
+                let slot = super::build::slot(child, &self.path, me.clone(), &self.runtime);
                 self.slots.insert(key, slot);
                 (key, Change::Added)
             });

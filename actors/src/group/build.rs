@@ -1,0 +1,93 @@
+//! How a group comes to be: its actor and, in start order, one child actor per child (a
+//! component, or a nested group built the same way), each fresh or resuming the state a
+//! predecessor daemon handed over.
+
+use actix::{Actor, Addr, AsyncContext, Recipient};
+
+use super::{ChildActor, ChildSlot, GroupActor};
+use crate::component::ComponentActor;
+use crate::handover::{ActorState, GroupState};
+use crate::messages::ChildExited;
+use crate::runtime::Runtime;
+use crate::spec::{start_order, ChildSpec, GroupSpec};
+use crate::status::Token;
+
+/// `parent_path` is `None` for the root, whose children report the group `""`.
+pub(crate) fn build_group(
+    spec: &GroupSpec,
+    parent_path: Option<&str>,
+    parent: Recipient<ChildExited>,
+    runtime: &Runtime,
+    token: Token,
+    state: Option<&GroupState>,
+) -> Addr<GroupActor> {
+    let path = match parent_path {
+        None => String::new(),
+        Some("") => spec.id.clone(),
+        Some(parent_path) => format!("{parent_path}/{}", spec.id),
+    };
+    GroupActor::create(|ctx| {
+        let me: Recipient<ChildExited> = ctx.address().recipient();
+        let children = start_order(&spec.children)
+            .into_iter()
+            .enumerate()
+            .map(|(index, child)| {
+                let handed = state.map(|state| &state.children[index].actor);
+                restored_slot(child, &path, me.clone(), runtime, handed)
+            })
+            .collect();
+        let mut group =
+            GroupActor::new(spec, path.clone(), parent, children, runtime.clone(), token);
+        if let Some(state) = state {
+            group.resume(state, ctx);
+        }
+        group
+    })
+}
+
+/// A new, stopped child actor for `child` and the slot its group keeps for it.
+pub(crate) fn slot(
+    child: &ChildSpec,
+    path: &str,
+    me: Recipient<ChildExited>,
+    runtime: &Runtime,
+) -> ChildSlot {
+    restored_slot(child, path, me, runtime, None)
+}
+
+/// [`slot`], resuming the child's `handed` state when there is one (matched by
+/// `tree::restore`).
+fn restored_slot(
+    child: &ChildSpec,
+    path: &str,
+    me: Recipient<ChildExited>,
+    runtime: &Runtime,
+    handed: Option<&ActorState>,
+) -> ChildSlot {
+    let token = runtime.board.register();
+    let actor = match (child, handed) {
+        (ChildSpec::Component(spec), handed) => {
+            let component = ComponentActor::create(|ctx| {
+                let (spec, path) = ((**spec).clone(), path.to_string());
+                let mut component = ComponentActor::new(spec, path, me, runtime.clone(), token);
+                if let Some(ActorState::Component(state)) = handed {
+                    component.resume(state, ctx);
+                }
+                component
+            });
+            ChildActor::Component(component)
+        }
+        (ChildSpec::Group(spec), handed) => {
+            let state = match handed {
+                Some(ActorState::Group(state)) => Some(state),
+                Some(ActorState::Component(_)) | None => None,
+            };
+            ChildActor::Group(build_group(spec, Some(path), me, runtime, token, state))
+        }
+    };
+    ChildSlot {
+        spec: child.clone(),
+        actor,
+        token,
+    }
+}
