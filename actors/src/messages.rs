@@ -111,3 +111,44 @@ pub enum OperateError {
     #[error("`{0}` did not start")]
     NotStarted(String),
 }
+
+// ---- the hand-over of `supervisor upgrade` (the states are in `handover.rs`) ----
+
+/// Stop acting on timers, verdicts and exits until [`Thaw`] (or until the process is
+/// replaced): the tree's state holds still while it is collected.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Freeze;
+
+/// Act again on what arrived while frozen.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Thaw;
+
+/// The child's state `S` (`GroupState` of a group, `ComponentState` of a component), or why
+/// it cannot be handed over right now.
+#[derive(Debug, Clone, Copy)]
+pub struct Collect<S>(std::marker::PhantomData<S>);
+
+impl<S> Collect<S> {
+    /// Asks for a state of type `S`.
+    pub fn new() -> Self {
+        Collect(std::marker::PhantomData)
+    }
+}
+
+impl<S> Default for Collect<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: 'static> Message for Collect<S> {
+    type Result = Result<S, String>;
+}
+
+/// Answer once the child (restored in the middle of a start) has started or come to rest: the
+/// restored group's wait for the `Start` its predecessor sent.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "StartOutcome")]
+pub struct AwaitStart;

@@ -3,8 +3,8 @@
 
 use actix::{Addr, Recipient};
 
-use crate::group::{build_group, GroupActor};
-use crate::handover::{ActorState, GroupState, TreeState};
+use crate::group::{build_group, ActorState, GroupActor, GroupState};
+use crate::handover::TreeState;
 use crate::messages::ChildExited;
 use crate::runtime::Runtime;
 use crate::spec::{start_order, ChildSpec, GroupSpec, TreeSpec};

@@ -22,10 +22,9 @@ pub async fn collect(root: &Addr<GroupActor>, table: &ProcessTable) -> Result<Tr
         table.pause_reaping(true);
         root.do_send(Freeze);
         // The first round lets answers already under way arrive; the second is the state.
-        let _ = root.send(Collect).await;
-        match root.send(Collect).await {
-            Ok(Ok(ActorState::Group(root))) => return Ok(TreeState { root }),
-            Ok(Ok(ActorState::Component(_))) => why = "the root is not a group".into(),
+        let _ = root.send(Collect::<GroupState>::new()).await;
+        match root.send(Collect::<GroupState>::new()).await {
+            Ok(Ok(root)) => return Ok(TreeState { root }),
             Ok(Err(reason)) => why = reason,
             Err(error) => why = error.to_string(),
         }

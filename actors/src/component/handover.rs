@@ -12,11 +12,35 @@ use tokio::sync::oneshot;
 
 use super::machine::{Input, Life, Timer};
 use super::{ComponentActor, Run};
-use crate::handover::{ActorState, AwaitStart, Collect, ComponentState, Freeze, Thaw};
 use crate::messages::StartOutcome;
+use crate::messages::{AwaitStart, Collect, Freeze, Thaw};
 use crate::output::Destination;
 use crate::process::{sys, ExitNotify, Stream};
 use crate::spec::Probe;
+
+/// One component: its lifecycle state, counters, process and armed timer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentState {
+    /// The component's id.
+    pub id: String,
+    /// Its lifecycle state (with its pid, while it has a process) and its armed timer.
+    pub life: HandedComponent,
+    /// Automatic restarts so far.
+    pub restarts: u32,
+    /// How its last process ended.
+    pub last_exit: Option<crate::policy::ExitStatus>,
+    /// Whether that end was asked for (a stop, a restart).
+    pub last_exit_requested: bool,
+    /// Its last failure, and whether its output tells more (`status`'s reason).
+    pub last_error: Option<(String, bool)>,
+    /// The last lines of its latest process's output.
+    pub tail: Vec<String>,
+    /// How long its process has run.
+    pub uptime: Duration,
+    /// The read ends of its process's captured output, as descriptor numbers kept open across
+    /// `execve`.
+    pub pipes: Vec<(Stream, i32)>,
+}
 
 /// A component's lifecycle state and armed timer, opaque outside this crate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,11 +168,11 @@ impl Handler<Thaw> for ComponentActor {
     }
 }
 
-impl Handler<Collect> for ComponentActor {
-    type Result = Result<ActorState, String>;
+impl Handler<Collect<ComponentState>> for ComponentActor {
+    type Result = Result<ComponentState, String>;
 
-    fn handle(&mut self, _: Collect, _: &mut Context<Self>) -> Self::Result {
-        self.collect().map(ActorState::Component)
+    fn handle(&mut self, _: Collect<ComponentState>, _: &mut Context<Self>) -> Self::Result {
+        self.collect()
     }
 }
 

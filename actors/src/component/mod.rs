@@ -33,7 +33,7 @@ use crate::runtime::Runtime;
 use crate::spec::{ComponentSpec, Probe};
 use crate::status::{OutputTail, Published, Token};
 use checks::{NotifySocket, Verdict};
-pub use handover::HandedComponent;
+pub use handover::{ComponentState, HandedComponent};
 use machine::{Check, Effect, Input, Life, Reason, Record, Timer};
 
 /// The process of a `Starting`, `Running` or `Stopping` component and the tasks that watch it.

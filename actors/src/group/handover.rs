@@ -2,16 +2,65 @@
 //! child; the successor restores the group's decision at rest and waits again for the starts
 //! its predecessor was waiting for.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::{ActorFutureExt, Context, Handler, ResponseActFuture, WrapFuture};
 use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
 
 use super::decide::handover::{ChildRest, Rest};
 use super::decide::{Decision, Phase, Seen, Settings};
 use super::{ChildActor, GroupActor};
-use crate::handover::{ActorState, AwaitStart, ChildState, Collect, Freeze, GroupState, Thaw};
+use crate::component::ComponentState;
 use crate::messages::StartOutcome;
+use crate::messages::{AwaitStart, Collect, Freeze, Thaw};
+
+/// One group's supervision state (its `Decision` at rest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// The group's id (`""` for the root).
+    pub id: String,
+    /// Up or down.
+    pub phase: Phase,
+    /// The ages of the restarts inside the group's intensity window, oldest first.
+    pub window: Vec<Duration>,
+    /// The last ticket the group issued.
+    pub next_ticket: u64,
+    /// How many times the group gave up.
+    pub gave_up: u64,
+    /// How long the group has been up.
+    pub age: Duration,
+    /// Its restarts so far by reason, in the order of `status::RESTART_REASONS`.
+    pub restarts: Vec<u64>,
+    /// Its children, in start order.
+    pub children: Vec<ChildState>,
+}
+
+/// One child as its group sees it, with the child's own state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildState {
+    /// The child's id.
+    pub id: String,
+    /// Stopped by the operator.
+    pub held: bool,
+    /// Wanted up by its group.
+    pub wanted: bool,
+    /// Consecutive restarts without a stable run.
+    pub attempt: u32,
+    /// What the group last asked of it and heard back.
+    pub seen: Seen,
+    /// The child itself.
+    pub actor: ActorState,
+}
+
+/// A child's own state, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ActorState {
+    /// A component.
+    Component(ComponentState),
+    /// A nested group.
+    Group(GroupState),
+}
 
 impl ChildActor {
     fn freeze(&self) {
@@ -30,8 +79,12 @@ impl ChildActor {
 
     async fn collect(self) -> Result<ActorState, String> {
         let answer = match self {
-            ChildActor::Component(component) => component.send(Collect).await,
-            ChildActor::Group(group) => group.send(Collect).await,
+            ChildActor::Component(component) => {
+                (component.send(Collect::<ComponentState>::new()).await)
+                    .map(|state| state.map(ActorState::Component))
+            }
+            ChildActor::Group(group) => (group.send(Collect::<GroupState>::new()).await)
+                .map(|state| state.map(ActorState::Group)),
         };
         answer.unwrap_or_else(|_| Err("a child actor is gone".into()))
     }
@@ -127,10 +180,10 @@ impl Handler<Thaw> for GroupActor {
     }
 }
 
-impl Handler<Collect> for GroupActor {
-    type Result = ResponseActFuture<Self, Result<ActorState, String>>;
+impl Handler<Collect<GroupState>> for GroupActor {
+    type Result = ResponseActFuture<Self, Result<GroupState, String>>;
 
-    fn handle(&mut self, _: Collect, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Collect<GroupState>, _: &mut Context<Self>) -> Self::Result {
         let children = self.children_in_order();
         let states = join_all(children.iter().map(|(_, _, actor)| actor.clone().collect()));
         Box::pin(states.into_actor(self).map(move |states, group, _| {
@@ -154,7 +207,7 @@ impl Handler<Collect> for GroupActor {
                     actor: state?,
                 });
             }
-            Ok(ActorState::Group(GroupState {
+            Ok(GroupState {
                 id: group.id.clone(),
                 phase: rest.phase,
                 window: rest.window,
@@ -163,7 +216,7 @@ impl Handler<Collect> for GroupActor {
                 age: group.since.elapsed(),
                 restarts: group.restarts.iter().map(|(_, count)| *count).collect(),
                 children: out,
-            }))
+            })
         }))
     }
 }

@@ -17,6 +17,7 @@ mod reload;
 
 pub(crate) use build::build_group;
 pub use decide::{Answer, Phase};
+pub use handover::{ActorState, ChildState, GroupState};
 pub use reload::{Reconfigure, ReloadReport};
 
 use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, WrapFuture};
