@@ -67,7 +67,7 @@ pub fn run(
             let address = http::address(port, registry.config.tcp_bind);
             let listener = http::bind(address)
                 .with_context(|| format!("cannot listen on {address} (<tcpport>)"))?;
-            Some(listener)
+            Some((listener, address))
         }
         None => None,
     };
@@ -183,12 +183,20 @@ pub fn run(
                 }
                 None => tree::build(&registry.tree, &runtime, me),
             };
-            let mut daemon = Daemon::new(registry, root, log, runtime.clone());
+            let mut daemon = Daemon::new(registry, root, log, runtime.clone(), run_dir.clone());
             daemon.guardian = guarded.is_some().then(|| guardian.clone());
             daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
                 from: handed.from.clone(),
                 began_unix_ms: handed.began_unix_ms,
                 rolled_back: pending.rolled_back.clone(),
+            });
+            daemon.http = http.and_then(|(listener, address)| {
+                let endpoint = http::Endpoint::serve(listener, address, ctx.address().recipient());
+                endpoint
+                    .inspect_err(
+                        |error| tracing::error!(error = %error, "cannot serve the HTTP endpoint"),
+                    )
+                    .ok()
             });
             daemon
         });
@@ -199,11 +207,6 @@ pub fn run(
             .context("cannot install signal handlers")?;
         if let Some(end) = guarded {
             actix::spawn(guardian.clone().keep(table.clone(), end));
-        }
-        if let Some(listener) = http {
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .context("cannot serve the HTTP endpoint")?;
-            actix::spawn(http::serve(listener, daemon.clone().recipient()));
         }
         let owner = nix::unistd::geteuid().as_raw();
         let board = board.clone();
@@ -216,6 +219,8 @@ pub fn run(
     }
     guardian.release();
     run_dir.clean_up();
+    // A reload may have moved the log (`Daemon::move_log`): the record says where.
+    record.log = run_dir.record().map_or(record.log, |written| written.log);
     record.exit = Some(last_words(&board, code));
     if let Err(error) = run_dir.write_record(&record) {
         tracing::warn!(error = %error, "cannot record the daemon's exit in its run directory");
@@ -286,6 +291,10 @@ struct Daemon {
     reloads_finished: u64,
     /// The `stats` timer, while `<tracestatsinterval>` asks for one.
     stats: Option<actix::SpawnHandle>,
+    /// Where the daemon's record is kept (a reload that moves the log updates it).
+    run_dir: RunDir,
+    /// The HTTP endpoint, while `<tcpport>` asks for one.
+    http: Option<http::Endpoint>,
 }
 
 impl Daemon {
@@ -294,6 +303,7 @@ impl Daemon {
         root: Addr<GroupActor>,
         log: Option<DailyLog>,
         runtime: Runtime,
+        run_dir: RunDir,
     ) -> Self {
         Daemon {
             upgraded: None,
@@ -310,6 +320,8 @@ impl Daemon {
             reloads_begun: 0,
             reloads_finished: 0,
             stats: None,
+            run_dir,
+            http: None,
         }
     }
 
@@ -438,19 +450,19 @@ impl Daemon {
         }
     }
 
-    /// Hands the new tree to the root group, and waits (unless asked not to) until what it
-    /// added or restarted is ready. `<config>` applies only at start-up: the daemon keeps the
-    /// one it runs with, and names the keys that differ as needing a restart.
+    /// Hands the new tree to the root group, applies the `<config>` keys that apply live (see
+    /// [`registry::config_changes`]), and waits (unless asked not to) until what it added or
+    /// restarted is ready. The other keys that differ are named as needing a restart; a key
+    /// that could not be applied (a port in use) is named with why, and the rest applies.
     fn reconfigure(
         &mut self,
         registry: Registry,
         tell_systemd: bool,
         ask: ReloadWait,
     ) -> ResponseActFuture<Self, Reply> {
-        let (applied, needs_restart) =
+        let (live, needs_restart) =
             registry::config_changes(&self.registry.config, &registry.config);
-        let stats_interval = registry.config.stats_interval;
-        let trace_level = registry.config.trace_level;
+        let config = registry.config;
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
         let reconfigure = self.root.send(Reconfigure {
@@ -462,14 +474,7 @@ impl Daemon {
         let logged = reconfigure
             .into_actor(self)
             .map(move |report, daemon, ctx| {
-                if applied.contains(&"tracelevel") {
-                    crate::logging::set_level(trace_level);
-                    daemon.registry.config.trace_level = trace_level;
-                }
-                if applied.contains(&"tracestatsinterval") {
-                    daemon.registry.config.stats_interval = stats_interval;
-                    daemon.arm_stats(ctx);
-                }
+                let (applied, not_applied) = daemon.apply_config(&config, live, ctx);
                 let report = report.unwrap_or_default();
                 let diff = ReloadSummary {
                     added: report.added,
@@ -479,6 +484,7 @@ impl Daemon {
                     unchanged: report.unchanged,
                     needs_restart: needs_restart.into_iter().map(String::from).collect(),
                     applied: applied.into_iter().map(String::from).collect(),
+                    not_applied,
                 };
                 tracing::info!(
                     event = events::CONFIG_RELOADED,
@@ -489,6 +495,7 @@ impl Daemon {
                     unchanged = diff.unchanged,
                     needs_restart = ?events::Json(&diff.needs_restart),
                     applied = ?events::Json(&diff.applied),
+                    not_applied = ?events::Json(&diff.not_applied),
                     "registry reloaded"
                 );
                 if tell_systemd {
@@ -511,6 +518,96 @@ impl Daemon {
             };
             waited.into_actor(daemon)
         }))
+    }
+
+    /// Applies `keys` of `read` (the keys that apply live and differ); returns those applied,
+    /// and each one that could not be with why (also logged as `config_rejected`).
+    fn apply_config(
+        &mut self,
+        read: &registry::DaemonConfig,
+        keys: Vec<&'static str>,
+        ctx: &mut Context<Self>,
+    ) -> (Vec<&'static str>, Vec<String>) {
+        let (mut applied, mut not_applied) = (Vec::new(), Vec::new());
+        for key in keys {
+            let outcome = match key {
+                "tracelevel" => {
+                    logging::set_level(read.trace_level);
+                    self.registry.config.trace_level = read.trace_level;
+                    Ok(())
+                }
+                "tracestatsinterval" => {
+                    self.registry.config.stats_interval = read.stats_interval;
+                    self.arm_stats(ctx);
+                    Ok(())
+                }
+                "logRetentionDays" => {
+                    self.runtime.output.set_retention(read.log_retention_days);
+                    if let Some(log) = &self.log {
+                        log.set_retention(read.log_retention_days);
+                    }
+                    self.registry.config.log_retention_days = read.log_retention_days;
+                    Ok(())
+                }
+                "log" => self.move_log(&read.log),
+                "tcpport" => self.rebind(read, ctx),
+                other => Err(format!("`{other}` does not apply live")),
+            };
+            match outcome {
+                Ok(()) => applied.push(key),
+                Err(error) => {
+                    tracing::error!(
+                        event = events::CONFIG_REJECTED,
+                        key,
+                        error = %error,
+                        "reload could not apply <{key}>: {error}"
+                    );
+                    not_applied.push(format!("{key}: {error}"));
+                }
+            }
+        }
+        (applied, not_applied)
+    }
+
+    /// `<log>`: the daemon's log file (in `start` mode or with `run --log-file`) moves to
+    /// `base`, and the run directory's record says so (for `logs --daemon`).
+    fn move_log(&mut self, base: &std::path::Path) -> Result<(), String> {
+        if let Some(log) = &self.log {
+            log.move_to(base)
+                .map_err(|error| format!("cannot open {}: {error}", base.display()))?;
+            if let Some(mut record) = self.run_dir.record() {
+                record.log = Some(base.to_path_buf());
+                self.run_dir
+                    .write_record(&record)
+                    .map_err(|error| format!("the log moved, but {error}"))?;
+            }
+        }
+        self.registry.config.log = base.to_path_buf();
+        Ok(())
+    }
+
+    /// `<tcpport>`: the endpoint moves to the new address (the old listener is closed once the
+    /// new one is bound, and kept when it cannot be), stops when none is asked for, starts
+    /// when one is.
+    fn rebind(
+        &mut self,
+        read: &registry::DaemonConfig,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), String> {
+        self.http = match read.tcp_port {
+            None => None,
+            Some(port) => {
+                let address = http::address(port, read.tcp_bind);
+                let listener = http::bind(address)
+                    .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+                let endpoint = http::Endpoint::serve(listener, address, ctx.address().recipient())
+                    .map_err(|error| format!("cannot serve on {address}: {error}"))?;
+                Some(endpoint)
+            }
+        };
+        (self.registry.config.tcp_port, self.registry.config.tcp_bind) =
+            (read.tcp_port, read.tcp_bind);
+        Ok(())
     }
 
     fn answer_later(waiters: &mut Vec<oneshot::Sender<Reply>>) -> ResponseActFuture<Self, Reply> {

@@ -55,6 +55,39 @@ pub fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// The endpoint being served: its address, and the task accepting on it. Dropping it closes
+/// the listener (connections already accepted finish on their own).
+pub struct Endpoint {
+    address: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// Serves `listener` (bound to `address`) on the actix runtime; call from within it.
+    pub fn serve(
+        listener: std::net::TcpListener,
+        address: SocketAddr,
+        daemon: Recipient<Observe>,
+    ) -> io::Result<Endpoint> {
+        let listener = TcpListener::from_std(listener)?;
+        Ok(Endpoint {
+            address,
+            accepting: actix::spawn(serve(listener, daemon)),
+        })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
 /// What the endpoint asks the daemon actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
 #[rtype(result = "Observation")]
@@ -89,8 +122,8 @@ pub struct Observation {
     pub not_ready: Vec<(String, String)>,
 }
 
-/// Serves the endpoint until the actor system stops.
-pub async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
+/// Serves the endpoint until the actor system stops (or its [`Endpoint`] is dropped).
+async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         // Take a slot before accepting: past the limit, clients wait in the backlog.

@@ -44,12 +44,38 @@ impl DailyLog {
 }
 
 impl DailyLog {
+    /// Keeps `retention_days` from now on, and removes the files older than that at once.
+    pub fn set_retention(&self, retention_days: u32) {
+        let mut current = self.lock();
+        current.retention_days = retention_days;
+        prune(&current.base, current.day, retention_days);
+    }
+
+    /// Writes to `base` from now on: today's file for it is opened (its folder created, its
+    /// expired files removed) before the current file is closed; on error nothing changes.
+    pub fn move_to(&self, base: &Path) -> io::Result<()> {
+        if let Some(parent) = base.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let day = today();
+        let file = open_append(&dated(base, day))?;
+        let mut current = self.lock();
+        prune(base, day, current.retention_days);
+        current.base = base.to_path_buf();
+        current.day = day;
+        current.file = file;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Reopens today's file (after logrotate moved it away).
     pub fn reopen(&self) -> io::Result<()> {
-        let mut current = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self.lock();
         current.day = today();
         current.file = open_append(&dated(&current.base, current.day))?;
         Ok(())
@@ -58,10 +84,7 @@ impl DailyLog {
 
 impl Write for DailyLog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut current = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self.lock();
         let day = today();
         if day != current.day {
             current.file = open_append(&dated(&current.base, day))?;
@@ -175,5 +198,22 @@ mod tests {
         }
         assert!(unrelated.exists());
         assert_eq!(fs::read_to_string(dated(&base, day)).unwrap(), "hello\n");
+    }
+
+    #[test]
+    fn a_new_retention_prunes_at_once_and_a_move_writes_to_the_new_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("Supervisor.log");
+        let day = today();
+        File::create(dated(&base, day - 5)).unwrap();
+        let mut log = DailyLog::open(&base, 10).unwrap();
+        assert!(dated(&base, day - 5).exists(), "kept under 10 days");
+        log.set_retention(3);
+        assert!(!dated(&base, day - 5).exists(), "removed under 3 days");
+        let moved = dir.path().join("elsewhere/Daemon.log");
+        log.move_to(&moved).unwrap();
+        log.write_all(b"moved\n").unwrap();
+        assert_eq!(fs::read_to_string(dated(&moved, day)).unwrap(), "moved\n");
+        assert_eq!(fs::read_to_string(dated(&base, day)).unwrap(), "");
     }
 }

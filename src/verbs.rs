@@ -187,11 +187,11 @@ fn reloaded(out: Out, diff: &ReloadSummary, not_started: &[String]) -> ExitCode 
         println!("unchanged: {}", diff.unchanged);
         println!("applied: {}", diff.applied.join(" "));
         println!("needs restart: {}", diff.needs_restart.join(" "));
-        for line in not_started {
+        for line in diff.not_applied.iter().chain(not_started) {
             eprintln!("error: {line}");
         }
     }
-    match not_started.is_empty() {
+    match not_started.is_empty() && diff.not_applied.is_empty() {
         true => ExitCode::SUCCESS,
         false => ExitCode::from(EXIT_FAILURE),
     }

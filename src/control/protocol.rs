@@ -203,6 +203,10 @@ pub struct ReloadSummary {
     /// `<config>` keys that differed and were applied at once (`tracestatsinterval`).
     #[serde(default)]
     pub applied: Vec<String>,
+    /// `<config>` keys that apply live but could not be applied, each as `KEY: why` (a port
+    /// that cannot be bound); what they configure stays as it was.
+    #[serde(default)]
+    pub not_applied: Vec<String>,
 }
 
 /// Decodes one request line.

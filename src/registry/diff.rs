@@ -7,8 +7,16 @@ use super::DaemonConfig;
 #[cfg(test)]
 use actors::output::dates::Zone;
 
-/// The `<config>` keys a running daemon applies on reload.
-const APPLIED_LIVE: &[&str] = &["tracelevel", "tracestatsinterval"];
+/// The `<config>` keys a running daemon applies on reload. `logTime` is not one: the files
+/// already written are named by the calendar they were written in, and a switch mid-run would
+/// split a day between two names.
+const APPLIED_LIVE: &[&str] = &[
+    "tcpport",
+    "log",
+    "tracelevel",
+    "tracestatsinterval",
+    "logRetentionDays",
+];
 
 /// The `<config>` keys that differ between `running` and `read`: those applied live, then
 /// those that need a restart of the daemon, each in the order of SPEC section 2.
@@ -109,13 +117,19 @@ mod tests {
         let keys: Vec<&str> = changes.iter().map(|(key, _)| *key).collect();
         assert_eq!(changed_keys(&config(), &all), keys);
         let (live, later) = config_changes(&config(), &all);
-        assert_eq!(live, ["tracelevel", "tracestatsinterval"]);
         assert_eq!(
-            later,
-            ["tcpport", "log", "temp", "logRetentionDays", "logTime"]
+            live,
+            [
+                "tcpport",
+                "log",
+                "tracelevel",
+                "tracestatsinterval",
+                "logRetentionDays"
+            ]
         );
+        assert_eq!(later, ["temp", "logTime"]);
         let mut port = config();
         port.tcp_port = None;
-        assert_eq!(config_changes(&config(), &port).1, ["tcpport"]);
+        assert_eq!(config_changes(&config(), &port).0, ["tcpport"]);
     }
 }

@@ -23,6 +23,8 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     usage_errors_exit_64_and_the_version_names_the_commit,
     reload_waits_until_what_it_restarted_is_ready,
     reload_applies_tracestatsinterval_live_and_names_the_rest,
+    reload_applies_log_retention_and_the_log_path_live,
+    reload_rebinds_the_http_endpoint_and_keeps_it_when_the_port_is_taken,
     signal_reaches_the_process_group_of_running_components,
     the_readme_table_has_the_verbs_of_help,
     completions_and_man_page_match_the_checked_in_copies,
@@ -402,7 +404,7 @@ fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
     let mut daemon = Daemon::start(&registry("", &idle("a")));
     daemon.started_pid("a");
     let head = "<config><tracestatsinterval>1</tracestatsinterval><tracelevel>3</tracelevel>\
-                <logRetentionDays>3</logRetentionDays></config>";
+                <logTime>utc</logTime></config>";
     std::fs::write(&daemon.registry, registry(head, &idle("a"))).expect("rewrite");
     assert_eq!(daemon.count("stats"), 0, "no stats before the reload");
     let reload = ctl(&daemon, &["reload"]);
@@ -414,7 +416,7 @@ fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
         "{text}"
     );
     assert!(
-        text.lines().any(|l| l == "needs restart: logRetentionDays"),
+        text.lines().any(|l| l == "needs restart: logTime"),
         "{text}"
     );
     let event = daemon.wait_any("config_reloaded");
@@ -424,6 +426,133 @@ fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
         "{event}"
     );
     daemon.wait_event("stats", "a");
+}
+
+// 4: `<logRetentionDays>` prunes the daemon's and the components' dated files at once, and
+// `<log>` moves the daemon's log (the record follows, for `logs --daemon`).
+fn reload_applies_log_retention_and_the_log_path_live() {
+    use actors::output::dates::{date, today};
+    let ticking = sh(
+        "a",
+        "while true; do echo tick; sleep 0.2; done",
+        r#"<output file="logs/{id}-{date}.log"/>"#,
+    );
+    let config = |log: &str, days: u32| {
+        format!("<config><log>{log}</log><logRetentionDays>{days}</logRetentionDays></config>")
+    };
+    let bg = Background::new(&registry(&config("logs/Supervisor.log", 10), &ticking));
+    let logs = bg.dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs folder");
+    let moved_folder = bg.dir.path().join("moved");
+    std::fs::create_dir_all(&moved_folder).expect("moved folder");
+    let old = date(today() - 5);
+    let old_files = [
+        moved_folder.join(format!("Daemon-{old}.log")),
+        logs.join(format!("a-{old}.log")),
+    ];
+    // The files of the log's former name are no longer the daemon's: left alone.
+    let former = logs.join(format!("Supervisor-{old}.log"));
+    std::fs::write(&former, "old\n").expect("an old dated file");
+    for file in &old_files {
+        std::fs::write(file, "old\n").expect("an old dated file");
+    }
+    assert_code(&bg.cli(&["start"]), 0, "start");
+    let today_of_a = logs.join(format!("a-{}.log", date(today())));
+    eventually("a writes its file", || today_of_a.exists());
+    for file in &old_files {
+        assert!(
+            file.exists(),
+            "5 days old, kept under 10: {}",
+            file.display()
+        );
+    }
+    let head = config("moved/Daemon.log", 3);
+    std::fs::write(&bg.registry, registry(&head, &ticking)).expect("rewrite");
+    let reload = bare(&bg.run_dir, &["reload"]);
+    assert_code(&reload, 0, "reload");
+    let text = stdout(&reload);
+    assert!(
+        text.lines().any(|l| l == "applied: log logRetentionDays"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "needs restart: "), "{text}");
+    for file in &old_files {
+        eventually(&format!("{} removed", file.display()), || !file.exists());
+    }
+    assert!(former.exists(), "the former name's files are left alone");
+    let moved = moved_folder.join(format!("Daemon-{}.log", date(today())));
+    eventually("config_reloaded in the new log", || {
+        std::fs::read_to_string(&moved).is_ok_and(|t| t.contains("config_reloaded"))
+    });
+    let first = logs.join(format!("Supervisor-{}.log", date(today())));
+    let before = std::fs::read_to_string(&first).expect("the first log");
+    assert!(before.contains("supervisor_started"), "{before}");
+    assert!(
+        !before.contains("config_reloaded"),
+        "the old log ends: {before}"
+    );
+    let daemon_logs = bare(&bg.run_dir, &["logs", "--daemon"]);
+    assert_code(&daemon_logs, 0, "logs --daemon");
+    assert!(
+        stdout(&daemon_logs).contains("config_reloaded"),
+        "logs --daemon reads the new file:\n{}",
+        stdout(&daemon_logs)
+    );
+}
+
+/// The status line of `GET /healthz` on 127.0.0.1:`port`, `None` when nothing listens.
+fn healthz(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(DEADLINE)).ok()?;
+    let request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.lines().next().map(str::to_string)
+}
+
+// 4: `<tcpport>` re-binds: a taken port keeps the old listener and is an error while the rest
+// applies; a free one moves the endpoint; none stops it.
+fn reload_rebinds_the_http_endpoint_and_keeps_it_when_the_port_is_taken() {
+    let first = free_port();
+    let port = |port: u16, level: u8| {
+        format!("<config><tcpport>{port}</tcpport><tracelevel>{level}</tracelevel></config>")
+    };
+    let mut daemon = Daemon::start(&registry(&port(first, 2), &idle("a")));
+    daemon.started_pid("a");
+    let ok = Some("HTTP/1.1 200 OK".to_string());
+    assert_eq!(healthz(first), ok, "serves on the first port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("address").port();
+    std::fs::write(&daemon.registry, registry(&port(taken_port, 3), &idle("a"))).expect("rewrite");
+    let refused = ctl(&daemon, &["reload"]);
+    assert_code(&refused, 1, "reload onto a taken port");
+    assert!(
+        stderr(&refused).contains(&format!("tcpport: cannot listen on 127.0.0.1:{taken_port}")),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(stdout(&refused).lines().any(|l| l == "applied: tracelevel"));
+    let rejected = daemon.wait_any("config_rejected");
+    assert_eq!(rejected["key"], "tcpport", "{rejected}");
+    assert_eq!(healthz(first), ok, "the old listener still serves");
+    drop(taken);
+    let second = free_port();
+    std::fs::write(&daemon.registry, registry(&port(second, 3), &idle("a"))).expect("rewrite");
+    let moved = ctl(&daemon, &["reload"]);
+    assert_code(&moved, 0, "reload onto a free port");
+    assert!(
+        stdout(&moved).lines().any(|l| l == "applied: tcpport"),
+        "{}",
+        stdout(&moved)
+    );
+    assert_eq!(healthz(second), ok, "serves on the new port");
+    eventually("the first port closed", || healthz(first).is_none());
+    std::fs::write(&daemon.registry, registry("", &idle("a"))).expect("rewrite");
+    assert_code(&ctl(&daemon, &["reload"]), 0, "reload without a port");
+    eventually("the endpoint stopped", || healthz(second).is_none());
+    assert_eq!(daemon.count("config_rejected"), 1, "one rejected key");
 }
 
 // The `signal` verb.

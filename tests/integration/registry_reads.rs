@@ -118,8 +118,8 @@ fn a_fifo_or_a_directory_at_start_up_is_refused_with_exit_2() {
 }
 
 fn reload_names_changed_config_keys_as_needing_a_restart() {
-    let head = |days: u8| format!("<config><logRetentionDays>{days}</logRetentionDays></config>");
-    let mut daemon = Daemon::start(&registry(&head(10), &idle("a")));
+    let head = |zone: &str| format!("<config><logTime>{zone}</logTime></config>");
+    let mut daemon = Daemon::start(&registry(&head("local"), &idle("a")));
     let pid = daemon.started_pid("a");
     // Unchanged: every line of the report is there, and nothing needs a restart.
     let (text, _) = said(&ctl(&daemon, &["reload"]), 0, "reload, unchanged");
@@ -130,26 +130,19 @@ fn reload_names_changed_config_keys_as_needing_a_restart() {
     assert_eq!(event["needs_restart"], serde_json::json!([]), "{event}");
     assert_eq!(event["updated"], serde_json::json!([]), "{event}");
 
-    std::fs::write(&daemon.registry, registry(&head(3), &idle("a"))).expect("edit");
-    let (text, _) = said(
-        &ctl(&daemon, &["reload"]),
-        0,
-        "reload, logRetentionDays edited",
-    );
+    std::fs::write(&daemon.registry, registry(&head("utc"), &idle("a"))).expect("edit");
+    let (text, _) = said(&ctl(&daemon, &["reload"]), 0, "reload, logTime edited");
     assert!(
-        text.lines().any(|l| l == "needs restart: logRetentionDays"),
+        text.lines().any(|l| l == "needs restart: logTime"),
         "{text}"
     );
     assert!(text.lines().any(|l| l == "unchanged: 1"), "{text}");
     let event = daemon.wait_any("config_reloaded");
-    assert_eq!(
-        event["needs_restart"],
-        serde_json::json!(["logRetentionDays"])
-    );
-    // Not applied: the daemon still runs with the old level, so a second reload says it again.
+    assert_eq!(event["needs_restart"], serde_json::json!(["logTime"]));
+    // Not applied: the daemon still runs with the old calendar, so a second reload says it again.
     let (text, _) = said(&ctl(&daemon, &["reload"]), 0, "reload again");
     assert!(
-        text.lines().any(|l| l == "needs restart: logRetentionDays"),
+        text.lines().any(|l| l == "needs restart: logTime"),
         "{text}"
     );
     assert_eq!(events_of(&daemon, "component_started", "a").len(), 1);

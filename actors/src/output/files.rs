@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -38,6 +38,29 @@ struct OpenFile {
     day: u64,
 }
 
+/// How many days of dated files are kept (none removed when unset), changed by a reload.
+#[derive(Debug)]
+pub struct Retention(AtomicU32);
+
+/// [`Retention`]'s value for "keep every file".
+const KEEP_ALL: u32 = u32::MAX;
+
+impl Retention {
+    /// `days`, or every file when `None`.
+    pub fn new(days: Option<u32>) -> Self {
+        Retention(AtomicU32::new(days.unwrap_or(KEEP_ALL)))
+    }
+
+    /// Keeps `days` from now on.
+    pub fn set(&self, days: u32) {
+        self.0.store(days, Ordering::Release);
+    }
+
+    fn days(&self) -> Option<u32> {
+        Some(self.0.load(Ordering::Acquire)).filter(|days| *days != KEEP_ALL)
+    }
+}
+
 /// Runs the file thread until every sender is gone; `failures` keeps the account of the files
 /// that cannot be written. `reopen` set means: close every file
 /// before the next line (after logrotate) — a flag, not a queued command, so a full queue
@@ -45,7 +68,7 @@ struct OpenFile {
 pub fn run(
     mut lines: mpsc::Receiver<FileLine>,
     reopen: Arc<AtomicBool>,
-    retention_days: Option<u32>,
+    retention: &Retention,
     mut failures: Failures,
 ) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
@@ -57,7 +80,7 @@ pub fn run(
         if failures.resting(&line.template, now) {
             continue;
         }
-        match write(&mut open, &line, retention_days) {
+        match write(&mut open, &line, retention.days()) {
             Ok(()) => failures.written(&line.template),
             Err(error) => {
                 failures.failed(&line.template, &error, now);

@@ -48,6 +48,7 @@ pub struct OutputService {
     reopen: Arc<AtomicBool>,
     /// The pipes being read, by process: what a hand-over keeps open across `execve`.
     live: Live,
+    retention: Arc<files::Retention>,
 }
 
 /// The queue to the file thread: a channel bounded in lines, and permits for its bytes (a line
@@ -69,11 +70,13 @@ impl OutputService {
         let (sender, lines) = mpsc::channel(QUEUE_LINES);
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
+        let retention = Arc::new(files::Retention::new(retention_days));
+        let kept = Arc::clone(&retention);
         let rests = Arc::new(Rests::default());
         let failures = Failures::new(Arc::clone(&rests));
         std::thread::Builder::new()
             .name("output-files".into())
-            .spawn(move || files::run(lines, flag, retention_days, failures))?;
+            .spawn(move || files::run(lines, flag, &kept, failures))?;
         let files = FileQueue {
             lines: sender,
             bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
@@ -83,7 +86,15 @@ impl OutputService {
             files,
             reopen,
             live: Live::default(),
+            retention,
         })
+    }
+
+    /// Keeps dated files `retention_days` from now on: every file is closed, and each is
+    /// reopened (and its expired files removed) by its next line.
+    pub fn set_retention(&self, retention_days: u32) {
+        self.retention.set(retention_days);
+        self.reopen();
     }
 
     /// Closes every component file; each is reopened by its next line (after logrotate).
