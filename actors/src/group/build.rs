@@ -4,9 +4,9 @@
 
 use actix::{Actor, Addr, AsyncContext, Recipient};
 
+use super::{ActorState, GroupState};
 use super::{ChildActor, ChildSlot, GroupActor};
 use crate::component::ComponentActor;
-use crate::handover::{ActorState, GroupState};
 use crate::messages::ChildExited;
 use crate::runtime::Runtime;
 use crate::spec::{start_order, ChildSpec, GroupSpec};
