@@ -12,12 +12,11 @@ use actix::{
 use actors::group::{GroupActor, Reconfigure};
 use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
-use actors::policy::Exit;
 use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
 use actors::runtime::Runtime;
 use actors::status::{DaemonPhase, StatusBoard};
-use actors::{events, tree, ChildExited, Start, Stop};
+use actors::{events, tree, GroupGaveUp, Start, Stop};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
@@ -955,13 +954,10 @@ fn refuse(reason: String) -> Reply {
 }
 
 /// The root group reports here when it gives up.
-impl Handler<ChildExited> for Daemon {
+impl Handler<GroupGaveUp> for Daemon {
     type Result = ();
 
-    fn handle(&mut self, exited: ChildExited, ctx: &mut Context<Self>) {
-        match exited.exit {
-            Exit::GaveUp => self.shutdown("restart intensity exceeded", EXIT_GAVE_UP, ctx),
-            Exit::Process(_) | Exit::SpawnFailed | Exit::NotReady | Exit::Unhealthy => {}
-        }
+    fn handle(&mut self, _: GroupGaveUp, ctx: &mut Context<Self>) {
+        self.shutdown("restart intensity exceeded", EXIT_GAVE_UP, ctx);
     }
 }

@@ -24,4 +24,4 @@ pub mod spec;
 pub mod status;
 pub mod tree;
 
-pub use messages::{ChildExited, Start, StartOutcome, Stop};
+pub use messages::{ChildExited, GroupGaveUp, Start, StartOutcome, Stop};

@@ -1,5 +1,5 @@
 //! Messages between the actors of the tree. Commands are imperative and go down (`Start`,
-//! `Stop`, `Settle`); facts are past tense and go up (`ChildExited`).
+//! `Stop`, `Settle`); facts are past tense and go up (`ChildExited`, `GroupGaveUp`).
 
 use std::time::Duration;
 
@@ -65,7 +65,18 @@ pub struct Stop;
 #[rtype(result = "()")]
 pub struct Settle;
 
-/// A child stopped running without being asked to (or a nested group gave up).
+/// A group had more restarts than its intensity allows, stopped every child and gave up: the
+/// fact its parent group (or, for the root, the daemon) acts on.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct GroupGaveUp {
+    /// The group's id (`""` for the root).
+    pub id: String,
+    /// How long it had been up.
+    pub uptime: Duration,
+}
+
+/// A component's process stopped running without being asked to, or could not be started.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct ChildExited {

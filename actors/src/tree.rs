@@ -5,7 +5,7 @@ use actix::{Addr, Recipient};
 
 use crate::group::{build_group, ActorState, GroupActor, GroupState};
 use crate::handover::TreeState;
-use crate::messages::ChildExited;
+use crate::messages::GroupGaveUp;
 use crate::runtime::Runtime;
 use crate::spec::{start_order, ChildSpec, GroupSpec, TreeSpec};
 
@@ -14,7 +14,7 @@ use crate::spec::{start_order, ChildSpec, GroupSpec, TreeSpec};
 pub fn build(
     tree: &TreeSpec,
     runtime: &Runtime,
-    parent: Recipient<ChildExited>,
+    parent: Recipient<GroupGaveUp>,
 ) -> Addr<GroupActor> {
     let token = runtime.board.register();
     runtime.board.set_root(token);
@@ -29,7 +29,7 @@ pub fn restore(
     tree: &TreeSpec,
     state: &TreeState,
     runtime: &Runtime,
-    parent: Recipient<ChildExited>,
+    parent: Recipient<GroupGaveUp>,
 ) -> Result<Addr<GroupActor>, String> {
     check(tree, state)?;
     let token = runtime.board.register();

@@ -7,7 +7,7 @@ use actix::{Actor, Addr, AsyncContext, Recipient};
 use super::{ActorState, GroupState};
 use super::{ChildActor, ChildSlot, GroupActor};
 use crate::component::ComponentActor;
-use crate::messages::ChildExited;
+use crate::messages::GroupGaveUp;
 use crate::runtime::Runtime;
 use crate::spec::{start_order, ChildSpec, GroupSpec};
 use crate::status::Token;
@@ -16,7 +16,7 @@ use crate::status::Token;
 pub(crate) fn build_group(
     spec: &GroupSpec,
     parent_path: Option<&str>,
-    parent: Recipient<ChildExited>,
+    parent: Recipient<GroupGaveUp>,
     runtime: &Runtime,
     token: Token,
     state: Option<&GroupState>,
@@ -27,13 +27,13 @@ pub(crate) fn build_group(
         Some(parent_path) => format!("{parent_path}/{}", spec.id),
     };
     GroupActor::create(|ctx| {
-        let me: Recipient<ChildExited> = ctx.address().recipient();
+        let me = ctx.address();
         let children = start_order(&spec.children)
             .into_iter()
             .enumerate()
             .map(|(index, child)| {
                 let handed = state.map(|state| &state.children[index].actor);
-                restored_slot(child, &path, me.clone(), runtime, handed)
+                restored_slot(child, &path, &me, runtime, handed)
             })
             .collect();
         let mut group =
@@ -49,7 +49,7 @@ pub(crate) fn build_group(
 pub(crate) fn slot(
     child: &ChildSpec,
     path: &str,
-    me: Recipient<ChildExited>,
+    me: &Addr<GroupActor>,
     runtime: &Runtime,
 ) -> ChildSlot {
     restored_slot(child, path, me, runtime, None)
@@ -60,7 +60,7 @@ pub(crate) fn slot(
 fn restored_slot(
     child: &ChildSpec,
     path: &str,
-    me: Recipient<ChildExited>,
+    me: &Addr<GroupActor>,
     runtime: &Runtime,
     handed: Option<&ActorState>,
 ) -> ChildSlot {
@@ -69,7 +69,8 @@ fn restored_slot(
         (ChildSpec::Component(spec), handed) => {
             let component = ComponentActor::create(|ctx| {
                 let (spec, path) = ((**spec).clone(), path.to_string());
-                let mut component = ComponentActor::new(spec, path, me, runtime.clone(), token);
+                let parent = me.clone().recipient();
+                let mut component = ComponentActor::new(spec, path, parent, runtime.clone(), token);
                 if let Some(ActorState::Component(state)) = handed {
                     component.resume(state, ctx);
                 }
@@ -82,7 +83,14 @@ fn restored_slot(
                 Some(ActorState::Group(state)) => Some(state),
                 Some(ActorState::Component(_)) | None => None,
             };
-            ChildActor::Group(build_group(spec, Some(path), me, runtime, token, state))
+            ChildActor::Group(build_group(
+                spec,
+                Some(path),
+                me.clone().recipient(),
+                runtime,
+                token,
+                state,
+            ))
         }
     };
     ChildSlot {

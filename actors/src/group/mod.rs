@@ -25,7 +25,9 @@ use tokio::sync::oneshot;
 
 use crate::component::ComponentActor;
 use crate::events;
-use crate::messages::{ChildExited, Operate, OperateError, Settle, Start, StartOutcome, Stop};
+use crate::messages::{
+    ChildExited, GroupGaveUp, Operate, OperateError, Settle, Start, StartOutcome, Stop,
+};
 use crate::policy::Exit;
 use crate::runtime::Runtime;
 use crate::spec::{ChildSpec, GroupSpec};
@@ -89,7 +91,7 @@ impl ChildActor {
 pub struct GroupActor {
     path: String,
     id: String,
-    parent: Recipient<ChildExited>,
+    parent: Recipient<GroupGaveUp>,
     decision: Decision,
     /// Children by key, in no particular order (the decision keeps the order).
     slots: HashMap<Key, ChildSlot>,
@@ -115,7 +117,7 @@ impl GroupActor {
     pub fn new(
         spec: &GroupSpec,
         path: String,
-        parent: Recipient<ChildExited>,
+        parent: Recipient<GroupGaveUp>,
         children: Vec<ChildSlot>,
         runtime: Runtime,
         token: Token,
@@ -272,9 +274,8 @@ impl GroupActor {
                     let _ = waiter.send(());
                 }
             }
-            Effect::GaveUp => self.parent.do_send(ChildExited {
+            Effect::GaveUp => self.parent.do_send(GroupGaveUp {
                 id: self.id.clone(),
-                exit: Exit::GaveUp,
                 uptime: self.since.elapsed(),
             }),
         }
@@ -381,6 +382,19 @@ impl Handler<ChildExited> for GroupActor {
             uptime: exited.uptime,
         };
         self.feed(input, ctx);
+    }
+}
+
+impl Handler<GroupGaveUp> for GroupActor {
+    type Result = ();
+
+    fn handle(&mut self, gave_up: GroupGaveUp, ctx: &mut Context<Self>) {
+        let exited = ChildExited {
+            id: gave_up.id,
+            exit: Exit::GaveUp,
+            uptime: gave_up.uptime,
+        };
+        self.handle(exited, ctx);
     }
 }
 

@@ -128,7 +128,7 @@ impl GroupActor {
     /// Hands each kept child its new settings and creates the added ones; returns the new
     /// children in start order, as the decision takes them.
     fn swap_children(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) -> Vec<Reloaded> {
-        let me = ctx.address().recipient();
+        let me = ctx.address();
         let mut reloaded = Vec::new();
         for child in crate::spec::start_order(&spec.children) {
             let kept = self
@@ -157,7 +157,7 @@ impl GroupActor {
             let (key, change) = change.unwrap_or_else(|| {
                 let key = self.next_key;
                 self.next_key += 1;
-                let slot = super::build::slot(child, &self.path, me.clone(), &self.runtime);
+                let slot = super::build::slot(child, &self.path, &me, &self.runtime);
                 self.slots.insert(key, slot);
                 (key, Change::Added)
             });
