@@ -550,6 +550,12 @@ impl Daemon {
                 }
                 "log" => self.move_log(&read.log),
                 "tcpport" => self.rebind(read, ctx),
+                // Each component's own `temp_dir` (in place, from its next start) comes with
+                // the tree; the folder is the daemon's to make.
+                "temp" => (read.temp.as_ref())
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .map(|()| self.registry.config.temp = read.temp.clone())
+                    .map_err(|error| format!("cannot create the folder: {error}")),
                 other => Err(format!("`{other}` does not apply live")),
             };
             match outcome {

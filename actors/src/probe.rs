@@ -133,6 +133,7 @@ mod tests {
                 user: None,
                 environment_files: vec![],
                 settings: crate::spec::ProcessSettings::DEFAULT,
+                temp_dir: None,
             },
         }
     }

@@ -367,6 +367,9 @@ pub struct CommandSpec {
     pub environment_files: Vec<PathBuf>,
     /// Resource limits, priority, umask and OOM score, applied in the child before `exec`.
     pub settings: ProcessSettings,
+    /// `<config><temp>`, exported as `TMPDIR` (over `environment`, under environment files).
+    /// A change applies in place: the processes started after it get it.
+    pub temp_dir: Option<PathBuf>,
 }
 
 /// Per-process settings applied in the child before `exec` (`<limits>`, `<nice>`, `<umask>`,
@@ -518,6 +521,7 @@ mod tests {
             user: None,
             environment_files: vec![],
             settings: ProcessSettings::DEFAULT,
+            temp_dir: None,
         };
         assert_eq!(command.display(), r"/bin/echo plain 'a; b' 'it'\''s' ''");
     }

@@ -13,6 +13,7 @@ use actors::output::dates::Zone;
 const APPLIED_LIVE: &[&str] = &[
     "tcpport",
     "log",
+    "temp",
     "tracelevel",
     "tracestatsinterval",
     "logRetentionDays",
@@ -122,12 +123,13 @@ mod tests {
             [
                 "tcpport",
                 "log",
+                "temp",
                 "tracelevel",
                 "tracestatsinterval",
                 "logRetentionDays"
             ]
         );
-        assert_eq!(later, ["temp", "logTime"]);
+        assert_eq!(later, ["logTime"]);
         let mut port = config();
         port.tcp_port = None;
         assert_eq!(config_changes(&config(), &port).0, ["tcpport"]);

@@ -350,6 +350,7 @@ impl Resolver<'_> {
             user,
             environment_files,
             settings: self.process_settings(settings),
+            temp_dir: self.temp.clone(),
         }
     }
 
@@ -384,7 +385,7 @@ impl Resolver<'_> {
     }
 
     /// The user's `HOME`/`USER`/`LOGNAME` first (so variables can override them), then the
-    /// variables in merge order, then `TMPDIR` from `<config><temp>`.
+    /// variables in merge order (`TMPDIR` from `<config><temp>` is the command's `temp_dir`).
     fn environment(
         &self,
         settings: &RawSettings,
@@ -398,9 +399,6 @@ impl Resolver<'_> {
             environment.push(("LOGNAME".to_string(), user.name.clone()));
         }
         environment.extend(settings.variables.iter().cloned());
-        if let Some(temp) = &self.temp {
-            environment.push(("TMPDIR".to_string(), temp.to_string_lossy().into_owned()));
-        }
         environment
     }
 }

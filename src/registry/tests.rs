@@ -250,6 +250,7 @@ fn defaults_fill_everything_left_out() {
                         user: None,
                         environment_files: vec![],
                         settings: actors::spec::ProcessSettings::DEFAULT,
+                        temp_dir: None,
                     },
                     start_priority: 1,
                     start_delay: Duration::ZERO,
@@ -338,7 +339,7 @@ fn inherit_false_from_a_profile_holds_unless_overridden() {
 }
 
 #[test]
-fn the_environment_is_user_then_variables_then_tmpdir() {
+fn the_environment_is_user_then_variables_and_tmpdir_is_the_temp_dir() {
     let loaded = registry(
         "<supervisor><config><temp>./tmp</temp></config><servers>\
            <server id='s'><executable>x</executable><user>root</user>\
@@ -362,9 +363,10 @@ fn the_environment_is_user_then_variables_then_tmpdir() {
             ("LOGNAME", "root"),
             ("HOME", "/h"),
             ("E", " e "),
-            ("TMPDIR", "/etc/sv/tmp"),
         ]
     );
+    // `TMPDIR` is set at each start from the command's `temp_dir` (a reload changes it in place).
+    assert_eq!(command.temp_dir, Some(PathBuf::from("/etc/sv/tmp")));
     assert_eq!(command.user.as_ref().map(|u| u.uid), Some(0));
 }
 

@@ -24,6 +24,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     reload_waits_until_what_it_restarted_is_ready,
     reload_applies_tracestatsinterval_live_and_names_the_rest,
     reload_applies_log_retention_and_the_log_path_live,
+    reload_applies_temp_to_the_processes_started_after_it,
     reload_rebinds_the_http_endpoint_and_keeps_it_when_the_port_is_taken,
     signal_reaches_the_process_group_of_running_components,
     the_readme_table_has_the_verbs_of_help,
@@ -649,4 +650,36 @@ fn completions_and_man_page_match_the_checked_in_copies() {
         generated(&["manpage"]) == page,
         "doc/supervisor.1 drifted: regenerate it (README)"
     );
+}
+
+// 4: `<temp>` applies in place: nothing restarts for it, and the processes started after the
+// reload get the new `TMPDIR` (and its folder exists).
+fn reload_applies_temp_to_the_processes_started_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    let server = standin_server("a", &["--report", report.to_str().unwrap()], NO_BACKOFF);
+    let xml = |temp: &str| registry(&format!("<config><temp>{temp}</temp></config>"), &server);
+    let mut daemon = Daemon::start_in(dir, &xml("first-tmp"));
+    let pid = daemon.started_pid("a");
+    let env = |report: &std::path::Path| read_json_when_ready(report)["env"]["TMPDIR"].clone();
+    let first = daemon.path().join("first-tmp");
+    assert_eq!(env(&report), first.to_str().unwrap());
+    std::fs::write(&daemon.registry, xml("second-tmp")).expect("rewrite");
+    let reload = daemon.cli(&["reload"], Duration::from_secs(30));
+    assert_eq!(reload.status.code(), Some(0), "{reload:?}");
+    let said = String::from_utf8_lossy(&reload.stdout);
+    assert!(said.lines().any(|l| l == "applied: temp"), "{said}");
+    assert!(
+        said.lines().any(|l| l == "changed: "),
+        "nothing restarts for it: {said}"
+    );
+    // The running process keeps its TMPDIR; the folder for the next ones is there.
+    assert!(alive(pid));
+    let second = daemon.path().join("second-tmp");
+    assert!(second.is_dir());
+    // Positive control: the next process (a crash restarts it) gets the new one.
+    std::fs::remove_file(&report).expect("remove the first report");
+    kill(pid, nix::sys::signal::Signal::SIGKILL);
+    daemon.started_pid("a");
+    assert_eq!(env(&report), second.to_str().unwrap());
 }

@@ -509,12 +509,18 @@ fn update_running(pid: u32, spec: ComponentSpec, record: &mut Record) -> Step {
 /// the current process at once.
 fn update(spec: ComponentSpec, record: &mut Record) -> Vec<Effect> {
     let output_changed = !same_output(&spec.output, &record.spec.output);
+    // A command may change in place only where the process keeps what it has (its `TMPDIR`):
+    // the next start builds it anew.
+    let command_changed = spec.command != record.spec.command;
     record.spec = spec;
+    let mut effects = Vec::new();
     if output_changed {
-        vec![Effect::UpdateOutput]
-    } else {
-        vec![]
+        effects.push(Effect::UpdateOutput);
     }
+    if command_changed {
+        effects.push(Effect::DropLaunch);
+    }
+    effects
 }
 
 /// Whether two output specs agree on what the readers use (the stdio wiring is fixed at spawn).

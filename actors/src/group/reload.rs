@@ -12,7 +12,7 @@ use actix::{AsyncContext, Context, Handler, Message};
 use super::decide::{Change, Input, Reloaded, Settings};
 use super::{ChildActor, ChildSlot, GroupActor};
 use crate::messages::{Replace, Update};
-use crate::spec::{ChildSpec, ComponentSpec, GroupSpec};
+use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec};
 
 /// Apply this group's new spec (its id and place are unchanged).
 #[derive(Debug, Clone, Message)]
@@ -51,9 +51,15 @@ impl ReloadReport {
 
 /// How a component's new settings compare with its old ones.
 pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
+    // `TMPDIR` (`<config><temp>`) is the one part of the command a running process may keep:
+    // the processes started after the reload get the new one.
     let process_sees = |spec: &ComponentSpec| {
         let stdio = (spec.output.stdout, spec.output.stderr);
-        (spec.command.clone(), stdio, spec.sockets.clone())
+        let command = CommandSpec {
+            temp_dir: None,
+            ..spec.command.clone()
+        };
+        (command, stdio, spec.sockets.clone())
     };
     if old == new {
         Change::Unchanged

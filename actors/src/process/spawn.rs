@@ -76,8 +76,14 @@ impl Launch {
         for file in &spec.environment_files {
             from_files.extend(envfile::read(file).map_err(SpawnError::EnvironmentFile)?);
         }
+        let temp_dir = (spec.temp_dir.as_ref())
+            .map(|dir| ("TMPDIR".to_string(), dir.to_string_lossy().into_owned()));
         let mut overrides: BTreeMap<&str, &str> = BTreeMap::new();
-        for (name, value) in spec.environment.iter().chain(&from_files).chain(extra) {
+        for (name, value) in (spec.environment.iter())
+            .chain(&temp_dir)
+            .chain(&from_files)
+            .chain(extra)
+        {
             overrides.insert(name, value);
         }
         overrides.insert(COMPONENT_VARIABLE, id);

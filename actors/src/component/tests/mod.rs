@@ -37,6 +37,7 @@ fn spec() -> ComponentSpec {
             user: None,
             environment_files: vec![],
             settings: crate::spec::ProcessSettings::DEFAULT,
+            temp_dir: None,
         },
         start_priority: 0,
         start_delay: Duration::ZERO,
