@@ -10,6 +10,7 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
+use actors::ids::IdIndex;
 use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
 use actors::process::cgroup::Cgroups;
@@ -161,6 +162,7 @@ pub fn run(
         processes: table.clone(),
         output,
         board: board.clone(),
+        ids: IdIndex::default(),
     };
     let system = System::new();
     let socket = run_dir.socket();
@@ -366,7 +368,7 @@ impl Daemon {
         timeout_ms: Option<u64>,
     ) -> ResponseActFuture<Self, Reply> {
         let root = &self.registry.tree.root;
-        if let Some(refused) = operate::refuse_unknown(root, &ids) {
+        if let Some(refused) = operate::refuse_unknown(&self.runtime.ids, &ids) {
             return Box::pin(actix::fut::ready(refused));
         }
         let timeout = match (action, timeout_ms) {
@@ -376,7 +378,8 @@ impl Daemon {
             (Action::Start | Action::Restart, None) => wait::bound_for(root, &ids),
         };
         let (board, deadline) = (self.runtime.board.clone(), wait::deadline(timeout));
-        let answer = operate::operate(self.root.clone(), board, action, ids, deadline);
+        let index = self.runtime.ids.clone();
+        let answer = operate::operate(index, board, action, ids, deadline);
         Box::pin(answer.into_actor(self))
     }
 
@@ -903,8 +906,7 @@ impl Handler<ControlRequest> for Daemon {
                 timeout: timeout_ms.map(Duration::from_millis),
             }),
             Request::Signal { ids, signal } => {
-                let root = &self.registry.tree.root;
-                let reply = operate::refuse_unknown(root, &ids).unwrap_or_else(|| {
+                let reply = operate::refuse_unknown(&self.runtime.ids, &ids).unwrap_or_else(|| {
                     let (board, processes) = (&self.runtime.board, &self.runtime.processes);
                     operate::signal(board, processes, &ids, &signal)
                 });

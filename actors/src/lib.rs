@@ -14,6 +14,7 @@ pub mod component;
 pub mod events;
 pub mod group;
 pub mod handover;
+pub mod ids;
 pub mod messages;
 pub mod output;
 pub mod policy;

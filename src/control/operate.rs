@@ -4,11 +4,9 @@
 
 use std::time::Instant;
 
-use actix::Addr;
-use actors::group::GroupActor;
+use actors::ids::IdIndex;
 use actors::messages::{Action, Operate, OperateError};
 use actors::process::ProcessTable;
-use actors::spec::{ChildSpec, GroupSpec};
 use actors::status::StatusBoard;
 use nix::sys::signal::Signal;
 
@@ -16,32 +14,17 @@ use super::protocol::{ErrorKind, Reply};
 use super::wait;
 use crate::registry::parse_signal;
 
-/// Every component and group id under `root`, in document order.
-pub fn known_ids(root: &GroupSpec) -> Vec<String> {
-    fn collect(group: &GroupSpec, ids: &mut Vec<String>) {
-        for child in &group.children {
-            ids.push(child.id().to_string());
-            if let ChildSpec::Group(nested) = child {
-                collect(nested, ids);
-            }
-        }
-    }
-    let mut ids = Vec::new();
-    collect(root, &mut ids);
-    ids
-}
-
-/// The refusal of `ids` that `root` does not have (naming the known ones), if any.
-pub fn refuse_unknown(root: &GroupSpec, ids: &[String]) -> Option<Reply> {
-    let known = known_ids(root);
+/// The refusal of `ids` that the tree does not have (naming the known ones), if any.
+pub fn refuse_unknown(index: &IdIndex, ids: &[String]) -> Option<Reply> {
     let unknown: Vec<&str> = ids
         .iter()
-        .filter(|id| !known.contains(id))
+        .filter(|id| !index.contains(id))
         .map(String::as_str)
         .collect();
     if unknown.is_empty() {
         return None;
     }
+    let known = index.ids();
     let message = crate::suggest::unknown_ids(&unknown, known.iter().map(String::as_str));
     Some(Reply::error(ErrorKind::UnknownId, message))
 }
@@ -49,24 +32,33 @@ pub fn refuse_unknown(root: &GroupSpec, ids: &[String]) -> Option<Reply> {
 /// Carries out `action` on each of `ids` (known ids) at once. A start or restart is answered
 /// once each is ready; by `deadline`, those that are not are named with their last error.
 pub async fn operate(
-    root: Addr<GroupActor>,
+    index: IdIndex,
     board: StatusBoard,
     action: Action,
     ids: Vec<String>,
     deadline: Instant,
 ) -> Reply {
     // Each is queued now: awaiting them in turn waits for the slowest, not the sum.
+    // Straight to the group that owns each (the id index), not down the tree.
     let pending: Vec<_> = ids
         .iter()
         .map(|id| {
-            let id = id.clone();
-            root.send(Operate { id, action })
+            let owner = index.owner(id);
+            let operate = Operate {
+                id: id.clone(),
+                action,
+            };
+            (owner.map(|owner| owner.send(operate)), id.clone())
         })
         .collect();
     let all = async {
         let mut answers = Vec::with_capacity(pending.len());
-        for answer in pending {
-            answers.push(answer.await);
+        for (answer, id) in pending {
+            answers.push(match answer {
+                Some(answer) => answer.await,
+                // A reload removed it since the request was checked.
+                None => Ok(Err(OperateError::UnknownId(id))),
+            });
         }
         answers
     };

@@ -404,9 +404,11 @@ impl Actor for ComponentActor {
 }
 
 impl Drop for ComponentActor {
-    /// Its entry leaves the board with it.
+    /// Its entries leave the board and the id index with it.
     fn drop(&mut self) {
         self.runtime.board.remove(self.token);
+        let id = self.spec().id.clone();
+        self.runtime.ids.remove(&id, self.token);
     }
 }
 

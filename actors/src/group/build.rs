@@ -65,6 +65,9 @@ fn restored_slot(
     handed: Option<&ActorState>,
 ) -> ChildSlot {
     let token = runtime.board.register();
+    runtime
+        .ids
+        .insert(child.id(), me.clone().recipient(), token);
     let actor = match (child, handed) {
         (ChildSpec::Component(spec), handed) => {
             let component = ComponentActor::create(|ctx| {

@@ -310,17 +310,6 @@ impl GroupActor {
             delay.as_millis()
         );
     }
-
-    /// The nested groups, for an operator command on an id that is not a child of this one.
-    fn nested(&self) -> Vec<Addr<GroupActor>> {
-        self.order
-            .iter()
-            .filter_map(|key| match &self.slots.get(key)?.actor {
-                ChildActor::Group(group) => Some(group.clone()),
-                ChildActor::Component(_) => None,
-            })
-            .collect()
-    }
 }
 
 impl Actor for GroupActor {
@@ -328,9 +317,10 @@ impl Actor for GroupActor {
 }
 
 impl Drop for GroupActor {
-    /// Its entry leaves the board with it.
+    /// Its entries leave the board and the id index with it.
     fn drop(&mut self) {
         self.runtime.board.remove(self.token);
+        self.runtime.ids.remove(&self.id, self.token);
     }
 }
 
@@ -402,17 +392,9 @@ impl Handler<Operate> for GroupActor {
     type Result = actix::ResponseFuture<Result<(), OperateError>>;
 
     fn handle(&mut self, operate: Operate, ctx: &mut Context<Self>) -> Self::Result {
+        // The id index sends each command to the group that owns the child.
         let Some(key) = self.decision.key_of(&operate.id) else {
-            let nested = self.nested();
-            return Box::pin(async move {
-                for group in nested {
-                    match group.send(operate.clone()).await {
-                        Ok(Err(OperateError::UnknownId(_))) | Err(_) => continue,
-                        Ok(answer) => return answer,
-                    }
-                }
-                Err(OperateError::UnknownId(operate.id))
-            });
+            return Box::pin(std::future::ready(Err(OperateError::UnknownId(operate.id))));
         };
         self.next_request += 1;
         let request = self.next_request;

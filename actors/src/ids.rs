@@ -1,0 +1,71 @@
+//! The id index: every component and group id of the tree, with the group that owns it (where
+//! an operator's command on it goes). Built with the tree, kept as a reload adds and removes
+//! children (each actor's end takes its entry with it); the daemon finds ids here, never by walking
+//! specs or asking one nested group after another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use actix::Recipient;
+
+use crate::messages::Operate;
+use crate::status::Token;
+
+/// Where an id lives.
+#[derive(Clone)]
+struct Entry {
+    /// The group that owns the child: operator commands go there.
+    owner: Recipient<Operate>,
+    /// The child actor's own token: only its own end removes the entry.
+    token: Token,
+}
+
+/// Every id of the tree, shared by the groups (which keep it) and the daemon (which reads it).
+#[derive(Clone, Default)]
+pub struct IdIndex(Arc<RwLock<HashMap<String, Entry>>>);
+
+impl IdIndex {
+    /// `id` is now the child actor `token` of the group that `owner` reaches.
+    pub fn insert(&self, id: &str, owner: Recipient<Operate>, token: Token) {
+        let entry = Entry { owner, token };
+        self.write().insert(id.to_string(), entry);
+    }
+
+    /// The child actor `token` called `id` is gone; an id a reload has given to another actor
+    /// meanwhile stays with that one.
+    pub fn remove(&self, id: &str, token: Token) {
+        let mut entries = self.write();
+        if entries.get(id).is_some_and(|entry| entry.token == token) {
+            entries.remove(id);
+        }
+    }
+
+    /// Where commands on `id` go, if the tree has it.
+    pub fn owner(&self, id: &str) -> Option<Recipient<Operate>> {
+        self.read().get(id).map(|entry| entry.owner.clone())
+    }
+
+    /// Whether the tree has `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        self.read().contains_key(id)
+    }
+
+    /// Every id, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.read().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
