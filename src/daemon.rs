@@ -162,14 +162,15 @@ pub fn run(
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;
-    if let Some(cgroups) = cgroups {
-        cgroups.remove();
-    }
+    let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
     guardian.release();
     run_dir.clean_up();
     record.exit = Some(last_words(&board, code));
     if let Err(error) = run_dir.write_record(&record) {
         tracing::warn!(error = %error, "cannot record the daemon's exit in its run directory");
+    }
+    if let Some(removal) = removal {
+        removal.wait();
     }
     Ok(code)
 }
