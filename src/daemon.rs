@@ -215,9 +215,7 @@ pub fn run(
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;
-    if let Some(cgroups) = cgroups {
-        cgroups.remove();
-    }
+    let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
     guardian.release();
     run_dir.clean_up();
     // A reload may have moved the log (`Daemon::move_log`): the record says where.
@@ -225,6 +223,9 @@ pub fn run(
     record.exit = Some(last_words(&board, code));
     if let Err(error) = run_dir.write_record(&record) {
         tracing::warn!(error = %error, "cannot record the daemon's exit in its run directory");
+    }
+    if let Some(removal) = removal {
+        removal.wait();
     }
     Ok(code)
 }

@@ -1,20 +1,24 @@
 //! Scenario 2, crash-loop throughput: 100 components of `/bin/false`, `<backoff initial="0"/>`,
-//! restarted as fast as the daemon can; `status` is asked meanwhile.
+//! restarted as fast as the daemon can; `status` is asked meanwhile, and beforehand of a daemon
+//! whose 100 components are idle stand-ins (the baseline of the same reply size).
 
 use std::time::{Duration, Instant};
 
 use crate::host::{clock_ticks_per_second, HostCpu, ProcSample};
 use crate::registry::registry;
 use crate::stats::{ms, secs};
-use crate::status::StatusProbe;
+use crate::status::{status_for, Rounds, StatusProbe};
 use crate::{start_all, Bench, NEVER_GIVE_UP};
 
 const SCENARIO: &str = "2 crash loop (`/bin/false`, backoff 0)";
 const TARGET: &str = "≥ 3,000 restarts/s, no exit lost";
+const STATUS: &str = "2 `status` round trip during the crash loop";
+const STATUS_TARGET: &str = "p99 ≤ idle p99 + 5 ms";
 
 pub fn run(bench: &mut Bench) {
     let n = bench.config.crash_components;
     let window = bench.config.crash_window;
+    let idle = idle_status(bench, n);
     let dir = bench.run_dir("crashloop");
     let text = registry(
         n,
@@ -82,4 +86,28 @@ pub fn run(bench: &mut Bench) {
         TARGET,
         Some(rate >= 3000.0 && lost == 0),
     );
+    match idle {
+        Ok(idle) => bench.report.row(
+            STATUS,
+            n,
+            format!(
+                "during: {}; idle ({n} idle stand-ins): {}",
+                rounds.summary(),
+                idle.summary()
+            ),
+            STATUS_TARGET,
+            Some(rounds.p99() <= idle.p99() + 5_000_000),
+        ),
+        Err(why) => bench.report.row(STATUS, n, why, STATUS_TARGET, None),
+    }
+}
+
+/// `status` round trips for a second of a daemon with `n` idle stand-ins.
+fn idle_status(bench: &mut Bench, n: usize) -> Result<Rounds, String> {
+    let dir = bench.run_dir("crashloop-idle");
+    let text = registry(n, NEVER_GIVE_UP, testkit::standin(), &[], "");
+    let (mut daemon, _pids) = start_all(&dir, &text, n)?;
+    let rounds = status_for(&dir.join("run/control.sock"), Duration::from_secs(1));
+    daemon.terminate(Duration::from_secs(60))?;
+    Ok(rounds)
 }

@@ -9,7 +9,7 @@ use testkit::standin;
 use crate::host::{reap_leftovers, room_for, ProcSample, DEATH_GRACE};
 use crate::registry::servers;
 use crate::stats::{mib, ms, ratio, secs};
-use crate::status::{Rounds, StatusProbe};
+use crate::status::{status_for, StatusProbe};
 use crate::{start_all, Bench};
 
 const UP: &str = "3 up (`run` → N-th `component_started`)";
@@ -144,13 +144,6 @@ pub fn run(bench: &mut Bench, n: usize) {
         "scenarios:   status p99 while starting {}",
         ms(during_start.p99())
     );
-}
-
-/// `status` round trips for `window`, the daemon otherwise idle.
-fn status_for(socket: &std::path::Path, window: Duration) -> Rounds {
-    let probe = StatusProbe::start(socket.to_path_buf());
-    std::thread::sleep(window);
-    probe.finish()
 }
 
 /// The daemon's context switches over `window` (after a settling second), its RSS at the end,

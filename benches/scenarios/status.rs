@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -46,6 +46,13 @@ impl StatusProbe {
         rounds.sort_unstable();
         Rounds(rounds)
     }
+}
+
+/// `status` round trips for `window` on the control socket `socket`, nothing else asked meanwhile.
+pub fn status_for(socket: &Path, window: Duration) -> Rounds {
+    let probe = StatusProbe::start(socket.to_path_buf());
+    std::thread::sleep(window);
+    probe.finish()
 }
 
 /// Sorted round-trip times, in ns.

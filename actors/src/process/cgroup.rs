@@ -15,6 +15,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -229,11 +230,36 @@ impl Cgroups {
         occupied
     }
 
-    /// Removes every component cgroup and the base (on an orderly exit), once the processes
-    /// killed last (an escaper that `cgroup.kill` reached as its leader was reaped) have
-    /// finished dying: a cgroup that still holds one cannot be removed.
-    pub fn remove(&self) {
-        remove_tree(&self.base, EMPTY_WAIT);
+    /// Starts removing every component cgroup and the base (on an orderly exit, after the last
+    /// component stopped) on a helper thread, once the processes killed last (an escaper that
+    /// `cgroup.kill` reached as its leader was reaped) have finished dying: a cgroup that still
+    /// holds one cannot be removed. Each `rmdir` waits on the kernel's `cgroup_mutex`, so the
+    /// daemon's own last work goes on meanwhile; it calls [`Removal::wait`] before it exits.
+    pub fn remove_in_background(&self) -> Removal {
+        let base = self.base.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cgroup-rmdir".into())
+            .spawn(move || remove_tree(&base, EMPTY_WAIT));
+        match spawned {
+            Ok(thread) => Removal(Some(thread)),
+            Err(_) => {
+                remove_tree(&self.base, EMPTY_WAIT);
+                Removal(None)
+            }
+        }
+    }
+}
+
+/// The removal of the daemon's cgroups under way (see [`Cgroups::remove_in_background`]).
+#[must_use = "the daemon waits for the removal before it exits"]
+pub struct Removal(Option<JoinHandle<()>>);
+
+impl Removal {
+    /// Waits until the removal has finished.
+    pub fn wait(self) {
+        if let Some(thread) = self.0 {
+            let _ = thread.join();
+        }
     }
 }
 
