@@ -75,8 +75,24 @@ impl Harness {
         Harness::new(strategy, intensity(100), &children)
     }
 
+    /// What the status board shows of the group: each child's held and wanted, the phase, the
+    /// give-ups.
+    fn shown(&self) -> (Vec<(bool, bool)>, Phase, u64) {
+        let keys = 0..64;
+        let children = keys
+            .map(|key| (self.decision.held(key), self.decision.wants(key)))
+            .collect();
+        (children, self.decision.phase(), self.decision.gave_up())
+    }
+
     fn feed(&mut self, input: Input) -> Vec<Effect> {
+        let (before, revision) = (self.shown(), self.decision.revision());
         let effects = self.decision.decide(input, self.now);
+        // The board is told whenever what it shows changed (it may be told more often).
+        assert!(
+            self.shown() == before || self.decision.revision() != revision,
+            "the board's view changed without a new revision"
+        );
         for effect in &effects {
             if matches!(effect, Effect::Start { .. } | Effect::Stop { .. }) {
                 self.owed.push_back(effect.clone());
