@@ -211,7 +211,8 @@ pub fn run(
         }
         let owner = nix::unistd::geteuid().as_raw();
         let board = board.clone();
-        actix::spawn(server::serve(listener, daemon.recipient(), board, owner));
+        server::serve_on_own_thread(listener, daemon.recipient(), board, owner)
+            .context("cannot start the control socket's thread")?;
         anyhow::Ok(())
     })?;
     let code = system.run_with_code()?;

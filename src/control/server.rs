@@ -3,7 +3,9 @@
 //!
 //! A bad peer or a bad request gets an error reply and costs the daemon nothing else.
 //! `status` and the wait for "ready" are answered here from the status board, never queued
-//! behind the daemon's work: they answer in every phase, shutdown included.
+//! behind the daemon's work: they answer in every phase, shutdown included. The server runs on
+//! a thread of its own (`control`), so a burst of spawns on the actors' thread does not hold a
+//! `status` up either; what only the daemon can answer is sent to its actor.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -28,19 +30,49 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Binds the socket at `path` (replacing a stale one: the caller holds the instance lock) with
 /// mode 0600.
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
+pub fn bind(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(error),
     }
-    let listener = UnixListener::bind(path)?;
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
     Ok(listener)
 }
 
-/// Serves clients forever; only root and `owner` (the daemon's uid) may act.
-pub async fn serve(
+/// Serves clients on a thread of its own until the process exits; only root and `owner` (the
+/// daemon's uid) may act.
+pub fn serve_on_own_thread(
+    listener: std::os::unix::net::UnixListener,
+    daemon: Recipient<ControlRequest>,
+    board: StatusBoard,
+    owner: u32,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match UnixListener::from_std(listener) {
+                    Ok(listener) => serve(listener, daemon, board, owner).await,
+                    Err(error) => tracing::error!(
+                        event = events::ACCEPT_FAILED,
+                        endpoint = "control",
+                        error = %error,
+                        "cannot serve the control socket: {error}"
+                    ),
+                }
+            })
+        })?;
+    Ok(())
+}
+
+/// Serves clients forever.
+async fn serve(
     listener: UnixListener,
     daemon: Recipient<ControlRequest>,
     board: StatusBoard,
@@ -50,11 +82,11 @@ pub async fn serve(
     loop {
         let stream = crate::accept::next("control", || listener.accept()).await;
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            actix::spawn(refuse(stream, "too many connections"));
+            tokio::spawn(refuse(stream, "too many connections"));
             continue;
         };
         let (daemon, board) = (daemon.clone(), board.clone());
-        actix::spawn(async move {
+        tokio::spawn(async move {
             answer(stream, daemon, board, owner).await;
             drop(slot);
         });
