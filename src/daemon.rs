@@ -170,7 +170,7 @@ pub fn run(
         let listener = server::bind(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let mut refused = None;
-        let daemon = Daemon::create(|ctx| {
+        let daemon = SupervisorActor::create(|ctx| {
             let me = ctx.address().recipient();
             let root = match &handover {
                 Some((pending, handed)) => {
@@ -184,7 +184,8 @@ pub fn run(
                 }
                 None => tree::build(&registry.tree, &runtime, me),
             };
-            let mut daemon = Daemon::new(registry, root, log, runtime.clone(), run_dir.clone());
+            let mut daemon =
+                SupervisorActor::new(registry, root, log, runtime.clone(), run_dir.clone());
             daemon.guardian = guarded.is_some().then(|| guardian.clone());
             daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
                 from: handed.from.clone(),
@@ -219,7 +220,7 @@ pub fn run(
     let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
     guardian.release();
     run_dir.clean_up();
-    // A reload may have moved the log (`Daemon::move_log`): the record says where.
+    // A reload may have moved the log (`SupervisorActor::move_log`): the record says where.
     record.log = run_dir.record().map_or(record.log, |written| written.log);
     record.exit = Some(last_words(&board, code));
     if let Err(error) = run_dir.write_record(&record) {
@@ -271,7 +272,7 @@ struct Upgraded {
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
-struct Daemon {
+struct SupervisorActor {
     /// Set when this daemon was started by an upgrade (or a rollback).
     upgraded: Option<Upgraded>,
     /// An upgrade is under way: it was asked for and has not been refused yet.
@@ -300,7 +301,7 @@ struct Daemon {
     http: Option<http::Endpoint>,
 }
 
-impl Daemon {
+impl SupervisorActor {
     fn new(
         registry: Registry,
         root: Addr<GroupActor>,
@@ -308,7 +309,7 @@ impl Daemon {
         runtime: Runtime,
         run_dir: RunDir,
     ) -> Self {
-        Daemon {
+        SupervisorActor {
             upgraded: None,
             upgrading: false,
             upgrade_outcome: None,
@@ -631,7 +632,7 @@ impl Daemon {
     }
 }
 
-impl Actor for Daemon {
+impl Actor for SupervisorActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -664,7 +665,7 @@ impl Actor for Daemon {
     }
 }
 
-impl Daemon {
+impl SupervisorActor {
     /// (Re)arms the `stats` timer at `<tracestatsinterval>` (none when 0).
     fn arm_stats(&mut self, ctx: &mut Context<Self>) {
         if let Some(armed) = self.stats.take() {
@@ -827,7 +828,7 @@ impl Daemon {
     }
 }
 
-impl Handler<DaemonSignal> for Daemon {
+impl Handler<DaemonSignal> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, signal: DaemonSignal, ctx: &mut Context<Self>) {
@@ -871,7 +872,7 @@ impl Handler<DaemonSignal> for Daemon {
     }
 }
 
-impl Handler<ControlRequest> for Daemon {
+impl Handler<ControlRequest> for SupervisorActor {
     type Result = ResponseActFuture<Self, Reply>;
 
     fn handle(&mut self, request: ControlRequest, ctx: &mut Context<Self>) -> Self::Result {
@@ -926,7 +927,7 @@ impl Handler<ControlRequest> for Daemon {
 }
 
 /// The HTTP endpoint's questions (`/healthz`, `/status`, `/metrics`).
-impl Handler<http::Observe> for Daemon {
+impl Handler<http::Observe> for SupervisorActor {
     type Result = ResponseActFuture<Self, http::Observation>;
 
     fn handle(&mut self, observe: http::Observe, _: &mut Context<Self>) -> Self::Result {
@@ -964,7 +965,7 @@ fn refuse(reason: String) -> Reply {
 }
 
 /// The root group reports here when it gives up.
-impl Handler<GroupGaveUp> for Daemon {
+impl Handler<GroupGaveUp> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, _: GroupGaveUp, ctx: &mut Context<Self>) {
