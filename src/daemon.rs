@@ -390,9 +390,13 @@ impl SupervisorActor {
     /// FIFO or a hung mount in its place never holds up this actor; an invalid or overdue one
     /// changes nothing.
     fn reload(&mut self, ask: ReloadWait) -> ResponseActFuture<Self, Reply> {
-        if self.shutting_down {
-            // A reload never cancels a shutdown: it is answered busy.
-            let error = "shutting down: the reload was not applied";
+        if self.shutting_down || self.upgrading {
+            // A reload never cancels a shutdown or an upgrade: it is answered busy.
+            let error = if self.upgrading {
+                "upgrading: the reload was not applied"
+            } else {
+                "shutting down: the reload was not applied"
+            };
             tracing::warn!(
                 event = events::CONFIG_REJECTED,
                 error,
@@ -890,6 +894,22 @@ impl Handler<ControlRequest> for SupervisorActor {
             return Box::pin(actix::fut::ready(Reply::error(
                 ErrorKind::Busy,
                 "shutting down",
+            )));
+        }
+        // The tree is frozen while it is handed over: what would change it waits for no one and
+        // is answered busy (a shutdown still goes through; an upgrade refuses itself).
+        let changes_the_tree = matches!(
+            request,
+            Request::Start { .. }
+                | Request::Stop { .. }
+                | Request::Restart { .. }
+                | Request::Reload { .. }
+                | Request::Signal { .. }
+        );
+        if self.upgrading && changes_the_tree {
+            return Box::pin(actix::fut::ready(Reply::error(
+                ErrorKind::Busy,
+                "upgrading",
             )));
         }
         match request {

@@ -215,6 +215,54 @@ fn a_binary_that_cannot_restore_rolls_back_to_the_old_one() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// While an upgrade collects the tree, a reload, an operator command and a signal are answered
+/// busy (75); once the upgrade is over (here: refused, a stop held the tree from rest) they go
+/// through again.
+fn commands_that_change_the_tree_are_busy_while_it_is_handed_over() {
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>4</stopTimeout>",
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), stubborn].concat()));
+    let stubborn_pid = daemon.started_pids(&["a", "stubborn"])[1];
+    eventually("stubborn ignores SIGTERM", || catches_sigterm(stubborn_pid));
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    std::thread::scope(|scope| {
+        // A stop that takes its whole timeout keeps the tree from rest: the upgrade retries.
+        let stopping = scope.spawn(|| daemon.cli(&["stop", "stubborn"], DEADLINE));
+        eventually("stubborn is being stopped", || {
+            !events_of(&daemon, "component_stopping", "stubborn").is_empty()
+        });
+        let upgrading = scope.spawn(|| upgrade(&daemon, &copy));
+        eventually("the upgrade has begun", || {
+            daemon.count("upgrade_started") == 1
+        });
+        for args in [&["reload"][..], &["restart", "a"], &["signal", "a", "HUP"]] {
+            let out = daemon.cli(args, DEADLINE);
+            assert_eq!(
+                out.status.code(),
+                Some(75),
+                "{args:?} while upgrading: {out:?}"
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("upgrading"),
+                "{out:?}"
+            );
+        }
+        let upgraded = upgrading.join().unwrap();
+        assert_eq!(upgraded.status.code(), Some(1), "refused: {upgraded:?}");
+        assert_eq!(stopping.join().unwrap().status.code(), Some(0));
+    });
+    // Positive control: the same commands go through once the upgrade is over.
+    assert_eq!(daemon.cli(&["reload"], DEADLINE).status.code(), Some(0));
+    assert_eq!(
+        daemon.cli(&["restart", "a"], DEADLINE).status.code(),
+        Some(0)
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The daemon's tree but the daemon: its components and the guardian.
 fn tree_below(daemon: &Daemon) -> Vec<u32> {
     descendants(daemon.pid())
@@ -310,6 +358,7 @@ fn an_upgrade_hands_the_guardian_and_its_pid_namespace_over() {
 }
 
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    commands_that_change_the_tree_are_busy_while_it_is_handed_over,
     upgrade_keeps_every_component_and_the_daemon_pid,
     upgrade_refuses_what_it_cannot_run_and_changes_nothing,
     a_binary_that_cannot_restore_rolls_back_to_the_old_one,
