@@ -430,6 +430,14 @@ impl Decision {
         effects
     }
 
+    /// The children's keys in start order (those a reload is removing left out).
+    pub fn keys(&self) -> Vec<Key> {
+        (self.children.iter())
+            .filter(|child| !child.removing)
+            .map(|child| child.key)
+            .collect()
+    }
+
     /// See [`Decision::revision`].
     pub fn revision(&self) -> u64 {
         self.revision

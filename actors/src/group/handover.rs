@@ -105,7 +105,8 @@ impl GroupActor {
     pub(crate) fn resume(&mut self, state: &GroupState, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let keys: Vec<(String, u64)> = self
-            .order
+            .decision
+            .keys()
             .iter()
             .filter_map(|key| Some((self.slots.get(key)?.spec.id().to_string(), *key)))
             .collect();
@@ -131,7 +132,8 @@ impl GroupActor {
         };
         let (strategy, intensity) = self.decision.supervision();
         let settings = self
-            .order
+            .decision
+            .keys()
             .iter()
             .filter_map(|key| Some((*key, Settings::of(&self.slots.get(key)?.spec))))
             .collect();
@@ -152,7 +154,8 @@ impl GroupActor {
     }
 
     fn children_in_order(&self) -> Vec<(u64, String, ChildActor)> {
-        self.order
+        self.decision
+            .keys()
             .iter()
             .filter_map(|key| Some((*key, self.slots.get(key)?)))
             .map(|(key, slot)| (key, slot.spec.id().to_string(), slot.actor.clone()))

@@ -95,8 +95,6 @@ pub struct GroupActor {
     decision: Decision,
     /// Children by key, in no particular order (the decision keeps the order).
     slots: HashMap<Key, ChildSlot>,
-    /// The order `status` shows (start order, as last built or reloaded).
-    order: Vec<Key>,
     next_key: Key,
     since: Instant,
     start_waiters: Vec<oneshot::Sender<StartOutcome>>,
@@ -138,7 +136,6 @@ impl GroupActor {
             id: spec.id.clone(),
             parent,
             decision,
-            order: keyed.iter().map(|(key, _)| *key).collect(),
             next_key: keyed.len() as Key,
             slots: keyed.into_iter().collect(),
             since: Instant::now(),
@@ -190,7 +187,8 @@ impl GroupActor {
     fn publish(&mut self) {
         self.published = Some((self.decision.revision(), self.restarts));
         let children = self
-            .order
+            .decision
+            .keys()
             .iter()
             .filter_map(|key| {
                 Some(ChildEntry {
@@ -242,7 +240,6 @@ impl GroupActor {
             }
             Effect::Drop { key } => {
                 self.slots.remove(&key);
-                self.order.retain(|&k| k != key);
             }
             Effect::Restarting {
                 key,

@@ -122,7 +122,8 @@ impl GroupActor {
             strategy,
             intensity,
             children: self
-                .order
+                .decision
+                .keys()
                 .iter()
                 .filter_map(|key| self.slots.get(key))
                 .map(|slot| slot.spec.clone())
@@ -197,7 +198,6 @@ impl Handler<Reconfigure> for GroupActor {
         let report = diff(&self.running_spec(&spec), &spec);
         self.decision.reconfigure(spec.strategy, spec.intensity);
         let reloaded = self.swap_children(&spec, ctx);
-        self.order = reloaded.iter().map(|r| r.key).collect();
         // `feed` publishes the new order.
         self.feed(Input::Reload(reloaded), ctx);
         actix::MessageResult(report)
