@@ -295,14 +295,24 @@ fn restarts_count_automatic_restarts_only() {
 
 /// Reproduction 9: Any u32 intensity is accepted, and such a group restarts on.
 fn intensity_takes_any_u32() {
-    let head = r#"<restartStrategy type="one_for_one" intensity="4294967295" period="1"/>"#;
-    let mut daemon = Daemon::start(&registry(head, &idle("a")));
-    for _ in 0..3 {
-        let pid = daemon.started_pid("a");
-        kill(pid, Signal::SIGKILL);
-    }
+    let crashes = |intensity: &str| {
+        let head =
+            format!(r#"<restartStrategy type="one_for_one" intensity="{intensity}" period="30"/>"#);
+        let mut daemon = Daemon::start(&registry(&head, &idle("a")));
+        for _ in 0..3 {
+            let pid = daemon.started_pid("a");
+            kill(pid, Signal::SIGKILL);
+        }
+        daemon
+    };
+    let mut daemon = crashes("4294967295");
     daemon.started_pid("a");
     assert_eq!(daemon.count("intensity_exceeded"), 0);
+    assert_eq!(daemon.stop(), Some(0));
+    // Positive control: the same three crashes exceed an intensity of 2.
+    let mut strict = crashes("2");
+    strict.wait_any("intensity_exceeded");
+    assert_eq!(strict.wait_exit(), Some(4));
 }
 
 // Reproduction 10 (by default one crash loop never stops the others) and the shipped registry
