@@ -11,6 +11,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -59,6 +60,8 @@ pub fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// the listener (connections already accepted finish on their own).
 pub struct Endpoint {
     address: SocketAddr,
+    /// The listener's descriptor, open while the endpoint is (handed over at an upgrade).
+    fd: RawFd,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -72,6 +75,7 @@ impl Endpoint {
         let listener = TcpListener::from_std(listener)?;
         Ok(Endpoint {
             address,
+            fd: listener.as_raw_fd(),
             accepting: actix::spawn(serve(listener, daemon)),
         })
     }
@@ -79,6 +83,11 @@ impl Endpoint {
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Its listener's descriptor, for the hand-over at an upgrade.
+    pub fn fd(&self) -> RawFd {
+        self.fd
     }
 }
 
