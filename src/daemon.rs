@@ -784,6 +784,8 @@ impl SupervisorActor {
                 crate::upgrade::thaw(&root, &table);
                 return Err(reason);
             }
+            // The listeners accept no more; the connections they took are answered first.
+            crate::upgrade::GATE.close_and_wait(crate::upgrade::QUIET_WITHIN).await;
             Ok((binary, to, tree))
         };
         Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
@@ -809,6 +811,7 @@ impl SupervisorActor {
                 None => None,
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
+                    crate::upgrade::GATE.open();
                     crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
                     return refuse(format!("cannot hand the guardian over: {error}"));
                 }
@@ -825,6 +828,7 @@ impl SupervisorActor {
             if let Some(guardian) = &daemon.guardian {
                 guardian.handover_failed();
             }
+            crate::upgrade::GATE.open();
             crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))

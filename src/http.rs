@@ -30,6 +30,7 @@ use tokio::sync::Semaphore;
 
 use crate::control::protocol::StatusRow;
 use crate::metrics;
+use crate::upgrade::GATE;
 
 /// How many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -134,12 +135,15 @@ pub struct Observation {
 /// Serves the endpoint until the actor system stops (or its [`Endpoint`] is dropped).
 async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let _serving = GATE.serve();
     loop {
         // Take a slot before accepting: past the limit, clients wait in the backlog.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let stream = crate::accept::next("http", || listener.accept()).await;
+        // A connection holds an upgrade's exec back until it ends (bounded).
+        let accept = || crate::accept::next("http", || listener.accept());
+        let (stream, busy) = GATE.admit(accept).await;
         let daemon = daemon.clone();
         actix::spawn(async move {
             let service = service_fn(move |request| answer(request, daemon.clone()));
@@ -156,7 +160,7 @@ async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
                     "HTTP connection ended"
                 );
             }
-            drop(slot);
+            drop((slot, busy));
         });
     }
 }

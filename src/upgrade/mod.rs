@@ -12,6 +12,7 @@
 
 mod collect;
 mod exec;
+mod gate;
 mod listeners;
 mod probe;
 
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use collect::{collect, components, thaw};
 pub use exec::{exec, roll_back};
+pub use gate::{Busy, GATE, QUIET_WITHIN};
 pub use listeners::{control, http, Listeners};
 pub use probe::probe;
 
