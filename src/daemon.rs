@@ -62,7 +62,10 @@ pub fn run(
     std::mem::forget(run_dir.lock()?);
     run_dir.write_record(&record)?;
     // After an upgrade: the listeners of the daemon that handed over, never bound anew.
-    let listeners = handover.as_ref().map(|(_, h)| h.listeners).unwrap_or_default();
+    let listeners = handover
+        .as_ref()
+        .map(|(_, h)| h.listeners)
+        .unwrap_or_default();
     // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
     // (or kills) anything.
     let http = match registry.config.tcp_port {
@@ -178,10 +181,15 @@ pub fn run(
             let me = ctx.address().recipient();
             let root = match &handover {
                 Some((pending, handed)) => {
-                    match tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()) {
+                    let restored = match pending.fails_restore() {
+                        Some(reason) => Err(reason),
+                        None => tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()),
+                    };
+                    match restored {
                         Ok(root) => root,
                         Err(reason) => {
-                            refused = Some(crate::upgrade::roll_back(pending, &reason, Some(handed)));
+                            refused =
+                                Some(crate::upgrade::roll_back(pending, &reason, Some(handed)));
                             tree::build(&registry.tree, &runtime, me)
                         }
                     }
@@ -785,7 +793,9 @@ impl SupervisorActor {
                 return Err(reason);
             }
             // The listeners accept no more; the connections they took are answered first.
-            crate::upgrade::GATE.close_and_wait(crate::upgrade::QUIET_WITHIN).await;
+            crate::upgrade::GATE
+                .close_and_wait(crate::upgrade::QUIET_WITHIN)
+                .await;
             Ok((binary, to, tree))
         };
         Box::pin(work.into_actor(self).map(move |collected, daemon, _| {

@@ -168,7 +168,10 @@ mod tests {
         // The loop comes back for the next connection and parks: the gate is closed.
         let next = tokio::spawn(TEST_GATE.admit(|| async { 2 }));
         tokio::task::yield_now().await;
-        assert!(!closing.is_finished(), "the connection taken is not answered yet");
+        assert!(
+            !closing.is_finished(),
+            "the connection taken is not answered yet"
+        );
         drop(busy);
         closing.await.unwrap();
         assert!(!next.is_finished(), "nothing is accepted while closed");

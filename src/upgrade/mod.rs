@@ -136,12 +136,17 @@ fn from_environment() -> Option<Pending> {
 }
 
 impl Pending {
+    /// Why this image must give the tree back although it read the hand-over: it plays one
+    /// that cannot restore (`SUPERVISOR_UPGRADE_FAIL_RESTORE`), after taking the listeners
+    /// over, so that a rollback drill hands back everything a real failed restore would.
+    pub fn fails_restore(&self) -> Option<String> {
+        (self.fail_restore && self.rolled_back.is_none())
+            .then(|| format!("{ENV_FAIL_RESTORE} is set"))
+    }
+
     /// Reads the hand-over; the descriptors it names are close-on-exec from here on (a rollback
     /// clears that again).
     pub fn read(&self) -> Result<Handover, String> {
-        if self.fail_restore && self.rolled_back.is_none() {
-            return Err(format!("{ENV_FAIL_RESTORE} is set"));
-        }
         let mut file = File::from(self.memfd.try_clone().map_err(|e| e.to_string())?);
         file.rewind().map_err(|e| e.to_string())?;
         let mut text = String::new();

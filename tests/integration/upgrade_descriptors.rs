@@ -74,7 +74,11 @@ fn socket_inodes(pid: u32) -> Vec<u64> {
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .filter_map(|target| {
             let target = target.to_str()?.to_string();
-            target.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
         .collect()
 }
@@ -199,8 +203,14 @@ fn control_and_http_connections_made_during_the_exec_are_answered() {
         done.store(true, Ordering::Relaxed);
         let (control, http) = (control.join().unwrap(), http.join().unwrap());
         for (what, seen) in [("control", &control), ("HTTP", &http)] {
-            let failed: Vec<&String> = seen.iter().filter_map(|c| c.answered.as_ref().err()).collect();
-            assert!(failed.is_empty(), "{what} conversations failed at upgrade {attempt}: {failed:?}");
+            let failed: Vec<&String> = seen
+                .iter()
+                .filter_map(|c| c.answered.as_ref().err())
+                .collect();
+            assert!(
+                failed.is_empty(),
+                "{what} conversations failed at upgrade {attempt}: {failed:?}"
+            );
         }
         let window = |e: &Value| timestamp_ns(e["timestamp"].as_str().unwrap()).unwrap();
         let (from, to) = (window(&started), window(&completed));
@@ -216,8 +226,14 @@ fn control_and_http_connections_made_during_the_exec_are_answered() {
             break;
         }
     }
-    assert!(control_hits > 0, "no control connection was made during an upgrade");
-    assert!(http_hits > 0, "no HTTP connection was made during an upgrade");
+    assert!(
+        control_hits > 0,
+        "no control connection was made during an upgrade"
+    );
+    assert!(
+        http_hits > 0,
+        "no HTTP connection was made during an upgrade"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -247,7 +263,9 @@ fn info(port: u16) -> Option<Answer> {
         return Some(Answer::Lost);
     }
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    let pid = serde_json::from_str::<Value>(body).ok().and_then(|v| v["pid"].as_u64());
+    let pid = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["pid"].as_u64());
     Some(pid.map_or(Answer::Lost, |pid| Answer::By(pid as u32)))
 }
 
@@ -268,7 +286,9 @@ fn a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_the
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &servers));
     let pids = daemon.started_pids(&["is", "own"]);
     let socket = tcp_listener_inode(held).expect("the held socket listens");
-    eventually("the first answer", || info(held) == Some(Answer::By(pids[0])));
+    eventually("the first answer", || {
+        info(held) == Some(Answer::By(pids[0]))
+    });
     let copy = executable(daemon.path(), "supervisor-new", None);
     let done = Arc::new(AtomicBool::new(false));
     let client = hammer(&done, move || info(held));
@@ -291,8 +311,15 @@ fn a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_the
     let answered = count(&answers, |a| matches!(a, Answer::By(_)));
     println!("held socket through 10 upgrades and a kill: {answered} answered, {refused} refused, {lost} lost (in flight at the kill)");
     assert_eq!(refused, 0, "no connection refused");
-    assert!(lost <= 1, "only a request in flight at the kill may be lost");
-    assert_eq!(tcp_listener_inode(held), Some(socket), "the same socket listens");
+    assert!(
+        lost <= 1,
+        "only a request in flight at the kill may be lost"
+    );
+    assert_eq!(
+        tcp_listener_inode(held),
+        Some(socket),
+        "the same socket listens"
+    );
     assert!(
         socket_inodes(replacement).contains(&socket),
         "the replacement was passed the socket handed over"
@@ -302,7 +329,9 @@ fn a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_the
     // (`own` binds its own port at each start) meets refusals.
     let done = Arc::new(AtomicBool::new(false));
     let client = hammer(&done, move || info(own));
-    eventually("the client reaches own", || info(own).is_some_and(|a| matches!(a, Answer::By(_))));
+    eventually("the client reaches own", || {
+        info(own).is_some_and(|a| matches!(a, Answer::By(_)))
+    });
     for _ in 0..5 {
         let out = daemon.cli(&["restart", "own"], DEADLINE);
         assert!(out.status.success(), "{out:?}");
@@ -319,7 +348,12 @@ fn a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_the
 fn a_notify_component_keeps_its_pid_and_its_watchdog_through_upgrades() {
     let pinging = |id: &str, stop_after: Option<&str>| {
         let mut args = vec!["--notify-ready-after", "0", "--watchdog-every", "0.1"];
-        args.extend(stop_after.map(|after| ["--watchdog-stop-after", after]).into_iter().flatten());
+        args.extend(
+            stop_after
+                .map(|after| ["--watchdog-stop-after", after])
+                .into_iter()
+                .flatten(),
+        );
         standin_server(id, &args, r#"<readiness notify="true" watchdog="1"/>"#)
     };
     let servers = [pinging("steady", None), pinging("lapsing", Some("6"))].concat();
@@ -342,7 +376,10 @@ fn a_notify_component_keeps_its_pid_and_its_watchdog_through_upgrades() {
     assert_eq!(events_of(&daemon, "component_started", "steady").len(), 1);
     let out = daemon.cli(&["status", "--json"], DEADLINE);
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
-    let steady = rows.iter().find(|r| r["id"] == "steady").expect("steady's row");
+    let steady = rows
+        .iter()
+        .find(|r| r["id"] == "steady")
+        .expect("steady's row");
     assert_eq!(steady["state"], "running", "{steady}");
     assert_eq!(steady["pid"].as_u64(), Some(u64::from(pids[0])));
     assert_eq!(daemon.stop(), Some(0));
@@ -371,7 +408,10 @@ fn a_rollback_keeps_the_listeners_and_the_held_socket() {
         "the control socket, the endpoint and the held socket are the same sockets"
     );
     let held_by_daemon = socket_inodes(daemon.pid());
-    assert!(before.iter().all(|inode| held_by_daemon.contains(inode)), "the daemon holds them");
+    assert!(
+        before.iter().all(|inode| held_by_daemon.contains(inode)),
+        "the daemon holds them"
+    );
     assert_eq!(info(held), Some(Answer::By(pid)));
     assert!(http_status(port).is_some_and(|c| c.answered.is_ok()));
     // And the next upgrade, from the rolled-back daemon, hands them over again.
@@ -431,7 +471,10 @@ fn after_upgrades_nothing_leaks_into_the_daemon_or_a_component() {
     let daemon_environment = environment_of(daemon.pid());
     for variable in ["SUPERVISOR_HANDOVER", "SUPERVISOR_GUARDIAN"] {
         let prefix = format!("{variable}=");
-        assert!(report["env"].get(variable).is_none(), "{variable} leaked: {report}");
+        assert!(
+            report["env"].get(variable).is_none(),
+            "{variable} leaked: {report}"
+        );
         if variable == "SUPERVISOR_HANDOVER" {
             assert!(
                 daemon_environment.iter().any(|v| v.starts_with(&prefix)),
@@ -442,11 +485,17 @@ fn after_upgrades_nothing_leaks_into_the_daemon_or_a_component() {
     // The positive control of the count: a component added with a socket adds descriptors.
     let steady = fd_count(daemon.pid());
     let added = socket_server("added", free_port(), &daemon.path().join("added.json"));
-    std::fs::write(&daemon.registry, registry(&with_endpoint(port), &format!("{servers}{added}")))
-        .expect("rewrite the registry");
+    std::fs::write(
+        &daemon.registry,
+        registry(&with_endpoint(port), &format!("{servers}{added}")),
+    )
+    .expect("rewrite the registry");
     daemon.signal(Signal::SIGHUP);
     daemon.started_pid("added");
-    assert!(fd_count(daemon.pid()) > steady, "the count sees a new descriptor");
+    assert!(
+        fd_count(daemon.pid()) > steady,
+        "the count sees a new descriptor"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -457,8 +506,13 @@ fn receive_note(socket: &UnixDatagram) -> (String, u32) {
     let mut buffer = [0u8; 4096];
     let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
     let mut space = nix::cmsg_space!(UnixCredentials);
-    let message = recvmsg::<UnixAddr>(socket.as_raw_fd(), &mut slices, Some(&mut space), MsgFlags::empty())
-        .expect("a notification within the deadline");
+    let message = recvmsg::<UnixAddr>(
+        socket.as_raw_fd(),
+        &mut slices,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("a notification within the deadline");
     let pid = message
         .cmsgs()
         .expect("control messages")
@@ -491,13 +545,29 @@ fn systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade() {
     let completed = daemon.wait_any("upgrade_completed");
     assert_eq!(completed["pid"].as_u64(), Some(u64::from(daemon.pid())));
     let (reloading, sender) = receive_note(&socket);
-    assert!(reloading.lines().any(|l| l == "RELOADING=1"), "RELOADING=1 first: {reloading:?}");
-    let usec = reloading.lines().find_map(|l| l.strip_prefix("MONOTONIC_USEC="));
-    assert!(usec.and_then(|u| u.parse::<u64>().ok()).is_some_and(|u| u > 0), "{reloading:?}");
+    assert!(
+        reloading.lines().any(|l| l == "RELOADING=1"),
+        "RELOADING=1 first: {reloading:?}"
+    );
+    let usec = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="));
+    assert!(
+        usec.and_then(|u| u.parse::<u64>().ok())
+            .is_some_and(|u| u > 0),
+        "{reloading:?}"
+    );
     assert_eq!(sender, daemon.pid(), "RELOADING=1 from the main pid");
     let (ready, sender) = receive_note(&socket);
-    assert!(ready.lines().any(|l| l == "READY=1"), "then READY=1: {ready:?}");
-    assert_eq!(sender, daemon.pid(), "READY=1 from the main pid, the new image");
+    assert!(
+        ready.lines().any(|l| l == "READY=1"),
+        "then READY=1: {ready:?}"
+    );
+    assert_eq!(
+        sender,
+        daemon.pid(),
+        "READY=1 from the main pid, the new image"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 

@@ -3,9 +3,9 @@
 //! to the component actor by message; none blocks the actor and none piles up (a task runs one
 //! probe at a time, each bounded by its timeout).
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
