@@ -4,7 +4,7 @@
 //! are answered, systemd hears `RELOADING=1` then `READY=1` from the same pid, and nothing else
 //! leaks: no descriptor in the daemon, no socket or hand-over variable in a component.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
-use crate::upgrade::executable;
+use crate::upgrade::{cannot_restore, executable};
 
 /// How the daemon's endpoint is configured: `<tcpport>` on a free port.
 fn with_endpoint(port: u16) -> String {
@@ -105,24 +105,30 @@ struct Conversation {
     answered: Result<(), String>,
 }
 
-/// `status` on a new control connection, without any retry.
-fn control_status(socket: &Path) -> Option<Conversation> {
-    let mut stream = match UnixStream::connect(socket) {
+/// Sends `request` on a new connection (no retry) and reads the answer to its end; when the
+/// connect returned and whether the answer passes `answered_if`. `None` when the client could
+/// not even try (no local port left under a busy run: says nothing about the daemon).
+fn converse<S: Read + Write>(
+    connected: std::io::Result<S>,
+    request: &[u8],
+    answered_if: fn(&str) -> bool,
+) -> Option<Conversation> {
+    let connected_ns = realtime_ns();
+    let mut stream = match connected {
         Ok(stream) => stream,
+        Err(error) if error.kind() == ErrorKind::AddrNotAvailable => return None,
         Err(error) => {
             return Some(Conversation {
-                connected_ns: realtime_ns(),
+                connected_ns,
                 answered: Err(format!("connect: {error}")),
             })
         }
     };
-    let connected_ns = realtime_ns();
-    let _ = stream.set_read_timeout(Some(DEADLINE));
+    let sent = stream.write_all(request);
     let mut answer = String::new();
-    let sent = stream.write_all(b"{\"command\":\"status\"}\n");
-    let read = BufReader::new(stream).read_line(&mut answer);
+    let read = stream.read_to_string(&mut answer);
     let answered = match (sent, read) {
-        (Ok(()), Ok(_)) if answer.contains("\"reply\":\"status\"") => Ok(()),
+        (Ok(()), Ok(_)) if answered_if(&answer) => Ok(()),
         outcome => Err(format!("{outcome:?}: {answer:?}")),
     };
     Some(Conversation {
@@ -131,31 +137,27 @@ fn control_status(socket: &Path) -> Option<Conversation> {
     })
 }
 
-/// `GET /status` on a new HTTP connection to 127.0.0.1:`port`, without any retry.
+/// `status` on a new control connection.
+fn control_status(socket: &Path) -> Option<Conversation> {
+    let connected = UnixStream::connect(socket);
+    if let Ok(stream) = &connected {
+        let _ = stream.set_read_timeout(Some(DEADLINE));
+    }
+    let request = b"{\"command\":\"status\"}\n";
+    converse(connected, request, |answer| {
+        answer.contains("\"reply\":\"status\"")
+    })
+}
+
+/// `GET /status` on a new HTTP connection to 127.0.0.1:`port`.
 fn http_status(port: u16) -> Option<Conversation> {
-    let mut stream = match TcpStream::connect(("127.0.0.1", port)) {
-        Ok(stream) => stream,
-        // No local port left under a busy run: says nothing about the daemon.
-        Err(error) if error.kind() == ErrorKind::AddrNotAvailable => return None,
-        Err(error) => {
-            return Some(Conversation {
-                connected_ns: realtime_ns(),
-                answered: Err(format!("connect: {error}")),
-            })
-        }
-    };
-    let connected_ns = realtime_ns();
-    let _ = stream.set_read_timeout(Some(DEADLINE));
-    let sent = stream.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut answer = String::new();
-    let read = stream.read_to_string(&mut answer);
-    let answered = match (sent, read) {
-        (Ok(()), Ok(_)) if answer.starts_with("HTTP/1.1 200") => Ok(()),
-        outcome => Err(format!("{outcome:?}: {answer:?}")),
-    };
-    Some(Conversation {
-        connected_ns,
-        answered,
+    let connected = TcpStream::connect(("127.0.0.1", port));
+    if let Ok(stream) = &connected {
+        let _ = stream.set_read_timeout(Some(DEADLINE));
+    }
+    let request = b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    converse(connected, request, |answer| {
+        answer.starts_with("HTTP/1.1 200")
     })
 }
 
@@ -393,12 +395,7 @@ fn a_rollback_keeps_the_listeners_and_the_held_socket() {
     let mut daemon = Daemon::start_in(dir, &xml);
     let pid = daemon.started_pid("is");
     let before = listeners(&daemon, port, held);
-    let copy = executable(daemon.path(), "supervisor-new", None);
-    let script = format!(
-        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
-        copy.display()
-    );
-    let broken = executable(daemon.path(), "cannot-restore", Some(&script));
+    let (copy, broken) = cannot_restore(daemon.path());
     let out = upgrade(&daemon, &broken);
     assert_eq!(out.status.code(), Some(1), "rolled back: {out:?}");
     daemon.wait_any("upgrade_rolled_back");
