@@ -1,7 +1,8 @@
 //! The daemon's own listeners across an upgrade: the control socket and the HTTP endpoint stay
 //! open across `execve` (a client that connects meanwhile waits in the backlog) and the new
 //! image takes them over instead of binding anew. One it cannot take over (not open, or bound
-//! elsewhere: the registry on disk moved the endpoint) is closed and bound anew.
+//! elsewhere: the registry on disk moved the endpoint) is closed and bound anew; one the
+//! registry on disk no longer asks for is closed.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -54,6 +55,14 @@ pub fn http(handed: Option<RawFd>, address: SocketAddr) -> io::Result<TcpListene
     match taken {
         Some(listener) => listener.set_nonblocking(true).map(|()| listener),
         None => crate::http::bind(address),
+    }
+}
+
+/// Closes a listener `handed` over that the registry on disk no longer asks for (`<tcpport>`
+/// removed without a reload).
+pub fn close(handed: Option<RawFd>) {
+    if let Some(fd) = handed {
+        drop(actors::process::sys::adopt_fd(fd));
     }
 }
 

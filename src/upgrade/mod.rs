@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use collect::{collect, components, thaw};
 pub use exec::{exec, roll_back};
 pub use gate::{Busy, GATE, QUIET_WITHIN};
-pub use listeners::{control, http, Listeners};
+pub use listeners::{close, control, http, Listeners};
 pub use probe::probe;
 
 /// The hand-over format this binary writes and reads. A binary that reads another refuses.

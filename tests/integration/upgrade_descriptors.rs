@@ -418,6 +418,29 @@ fn a_rollback_keeps_the_listeners_and_the_held_socket() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// `<tcpport>` removed from the registry on disk (no reload), then an upgrade: the new image,
+/// which reads the registry from disk, closes the endpoint handed over instead of keeping it
+/// open unserved.
+fn an_endpoint_the_registry_no_longer_asks_for_is_closed_by_the_upgrade() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&registry(&with_endpoint(port), &idle("a")));
+    daemon.started_pid("a");
+    assert!(
+        http_status(port).is_some_and(|c| c.answered.is_ok()),
+        "the endpoint answers"
+    );
+    std::fs::write(&daemon.registry, registry(FAST, &idle("a"))).expect("rewrite the registry");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    assert!(upgrade(&daemon, &copy).status.success());
+    daemon.wait_any("upgrade_completed");
+    assert_eq!(
+        tcp_listener_inode(port),
+        None,
+        "nothing listens on {port} any more"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// `NAME=value` entries of `pid`'s environment.
 fn environment_of(pid: u32) -> Vec<String> {
     let bytes = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
@@ -574,6 +597,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_them,
     a_notify_component_keeps_its_pid_and_its_watchdog_through_upgrades,
     a_rollback_keeps_the_listeners_and_the_held_socket,
+    an_endpoint_the_registry_no_longer_asks_for_is_closed_by_the_upgrade,
     after_upgrades_nothing_leaks_into_the_daemon_or_a_component,
     systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade,
 ];
