@@ -75,7 +75,10 @@ pub fn run(
                 .with_context(|| format!("cannot listen on {address} (<tcpport>)"))?;
             Some((listener, address))
         }
-        None => None,
+        None => {
+            crate::upgrade::close(listeners.http);
+            None
+        }
     };
     let journal = Journal::new(run_dir.journal());
     // After an upgrade, the journal's and the cgroups' processes are this daemon's own.
