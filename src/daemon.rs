@@ -2,6 +2,7 @@
 //! and the daemon's own lifecycle (start, reload, orderly shutdown). Nothing here decides a
 //! restart; the tree does.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ pub fn run(
         Some(pending) => match pending.read() {
             Ok(handover) => Some((pending, handover)),
             Err(reason) => {
-                let error = crate::upgrade::roll_back(&pending, &reason);
+                let error = crate::upgrade::roll_back(&pending, &reason, None);
                 anyhow::bail!("cannot restore the hand-over ({reason}) nor roll back: {error}")
             }
         },
@@ -60,16 +61,24 @@ pub fn run(
     // for the lock, and must not return while the daemon still flushes its log.
     std::mem::forget(run_dir.lock()?);
     run_dir.write_record(&record)?;
+    // After an upgrade: the listeners of the daemon that handed over, never bound anew.
+    let listeners = handover
+        .as_ref()
+        .map(|(_, h)| h.listeners)
+        .unwrap_or_default();
     // The operator asked for the HTTP endpoint: a port in use stops the daemon before it starts
     // (or kills) anything.
     let http = match registry.config.tcp_port {
         Some(port) => {
             let address = http::address(port, registry.config.tcp_bind);
-            let listener = http::bind(address)
+            let listener = crate::upgrade::http(listeners.http, address)
                 .with_context(|| format!("cannot listen on {address} (<tcpport>)"))?;
             Some((listener, address))
         }
-        None => None,
+        None => {
+            crate::upgrade::close(listeners.http);
+            None
+        }
     };
     let journal = Journal::new(run_dir.journal());
     // After an upgrade, the journal's and the cgroups' processes are this daemon's own.
@@ -167,17 +176,23 @@ pub fn run(
     let system = System::new();
     let socket = run_dir.socket();
     system.block_on(async {
-        let listener = server::bind(&socket)
+        let listener = crate::upgrade::control(listeners.control, &socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let control = listener.as_raw_fd();
         let mut refused = None;
         let daemon = SupervisorActor::create(|ctx| {
             let me = ctx.address().recipient();
             let root = match &handover {
                 Some((pending, handed)) => {
-                    match tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()) {
+                    let restored = match pending.fails_restore() {
+                        Some(reason) => Err(reason),
+                        None => tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()),
+                    };
+                    match restored {
                         Ok(root) => root,
                         Err(reason) => {
-                            refused = Some(crate::upgrade::roll_back(pending, &reason));
+                            refused =
+                                Some(crate::upgrade::roll_back(pending, &reason, Some(handed)));
                             tree::build(&registry.tree, &runtime, me)
                         }
                     }
@@ -187,6 +202,7 @@ pub fn run(
             let mut daemon =
                 SupervisorActor::new(registry, root, log, runtime.clone(), run_dir.clone());
             daemon.guardian = guarded.is_some().then(|| guardian.clone());
+            daemon.control = control;
             daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
                 from: handed.from.clone(),
                 began_unix_ms: handed.began_unix_ms,
@@ -216,6 +232,8 @@ pub fn run(
             .context("cannot start the control socket's thread")?;
         anyhow::Ok(())
     })?;
+    // Restored: the hand-over's memfd and the old executable are closed.
+    drop(handover);
     let code = system.run_with_code()?;
     let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
     guardian.release();
@@ -282,6 +300,8 @@ struct SupervisorActor {
     upgrade_outcome: Option<Option<String>>,
     /// The crash-safety guardian, whose pipe an upgrade hands over.
     guardian: Option<Guardian>,
+    /// The control socket's listener (open for the daemon's life), which an upgrade hands over.
+    control: RawFd,
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
@@ -314,6 +334,7 @@ impl SupervisorActor {
             upgrading: false,
             upgrade_outcome: None,
             guardian: None,
+            control: -1,
             registry,
             root,
             started: false,
@@ -774,6 +795,10 @@ impl SupervisorActor {
                 crate::upgrade::thaw(&root, &table);
                 return Err(reason);
             }
+            // The listeners accept no more; the connections they took are answered first.
+            crate::upgrade::GATE
+                .close_and_wait(crate::upgrade::QUIET_WITHIN)
+                .await;
             Ok((binary, to, tree))
         };
         Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
@@ -782,29 +807,41 @@ impl SupervisorActor {
                 Ok(collected) => collected,
                 Err(reason) => return refuse(reason),
             };
-            let pipes = crate::upgrade::pipes(&tree);
+            let listeners = crate::upgrade::Listeners {
+                control: Some(daemon.control),
+                http: daemon.http.as_ref().map(http::Endpoint::fd),
+            };
             let handover = crate::upgrade::Handover {
                 version: crate::upgrade::HANDOVER_VERSION,
                 from: crate::upgrade::VERSION.to_string(),
                 to,
                 began_unix_ms: began,
                 tree,
+                listeners,
             };
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
                 None => None,
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
+                    crate::upgrade::GATE.open();
                     crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
                     return refuse(format!("cannot hand the guardian over: {error}"));
                 }
             };
-            // No RELOADING=1: the new daemon does not yet learn NOTIFY_SOCKET to end it.
+            // The new image reads the same NOTIFY_SOCKET and sends the READY=1 that ends it.
+            if daemon.started {
+                sdnotify::upgrading(&handover.to);
+            }
             crate::logging::flush();
-            let error = crate::upgrade::exec(&binary, &handover, &pipes, guardian.as_ref());
+            let error = crate::upgrade::exec(&binary, &handover, guardian.as_ref());
+            if daemon.started {
+                sdnotify::ready("running; the upgrade failed");
+            }
             if let Some(guardian) = &daemon.guardian {
                 guardian.handover_failed();
             }
+            crate::upgrade::GATE.open();
             crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))

@@ -11,6 +11,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +30,7 @@ use tokio::sync::Semaphore;
 
 use crate::control::protocol::StatusRow;
 use crate::metrics;
+use crate::upgrade::GATE;
 
 /// How many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -59,6 +61,8 @@ pub fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
 /// the listener (connections already accepted finish on their own).
 pub struct Endpoint {
     address: SocketAddr,
+    /// The listener's descriptor, open while the endpoint is (handed over at an upgrade).
+    fd: RawFd,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -72,6 +76,7 @@ impl Endpoint {
         let listener = TcpListener::from_std(listener)?;
         Ok(Endpoint {
             address,
+            fd: listener.as_raw_fd(),
             accepting: actix::spawn(serve(listener, daemon)),
         })
     }
@@ -79,6 +84,11 @@ impl Endpoint {
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Its listener's descriptor, for the hand-over at an upgrade.
+    pub fn fd(&self) -> RawFd {
+        self.fd
     }
 }
 
@@ -125,12 +135,15 @@ pub struct Observation {
 /// Serves the endpoint until the actor system stops (or its [`Endpoint`] is dropped).
 async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let _serving = GATE.serve();
     loop {
         // Take a slot before accepting: past the limit, clients wait in the backlog.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let stream = crate::accept::next("http", || listener.accept()).await;
+        // A connection holds an upgrade's exec back until it ends (bounded).
+        let accept = || crate::accept::next("http", || listener.accept());
+        let (stream, busy) = GATE.admit(accept).await;
         let daemon = daemon.clone();
         actix::spawn(async move {
             let service = service_fn(move |request| answer(request, daemon.clone()));
@@ -147,7 +160,7 @@ async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
                     "HTTP connection ended"
                 );
             }
-            drop(slot);
+            drop((slot, busy));
         });
     }
 }

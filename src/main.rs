@@ -24,15 +24,16 @@ fn main() -> ExitCode {
     {
         return guardian::main(args);
     }
-    // NOTIFY_SOCKET and WATCHDOG_* are for the daemon alone (the spawner leaves them out of
-    // the environment its components inherit).
-    sdnotify::take_environment();
-    supervisor::upgrade::take_environment();
+    // Before the hand-over variables are read: a daemon asking runs this with its own.
     if supervisor::upgrade::answers_version() {
         use supervisor::upgrade::{HANDOVER_VERSION, VERSION};
         println!("{HANDOVER_VERSION} {VERSION}");
         return ExitCode::SUCCESS;
     }
+    // NOTIFY_SOCKET and WATCHDOG_* are for the daemon alone (the spawner leaves them out of
+    // the environment its components inherit).
+    sdnotify::take_environment();
+    supervisor::upgrade::take_environment();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage(error),

@@ -1,6 +1,7 @@
 //! systemd's notification protocol (`sd_notify(3)`), spoken by the daemon itself: one datagram
 //! of `KEY=VALUE` lines to the socket named by `NOTIFY_SOCKET`. The daemon sends `READY=1` once
-//! the tree has started, `RELOADING=1` (with `MONOTONIC_USEC`) and `READY=1` around a reload,
+//! the tree has started, `RELOADING=1` (with `MONOTONIC_USEC`) and `READY=1` around a reload
+//! and around an upgrade (the new image, which reads the same variables, sends the `READY=1`),
 //! `STOPPING=1` when its orderly shutdown begins, and `WATCHDOG=1` every half `WATCHDOG_USEC`.
 //!
 //! [`take_environment`] reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` and removes
@@ -78,6 +79,16 @@ pub fn reloading() {
     notify(&format!(
         "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading the registry",
         monotonic_usec()
+    ));
+}
+
+/// `RELOADING=1` (with `MONOTONIC_USEC`) right before the daemon re-executes itself: the new
+/// image (same pid, same `NOTIFY_SOCKET`) sends the `READY=1` that must follow.
+pub fn upgrading(to: &str) {
+    notify(&format!(
+        "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=upgrading to {}",
+        monotonic_usec(),
+        one_line(to)
     ));
 }
 

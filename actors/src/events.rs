@@ -121,6 +121,9 @@ pub const GUARDIAN_STARTED: &str = "guardian_started";
 pub const GUARDIAN_EXITED: &str = "guardian_exited";
 /// A component's output file that failed is written again; `file`, `lost` (lines in all).
 pub const OUTPUT_WRITE_RESUMED: &str = "output_write_resumed";
+/// A descriptor handed over at an upgrade (a held socket, a notification socket, a listener)
+/// could not be taken over: it is bound anew; `error`, and `component` for a component's.
+pub const HANDOVER_INCOMPLETE: &str = "handover_incomplete";
 
 /// The events of SPEC section 5, the stable vocabulary.
 pub const CONTRACT: &[&str] = &[
@@ -162,6 +165,7 @@ pub const DIAGNOSTIC: &[&str] = &[
     LOG_REOPEN_FAILED,
     OUTPUT_WRITE_FAILED,
     OUTPUT_WRITE_RESUMED,
+    HANDOVER_INCOMPLETE,
     GUARDIAN_STARTED,
     GUARDIAN_EXITED,
     JOURNAL_WRITE_FAILED,

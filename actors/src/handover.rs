@@ -21,3 +21,21 @@ pub struct TreeState {
     /// The root group.
     pub root: GroupState,
 }
+
+impl TreeState {
+    /// Every descriptor the tree's components hand over (output pipes, notification sockets,
+    /// held listening sockets): kept open across `execve`, close-on-exec everywhere else.
+    pub fn descriptors(&self) -> Vec<std::os::fd::RawFd> {
+        fn walk(group: &GroupState, out: &mut Vec<std::os::fd::RawFd>) {
+            for child in &group.children {
+                match &child.actor {
+                    ActorState::Component(component) => out.extend(component.descriptors()),
+                    ActorState::Group(group) => walk(group, out),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out);
+        out
+    }
+}

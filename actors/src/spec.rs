@@ -172,7 +172,7 @@ pub struct ComponentSpec {
 
 /// `<socket name>`: a listening socket the daemon binds once and passes to every process of
 /// its component as a descriptor from 3 on (systemd's `LISTEN_FDS` protocol).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SocketSpec {
     /// Its name in `LISTEN_FDNAMES`.
     pub name: String,
@@ -193,7 +193,7 @@ pub struct SocketSpec {
 }
 
 /// A socket's address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Listen {
     /// `tcp:HOST:PORT` or `tcp6:[ADDR]:PORT`.
     Tcp(std::net::SocketAddr),

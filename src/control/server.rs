@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use super::protocol::{self, ErrorKind, Reply, Request, MAX_REQUEST_BYTES};
 use super::{wait, ControlRequest, Peer};
+use crate::upgrade::{Busy, GATE};
 
 /// How many clients may be connected at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -79,26 +80,31 @@ async fn serve(
     owner: u32,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let _serving = GATE.serve();
     loop {
-        let stream = crate::accept::next("control", || listener.accept()).await;
+        let accept = || crate::accept::next("control", || listener.accept());
+        let (stream, busy) = GATE.admit(accept).await;
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tokio::spawn(refuse(stream, "too many connections"));
+            tokio::spawn(refuse(stream, busy, "too many connections"));
             continue;
         };
         let (daemon, board) = (daemon.clone(), board.clone());
         tokio::spawn(async move {
-            answer(stream, daemon, board, owner).await;
+            answer(stream, busy, daemon, board, owner).await;
             drop(slot);
         });
     }
 }
 
-async fn refuse(mut stream: UnixStream, message: &str) {
+async fn refuse(mut stream: UnixStream, _busy: Busy, message: &str) {
     let _ = write_reply(&mut stream, &Reply::error(ErrorKind::Busy, message)).await;
 }
 
+/// Answers one connection; it counts as `busy` (holding an upgrade's exec back) except while it
+/// waits on the daemon actor or for readiness.
 async fn answer(
     mut stream: UnixStream,
+    busy: Busy,
     daemon: Recipient<ControlRequest>,
     board: StatusBoard,
     owner: u32,
@@ -133,11 +139,17 @@ async fn answer(
         Ok(Ok(line)) => match protocol::decode(&line) {
             Err(message) => Reply::error(ErrorKind::BadRequest, message),
             Ok(Request::Status {}) => status(&board),
-            Ok(Request::WaitReady { timeout_ms }) => wait_ready(&board, timeout_ms).await,
-            Ok(request) => daemon
-                .send(ControlRequest { request, peer })
-                .await
-                .unwrap_or_else(|_| Reply::error(ErrorKind::Busy, "the daemon is shutting down")),
+            Ok(Request::WaitReady { timeout_ms }) => {
+                drop(busy);
+                wait_ready(&board, timeout_ms).await
+            }
+            Ok(request) => {
+                drop(busy);
+                let asked = daemon.send(ControlRequest { request, peer }).await;
+                asked.unwrap_or_else(|_| {
+                    Reply::error(ErrorKind::Busy, "the daemon is shutting down")
+                })
+            }
         },
     };
     let _ = write_reply(&mut stream, &reply).await;

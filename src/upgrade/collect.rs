@@ -2,7 +2,6 @@
 //! read; thawed again (and the waiting exits reaped) when it is not at rest or the upgrade
 //! does not go ahead.
 
-use std::os::fd::RawFd;
 use std::time::Duration;
 
 use actix::Addr;
@@ -39,23 +38,6 @@ pub fn thaw(root: &Addr<GroupActor>, table: &ProcessTable) {
     root.do_send(Thaw);
     table.pause_reaping(false);
     table.reap();
-}
-
-/// Every output pipe the tree's components hand over.
-pub fn pipes(tree: &TreeState) -> Vec<RawFd> {
-    fn walk(group: &GroupState, out: &mut Vec<RawFd>) {
-        for child in &group.children {
-            match &child.actor {
-                ActorState::Component(component) => {
-                    out.extend(component.pipes.iter().map(|(_, fd)| *fd))
-                }
-                ActorState::Group(group) => walk(group, out),
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&tree.root, &mut out);
-    out
 }
 
 /// How many components the tree holds.

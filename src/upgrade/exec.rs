@@ -8,17 +8,16 @@ use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 
-use super::{write, Handover, Pending, ENV, ENV_ROLLED_BACK};
+use super::{write, Handover, Pending, ENV, ENV_ROLLED_BACK, VARIABLES};
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 
-/// Replaces this process with `binary`, handing over `handover`, the descriptors `kept` (the
-/// components' output pipes) and the `guardian` (its variable, `SUPERVISOR_GUARDIAN`, and value:
-/// its pipe is already kept open by `Guardian::handover`). Returns only on failure, with every
-/// descriptor in `kept` as it was.
+/// Replaces this process with `binary`, handing over `handover`, the descriptors it names and
+/// the `guardian` (its variable, `SUPERVISOR_GUARDIAN`, and value: its pipe is already kept
+/// open by `Guardian::handover`). Returns only on failure, with every descriptor close-on-exec
+/// again.
 pub fn exec(
     binary: &Path,
     handover: &Handover,
-    kept: &[RawFd],
     guardian: Option<&(OsString, OsString)>,
 ) -> std::io::Result<()> {
     if nix::unistd::gettid() != nix::unistd::getpid() {
@@ -30,26 +29,29 @@ pub fn exec(
     // The file this process runs, even if it was replaced on disk since.
     let executable = OwnedFd::from(std::fs::File::open("/proc/self/exe")?);
     let named = format!("{},{}", memfd.as_raw_fd(), executable.as_raw_fd());
-    let mut keep: Vec<RawFd> = kept.to_vec();
+    let kept = handover.descriptors();
+    let mut keep = kept.clone();
     keep.extend([memfd.as_raw_fd(), executable.as_raw_fd()]);
     set_cloexec(&keep, false);
     let path = CString::new(binary.as_os_str().to_owned().into_vec())?;
     let mut extra = vec![(OsString::from(ENV), OsString::from(named))];
     extra.extend(guardian.cloned());
     let failed = nix::unistd::execve(&path, &arguments(), &environment(&extra));
-    set_cloexec(kept, true);
+    set_cloexec(&kept, true);
     Err(failed.map_or_else(std::io::Error::from, |never| match never {}))
 }
 
 /// Gives the tree back to the daemon that handed it over: `fexecve` of its executable with the
-/// same hand-over and the `reason`. Returns only on failure.
-pub fn roll_back(pending: &Pending, reason: &str) -> std::io::Error {
+/// same hand-over, the descriptors it names (`handed`, when it was read: this image made them
+/// close-on-exec) and the `reason`. Returns only on failure.
+pub fn roll_back(pending: &Pending, reason: &str, handed: Option<&Handover>) -> std::io::Error {
     let named = format!(
         "{},{}",
         pending.memfd.as_raw_fd(),
         pending.executable.as_raw_fd()
     );
     let mut kept = vec![pending.memfd.as_raw_fd(), pending.executable.as_raw_fd()];
+    kept.extend(handed.map(Handover::descriptors).unwrap_or_default());
     let mut extra = vec![
         (OsString::from(ENV), OsString::from(named)),
         (ENV_ROLLED_BACK.into(), reason.into()),
@@ -77,9 +79,10 @@ fn arguments() -> Vec<CString> {
         .collect()
 }
 
-/// This process's environment with `extra` set.
+/// This process's environment (less the hand-over's own [`VARIABLES`]) with `extra` set.
 fn environment(extra: &[(OsString, OsString)]) -> Vec<CString> {
     let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(name, _)| !VARIABLES.iter().any(|own| name == own))
         .filter(|(name, _)| !extra.iter().any(|(n, _)| name == n))
         .filter_map(|(name, value)| {
             let mut pair: OsString = name;
@@ -98,7 +101,7 @@ fn environment(extra: &[(OsString, OsString)]) -> Vec<CString> {
 }
 
 /// Sets or clears `FD_CLOEXEC` on each of `fds`.
-fn set_cloexec(fds: &[RawFd], on: bool) {
+pub(super) fn set_cloexec(fds: &[RawFd], on: bool) {
     let flag = if on {
         FdFlag::FD_CLOEXEC
     } else {

@@ -2,30 +2,38 @@
 //!
 //! The running daemon asks the new binary which hand-over format it reads (`supervisor
 //! --handover-version`), freezes the tree, writes its state to a memfd and `execve`s the new
-//! binary from the main thread, with the memfd, a descriptor of its own executable and the
-//! components' output pipes kept open. The new daemon restores the tree from the memfd and
-//! adopts the children (still its own: the pid did not change). When it cannot, it `fexecve`s
-//! the old executable with the same hand-over (a rollback). Nothing here decides a restart.
+//! binary from the main thread, with exactly the descriptors the hand-over names kept open: the
+//! memfd, a descriptor of its own executable, the components' output pipes, notification
+//! sockets and held listening sockets, the control socket and the HTTP listener (every other
+//! descriptor is close-on-exec). The new daemon restores the tree from the memfd, adopts the
+//! children (still its own: the pid did not change) and the listeners. When it cannot, it
+//! `fexecve`s the old executable with the same hand-over and descriptors (a rollback). Nothing
+//! here decides a restart.
 
 mod collect;
 mod exec;
+mod gate;
+mod listeners;
 mod probe;
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use actors::handover::TreeState;
 
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 use serde::{Deserialize, Serialize};
 
-pub use collect::{collect, components, pipes, thaw};
+pub use collect::{collect, components, thaw};
 pub use exec::{exec, roll_back};
+pub use gate::{Busy, GATE, QUIET_WITHIN};
+pub use listeners::{close, control, http, Listeners};
 pub use probe::probe;
 
 /// The hand-over format this binary writes and reads. A binary that reads another refuses.
-pub const HANDOVER_VERSION: u32 = 1;
+/// Version 2 hands the listeners, notification sockets and held sockets over.
+pub const HANDOVER_VERSION: u32 = 2;
 /// This binary's version, for `upgrade_started`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -49,7 +57,23 @@ pub struct Handover {
     pub began_unix_ms: u64,
     /// The tree's state.
     pub tree: TreeState,
+    /// The daemon's control socket and HTTP listener.
+    pub listeners: Listeners,
 }
+
+impl Handover {
+    /// Every descriptor it names but the memfd and the executable: kept open across `execve`.
+    pub fn descriptors(&self) -> Vec<RawFd> {
+        let mut fds = self.tree.descriptors();
+        fds.extend(self.listeners.descriptors());
+        fds
+    }
+}
+
+/// The variables of a hand-over: read by the new image, never handed on (the spawner's
+/// `FOR_THE_DAEMON` leaves them out of components' environments, the exec out of the next
+/// image's).
+const VARIABLES: [&str; 4] = [ENV, ENV_ROLLED_BACK, ENV_FAIL_RESTORE, GUARDIAN_VARIABLE];
 
 /// A hand-over waiting to be restored, taken from the environment at start-up.
 pub struct Pending {
@@ -69,8 +93,9 @@ pub struct Pending {
 
 static PENDING: std::sync::Mutex<Option<Pending>> = std::sync::Mutex::new(None);
 
-/// Takes the hand-over named by the environment, if any, and removes the variables (so
-/// components do not inherit them). Call first thing in `main`, while no other thread runs.
+/// Takes the hand-over named by the environment, if any. The environment is left as it is
+/// (changing it races with any thread that reads it): its variables are filtered out of what
+/// components and the next image get ([`VARIABLES`]).
 pub fn take_environment() {
     let pending = from_environment();
     *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = pending;
@@ -85,7 +110,7 @@ pub fn take_pending() -> Option<Pending> {
 /// old executable; returns if there is none, or if the rollback itself failed.
 pub fn roll_back_if_pending(reason: &str) {
     if let Some(pending) = take_pending().filter(|p| p.rolled_back.is_none()) {
-        let error = roll_back(&pending, reason);
+        let error = roll_back(&pending, reason, None);
         eprintln!("error: cannot roll the upgrade back: {error}");
     }
 }
@@ -95,15 +120,15 @@ fn from_environment() -> Option<Pending> {
     let rolled_back = std::env::var(ENV_ROLLED_BACK).ok();
     let fail_restore = std::env::var_os(ENV_FAIL_RESTORE).is_some();
     let guardian = std::env::var(GUARDIAN_VARIABLE).ok();
-    for name in [ENV, ENV_ROLLED_BACK, ENV_FAIL_RESTORE, GUARDIAN_VARIABLE] {
-        std::env::remove_var(name);
-    }
     let (memfd, executable) = named?
         .split_once(',')
         .and_then(|(m, e)| Some((m.parse::<i32>().ok()?, e.parse::<i32>().ok()?)))?;
+    let memfd = actors::process::sys::adopt_fd(memfd).ok()?;
+    let executable = actors::process::sys::adopt_fd(executable).ok()?;
+    exec::set_cloexec(&[memfd.as_raw_fd(), executable.as_raw_fd()], true);
     Some(Pending {
-        memfd: actors::process::sys::adopt_fd(memfd).ok()?,
-        executable: actors::process::sys::adopt_fd(executable).ok()?,
+        memfd,
+        executable,
         rolled_back,
         guardian,
         fail_restore,
@@ -111,11 +136,17 @@ fn from_environment() -> Option<Pending> {
 }
 
 impl Pending {
-    /// Reads the hand-over.
+    /// Why this image must give the tree back although it read the hand-over: it plays one
+    /// that cannot restore (`SUPERVISOR_UPGRADE_FAIL_RESTORE`), after taking the listeners
+    /// over, so that a rollback drill hands back everything a real failed restore would.
+    pub fn fails_restore(&self) -> Option<String> {
+        (self.fail_restore && self.rolled_back.is_none())
+            .then(|| format!("{ENV_FAIL_RESTORE} is set"))
+    }
+
+    /// Reads the hand-over; the descriptors it names are close-on-exec from here on (a rollback
+    /// clears that again).
     pub fn read(&self) -> Result<Handover, String> {
-        if self.fail_restore && self.rolled_back.is_none() {
-            return Err(format!("{ENV_FAIL_RESTORE} is set"));
-        }
         let mut file = File::from(self.memfd.try_clone().map_err(|e| e.to_string())?);
         file.rewind().map_err(|e| e.to_string())?;
         let mut text = String::new();
@@ -129,6 +160,7 @@ impl Pending {
                 handover.version
             ));
         }
+        exec::set_cloexec(&handover.descriptors(), true);
         Ok(handover)
     }
 }
@@ -158,4 +190,19 @@ pub fn answers_version() -> bool {
     std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == "--handover-version")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_component_inherits_a_hand_over_variable() {
+        for name in VARIABLES {
+            assert!(
+                actors::process::FOR_THE_DAEMON.contains(&name),
+                "{name} is not in the spawner's FOR_THE_DAEMON"
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use crate::guardian::{start_without_cgroup2, Sweep};
 
 /// A copy of the supervisor binary in `dir` (the file a real upgrade installs), or a script
 /// named `name` with `body`, executable.
-fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
+pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
     let path = dir.join(name);
     match body {
         Some(body) => std::fs::write(&path, body).expect("write the script"),
@@ -24,6 +24,18 @@ fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
     }
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
+}
+
+/// A copy of the supervisor binary in `dir`, and a script that runs it as a binary that cannot
+/// restore the hand-over (`SUPERVISOR_UPGRADE_FAIL_RESTORE=1`): an upgrade to it rolls back.
+pub(crate) fn cannot_restore(dir: &Path) -> (PathBuf, PathBuf) {
+    let copy = executable(dir, "supervisor-new", None);
+    let script = format!(
+        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
+        copy.display()
+    );
+    let broken = executable(dir, "cannot-restore", Some(&script));
+    (copy, broken)
 }
 
 /// `status --json` as (id → (state, pid, restarts)).
@@ -186,12 +198,7 @@ fn upgrade_refuses_what_it_cannot_run_and_changes_nothing() {
 fn a_binary_that_cannot_restore_rolls_back_to_the_old_one() {
     let mut daemon = Daemon::start(&tree());
     let pids = daemon.started_pids(&["a", "b"]);
-    let copy = executable(daemon.path(), "supervisor-new", None);
-    let script = format!(
-        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
-        copy.display()
-    );
-    let broken = executable(daemon.path(), "cannot-restore", Some(&script));
+    let (_, broken) = cannot_restore(daemon.path());
     let out = upgrade(&daemon, &broken);
     assert_eq!(out.status.code(), Some(1), "a rollback exits 1: {out:?}");
     assert!(
@@ -334,12 +341,7 @@ fn a_rollback_hands_the_guardian_back() {
         skip!("no writable cgroup2 hierarchy");
     }
     let daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
-    let copy = executable(daemon.path(), "supervisor-new", None);
-    let script = format!(
-        "#!/bin/sh\nSUPERVISOR_UPGRADE_FAIL_RESTORE=1 exec {} \"$@\"\n",
-        copy.display()
-    );
-    let broken = executable(daemon.path(), "cannot-restore", Some(&script));
+    let (_, broken) = cannot_restore(daemon.path());
     the_guardian_is_handed_over(daemon, "cgroup", &broken, true);
 }
 

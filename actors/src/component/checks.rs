@@ -3,9 +3,11 @@
 //! to the component actor by message; none blocks the actor and none piles up (a task runs one
 //! probe at a time, each bounded by its timeout).
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, Message};
@@ -86,7 +88,9 @@ fn log_probe(context: &ProbeContext, check: &'static str, pid: u32, ok: bool) {
     );
 }
 
-/// A bound notification socket, in the abstract namespace (no file, nothing to clean up).
+/// A bound notification socket, in the abstract namespace (no file, nothing to clean up). At
+/// an upgrade of the daemon it stays open across `execve` and the new daemon reads it on: the
+/// process keeps the `NOTIFY_SOCKET` it was started with.
 pub struct NotifySocket {
     socket: UnixDatagram,
     /// The value of `NOTIFY_SOCKET` for the child (`@name`).
@@ -94,25 +98,51 @@ pub struct NotifySocket {
 }
 
 impl NotifySocket {
-    /// Binds a new socket with a name unique to this daemon and component.
+    /// Binds a new socket with a name unique to this daemon and component (a name that a
+    /// predecessor image of this daemon still holds is skipped).
     pub fn bind(id: &str) -> std::io::Result<NotifySocket> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "supervisor/{}/{id}/{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let address = SocketAddr::from_abstract_name(name.as_bytes())?;
-        let socket = std::os::unix::net::UnixDatagram::bind_addr(&address)?;
+        loop {
+            let name = format!(
+                "supervisor/{}/{id}/{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let address = SocketAddr::from_abstract_name(name.as_bytes())?;
+            match std::os::unix::net::UnixDatagram::bind_addr(&address) {
+                Ok(socket) => return NotifySocket::serve(socket),
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Takes over the socket a predecessor daemon handed over (`fd`, open in this process).
+    pub fn adopt(fd: OwnedFd) -> std::io::Result<NotifySocket> {
+        NotifySocket::serve(std::os::unix::net::UnixDatagram::from(fd))
+    }
+
+    fn serve(socket: std::os::unix::net::UnixDatagram) -> std::io::Result<NotifySocket> {
+        let local = socket.local_addr()?;
+        let name = local.as_abstract_name().ok_or_else(|| {
+            std::io::Error::other("the notification socket is not in the abstract namespace")
+        })?;
+        let address = format!("@{}", String::from_utf8_lossy(name));
         socket.set_nonblocking(true)?;
         Ok(NotifySocket {
             socket: UnixDatagram::from_std(socket)?,
-            address: format!("@{name}"),
+            address,
         })
     }
 
-    /// Forwards `READY=1` and `WATCHDOG=1` (sd_notify lines) about `pid` until cancelled.
-    pub async fn listen(self, pid: u32, component: Addr<ComponentActor>) {
+    /// Its descriptor, for the hand-over.
+    pub fn fd(&self) -> i32 {
+        self.socket.as_raw_fd()
+    }
+
+    /// Forwards `READY=1` and `WATCHDOG=1` (sd_notify lines) about `pid` until cancelled (a
+    /// datagram is either read whole or left queued).
+    pub async fn listen(self: Arc<Self>, pid: u32, component: Addr<ComponentActor>) {
         let mut buffer = [0u8; 4096];
         while let Ok(length) = self.socket.recv(&mut buffer).await {
             for line in String::from_utf8_lossy(&buffer[..length]).lines() {

@@ -1,22 +1,24 @@
 //! A component handed over to a successor daemon: frozen while its state is collected, thawed
 //! if the upgrade is refused, and resumed in the successor with its process adopted (same pid,
-//! same output pipes), its armed timer re-armed for the time it had left and its checks
-//! started again.
+//! same output pipes, same notification socket), its held listening sockets adopted, its armed
+//! timer re-armed for the time it had left and its checks started again.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{AsyncContext, Context, Handler};
+use actix::{AsyncContext, Context, Handler, SpawnHandle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::checks::NotifySocket;
 use super::machine::{Input, Life, Timer};
 use super::{ComponentActor, Run};
 use crate::messages::StartOutcome;
 use crate::messages::{AwaitStart, Collect, Freeze, Thaw};
 use crate::output::Destination;
+use crate::process::sockets::{HandedSocket, HeldSockets};
 use crate::process::{sys, ExitNotify, Stream};
-use crate::spec::Probe;
 
 /// One component: its lifecycle state, counters, process and armed timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +42,19 @@ pub struct ComponentState {
     /// The read ends of its process's captured output, as descriptor numbers kept open across
     /// `execve`.
     pub pipes: Vec<(Stream, i32)>,
+    /// Its process's notification socket (notify readiness), kept open across `execve`.
+    pub notify: Option<i32>,
+    /// The listening sockets held for it, kept open across `execve`.
+    pub sockets: Vec<HandedSocket>,
+}
+
+impl ComponentState {
+    /// Every descriptor it hands over: output pipes, notification socket, held sockets.
+    pub fn descriptors(&self) -> impl Iterator<Item = RawFd> + '_ {
+        let pipes = self.pipes.iter().map(|&(_, fd)| fd);
+        let sockets = self.sockets.iter().map(|socket| socket.fd);
+        pipes.chain(self.notify).chain(sockets)
+    }
 }
 
 /// A component's lifecycle state and armed timer, opaque outside this crate.
@@ -71,15 +86,6 @@ impl ComponentActor {
                 return Err(format!("{id} is {}", self.life.name()))
             }
         }
-        let notify = matches!(
-            self.spec().readiness.as_ref().map(|r| &r.probe),
-            Some(Probe::Notify { .. })
-        );
-        if notify && self.life.pid().is_some() {
-            return Err(format!(
-                "{id} uses notify readiness: its notification socket is not handed over"
-            ));
-        }
         let now = Instant::now();
         let pid = self.life.pid();
         Ok(ComponentState {
@@ -100,6 +106,10 @@ impl ComponentActor {
                 .as_ref()
                 .map_or(Duration::ZERO, |run| run.since.elapsed()),
             pipes: pid.map_or_else(Vec::new, |pid| self.runtime.output.pipes(pid)),
+            notify: (self.run.as_ref())
+                .and_then(|run| run.notify.as_ref())
+                .map(|(socket, _)| socket.fd()),
+            sockets: self.sockets.handover(),
         })
     }
 
@@ -113,6 +123,7 @@ impl ComponentActor {
         self.record.last_exit_requested = state.last_exit_requested;
         self.last_error = state.last_error.clone();
         self.tail.extend(&state.tail);
+        self.adopt_sockets(&state.sockets);
         if let Some(pid) = self.life.pid() {
             let notify = ExitNotify::Actor(ctx.address().recipient());
             let child = self.runtime.processes.adopt(&state.id, pid, notify);
@@ -135,7 +146,9 @@ impl ComponentActor {
                     .unwrap_or_else(Instant::now),
                 checks: Vec::new(),
                 health: None,
+                notify: state.notify.and_then(|fd| self.adopt_notify(fd)),
             });
+            self.read_notifications(ctx);
             match self.life {
                 Life::Starting { .. } => self.start_readiness(ctx),
                 Life::Running { .. } => self.start_health(ctx),
@@ -148,13 +161,48 @@ impl ComponentActor {
         // Its row on the status board as its predecessor showed it.
         self.publish();
     }
+
+    /// Takes over the held sockets handed over; one that cannot be is bound anew at the next
+    /// start (and said why).
+    fn adopt_sockets(&mut self, handed: &[HandedSocket]) {
+        let (sockets, errors) = HeldSockets::adopt(handed, sys::adopt_fd);
+        for error in errors {
+            tracing::warn!(
+                event = crate::events::HANDOVER_INCOMPLETE,
+                component = %self.spec().id,
+                error = %error,
+                "cannot take over a held socket: {error}"
+            );
+        }
+        self.sockets = sockets;
+    }
+
+    /// Takes over the notification socket handed over (`fd`); without it `READY=1` and
+    /// `WATCHDOG=1` are not heard (said why).
+    fn adopt_notify(&self, fd: RawFd) -> Option<(Arc<NotifySocket>, Option<SpawnHandle>)> {
+        match sys::adopt_fd(fd).and_then(NotifySocket::adopt) {
+            Ok(socket) => Some((Arc::new(socket), None)),
+            Err(error) => {
+                tracing::warn!(
+                    event = crate::events::HANDOVER_INCOMPLETE,
+                    component = %self.spec().id,
+                    error = %error,
+                    "cannot take over the notification socket: {error}"
+                );
+                None
+            }
+        }
+    }
 }
 
 impl Handler<Freeze> for ComponentActor {
     type Result = ();
 
-    fn handle(&mut self, _: Freeze, _: &mut Context<Self>) {
+    /// Timers, verdicts and exits wait from now on; the notification socket is not read (its
+    /// datagrams wait in it, for this daemon or its successor).
+    fn handle(&mut self, _: Freeze, ctx: &mut Context<Self>) {
         self.deferred.get_or_insert_with(Vec::new);
+        self.pause_notifications(ctx);
     }
 }
 
@@ -162,6 +210,7 @@ impl Handler<Thaw> for ComponentActor {
     type Result = ();
 
     fn handle(&mut self, _: Thaw, ctx: &mut Context<Self>) {
+        self.read_notifications(ctx);
         for input in self.deferred.take().unwrap_or_default() {
             self.feed(input, ctx);
         }

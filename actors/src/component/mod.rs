@@ -16,6 +16,7 @@ mod machine;
 mod tests;
 mod vocabulary;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture};
@@ -40,9 +41,11 @@ use machine::{Check, Effect, Input, Life, Reason, Record, Timer};
 struct Run {
     child: Child,
     since: Instant,
-    /// The readiness poller and the notification socket listener.
+    /// The readiness poller.
     checks: Vec<SpawnHandle>,
     health: Option<SpawnHandle>,
+    /// Its notification socket (notify readiness) and the task reading it, while one does.
+    notify: Option<(Arc<NotifySocket>, Option<SpawnHandle>)>,
 }
 
 /// One supervised component.
@@ -195,6 +198,7 @@ impl ComponentActor {
             Effect::Signal(signal) => self.signal(signal),
             Effect::Kill => self.signal(Signal::SIGKILL),
             Effect::Release => {
+                self.pause_notifications(ctx);
                 if let Some(run) = self.run.take() {
                     for handle in run.checks.into_iter().chain(run.health) {
                         ctx.cancel_future(handle);
@@ -346,18 +350,34 @@ impl ComponentActor {
             group: &self.group,
         };
         self.runtime.output.capture(to, pid, captured);
-        let mut run = Run {
+        self.run = Some(Run {
             child,
             since: Instant::now(),
             checks: Vec::new(),
             health: None,
-        };
-        if let Some(socket) = notify {
-            run.checks
-                .push(ctx.spawn(socket.listen(pid, ctx.address()).into_actor(self)));
-        }
-        self.run = Some(run);
+            notify: notify.map(|socket| (Arc::new(socket), None)),
+        });
+        self.read_notifications(ctx);
         Input::Spawned { pid }
+    }
+
+    /// Reads the process's notification socket, if it has one and nothing reads it yet.
+    fn read_notifications(&mut self, ctx: &mut Context<Self>) {
+        let address = ctx.address();
+        let Some(run) = &mut self.run else { return };
+        let pid = run.child.pid();
+        if let Some((socket, reader @ None)) = &mut run.notify {
+            let listen = Arc::clone(socket).listen(pid, address);
+            *reader = Some(ctx.spawn(actix::fut::wrap_future(listen)));
+        }
+    }
+
+    /// Stops reading the notification socket: what arrives meanwhile waits in it.
+    fn pause_notifications(&mut self, ctx: &mut Context<Self>) {
+        let run = self.run.as_mut().and_then(|run| run.notify.as_mut());
+        if let Some(reader) = run.and_then(|(_, reader)| reader.take()) {
+            ctx.cancel_future(reader);
+        }
     }
 
     /// Binds the sockets the spec asks for that are not held yet (a launch made for other

@@ -18,7 +18,7 @@ pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
-pub use spawn::{resolve_executable, Launch, Placement, SpawnError};
+pub use spawn::{resolve_executable, Launch, Placement, SpawnError, FOR_THE_DAEMON};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
 pub use table::{Child, ChildNamespace, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

@@ -5,11 +5,14 @@
 //!
 //! A unix socket file left by a crashed daemon is replaced only when it is a socket nobody
 //! accepts on; a symlink or any other file in its place is an error, never followed.
+//!
+//! At an upgrade of the daemon the sockets stay open across `execve` ([`HandedSocket`]): the
+//! new daemon adopts them, queue and all, and never binds them anew.
 
 use std::fs;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -64,6 +67,18 @@ impl Drop for Held {
 #[derive(Default)]
 pub struct HeldSockets {
     held: Vec<Held>,
+}
+
+/// One held socket as a successor daemon takes it over: what it was made from, its descriptor
+/// (kept open across `execve`) and a unix socket's file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HandedSocket {
+    /// What it was bound for (which may be older than the spec, until the next start).
+    pub spec: SocketSpec,
+    /// Its descriptor number.
+    pub fd: i32,
+    /// A unix socket's file (device, inode).
+    pub file: Option<(u64, u64)>,
 }
 
 /// Sockets a reload replaced: dropped (closed) once the new process has started.
@@ -125,6 +140,40 @@ impl HeldSockets {
         ]
     }
 
+    /// The sockets as a successor daemon takes them over (their descriptors stay open here).
+    pub fn handover(&self) -> Vec<HandedSocket> {
+        self.held
+            .iter()
+            .map(|h| HandedSocket {
+                spec: h.spec.clone(),
+                fd: h.socket.as_raw_fd(),
+                file: h.file,
+            })
+            .collect()
+    }
+
+    /// Takes over the sockets a predecessor daemon `handed` over, each adopted as `adopt`
+    /// gives it (an open descriptor of this process, or why not). A socket that is not open,
+    /// or not bound where its spec says, is left out (and said why): the next start binds it.
+    pub fn adopt(
+        handed: &[HandedSocket],
+        adopt: impl Fn(i32) -> io::Result<OwnedFd>,
+    ) -> (HeldSockets, Vec<SocketError>) {
+        let (mut held, mut errors) = (Vec::new(), Vec::new());
+        for handed in handed {
+            let socket = adopt(handed.fd).map(Socket::from);
+            match socket.and_then(|socket| bound_as(socket, &handed.spec.listen)) {
+                Ok(socket) => held.push(Held {
+                    spec: handed.spec.clone(),
+                    socket,
+                    file: handed.file,
+                }),
+                Err(reason) => errors.push(error(&handed.spec, reason.to_string())),
+            }
+        }
+        (HeldSockets { held }, errors)
+    }
+
     /// Each socket with its waiting connections.
     /// What `status` needs to describe the held sockets at any later time (the queue is read
     /// when asked, not when published).
@@ -161,6 +210,22 @@ impl SocketProbe {
                 .and_then(|(ipv6, inode)| super::procnet::tcp_queue(ipv6, inode)),
         }
     }
+}
+
+/// `socket` if it is bound to `listen`; else it is let go (not closed: it may not be ours).
+fn bound_as(socket: Socket, listen: &Listen) -> io::Result<Socket> {
+    let local = socket.local_addr()?;
+    let bound = match listen {
+        Listen::Tcp(address) => local.as_socket() == Some(*address),
+        Listen::Unix(path) => local.as_pathname() == Some(path.as_path()),
+    };
+    if bound {
+        return Ok(socket);
+    }
+    let _ = socket.into_raw_fd();
+    Err(io::Error::other(format!(
+        "the descriptor handed over is not bound to {listen}"
+    )))
 }
 
 /// Gives a kept socket `spec`'s backlog and file settings.

@@ -181,14 +181,19 @@ pub struct Placement<'a> {
 }
 
 /// What a service manager says to the daemon alone (systemd's notification socket, watchdog and
-/// socket activation): never handed on to a component, whose own are set per start.
-const FOR_THE_DAEMON: [&str; 6] = [
+/// socket activation), and what a predecessor image of the daemon hands over at an upgrade
+/// (`src/upgrade`, `src/guardian`): never handed on to a component, whose own are set per start.
+pub const FOR_THE_DAEMON: [&str; 10] = [
     "NOTIFY_SOCKET",
     "WATCHDOG_USEC",
     "WATCHDOG_PID",
     "LISTEN_FDS",
     "LISTEN_PID",
     "LISTEN_FDNAMES",
+    "SUPERVISOR_HANDOVER",
+    "SUPERVISOR_HANDOVER_ROLLED_BACK",
+    "SUPERVISOR_UPGRADE_FAIL_RESTORE",
+    "SUPERVISOR_GUARDIAN",
 ];
 
 /// The daemon's environment as `NAME=value` C strings, less [`FOR_THE_DAEMON`], read once and
