@@ -9,13 +9,14 @@ mod clock;
 pub mod envfile;
 mod journal;
 pub mod procfs;
-mod procnet;
+pub mod procnet;
 pub mod sockets;
 mod spawn;
 mod stdio;
 #[allow(unsafe_code)]
 pub mod sys;
 mod table;
+mod unixdiag;
 
 pub use journal::{Journal, Record};
 pub use spawn::{resolve_executable, Launch, Placement, SpawnError};

@@ -1,6 +1,9 @@
-//! Reading `/proc/net/tcp` and `/proc/net/tcp6`: the accept queue of a held socket, and who
-//! listens on a port the daemon could not bind.
+//! The accept queues of held sockets (`/proc/net/tcp`, `/proc/net/tcp6`, and sock_diag for
+//! unix sockets), read once per status report, and who listens on a port the daemon could not
+//! bind.
 
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fs;
 
 /// One line of `/proc/net/tcp{,6}`: local port, state, receive queue, inode.
@@ -34,13 +37,46 @@ fn lines(ipv6: bool) -> Vec<Line> {
     text.lines().skip(1).filter_map(parse).collect()
 }
 
-/// The connections waiting in the accept queue of the listening socket with `inode` (for a
-/// listening socket the kernel shows that queue as `rx_queue`).
-pub fn tcp_queue(ipv6: bool, inode: u64) -> Option<u64> {
-    lines(ipv6)
-        .into_iter()
-        .find(|line| line.inode == inode && line.listening)
-        .map(|line| line.queue)
+/// What kind of listening socket an inode is, for where the kernel shows its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 TCP: `/proc/net/tcp`.
+    Tcp,
+    /// IPv6 TCP: `/proc/net/tcp6`.
+    Tcp6,
+    /// Unix stream: a sock_diag dump.
+    Unix,
+}
+
+/// The accept queues of the listening sockets, each source read at most once however many
+/// sockets one status report asks about (and not at all when none of its family is held).
+#[derive(Default)]
+pub struct Queues {
+    tcp: OnceCell<HashMap<u64, u64>>,
+    tcp6: OnceCell<HashMap<u64, u64>>,
+    /// `None` when sock_diag could not be read (the queues are then unknown).
+    unix: OnceCell<Option<HashMap<u64, u64>>>,
+}
+
+impl Queues {
+    /// The connections waiting in the accept queue of the listening socket `inode` (for a
+    /// listening TCP socket the kernel shows that queue as `rx_queue`, for a unix one as
+    /// sock_diag's `rqueue`); `None` where the kernel does not tell.
+    pub fn depth(&self, family: Family, inode: u64) -> Option<u64> {
+        let listening = |ipv6| {
+            let lines = lines(ipv6).into_iter().filter(|line| line.listening);
+            lines.map(|line| (line.inode, line.queue)).collect()
+        };
+        let queues = match family {
+            Family::Tcp => self.tcp.get_or_init(|| listening(false)),
+            Family::Tcp6 => self.tcp6.get_or_init(|| listening(true)),
+            Family::Unix => {
+                let read = || super::unixdiag::listening_queues().ok();
+                self.unix.get_or_init(read).as_ref()?
+            }
+        };
+        queues.get(&inode).copied()
+    }
 }
 
 /// The inode of a socket listening on `port`, IPv4 or IPv6.
