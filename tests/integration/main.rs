@@ -29,6 +29,8 @@ mod registry_reads;
 mod resources;
 mod soak;
 mod sockets;
+mod sockets_reload;
+mod sockets_status;
 mod spawning;
 mod supervision;
 mod upgrade;
@@ -60,6 +62,8 @@ fn main() -> std::process::ExitCode {
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
         ("sockets", sockets::TESTS),
+        ("sockets_reload", sockets_reload::TESTS),
+        ("sockets_status", sockets_status::TESTS),
         ("spawning", spawning::TESTS),
         ("resources", resources::TESTS),
         ("soak", soak::TESTS),

@@ -86,7 +86,8 @@ impl HeldSockets {
         // Each with whether it was held before.
         let mut renewed: Vec<(Held, bool)> = Vec::with_capacity(specs.len());
         for spec in specs {
-            let same = |h: &mut Held| h.spec.listen == spec.listen && h.spec.name == spec.name;
+            // By address: a new name (only `LISTEN_FDNAMES` sees it) keeps the socket.
+            let same = |h: &mut Held| h.spec.listen == spec.listen;
             let result = match old.iter_mut().find_map(|h| h.take_if(same)) {
                 Some(mut held) => adjust(&mut held, spec).map(|()| (held, true)),
                 None => bind(spec).map(|held| (held, false)),
