@@ -1,4 +1,6 @@
-//! Reloads that change a component's held sockets (issue 19): a socket kept (same address, a
+//! A held socket through the component's life (issue 19): operator restarts, stops and
+//! reloads that leave it alone keep the very socket, queueing clients while nobody accepts.
+//! Reloads that change a component's held sockets: a socket kept (same address, a
 //! new backlog or name) stays open through the restart and its queued clients reach the new
 //! process; a changed or removed one goes on queueing clients until the new process has
 //! started and is closed in the daemon then; an added one is served by the new process.
@@ -175,7 +177,52 @@ fn a_reload_closes_a_changed_or_removed_socket_only_once_the_new_process_has_sta
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// `supervisor ARGS…` against `daemon`, which must succeed.
+fn ctl(daemon: &Daemon, args: &[&str]) {
+    let output = daemon.cli(args, DEADLINE);
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+}
+
+fn the_socket_outlives_operator_stops_restarts_and_reloads_that_leave_it_alone() {
+    let a = free_port();
+    let settings = format!(r#"{}<readiness socket="true"/>"#, socket("http", a, ""));
+    let xml = |args: &[&str]| registry("", &standin_server("is", args, &settings));
+    let mut daemon = Daemon::start(&xml(&[]));
+    let daemon_pid = daemon.pid();
+    let first = daemon.started_pid("is");
+    let held = listener(a).expect("a listens");
+    let same_socket = |what: &str| {
+        assert_eq!(listener(a).as_ref(), Some(&held), "{what}");
+        assert!(holds(daemon_pid, &held), "{what}: the daemon holds it");
+    };
+
+    ctl(&daemon, &["restart", "is"]);
+    let second = daemon.started_pid("is");
+    assert_ne!(second, first);
+    same_socket("an operator restart");
+
+    // Stopped by the operator, nobody accepts: a client waits in the queue (not refused) and
+    // is served once the operator starts it again.
+    ctl(&daemon, &["stop", "is"]);
+    eventually("the process gone", || !in_proc_table(second));
+    let waiting = connect(a).expect("queued while stopped, not refused");
+    same_socket("an operator stop");
+    ctl(&daemon, &["start", "is"]);
+    let third = daemon.started_pid("is");
+    assert_eq!(answered_by(waiting), Ok(third.into()));
+
+    // A reload that changes the command (restarted) but not the socket.
+    std::fs::write(&daemon.registry, xml(&["--tick-ms", "100000"])).expect("rewrite");
+    daemon.signal(Signal::SIGHUP);
+    let fourth = daemon.started_pid("is");
+    assert_ne!(fourth, third);
+    same_socket("a reload that leaves it alone");
+    assert_eq!(answered_by(connect(a).unwrap()), Ok(fourth.into()));
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
-    a_reload_closes_a_changed_or_removed_socket_only_once_the_new_process_has_started
+    a_reload_closes_a_changed_or_removed_socket_only_once_the_new_process_has_started,
+    the_socket_outlives_operator_stops_restarts_and_reloads_that_leave_it_alone,
 ];
