@@ -221,8 +221,44 @@ fn the_socket_outlives_operator_stops_restarts_and_reloads_that_leave_it_alone()
     assert_eq!(daemon.stop(), Some(0));
 }
 
+fn a_reload_changes_the_sockets_of_a_stopped_component_at_once() {
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    let xml = |sockets: &str| {
+        let settings = format!(r#"{sockets}<readiness socket="true"/>"#);
+        registry("", &standin_server("is", &[], &settings))
+    };
+    let both = format!("{}{}", socket("http", a, ""), socket("extra", c, ""));
+    let mut daemon = Daemon::start(&xml(&both));
+    let daemon_pid = daemon.pid();
+    let first = daemon.started_pid("is");
+    let (held_a, held_c) = (listener(a).expect("a"), listener(c).expect("c"));
+    ctl(&daemon, &["stop", "is"]);
+    eventually("the process gone", || !in_proc_table(first));
+    // The control: stopped, it still holds both.
+    assert!(holds(daemon_pid, &held_a) && holds(daemon_pid, &held_c));
+
+    // No process to switch over to: `http` moves to b and `extra` goes at once, and the
+    // operator's stop holds.
+    std::fs::write(&daemon.registry, xml(&socket("http", b, ""))).expect("rewrite");
+    ctl(&daemon, &["reload"]);
+    eventually("a and c closed in the daemon", || {
+        !holds(daemon_pid, &held_a) && !holds(daemon_pid, &held_c)
+    });
+    for port in [a, c] {
+        let refused = connect(port).map_err(|e| e.kind());
+        assert_eq!(refused.err(), Some(ErrorKind::ConnectionRefused), "{port}");
+    }
+    let waiting = connect(b).expect("b queues while the component is stopped");
+    assert!(holds(daemon_pid, &listener(b).expect("b listens")));
+    ctl(&daemon, &["start", "is"]);
+    let second = daemon.started_pid("is");
+    assert_eq!(answered_by(waiting), Ok(second.into()));
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_closes_a_changed_or_removed_socket_only_once_the_new_process_has_started,
     the_socket_outlives_operator_stops_restarts_and_reloads_that_leave_it_alone,
+    a_reload_changes_the_sockets_of_a_stopped_component_at_once,
 ];
