@@ -1,4 +1,4 @@
-//! The `sockets` key of `status --json` and `/status` (issue 19): each held socket's `queue` is
+//! The `sockets` key of `status --json` and `/status`, and the table's `SOCKETS` column (issue 19): each held socket's `queue` is
 //! the connections waiting for `accept`, for unix sockets (read through sock_diag) as for tcp
 //! ones (`/proc/net/tcp`).
 
@@ -96,6 +96,13 @@ fn the_queue_of_a_unix_socket_is_its_waiting_connections_as_for_tcp() {
     eventually("the waiting connections in status --json", || {
         queues(&status_json(&daemon), "waiting") == expected
     });
+    let table = daemon.cli(&["status"], DEADLINE);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let column = format!(
+        "local unix:{} ({WAITING} waiting), http tcp:127.0.0.1:{tcp} ({WAITING} waiting)",
+        waiting_path.display()
+    );
+    assert!(table.contains(&column), "the SOCKETS column: {table}");
     let rows = status_http(endpoint);
     assert_eq!(queues(&rows, "waiting"), expected, "/status says the same");
     // The control beside it: connections that were accepted wait in no queue.
