@@ -10,13 +10,13 @@ pub mod envfile;
 mod journal;
 pub mod procfs;
 pub mod procnet;
+mod sockdiag;
 pub mod sockets;
 mod spawn;
 mod stdio;
 #[allow(unsafe_code)]
 pub mod sys;
 mod table;
-mod unixdiag;
 
 pub use journal::{Journal, Record};
 pub use spawn::{resolve_executable, Launch, Placement, SpawnError};

@@ -1,6 +1,6 @@
-//! The accept queues of held sockets (`/proc/net/tcp`, `/proc/net/tcp6`, and sock_diag for
-//! unix sockets), read once per status report, and who listens on a port the daemon could not
-//! bind.
+//! The accept queues of held sockets, read once per status report (sock_diag, see
+//! [`super::sockdiag`]; `/proc/net/tcp` where sock_diag cannot be read), and who listens on a
+//! port the daemon could not bind (`/proc/net/tcp`, `/proc/NNN/fd`).
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -40,42 +40,44 @@ fn lines(ipv6: bool) -> Vec<Line> {
 /// What kind of listening socket an inode is, for where the kernel shows its queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
-    /// IPv4 TCP: `/proc/net/tcp`.
+    /// IPv4 TCP.
     Tcp,
-    /// IPv6 TCP: `/proc/net/tcp6`.
+    /// IPv6 TCP.
     Tcp6,
-    /// Unix stream: a sock_diag dump.
+    /// Unix stream.
     Unix,
 }
 
-/// The accept queues of the listening sockets, each source read at most once however many
-/// sockets one status report asks about (and not at all when none of its family is held).
+/// The accept queues of the listening sockets, each family read at most once however many
+/// sockets one status report asks about (and not at all when none of it is held).
 #[derive(Default)]
 pub struct Queues {
-    tcp: OnceCell<HashMap<u64, u64>>,
-    tcp6: OnceCell<HashMap<u64, u64>>,
+    tcp: OnceCell<Option<HashMap<u64, u64>>>,
+    tcp6: OnceCell<Option<HashMap<u64, u64>>>,
     /// `None` when sock_diag could not be read (the queues are then unknown).
     unix: OnceCell<Option<HashMap<u64, u64>>>,
 }
 
 impl Queues {
-    /// The connections waiting in the accept queue of the listening socket `inode` (for a
-    /// listening TCP socket the kernel shows that queue as `rx_queue`, for a unix one as
-    /// sock_diag's `rqueue`); `None` where the kernel does not tell.
+    /// The connections waiting in the accept queue of the listening socket `inode`; `None`
+    /// where the kernel does not tell.
     pub fn depth(&self, family: Family, inode: u64) -> Option<u64> {
-        let listening = |ipv6| {
-            let lines = lines(ipv6).into_iter().filter(|line| line.listening);
-            lines.map(|line| (line.inode, line.queue)).collect()
+        let cell = match family {
+            Family::Tcp => &self.tcp,
+            Family::Tcp6 => &self.tcp6,
+            Family::Unix => &self.unix,
         };
-        let queues = match family {
-            Family::Tcp => self.tcp.get_or_init(|| listening(false)),
-            Family::Tcp6 => self.tcp6.get_or_init(|| listening(true)),
-            Family::Unix => {
-                let read = || super::unixdiag::listening_queues().ok();
-                self.unix.get_or_init(read).as_ref()?
+        let read = || match super::sockdiag::listening_queues(family) {
+            Ok(queues) => Some(queues),
+            Err(_) if family == Family::Unix => None,
+            // `/proc/net/tcp` shows a listening socket's accept queue as `rx_queue`.
+            Err(_) => {
+                let lines = lines(family == Family::Tcp6).into_iter();
+                let listening = lines.filter(|line| line.listening);
+                Some(listening.map(|line| (line.inode, line.queue)).collect())
             }
         };
-        queues.get(&inode).copied()
+        cell.get_or_init(read).as_ref()?.get(&inode).copied()
     }
 }
 
