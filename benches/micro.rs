@@ -354,6 +354,49 @@ fn status(c: &mut Criterion) {
     group.finish();
 }
 
+/// The inode of a socket of this process, as the kernel's tables name it.
+fn inode(socket: &impl std::os::fd::AsRawFd) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
+    std::fs::metadata(path).expect("a descriptor").ino()
+}
+
+/// The queues of one status report with 16 held sockets of a family: one read of
+/// `/proc/net/tcp`, or one sock_diag dump, shared by the 16.
+fn socket_queues(c: &mut Criterion) {
+    use actors::process::procnet::{Family, Queues};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let tcp: Vec<std::net::TcpListener> = (0..16)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let unix: Vec<UnixListener> = (0..16)
+        .map(|n| {
+            let name = format!("supervisor-bench-{}-{n}", std::process::id());
+            let address = SocketAddr::from_abstract_name(name).expect("address");
+            UnixListener::bind_addr(&address).expect("bind")
+        })
+        .collect();
+    let mut group = c.benchmark_group("socket_queues_16_held");
+    for (name, family, inodes) in [
+        (
+            "tcp",
+            Family::Tcp,
+            tcp.iter().map(inode).collect::<Vec<_>>(),
+        ),
+        ("unix", Family::Unix, unix.iter().map(inode).collect()),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let queues = Queues::default();
+                let depths = inodes.iter().map(|&i| queues.depth(family, i));
+                assert!(depths.map(|d| d.expect("a queue")).sum::<u64>() == 0);
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     registry_parse,
@@ -361,6 +404,7 @@ criterion_group!(
     restart_set,
     backoff,
     decision,
-    status
+    status,
+    socket_queues
 );
 criterion_main!(benches);

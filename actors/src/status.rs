@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::policy::ExitStatus;
+use crate::process::procnet::Queues;
 
 /// Names one actor's entry on the board.
 pub type Token = u64;
@@ -206,7 +207,9 @@ impl StatusBoard {
                 held: false,
                 giving_up: false,
             };
-            board.walk(root, top, &mut report);
+            // The sockets' queues are read once for the whole report.
+            let queues = Queues::default();
+            board.walk(root, top, &queues, &mut report);
         }
         report
     }
@@ -227,7 +230,7 @@ struct Along {
 }
 
 impl Board {
-    fn walk(&self, token: Token, along: Along, report: &mut StatusReport) {
+    fn walk(&self, token: Token, along: Along, queues: &Queues, report: &mut StatusReport) {
         if let Some(group) = self.groups.get(&token) {
             report.groups.push(GroupStatus {
                 path: group.path.clone(),
@@ -240,16 +243,16 @@ impl Board {
                     held: along.held || child.held,
                     giving_up: along.giving_up || group.giving_up,
                 };
-                self.walk(child.token, along, report);
+                self.walk(child.token, along, queues, report);
             }
         } else if let Some(component) = self.components.get(&token) {
-            report.components.push(component.status(along));
+            report.components.push(component.status(along, queues));
         }
     }
 }
 
 impl Published {
-    fn status(&self, along: Along) -> ComponentStatus {
+    fn status(&self, along: Along, queues: &Queues) -> ComponentStatus {
         let tail = self.tail.lines();
         let with_output = |(error, output): &(String, bool)| match tail.is_empty() || !output {
             true => error.clone(),
@@ -288,7 +291,7 @@ impl Published {
             held: along.held,
             done: self.done,
             last_error,
-            sockets: self.sockets.iter().map(|socket| socket.status()).collect(),
+            sockets: self.sockets.iter().map(|s| s.status(queues)).collect(),
         }
     }
 }

@@ -29,6 +29,9 @@ mod registry_reads;
 mod resources;
 mod soak;
 mod sockets;
+mod sockets_binding;
+mod sockets_reload;
+mod sockets_status;
 mod spawning;
 mod supervision;
 mod upgrade;
@@ -61,6 +64,9 @@ fn main() -> std::process::ExitCode {
         ("registry_errors", registry_errors::TESTS),
         ("registry_reads", registry_reads::TESTS),
         ("sockets", sockets::TESTS),
+        ("sockets_binding", sockets_binding::TESTS),
+        ("sockets_reload", sockets_reload::TESTS),
+        ("sockets_status", sockets_status::TESTS),
         ("spawning", spawning::TESTS),
         ("resources", resources::TESTS),
         ("soak", soak::TESTS),

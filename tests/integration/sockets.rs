@@ -128,11 +128,11 @@ impl Load {
     }
 }
 
-/// Runs one client issuing requests without pause while the component `is` is SIGKILLed
-/// [`KILLS`] times (each kill once the replacement has started).
-fn kill_under_load(args: &[&str], settings: &str, port: u16) -> Load {
-    let server = standin_server("is", args, settings);
-    let mut daemon = Daemon::start(&registry("", &server));
+/// Runs the daemon on `xml` and one client issuing requests to 127.0.0.1:`port` without pause
+/// while the component `is` is SIGKILLed `kills` times (each kill once the replacement has
+/// answered).
+fn kill_under_load(xml: &str, port: u16, kills: usize) -> Load {
+    let mut daemon = Daemon::start(xml);
     let mut pid = daemon.started_pid("is");
     eventually("the first answer", || {
         matches!(request(port), Answer::By(_))
@@ -155,11 +155,11 @@ fn kill_under_load(args: &[&str], settings: &str, port: u16) -> Load {
             }
         })
     };
-    let mut kills = Vec::with_capacity(KILLS);
-    for _ in 0..KILLS {
+    let mut killed = Vec::with_capacity(kills);
+    for _ in 0..kills {
         let sent = Instant::now();
         kill(pid, Signal::SIGKILL);
-        kills.push((sent, gone(pid), pid));
+        killed.push((sent, gone(pid), pid));
         pid = daemon.started_pid("is");
         // The next kill once the replacement has answered the load: a steady load, not a
         // crash loop.
@@ -182,7 +182,10 @@ fn kill_under_load(args: &[&str], settings: &str, port: u16) -> Load {
     client.join().expect("client");
     assert_eq!(daemon.stop(), Some(0));
     let requests = std::mem::take(&mut *requests.lock().unwrap());
-    Load { requests, kills }
+    Load {
+        requests,
+        kills: killed,
+    }
 }
 
 fn no_connection_is_refused_through_50_kills_of_a_socket_held_component() {
@@ -191,7 +194,11 @@ fn no_connection_is_refused_through_50_kills_of_a_socket_held_component() {
         r#"<socket name="http"><listen>tcp:127.0.0.1:{port}</listen></socket>
            <readiness socket="true"/>{NO_BACKOFF}"#
     );
-    let load = kill_under_load(&[], &held, port);
+    let load = kill_under_load(
+        &registry("", &standin_server("is", &[], &held)),
+        port,
+        KILLS,
+    );
     let (in_flight, unexplained) = load.lost();
     println!(
         "held socket: {} requests, {} answered, {} refused, {} lost in flight in a killed process, \
@@ -220,7 +227,11 @@ fn no_connection_is_refused_through_50_kills_of_a_socket_held_component() {
     // The control: the same load against the same component binding its own port.
     let port = free_port();
     let own = format!(r#"<readiness tcp="127.0.0.1:{port}" interval="0.01"/>{NO_BACKOFF}"#);
-    let control = kill_under_load(&["--port", &port.to_string()], &own, port);
+    let own = registry(
+        "",
+        &standin_server("is", &["--port", &port.to_string()], &own),
+    );
+    let control = kill_under_load(&own, port, KILLS);
     println!(
         "own listener: {} requests, {} answered, {} refused",
         control.requests.len(),
@@ -233,8 +244,40 @@ fn no_connection_is_refused_through_50_kills_of_a_socket_held_component() {
     );
 }
 
+/// How many times the shipped registry's `is` is SIGKILLed.
+const SHIPPED_KILLS: usize = 5;
+
+fn the_shipped_registry_s_is_keeps_answering_through_kill_9() {
+    // The shipped file with the stand-in this test run built and free ports in place of the
+    // fixed ones (the rest as shipped: `is` holds its socket, `<readiness socket="true"/>`).
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/SupervisorRegistry.xml");
+    let mut xml = std::fs::read_to_string(shipped).expect("the shipped registry");
+    assert!(xml.contains(r#"<socket name="http"><listen>tcp:127.0.0.1:27345</listen>"#));
+    xml = xml.replace("../target/release/standin", standin());
+    let port = free_port();
+    xml = xml.replace("27345", &port.to_string());
+    for fixed in ["27346", "27348", "9910"] {
+        xml = xml.replace(fixed, &free_port().to_string());
+    }
+    let load = kill_under_load(&xml, port, SHIPPED_KILLS);
+    let (in_flight, unexplained) = load.lost();
+    println!(
+        "shipped `is`: {} requests, {} answered, {} refused, {in_flight} lost in flight",
+        load.requests.len(),
+        load.answered(),
+        load.refused()
+    );
+    assert_eq!(load.kills.len(), SHIPPED_KILLS);
+    assert_eq!(load.refused(), 0, "no connection refused");
+    assert_eq!(
+        unexplained, 0,
+        "every request not in flight at a kill is answered"
+    );
+    assert_eq!(load.answered_by_the_dead(), 0, "the replacement answers");
+}
+
 /// The socket inodes among the open descriptors of `pid`, by descriptor number.
-fn sockets_of(pid: u32) -> Vec<(u32, String)> {
+pub fn sockets_of(pid: u32) -> Vec<(u32, String)> {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
     };
@@ -441,6 +484,7 @@ fn check_refuses_a_tcp_probe_of_the_own_held_socket() {
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     no_connection_is_refused_through_50_kills_of_a_socket_held_component,
+    the_shipped_registry_s_is_keeps_answering_through_kill_9,
     held_sockets_reach_only_their_component_and_close_when_it_is_removed,
     unix_sockets_get_their_mode_and_owner_and_replace_a_stale_file_never_a_symlink,
     check_refuses_a_tcp_probe_of_the_own_held_socket,

@@ -503,6 +503,12 @@ impl Handler<Replace> for ComponentActor {
 
     fn handle(&mut self, Replace(spec): Replace, ctx: &mut Context<Self>) {
         self.feed(Input::Replace(spec), ctx);
+        // Without a process (stopped, exited, failed, in backoff) no start is there to wait for:
+        // the sockets change now, a removed one closes. On error the old ones stay held and the
+        // next start reports it.
+        if self.run.is_none() {
+            let _ = self.hold_sockets();
+        }
     }
 }
 

@@ -1,6 +1,9 @@
-//! Reading `/proc/net/tcp` and `/proc/net/tcp6`: the accept queue of a held socket, and who
-//! listens on a port the daemon could not bind.
+//! The accept queues of held sockets, read once per status report (sock_diag, see
+//! [`super::sockdiag`]; `/proc/net/tcp` where sock_diag cannot be read), and who listens on a
+//! port the daemon could not bind (`/proc/net/tcp`, `/proc/NNN/fd`).
 
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fs;
 
 /// One line of `/proc/net/tcp{,6}`: local port, state, receive queue, inode.
@@ -34,13 +37,48 @@ fn lines(ipv6: bool) -> Vec<Line> {
     text.lines().skip(1).filter_map(parse).collect()
 }
 
-/// The connections waiting in the accept queue of the listening socket with `inode` (for a
-/// listening socket the kernel shows that queue as `rx_queue`).
-pub fn tcp_queue(ipv6: bool, inode: u64) -> Option<u64> {
-    lines(ipv6)
-        .into_iter()
-        .find(|line| line.inode == inode && line.listening)
-        .map(|line| line.queue)
+/// What kind of listening socket an inode is, for where the kernel shows its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 TCP.
+    Tcp,
+    /// IPv6 TCP.
+    Tcp6,
+    /// Unix stream.
+    Unix,
+}
+
+/// The accept queues of the listening sockets, each family read at most once however many
+/// sockets one status report asks about (and not at all when none of it is held).
+#[derive(Default)]
+pub struct Queues {
+    tcp: OnceCell<Option<HashMap<u64, u64>>>,
+    tcp6: OnceCell<Option<HashMap<u64, u64>>>,
+    /// `None` when sock_diag could not be read (the queues are then unknown).
+    unix: OnceCell<Option<HashMap<u64, u64>>>,
+}
+
+impl Queues {
+    /// The connections waiting in the accept queue of the listening socket `inode`; `None`
+    /// where the kernel does not tell.
+    pub fn depth(&self, family: Family, inode: u64) -> Option<u64> {
+        let cell = match family {
+            Family::Tcp => &self.tcp,
+            Family::Tcp6 => &self.tcp6,
+            Family::Unix => &self.unix,
+        };
+        let read = || match super::sockdiag::listening_queues(family) {
+            Ok(queues) => Some(queues),
+            Err(_) if family == Family::Unix => None,
+            // `/proc/net/tcp` shows a listening socket's accept queue as `rx_queue`.
+            Err(_) => {
+                let lines = lines(family == Family::Tcp6).into_iter();
+                let listening = lines.filter(|line| line.listening);
+                Some(listening.map(|line| (line.inode, line.queue)).collect())
+            }
+        };
+        cell.get_or_init(read).as_ref()?.get(&inode).copied()
+    }
 }
 
 /// The inode of a socket listening on `port`, IPv4 or IPv6.

@@ -19,6 +19,7 @@ use std::path::Path;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::procnet::{Family, Queues};
 use crate::spec::{Listen, SocketSpec};
 
 /// A socket the daemon could not bind or listen on.
@@ -100,7 +101,8 @@ impl HeldSockets {
         // Each with whether it was held before.
         let mut renewed: Vec<(Held, bool)> = Vec::with_capacity(specs.len());
         for spec in specs {
-            let same = |h: &mut Held| h.spec.listen == spec.listen && h.spec.name == spec.name;
+            // By address: a new name (only `LISTEN_FDNAMES` sees it) keeps the socket.
+            let same = |h: &mut Held| h.spec.listen == spec.listen;
             let result = match old.iter_mut().find_map(|h| h.take_if(same)) {
                 Some(mut held) => adjust(&mut held, spec).map(|()| (held, true)),
                 None => bind(spec).map(|held| (held, false)),
@@ -183,7 +185,7 @@ impl HeldSockets {
             .map(|h| SocketProbe {
                 name: h.spec.name.clone(),
                 listen: h.spec.listen.to_string(),
-                tcp: tcp_inode(h),
+                kernel: inode(h),
             })
             .collect()
     }
@@ -195,19 +197,17 @@ impl HeldSockets {
 pub struct SocketProbe {
     name: String,
     listen: String,
-    /// A tcp socket's (is IPv6, inode), for `/proc/net/tcp*`.
-    tcp: Option<(bool, u64)>,
+    /// Its family and inode, for where the kernel shows its queue.
+    kernel: Option<(Family, u64)>,
 }
 
 impl SocketProbe {
-    /// The socket now, its queue read from `/proc/net`.
-    pub fn status(&self) -> SocketStatus {
+    /// The socket now, its queue read from `queues`.
+    pub fn status(&self, queues: &Queues) -> SocketStatus {
         SocketStatus {
             name: self.name.clone(),
             listen: self.listen.clone(),
-            queue: self
-                .tcp
-                .and_then(|(ipv6, inode)| super::procnet::tcp_queue(ipv6, inode)),
+            queue: (self.kernel).and_then(|(family, inode)| queues.depth(family, inode)),
         }
     }
 }
@@ -355,13 +355,14 @@ fn in_use(address: SocketAddr) -> String {
     }
 }
 
-/// The accept queue of a listening TCP socket (`rx_queue` in `/proc/net/tcp`); `None` for a
-/// unix socket, whose queue `/proc` does not show.
-fn tcp_inode(held: &Held) -> Option<(bool, u64)> {
-    let Listen::Tcp(address) = held.spec.listen else {
-        return None;
+/// A held socket's family and inode, by which the kernel's tables name it.
+fn inode(held: &Held) -> Option<(Family, u64)> {
+    let family = match held.spec.listen {
+        Listen::Tcp(address) if address.is_ipv6() => Family::Tcp6,
+        Listen::Tcp(_) => Family::Tcp,
+        Listen::Unix(_) => Family::Unix,
     };
     let fd = held.socket.as_raw_fd();
     let inode = fs::metadata(format!("/proc/self/fd/{fd}")).ok()?.ino();
-    Some((address.is_ipv6(), inode))
+    Some((family, inode))
 }
