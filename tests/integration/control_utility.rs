@@ -223,7 +223,9 @@ fn verbs_find_the_daemon_through_the_run_dir_alone() {
 fn status_answers_during_a_shutdown_and_operator_commands_are_busy() {
     let slow = standin_server("slow", &["--ignore-term"], "<stopTimeout>30</stopTimeout>");
     let mut daemon = Daemon::start(&registry("", &[slow, idle("b")].concat()));
-    daemon.started_pids(&["slow", "b"]);
+    let slow = daemon.started_pids(&["slow", "b"])[0];
+    // Only once its handler is in place, or SIGTERM would simply end it.
+    eventually("slow catches SIGTERM", || catches_sigterm(slow));
     daemon.signal(Signal::SIGTERM);
     daemon.wait_event("component_stopping", "slow");
     let status = ctl(&daemon, &["status"]);

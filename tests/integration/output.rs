@@ -1099,7 +1099,9 @@ fn a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it() {
         500 << 20
     };
     const LINES: u64 = BYTES / LINE;
-    const STATUS_LIMIT: Duration = Duration::from_millis(100);
+    // What answers behind a flood it shares a thread with takes seconds; the limit is well
+    // above what a CLI process needs to start and be answered on a loaded two-core machine.
+    const STATUS_LIMIT: Duration = Duration::from_secs(1);
     const RSS_LIMIT: u64 = 64 << 20;
     let mut daemon = start_flood(
         "flood",
