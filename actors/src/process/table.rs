@@ -315,6 +315,9 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
         // a crash loop of hundreds of restarts a second costs at most one write per interval
         // (changes meanwhile wait in `dirty`).
         std::thread::sleep(JOURNAL_INTERVAL);
+        // What is taken below covers every change signalled so far: one pass, not one more
+        // for the spawn that followed the reap.
+        while dirty.try_recv().is_ok() {}
         let Some(table) = table.upgrade() else { return };
         let (fresh, gone) = {
             let mut children = lock(&table);
