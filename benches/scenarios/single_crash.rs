@@ -33,6 +33,10 @@ pub fn run(bench: &mut Bench) {
     for siblings in bench.config.siblings.clone() {
         the_supervisor(bench, &stamp, siblings, floor.as_ref());
     }
+    // SCENARIO_PEER_KILLS=0 leaves the peers out (a row of 0 kills would read as 0 ms).
+    if bench.config.peer_kills == 0 {
+        return;
+    }
     for peer in peers::ALL {
         the_peer(bench, peer, &stamp, floor.as_ref());
     }

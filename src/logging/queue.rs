@@ -4,8 +4,8 @@
 //! bytes) is logged (`log_lines_dropped`) once the writer has caught up. The writer holds at most
 //! one drained batch (at most [`BUDGET`] bytes too) while it writes.
 //!
-//! The writer thread writes what it has drained, then pauses [`LINGER`], so that under a stream
-//! of events it wakes once per pause instead of once per line. When no line comes it sleeps on a
+//! The writer thread pauses [`LINGER`] after the first line of a batch, then writes what it
+//! drains, so that under a stream of events it wakes once per pause instead of once per line. When no line comes it sleeps on a
 //! condition variable, with no timer. At exit it gets [`FLUSH_LIMIT`] to write what is queued: a
 //! stuck stderr must not keep the daemon from exiting.
 
@@ -91,6 +91,14 @@ impl Shared {
                 .changed
                 .wait(pending)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        // The lines of a burst come together (an exit, its restart and the new start are
+        // logged around a spawn): it lingers before it writes, so that the write, and whoever
+        // reads it, keep off the CPUs while the spawn runs.
+        if !pending.stopping {
+            drop(pending);
+            thread::sleep(LINGER);
+            pending = self.lock();
         }
         if pending.lines.is_empty() && pending.dropped_lines == 0 {
             return None;
@@ -181,7 +189,6 @@ fn write_batches(shared: &Shared, mut out: impl Write, report: impl Fn((u64, u64
         if batch.dropped.0 > 0 {
             report(batch.dropped);
         }
-        thread::sleep(LINGER);
     }
 }
 

@@ -320,10 +320,12 @@ fn launch(delay: Duration, reason: Option<Reason>) -> Step {
     }
 }
 
+/// Spawns, then logs `component_starting`: the event is formatted once the process exists (its
+/// result, and so `component_started`, is fed after these effects), not while a restart waits.
 fn spawn() -> Step {
     (
         Life::Spawning,
-        vec![Effect::Log(Event::Starting), Effect::Spawn],
+        vec![Effect::Spawn, Effect::Log(Event::Starting)],
     )
 }
 

@@ -153,7 +153,7 @@ fn odd(input: &'static str, state: &'static str, pid: Option<u32>) -> Vec<F> {
     vec![log(E::Unexpected { input, state, pid })]
 }
 fn spawn() -> Vec<F> {
-    vec![log(E::Starting), F::Spawn]
+    vec![F::Spawn, log(E::Starting)]
 }
 fn at_rest() -> Vec<F> {
     vec![F::AnswerStart(StartOutcome::NotStarted), F::AnswerStop]
