@@ -174,6 +174,7 @@ pub fn run(
             let me = ctx.address().recipient();
             let root = match &handover {
                 Some((pending, handed)) => {
+                    runtime.output.restore(&handed.output);
                     match tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()) {
                         Ok(root) => root,
                         Err(reason) => {
@@ -191,6 +192,7 @@ pub fn run(
                 from: handed.from.clone(),
                 began_unix_ms: handed.began_unix_ms,
                 rolled_back: pending.rolled_back.clone(),
+                log_lost: handed.log_lost,
             });
             daemon.http = http.and_then(|(listener, address)| {
                 let endpoint = http::Endpoint::serve(listener, address, ctx.address().recipient());
@@ -269,6 +271,8 @@ struct Upgraded {
     began_unix_ms: u64,
     /// Set when this is the old daemon, given the tree back: why.
     rolled_back: Option<String>,
+    /// Log lines the old image could not write before its exec.
+    log_lost: u64,
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
@@ -686,6 +690,14 @@ impl SupervisorActor {
         // Exits during the exec waited as zombies: reap them now.
         self.runtime.processes.reap();
         let duration_ms = crate::upgrade::unix_ms().saturating_sub(upgraded.began_unix_ms);
+        if upgraded.log_lost > 0 {
+            tracing::warn!(
+                event = events::LOG_LINES_DROPPED,
+                dropped = upgraded.log_lost,
+                "{} log lines were not written before the upgrade's exec",
+                upgraded.log_lost
+            );
+        }
         self.upgrade_outcome = Some(upgraded.rolled_back.clone());
         match upgraded.rolled_back {
             Some(reason) => tracing::error!(
@@ -747,6 +759,7 @@ impl SupervisorActor {
         });
         let root = self.root.clone();
         let table = self.runtime.processes.clone();
+        let output_service = self.runtime.output.clone();
         let path = self.registry.path.clone();
         let work = async move {
             table.pause_reaping(true);
@@ -762,7 +775,9 @@ impl SupervisorActor {
                 "upgrading to {} ({to})",
                 binary.display()
             );
-            let tree = crate::upgrade::collect(&root, &table).await?;
+            // Output first: a reader stopped never closes its pipe, so the tree's pipes hold.
+            let output = crate::upgrade::output(&output_service).await?;
+            let tree = crate::upgrade::collect(&root, &table, &output_service).await?;
             // The new daemon reads the registry from disk: it must still describe this tree.
             let on_disk = registry::load_off_thread(path, registry::READ_DEADLINE).await;
             let checked = match on_disk {
@@ -771,41 +786,45 @@ impl SupervisorActor {
                 Err(errors) => Err(format!("the registry on disk is invalid: {errors}")),
             };
             if let Err(reason) = checked {
-                crate::upgrade::thaw(&root, &table);
+                crate::upgrade::thaw(&root, &table, &output_service);
                 return Err(reason);
             }
-            Ok((binary, to, tree))
+            Ok((binary, to, tree, output))
         };
         Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
             daemon.upgrading = false;
-            let (binary, to, tree) = match collected {
+            let (binary, to, tree, output) = match collected {
                 Ok(collected) => collected,
                 Err(reason) => return refuse(reason),
             };
             let pipes = crate::upgrade::pipes(&tree);
-            let handover = crate::upgrade::Handover {
+            let mut handover = crate::upgrade::Handover {
                 version: crate::upgrade::HANDOVER_VERSION,
                 from: crate::upgrade::VERSION.to_string(),
                 to,
                 began_unix_ms: began,
                 tree,
+                output,
+                log_lost: 0,
             };
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
                 None => None,
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
-                    crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+                    let runtime = &daemon.runtime;
+                    crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
                     return refuse(format!("cannot hand the guardian over: {error}"));
                 }
             };
             // No RELOADING=1: the new daemon does not yet learn NOTIFY_SOCKET to end it.
-            crate::logging::flush();
+            handover.log_lost = crate::logging::flush();
             let error = crate::upgrade::exec(&binary, &handover, &pipes, guardian.as_ref());
             if let Some(guardian) = &daemon.guardian {
                 guardian.handover_failed();
             }
-            crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+            let runtime = &daemon.runtime;
+            crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))
     }

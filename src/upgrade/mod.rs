@@ -20,7 +20,7 @@ use actors::handover::TreeState;
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 use serde::{Deserialize, Serialize};
 
-pub use collect::{collect, components, pipes, thaw};
+pub use collect::{collect, components, output, pipes, thaw};
 pub use exec::{exec, roll_back};
 pub use probe::probe;
 
@@ -49,6 +49,12 @@ pub struct Handover {
     pub began_unix_ms: u64,
     /// The tree's state.
     pub tree: TreeState,
+    /// The output's lines under way and the file lines not yet written.
+    #[serde(default)]
+    pub output: actors::output::HandedOutput,
+    /// Daemon log lines that could not be written before the exec: logged by the successor.
+    #[serde(default)]
+    pub log_lost: u64,
 }
 
 /// A hand-over waiting to be restored, taken from the environment at start-up.
