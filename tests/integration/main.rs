@@ -32,6 +32,7 @@ mod sockets;
 mod spawning;
 mod supervision;
 mod upgrade;
+mod upgrade_many;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -65,5 +66,6 @@ fn main() -> std::process::ExitCode {
         ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
         ("upgrade", upgrade::TESTS),
+        ("upgrade_many", upgrade_many::TESTS),
     ])
 }
