@@ -236,6 +236,15 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     assert_eq!(clients.refused.load(Ordering::Relaxed), 0, "no connection refused");
     assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
 
+    // The flood, once it ended: 1 … N, each once.
+    eventually_within("the flood ended", Duration::from_secs(120), || {
+        let (lines, flooded) = numbers(&flood_path, flood_number);
+        flooded.is_some_and(|n| lines.len() as u64 >= n) || first_break(&lines).is_some()
+    });
+    let flood = numbers(&flood_path, flood_number);
+    assert_eq!(first_break(&flood.0), None, "flood lines in the block file");
+    assert_eq!(Some(flood.0.len() as u64), flood.1, "every flooded line");
+
     // The ticker in the daemon's log: every tick once, in order, up to the last one seen.
     let logged: Vec<u64> = events_of(&daemon, "component_output", "ticker")
         .iter()
@@ -263,15 +272,6 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
         last.is_some_and(|last| ticks.len() as u64 + dropped == last)
     });
     println!("ticker: {}", seen.borrow());
-    // The flood, once it ended: 1 … N, each once.
-    eventually_within("the flood ended", Duration::from_secs(120), || {
-        let (lines, flooded) = numbers(&flood_path, flood_number);
-        flooded.is_some_and(|n| lines.len() as u64 >= n) || first_break(&lines).is_some()
-    });
-    let flood = numbers(&flood_path, flood_number);
-    assert_eq!(first_break(&flood.0), None, "flood lines in the block file");
-    assert_eq!(Some(flood.0.len() as u64), flood.1, "every flooded line");
-
     // The exhausted group gives up on its next crash.
     kill(fragile, Signal::SIGKILL);
     daemon.wait_for("the group gives up", |e| {
