@@ -766,7 +766,7 @@ impl SupervisorActor {
             let to = crate::upgrade::probe(&binary).await;
             table.pause_reaping(false);
             table.reap();
-            let to = to?;
+            let (to, checks) = to?;
             tracing::info!(
                 event = events::UPGRADE_STARTED,
                 from = crate::upgrade::VERSION,
@@ -779,7 +779,7 @@ impl SupervisorActor {
             let output = crate::upgrade::output(&output_service).await?;
             let tree = crate::upgrade::collect(&root, &table, &output_service).await?;
             // The new daemon reads the registry from disk: it must still describe this tree.
-            let on_disk = registry::load_off_thread(path, registry::READ_DEADLINE).await;
+            let on_disk = registry::load_off_thread(path.clone(), registry::READ_DEADLINE).await;
             let checked = match on_disk {
                 Ok(on_disk) => tree::check(&on_disk.tree, &tree)
                     .map_err(|d| format!("the registry changed on disk (reload first): {d}")),
@@ -789,16 +789,7 @@ impl SupervisorActor {
                 crate::upgrade::thaw(&root, &table, &output_service);
                 return Err(reason);
             }
-            Ok((binary, to, tree, output))
-        };
-        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
-            daemon.upgrading = false;
-            let (binary, to, tree, output) = match collected {
-                Ok(collected) => collected,
-                Err(reason) => return refuse(reason),
-            };
-            let pipes = crate::upgrade::pipes(&tree);
-            let mut handover = crate::upgrade::Handover {
+            let handover = crate::upgrade::Handover {
                 version: crate::upgrade::HANDOVER_VERSION,
                 from: crate::upgrade::VERSION.to_string(),
                 to,
@@ -807,6 +798,21 @@ impl SupervisorActor {
                 output,
                 log_lost: 0,
             };
+            // A new binary that cannot take this hand-over says so before the exec.
+            let checked = crate::upgrade::check(&binary, checks, &path, &handover).await;
+            if let Err(reason) = checked {
+                crate::upgrade::thaw(&root, &table, &output_service);
+                return Err(reason);
+            }
+            Ok((binary, handover))
+        };
+        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
+            daemon.upgrading = false;
+            let (binary, mut handover) = match collected {
+                Ok(collected) => collected,
+                Err(reason) => return refuse(reason),
+            };
+            let pipes = crate::upgrade::pipes(&handover.tree);
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
                 None => None,

@@ -29,9 +29,11 @@ fn main() -> ExitCode {
     sdnotify::take_environment();
     supervisor::upgrade::take_environment();
     if supervisor::upgrade::answers_version() {
-        use supervisor::upgrade::{HANDOVER_VERSION, VERSION};
-        println!("{HANDOVER_VERSION} {VERSION}");
+        println!("{}", supervisor::upgrade::version_answer());
         return ExitCode::SUCCESS;
+    }
+    if let Some(registry) = supervisor::upgrade::checks_handover() {
+        return supervisor::upgrade::answer_check(&registry);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

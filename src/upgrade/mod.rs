@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use collect::{collect, components, output, pipes, thaw};
 pub use exec::{exec, roll_back};
-pub use probe::probe;
+pub use probe::{answer_check, check, checks_handover, probe, version_answer};
 
 /// The hand-over format this binary writes and reads. A binary that reads another refuses.
 pub const HANDOVER_VERSION: u32 = 1;
@@ -127,16 +127,25 @@ impl Pending {
         let mut text = String::new();
         file.read_to_string(&mut text)
             .map_err(|e| format!("cannot read the hand-over: {e}"))?;
-        let handover: Handover =
-            serde_json::from_str(&text).map_err(|e| format!("cannot parse the hand-over: {e}"))?;
-        if handover.version != HANDOVER_VERSION {
-            return Err(format!(
-                "hand-over version {} (this binary reads {HANDOVER_VERSION})",
-                handover.version
-            ));
-        }
-        Ok(handover)
+        parse(&text)
     }
+}
+
+/// The hand-over in `text`, if this binary reads its version.
+fn parse(text: &str) -> Result<Handover, String> {
+    /// The version alone: another version's hand-over is told apart from a broken one.
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let parsed = |e: serde_json::Error| format!("cannot parse the hand-over: {e}");
+    let Version { version } = serde_json::from_str(text).map_err(parsed)?;
+    if version != HANDOVER_VERSION {
+        return Err(format!(
+            "hand-over version {version} (this binary reads {HANDOVER_VERSION})"
+        ));
+    }
+    serde_json::from_str(text).map_err(parsed)
 }
 
 /// Writes `handover` to a new memfd, kept open across `execve`.

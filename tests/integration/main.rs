@@ -32,6 +32,7 @@ mod sockets;
 mod spawning;
 mod supervision;
 mod upgrade;
+mod upgrade_check;
 mod upgrade_many;
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +67,7 @@ fn main() -> std::process::ExitCode {
         ("soak", soak::TESTS),
         ("supervision", supervision::TESTS),
         ("upgrade", upgrade::TESTS),
+        ("upgrade_check", upgrade_check::TESTS),
         ("upgrade_many", upgrade_many::TESTS),
     ])
 }
