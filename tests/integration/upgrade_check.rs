@@ -51,14 +51,20 @@ fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
             "{name}: {reason}"
         );
         assert!(alive(daemon.pid()), "{name}: the daemon runs on");
-        assert!(pids.iter().all(|&pid| alive(pid)), "{name}: the tree runs on");
+        assert!(
+            pids.iter().all(|&pid| alive(pid)),
+            "{name}: the tree runs on"
+        );
     }
     assert_eq!(daemon.count("upgrade_completed"), 0);
     // The positive control: the same daemon upgrades to the binary the scripts wrap, which
     // passes its check.
     assert!(upgrade(&daemon, &copy).status.success());
     daemon.wait_any("upgrade_completed");
-    assert!(pids.iter().all(|&pid| alive(pid)), "the tree was handed over");
+    assert!(
+        pids.iter().all(|&pid| alive(pid)),
+        "the tree was handed over"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -77,7 +83,12 @@ fn the_check_refuses_garbage_and_another_version() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let garbage = check("{not json");

@@ -42,7 +42,11 @@ fn tree(dir: &Path, port: u16) -> String {
     let bytes = FLOOD_BYTES.to_string();
     let mut servers = vec![
         standin_server("crashing", &["--crash-after", "0.2"], NO_BACKOFF),
-        standin_server("flood", &["--flood", &bytes], &file("flood.log", "block", false)),
+        standin_server(
+            "flood",
+            &["--flood", &bytes],
+            &file("flood.log", "block", false),
+        ),
         standin_server(
             "ticker",
             &["--tick-ms", "2"],
@@ -201,7 +205,10 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     let before = numbers(&flood_path, flood_number).0.len();
     let began = Instant::now();
     for n in 1..=UPGRADES {
-        let out = daemon.cli(&["upgrade", "--binary", copy.to_str().unwrap()], DEADLINE * 3);
+        let out = daemon.cli(
+            &["upgrade", "--binary", copy.to_str().unwrap()],
+            DEADLINE * 3,
+        );
         assert!(out.status.success(), "upgrade {n}: {out:?}");
         let completed = daemon.wait_any("upgrade_completed");
         assert_eq!(completed["pid"].as_u64(), Some(u64::from(daemon.pid())));
@@ -229,11 +236,19 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
 
     let after: Vec<u32> = ids.iter().map(|id| current_pid(&daemon, id)).collect();
     let kept = ids.len() - 2;
-    assert_eq!(after[..kept], pids[..kept], "every stable component kept its pid");
+    assert_eq!(
+        after[..kept],
+        pids[..kept],
+        "every stable component kept its pid"
+    );
     assert_eq!(after[kept], fragile, "fragile kept its pid");
     assert_eq!(state(&daemon, "held"), "stopped", "held stays stopped");
     assert_eq!(state(&daemon, "waiting"), "backoff", "waiting waits on");
-    assert_eq!(clients.refused.load(Ordering::Relaxed), 0, "no connection refused");
+    assert_eq!(
+        clients.refused.load(Ordering::Relaxed),
+        0,
+        "no connection refused"
+    );
     assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
 
     // The flood, once it ended: 1 … N, each once.
@@ -261,14 +276,20 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     eventually("every tick filed or counted dropped", || {
         let ticks = numbers(&ticker_path, tick_number).0;
         let logged = events_of(&daemon, "component_output", "ticker");
-        let last = logged.iter().filter_map(|e| tick_number(e["line"].as_str()?)).max();
+        let last = logged
+            .iter()
+            .filter_map(|e| tick_number(e["line"].as_str()?))
+            .max();
         let dropped: u64 = events_of(&daemon, "output_dropped", "ticker")
             .iter()
             .filter_map(|e| e["dropped"].as_u64())
             .sum();
         let ordered = ticks.windows(2).all(|w| w[0] < w[1]);
         assert!(ordered, "ticks in the drop file are in order, each once");
-        *seen.borrow_mut() = format!("{} ticks filed, {dropped} dropped, last {last:?}", ticks.len());
+        *seen.borrow_mut() = format!(
+            "{} ticks filed, {dropped} dropped, last {last:?}",
+            ticks.len()
+        );
         last.is_some_and(|last| ticks.len() as u64 + dropped == last)
     });
     println!("ticker: {}", seen.borrow());

@@ -102,6 +102,9 @@ impl Gate {
     /// The pipes of `live` not parked (yet): for a refusal's reason.
     pub fn unparked(&self, live: &[RawFd]) -> Vec<RawFd> {
         let parked = self.parked();
-        live.iter().filter(|fd| !parked.contains_key(fd)).copied().collect()
+        live.iter()
+            .filter(|fd| !parked.contains_key(fd))
+            .copied()
+            .collect()
     }
 }

@@ -87,7 +87,10 @@ impl OutputService {
                 }
             }
             // A line under way not taken by a reader by now belongs to no pipe of this tree.
-            handed.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            handed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
             gate.open();
         });
     }
