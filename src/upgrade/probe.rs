@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::Duration;
 
 use super::{Handover, HANDOVER_VERSION};
@@ -34,26 +34,9 @@ pub async fn probe(binary: &Path) -> Result<(String, bool), String> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(format!("{} is not an executable file", binary.display()));
     }
-    let (answer, answered) = tokio::sync::oneshot::channel();
     let path = binary.to_path_buf();
-    std::thread::Builder::new()
-        .name("upgrade-probe".into())
-        .spawn(move || {
-            let _ = answer.send(Command::new(&path).arg("--handover-version").output());
-        })
-        .map_err(|e| format!("cannot ask the new binary: {e}"))?;
-    let output = match tokio::time::timeout(DEADLINE, answered).await {
-        Ok(Ok(Ok(output))) => output,
-        Ok(Ok(Err(error))) => return Err(format!("{}: {error}", binary.display())),
-        Ok(Err(_)) => return Err("the probe thread ended without an answer".into()),
-        Err(_) => {
-            return Err(format!(
-                "{} --handover-version did not answer within {} s",
-                binary.display(),
-                DEADLINE.as_secs()
-            ))
-        }
-    };
+    let run = move || Command::new(&path).arg("--handover-version").output();
+    let output = off_thread(binary, "--handover-version", DEADLINE, run).await?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut words = text.split_whitespace();
     match (output.status.success(), words.next().map(str::parse::<u32>)) {
@@ -86,26 +69,9 @@ pub async fn check(
         return Ok(());
     }
     let text = serde_json::to_vec(handover).map_err(|e| format!("the hand-over: {e}"))?;
-    let (answer, answered) = tokio::sync::oneshot::channel();
     let (path, registry) = (binary.to_path_buf(), registry.to_path_buf());
-    std::thread::Builder::new()
-        .name("upgrade-check".into())
-        .spawn(move || {
-            let _ = answer.send(run_check(&path, &registry, &text));
-        })
-        .map_err(|e| format!("cannot ask the new binary: {e}"))?;
-    let output = match tokio::time::timeout(CHECK_DEADLINE, answered).await {
-        Ok(Ok(Ok(output))) => output,
-        Ok(Ok(Err(error))) => return Err(format!("{}: {error}", binary.display())),
-        Ok(Err(_)) => return Err("the check thread ended without an answer".into()),
-        Err(_) => {
-            return Err(format!(
-                "{} --handover-check did not answer within {} s",
-                binary.display(),
-                CHECK_DEADLINE.as_secs()
-            ))
-        }
-    };
+    let run = move || run_check(&path, &registry, &text);
+    let output = off_thread(binary, "--handover-check", CHECK_DEADLINE, run).await?;
     if output.status.success() {
         return Ok(());
     }
@@ -122,8 +88,35 @@ pub async fn check(
     ))
 }
 
+/// Runs `binary` (`run`: a child process to its end) on a thread of its own, so that the
+/// daemon's reaper (paused meanwhile) never takes its exit; waits at most `deadline`.
+async fn off_thread(
+    binary: &Path,
+    argument: &str,
+    deadline: Duration,
+    run: impl FnOnce() -> std::io::Result<Output> + Send + 'static,
+) -> Result<Output, String> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("upgrade-probe".into())
+        .spawn(move || {
+            let _ = answer.send(run());
+        })
+        .map_err(|e| format!("cannot ask the new binary: {e}"))?;
+    match tokio::time::timeout(deadline, answered).await {
+        Ok(Ok(Ok(output))) => Ok(output),
+        Ok(Ok(Err(error))) => Err(format!("{}: {error}", binary.display())),
+        Ok(Err(_)) => Err("the probe thread ended without an answer".into()),
+        Err(_) => Err(format!(
+            "{} {argument} did not answer within {} s",
+            binary.display(),
+            deadline.as_secs()
+        )),
+    }
+}
+
 /// Runs the check child to its end, the hand-over written to its stdin.
-fn run_check(binary: &Path, registry: &Path, text: &[u8]) -> std::io::Result<std::process::Output> {
+fn run_check(binary: &Path, registry: &Path, text: &[u8]) -> std::io::Result<Output> {
     let mut child = Command::new(binary)
         .arg("--handover-check")
         .arg(registry)

@@ -14,7 +14,7 @@ use crate::guardian::{start_without_cgroup2, Sweep};
 
 /// A copy of the supervisor binary in `dir` (the file a real upgrade installs), or a script
 /// named `name` with `body`, executable.
-fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
+pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
     let path = dir.join(name);
     match body {
         Some(body) => std::fs::write(&path, body).expect("write the script"),
@@ -70,7 +70,7 @@ fn readiness(daemon: &Daemon) -> String {
     )
 }
 
-fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
+pub(crate) fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
     daemon.cli(
         &["upgrade", "--binary", binary.to_str().unwrap()],
         DEADLINE * 3,

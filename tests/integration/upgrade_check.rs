@@ -3,30 +3,9 @@
 //! version check and then dies (an exit, a SIGKILL) is refused with the tree untouched, where
 //! without the dry run the exec would have taken the daemon, and the tree, down.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-
 use testkit::*;
 
-/// An executable file `name` in `dir`: a copy of the supervisor binary, or the script `body`.
-fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
-    let path = dir.join(name);
-    match body {
-        Some(body) => std::fs::write(&path, body).expect("write the script"),
-        None => {
-            std::fs::copy(env!("CARGO_BIN_EXE_supervisor"), &path).expect("copy the binary");
-        }
-    }
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
-    daemon.cli(
-        &["upgrade", "--binary", binary.to_str().unwrap()],
-        DEADLINE * 3,
-    )
-}
+use crate::upgrade::{executable, upgrade};
 
 fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));

@@ -9,8 +9,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -21,6 +20,8 @@ use serde_json::Value;
 use supervisor::control::client::{ask, ClientError};
 use supervisor::control::protocol::Request;
 use testkit::*;
+
+use crate::upgrade::{executable, upgrade};
 
 /// Upgrades in a row.
 const UPGRADES: usize = 20;
@@ -72,14 +73,6 @@ fn tree(dir: &Path, port: u16) -> String {
     ];
     servers.extend((0..STABLE).map(|n| idle(&format!("s{n}"))));
     registry(ROOT, &servers.concat())
-}
-
-/// A copy of the supervisor binary in `dir`: what a real upgrade installs.
-fn copy_of_the_binary(dir: &Path) -> PathBuf {
-    let path = dir.join("supervisor-new");
-    std::fs::copy(env!("CARGO_BIN_EXE_supervisor"), &path).expect("copy the binary");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 /// What a client thread counted.
@@ -185,7 +178,7 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
             !events_of(&daemon, "restart_scheduled", id).is_empty()
         });
     }
-    let copy = copy_of_the_binary(daemon.path());
+    let copy = executable(daemon.path(), "supervisor-new", None);
 
     let done = Arc::new(AtomicBool::new(false));
     let clients = Arc::new(Counts::default());
@@ -205,10 +198,7 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     let before = numbers(&flood_path, flood_number).0.len();
     let began = Instant::now();
     for n in 1..=UPGRADES {
-        let out = daemon.cli(
-            &["upgrade", "--binary", copy.to_str().unwrap()],
-            DEADLINE * 3,
-        );
+        let out = upgrade(&daemon, &copy);
         assert!(out.status.success(), "upgrade {n}: {out:?}");
         let completed = daemon.wait_any("upgrade_completed");
         assert_eq!(completed["pid"].as_u64(), Some(u64::from(daemon.pid())));
