@@ -318,6 +318,50 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
+    /// During a hand-over, the lines of a file that cannot be written are held in order (and
+    /// the lines queued behind them too), while another file is written as usual; without a
+    /// hand-over the same lines are dropped.
+    #[test]
+    fn a_hand_over_holds_the_lines_a_file_cannot_take() {
+        let dir = std::env::temp_dir().join(format!("files-hold-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // A directory where the file's folder should be made: every write fails.
+        let blocker = dir.join("blocker");
+        File::create(&blocker).unwrap();
+        let failing = blocker.join("c.log");
+        let working = dir.join("w.log");
+        let run_with = |holding: Arc<Holding>| {
+            let (sender, lines) = mpsc::channel(16);
+            let rests = Arc::new(failing::Rests::default());
+            let thread = std::thread::spawn(move || {
+                let retention = Retention::new(None);
+                let failures = Failures::new(rests);
+                run(lines, Arc::default(), &retention, failures, &holding)
+            });
+            for (template, text) in [
+                (&failing, "one"),
+                (&working, "a"),
+                (&failing, "two"),
+                (&working, "b"),
+            ] {
+                sender
+                    .blocking_send(line(template, None, 10, text))
+                    .unwrap();
+            }
+            drop(sender);
+            thread.join().unwrap();
+        };
+        let holding = Arc::new(Holding::default());
+        run_with(Arc::clone(&holding));
+        assert!(holding.held().is_empty(), "no hand-over, nothing held");
+        holding.start();
+        run_with(Arc::clone(&holding));
+        let held: Vec<_> = holding.stop().into_iter().map(|h| h.bytes).collect();
+        assert_eq!(held, [b"one\n".to_vec(), b"two\n".to_vec()]);
+        assert_eq!(fs::read_to_string(&working).unwrap(), "a\nb\na\nb\n");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn old_dated_files_and_their_parts_are_pruned() {
         let dir = std::env::temp_dir().join(format!("files-prune-{}", std::process::id()));
