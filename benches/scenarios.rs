@@ -32,6 +32,8 @@ mod stamps;
 mod stats;
 #[path = "scenarios/status.rs"]
 mod status;
+#[path = "scenarios/upgrade.rs"]
+mod upgrade;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -101,6 +103,11 @@ fn main() {
     if bench.config.wants("lifecycle") {
         for n in bench.config.lifecycle_sizes.clone() {
             lifecycle::run(&mut bench, n);
+        }
+    }
+    if bench.config.wants("upgrade") {
+        for n in [100, 1000] {
+            upgrade::run(&mut bench, n);
         }
     }
     println!("\n## Supervisor scenario benchmarks\n\n{}\n", machine());

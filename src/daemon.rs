@@ -184,6 +184,7 @@ pub fn run(
             let me = ctx.address().recipient();
             let root = match &handover {
                 Some((pending, handed)) => {
+                    runtime.output.restore(&handed.output);
                     let restored = match pending.fails_restore() {
                         Some(reason) => Err(reason),
                         None => tree::restore(&registry.tree, &handed.tree, &runtime, me.clone()),
@@ -207,6 +208,7 @@ pub fn run(
                 from: handed.from.clone(),
                 began_unix_ms: handed.began_unix_ms,
                 rolled_back: pending.rolled_back.clone(),
+                log_lost: handed.log_lost,
             });
             daemon.http = http.and_then(|(listener, address)| {
                 let endpoint = http::Endpoint::serve(listener, address, ctx.address().recipient());
@@ -287,6 +289,8 @@ struct Upgraded {
     began_unix_ms: u64,
     /// Set when this is the old daemon, given the tree back: why.
     rolled_back: Option<String>,
+    /// Log lines the old image could not write before its exec.
+    log_lost: u64,
 }
 
 /// The top of the actor system: owns the root group and the daemon's lifecycle.
@@ -707,6 +711,14 @@ impl SupervisorActor {
         // Exits during the exec waited as zombies: reap them now.
         self.runtime.processes.reap();
         let duration_ms = crate::upgrade::unix_ms().saturating_sub(upgraded.began_unix_ms);
+        if upgraded.log_lost > 0 {
+            tracing::warn!(
+                event = events::LOG_LINES_DROPPED,
+                dropped = upgraded.log_lost,
+                "{} log lines were not written before the upgrade's exec",
+                upgraded.log_lost
+            );
+        }
         self.upgrade_outcome = Some(upgraded.rolled_back.clone());
         match upgraded.rolled_back {
             Some(reason) => tracing::error!(
@@ -768,13 +780,19 @@ impl SupervisorActor {
         });
         let root = self.root.clone();
         let table = self.runtime.processes.clone();
+        let output_service = self.runtime.output.clone();
         let path = self.registry.path.clone();
+        // A reload (which could re-bind the endpoint) is busy until the upgrade is over.
+        let listeners = crate::upgrade::Listeners {
+            control: Some(self.control),
+            http: self.http.as_ref().map(http::Endpoint::fd),
+        };
         let work = async move {
             table.pause_reaping(true);
             let to = crate::upgrade::probe(&binary).await;
             table.pause_reaping(false);
             table.reap();
-            let to = to?;
+            let (to, checks) = to?;
             tracing::info!(
                 event = events::UPGRADE_STARTED,
                 from = crate::upgrade::VERSION,
@@ -783,34 +801,20 @@ impl SupervisorActor {
                 "upgrading to {} ({to})",
                 binary.display()
             );
-            let tree = crate::upgrade::collect(&root, &table).await?;
+            // Output first: a reader stopped never closes its pipe, so the tree's pipes hold.
+            let output = crate::upgrade::output(&output_service).await?;
+            let tree = crate::upgrade::collect(&root, &table, &output_service).await?;
             // The new daemon reads the registry from disk: it must still describe this tree.
-            let on_disk = registry::load_off_thread(path, registry::READ_DEADLINE).await;
+            let on_disk = registry::load_off_thread(path.clone(), registry::READ_DEADLINE).await;
             let checked = match on_disk {
                 Ok(on_disk) => tree::check(&on_disk.tree, &tree)
                     .map_err(|d| format!("the registry changed on disk (reload first): {d}")),
                 Err(errors) => Err(format!("the registry on disk is invalid: {errors}")),
             };
             if let Err(reason) = checked {
-                crate::upgrade::thaw(&root, &table);
+                crate::upgrade::thaw(&root, &table, &output_service);
                 return Err(reason);
             }
-            // The listeners accept no more; the connections they took are answered first.
-            crate::upgrade::GATE
-                .close_and_wait(crate::upgrade::QUIET_WITHIN)
-                .await;
-            Ok((binary, to, tree))
-        };
-        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
-            daemon.upgrading = false;
-            let (binary, to, tree) = match collected {
-                Ok(collected) => collected,
-                Err(reason) => return refuse(reason),
-            };
-            let listeners = crate::upgrade::Listeners {
-                control: Some(daemon.control),
-                http: daemon.http.as_ref().map(http::Endpoint::fd),
-            };
             let handover = crate::upgrade::Handover {
                 version: crate::upgrade::HANDOVER_VERSION,
                 from: crate::upgrade::VERSION.to_string(),
@@ -818,6 +822,26 @@ impl SupervisorActor {
                 began_unix_ms: began,
                 tree,
                 listeners,
+                output,
+                log_lost: 0,
+            };
+            // A new binary that cannot take this hand-over says so before the exec.
+            let checked = crate::upgrade::check(&binary, checks, &path, &handover).await;
+            if let Err(reason) = checked {
+                crate::upgrade::thaw(&root, &table, &output_service);
+                return Err(reason);
+            }
+            // The listeners accept no more; the connections they took are answered first.
+            crate::upgrade::GATE
+                .close_and_wait(crate::upgrade::QUIET_WITHIN)
+                .await;
+            Ok((binary, handover))
+        };
+        Box::pin(work.into_actor(self).map(move |collected, daemon, _| {
+            daemon.upgrading = false;
+            let (binary, mut handover) = match collected {
+                Ok(collected) => collected,
+                Err(reason) => return refuse(reason),
             };
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
@@ -825,7 +849,8 @@ impl SupervisorActor {
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
                     crate::upgrade::GATE.open();
-                    crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+                    let runtime = &daemon.runtime;
+                    crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
                     return refuse(format!("cannot hand the guardian over: {error}"));
                 }
             };
@@ -833,7 +858,7 @@ impl SupervisorActor {
             if daemon.started {
                 sdnotify::upgrading(&handover.to);
             }
-            crate::logging::flush();
+            handover.log_lost = crate::logging::flush();
             let error = crate::upgrade::exec(&binary, &handover, guardian.as_ref());
             if daemon.started {
                 sdnotify::ready("running; the upgrade failed");
@@ -842,7 +867,8 @@ impl SupervisorActor {
                 guardian.handover_failed();
             }
             crate::upgrade::GATE.open();
-            crate::upgrade::thaw(&daemon.root, &daemon.runtime.processes);
+            let runtime = &daemon.runtime;
+            crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))
     }

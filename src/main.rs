@@ -26,9 +26,11 @@ fn main() -> ExitCode {
     }
     // Before the hand-over variables are read: a daemon asking runs this with its own.
     if supervisor::upgrade::answers_version() {
-        use supervisor::upgrade::{HANDOVER_VERSION, VERSION};
-        println!("{HANDOVER_VERSION} {VERSION}");
+        println!("{}", supervisor::upgrade::version_answer());
         return ExitCode::SUCCESS;
+    }
+    if let Some(registry) = supervisor::upgrade::checks_handover() {
+        return supervisor::upgrade::answer_check(&registry);
     }
     // NOTIFY_SOCKET and WATCHDOG_* are for the daemon alone (the spawner leaves them out of
     // the environment its components inherit).

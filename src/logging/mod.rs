@@ -81,11 +81,12 @@ pub fn format_in_use() -> Option<LogFormat> {
 /// The writer [`init`] installed, for [`flush`].
 static QUEUE: OnceLock<queue::LogQueue> = OnceLock::new();
 
-/// Waits (briefly) until every log line so far is written: before an `execve`.
-pub fn flush() {
-    if let Some(queue) = QUEUE.get() {
-        queue.flush(std::time::Duration::from_secs(1));
-    }
+/// Waits (briefly) until every log line so far is written: before an `execve`. The lines that
+/// were not (a stuck stderr or disk), dropped ones not yet reported included.
+pub fn flush() -> u64 {
+    QUEUE
+        .get()
+        .map_or(0, |queue| queue.flush(std::time::Duration::from_secs(1)))
 }
 
 /// Installs the global subscriber, writing to `file` or else to stderr through a writer thread

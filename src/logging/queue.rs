@@ -129,14 +129,17 @@ pub struct LogQueue {
 
 impl LogQueue {
     /// Waits (at most `deadline`) until every line queued so far is written: before an
-    /// `execve`, which would lose them.
-    pub fn flush(&self, deadline: Duration) {
+    /// `execve`, which would lose them. The lines it would lose: not written by then, or
+    /// dropped and not yet reported.
+    pub fn flush(&self, deadline: Duration) -> u64 {
         let pending = self.shared.lock();
         let target = pending.queued;
-        let _ = self
+        let (pending, _) = self
             .shared
             .changed
-            .wait_timeout_while(pending, deadline, |p| p.written < target && !p.finished);
+            .wait_timeout_while(pending, deadline, |p| p.written < target && !p.finished)
+            .unwrap_or_else(PoisonError::into_inner);
+        target.saturating_sub(pending.written) + pending.dropped_lines
     }
 }
 

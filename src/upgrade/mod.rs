@@ -25,11 +25,11 @@ use actors::handover::TreeState;
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 use serde::{Deserialize, Serialize};
 
-pub use collect::{collect, components, thaw};
+pub use collect::{collect, components, output, thaw};
 pub use exec::{exec, roll_back};
 pub use gate::{Busy, GATE, QUIET_WITHIN};
 pub use listeners::{close, control, http, Listeners};
-pub use probe::probe;
+pub use probe::{answer_check, check, checks_handover, probe, version_answer};
 
 /// The hand-over format this binary writes and reads. A binary that reads another refuses.
 /// Version 2 hands the listeners, notification sockets and held sockets over.
@@ -59,6 +59,12 @@ pub struct Handover {
     pub tree: TreeState,
     /// The daemon's control socket and HTTP listener.
     pub listeners: Listeners,
+    /// The output's lines under way and the file lines not yet written.
+    #[serde(default)]
+    pub output: actors::output::HandedOutput,
+    /// Daemon log lines that could not be written before the exec: logged by the successor.
+    #[serde(default)]
+    pub log_lost: u64,
 }
 
 impl Handover {
@@ -152,17 +158,27 @@ impl Pending {
         let mut text = String::new();
         file.read_to_string(&mut text)
             .map_err(|e| format!("cannot read the hand-over: {e}"))?;
-        let handover: Handover =
-            serde_json::from_str(&text).map_err(|e| format!("cannot parse the hand-over: {e}"))?;
-        if handover.version != HANDOVER_VERSION {
-            return Err(format!(
-                "hand-over version {} (this binary reads {HANDOVER_VERSION})",
-                handover.version
-            ));
-        }
+        let handover = parse(&text)?;
         exec::set_cloexec(&handover.descriptors(), true);
         Ok(handover)
     }
+}
+
+/// The hand-over in `text`, if this binary reads its version.
+fn parse(text: &str) -> Result<Handover, String> {
+    /// The version alone: another version's hand-over is told apart from a broken one.
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let parsed = |e: serde_json::Error| format!("cannot parse the hand-over: {e}");
+    let Version { version } = serde_json::from_str(text).map_err(parsed)?;
+    if version != HANDOVER_VERSION {
+        return Err(format!(
+            "hand-over version {version} (this binary reads {HANDOVER_VERSION})"
+        ));
+    }
+    serde_json::from_str(text).map_err(parsed)
 }
 
 /// Writes `handover` to a new memfd, kept open across `execve`.

@@ -1,48 +1,48 @@
 //! Asks a new binary, before anything changes, whether it reads this daemon's hand-over:
-//! `PATH --handover-version` must answer `HANDOVER_VERSION VERSION` within a deadline.
+//! `PATH --handover-version` must answer `HANDOVER_VERSION VERSION [handover-check]` within a
+//! deadline. A binary that says `handover-check` is then given the very hand-over on its stdin
+//! (`PATH --handover-check REGISTRY`, in a child, before the exec): it reads and validates the
+//! hand-over and the registry without adopting anything, so a binary that fails there (or
+//! crashes, or is killed) refuses the upgrade with the tree untouched.
 
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::Duration;
 
-use super::HANDOVER_VERSION;
+use super::{Handover, HANDOVER_VERSION};
 
 /// How long the new binary has to answer.
 const DEADLINE: Duration = Duration::from_secs(5);
+/// How long the new binary has to check the hand-over and the registry.
+const CHECK_DEADLINE: Duration = Duration::from_secs(10);
+/// The word of the version answer that says the binary takes `--handover-check`.
+const CHECKS: &str = "handover-check";
 
-/// The new binary's version, or why the upgrade is refused. Run it while the daemon's reaper
-/// is paused: the answer is waited for by a thread of its own.
-pub async fn probe(binary: &Path) -> Result<String, String> {
+/// The version answer of this binary.
+pub fn version_answer() -> String {
+    format!("{HANDOVER_VERSION} {} {CHECKS}", super::VERSION)
+}
+
+/// The new binary's version and whether it takes `--handover-check`, or why the upgrade is
+/// refused. Run it while the daemon's reaper is paused: the answer is waited for by a thread of
+/// its own.
+pub async fn probe(binary: &Path) -> Result<(String, bool), String> {
     let meta = std::fs::metadata(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(format!("{} is not an executable file", binary.display()));
     }
-    let (answer, answered) = tokio::sync::oneshot::channel();
     let path = binary.to_path_buf();
-    std::thread::Builder::new()
-        .name("upgrade-probe".into())
-        .spawn(move || {
-            let _ = answer.send(Command::new(&path).arg("--handover-version").output());
-        })
-        .map_err(|e| format!("cannot ask the new binary: {e}"))?;
-    let output = match tokio::time::timeout(DEADLINE, answered).await {
-        Ok(Ok(Ok(output))) => output,
-        Ok(Ok(Err(error))) => return Err(format!("{}: {error}", binary.display())),
-        Ok(Err(_)) => return Err("the probe thread ended without an answer".into()),
-        Err(_) => {
-            return Err(format!(
-                "{} --handover-version did not answer within {} s",
-                binary.display(),
-                DEADLINE.as_secs()
-            ))
-        }
-    };
+    let run = move || Command::new(&path).arg("--handover-version").output();
+    let output = off_thread(binary, "--handover-version", DEADLINE, run).await?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut words = text.split_whitespace();
     match (output.status.success(), words.next().map(str::parse::<u32>)) {
         (true, Some(Ok(version))) if version == HANDOVER_VERSION => {
-            Ok(words.next().unwrap_or("unknown").to_string())
+            let to = words.next().unwrap_or("unknown").to_string();
+            Ok((to, words.next() == Some(CHECKS)))
         }
         (true, Some(Ok(version))) => Err(format!(
             "{} reads hand-over version {version}, this daemon writes {HANDOVER_VERSION}",
@@ -54,4 +54,109 @@ pub async fn probe(binary: &Path) -> Result<String, String> {
             output.status
         )),
     }
+}
+
+/// Runs `binary --handover-check REGISTRY` with `handover` on its stdin when it `checks`, and
+/// refuses (the reason) unless it exits 0 within [`CHECK_DEADLINE`]. Run it while the daemon's
+/// reaper is paused (the tree is frozen then).
+pub async fn check(
+    binary: &Path,
+    checks: bool,
+    registry: &Path,
+    handover: &Handover,
+) -> Result<(), String> {
+    if !checks {
+        return Ok(());
+    }
+    let text = serde_json::to_vec(handover).map_err(|e| format!("the hand-over: {e}"))?;
+    let (path, registry) = (binary.to_path_buf(), registry.to_path_buf());
+    let run = move || run_check(&path, &registry, &text);
+    let output = off_thread(binary, "--handover-check", CHECK_DEADLINE, run).await?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    let how = match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => output.status.to_string(),
+    };
+    Err(format!(
+        "{} --handover-check failed ({how}): {}",
+        binary.display(),
+        said.lines().last().unwrap_or("no reason given")
+    ))
+}
+
+/// Runs `binary` (`run`: a child process to its end) on a thread of its own, so that the
+/// daemon's reaper (paused meanwhile) never takes its exit; waits at most `deadline`.
+async fn off_thread(
+    binary: &Path,
+    argument: &str,
+    deadline: Duration,
+    run: impl FnOnce() -> std::io::Result<Output> + Send + 'static,
+) -> Result<Output, String> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("upgrade-probe".into())
+        .spawn(move || {
+            let _ = answer.send(run());
+        })
+        .map_err(|e| format!("cannot ask the new binary: {e}"))?;
+    match tokio::time::timeout(deadline, answered).await {
+        Ok(Ok(Ok(output))) => Ok(output),
+        Ok(Ok(Err(error))) => Err(format!("{}: {error}", binary.display())),
+        Ok(Err(_)) => Err("the probe thread ended without an answer".into()),
+        Err(_) => Err(format!(
+            "{} {argument} did not answer within {} s",
+            binary.display(),
+            deadline.as_secs()
+        )),
+    }
+}
+
+/// Runs the check child to its end, the hand-over written to its stdin.
+fn run_check(binary: &Path, registry: &Path, text: &[u8]) -> std::io::Result<Output> {
+    let mut child = Command::new(binary)
+        .arg("--handover-check")
+        .arg(registry)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that died first closed the pipe: its status says why.
+        let _ = stdin.write_all(text);
+    }
+    child.wait_with_output()
+}
+
+/// `--handover-check REGISTRY` as the first arguments: the registry's path.
+pub fn checks_handover() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    (args.next()? == "--handover-check").then(|| args.next().map(PathBuf::from))?
+}
+
+/// The new binary's side of the check: reads the hand-over from stdin, and the registry, and
+/// checks that it could restore that tree (the same check the restore makes), adopting
+/// nothing. Exit 0 when it could; 1 with the reason on stderr when not.
+pub fn answer_check(registry: &Path) -> ExitCode {
+    match checked(registry) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn checked(registry: &Path) -> Result<(), String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the hand-over: {e}"))?;
+    let handover = super::parse(&text)?;
+    let registry = crate::registry::load_within(registry, crate::registry::READ_DEADLINE)
+        .map_err(|errors| format!("the registry is invalid: {errors}"))?;
+    actors::tree::check(&registry.tree, &handover.tree)
 }

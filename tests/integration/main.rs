@@ -36,6 +36,8 @@ mod spawning;
 mod supervision;
 mod upgrade;
 mod upgrade_descriptors;
+mod upgrade_check;
+mod upgrade_many;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -73,5 +75,7 @@ fn main() -> std::process::ExitCode {
         ("supervision", supervision::TESTS),
         ("upgrade", upgrade::TESTS),
         ("upgrade_descriptors", upgrade_descriptors::TESTS),
+        ("upgrade_check", upgrade_check::TESTS),
+        ("upgrade_many", upgrade_many::TESTS),
     ])
 }

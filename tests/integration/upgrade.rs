@@ -82,7 +82,7 @@ fn readiness(daemon: &Daemon) -> String {
     )
 }
 
-fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
+pub(crate) fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
     daemon.cli(
         &["upgrade", "--binary", binary.to_str().unwrap()],
         DEADLINE * 3,

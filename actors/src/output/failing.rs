@@ -100,6 +100,11 @@ impl Failures {
         }
     }
 
+    /// Whether `template`'s file failed and is not written again yet.
+    pub fn failing(&self, template: &Path) -> bool {
+        self.failing.contains_key(template)
+    }
+
     /// Whether `template`'s line is to be dropped without a try (a line queued before its file
     /// began to rest).
     pub fn resting(&mut self, template: &Path, now: u64) -> bool {

@@ -8,9 +8,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::dates;
@@ -29,6 +30,65 @@ pub struct FileLine {
     pub bytes: Vec<u8>,
     /// The queue's byte budget these bytes hold until the line is written (or given up).
     pub budget: OwnedSemaphorePermit,
+}
+
+/// A line the file thread could not write while a hand-over drained its queue (a full disk):
+/// handed to the successor, which writes it before any new line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldLine {
+    /// The file's path template.
+    pub template: PathBuf,
+    /// Roll past this size.
+    pub max_size: Option<u64>,
+    /// Files kept per component.
+    pub keep: u32,
+    /// The formatted bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// While a hand-over drains the queue, lines whose file fails or rests are held here in order
+/// (and every later line of the same file behind them) instead of being dropped.
+#[derive(Debug, Default)]
+pub struct Holding(Mutex<Option<Vec<HeldLine>>>);
+
+impl Holding {
+    fn lock(&self) -> MutexGuard<'_, Option<Vec<HeldLine>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// From now on, hold what cannot be written.
+    pub fn start(&self) {
+        self.lock().get_or_insert_with(Vec::new);
+    }
+
+    /// The lines held so far.
+    pub fn held(&self) -> Vec<HeldLine> {
+        self.lock().clone().unwrap_or_default()
+    }
+
+    /// Stops holding; the lines held.
+    pub fn stop(&self) -> Vec<HeldLine> {
+        self.lock().take().unwrap_or_default()
+    }
+
+    /// Holds `line` if holding and `fails` (or a line of its file is held already: the order
+    /// is kept); whether it did.
+    fn hold(&self, line: &FileLine, fails: impl FnOnce() -> bool) -> bool {
+        let mut holding = self.lock();
+        let Some(held) = holding.as_mut() else {
+            return false;
+        };
+        if !held.iter().any(|h| h.template == line.template) && !fails() {
+            return false;
+        }
+        held.push(HeldLine {
+            template: line.template.clone(),
+            max_size: line.max_size,
+            keep: line.keep,
+            bytes: line.bytes.clone(),
+        });
+        true
+    }
 }
 
 struct OpenFile {
@@ -62,7 +122,7 @@ impl Retention {
 }
 
 /// Runs the file thread until every sender is gone; `failures` keeps the account of the files
-/// that cannot be written. `reopen` set means: close every file
+/// that cannot be written, `holding` takes them instead during a hand-over. `reopen` set means: close every file
 /// before the next line (after logrotate) — a flag, not a queued command, so a full queue
 /// cannot delay or lose it.
 pub fn run(
@@ -70,6 +130,7 @@ pub fn run(
     reopen: Arc<AtomicBool>,
     retention: &Retention,
     mut failures: Failures,
+    holding: &Holding,
 ) {
     let mut open: HashMap<PathBuf, OpenFile> = HashMap::new();
     while let Some(line) = lines.blocking_recv() {
@@ -77,13 +138,19 @@ pub fn run(
             open.clear();
         }
         let now = failing::now();
+        // A file that failed is not tried again during a hand-over: its lines are held.
+        if holding.hold(&line, || failures.failing(&line.template)) {
+            continue;
+        }
         if failures.resting(&line.template, now) {
             continue;
         }
         match write(&mut open, &line, retention.days()) {
             Ok(()) => failures.written(&line.template),
             Err(error) => {
-                failures.failed(&line.template, &error, now);
+                if !holding.hold(&line, || true) {
+                    failures.failed(&line.template, &error, now);
+                }
                 // Reopened (and pruned) by the next try, a second from now: not per line.
                 open.remove(&line.template);
             }
@@ -248,6 +315,50 @@ mod tests {
         assert_eq!(fs::read_to_string(part(&path, 1)).unwrap(), "line008\n");
         assert_eq!(fs::read_to_string(part(&path, 2)).unwrap(), "line007\n");
         assert!(!part(&path, 3).exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// During a hand-over, the lines of a file that cannot be written are held in order (and
+    /// the lines queued behind them too), while another file is written as usual; without a
+    /// hand-over the same lines are dropped.
+    #[test]
+    fn a_hand_over_holds_the_lines_a_file_cannot_take() {
+        let dir = std::env::temp_dir().join(format!("files-hold-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // A directory where the file's folder should be made: every write fails.
+        let blocker = dir.join("blocker");
+        File::create(&blocker).unwrap();
+        let failing = blocker.join("c.log");
+        let working = dir.join("w.log");
+        let run_with = |holding: Arc<Holding>| {
+            let (sender, lines) = mpsc::channel(16);
+            let rests = Arc::new(failing::Rests::default());
+            let thread = std::thread::spawn(move || {
+                let retention = Retention::new(None);
+                let failures = Failures::new(rests);
+                run(lines, Arc::default(), &retention, failures, &holding)
+            });
+            for (template, text) in [
+                (&failing, "one"),
+                (&working, "a"),
+                (&failing, "two"),
+                (&working, "b"),
+            ] {
+                sender
+                    .blocking_send(line(template, None, 10, text))
+                    .unwrap();
+            }
+            drop(sender);
+            thread.join().unwrap();
+        };
+        let holding = Arc::new(Holding::default());
+        run_with(Arc::clone(&holding));
+        assert!(holding.held().is_empty(), "no hand-over, nothing held");
+        holding.start();
+        run_with(Arc::clone(&holding));
+        let held: Vec<_> = holding.stop().into_iter().map(|h| h.bytes).collect();
+        assert_eq!(held, [b"one\n".to_vec(), b"two\n".to_vec()]);
+        assert_eq!(fs::read_to_string(&working).unwrap(), "a\nb\na\nb\n");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,8 +1,19 @@
 //! Splitting a byte stream into lines: a line ends at `\n` or at the length cap (a longer line
 //! is split into parts); what is left without a newline is a last line of its own at the end.
 
+use serde::{Deserialize, Serialize};
+
 /// The longest line kept whole, in bytes; a longer one is split.
 pub const MAX_LINE: usize = 16 * 1024;
+
+/// A line under way, handed from one splitter (daemon) to the next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partial {
+    /// The line's bytes read so far (no newline yet).
+    pub bytes: Vec<u8>,
+    /// The previous line was cut at [`MAX_LINE`]: a newline first ends that line.
+    pub cut: bool,
+}
 
 /// Accumulates bytes and hands out complete lines (without their newline).
 #[derive(Debug, Default)]
@@ -62,6 +73,23 @@ impl LineSplitter {
         }
     }
 
+    /// The bytes of the line under way and whether the last line was cut at the cap: what a
+    /// hand-over gives the successor's splitter.
+    pub fn partial(&self) -> Partial {
+        Partial {
+            bytes: self.partial.clone(),
+            cut: self.cut,
+        }
+    }
+
+    /// A splitter that goes on from `partial` (a predecessor's [`LineSplitter::partial`]).
+    pub fn resumed(partial: Partial) -> Self {
+        LineSplitter {
+            partial: partial.bytes,
+            cut: partial.cut,
+        }
+    }
+
     /// The last line, if the stream ended without a newline.
     pub fn finish(self) -> Option<Vec<u8>> {
         (!self.partial.is_empty()).then_some(self.partial)
@@ -113,6 +141,25 @@ mod tests {
         assert_eq!(lines, [vec![b'y'; MAX_LINE], b"next".to_vec()]);
         let two = vec![b'z'; MAX_LINE * 2];
         assert_eq!(split(&[&two, b"\n"]).len(), 2);
+    }
+
+    /// A line split across a hand-over is one line: the successor goes on from the partial
+    /// bytes, and from a cut at the cap.
+    #[test]
+    fn a_resumed_splitter_goes_on_where_the_first_stopped() {
+        let mut first = LineSplitter::default();
+        let mut lines = Vec::new();
+        first.push(b"one\ntw", |line| lines.push(line.to_vec()));
+        let mut second = LineSplitter::resumed(first.partial());
+        second.push(b"o\nthree\n", |line| lines.push(line.to_vec()));
+        assert_eq!(lines, [&b"one"[..], b"two", b"three"]);
+
+        let mut cut = LineSplitter::default();
+        cut.push(&vec![b'x'; MAX_LINE], |_| {});
+        let mut after = LineSplitter::resumed(cut.partial());
+        let mut rest = Vec::new();
+        after.push(b"\nnext\n", |line| rest.push(line.to_vec()));
+        assert_eq!(rest, [b"next".to_vec()], "the newline ends the cut line");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 pub mod dates;
 mod failing;
 mod files;
+mod gate;
+mod handover;
 mod lines;
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures_util::future::{select, Either};
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -29,8 +32,10 @@ use crate::spec::{OutputSpec, Overflow};
 use crate::status::{OutputTail, TAIL_LINES};
 use failing::{Failures, Rest, Rests};
 pub use files::dated;
-use files::FileLine;
-use lines::LineSplitter;
+use files::{FileLine, Holding};
+use gate::Gate;
+pub use handover::HandedOutput;
+use lines::{LineSplitter, Partial};
 
 /// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
 const QUEUE_LINES: usize = 1024;
@@ -49,6 +54,12 @@ pub struct OutputService {
     /// The pipes being read, by process: what a hand-over keeps open across `execve`.
     live: Live,
     retention: Arc<files::Retention>,
+    /// Closed while a hand-over stops the readers.
+    gate: Arc<Gate>,
+    /// The file thread's lines held for a hand-over.
+    holding: Arc<Holding>,
+    /// The lines under way a predecessor handed over, by pipe, until their readers start.
+    handed: Arc<Mutex<HashMap<RawFd, Partial>>>,
 }
 
 /// The queue to the file thread: a channel bounded in lines, and permits for its bytes (a line
@@ -74,9 +85,11 @@ impl OutputService {
         let kept = Arc::clone(&retention);
         let rests = Arc::new(Rests::default());
         let failures = Failures::new(Arc::clone(&rests));
+        let holding = Arc::new(Holding::default());
+        let held = Arc::clone(&holding);
         std::thread::Builder::new()
             .name("output-files".into())
-            .spawn(move || files::run(lines, flag, &kept, failures))?;
+            .spawn(move || files::run(lines, flag, &kept, failures, &held))?;
         let files = FileQueue {
             lines: sender,
             bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
@@ -87,6 +100,9 @@ impl OutputService {
             reopen,
             live: Live::default(),
             retention,
+            gate: Arc::new(Gate::new(false)),
+            holding,
+            handed: Arc::default(),
         })
     }
 
@@ -122,12 +138,14 @@ impl OutputService {
             tail: to.tail.clone(),
             files: self.files.clone(),
             live: Arc::clone(&self.live),
+            gate: Arc::clone(&self.gate),
         });
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = live.entry(pid).or_default();
         for (stream, fd) in pipes {
             entry.push((stream, fd.as_raw_fd()));
-            actix::spawn(read(stream, fd, Arc::clone(&target)));
+            let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
+            actix::spawn(read(stream, fd, Arc::clone(&target), splitter));
         }
     }
 
@@ -268,6 +286,7 @@ struct Target {
     tail: OutputTail,
     files: FileQueue,
     live: Live,
+    gate: Arc<Gate>,
 }
 
 impl Target {
@@ -323,22 +342,37 @@ impl Drops {
     }
 }
 
-async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>) {
+async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSplitter) {
     let raw = fd.as_raw_fd();
     let Ok(pipe) = pipe::Receiver::from_owned_fd(fd) else {
+        target.gate.finishing();
         target.ended(raw);
+        target.gate.finished();
         return;
     };
-    let mut splitter = LineSplitter::default();
+    let mut splitter = splitter;
     let mut drops = Drops::default();
     let mut view = target.settings.snapshot();
     let mut rest = FileRest::default();
     let mut lines = Vec::new();
-    'pipe: while pipe.readable().await.is_ok() {
+    'pipe: loop {
+        // The safe point of a hand-over: everything read so far is delivered.
+        if target.gate.is_closed() {
+            drops.report(&target);
+            target.gate.park(raw, splitter.partial()).await;
+            continue;
+        }
+        let closing = std::pin::pin!(target.gate.closing());
+        let readable = std::pin::pin!(pipe.readable());
+        match select(closing, readable).await {
+            Either::Left(_) => continue,
+            Either::Right((ready, _)) if ready.is_err() => break,
+            Either::Right(_) => {}
+        }
         // The buffer exists only while output flows: an idle component costs no memory.
         // Read into spare capacity: zeroing 16 KiB per wake-up would cost more than the read.
         let mut buffer = Vec::with_capacity(READ_CHUNK);
-        loop {
+        while !target.gate.is_closed() {
             buffer.clear();
             match pipe.try_read_buf(&mut buffer) {
                 Ok(0) => break 'pipe,
@@ -359,7 +393,9 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>) {
             }
         }
     }
-    // Before the descriptor closes, so its number is never handed over once reused.
+    // Before the descriptor closes, so its number is never handed over once reused; a
+    // hand-over waits for the last line all the same.
+    target.gate.finishing();
     target.ended(raw);
     drop(pipe);
     if let Some(last) = splitter.finish() {
@@ -367,6 +403,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>) {
         deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;
     }
     drops.report(&target);
+    target.gate.finished();
 }
 
 /// A reader's state across lines: its settings, its file's rest and its drops.

@@ -1,0 +1,110 @@
+//! The readers' gate for a hand-over. Closed, every reader stops at its next safe point (all it
+//! has read delivered, before its next read), reports its line under way and waits; nothing more
+//! is read from any pipe until the gate opens again (the upgrade did not go ahead, or the
+//! successor re-queued what it was handed). The bytes left in a pipe stay in the pipe.
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{watch, Notify};
+
+use super::lines::Partial;
+
+/// Shared by the readers and the hand-over.
+pub struct Gate {
+    closed: watch::Sender<bool>,
+    /// The parked readers' lines under way, by pipe.
+    parked: Mutex<HashMap<RawFd, Partial>>,
+    /// Readers past their pipe's end still delivering its last line.
+    finishing: AtomicUsize,
+    /// A reader parked or ended.
+    changed: Notify,
+}
+
+impl Gate {
+    /// A gate, closed when `closed` (a successor's, until it re-queued what it was handed).
+    pub fn new(closed: bool) -> Self {
+        Gate {
+            closed: watch::Sender::new(closed),
+            parked: Mutex::default(),
+            finishing: AtomicUsize::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    fn parked(&self) -> MutexGuard<'_, HashMap<RawFd, Partial>> {
+        self.parked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the readers at their next safe point.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Lets the readers go on.
+    pub fn open(&self) {
+        self.closed.send_replace(false);
+    }
+
+    /// Whether the readers are to stop.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves once the gate is closed.
+    pub async fn closing(&self) {
+        let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
+    }
+
+    /// Parks the reader of `fd` with its line under way until the gate opens.
+    pub async fn park(&self, fd: RawFd, partial: Partial) {
+        let mut open = self.closed.subscribe();
+        self.parked().insert(fd, partial);
+        self.changed.notify_waiters();
+        let _ = open.wait_for(|closed| !*closed).await;
+        self.parked().remove(&fd);
+    }
+
+    /// A reader reached its pipe's end: waited for until [`Gate::finished`].
+    pub fn finishing(&self) {
+        self.finishing.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A reader delivered its last line and ended: it is no longer waited for.
+    pub fn finished(&self) {
+        self.finishing.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until every pipe that `live` lists is parked; their lines under way.
+    pub async fn all_parked(&self, live: impl Fn() -> Vec<RawFd>) -> HashMap<RawFd, Partial> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let pipes = live();
+            {
+                let parked = self.parked();
+                let finishing = self.finishing.load(Ordering::Acquire);
+                if finishing == 0 && pipes.iter().all(|fd| parked.contains_key(fd)) {
+                    return pipes
+                        .iter()
+                        .filter_map(|fd| Some((*fd, parked.get(fd)?.clone())))
+                        .collect();
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// The pipes of `live` not parked (yet): for a refusal's reason.
+    pub fn unparked(&self, live: &[RawFd]) -> Vec<RawFd> {
+        let parked = self.parked();
+        live.iter()
+            .filter(|fd| !parked.contains_key(fd))
+            .copied()
+            .collect()
+    }
+}

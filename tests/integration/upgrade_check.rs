@@ -1,0 +1,84 @@
+//! The new binary's dry run before the exec (issue 18): `NEW --handover-check REGISTRY` reads
+//! the very hand-over and the registry in a child, adopting nothing. A binary that answers the
+//! version check and then dies (an exit, a SIGKILL) is refused with the tree untouched, where
+//! without the dry run the exec would have taken the daemon, and the tree, down.
+
+use testkit::*;
+
+use crate::upgrade::{executable, upgrade};
+
+fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
+    let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
+    let pids = daemon.started_pids(&["a", "b"]);
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    for (name, death, how) in [
+        ("exits", "exit 3", "exit code 3"),
+        ("killed", "kill -9 $$", "killed by signal 9"),
+    ] {
+        // Answers the version check as the real binary does, then dies at anything else.
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in --handover-version) exec {} \"$@\";; esac\n{death}\n",
+            copy.display()
+        );
+        let dying = executable(daemon.path(), name, Some(&script));
+        let out = upgrade(&daemon, &dying);
+        assert_eq!(out.status.code(), Some(1), "{name}: refused: {out:?}");
+        let refused = daemon.wait_any("upgrade_refused");
+        let reason = refused["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("--handover-check failed") && reason.contains(how),
+            "{name}: {reason}"
+        );
+        assert!(alive(daemon.pid()), "{name}: the daemon runs on");
+        assert!(
+            pids.iter().all(|&pid| alive(pid)),
+            "{name}: the tree runs on"
+        );
+    }
+    assert_eq!(daemon.count("upgrade_completed"), 0);
+    // The positive control: the same daemon upgrades to the binary the scripts wrap, which
+    // passes its check.
+    assert!(upgrade(&daemon, &copy).status.success());
+    daemon.wait_any("upgrade_completed");
+    assert!(
+        pids.iter().all(|&pid| alive(pid)),
+        "the tree was handed over"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// The check itself, run by hand: the binary refuses garbage and another hand-over version, each
+/// with its reason.
+fn the_check_refuses_garbage_and_another_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SupervisorRegistry.xml");
+    std::fs::write(&path, registry(FAST, &idle("a"))).unwrap();
+    let check = |input: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(supervisor_bin())
+            .arg("--handover-check")
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let garbage = check("{not json");
+    assert_eq!(garbage.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&garbage.stderr).contains("cannot parse the hand-over"));
+    let version = check(r#"{"version":999}"#);
+    assert_eq!(version.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&version.stderr).contains("hand-over version 999"));
+}
+
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    a_binary_that_dies_after_the_version_check_is_refused_before_the_exec,
+    the_check_refuses_garbage_and_another_version,
+];
