@@ -35,8 +35,8 @@ mod sockets_status;
 mod spawning;
 mod supervision;
 mod upgrade;
-mod upgrade_descriptors;
 mod upgrade_check;
+mod upgrade_descriptors;
 mod upgrade_many;
 
 fn main() -> std::process::ExitCode {

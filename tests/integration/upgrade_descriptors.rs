@@ -100,9 +100,9 @@ fn listeners(daemon: &Daemon, port: u16, held: u16) -> [u64; 3] {
 
 /// One conversation with the daemon while it may be upgrading: when the connect returned
 /// (realtime ns, the log's clock), and whether an answer came.
-struct Conversation {
-    connected_ns: u64,
-    answered: Result<(), String>,
+pub(crate) struct Conversation {
+    pub(crate) connected_ns: u64,
+    pub(crate) answered: Result<(), String>,
 }
 
 /// Sends `request` on a new connection (no retry) and reads the answer to its end; when the
@@ -138,7 +138,7 @@ fn converse<S: Read + Write>(
 }
 
 /// `status` on a new control connection.
-fn control_status(socket: &Path) -> Option<Conversation> {
+pub(crate) fn control_status(socket: &Path) -> Option<Conversation> {
     let connected = UnixStream::connect(socket);
     if let Ok(stream) = &connected {
         let _ = stream.set_read_timeout(Some(DEADLINE));
@@ -162,7 +162,7 @@ fn http_status(port: u16) -> Option<Conversation> {
 }
 
 /// Runs `ask` without pause on a thread of its own until `done`; what it saw.
-fn hammer<T: Send + 'static>(
+pub(crate) fn hammer<T: Send + 'static>(
     done: &Arc<AtomicBool>,
     ask: impl Fn() -> Option<T> + Send + 'static,
 ) -> thread::JoinHandle<Vec<T>> {
@@ -177,7 +177,7 @@ fn hammer<T: Send + 'static>(
 }
 
 /// Conversations begun between `started` and `completed` (log timestamps in ns).
-fn during(seen: &[Conversation], started: u64, completed: u64) -> usize {
+pub(crate) fn during(seen: &[Conversation], started: u64, completed: u64) -> usize {
     (seen.iter())
         .filter(|c| (started..completed).contains(&c.connected_ns))
         .count()
