@@ -58,8 +58,23 @@ pub fn run(
     };
     run_dir.prepare()?;
     // Held until the process exits, not until this function returns: `supervisor stop` waits
-    // for the lock, and must not return while the daemon still flushes its log.
-    std::mem::forget(run_dir.lock()?);
+    // for the lock, and must not return while the daemon still flushes its log. After an
+    // upgrade it is the predecessor's, never let go (no second daemon slips in at the exec).
+    let handed_lock = handover.as_ref().and_then(|(_, h)| h.lock);
+    let lock = match handed_lock.map(|fd| (fd, run_dir.adopt_lock(fd))) {
+        Some((_, Some(lock))) => lock,
+        Some((fd, None)) => {
+            tracing::warn!(
+                event = events::HANDOVER_INCOMPLETE,
+                fd,
+                "cannot take over the instance lock handed over: taken anew"
+            );
+            run_dir.lock()?
+        }
+        None => run_dir.lock()?,
+    };
+    let lock_fd = lock.fd();
+    std::mem::forget(lock);
     run_dir.write_record(&record)?;
     // After an upgrade: the listeners of the daemon that handed over, never bound anew.
     let listeners = handover
@@ -204,6 +219,7 @@ pub fn run(
                 SupervisorActor::new(registry, root, log, runtime.clone(), run_dir.clone());
             daemon.guardian = guarded.is_some().then(|| guardian.clone());
             daemon.control = control;
+            daemon.lock = lock_fd;
             daemon.upgraded = handover.as_ref().map(|(pending, handed)| Upgraded {
                 from: handed.from.clone(),
                 began_unix_ms: handed.began_unix_ms,
@@ -306,6 +322,8 @@ struct SupervisorActor {
     guardian: Option<Guardian>,
     /// The control socket's listener (open for the daemon's life), which an upgrade hands over.
     control: RawFd,
+    /// The instance lock's descriptor (open for the daemon's life), which an upgrade hands over.
+    lock: RawFd,
     registry: Registry,
     root: Addr<GroupActor>,
     started: bool,
@@ -339,6 +357,7 @@ impl SupervisorActor {
             upgrade_outcome: None,
             guardian: None,
             control: -1,
+            lock: -1,
             registry,
             root,
             started: false,
@@ -787,6 +806,7 @@ impl SupervisorActor {
             control: Some(self.control),
             http: self.http.as_ref().map(http::Endpoint::fd),
         };
+        let lock = self.lock;
         let work = async move {
             table.pause_reaping(true);
             let to = crate::upgrade::probe(&binary).await;
@@ -822,6 +842,7 @@ impl SupervisorActor {
                 began_unix_ms: began,
                 tree,
                 listeners,
+                lock: Some(lock),
                 output,
                 log_lost: 0,
             };

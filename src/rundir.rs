@@ -4,6 +4,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
@@ -71,7 +72,14 @@ pub enum RunDirError {
 
 /// The held instance lock; released when dropped (or when the daemon dies).
 pub struct InstanceLock {
-    _lock: Flock<File>,
+    lock: Flock<File>,
+}
+
+impl InstanceLock {
+    /// Its descriptor: kept open across an upgrade's `execve`, so the lock is never let go.
+    pub fn fd(&self) -> RawFd {
+        self.lock.as_raw_fd()
+    }
 }
 
 impl RunDir {
@@ -174,7 +182,7 @@ impl RunDir {
             .open(self.lock_file())
             .map_err(|e| self.error(e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(InstanceLock { _lock: lock }),
+            Ok(lock) => Ok(InstanceLock { lock }),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(RunDirError::AlreadyRunning {
                 dir: self.path.display().to_string(),
                 pid: self
@@ -183,6 +191,20 @@ impl RunDir {
             }),
             Err((_, errno)) => Err(self.error(errno.into())),
         }
+    }
+
+    /// The instance lock handed over by the daemon this one replaces (descriptor `fd`, open
+    /// across the `execve`: the lock was never let go), if it is this directory's lock file;
+    /// `None` (the descriptor closed) when it is not.
+    pub fn adopt_lock(&self, fd: RawFd) -> Option<InstanceLock> {
+        let file = File::from(actors::process::sys::adopt_fd(fd).ok()?);
+        let (held, here) = (file.metadata().ok()?, fs::metadata(self.lock_file()).ok()?);
+        if (held.dev(), held.ino()) != (here.dev(), here.ino()) {
+            return None;
+        }
+        // The same open file holds the lock already: taking it again cannot wait.
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()?;
+        Some(InstanceLock { lock })
     }
 
     /// Whether a daemon holds the lock right now.

@@ -59,6 +59,9 @@ pub struct Handover {
     pub tree: TreeState,
     /// The daemon's control socket and HTTP listener.
     pub listeners: Listeners,
+    /// The instance lock's descriptor: the successor holds the very lock, never let go.
+    #[serde(default)]
+    pub lock: Option<RawFd>,
     /// The output's lines under way and the file lines not yet written.
     #[serde(default)]
     pub output: actors::output::HandedOutput,
@@ -72,6 +75,7 @@ impl Handover {
     pub fn descriptors(&self) -> Vec<RawFd> {
         let mut fds = self.tree.descriptors();
         fds.extend(self.listeners.descriptors());
+        fds.extend(self.lock);
         fds
     }
 }

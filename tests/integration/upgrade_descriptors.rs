@@ -592,6 +592,72 @@ fn systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade() {
 }
 
 /// The tests of this module, for the integration runner.
+/// Tries the instance lock as a second daemon would (`LOCK_EX | LOCK_NB`, let go at once); when
+/// it tried and whether it got the lock.
+fn try_lock(path: &Path) -> Option<(u64, bool)> {
+    let file = std::fs::File::open(path).ok()?;
+    let tried_ns = realtime_ns();
+    let got = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok();
+    Some((tried_ns, got))
+}
+
+/// The instance lock goes across the exec with the daemon: no second daemon (nor a CLI asking
+/// whether one runs) finds the run directory free while an upgrade is under way, and the
+/// lock is free once the daemon has stopped (the positive control).
+fn the_instance_lock_is_never_let_go_through_upgrades() {
+    let mut daemon = Daemon::start(&registry("", &idle("a")));
+    daemon.started_pid("a");
+    let path = daemon.run_dir().join("supervisor.lock");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let done = Arc::new(AtomicBool::new(false));
+    let tries = {
+        let path = path.clone();
+        hammer(&done, move || try_lock(&path))
+    };
+    for n in 1..=10 {
+        let out = upgrade(&daemon, &copy);
+        assert!(out.status.success(), "upgrade {n}: {out:?}");
+    }
+    done.store(true, Ordering::Relaxed);
+    let tries = tries.join().unwrap();
+    let at = |e: &Value| timestamp_ns(e["timestamp"].as_str().unwrap()).unwrap();
+    let named = |name: &str| -> Vec<u64> {
+        (daemon.events().iter())
+            .filter(|e| e["event"] == name)
+            .map(at)
+            .collect()
+    };
+    let windows: Vec<(u64, u64)> = (named("upgrade_started").into_iter())
+        .zip(named("upgrade_completed"))
+        .collect();
+    let during = |t: u64| windows.iter().any(|&(from, to)| (from..to).contains(&t));
+    let taken: Vec<u64> = (tries.iter())
+        .filter(|(_, got)| *got)
+        .map(|t| t.0)
+        .collect();
+    let tried_during = tries.iter().filter(|(t, _)| during(*t)).count();
+    println!(
+        "{} tries of the lock, {tried_during} during an upgrade, {} got it",
+        tries.len(),
+        taken.len()
+    );
+    assert!(
+        taken.is_empty(),
+        "the lock was free at {taken:?}, windows {windows:?}"
+    );
+    assert_eq!(windows.len(), 10, "ten upgrades completed");
+    assert!(
+        tried_during > 0,
+        "no try fell while an upgrade was under way"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    assert_eq!(
+        try_lock(&path).map(|t| t.1),
+        Some(true),
+        "free once stopped"
+    );
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     control_and_http_connections_made_during_the_exec_are_answered,
     a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_them,
@@ -600,4 +666,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_endpoint_the_registry_no_longer_asks_for_is_closed_by_the_upgrade,
     after_upgrades_nothing_leaks_into_the_daemon_or_a_component,
     systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade,
+    the_instance_lock_is_never_let_go_through_upgrades,
 ];
