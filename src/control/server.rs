@@ -100,8 +100,9 @@ async fn refuse(mut stream: UnixStream, _busy: Busy, message: &str) {
     let _ = write_reply(&mut stream, &Reply::error(ErrorKind::Busy, message)).await;
 }
 
-/// Answers one connection; it counts as `busy` (holding an upgrade's exec back) except while it
-/// waits on the daemon actor or for readiness.
+/// Answers one connection; it counts as `busy` (holding an upgrade's exec back) until answered,
+/// except `upgrade` itself. What waits on the tree or for readiness is answered `busy` once an
+/// upgrade's gate closes: the exec would otherwise cut it off unanswered.
 async fn answer(
     mut stream: UnixStream,
     busy: Busy,
@@ -140,19 +141,33 @@ async fn answer(
             Err(message) => Reply::error(ErrorKind::BadRequest, message),
             Ok(Request::Status {}) => status(&board),
             Ok(Request::WaitReady { timeout_ms }) => {
-                drop(busy);
-                wait_ready(&board, timeout_ms).await
+                unless_upgrading(wait_ready(&board, timeout_ms)).await
             }
-            Ok(request) => {
+            Ok(request @ Request::Upgrade { .. }) => {
                 drop(busy);
-                let asked = daemon.send(ControlRequest { request, peer }).await;
-                asked.unwrap_or_else(|_| {
-                    Reply::error(ErrorKind::Busy, "the daemon is shutting down")
-                })
+                ask(&daemon, request, peer).await
             }
+            Ok(request) => unless_upgrading(ask(&daemon, request, peer)).await,
         },
     };
     let _ = write_reply(&mut stream, &reply).await;
+}
+
+/// The daemon actor's answer to `request`.
+async fn ask(daemon: &Recipient<ControlRequest>, request: Request, peer: Peer) -> Reply {
+    let asked = daemon.send(ControlRequest { request, peer }).await;
+    asked.unwrap_or_else(|_| Reply::error(ErrorKind::Busy, "the daemon is shutting down"))
+}
+
+/// `reply`, or `busy` if an upgrade's exec comes first (SPEC: 75, "upgrading").
+async fn unless_upgrading(reply: impl std::future::Future<Output = Reply>) -> Reply {
+    GATE.unless_closed(reply).await.unwrap_or_else(|| {
+        Reply::error(
+            ErrorKind::Busy,
+            "busy: the daemon is upgrading (what was asked is done; its readiness was not \
+             awaited: see `status`)",
+        )
+    })
 }
 
 /// The rows of the board now.

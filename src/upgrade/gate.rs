@@ -3,10 +3,11 @@
 //! that no client is cut off by the exec. A client that connects meanwhile waits in the
 //! listener's backlog and is answered by the new image, which takes the listener over.
 //!
-//! A connection that waits on the tree (a request the daemon actor answers, `upgrade` itself
-//! among them; a wait for readiness) does not hold the exec up: it ends with the old image. The
-//! wait is bounded ([`QUIET_WITHIN`]): a client that never sends its request does not stop an
-//! upgrade.
+//! A connection that waits on the tree (a request the daemon actor answers, a wait for
+//! readiness) is answered `busy` as the gate closes ([`Gate::closed`]): the command was carried
+//! out, its readiness is not awaited across the exec. `upgrade` itself ends with the old image
+//! (its client waits for the new one). The wait is bounded ([`QUIET_WITHIN`]): a client that
+//! never sends its request does not stop an upgrade.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -87,6 +88,28 @@ impl Gate {
                 return (stream, Busy(self));
             }
         }
+    }
+
+    /// Returns once the gate is closed: an exec is near, and whatever waits must answer now.
+    pub async fn closed(&self) {
+        loop {
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// `work`'s output, or `None` if the gate closes first.
+    pub async fn unless_closed<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        let (mut work, mut closed) = (pin!(work), pin!(self.closed()));
+        poll_fn(|cx| match work.as_mut().poll(cx) {
+            Poll::Ready(value) => Poll::Ready(Some(value)),
+            Poll::Pending => closed.as_mut().poll(cx).map(|()| None),
+        })
+        .await
     }
 
     /// Returns once the gate is open; counted parked meanwhile.

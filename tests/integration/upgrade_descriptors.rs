@@ -658,6 +658,38 @@ fn the_instance_lock_is_never_let_go_through_upgrades() {
     );
 }
 
+/// A `restart ID` that waits for its component's readiness when an upgrade comes is answered
+/// busy (75, "upgrading") before the exec, never cut off unanswered; the same restart without
+/// an upgrade is answered 0 once the component is ready (the positive control).
+fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
+    let slow = standin_server(
+        "slow",
+        &["--notify-ready-after", "2"],
+        r#"<readiness notify="true" timeout="30"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry("", &slow));
+    daemon.wait_event("component_ready", "slow");
+    let control = daemon.cli(&["restart", "slow"], Duration::from_secs(30));
+    assert_eq!(control.status.code(), Some(0), "{control:?}");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let restarted = thread::scope(|scope| {
+        let restart = scope.spawn(|| daemon.cli(&["restart", "slow"], Duration::from_secs(30)));
+        eventually("the third start of slow", || {
+            events_of(&daemon, "component_started", "slow").len() == 3
+        });
+        let out = upgrade(&daemon, &copy);
+        assert!(out.status.success(), "upgrade: {out:?}");
+        restart.join().unwrap()
+    });
+    assert_eq!(restarted.status.code(), Some(75), "{restarted:?}");
+    let said = String::from_utf8_lossy(&restarted.stderr);
+    assert!(said.contains("upgrading"), "{said}");
+    // The new image goes on waiting for the readiness the old one was waiting for.
+    eventually("slow ready a third time", || {
+        events_of(&daemon, "component_ready", "slow").len() == 3
+    });
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     control_and_http_connections_made_during_the_exec_are_answered,
     a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_them,
@@ -667,4 +699,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     after_upgrades_nothing_leaks_into_the_daemon_or_a_component,
     systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade,
     the_instance_lock_is_never_let_go_through_upgrades,
+    a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade,
 ];

@@ -1,10 +1,12 @@
 //! A decision at rest, taken apart for a successor daemon and put together again there. Only a
 //! settled decision is handed over (no plan, no operator request, no child being stopped or
-//! removed): the rest of its state is then what [`Rest`] holds.
+//! removed): the rest of its state is then what [`Rest`] holds. An operator request that only
+//! waits for a start under way is answered busy first ([`super::Input::HandOver`]): the start
+//! itself is handed over.
 
 use std::time::{Duration, Instant};
 
-use super::{Decision, Key, Phase, Seen, Settings};
+use super::{Answer, Decision, Effect, Key, Phase, Seen, Settings, Until};
 use crate::policy::RestartWindow;
 use crate::spec::{Intensity, Strategy};
 
@@ -36,7 +38,27 @@ pub struct ChildRest {
     pub seen: Seen,
 }
 
+/// What an operator request that waited for a start handed over to a successor is answered.
+pub const UPGRADING: &str =
+    "the daemon is upgrading (the start goes on in the new daemon; see `status`)";
+
 impl Decision {
+    /// Answers busy each operator request that waits only for a start under way.
+    pub(super) fn release_for_hand_over(&mut self, effects: &mut Vec<Effect>) {
+        let starting: Vec<Key> = (self.children.iter())
+            .filter(|child| matches!(child.seen, Seen::Starting(_)))
+            .map(|child| child.key)
+            .collect();
+        self.requests.retain(|&(request, key, until)| {
+            let released = until == Until::Started && starting.contains(&key);
+            if released {
+                let answer = Answer::Busy(UPGRADING);
+                effects.push(Effect::Answer { request, answer });
+            }
+            !released
+        });
+    }
+
     /// The decision's state at `now`, or why it is in the middle of a step.
     pub fn at_rest(&self, now: Instant) -> Result<Rest, &'static str> {
         if matches!(self.phase, Phase::Stopping(_)) {

@@ -332,6 +332,50 @@ fn an_operator_stop_leaves_every_running_and_later_plan() {
 }
 
 #[test]
+fn a_hand_over_answers_busy_the_requests_that_wait_only_for_a_start_under_way() {
+    let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
+    // The operator restarts a: stopped, then started; the start is not answered yet.
+    assert_eq!(stops(&harness.operator(0, Action::Restart, 7)), [0]);
+    let Some(Effect::Stop { key, ticket }) = harness.owed.pop_front() else {
+        panic!("a stop is owed: {:?}", harness.owed)
+    };
+    assert_eq!(
+        starts(&harness.feed(Input::StopAnswered { key, ticket })),
+        [0]
+    );
+    // And stops b, whose stop is not answered either.
+    assert_eq!(stops(&harness.operator(1, Action::Stop, 8)), [1]);
+    assert_eq!(
+        harness.decision.at_rest(harness.now),
+        Err("an operator request is in flight")
+    );
+    let effects = harness.feed(Input::HandOver);
+    let busy = Answer::Busy(super::handover::UPGRADING);
+    assert_eq!(
+        effects,
+        [Effect::Answer {
+            request: 7,
+            answer: busy
+        }],
+        "the restart is answered, the stop (its child is not starting) is not"
+    );
+    // Once b's stop is answered the decision is at rest, with a's start under way.
+    let Some(Effect::Stop { key, ticket }) = harness.owed.pop_back() else {
+        panic!("b's stop is owed: {:?}", harness.owed)
+    };
+    let stopped = harness.feed(Input::StopAnswered { key, ticket });
+    assert!(stopped.contains(&Effect::Answer {
+        request: 8,
+        answer: Answer::Stopped
+    }));
+    let rest = harness.decision.at_rest(harness.now).expect("at rest");
+    assert!(
+        matches!(rest.children[0].1.seen, Seen::Starting(_)),
+        "{rest:?}"
+    );
+}
+
+#[test]
 fn an_operator_start_during_a_plan_joins_it() {
     let children = [
         settings("a", 1, RestartType::Permanent),
