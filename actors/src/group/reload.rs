@@ -7,6 +7,8 @@
 //! Nothing here waits: the report is computed from the specs and answered at once, while the
 //! restarts it implies go on as plans of the decision.
 
+use std::sync::Arc;
+
 use actix::{AsyncContext, Context, Handler, Message};
 
 use super::decide::{Change, Input, Reloaded, Settings};
@@ -179,15 +181,15 @@ impl GroupActor {
 }
 
 /// Gives a kept component its new settings: in place, or for its next process.
-fn reconfigure_component(slot: &mut ChildSlot, new: &ComponentSpec, change: Change) {
+fn reconfigure_component(slot: &mut ChildSlot, new: &Arc<ComponentSpec>, change: Change) {
     if let ChildActor::Component(actor) = &slot.actor {
         match change {
             Change::Unchanged | Change::Added => {}
-            Change::Updated => actor.do_send(Update(new.clone())),
-            Change::Replaced => actor.do_send(Replace(new.clone())),
+            Change::Updated => actor.do_send(Update(ComponentSpec::clone(new))),
+            Change::Replaced => actor.do_send(Replace(ComponentSpec::clone(new))),
         }
     }
-    slot.spec = ChildSpec::Component(Box::new(new.clone()));
+    slot.spec = ChildSpec::Component(Arc::clone(new));
 }
 
 impl Handler<Reconfigure> for GroupActor {
