@@ -78,8 +78,11 @@ impl CStringArray {
         Self::build(strings, Some(ListenPid::new()))
     }
 
-    fn build(strings: Vec<Arc<CStr>>, listen_pid: Option<Box<ListenPid>>) -> Self {
-        let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    fn build(mut strings: Vec<Arc<CStr>>, listen_pid: Option<Box<ListenPid>>) -> Self {
+        // Kept for the component's life, one per component: no spare capacity.
+        strings.shrink_to_fit();
+        let mut pointers = Vec::with_capacity(strings.len() + 2);
+        pointers.extend(strings.iter().map(|s| s.as_ptr()));
         pointers.extend(
             listen_pid
                 .iter()
