@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actors::policy::ExitStatus;
 use actors::process::procfs;
@@ -11,9 +12,19 @@ use actors::status::ComponentStatus;
 
 use crate::control::protocol::{LastExit, StatusRow};
 
-/// The rows for `statuses`, measuring memory from `/proc` once for all of them.
+/// How long one measurement of the host's process groups serves. Reading every process's
+/// `/proc/PID/stat` takes 10–30 ms with 1,000 components (and as long again per 1,000 other
+/// processes on the host): `status`, `/status`, `/metrics` and `stats` asked more often than
+/// this share one reading instead of each taking a CPU for it.
+const MEMORY_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last reading, shared by every caller of [`rows`].
+static MEMORY: MemoryReading = MemoryReading::new();
+
+/// The rows for `statuses`, with memory from a reading of `/proc` at most [`MEMORY_MAX_AGE`]
+/// old (a process younger than that may show none yet).
 pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
-    let rss = group_rss();
+    let rss = MEMORY.at(Instant::now(), group_rss);
     statuses
         .into_iter()
         .map(|status| StatusRow {
@@ -36,6 +47,31 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
             sockets: status.sockets,
         })
         .collect()
+}
+
+/// Resident bytes per process group, read once and kept for a while.
+struct MemoryReading(Mutex<Option<(Instant, Arc<HashMap<i32, u64>>)>>);
+
+impl MemoryReading {
+    const fn new() -> Self {
+        MemoryReading(Mutex::new(None))
+    }
+
+    /// The reading, taken anew with `read` when the last is older than [`MEMORY_MAX_AGE`] at
+    /// `now`. Callers meanwhile wait for that one reading rather than read `/proc` too.
+    fn at(&self, now: Instant, read: impl FnOnce() -> HashMap<i32, u64>) -> Arc<HashMap<i32, u64>> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*last {
+            Some((at, groups)) if now.saturating_duration_since(*at) < MEMORY_MAX_AGE => {
+                Arc::clone(groups)
+            }
+            _ => {
+                let groups = Arc::new(read());
+                *last = Some((now, Arc::clone(&groups)));
+                groups
+            }
+        }
+    }
 }
 
 /// Resident bytes per process group, over every process on the host.
@@ -154,6 +190,22 @@ fn memory(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_is_read_again_only_once_the_last_reading_is_old() {
+        let reading = MemoryReading::new();
+        let t0 = Instant::now();
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            HashMap::from([(7, reads.get() as u64)])
+        };
+        assert_eq!(reading.at(t0, read)[&7], 1);
+        let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
+        assert_eq!(reading.at(soon, read)[&7], 1, "a fresh reading is reused");
+        assert_eq!(reading.at(t0 + MEMORY_MAX_AGE, read)[&7], 2, "an old one is not");
+        assert_eq!(reads.get(), 2);
+    }
 
     #[test]
     fn uptimes_and_memory_read_well() {
