@@ -23,7 +23,7 @@ mod parent;
 mod settings;
 
 pub use listen::listen_fds;
-pub use malloc::share_one_arena;
+pub use malloc::{give_back_free_memory, share_one_arena};
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
     SpawnMode, Stage, StdioSlots, MAX_SOCKETS,
