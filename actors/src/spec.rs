@@ -55,8 +55,9 @@ pub enum ChildSpec {
     /// A supervised program; shared by the registry the daemon keeps and the group that runs it
     /// (each costs hundreds of bytes, 10,000 of them megabytes).
     Component(Arc<ComponentSpec>),
-    /// A nested supervisor.
-    Group(GroupSpec),
+    /// A nested supervisor (boxed: a slot of every child, 10,000 components included, would
+    /// otherwise be as large as a group's settings).
+    Group(Box<GroupSpec>),
 }
 
 impl ChildSpec {
