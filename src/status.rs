@@ -49,8 +49,11 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
         .collect()
 }
 
+/// Resident bytes per process group (by pgid).
+type GroupRss = Arc<HashMap<i32, u64>>;
+
 /// Resident bytes per process group, read once and kept for a while.
-struct MemoryReading(Mutex<Option<(Instant, Arc<HashMap<i32, u64>>)>>);
+struct MemoryReading(Mutex<Option<(Instant, GroupRss)>>);
 
 impl MemoryReading {
     const fn new() -> Self {
@@ -59,7 +62,7 @@ impl MemoryReading {
 
     /// The reading, taken anew with `read` when the last is older than [`MEMORY_MAX_AGE`] at
     /// `now`. Callers meanwhile wait for that one reading rather than read `/proc` too.
-    fn at(&self, now: Instant, read: impl FnOnce() -> HashMap<i32, u64>) -> Arc<HashMap<i32, u64>> {
+    fn at(&self, now: Instant, read: impl FnOnce() -> HashMap<i32, u64>) -> GroupRss {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match &*last {
             Some((at, groups)) if now.saturating_duration_since(*at) < MEMORY_MAX_AGE => {
@@ -203,7 +206,11 @@ mod tests {
         assert_eq!(reading.at(t0, read)[&7], 1);
         let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
         assert_eq!(reading.at(soon, read)[&7], 1, "a fresh reading is reused");
-        assert_eq!(reading.at(t0 + MEMORY_MAX_AGE, read)[&7], 2, "an old one is not");
+        assert_eq!(
+            reading.at(t0 + MEMORY_MAX_AGE, read)[&7],
+            2,
+            "an old one is not"
+        );
         assert_eq!(reads.get(), 2);
     }
 

@@ -140,7 +140,9 @@ impl Resolver<'_> {
 
     fn child(&mut self, child: &RawChild) -> ChildSpec {
         match child {
-            RawChild::Server(server) => ChildSpec::Component(std::sync::Arc::new(self.component(server))),
+            RawChild::Server(server) => {
+                ChildSpec::Component(std::sync::Arc::new(self.component(server)))
+            }
             RawChild::Group(group) => ChildSpec::Group(Box::new(self.nested(group))),
         }
     }

@@ -155,7 +155,9 @@ impl GroupActor {
                 },
                 (Some((key, slot)), ChildSpec::Group(new)) => match &slot.actor {
                     ChildActor::Group(group) => {
-                        group.do_send(Reconfigure { spec: GroupSpec::clone(new) });
+                        group.do_send(Reconfigure {
+                            spec: GroupSpec::clone(new),
+                        });
                         slot.spec = child.clone();
                         Some((key, Change::Updated))
                     }
@@ -228,12 +230,20 @@ mod tests {
         let before = group(
             "",
             Strategy::OneForOne,
-            vec![ChildSpec::Group(Box::new(group("g", Strategy::OneForOne, vec![])))],
+            vec![ChildSpec::Group(Box::new(group(
+                "g",
+                Strategy::OneForOne,
+                vec![],
+            )))],
         );
         let after = group(
             "",
             Strategy::OneForAll,
-            vec![ChildSpec::Group(Box::new(group("g", Strategy::OneForAll, vec![])))],
+            vec![ChildSpec::Group(Box::new(group(
+                "g",
+                Strategy::OneForAll,
+                vec![],
+            )))],
         );
         let report = diff(&before, &after);
         assert_eq!(report.changed, ["g"]);
