@@ -22,9 +22,12 @@ const MEMORY_MAX_AGE: Duration = Duration::from_secs(1);
 static MEMORY: MemoryReading = MemoryReading::new();
 
 /// The rows for `statuses`, with memory from a reading of `/proc` at most [`MEMORY_MAX_AGE`]
-/// old (a process younger than that may show none yet).
+/// old (a process younger than the reading is read alone, once).
 pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
-    let rss = MEMORY.at(Instant::now(), group_rss);
+    let leaders: Vec<i32> = (statuses.iter())
+        .filter_map(|status| Some(status.pid? as i32))
+        .collect();
+    let rss = MEMORY.at(Instant::now(), &leaders, group_rss, process_rss);
     statuses
         .into_iter()
         .map(|status| StatusRow {
@@ -60,29 +63,50 @@ impl MemoryReading {
         MemoryReading(Mutex::new(None))
     }
 
-    /// The reading, taken anew with `read` when the last is older than [`MEMORY_MAX_AGE`] at
-    /// `now`. Callers meanwhile wait for that one reading rather than read `/proc` too.
-    fn at(&self, now: Instant, read: impl FnOnce() -> HashMap<i32, u64>) -> GroupRss {
+    /// The reading for `leaders`, taken anew with `read_all` when the last is older than
+    /// [`MEMORY_MAX_AGE`] at `now`; a leader it does not know (started since) is read alone
+    /// with `read_one` and kept. Callers meanwhile wait for that reading rather than read
+    /// `/proc` too.
+    fn at(
+        &self,
+        now: Instant,
+        leaders: &[i32],
+        read_all: impl FnOnce() -> HashMap<i32, u64>,
+        read_one: impl Fn(i32) -> Option<u64>,
+    ) -> GroupRss {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*last {
-            Some((at, groups)) if now.saturating_duration_since(*at) < MEMORY_MAX_AGE => {
-                Arc::clone(groups)
-            }
-            _ => {
-                let groups = Arc::new(read());
-                *last = Some((now, Arc::clone(&groups)));
-                groups
+        let fresh =
+            matches!(&*last, Some((at, _)) if now.saturating_duration_since(*at) < MEMORY_MAX_AGE);
+        if !fresh {
+            *last = Some((now, Arc::new(read_all())));
+        }
+        let (_, groups) = last.get_or_insert_with(|| (now, GroupRss::default()));
+        for &leader in leaders {
+            if !groups.contains_key(&leader) {
+                if let Some(rss) = read_one(leader) {
+                    Arc::make_mut(groups).insert(leader, rss);
+                }
             }
         }
+        Arc::clone(groups)
     }
+}
+
+/// Resident bytes of process `pid` alone.
+fn process_rss(pid: i32) -> Option<u64> {
+    Some(procfs::stat(pid)?.rss_pages * page_size())
+}
+
+fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |size| size as u64)
 }
 
 /// Resident bytes per process group, over every process on the host.
 fn group_rss() -> HashMap<i32, u64> {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map_or(4096, |size| size as u64);
+    let page = page_size();
     let mut groups = HashMap::new();
     for (_, stat) in procfs::all().unwrap_or_default() {
         *groups.entry(stat.pgid).or_insert(0) += stat.rss_pages * page;
@@ -198,16 +222,27 @@ mod tests {
     fn memory_is_read_again_only_once_the_last_reading_is_old() {
         let reading = MemoryReading::new();
         let t0 = Instant::now();
-        let reads = std::cell::Cell::new(0);
+        let (reads, alone) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
         let read = || {
             reads.set(reads.get() + 1);
             HashMap::from([(7, reads.get() as u64)])
         };
-        assert_eq!(reading.at(t0, read)[&7], 1);
+        let one = |pid: i32| {
+            alone.set(alone.get() + 1);
+            (pid == 8).then_some(80)
+        };
+        assert_eq!(reading.at(t0, &[7], read, one)[&7], 1);
         let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
-        assert_eq!(reading.at(soon, read)[&7], 1, "a fresh reading is reused");
+        let fresh = reading.at(soon, &[7, 8], read, one);
         assert_eq!(
-            reading.at(t0 + MEMORY_MAX_AGE, read)[&7],
+            (fresh[&7], fresh[&8]),
+            (1, 80),
+            "reused; the new leader read alone"
+        );
+        assert_eq!(reading.at(soon, &[7, 8], read, one)[&8], 80);
+        assert_eq!(alone.get(), 1, "and kept");
+        assert_eq!(
+            reading.at(t0 + MEMORY_MAX_AGE, &[7], read, one)[&7],
             2,
             "an old one is not"
         );
