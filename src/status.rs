@@ -18,16 +18,28 @@ use crate::control::protocol::{LastExit, StatusRow};
 /// this share one reading instead of each taking a CPU for it.
 const MEMORY_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Up to this age an old reading is still served while a thread of its own takes the next
+/// (so no answer waits for `/proc`); an older one is read anew first (an operator's first
+/// `status` in a while shows memory as it is).
+const MEMORY_STALE: Duration = Duration::from_secs(10);
+
 /// The last reading, shared by every caller of [`rows`].
 static MEMORY: MemoryReading = MemoryReading::new();
 
 /// The rows for `statuses`, with memory from a reading of `/proc` at most [`MEMORY_MAX_AGE`]
-/// old (a process younger than the reading is read alone, once).
+/// old, or [`MEMORY_STALE`] while the next is taken (a process younger than the reading is
+/// read alone, once).
 pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
     let leaders: Vec<i32> = (statuses.iter())
         .filter_map(|status| Some(status.pid? as i32))
         .collect();
-    let rss = MEMORY.at(Instant::now(), &leaders, group_rss, process_rss);
+    let rss = MEMORY.at(
+        Instant::now(),
+        &leaders,
+        group_rss,
+        process_rss,
+        in_background,
+    );
     statuses
         .into_iter()
         .map(|status| StatusRow {
@@ -55,40 +67,86 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
 /// Resident bytes per process group (by pgid).
 type GroupRss = Arc<HashMap<i32, u64>>;
 
+/// A job for a thread of its own.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on a short-lived thread; if none can be made, the reading goes stale and the
+/// next caller after [`MEMORY_STALE`] reads anew itself.
+fn in_background(job: Job) {
+    let _ = std::thread::Builder::new()
+        .name("status-memory".into())
+        .spawn(job);
+}
+
+/// One reading of the process groups' memory.
+struct Reading {
+    at: Instant,
+    groups: GroupRss,
+    /// The next reading is being taken.
+    refreshing: bool,
+}
+
 /// Resident bytes per process group, read once and kept for a while.
-struct MemoryReading(Mutex<Option<(Instant, GroupRss)>>);
+struct MemoryReading(Mutex<Option<Reading>>);
 
 impl MemoryReading {
     const fn new() -> Self {
         MemoryReading(Mutex::new(None))
     }
 
-    /// The reading for `leaders`, taken anew with `read_all` when the last is older than
-    /// [`MEMORY_MAX_AGE`] at `now`; a leader it does not know (started since) is read alone
-    /// with `read_one` and kept. Callers meanwhile wait for that reading rather than read
-    /// `/proc` too.
+    /// The reading for `leaders` at `now`: the last one while it is younger than
+    /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`], the last one while `background` takes the
+    /// next with `read_all`; past that, a new one taken here. A leader the reading does not
+    /// know (started since) is read alone with `read_one` and kept.
     fn at(
-        &self,
+        &'static self,
         now: Instant,
         leaders: &[i32],
-        read_all: impl FnOnce() -> HashMap<i32, u64>,
+        read_all: fn() -> HashMap<i32, u64>,
         read_one: impl Fn(i32) -> Option<u64>,
+        background: impl FnOnce(Job),
     ) -> GroupRss {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let fresh =
-            matches!(&*last, Some((at, _)) if now.saturating_duration_since(*at) < MEMORY_MAX_AGE);
-        if !fresh {
-            *last = Some((now, Arc::new(read_all())));
+        let age = last.as_ref().map(|r| now.saturating_duration_since(r.at));
+        let refresh = match age {
+            Some(age) if age < MEMORY_MAX_AGE => false,
+            Some(age) if age < MEMORY_STALE => true,
+            _ => {
+                Self::keep(&mut last, now, read_all());
+                false
+            }
+        };
+        let reading = last.get_or_insert_with(|| Reading {
+            at: now,
+            groups: GroupRss::default(),
+            refreshing: false,
+        });
+        if refresh && !reading.refreshing {
+            reading.refreshing = true;
+            background(Box::new(move || self.store(Instant::now(), read_all())));
         }
-        let (_, groups) = last.get_or_insert_with(|| (now, GroupRss::default()));
         for &leader in leaders {
-            if !groups.contains_key(&leader) {
+            if !reading.groups.contains_key(&leader) {
                 if let Some(rss) = read_one(leader) {
-                    Arc::make_mut(groups).insert(leader, rss);
+                    Arc::make_mut(&mut reading.groups).insert(leader, rss);
                 }
             }
         }
-        Arc::clone(groups)
+        Arc::clone(&reading.groups)
+    }
+
+    /// Keeps `groups`, read at `at`, as the reading.
+    fn store(&self, at: Instant, groups: HashMap<i32, u64>) {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::keep(&mut last, at, groups);
+    }
+
+    fn keep(last: &mut Option<Reading>, at: Instant, groups: HashMap<i32, u64>) {
+        *last = Some(Reading {
+            at,
+            groups: Arc::new(groups),
+            refreshing: false,
+        });
     }
 }
 
@@ -216,37 +274,69 @@ fn memory(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
     #[test]
-    fn memory_is_read_again_only_once_the_last_reading_is_old() {
-        let reading = MemoryReading::new();
-        let t0 = Instant::now();
-        let (reads, alone) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
-        let read = || {
-            reads.set(reads.get() + 1);
-            HashMap::from([(7, reads.get() as u64)])
-        };
+    fn memory_is_served_from_one_reading_and_read_anew_off_the_callers_path() {
+        static READS: AtomicU64 = AtomicU64::new(0);
+        fn read() -> HashMap<i32, u64> {
+            HashMap::from([(7, READS.fetch_add(1, Ordering::SeqCst) + 1)])
+        }
+        let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        let alone = std::cell::Cell::new(0);
         let one = |pid: i32| {
             alone.set(alone.get() + 1);
             (pid == 8).then_some(80)
         };
-        assert_eq!(reading.at(t0, &[7], read, one)[&7], 1);
+        let jobs = std::cell::RefCell::new(Vec::<Job>::new());
+        let later = |job| jobs.borrow_mut().push(job);
+        let t0 = Instant::now();
+        assert_eq!(
+            reading.at(t0, &[7], read, one, later)[&7],
+            1,
+            "the first is read here"
+        );
+
         let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
-        let fresh = reading.at(soon, &[7, 8], read, one);
+        let fresh = reading.at(soon, &[7, 8], read, one, later);
         assert_eq!(
             (fresh[&7], fresh[&8]),
             (1, 80),
-            "reused; the new leader read alone"
+            "reused; a new leader read alone"
         );
-        assert_eq!(reading.at(soon, &[7, 8], read, one)[&8], 80);
+        assert_eq!(reading.at(soon, &[7, 8], read, one, later)[&8], 80);
         assert_eq!(alone.get(), 1, "and kept");
+        assert!(jobs.borrow().is_empty());
+
+        let old = t0 + MEMORY_MAX_AGE;
         assert_eq!(
-            reading.at(t0 + MEMORY_MAX_AGE, &[7], read, one)[&7],
-            2,
-            "an old one is not"
+            reading.at(old, &[7], read, one, later)[&7],
+            1,
+            "served while..."
         );
-        assert_eq!(reads.get(), 2);
+        assert_eq!(reading.at(old, &[7], read, one, later)[&7], 1);
+        assert_eq!(
+            jobs.borrow().len(),
+            1,
+            "...one reading is taken in the background"
+        );
+        (jobs.borrow_mut().pop().unwrap())();
+        assert_eq!(
+            reading.at(old, &[7], read, one, later)[&7],
+            2,
+            "then it serves"
+        );
+
+        let stale = Instant::now() + MEMORY_STALE;
+        assert_eq!(
+            reading.at(stale, &[7], read, one, later)[&7],
+            3,
+            "too old: read here"
+        );
+        assert!(jobs.borrow().is_empty());
+        assert_eq!(READS.load(Ordering::SeqCst), 3);
     }
 
     #[test]
