@@ -704,6 +704,8 @@ impl Actor for SupervisorActor {
                 daemon.runtime.board.set_phase(DaemonPhase::Running);
                 sdnotify::ready("running");
             }
+            // The start's transient memory (spawn plans, log lines) goes back to the system.
+            actors::process::sys::give_back_free_memory();
         }));
         // Pinged from this actor, so a wedged actor system stops the pings.
         if let Some(interval) = sdnotify::watchdog_interval() {

@@ -17,6 +17,8 @@ use supervisor::{
 };
 
 fn main() -> ExitCode {
+    // Before any thread starts: each would otherwise keep an arena of its own.
+    actors::process::sys::share_one_arena();
     let mut args = std::env::args_os();
     if args
         .next()

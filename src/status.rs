@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actors::policy::ExitStatus;
 use actors::process::procfs;
@@ -11,9 +12,34 @@ use actors::status::ComponentStatus;
 
 use crate::control::protocol::{LastExit, StatusRow};
 
-/// The rows for `statuses`, measuring memory from `/proc` once for all of them.
+/// How long one measurement of the host's process groups serves. Reading every process's
+/// `/proc/PID/stat` takes 10–30 ms with 1,000 components (and as long again per 1,000 other
+/// processes on the host): `status`, `/status`, `/metrics` and `stats` asked more often than
+/// this share one reading instead of each taking a CPU for it.
+const MEMORY_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Up to this age an old reading is still served while a thread of its own takes the next
+/// (so no answer waits for `/proc`); an older one is read anew first (an operator's first
+/// `status` in a while shows memory as it is).
+const MEMORY_STALE: Duration = Duration::from_secs(10);
+
+/// The last reading, shared by every caller of [`rows`].
+static MEMORY: MemoryReading = MemoryReading::new();
+
+/// The rows for `statuses`, with memory from a reading of `/proc` at most [`MEMORY_MAX_AGE`]
+/// old, or [`MEMORY_STALE`] while the next is taken (a process younger than the reading is
+/// read alone, once).
 pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
-    let rss = group_rss();
+    let leaders: Vec<i32> = (statuses.iter())
+        .filter_map(|status| Some(status.pid? as i32))
+        .collect();
+    let rss = MEMORY.at(
+        Instant::now(),
+        &leaders,
+        group_rss,
+        process_rss,
+        in_background,
+    );
     statuses
         .into_iter()
         .map(|status| StatusRow {
@@ -38,12 +64,107 @@ pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
         .collect()
 }
 
-/// Resident bytes per process group, over every process on the host.
-fn group_rss() -> HashMap<i32, u64> {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+/// Resident bytes per process group (by pgid).
+type GroupRss = Arc<HashMap<i32, u64>>;
+
+/// A job for a thread of its own.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on a short-lived thread; if none can be made, the reading goes stale and the
+/// next caller after [`MEMORY_STALE`] reads anew itself.
+fn in_background(job: Job) {
+    let _ = std::thread::Builder::new()
+        .name("status-memory".into())
+        .spawn(job);
+}
+
+/// One reading of the process groups' memory.
+struct Reading {
+    at: Instant,
+    groups: GroupRss,
+    /// The next reading is being taken.
+    refreshing: bool,
+}
+
+/// Resident bytes per process group, read once and kept for a while.
+struct MemoryReading(Mutex<Option<Reading>>);
+
+impl MemoryReading {
+    const fn new() -> Self {
+        MemoryReading(Mutex::new(None))
+    }
+
+    /// The reading for `leaders` at `now`: the last one while it is younger than
+    /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`], the last one while `background` takes the
+    /// next with `read_all`; past that, a new one taken here. A leader the reading does not
+    /// know (started since) is read alone with `read_one` and kept.
+    fn at(
+        &'static self,
+        now: Instant,
+        leaders: &[i32],
+        read_all: fn() -> HashMap<i32, u64>,
+        read_one: impl Fn(i32) -> Option<u64>,
+        background: impl FnOnce(Job),
+    ) -> GroupRss {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let age = last.as_ref().map(|r| now.saturating_duration_since(r.at));
+        let refresh = match age {
+            Some(age) if age < MEMORY_MAX_AGE => false,
+            Some(age) if age < MEMORY_STALE => true,
+            _ => {
+                Self::keep(&mut last, now, read_all());
+                false
+            }
+        };
+        let reading = last.get_or_insert_with(|| Reading {
+            at: now,
+            groups: GroupRss::default(),
+            refreshing: false,
+        });
+        if refresh && !reading.refreshing {
+            reading.refreshing = true;
+            background(Box::new(move || self.store(Instant::now(), read_all())));
+        }
+        for &leader in leaders {
+            if !reading.groups.contains_key(&leader) {
+                if let Some(rss) = read_one(leader) {
+                    Arc::make_mut(&mut reading.groups).insert(leader, rss);
+                }
+            }
+        }
+        Arc::clone(&reading.groups)
+    }
+
+    /// Keeps `groups`, read at `at`, as the reading.
+    fn store(&self, at: Instant, groups: HashMap<i32, u64>) {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::keep(&mut last, at, groups);
+    }
+
+    fn keep(last: &mut Option<Reading>, at: Instant, groups: HashMap<i32, u64>) {
+        *last = Some(Reading {
+            at,
+            groups: Arc::new(groups),
+            refreshing: false,
+        });
+    }
+}
+
+/// Resident bytes of process `pid` alone.
+fn process_rss(pid: i32) -> Option<u64> {
+    Some(procfs::stat(pid)?.rss_pages * page_size())
+}
+
+fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
         .flatten()
-        .map_or(4096, |size| size as u64);
+        .map_or(4096, |size| size as u64)
+}
+
+/// Resident bytes per process group, over every process on the host.
+fn group_rss() -> HashMap<i32, u64> {
+    let page = page_size();
     let mut groups = HashMap::new();
     for (_, stat) in procfs::all().unwrap_or_default() {
         *groups.entry(stat.pgid).or_insert(0) += stat.rss_pages * page;
@@ -153,7 +274,70 @@ fn memory(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+
+    #[test]
+    fn memory_is_served_from_one_reading_and_read_anew_off_the_callers_path() {
+        static READS: AtomicU64 = AtomicU64::new(0);
+        fn read() -> HashMap<i32, u64> {
+            HashMap::from([(7, READS.fetch_add(1, Ordering::SeqCst) + 1)])
+        }
+        let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        let alone = std::cell::Cell::new(0);
+        let one = |pid: i32| {
+            alone.set(alone.get() + 1);
+            (pid == 8).then_some(80)
+        };
+        let jobs = std::cell::RefCell::new(Vec::<Job>::new());
+        let later = |job| jobs.borrow_mut().push(job);
+        let t0 = Instant::now();
+        assert_eq!(
+            reading.at(t0, &[7], read, one, later)[&7],
+            1,
+            "the first is read here"
+        );
+
+        let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
+        let fresh = reading.at(soon, &[7, 8], read, one, later);
+        assert_eq!(
+            (fresh[&7], fresh[&8]),
+            (1, 80),
+            "reused; a new leader read alone"
+        );
+        assert_eq!(reading.at(soon, &[7, 8], read, one, later)[&8], 80);
+        assert_eq!(alone.get(), 1, "and kept");
+        assert!(jobs.borrow().is_empty());
+
+        let old = t0 + MEMORY_MAX_AGE;
+        assert_eq!(
+            reading.at(old, &[7], read, one, later)[&7],
+            1,
+            "served while..."
+        );
+        assert_eq!(reading.at(old, &[7], read, one, later)[&7], 1);
+        assert_eq!(
+            jobs.borrow().len(),
+            1,
+            "...one reading is taken in the background"
+        );
+        (jobs.borrow_mut().pop().unwrap())();
+        assert_eq!(
+            reading.at(old, &[7], read, one, later)[&7],
+            2,
+            "then it serves"
+        );
+
+        let stale = Instant::now() + MEMORY_STALE;
+        assert_eq!(
+            reading.at(stale, &[7], read, one, later)[&7],
+            3,
+            "too old: read here"
+        );
+        assert!(jobs.borrow().is_empty());
+        assert_eq!(READS.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn uptimes_and_memory_read_well() {

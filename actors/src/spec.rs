@@ -5,6 +5,7 @@
 //! already validated and resolved: defaults applied, profiles merged, paths made absolute.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A whole tree: the root group and everything below it.
@@ -51,10 +52,12 @@ impl GroupSpec {
 /// One child of a group: a component (a process) or a nested group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChildSpec {
-    /// A supervised program.
-    Component(Box<ComponentSpec>),
-    /// A nested supervisor.
-    Group(GroupSpec),
+    /// A supervised program; shared by the registry the daemon keeps and the group that runs it
+    /// (each costs hundreds of bytes, 10,000 of them megabytes).
+    Component(Arc<ComponentSpec>),
+    /// A nested supervisor (boxed: a slot of every child, 10,000 components included, would
+    /// otherwise be as large as a group's settings).
+    Group(Box<GroupSpec>),
 }
 
 impl ChildSpec {

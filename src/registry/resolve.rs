@@ -140,8 +140,10 @@ impl Resolver<'_> {
 
     fn child(&mut self, child: &RawChild) -> ChildSpec {
         match child {
-            RawChild::Server(server) => ChildSpec::Component(Box::new(self.component(server))),
-            RawChild::Group(group) => ChildSpec::Group(self.nested(group)),
+            RawChild::Server(server) => {
+                ChildSpec::Component(std::sync::Arc::new(self.component(server)))
+            }
+            RawChild::Group(group) => ChildSpec::Group(Box::new(self.nested(group))),
         }
     }
 

@@ -238,7 +238,7 @@ fn defaults_fill_everything_left_out() {
                 strategy: Strategy::OneForOne,
                 intensity: None,
                 start_priority: 0,
-                children: vec![ChildSpec::Component(Box::new(ComponentSpec {
+                children: vec![ChildSpec::Component(std::sync::Arc::new(ComponentSpec {
                     id: "a".into(),
                     description: String::new(),
                     command: CommandSpec {

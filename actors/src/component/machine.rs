@@ -7,6 +7,7 @@
 //! the one armed timer). Pairs that cannot happen leave the state as it was and log; none
 //! panics. Stale reports (a verdict or an exit about a process that is gone) change nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -20,8 +21,8 @@ use crate::spec::{ComponentSpec, OutputSpec, Probe};
 /// What the machine keeps beside the state: the settings and the counters `status` shows.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Record {
-    /// The component's current settings.
-    pub spec: ComponentSpec,
+    /// The component's current settings (shared with its group and the daemon's registry).
+    pub spec: Arc<ComponentSpec>,
     /// Automatic restarts (starts with [`StartCause::Restart`]).
     pub restarts: u32,
     /// How the last process ended.
@@ -32,9 +33,9 @@ pub(crate) struct Record {
 
 impl Record {
     /// A component that never ran.
-    pub(crate) fn new(spec: ComponentSpec) -> Self {
+    pub(crate) fn new(spec: impl Into<Arc<ComponentSpec>>) -> Self {
         Record {
-            spec,
+            spec: spec.into(),
             restarts: 0,
             last_exit: None,
             last_exit_requested: false,
@@ -208,7 +209,7 @@ pub(crate) fn step(life: Life, input: Input, record: &mut Record) -> Step {
             | L::Failed { .. }),
             I::Replace(spec),
         ) => {
-            record.spec = spec;
+            record.spec = Arc::new(spec);
             (life, vec![Effect::DropLaunch, Effect::RenewOutput])
         }
 
@@ -514,7 +515,7 @@ fn update(spec: ComponentSpec, record: &mut Record) -> Vec<Effect> {
     // A command may change in place only where the process keeps what it has (its `TMPDIR`):
     // the next start builds it anew.
     let command_changed = spec.command != record.spec.command;
-    record.spec = spec;
+    record.spec = Arc::new(spec);
     let mut effects = Vec::new();
     if output_changed {
         effects.push(Effect::UpdateOutput);

@@ -86,12 +86,13 @@ impl ComponentActor {
     /// A stopped component of group `group` (its path), reporting to `parent` and publishing
     /// to the board as `token`.
     pub fn new(
-        spec: ComponentSpec,
+        spec: impl Into<std::sync::Arc<ComponentSpec>>,
         group: String,
         parent: Recipient<ChildExited>,
         runtime: Runtime,
         token: Token,
     ) -> Self {
+        let spec = spec.into();
         let component = ComponentActor {
             group,
             parent,

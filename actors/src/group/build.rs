@@ -71,7 +71,7 @@ fn restored_slot(
     let actor = match (child, handed) {
         (ChildSpec::Component(spec), handed) => {
             let component = ComponentActor::create(|ctx| {
-                let (spec, path) = ((**spec).clone(), path.to_string());
+                let (spec, path) = (std::sync::Arc::clone(spec), path.to_string());
                 let parent = me.clone().recipient();
                 let mut component = ComponentActor::new(spec, path, parent, runtime.clone(), token);
                 if let Some(ActorState::Component(state)) = handed {

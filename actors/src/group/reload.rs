@@ -7,6 +7,8 @@
 //! Nothing here waits: the report is computed from the specs and answered at once, while the
 //! restarts it implies go on as plans of the decision.
 
+use std::sync::Arc;
+
 use actix::{AsyncContext, Context, Handler, Message};
 
 use super::decide::{Change, Input, Reloaded, Settings};
@@ -153,7 +155,9 @@ impl GroupActor {
                 },
                 (Some((key, slot)), ChildSpec::Group(new)) => match &slot.actor {
                     ChildActor::Group(group) => {
-                        group.do_send(Reconfigure { spec: new.clone() });
+                        group.do_send(Reconfigure {
+                            spec: GroupSpec::clone(new),
+                        });
                         slot.spec = child.clone();
                         Some((key, Change::Updated))
                     }
@@ -179,15 +183,15 @@ impl GroupActor {
 }
 
 /// Gives a kept component its new settings: in place, or for its next process.
-fn reconfigure_component(slot: &mut ChildSlot, new: &ComponentSpec, change: Change) {
+fn reconfigure_component(slot: &mut ChildSlot, new: &Arc<ComponentSpec>, change: Change) {
     if let ChildActor::Component(actor) = &slot.actor {
         match change {
             Change::Unchanged | Change::Added => {}
-            Change::Updated => actor.do_send(Update(new.clone())),
-            Change::Replaced => actor.do_send(Replace(new.clone())),
+            Change::Updated => actor.do_send(Update(ComponentSpec::clone(new))),
+            Change::Replaced => actor.do_send(Replace(ComponentSpec::clone(new))),
         }
     }
-    slot.spec = ChildSpec::Component(Box::new(new.clone()));
+    slot.spec = ChildSpec::Component(Arc::clone(new));
 }
 
 impl Handler<Reconfigure> for GroupActor {
@@ -226,12 +230,20 @@ mod tests {
         let before = group(
             "",
             Strategy::OneForOne,
-            vec![ChildSpec::Group(group("g", Strategy::OneForOne, vec![]))],
+            vec![ChildSpec::Group(Box::new(group(
+                "g",
+                Strategy::OneForOne,
+                vec![],
+            )))],
         );
         let after = group(
             "",
             Strategy::OneForAll,
-            vec![ChildSpec::Group(group("g", Strategy::OneForAll, vec![]))],
+            vec![ChildSpec::Group(Box::new(group(
+                "g",
+                Strategy::OneForAll,
+                vec![],
+            )))],
         );
         let report = diff(&before, &after);
         assert_eq!(report.changed, ["g"]);

@@ -93,7 +93,8 @@ impl Launch {
         } else {
             &[]
         };
-        let mut environment: Vec<Arc<CStr>> = inherited
+        // The inherited strings live as long as the daemon: a pointer each, no reference count.
+        let shared: Vec<&'static CStr> = inherited
             .iter()
             .filter(|(name, _)| {
                 name.to_str().is_none_or(|name| {
@@ -101,8 +102,9 @@ impl Launch {
                     !(overrides.contains_key(name) || ours)
                 })
             })
-            .map(|(_, variable)| Arc::clone(variable))
+            .map(|(_, variable)| &**variable)
             .collect();
+        let mut environment: Vec<Arc<CStr>> = Vec::with_capacity(overrides.len());
         for (name, value) in overrides {
             environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into());
         }
@@ -119,11 +121,7 @@ impl Launch {
         Ok(Launch {
             program,
             arguments: CStringArray::new(arguments),
-            environment: if passes_sockets {
-                CStringArray::with_listen_pid(environment)
-            } else {
-                CStringArray::new(environment)
-            },
+            environment: CStringArray::environment(&shared, environment, passes_sockets),
             directory,
             credentials,
             settings: spec.settings.clone(),

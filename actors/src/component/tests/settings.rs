@@ -186,7 +186,7 @@ fn update_rearms_a_changed_watchdog_and_applies_to_later_decisions() {
     let (life, effects) = step(running, Input::Update(longer.clone()), &mut record);
     let rearmed = vec![F::CancelTimer, F::ArmTimer(Timer::Watchdog, 2 * SECOND)];
     assert_eq!(effects, rearmed);
-    assert_eq!(record.spec, longer);
+    assert_eq!(*record.spec, longer);
 
     let quick = ComponentSpec {
         stop_timeout: SECOND,
@@ -225,7 +225,7 @@ fn replace_applies_from_the_next_start() {
         (life, effects),
         (running, vec![F::DropLaunch, F::RenewOutput])
     );
-    assert_eq!(record.spec, plain());
+    assert_eq!(*record.spec, plain());
 }
 
 #[test]

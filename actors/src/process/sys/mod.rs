@@ -8,7 +8,8 @@
 //!   trampoline in `asm!` that a `CLONE_VM` child of `clone3` needs;
 //! - `child`: what that child does until `execve`, while it still shares the daemon's memory;
 //! - `settings`: the resource limits, nice, umask and OOM score it gives itself on the way;
-//! - `listen`: taking the sockets a supervisor passed (`LISTEN_FDS`), for served programs.
+//! - `listen`: taking the sockets a supervisor passed (`LISTEN_FDS`), for served programs;
+//! - `malloc`: the allocator's arenas, set once at start.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,10 +18,12 @@ use std::ptr;
 mod child;
 mod clone3;
 mod listen;
+mod malloc;
 mod parent;
 mod settings;
 
 pub use listen::listen_fds;
+pub use malloc::{give_back_free_memory, share_one_arena};
 pub use parent::{
     spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
     SpawnMode, Stage, StdioSlots, MAX_SOCKETS,

@@ -38,7 +38,7 @@ pub struct FileLimit {
 }
 
 /// C strings and the NULL-terminated array of pointers to them that `execve` wants, built
-/// together so that every pointer points into a string this value owns.
+/// together so that every pointer points into a string this value owns or that lives for ever.
 pub struct CStringArray {
     /// Keeps alive what `pointers` points into (the bytes behind an `Arc<CStr>` never move).
     _strings: Vec<Arc<CStr>>,
@@ -69,17 +69,26 @@ impl CStringArray {
 
     /// The array of `strings`, NULL-terminated.
     pub fn new(strings: Vec<Arc<CStr>>) -> Self {
-        Self::build(strings, None)
+        Self::build(&[], strings, None)
     }
 
-    /// The array of `strings` and `LISTEN_PID=`, which each child completes with its own pid
-    /// (systemd's socket passing wants it set before `exec`).
-    pub fn with_listen_pid(strings: Vec<Arc<CStr>>) -> Self {
-        Self::build(strings, Some(ListenPid::new()))
+    /// An environment: `shared` (the daemon's own, which lives as long as the process: only a
+    /// pointer each is kept), then `own`, then `LISTEN_PID=` when `listen_pid`, which each child
+    /// completes with its own pid (systemd's socket passing wants it set before `exec`).
+    pub fn environment(shared: &[&'static CStr], own: Vec<Arc<CStr>>, listen_pid: bool) -> Self {
+        Self::build(shared, own, listen_pid.then(ListenPid::new))
     }
 
-    fn build(strings: Vec<Arc<CStr>>, listen_pid: Option<Box<ListenPid>>) -> Self {
-        let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    fn build(
+        shared: &[&'static CStr],
+        mut strings: Vec<Arc<CStr>>,
+        listen_pid: Option<Box<ListenPid>>,
+    ) -> Self {
+        // Kept for the component's life, one per component: no spare capacity.
+        strings.shrink_to_fit();
+        let mut pointers = Vec::with_capacity(shared.len() + strings.len() + 2);
+        pointers.extend(shared.iter().map(|s| s.as_ptr()));
+        pointers.extend(strings.iter().map(|s| s.as_ptr()));
         pointers.extend(
             listen_pid
                 .iter()
