@@ -309,15 +309,6 @@ fn lock(children: &Mutex<Children>) -> MutexGuard<'_, Children> {
 fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<Children>>) {
     let mut writer = JournalWriter::new(journal);
     while dirty.recv().is_ok() {
-        // Waits before it looks, not after: the change that woke it is usually a reap whose
-        // restart is being spawned right now, and the spawn should not share the CPUs and the
-        // table's lock with this thread. The spawn's record then goes into the same write, and
-        // a crash loop of hundreds of restarts a second costs at most one write per interval
-        // (changes meanwhile wait in `dirty`).
-        std::thread::sleep(JOURNAL_INTERVAL);
-        // What is taken below covers every change signalled so far: one pass, not one more
-        // for the spawn that followed the reap.
-        while dirty.try_recv().is_ok() {}
         let Some(table) = table.upgrade() else { return };
         let (fresh, gone) = {
             let mut children = lock(&table);
@@ -349,11 +340,15 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
                 "cannot write the children journal"
             );
         }
+        // At most one rewrite per interval: a crash loop of hundreds of restarts a second
+        // would otherwise spend its time creating files; changes meanwhile wait in `dirty`.
+        // After the write, never before: a child is on record as soon as the thread runs, so
+        // a daemon SIGKILLed right after a spawn leaves no unrecorded leftover.
+        std::thread::sleep(JOURNAL_INTERVAL);
     }
 }
 
-/// How long a change waits before the journal thread writes it, and so the shortest time
-/// between two writes.
+/// The shortest time between two rewrites of the journal.
 const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A running child: the leader of its own process group. Dropping it does not stop the process.
