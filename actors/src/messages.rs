@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix::Message;
 
 use crate::policy::Exit;
-use crate::spec::ComponentSpec;
+use crate::spec::ChildSpec;
 
 /// Bring the child up (after `delay`). Answers once it has started, or once it has come to rest
 /// without starting (stopped, or exited and not to be restarted).
@@ -33,17 +33,19 @@ pub enum StartCause {
     Reload,
 }
 
-/// Settings that need no new process (description, timeouts, restart policy, probes, output
-/// file settings): they apply to the running component at once. The command is unchanged.
+/// A reload's new settings for a child that stays. A component applies them at once when
+/// `in_place` (nothing its process sees changed: description, timeouts, restart policy,
+/// probes, output file settings), else from its next process (command, environment, working
+/// directory, user, stdio wiring; its group stops it first). A group takes its new settings
+/// and children.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct Update(pub ComponentSpec);
-
-/// Settings that need a new process (command, environment, working directory, user, stdio
-/// wiring): they apply from the component's next start. Its group stops it first.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct Replace(pub ComponentSpec);
+pub struct Respec {
+    /// The child's new settings, of its own kind (its group compares kinds first).
+    pub spec: ChildSpec,
+    /// No new process is needed.
+    pub in_place: bool,
+}
 
 /// How a [`Start`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,14 +24,14 @@ use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
 use crate::events;
-use crate::messages::{ChildExited, Replace, Settle, Start, StartOutcome, Stop, Update};
+use crate::messages::{ChildExited, Respec, Settle, Start, StartOutcome, Stop};
 use crate::output::{Destination, OutputSettings};
 use crate::policy::{is_normal, Exit};
 use crate::probe::ProbeContext;
 use crate::process::sockets::{HeldSockets, Retired};
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};
 use crate::runtime::Runtime;
-use crate::spec::{ComponentSpec, Probe};
+use crate::spec::{ChildSpec, ComponentSpec, Probe};
 use crate::status::{OutputTail, Published, Token};
 use checks::{NotifySocket, Verdict};
 pub use handover::{ComponentState, HandedComponent};
@@ -499,10 +499,18 @@ impl Handler<ProcessExited> for ComponentActor {
     }
 }
 
-impl Handler<Replace> for ComponentActor {
+impl Handler<Respec> for ComponentActor {
     type Result = ();
 
-    fn handle(&mut self, Replace(spec): Replace, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Respec { spec, in_place }: Respec, ctx: &mut Context<Self>) {
+        // A group's settings never reach a component: its group compares kinds first.
+        let ChildSpec::Component(spec) = spec else {
+            return;
+        };
+        let spec = ComponentSpec::clone(&spec);
+        if in_place {
+            return self.feed(Input::Update(spec), ctx);
+        }
         self.feed(Input::Replace(spec), ctx);
         // Without a process (stopped, exited, failed, in backoff) no start is there to wait for:
         // the sockets change now, a removed one closes. On error the old ones stay held and the
@@ -510,13 +518,5 @@ impl Handler<Replace> for ComponentActor {
         if self.run.is_none() {
             let _ = self.hold_sockets();
         }
-    }
-}
-
-impl Handler<Update> for ComponentActor {
-    type Result = ();
-
-    fn handle(&mut self, Update(spec): Update, ctx: &mut Context<Self>) {
-        self.feed(Input::Update(spec), ctx);
     }
 }

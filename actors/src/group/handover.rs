@@ -62,42 +62,6 @@ pub enum ActorState {
     Group(GroupState),
 }
 
-impl ChildActor {
-    fn freeze(&self) {
-        match self {
-            ChildActor::Component(component) => component.do_send(Freeze),
-            ChildActor::Group(group) => group.do_send(Freeze),
-        }
-    }
-
-    fn thaw(&self) {
-        match self {
-            ChildActor::Component(component) => component.do_send(Thaw),
-            ChildActor::Group(group) => group.do_send(Thaw),
-        }
-    }
-
-    async fn collect(self) -> Result<ActorState, String> {
-        let answer = match self {
-            ChildActor::Component(component) => {
-                (component.send(Collect::<ComponentState>::new()).await)
-                    .map(|state| state.map(ActorState::Component))
-            }
-            ChildActor::Group(group) => (group.send(Collect::<GroupState>::new()).await)
-                .map(|state| state.map(ActorState::Group)),
-        };
-        answer.unwrap_or_else(|_| Err("a child actor is gone".into()))
-    }
-
-    async fn await_start(self) -> StartOutcome {
-        let answer = match self {
-            ChildActor::Component(component) => component.send(AwaitStart).await,
-            ChildActor::Group(group) => group.send(AwaitStart).await,
-        };
-        answer.unwrap_or(StartOutcome::NotStarted)
-    }
-}
-
 impl GroupActor {
     /// Takes up `state` in a successor daemon: the decision at rest, the group's age, and a
     /// wait for each child its predecessor had sent a `Start` that is still unanswered.

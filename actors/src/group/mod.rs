@@ -11,19 +11,20 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 mod build;
+mod child;
 pub mod decide;
 mod handover;
 mod reload;
 
 pub(crate) use build::build_group;
+pub use child::ChildActor;
 pub use decide::{Answer, Phase};
 pub use handover::{ActorState, ChildState, GroupState};
 pub use reload::{Reconfigure, ReloadReport};
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Recipient, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture};
 use tokio::sync::oneshot;
 
-use crate::component::ComponentActor;
 use crate::events;
 use crate::messages::{
     ChildExited, GroupGaveUp, Operate, OperateError, Settle, Start, StartOutcome, Stop,
@@ -43,48 +44,6 @@ pub struct ChildSlot {
     pub actor: ChildActor,
     /// Its entry on the status board.
     pub token: Token,
-}
-
-/// A child's actor by kind; the commands every child takes go through it.
-#[derive(Clone)]
-pub enum ChildActor {
-    /// A component.
-    Component(Addr<ComponentActor>),
-    /// A nested group.
-    Group(Addr<GroupActor>),
-}
-
-impl ChildActor {
-    /// [`Start`], answered once the child started or came to rest.
-    fn start(&self, start: Start) -> impl Future<Output = StartOutcome> + 'static {
-        let actor = self.clone();
-        async move {
-            let answer = match actor {
-                ChildActor::Component(component) => component.send(start).await,
-                ChildActor::Group(group) => group.send(start).await,
-            };
-            answer.unwrap_or(StartOutcome::NotStarted)
-        }
-    }
-
-    /// [`Stop`], answered once nothing of the child runs.
-    fn stop(&self) -> impl Future<Output = ()> + 'static {
-        let actor = self.clone();
-        async move {
-            let _ = match actor {
-                ChildActor::Component(component) => component.send(Stop).await,
-                ChildActor::Group(group) => group.send(Stop).await,
-            };
-        }
-    }
-
-    /// [`Settle`].
-    fn settle(&self) {
-        match self {
-            ChildActor::Component(component) => component.do_send(Settle),
-            ChildActor::Group(group) => group.do_send(Settle),
-        }
-    }
 }
 
 /// One supervisor node of the tree.

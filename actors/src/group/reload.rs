@@ -7,13 +7,11 @@
 //! Nothing here waits: the report is computed from the specs and answered at once, while the
 //! restarts it implies go on as plans of the decision.
 
-use std::sync::Arc;
-
 use actix::{AsyncContext, Context, Handler, Message};
 
 use super::decide::{Change, Input, Reloaded, Settings};
-use super::{ChildActor, ChildSlot, GroupActor};
-use crate::messages::{Replace, Update};
+use super::{ChildSlot, GroupActor};
+use crate::messages::Respec;
 use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec};
 
 /// Apply this group's new spec (its id and place are unchanged).
@@ -144,27 +142,18 @@ impl GroupActor {
                 .decision
                 .key_of(child.id())
                 .and_then(|key| Some((key, self.slots.get_mut(&key)?)));
-            let change = match (kept, child) {
-                (Some((key, slot)), ChildSpec::Component(new)) => match &slot.spec {
-                    ChildSpec::Component(old) => {
-                        let change = classify(old, new);
-                        reconfigure_component(slot, new, change);
-                        Some((key, change))
-                    }
-                    ChildSpec::Group(_) => None,
-                },
-                (Some((key, slot)), ChildSpec::Group(new)) => match &slot.actor {
-                    ChildActor::Group(group) => {
-                        group.do_send(Reconfigure {
-                            spec: GroupSpec::clone(new),
-                        });
-                        slot.spec = child.clone();
-                        Some((key, Change::Updated))
-                    }
-                    ChildActor::Component(_) => None,
-                },
-                (None, _) => None,
-            };
+            let change = kept.and_then(|(key, slot)| {
+                let change = match (&slot.spec, child) {
+                    (ChildSpec::Component(old), ChildSpec::Component(new)) => classify(old, new),
+                    // A nested group always takes its new spec: its own reload sorts its
+                    // children out.
+                    (ChildSpec::Group(_), ChildSpec::Group(_)) => Change::Updated,
+                    // Another kind under the same id: a new child.
+                    _ => return None,
+                };
+                respec(slot, child, change);
+                Some((key, change))
+            });
             let (key, change) = change.unwrap_or_else(|| {
                 let key = self.next_key;
                 self.next_key += 1;
@@ -182,29 +171,49 @@ impl GroupActor {
     }
 }
 
-/// Gives a kept component its new settings: in place, or for its next process.
-fn reconfigure_component(slot: &mut ChildSlot, new: &Arc<ComponentSpec>, change: Change) {
-    if let ChildActor::Component(actor) = &slot.actor {
-        match change {
-            Change::Unchanged | Change::Added => {}
-            Change::Updated => actor.do_send(Update(ComponentSpec::clone(new))),
-            Change::Replaced => actor.do_send(Replace(ComponentSpec::clone(new))),
-        }
+/// Gives a kept child its new settings: in place, or (a component whose process must change)
+/// from its next process.
+fn respec(slot: &mut ChildSlot, child: &ChildSpec, change: Change) {
+    let in_place = match change {
+        Change::Unchanged | Change::Added => None,
+        Change::Updated => Some(true),
+        Change::Replaced => Some(false),
+    };
+    if let Some(in_place) = in_place {
+        slot.actor.respec(child.clone(), in_place);
     }
-    slot.spec = ChildSpec::Component(Arc::clone(new));
+    slot.spec = child.clone();
 }
 
 impl Handler<Reconfigure> for GroupActor {
     type Result = actix::MessageResult<Reconfigure>;
 
     fn handle(&mut self, reconfigure: Reconfigure, ctx: &mut Context<Self>) -> Self::Result {
-        let spec = reconfigure.spec;
-        let report = diff(&self.running_spec(&spec), &spec);
+        actix::MessageResult(self.reconfigure(&reconfigure.spec, ctx))
+    }
+}
+
+impl Handler<Respec> for GroupActor {
+    type Result = ();
+
+    fn handle(&mut self, Respec { spec, .. }: Respec, ctx: &mut Context<Self>) {
+        // A component's settings never reach a group: its parent compares kinds first.
+        if let ChildSpec::Group(spec) = spec {
+            self.reconfigure(&spec, ctx);
+        }
+    }
+}
+
+impl GroupActor {
+    /// Takes `spec` (its id and place unchanged): its settings, and its children added,
+    /// removed, replaced or updated in place; what changed, for the report.
+    fn reconfigure(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) -> ReloadReport {
+        let report = diff(&self.running_spec(spec), spec);
         self.decision.reconfigure(spec.strategy, spec.intensity);
-        let reloaded = self.swap_children(&spec, ctx);
+        let reloaded = self.swap_children(spec, ctx);
         // `feed` publishes the new order.
         self.feed(Input::Reload(reloaded), ctx);
-        actix::MessageResult(report)
+        report
     }
 }
 
