@@ -56,7 +56,7 @@ pub enum ChildActor {
 
 impl ChildActor {
     /// [`Start`], answered once the child started or came to rest.
-    fn start(&self, start: Start) -> impl Future<Output = StartOutcome> + 'static {
+    fn start(&self, start: Start) -> impl Future<Output = StartOutcome> + 'static + use<> {
         let actor = self.clone();
         async move {
             let answer = match actor {
@@ -68,7 +68,7 @@ impl ChildActor {
     }
 
     /// [`Stop`], answered once nothing of the child runs.
-    fn stop(&self) -> impl Future<Output = ()> + 'static {
+    fn stop(&self) -> impl Future<Output = ()> + 'static + use<> {
         let actor = self.clone();
         async move {
             let _ = match actor {
