@@ -24,7 +24,7 @@ pub struct Listeners {
 
 impl Listeners {
     /// Their descriptors.
-    pub fn descriptors(&self) -> impl Iterator<Item = RawFd> {
+    pub fn descriptors(&self) -> impl Iterator<Item = RawFd> + use<> {
         self.control.into_iter().chain(self.http)
     }
 }
