@@ -15,7 +15,7 @@ use actors::spec::{Backoff, Intensity, RestartType, Strategy};
 use actors::status::ComponentStatus;
 use criterion::measurement::WallTime;
 use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
 use supervisor::registry::{self, MAX_BYTES};
 
@@ -107,7 +107,9 @@ fn registry_parse(c: &mut Criterion) {
     for count in [1, 100, largest] {
         cases.push(("full", count, full_registry(count)));
     }
-    println!("registry_parse inputs (the loader accepts at most {MAX_BYTES} bytes and 100,000 XML nodes):");
+    println!(
+        "registry_parse inputs (the loader accepts at most {MAX_BYTES} bytes and 100,000 XML nodes):"
+    );
     for (shape, count, text) in &cases {
         let parsed = registry::parse(&path, text).unwrap_or_else(|e| {
             panic!("the generated {shape} registry of {count} servers is invalid: {e}")

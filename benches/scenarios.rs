@@ -43,7 +43,7 @@ use testkit::{standin, supervisor_bin};
 
 use config::Config;
 use floor::Floor;
-use host::{filesystem, loadavg, machine, reap_leftovers, DEATH_GRACE};
+use host::{DEATH_GRACE, filesystem, loadavg, machine, reap_leftovers};
 use report::Report;
 
 /// The restart strategy of scenarios that must never give up: an intensity of 10,000 in a short

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use testkit::{free_port, registry, standin, standin_server, Daemon, NO_BACKOFF};
+use testkit::{Daemon, NO_BACKOFF, free_port, registry, standin, standin_server};
 
 /// How one request ended.
 #[derive(Clone, Copy)]

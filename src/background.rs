@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::{Cli, LogFormat};
-use crate::control::client::{ask, ClientError};
+use crate::control::client::{ClientError, ask};
 use crate::control::protocol::{ErrorKind, Reply, Request};
 use crate::control::wait;
 use crate::logfile;
 use crate::registry::Registry;
 use crate::rundir::{DaemonRecord, RunDir};
-use crate::verbs::{Out, EXIT_FAILURE};
+use crate::verbs::{EXIT_FAILURE, Out};
 
 /// How long `start` waits for a new daemon's control socket.
 const SOCKET_DEADLINE: Duration = Duration::from_secs(30);

@@ -11,11 +11,11 @@ use actors::spec::start_order;
 use actors::spec::{
     ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Probe, ProcessSettings, Strategy, UNLIMITED,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::preflight;
 use crate::registry::Registry;
-use crate::verbs::{Out, EXIT_FAILURE};
+use crate::verbs::{EXIT_FAILURE, Out};
 
 /// `check`: the tree and the problems, as text or JSON.
 pub fn run(registry: &Registry, out: Out) -> ExitCode {

@@ -18,13 +18,13 @@ use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
 use actors::runtime::Runtime;
 use actors::status::{DaemonPhase, StatusBoard};
-use actors::{events, tree, GroupGaveUp, Start, Stop};
+use actors::{GroupGaveUp, Start, Stop, events, tree};
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
 use crate::cli::LogFormat;
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
-use crate::control::{operate, server, wait, ControlRequest};
+use crate::control::{ControlRequest, operate, server, wait};
 use crate::guardian::Guardian;
 use crate::logfile::DailyLog;
 use crate::registry::{self, Registry};

@@ -20,7 +20,7 @@ use actors::events;
 use actors::status::GroupStatus;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -196,7 +196,7 @@ async fn answer(
             return Ok(plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the daemon did not answer in time\n",
-            ))
+            ));
         }
     };
     Ok(match route {

@@ -4,10 +4,10 @@
 //! soft limit breaks programs that `select` or close every possible descriptor); `<limits>
 //! <nofile>` gives a component more.
 
-use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::process::FileLimit;
+use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::spec::{GroupSpec, OutputSpec, StderrMode, StdoutMode};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 /// Descriptors the daemon needs besides its components' pipes: up to 64 control clients,
 /// probes, notify sockets, the HTTP endpoint, logs, the journal, and the cgroup files it keeps

@@ -296,7 +296,7 @@ fn read(
                     return Err(io::Error::new(
                         error.kind(),
                         format!("{}: {error}", path.display()),
-                    ))
+                    ));
                 }
             }
         }

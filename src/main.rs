@@ -11,7 +11,7 @@ use clap::Parser;
 use supervisor::cli::{Cli, Verb};
 use supervisor::control::protocol::Request;
 use supervisor::rundir::DaemonRecord;
-use supervisor::verbs::{self, Out, EXIT_FAILURE, EXIT_INVALID_REGISTRY, EXIT_USAGE};
+use supervisor::verbs::{self, EXIT_FAILURE, EXIT_INVALID_REGISTRY, EXIT_USAGE, Out};
 use supervisor::{
     background, check, daemon, docs, guardian, logfile, logging, registry, rundir, sdnotify,
 };

@@ -11,8 +11,8 @@
 
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actors::events;
@@ -195,7 +195,7 @@ pub fn watchdog_period(usec: Option<&str>, for_pid: Option<&str>, pid: u32) -> O
 
 /// `CLOCK_MONOTONIC` now, in microseconds (what `MONOTONIC_USEC` wants).
 fn monotonic_usec() -> u64 {
-    use nix::time::{clock_gettime, ClockId};
+    use nix::time::{ClockId, clock_gettime};
     clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |now| {
         now.tv_sec() as u64 * 1_000_000 + now.tv_nsec() as u64 / 1_000
     })

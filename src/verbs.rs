@@ -5,10 +5,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::cli::Cli;
-use crate::control::client::{ask, ClientError};
+use crate::control::client::{ClientError, ask};
 use crate::control::protocol::{ErrorKind, ReloadSummary, Reply, Request};
 use crate::rundir::RunDir;
 use crate::status;

@@ -317,7 +317,9 @@ mod tests {
             .collect();
         assert_eq!(
             delays,
-            [0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
+            [
+                0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000
+            ]
         );
         assert_eq!(backoff_delay(&backoff, u32::MAX), backoff.max);
     }
@@ -329,9 +331,11 @@ mod tests {
             ..Backoff::default()
         };
         assert!((0..50).all(|n| backoff_delay(&backoff, n).is_zero()));
-        assert!([1024, 1025, 100_000, u32::MAX]
-            .iter()
-            .all(|&n| backoff_delay(&backoff, n).is_zero()));
+        assert!(
+            [1024, 1025, 100_000, u32::MAX]
+                .iter()
+                .all(|&n| backoff_delay(&backoff, n).is_zero())
+        );
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use actix::{Addr, Recipient};
 
-use crate::group::{build_group, ActorState, GroupActor, GroupState};
+use crate::group::{ActorState, GroupActor, GroupState, build_group};
 use crate::handover::TreeState;
 use crate::messages::GroupGaveUp;
 use crate::runtime::Runtime;
-use crate::spec::{start_order, ChildSpec, GroupSpec, TreeSpec};
+use crate::spec::{ChildSpec, GroupSpec, TreeSpec, start_order};
 
 /// Creates the whole tree, stopped, on the runtime's board; the root reports to `parent` when
 /// it gives up. Send it [`crate::Start`] to start it and [`crate::Stop`] to stop it.
@@ -70,7 +70,7 @@ fn matches(spec: &GroupSpec, state: &GroupState) -> Result<(), String> {
                     "{:?} in the registry is {:?} in the hand-over",
                     child.id(),
                     handed.id
-                ))
+                ));
             }
         }
     }

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::host::{clock_ticks_per_second, HostCpu, ProcSample};
+use crate::host::{HostCpu, ProcSample, clock_ticks_per_second};
 use crate::registry::registry;
 use crate::stats::{ms, secs};
-use crate::status::{status_for, Rounds, StatusProbe};
-use crate::{start_all, Bench, NEVER_GIVE_UP};
+use crate::status::{Rounds, StatusProbe, status_for};
+use crate::{Bench, NEVER_GIVE_UP, start_all};
 
 const SCENARIO: &str = "2 crash loop (`/bin/false`, backoff 0)";
 const TARGET: &str = "≥ 3,000 restarts/s, no exit lost";

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use testkit::standin;
 
-use crate::host::{reap_leftovers, room_for, ProcSample, DEATH_GRACE};
+use crate::host::{DEATH_GRACE, ProcSample, reap_leftovers, room_for};
 use crate::registry::servers;
 use crate::stats::{mib, ms, ratio, secs};
-use crate::status::{status_for, StatusProbe};
-use crate::{start_all, Bench};
+use crate::status::{StatusProbe, status_for};
+use crate::{Bench, start_all};
 
 const UP: &str = "3 up (`run` → N-th `component_started`)";
 const DOWN: &str = "4 down (SIGTERM → daemon exited)";

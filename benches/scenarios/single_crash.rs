@@ -11,11 +11,11 @@ use nix::sys::signal::Signal;
 use testkit::lean::signal;
 use testkit::standin;
 
-use crate::latency::{measure, Latencies};
+use crate::latency::{Latencies, measure};
 use crate::peers::{self, Running};
 use crate::stamps::Stamps;
 use crate::stats::ratio;
-use crate::{registry, start_all, Bench, NEVER_GIVE_UP};
+use crate::{Bench, NEVER_GIVE_UP, registry, start_all};
 
 const SCENARIO: &str = "1 restart latency (single crash)";
 

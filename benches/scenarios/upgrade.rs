@@ -14,10 +14,10 @@ use testkit::daemon_command;
 use testkit::lean::signal;
 use testkit::standin;
 
-use crate::host::{reap_leftovers, room_for, DEATH_GRACE};
+use crate::Bench;
+use crate::host::{DEATH_GRACE, reap_leftovers, room_for};
 use crate::registry::servers;
 use crate::stats::{ms, percentile};
-use crate::Bench;
 
 const ROW: &str = "7 upgrade (SIGUSR2 → `upgrade_completed`; its `duration_ms`)";
 /// Upgrades measured per size.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use supervisor::control::protocol::{decode, MAX_REQUEST_BYTES};
+use supervisor::control::protocol::{MAX_REQUEST_BYTES, decode};
 
 fuzz_target!(|data: &[u8]| {
     match decode(data) {

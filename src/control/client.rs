@@ -38,7 +38,7 @@ pub fn ask(
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            return Err(ClientError::NotRunning(socket.display().to_string()))
+            return Err(ClientError::NotRunning(socket.display().to_string()));
         }
         Err(error) => return Err(error.into()),
     };

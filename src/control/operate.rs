@@ -70,10 +70,10 @@ pub async fn operate(
     for answer in answers.unwrap_or_default() {
         match answer {
             Ok(Err(OperateError::Busy(reason))) => {
-                return Reply::error(ErrorKind::Busy, format!("busy: {reason}"))
+                return Reply::error(ErrorKind::Busy, format!("busy: {reason}"));
             }
             Ok(Err(error @ OperateError::UnknownId(_))) => {
-                return Reply::error(ErrorKind::UnknownId, error.to_string())
+                return Reply::error(ErrorKind::UnknownId, error.to_string());
             }
             Ok(Ok(())) => {}
             Ok(Err(OperateError::NotStarted(_))) | Err(_) => all_started = false,

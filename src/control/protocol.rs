@@ -292,9 +292,11 @@ mod tests {
         ] {
             assert!(decode(line).is_err(), "{}", String::from_utf8_lossy(line));
         }
-        assert!(decode(&vec![b' '; MAX_REQUEST_BYTES + 1])
-            .unwrap_err()
-            .contains("longer"));
+        assert!(
+            decode(&vec![b' '; MAX_REQUEST_BYTES + 1])
+                .unwrap_err()
+                .contains("longer")
+        );
     }
 
     #[test]

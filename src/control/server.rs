@@ -20,8 +20,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
-use super::protocol::{self, ErrorKind, Reply, Request, MAX_REQUEST_BYTES};
-use super::{wait, ControlRequest, Peer};
+use super::protocol::{self, ErrorKind, MAX_REQUEST_BYTES, Reply, Request};
+use super::{ControlRequest, Peer, wait};
 use crate::upgrade::{Busy, GATE};
 
 /// How many clients may be connected at once.

@@ -32,8 +32,8 @@ use actors::events;
 use actors::policy::ExitStatus;
 use actors::process::cgroup::Cgroups;
 use actors::process::{ChildNamespace, ProcessTable};
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sched::{setns, unshare, CloneFlags};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::sched::{CloneFlags, setns, unshare};
 use tokio::sync::oneshot;
 
 pub use watch::main;

@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use actors::events;
-use actors::process::cgroup;
 use actors::process::Journal;
+use actors::process::cgroup;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::waitpid;
 use tracing::level_filters::LevelFilter;
 
-use super::{Reach, RELEASE};
+use super::{RELEASE, Reach};
 use crate::cli::LogFormat;
 use crate::logging;
 

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{reload, Registry};
+use tracing_subscriber::{Registry, reload};
 
 use crate::cli::LogFormat;
 use crate::logfile::DailyLog;

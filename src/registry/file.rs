@@ -14,7 +14,7 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{at_start, too_big, Registry, RegistryError, MAX_BYTES};
+use super::{MAX_BYTES, Registry, RegistryError, at_start, too_big};
 
 /// How long a read of the registry may take, at start-up and on reload.
 pub const READ_DEADLINE: Duration = Duration::from_secs(10);

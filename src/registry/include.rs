@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::error::xml_problem;
 use super::raw::RawRegistry;
 use super::walk::Walker;
-use super::{file, prescan, MAX_BYTES, NODES_LIMIT};
+use super::{MAX_BYTES, NODES_LIMIT, file, prescan};
 
 /// The most files one registry may include, directly or not.
 pub const MAX_FILES: usize = 10_000;
@@ -311,12 +311,16 @@ mod tests {
         );
         let literal = matching(dir.path(), "conf.d/none.xml").unwrap();
         assert_eq!(literal, [Path::new("conf.d/none.xml")]);
-        assert!(matching(dir.path(), "*/a.xml")
-            .unwrap_err()
-            .contains("file name only"));
-        assert!(matching(dir.path(), "missing/*.xml")
-            .unwrap_err()
-            .contains("cannot list"));
+        assert!(
+            matching(dir.path(), "*/a.xml")
+                .unwrap_err()
+                .contains("file name only")
+        );
+        assert!(
+            matching(dir.path(), "missing/*.xml")
+                .unwrap_err()
+                .contains("cannot list")
+        );
         assert_eq!(
             matching(dir.path(), "conf.d/*.none").unwrap(),
             Vec::<PathBuf>::new()

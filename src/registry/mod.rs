@@ -40,7 +40,7 @@ use actors::spec::TreeSpec;
 
 pub use diff::config_changes;
 pub use error::{Diagnostic, RegistryError};
-pub use file::{load_off_thread, load_within, READ_DEADLINE};
+pub use file::{READ_DEADLINE, load_off_thread, load_within};
 /// The registry's spelling of durations and signals, for the command line's options too.
 pub use values::{duration as parse_duration, signal as parse_signal};
 

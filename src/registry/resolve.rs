@@ -16,13 +16,13 @@ use actors::spec::{
     OutputSpec, Probe, ProcessSettings, ReadinessSpec, TreeSpec, UserSpec,
 };
 
+use super::DaemonConfig;
 use super::defaults as default;
 use super::error::Problems;
 use super::raw::{RawCheck, RawOutput, RawProbe, RawStrategy};
 use super::raw::{RawChild, RawConfig, RawGroup, RawRegistry, RawServer, RawSettings};
 use super::sockets;
 use super::users::Users;
-use super::DaemonConfig;
 
 /// Resolves `raw`, read from a file in the folder `folder` (absolute): `<home>` is relative to
 /// it, and every other relative path to `<home>`.

@@ -12,7 +12,7 @@ use super::process;
 use super::raw::{RawCheck, RawProbe, RawSettings, Spanned};
 use super::sockets;
 use super::values;
-use super::walk::{non_empty, sole_attribute, start_priority, Handler, Schema, Walker};
+use super::walk::{Handler, Schema, Walker, non_empty, sole_attribute, start_priority};
 use super::xml;
 
 /// The settings both a server and a profile may hold.

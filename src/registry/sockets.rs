@@ -15,7 +15,7 @@ use roxmltree::Node;
 use super::error::Problems;
 use super::raw::{RawSettings, RawSocket, Spanned};
 use super::values;
-use super::walk::{non_empty, Walker};
+use super::walk::{Walker, non_empty};
 use super::xml;
 
 /// `listen(2)`'s backlog when `backlog` is not given (the kernel caps it at `somaxconn`).
@@ -105,7 +105,7 @@ fn address(text: &str) -> Result<Listen, String> {
             return Err(format!(
                 "`{text}` is not an address: write `tcp:HOST:PORT`, `tcp6:[ADDRESS]:PORT` or \
                  `unix:/path`"
-            ))
+            ));
         }
     };
     let parsed: SocketAddr = rest.parse().map_err(|_| {
@@ -265,7 +265,7 @@ fn targets(address: &str, listen: &Listen) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{parse, RegistryError};
+    use crate::registry::{RegistryError, parse};
     use std::path::Path;
 
     const PROFILE: &str = r#"<profiles><profile id="web"><executable>/bin/sleep</executable>

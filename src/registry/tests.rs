@@ -165,9 +165,11 @@ fn a_flood_of_errors_is_capped() {
     );
     let diagnostics = diagnostics(&text);
     assert_eq!(diagnostics.len(), 101);
-    assert!(diagnostics[100]
-        .message
-        .contains("too many errors (500 in all)"));
+    assert!(
+        diagnostics[100]
+            .message
+            .contains("too many errors (500 in all)")
+    );
 }
 
 /// Every prefix of a valid registry, and many single-byte corruptions of it, load or fail
@@ -179,9 +181,11 @@ fn truncations_and_corruptions_never_panic() {
     let check = |candidate: &str| {
         if let Err(RegistryError(diagnostics)) = parse(Path::new("r.xml"), candidate) {
             assert!(!diagnostics.is_empty());
-            assert!(diagnostics
-                .iter()
-                .all(|d| d.line >= 1 && d.line <= lines && d.column >= 1));
+            assert!(
+                diagnostics
+                    .iter()
+                    .all(|d| d.line >= 1 && d.line <= lines && d.column >= 1)
+            );
         }
     };
     for end in (0..text.len()).filter(|&end| text.is_char_boundary(end)) {
@@ -998,11 +1002,15 @@ fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
     for (setting, expected) in [
         (
             "<readiness timeout='5'/>",
-            format!("2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+            format!(
+                "2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"
+            ),
         ),
         (
             "<readiness/>",
-            format!("2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+            format!(
+                "2:1: `<readiness>` of server `a` names no probe; {kinds}, on this element or on a profile's"
+            ),
         ),
         (
             "<readiness tcp='h:1' exec='x' notify='true'/>",
@@ -1012,10 +1020,15 @@ fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
             "<readiness tcp='localhost'/>",
             format!("{tcp}: `localhost` has no port; write `HOST:PORT`, like `127.0.0.1:8080`"),
         ),
-        ("<readiness tcp=':80'/>", format!("{tcp}: `:80`: the host is empty")),
+        (
+            "<readiness tcp=':80'/>",
+            format!("{tcp}: `:80`: the host is empty"),
+        ),
         (
             "<readiness tcp='::1:80'/>",
-            format!("{tcp}: `::1:80`: an IPv6 host goes in brackets, like `[::1]:8080` (found `::1`)"),
+            format!(
+                "{tcp}: `::1:80`: an IPv6 host goes in brackets, like `[::1]:8080` (found `::1`)"
+            ),
         ),
         (
             "<readiness tcp='[::g]:80'/>",
@@ -1038,17 +1051,26 @@ fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
         ),
         (
             "<readiness tcp='http://h:80'/>",
-            format!("{tcp}: `http://h:80` is not `HOST:PORT`; write it without a scheme, like `127.0.0.1:8080`"),
+            format!(
+                "{tcp}: `http://h:80` is not `HOST:PORT`; write it without a scheme, like `127.0.0.1:8080`"
+            ),
         ),
         (
             "<readiness http='https://h/'/>",
-            format!("{http}: `https://h/`: only `http://` URLs are probed (no TLS); use `http://` or a `tcp` probe"),
+            format!(
+                "{http}: `https://h/`: only `http://` URLs are probed (no TLS); use `http://` or a `tcp` probe"
+            ),
         ),
         (
             "<readiness http='h:80/x'/>",
-            format!("{http}: `h:80/x` is not an `http://` URL; write it like `http://127.0.0.1:8080/health`"),
+            format!(
+                "{http}: `h:80/x` is not an `http://` URL; write it like `http://127.0.0.1:8080/health`"
+            ),
         ),
-        ("<readiness http='http:///x'/>", format!("{http}: `http:///x`: the host is empty")),
+        (
+            "<readiness http='http:///x'/>",
+            format!("{http}: `http:///x`: the host is empty"),
+        ),
         (
             "<readiness http='http://u@h/'/>",
             format!("{http}: `http://u@h/`: user info (`…@`) is not allowed in the URL"),
@@ -1059,7 +1081,9 @@ fn readiness_errors_point_at_the_element_the_attribute_or_its_value() {
         ),
         (
             "<readiness http='http://h/a b'/>",
-            format!("{http}: `http://h/a b`: the path holds ' '; percent-encode spaces, controls and non-ASCII"),
+            format!(
+                "{http}: `http://h/a b`: the path holds ' '; percent-encode spaces, controls and non-ASCII"
+            ),
         ),
         (
             "<readiness http='http://h:0/'/>",
@@ -1145,14 +1169,19 @@ fn health_check_errors_point_at_the_element_the_attribute_or_its_value() {
                   `tcp`, `http` or `exec`";
     for (setting, expected) in [
         ("<healthCheck notify='true'/>", format!("2:14: {notify}")),
-        ("<healthCheck tcp='h:1' notify='true'/>", format!("2:24: {notify}")),
+        (
+            "<healthCheck tcp='h:1' notify='true'/>",
+            format!("2:24: {notify}"),
+        ),
         (
             "<healthCheck tcp='h:1' watchdog='5'/>",
             format!("2:24: unknown attribute `watchdog` on `<healthCheck>`; allowed: {allowed}"),
         ),
         (
             "<healthCheck interval='5'/>",
-            format!("2:1: `<healthCheck>` of server `a` names no probe; {kinds}, on this element or on a profile's"),
+            format!(
+                "2:1: `<healthCheck>` of server `a` names no probe; {kinds}, on this element or on a profile's"
+            ),
         ),
         (
             "<healthCheck tcp='h:1' http='http://h/'/>",

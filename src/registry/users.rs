@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 
 use actors::spec::UserSpec;
-use nix::unistd::{getgrouplist, User};
+use nix::unistd::{User, getgrouplist};
 
 /// A lookup cache for one load.
 #[derive(Default)]

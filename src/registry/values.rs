@@ -67,8 +67,7 @@ pub const MIN_SIZE: u64 = 1 << 10;
 /// The largest `<output maxSize>`: 1 TB (1024 GB).
 pub const MAX_SIZE: u64 = 1 << 40;
 
-const SIZE_HELP: &str =
-    "write a whole number of bytes, or one with a unit `B`, `KB`, `MB` or `GB` \
+const SIZE_HELP: &str = "write a whole number of bytes, or one with a unit `B`, `KB`, `MB` or `GB` \
                          (powers of 1024: `10MB` is 10485760 bytes)";
 
 /// A size in bytes: a whole number with an optional unit `B`, `KB`, `MB`, `GB` (powers of 1024,
@@ -493,20 +492,28 @@ mod tests {
     fn integers() {
         assert_eq!(integer("9910", 1u16, 65535), Ok(9910));
         assert_eq!(integer("0042", 0u32, 100), Ok(42));
-        assert!(integer("0", 1u16, 65535)
-            .unwrap_err()
-            .contains("out of range 1..=65535"));
-        assert!(integer("65536", 1u16, 65535)
-            .unwrap_err()
-            .contains("out of range"));
-        let huge = "9".repeat(40);
-        assert!(integer(&huge, 1u16, 65535)
-            .unwrap_err()
-            .contains("out of range"));
-        for bad in ["", "-1", "+1", "1.0", "1 2", "x", "0x10"] {
-            assert!(integer(bad, 0u8, 4)
+        assert!(
+            integer("0", 1u16, 65535)
                 .unwrap_err()
-                .contains("not a whole number"));
+                .contains("out of range 1..=65535")
+        );
+        assert!(
+            integer("65536", 1u16, 65535)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        let huge = "9".repeat(40);
+        assert!(
+            integer(&huge, 1u16, 65535)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        for bad in ["", "-1", "+1", "1.0", "1 2", "x", "0x10"] {
+            assert!(
+                integer(bad, 0u8, 4)
+                    .unwrap_err()
+                    .contains("not a whole number")
+            );
         }
     }
 
@@ -559,9 +566,11 @@ mod tests {
         assert!(exit_codes("").unwrap_err().contains("empty"));
         assert!(exit_codes("0,,2").unwrap_err().contains("empty item"));
         assert!(exit_codes("0,").unwrap_err().contains("empty item"));
-        assert!(exit_codes("256")
-            .unwrap_err()
-            .contains("out of range 0..=255"));
+        assert!(
+            exit_codes("256")
+                .unwrap_err()
+                .contains("out of range 0..=255")
+        );
         assert!(exit_codes("-1").unwrap_err().contains("not a whole number"));
     }
 
@@ -608,15 +617,21 @@ mod tests {
     fn positive_durations() {
         assert_eq!(positive_duration("1ms"), Ok(ms(1)));
         assert_eq!(positive_duration("0.1"), Ok(ms(100)));
-        assert!(positive_duration("0")
-            .unwrap_err()
-            .contains("longer than 0"));
-        assert!(positive_duration("0ms")
-            .unwrap_err()
-            .contains("longer than 0"));
-        assert!(positive_duration("x")
-            .unwrap_err()
-            .contains("not a duration"));
+        assert!(
+            positive_duration("0")
+                .unwrap_err()
+                .contains("longer than 0")
+        );
+        assert!(
+            positive_duration("0ms")
+                .unwrap_err()
+                .contains("longer than 0")
+        );
+        assert!(
+            positive_duration("x")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 
     #[test]

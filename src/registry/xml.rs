@@ -6,9 +6,9 @@
 
 use roxmltree::{Node, NodeType};
 
+use super::MAX_DEPTH;
 use super::error::Problems;
 use super::raw::Spanned;
-use super::MAX_DEPTH;
 
 /// XML's whitespace characters (Rust's `trim` would also strip Unicode spaces).
 const XML_SPACE: [char; 4] = [' ', '\t', '\r', '\n'];

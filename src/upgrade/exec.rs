@@ -6,9 +6,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 
-use super::{write, Handover, Pending, ENV, ENV_ROLLED_BACK, VARIABLES};
+use super::{ENV, ENV_ROLLED_BACK, Handover, Pending, VARIABLES, write};
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 
 /// Replaces this process with `binary`, handing over `handover`, the descriptors it names and

@@ -9,7 +9,7 @@
 //! (its client waits for the new one). The wait is bounded ([`QUIET_WITHIN`]): a client that
 //! never sends its request does not stop an upgrade.
 
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;

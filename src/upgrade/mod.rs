@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use collect::{collect, components, output, thaw};
 pub use exec::{exec, roll_back};
 pub use gate::{Busy, GATE, QUIET_WITHIN};
-pub use listeners::{close, control, http, Listeners};
+pub use listeners::{Listeners, close, control, http};
 pub use probe::{answer_check, check, checks_handover, probe, version_answer};
 
 /// The hand-over format this binary writes and reads. A binary that reads another refuses.

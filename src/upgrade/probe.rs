@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::Duration;
 
-use super::{Handover, HANDOVER_VERSION};
+use super::{HANDOVER_VERSION, Handover};
 
 /// How long the new binary has to answer.
 const DEADLINE: Duration = Duration::from_secs(5);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{supervisor_bin, DEADLINE};
+use crate::{DEADLINE, supervisor_bin};
 
 /// `[WRAPPER…] supervisor --registry REGISTRY --run-dir RUN_DIR --log-format json run`, stdin and
 /// stdout to /dev/null: the daemon as every test and bench runs it (the caller pipes stderr).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::{daemon_command, eventually, kill, registry, Daemon};
+use crate::{Daemon, daemon_command, eventually, kill, registry};
 
 /// A component printing 16 KiB lines of control bytes (each a ~98 KB JSON line) at full speed.
 const CONTROL_FLOOD: &str = r#"<server id="flood"><executable>/bin/sh</executable><arguments><argument>-c</argument><argument>exec yes "$(head -c 16383 /dev/zero | tr '\0' '\1')"</argument></arguments></server>"#;

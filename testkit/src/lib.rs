@@ -21,19 +21,20 @@ pub mod soak;
 
 use std::time::Duration;
 
-pub use daemon::{daemon_command, events_of, pid_of, Daemon};
+pub use daemon::{Daemon, daemon_command, events_of, pid_of};
 pub use events::{
     eventually, eventually_within, monotonic_ns, read_json_when_ready, realtime_ns,
     seconds_between, timestamp_ns, timestamp_secs,
 };
 pub use procfs::{
-    alive, catches_sigterm, children_of, descendants, in_proc_table, kill, live_group_members,
-    proc_args, proc_cmdline, proc_stat, processes, status_mask, zombie_children, ProcStat,
+    ProcStat, alive, catches_sigterm, children_of, descendants, in_proc_table, kill,
+    live_group_members, proc_args, proc_cmdline, proc_stat, processes, status_mask,
+    zombie_children,
 };
 pub use programs::{standin, supervisor_bin, use_supervisor};
 pub use registry::{
-    cli_command, free_port, idle, killed_on_stop, registry, run_bounded, standin_server,
-    supervisor, xml_escape, FAST, NO_BACKOFF,
+    FAST, NO_BACKOFF, cli_command, free_port, idle, killed_on_stop, registry, run_bounded,
+    standin_server, supervisor, xml_escape,
 };
 
 /// How long any single wait may take before the test fails.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::{alive, kill, processes, registry, standin_server, zombie_children, Daemon};
+use crate::{Daemon, alive, kill, processes, registry, standin_server, zombie_children};
 
 /// Components in the soak.
 pub const COMPONENTS: usize = 50;

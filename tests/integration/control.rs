@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use actors::output::dates::{date, today};
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use testkit::*;
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
-use crate::control::{assert_code, ctl, stderr, stdout, Background};
+use crate::control::{Background, assert_code, ctl, stderr, stdout};
 
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     start_fails_with_the_reason_when_the_first_start_gives_up,

@@ -35,8 +35,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::sys::resource::{getrusage, UsageWho};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::corpus::{fixture_table, fixtures};

@@ -440,10 +440,12 @@ fn json_lines_carry_event_and_message_and_json_values() {
         .find(|e| e["event"] == "component_exited")
         .expect("component_exited");
     assert_eq!(exited["code"], 1);
-    assert!(exited["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("exited with code 1"));
+    assert!(
+        exited["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited with code 1")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

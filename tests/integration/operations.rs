@@ -197,9 +197,11 @@ fn the_endpoint_serves_health_status_and_metrics() {
     // /metrics: every family, labelled by component and group.
     let metrics = get(address, "/metrics");
     assert_eq!(metrics.status, 200);
-    assert!(metrics
-        .header("content-type")
-        .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")));
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4"))
+    );
     let text = &metrics.body;
     for (id, group) in [("is", ""), ("ps", "platform")] {
         let labels = format!("component=\"{id}\",group=\"{group}\"");

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actors::output::dates::{date, today};
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use testkit::*;
 
 /// The longest line the daemon keeps whole (actors/src/output/lines.rs `MAX_LINE`).
@@ -696,7 +696,9 @@ fn output_files_are_dated_and_timestamped_or_bare() {
     sorted.sort();
     assert_eq!(
         sorted,
-        ["line 1", "line 1", "line 2", "line 2", "line 3", "line 4", "line 5"],
+        [
+            "line 1", "line 1", "line 2", "line 2", "line 3", "line 4", "line 5"
+        ],
         "{bare:?}"
     );
     // `log="false"`: no events for `bare`; the control: `stamped`'s lines, written with

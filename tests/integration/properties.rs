@@ -18,7 +18,7 @@ use crate::placed::assert_placed;
 use actors::spec::{ChildSpec, GroupSpec};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use supervisor::control::protocol::{decode, Request};
+use supervisor::control::protocol::{Request, decode};
 use supervisor::registry::{self, Registry, RegistryError};
 
 const VALID_FULL: &str = include_str!("../fixtures/registry/valid-full.xml");

@@ -437,10 +437,12 @@ fn unix_sockets_get_their_mode_and_owner_and_replace_a_stale_file_never_a_symlin
     daemon.signal(Signal::SIGHUP);
     let failed = daemon.wait_event("component_spawn_failed", "is");
     assert!(failed.to_string().contains("not a socket"), "{failed}");
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert!(!target.exists(), "nothing was created through the symlink");
     assert_eq!(daemon.stop(), Some(0));
 }

@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
-use crate::guardian::{start_without_cgroup2, Sweep};
+use crate::guardian::{Sweep, start_without_cgroup2};
 
 /// A copy of the supervisor binary in `dir` (the file a real upgrade installs), or a script
 /// named `name` with `body`, executable.
@@ -206,10 +206,12 @@ fn a_binary_that_cannot_restore_rolls_back_to_the_old_one() {
         "the reason is printed: {out:?}"
     );
     let rolled = daemon.wait_any("upgrade_rolled_back");
-    assert!(rolled["reason"]
-        .as_str()
-        .unwrap()
-        .contains("SUPERVISOR_UPGRADE_FAIL_RESTORE"));
+    assert!(
+        rolled["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SUPERVISOR_UPGRADE_FAIL_RESTORE")
+    );
     assert_eq!(daemon.count("upgrade_completed"), 0, "{out:?}");
     let now: Vec<Option<u64>> = rows(&daemon).iter().take(2).map(|r| r.2).collect();
     assert_eq!(

@@ -8,8 +8,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -121,7 +121,7 @@ fn converse<S: Read + Write>(
             return Some(Conversation {
                 connected_ns,
                 answered: Err(format!("connect: {error}")),
-            })
+            });
         }
     };
     let sent = stream.write_all(request);
@@ -311,7 +311,9 @@ fn a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_the
     let refused = count(&answers, |a| *a == Answer::Refused);
     let lost = count(&answers, |a| *a == Answer::Lost);
     let answered = count(&answers, |a| matches!(a, Answer::By(_)));
-    println!("held socket through 10 upgrades and a kill: {answered} answered, {refused} refused, {lost} lost (in flight at the kill)");
+    println!(
+        "held socket through 10 upgrades and a kill: {answered} answered, {refused} refused, {lost} lost (in flight at the kill)"
+    );
     assert_eq!(refused, 0, "no connection refused");
     assert!(
         lost <= 1,
@@ -521,7 +523,7 @@ fn after_upgrades_nothing_leaks_into_the_daemon_or_a_component() {
 
 /// One notification datagram and the pid that sent it (`SCM_CREDENTIALS`).
 fn receive_note(socket: &UnixDatagram) -> (String, u32) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr, UnixCredentials};
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixAddr, UnixCredentials, recvmsg};
     use std::os::fd::AsRawFd;
     let mut buffer = [0u8; 4096];
     let mut slices = [std::io::IoSliceMut::new(&mut buffer)];

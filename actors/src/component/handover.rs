@@ -18,7 +18,7 @@ use crate::messages::StartOutcome;
 use crate::messages::{AwaitStart, Collect, Freeze, Thaw};
 use crate::output::Destination;
 use crate::process::sockets::{HandedSocket, HeldSockets};
-use crate::process::{sys, ExitNotify, Stream};
+use crate::process::{ExitNotify, Stream, sys};
 
 /// One component: its lifecycle state, counters, process and armed timer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ impl ComponentActor {
             Life::Stopped | Life::Backoff { .. } | Life::Starting { .. } | Life::Running { .. } => {
             }
             Life::Spawning | Life::Stopping { .. } | Life::Exited { .. } | Life::Failed { .. } => {
-                return Err(format!("{id} is {}", self.life.name()))
+                return Err(format!("{id} is {}", self.life.name()));
             }
         }
         let now = Instant::now();

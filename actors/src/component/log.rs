@@ -1,8 +1,8 @@
 //! The component's log events (SPEC section 5): the machine names an [`Event`], this writes it
 //! with the component's id, its group and a message. Names come from [`crate::events`] only.
 
-use super::machine::{Event, Reason};
 use super::ComponentActor;
+use super::machine::{Event, Reason};
 use crate::events;
 use crate::policy::ExitStatus;
 

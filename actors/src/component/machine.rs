@@ -15,7 +15,7 @@ use nix::sys::signal::Signal;
 pub(crate) use super::life::{Check, Life, Reason, StopCause};
 pub(crate) use super::vocabulary::{Effect, Event, Input, Timer};
 use crate::messages::{StartCause, StartOutcome};
-use crate::policy::{is_normal, Exit, ExitStatus};
+use crate::policy::{Exit, ExitStatus, is_normal};
 use crate::spec::{ComponentSpec, OutputSpec, Probe};
 
 /// What the machine keeps beside the state: the settings and the counters `status` shows.

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 use crate::events;
 use crate::messages::{ChildExited, Respec, Settle, Start, StartOutcome, Stop};
 use crate::output::{Destination, OutputSettings};
-use crate::policy::{is_normal, Exit};
+use crate::policy::{Exit, is_normal};
 use crate::probe::ProbeContext;
 use crate::process::sockets::{HeldSockets, Retired};
 use crate::process::{Child, ExitNotify, Launch, ProcessExited, SpawnRequest};

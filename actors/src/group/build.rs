@@ -9,7 +9,7 @@ use super::{ChildActor, ChildSlot, GroupActor};
 use crate::component::ComponentActor;
 use crate::messages::GroupGaveUp;
 use crate::runtime::Runtime;
-use crate::spec::{start_order, ChildSpec, GroupSpec};
+use crate::spec::{ChildSpec, GroupSpec, start_order};
 use crate::status::Token;
 
 /// `parent_path` is `None` for the root, whose children report the group `""`.

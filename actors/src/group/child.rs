@@ -6,8 +6,8 @@ use std::future::Future;
 
 use actix::{Actor, ActorFutureExt, Addr, Context, Handler, Recipient, ResponseActFuture};
 
-use super::handover::{ActorState, GroupState};
 use super::GroupActor;
+use super::handover::{ActorState, GroupState};
 use crate::component::{ComponentActor, ComponentState};
 use crate::messages::{
     AwaitStart, Collect, Freeze, Respec, Settle, Start, StartOutcome, Stop, Thaw,

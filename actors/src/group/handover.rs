@@ -192,11 +192,7 @@ impl Handler<Collect<GroupState>> for GroupActor {
 
 /// A group's name for a message: the root has none.
 fn display(id: &str) -> &str {
-    if id.is_empty() {
-        "root"
-    } else {
-        id
-    }
+    if id.is_empty() { "root" } else { id }
 }
 
 impl Handler<AwaitStart> for GroupActor {

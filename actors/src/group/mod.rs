@@ -32,7 +32,7 @@ use crate::messages::{
 use crate::policy::Exit;
 use crate::runtime::Runtime;
 use crate::spec::{ChildSpec, GroupSpec};
-use crate::status::{ChildEntry, GroupEntry, Token, RESTART_REASONS};
+use crate::status::{ChildEntry, GroupEntry, RESTART_REASONS, Token};
 use decide::{Decision, Effect, Input, Key, RequestId, Settings};
 
 /// What a group keeps about one child: its settings and where commands go.

@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{Notify, watch};
 
 use super::lines::Partial;
 

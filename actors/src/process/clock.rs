@@ -4,7 +4,7 @@
 //! tick is the child's start time. The process table checks this against `/proc` for its first
 //! children before it relies on it.
 
-use nix::time::{clock_gettime, ClockId};
+use nix::time::{ClockId, clock_gettime};
 
 /// The boot-time clock now, in ns (`CLOCK_BOOTTIME`, time namespace included, as the kernel
 /// reports start times).

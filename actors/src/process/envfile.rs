@@ -99,7 +99,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
                 State::Key
             }
             (State::Key, '\n') => {
-                return Err((line, format!("`{}` has no `=`", current.key.trim_end())))
+                return Err((line, format!("`{}` has no `=`", current.key.trim_end())));
             }
             (State::Key, '=') => State::BeforeValue,
             (State::Key, c) => {
@@ -165,7 +165,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
         State::Line | State::Comment => {}
         State::Key => return Err((line, format!("`{}` has no `=`", current.key.trim_end()))),
         State::Single | State::Double | State::DoubleEscape => {
-            return Err((quote_line, "the quote opened here is never closed".into()))
+            return Err((quote_line, "the quote opened here is never closed".into()));
         }
         State::BeforeValue | State::Value | State::ValueEscape => {
             variables.push(finish(&mut current)?)

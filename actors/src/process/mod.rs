@@ -19,7 +19,7 @@ pub mod sys;
 mod table;
 
 pub use journal::{Journal, Record};
-pub use spawn::{resolve_executable, Launch, Placement, SpawnError, FOR_THE_DAEMON};
+pub use spawn::{FOR_THE_DAEMON, Launch, Placement, SpawnError, resolve_executable};
 pub use stdio::{Captured, Stream};
 pub use sys::FileLimit;
 pub use table::{Child, ChildNamespace, ExitNotify, ProcessExited, ProcessTable, SpawnRequest};

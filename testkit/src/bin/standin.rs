@@ -130,8 +130,8 @@ use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use serde_json::{json, Map, Value};
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
 
 const USAGE: &str = "\
 usage: standin [OPTIONS]
@@ -926,15 +926,17 @@ fn start_notifying(probes: &ProbeOptions, t0: Instant, name: &str) -> anyhow::Re
         let name = name.to_owned();
         thread::Builder::new()
             .name("watchdog".to_owned())
-            .spawn(move || loop {
-                if stop_at.is_some_and(|at| Instant::now() >= at) {
-                    log(&name, "no more WATCHDOG=1");
-                    return;
+            .spawn(move || {
+                loop {
+                    if stop_at.is_some_and(|at| Instant::now() >= at) {
+                        log(&name, "no more WATCHDOG=1");
+                        return;
+                    }
+                    if let Err(e) = notify(&socket, "WATCHDOG=1") {
+                        log(&name, &format!("cannot send WATCHDOG=1: {e}"));
+                    }
+                    thread::sleep(every);
                 }
-                if let Err(e) = notify(&socket, "WATCHDOG=1") {
-                    log(&name, &format!("cannot send WATCHDOG=1: {e}"));
-                }
-                thread::sleep(every);
             })
             .context("cannot start the watchdog thread")?;
     }

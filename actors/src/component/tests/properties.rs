@@ -9,7 +9,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::component::machine::{step, Check, Effect, Input, Timer};
+use crate::component::machine::{Check, Effect, Input, Timer, step};
 use crate::messages::StartCause;
 use crate::policy::ExitStatus;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::*;
-use crate::component::machine::{step, Check, Effect as F, Event as E, Input, StopCause, Timer};
+use crate::component::machine::{Check, Effect as F, Event as E, Input, StopCause, Timer, step};
 use crate::messages::StartOutcome;
 use crate::policy::ExitStatus;
 

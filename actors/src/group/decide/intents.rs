@@ -92,7 +92,7 @@ impl Decision {
                 return effects.push(Effect::Answer {
                     request,
                     answer: Answer::Started,
-                })
+                });
             }
             Seen::Starting(_) => {}
             Seen::Stopping(_) => child.then_start = Some(StartCause::Operator),

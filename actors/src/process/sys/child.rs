@@ -13,7 +13,7 @@ use std::ptr;
 use std::sync::atomic::Ordering;
 
 use super::parent::{
-    restore_signal_mask, CgroupJoin, Credentials, ListenPid, Shared, Stage, MAX_SOCKETS,
+    CgroupJoin, Credentials, ListenPid, MAX_SOCKETS, Shared, Stage, restore_signal_mask,
 };
 
 /// The child: sets itself up, then runs the program; returns (and so exits) only on failure.
@@ -102,11 +102,7 @@ pub(super) fn errno() -> i32 {
 
 /// A raw system call's result: `Err(errno)` when it failed.
 pub(super) fn check(rc: libc::c_long) -> Result<libc::c_long, i32> {
-    if rc < 0 {
-        Err(errno())
-    } else {
-        Ok(rc)
-    }
+    if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
 
 /// Gives the child a descriptor table of its own holding only the descriptors below
@@ -221,11 +217,7 @@ fn drop_privileges(credentials: &Credentials) -> Result<(), i32> {
         && id(libc::SYS_geteuid) == uid
         && id(libc::SYS_getgid) == gid
         && id(libc::SYS_getegid) == gid;
-    if changed {
-        Ok(())
-    } else {
-        Err(libc::EPERM)
-    }
+    if changed { Ok(()) } else { Err(libc::EPERM) }
 }
 
 /// The most supplementary groups [`has_groups`] compares (on the child's stack); a longer list

@@ -25,8 +25,8 @@ mod settings;
 pub use listen::listen_fds;
 pub use malloc::{give_back_free_memory, share_one_arena};
 pub use parent::{
-    spawn, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
-    SpawnMode, Stage, StdioSlots, MAX_SOCKETS,
+    CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
+    MAX_SOCKETS, SpawnMode, Stage, StdioSlots, spawn,
 };
 pub use settings::ChildSettings;
 

@@ -7,12 +7,12 @@
 //! the call, so no daemon handler ever runs in the child; what the child does is in `child`.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_void, CStr};
+use std::ffi::{CStr, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use super::child::{child_main, errno};
 use super::clone3;
