@@ -38,6 +38,7 @@ mod upgrade;
 mod upgrade_check;
 mod upgrade_descriptors;
 mod upgrade_many;
+mod upgrade_modes;
 
 fn main() -> std::process::ExitCode {
     testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
@@ -77,5 +78,6 @@ fn main() -> std::process::ExitCode {
         ("upgrade_descriptors", upgrade_descriptors::TESTS),
         ("upgrade_check", upgrade_check::TESTS),
         ("upgrade_many", upgrade_many::TESTS),
+        ("upgrade_modes", upgrade_modes::TESTS),
     ])
 }
