@@ -86,8 +86,8 @@ fn only_error(text: &str) -> String {
     located(&diagnostics[0])
 }
 
-// A 100 MB file is refused before it is read: `registry_errors::a_100_mb_registry_is_rejected_
-// before_it_is_read`, end to end (the exit, the position, the time, nothing started).
+// A 100 MB file is refused before it is read: the `hostile` suite's `huge-100mb.xml`, end to
+// end (the exit, the position, the time and memory, nothing started).
 
 #[test]
 fn one_byte_over_the_limit_is_too_large() {
