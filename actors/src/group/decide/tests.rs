@@ -581,6 +581,8 @@ enum Move {
     Wait(u64),
     /// Shutdown.
     Shutdown,
+    /// An upgrade collects the tree.
+    HandOver,
 }
 
 fn step() -> impl Generate<Value = Move> {
@@ -591,6 +593,7 @@ fn step() -> impl Generate<Value = Move> {
         1 => (0..4usize, 0..3u8).prop_map(|(c, k)| Move::Reload(c, k)),
         1 => (0..3000u64).prop_map(Move::Wait),
         1 => Just(Move::Shutdown),
+        1 => Just(Move::HandOver),
     ]
 }
 
@@ -740,6 +743,17 @@ fn check_interleaving(strategy: Strategy, steps: Vec<Move>) -> Result<(), TestCa
                 model.stop_requested = true;
                 harness.feed(Input::Stop);
             }
+            Move::HandOver => {
+                // It only answers: no start, no stop, nothing else.
+                let effects = harness.feed(Input::HandOver);
+                let busy = Answer::Busy(super::handover::UPGRADING);
+                prop_assert!(
+                    (effects.iter())
+                        .all(|e| matches!(e, Effect::Answer { answer, .. } if *answer == busy)),
+                    "a hand-over only answers busy: {:?}",
+                    effects
+                );
+            }
         }
         // An operator-stopped child is never started until an operator start.
         for effect in &harness.log[before..] {
@@ -771,6 +785,17 @@ fn check_interleaving(strategy: Strategy, steps: Vec<Move>) -> Result<(), TestCa
     // Every stop and shutdown completes.
     harness.feed(Input::Stop);
     harness.settle_all();
+    // No request is answered twice.
+    let mut answered: Vec<RequestId> = (harness.log.iter())
+        .filter_map(|e| match e {
+            Effect::Answer { request, .. } => Some(*request),
+            _ => None,
+        })
+        .collect();
+    let all = answered.len();
+    answered.sort_unstable();
+    answered.dedup();
+    prop_assert_eq!(answered.len(), all, "a request answered twice");
     prop_assert_eq!(harness.decision.phase(), Phase::Down);
     prop_assert!(harness.log.contains(&Effect::Stopped));
     Ok(())
