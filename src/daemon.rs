@@ -866,14 +866,18 @@ impl SupervisorActor {
                 Ok(collected) => collected,
                 Err(reason) => return refuse(reason),
             };
+            // A shutdown asked meanwhile went to a frozen tree: the exec would hand over the
+            // tree as collected before it and the new image would never stop. It goes on here.
+            if daemon.shutting_down {
+                daemon.call_off_upgrade();
+                return refuse("shutting down: the upgrade did not go ahead".to_string());
+            }
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
                 None => None,
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
-                    crate::upgrade::GATE.open();
-                    let runtime = &daemon.runtime;
-                    crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
+                    daemon.call_off_upgrade();
                     return refuse(format!("cannot hand the guardian over: {error}"));
                 }
             };
@@ -889,11 +893,17 @@ impl SupervisorActor {
             if let Some(guardian) = &daemon.guardian {
                 guardian.handover_failed();
             }
-            crate::upgrade::GATE.open();
-            let runtime = &daemon.runtime;
-            crate::upgrade::thaw(&daemon.root, &runtime.processes, &runtime.output);
+            daemon.call_off_upgrade();
             refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))
+    }
+
+    /// An upgrade collected and gated that does not go ahead: the listeners accept again, the
+    /// tree, the reaper and the output go on.
+    fn call_off_upgrade(&self) {
+        crate::upgrade::GATE.open();
+        let runtime = &self.runtime;
+        crate::upgrade::thaw(&self.root, &runtime.processes, &runtime.output);
     }
 
     /// One `stats` event per component (`<tracestatsinterval>`).

@@ -12,6 +12,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -152,8 +153,21 @@ async fn serve(listener: TcpListener, daemon: Recipient<Observe>) {
                 .header_read_timeout(HEADER_DEADLINE)
                 .max_buf_size(MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), service);
+            let served = async {
+                let mut connection = pin!(connection);
+                match GATE.unless_closed(connection.as_mut()).await {
+                    Some(served) => served,
+                    // An upgrade's exec is near: the request under way is answered, and an
+                    // idle keep-alive connection (a scraper's) ends now instead of holding
+                    // the exec back until the gate gives up waiting.
+                    None => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                }
+            };
             // Past its lifetime a connection is dropped, whatever it was doing.
-            if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+            if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_LIFETIME, served).await {
                 tracing::debug!(
                     event = events::HTTP_CONNECTION_FAILED,
                     error = %error,

@@ -5,9 +5,9 @@
 //! one drained batch (at most [`BUDGET`] bytes too) while it writes.
 //!
 //! The writer thread pauses [`LINGER`] after the first line of a batch, then writes what it
-//! drains, so that under a stream of events it wakes once per pause instead of once per line. When no line comes it sleeps on a
-//! condition variable, with no timer. At exit it gets [`FLUSH_LIMIT`] to write what is queued: a
-//! stuck stderr must not keep the daemon from exiting.
+//! drains, so that under a stream of events it wakes once per pause instead of once per line.
+//! When no line comes it sleeps on a condition variable, with no timer. At exit it gets
+//! [`FLUSH_LIMIT`] to write what is queued: a stuck stderr must not keep the daemon from exiting.
 
 use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// How long the writer thread pauses after writing a batch: a line waits at most this long.
+/// How long the writer thread pauses after a batch's first line before it drains the queue:
+/// a line waits this long (plus the write of the batch before it).
 const LINGER: Duration = Duration::from_millis(2);
 
 /// The bytes (of line buffers) the queue holds; past that, lines are dropped rather than
