@@ -47,6 +47,50 @@ fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A shutdown asked while the new binary's dry run goes on wins: the upgrade calls itself off
+/// before the exec, and the daemon stops in order (exit 0), its component stopped. Without the
+/// check before the exec, the new image took the tree over as it was before the stop and ran on.
+fn a_shutdown_during_the_dry_run_calls_the_upgrade_off() {
+    let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
+    daemon.started_pid("a");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let checking = daemon.path().join("checking");
+    // The real binary, whose dry run first says it began and then takes two seconds.
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --handover-check) touch {}; sleep 2;; esac\nexec {} \"$@\"\n",
+        checking.display(),
+        copy.display()
+    );
+    let slow = executable(daemon.path(), "slow-check", Some(&script));
+    let upgrading = std::process::Command::new(supervisor_bin())
+        .arg("--run-dir")
+        .arg(daemon.run_dir())
+        .args(["upgrade", "--binary", slow.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("supervisor upgrade");
+    eventually("the dry run began", || checking.exists());
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0), "the shutdown went on");
+    let out = upgrading.wait_with_output().expect("upgrade's exit");
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the upgrade did not happen: {out:?}"
+    );
+    assert_eq!(daemon.count("upgrade_completed"), 0);
+    let refused = daemon.wait_any("upgrade_refused");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{refused}"
+    );
+    daemon.wait_event("component_stopped", "a");
+}
+
 /// The check itself, run by hand: the binary refuses garbage and another hand-over version, each
 /// with its reason.
 fn the_check_refuses_garbage_and_another_version() {
@@ -80,5 +124,6 @@ fn the_check_refuses_garbage_and_another_version() {
 
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_binary_that_dies_after_the_version_check_is_refused_before_the_exec,
+    a_shutdown_during_the_dry_run_calls_the_upgrade_off,
     the_check_refuses_garbage_and_another_version,
 ];
