@@ -209,7 +209,7 @@ pub(crate) fn step(life: Life, input: Input, record: &mut Record) -> Step {
             | L::Failed { .. }),
             I::Replace(spec),
         ) => {
-            record.spec = Arc::new(spec);
+            record.spec = spec;
             (life, vec![Effect::DropLaunch, Effect::RenewOutput])
         }
 
@@ -491,7 +491,7 @@ fn report(exit: Exit, reason: Reason, uptime: Duration) -> Step {
 /// New settings for a running process: its output and health check change at once, and so
 /// does its watchdog period (from now). A changed readiness check applies from the next start:
 /// a process already `Starting` keeps the probe and deadline it started with.
-fn update_running(pid: u32, spec: ComponentSpec, record: &mut Record) -> Step {
+fn update_running(pid: u32, spec: Arc<ComponentSpec>, record: &mut Record) -> Step {
     let mut effects = Vec::new();
     if spec.health_check != record.spec.health_check {
         effects.push(Effect::StopHealth);
@@ -510,12 +510,12 @@ fn update_running(pid: u32, spec: ComponentSpec, record: &mut Record) -> Step {
 
 /// New settings: they take part in every later decision; output settings reach the readers of
 /// the current process at once.
-fn update(spec: ComponentSpec, record: &mut Record) -> Vec<Effect> {
+fn update(spec: Arc<ComponentSpec>, record: &mut Record) -> Vec<Effect> {
     let output_changed = !same_output(&spec.output, &record.spec.output);
     // A command may change in place only where the process keeps what it has (its `TMPDIR`):
     // the next start builds it anew.
     let command_changed = spec.command != record.spec.command;
-    record.spec = Arc::new(spec);
+    record.spec = spec;
     let mut effects = Vec::new();
     if output_changed {
         effects.push(Effect::UpdateOutput);

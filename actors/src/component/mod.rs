@@ -507,7 +507,6 @@ impl Handler<Respec> for ComponentActor {
         let ChildSpec::Component(spec) = spec else {
             return;
         };
-        let spec = ComponentSpec::clone(&spec);
         if in_place {
             return self.feed(Input::Update(spec), ctx);
         }

@@ -2,6 +2,7 @@
 //! result of a spawn), its [`Timer`]s and the [`Effect`]s and log [`Event`]s it asks the actor
 //! for. Plain data.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -46,9 +47,9 @@ pub(crate) enum Input {
         uptime: Duration,
     },
     /// Settings that need no new process.
-    Update(ComponentSpec),
+    Update(Arc<ComponentSpec>),
     /// Settings that apply from the next start.
-    Replace(ComponentSpec),
+    Replace(Arc<ComponentSpec>),
 }
 
 impl Input {

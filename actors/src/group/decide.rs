@@ -221,8 +221,9 @@ pub enum Input {
     },
     /// A reload: the new children in start order (a key missing from it is removed).
     Reload(Vec<Reloaded>),
-    /// An upgrade collects the tree: an operator request that waits only for a start already
-    /// under way is answered busy (the successor daemon waits for that start itself).
+    /// An upgrade collects the tree: when that leaves the decision at rest, an operator request
+    /// that waits only for a start already under way is answered busy (the successor daemon
+    /// waits for that start itself); otherwise nothing is answered.
     HandOver,
 }
 

@@ -173,8 +173,8 @@ impl World {
                 status: ExitStatus::Code(code),
                 uptime: Duration::from_secs(1),
             },
-            Action::Update(which) => Input::Update(variant(which)),
-            Action::Replace(which) => Input::Replace(variant(which)),
+            Action::Update(which) => Input::Update(variant(which).into()),
+            Action::Replace(which) => Input::Replace(variant(which).into()),
         };
         self.feed(input)?;
         if self.stops_waiting > 0 {

@@ -161,7 +161,11 @@ fn update_restarts_the_health_check_of_a_running_process() {
         health_check: Some(health(5)),
         ..spec()
     };
-    let (life, effects) = step(running.clone(), Input::Update(changed), &mut record());
+    let (life, effects) = step(
+        running.clone(),
+        Input::Update(changed.into()),
+        &mut record(),
+    );
     assert_eq!(
         (life, effects),
         (running.clone(), vec![F::StopHealth, F::StartHealth])
@@ -171,10 +175,14 @@ fn update_restarts_the_health_check_of_a_running_process() {
         health_check: None,
         ..spec()
     };
-    let (_, effects) = step(running.clone(), Input::Update(removed), &mut record());
+    let (_, effects) = step(
+        running.clone(),
+        Input::Update(removed.into()),
+        &mut record(),
+    );
     assert_eq!(effects, vec![F::StopHealth]);
 
-    let (_, effects) = step(running, Input::Update(spec()), &mut record());
+    let (_, effects) = step(running, Input::Update(spec().into()), &mut record());
     assert_eq!(effects, vec![], "nothing changed, nothing restarted");
 }
 
@@ -183,7 +191,7 @@ fn update_rearms_a_changed_watchdog_and_applies_to_later_decisions() {
     let running = Life::Running { pid: P };
     let mut record = Record::new(notify(Some(SECOND)));
     let longer = notify(Some(2 * SECOND));
-    let (life, effects) = step(running, Input::Update(longer.clone()), &mut record);
+    let (life, effects) = step(running, Input::Update(longer.clone().into()), &mut record);
     let rearmed = vec![F::CancelTimer, F::ArmTimer(Timer::Watchdog, 2 * SECOND)];
     assert_eq!(effects, rearmed);
     assert_eq!(*record.spec, longer);
@@ -192,7 +200,7 @@ fn update_rearms_a_changed_watchdog_and_applies_to_later_decisions() {
         stop_timeout: SECOND,
         ..longer
     };
-    step(life.clone(), Input::Update(quick), &mut record);
+    step(life.clone(), Input::Update(quick.into()), &mut record);
     let (_, effects) = step(life, Input::Stop, &mut record);
     assert_eq!(
         effects.last(),
@@ -207,7 +215,11 @@ fn a_changed_readiness_check_waits_for_the_next_start() {
         ready_within: Some(READY_WITHIN),
     };
     let mut record = record();
-    let (life, effects) = step(starting.clone(), Input::Update(notify(None)), &mut record);
+    let (life, effects) = step(
+        starting.clone(),
+        Input::Update(notify(None).into()),
+        &mut record,
+    );
     assert_eq!((life, effects), (starting, vec![]));
     let (_, effects) = step(Life::Spawning, Input::Spawned { pid: Q }, &mut record);
     assert!(
@@ -220,7 +232,7 @@ fn a_changed_readiness_check_waits_for_the_next_start() {
 fn replace_applies_from_the_next_start() {
     let mut record = record();
     let running = Life::Running { pid: P };
-    let (life, effects) = step(running.clone(), Input::Replace(plain()), &mut record);
+    let (life, effects) = step(running.clone(), Input::Replace(plain().into()), &mut record);
     assert_eq!(
         (life, effects),
         (running, vec![F::DropLaunch, F::RenewOutput])

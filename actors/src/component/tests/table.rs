@@ -139,10 +139,10 @@ fn exit_stale() -> Input {
 }
 /// New output settings, nothing else.
 fn update() -> Input {
-    Input::Update(spec_with_file())
+    Input::Update(spec_with_file().into())
 }
 fn replace() -> Input {
-    Input::Replace(spec_with_file())
+    Input::Replace(spec_with_file().into())
 }
 
 // The effects, in the groups they come in.

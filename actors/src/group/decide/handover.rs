@@ -1,8 +1,8 @@
 //! A decision at rest, taken apart for a successor daemon and put together again there. Only a
 //! settled decision is handed over (no plan, no operator request, no child being stopped or
 //! removed): the rest of its state is then what [`Rest`] holds. An operator request that only
-//! waits for a start under way is answered busy first ([`super::Input::HandOver`]): the start
-//! itself is handed over.
+//! waits for a start under way is answered busy first ([`super::Input::HandOver`]), and only
+//! when the decision is otherwise settled: the start itself is handed over.
 
 use std::time::{Duration, Instant};
 
@@ -43,49 +43,66 @@ pub const UPGRADING: &str =
     "the daemon is upgrading (the start goes on in the new daemon; see `status`)";
 
 impl Decision {
-    /// Answers busy each operator request that waits only for a start under way.
+    /// Answers busy each operator request that waits only for a start under way, when that
+    /// leaves the decision at rest. Otherwise (a shutdown or a reload under way, a child being
+    /// stopped, a request waiting for something else) this group cannot be handed over yet and
+    /// every request is left to its ordinary answer: its start does not go to a successor.
     pub(super) fn release_for_hand_over(&mut self, effects: &mut Vec<Effect>) {
-        let starting: Vec<Key> = (self.children.iter())
-            .filter(|child| matches!(child.seen, Seen::Starting(_)))
-            .map(|child| child.key)
-            .collect();
-        self.requests.retain(|&(request, key, until)| {
-            let released = until == Until::Started && starting.contains(&key);
-            if released {
-                let answer = Answer::Busy(UPGRADING);
-                effects.push(Effect::Answer { request, answer });
+        if self.in_a_step().is_some() {
+            return;
+        }
+        let starting = |key: Key| {
+            (self.children.iter()).any(|c| c.key == key && matches!(c.seen, Seen::Starting(_)))
+        };
+        let releasable =
+            (self.requests.iter()).all(|&(_, key, until)| until == Until::Started && starting(key));
+        if !releasable {
+            return;
+        }
+        for (request, _, _) in self.requests.drain(..) {
+            let answer = Answer::Busy(UPGRADING);
+            effects.push(Effect::Answer { request, answer });
+        }
+    }
+
+    /// Why the decision is in the middle of a step, apart from operator requests in flight.
+    fn in_a_step(&self) -> Option<&'static str> {
+        if matches!(self.phase, Phase::Stopping(_)) {
+            return Some("a group is stopping");
+        }
+        if self.plan.is_some() {
+            return Some("a group is carrying out a plan");
+        }
+        for child in &self.children {
+            if child.removing || child.then_start.is_some() {
+                return Some("a child is being stopped by a reload or an operator");
             }
-            !released
-        });
+            if matches!(child.seen, Seen::Stopping(_) | Seen::Exited) {
+                return Some("a child is being stopped or restarted");
+            }
+        }
+        None
     }
 
     /// The decision's state at `now`, or why it is in the middle of a step.
     pub fn at_rest(&self, now: Instant) -> Result<Rest, &'static str> {
-        if matches!(self.phase, Phase::Stopping(_)) {
-            return Err("a group is stopping");
-        }
-        if self.plan.is_some() {
-            return Err("a group is carrying out a plan");
+        if let Some(why) = self.in_a_step() {
+            return Err(why);
         }
         if !self.requests.is_empty() {
             return Err("an operator request is in flight");
         }
-        let mut children = Vec::with_capacity(self.children.len());
-        for child in &self.children {
-            if child.removing || child.then_start.is_some() {
-                return Err("a child is being stopped by a reload or an operator");
-            }
-            if matches!(child.seen, Seen::Stopping(_) | Seen::Exited) {
-                return Err("a child is being stopped or restarted");
-            }
-            let rest = ChildRest {
-                held: child.held,
-                wanted: child.wanted,
-                attempt: child.attempt,
-                seen: child.seen,
-            };
-            children.push((child.key, rest));
-        }
+        let children = (self.children.iter())
+            .map(|child| {
+                let rest = ChildRest {
+                    held: child.held,
+                    wanted: child.wanted,
+                    attempt: child.attempt,
+                    seen: child.seen,
+                };
+                (child.key, rest)
+            })
+            .collect();
         Ok(Rest {
             phase: self.phase,
             window: self.window.ages(now),

@@ -347,19 +347,12 @@ fn a_hand_over_answers_busy_the_requests_that_wait_only_for_a_start_under_way() 
     assert_eq!(stops(&harness.operator(1, Action::Stop, 8)), [1]);
     assert_eq!(
         harness.decision.at_rest(harness.now),
-        Err("an operator request is in flight")
+        Err("a child is being stopped or restarted")
     );
-    let effects = harness.feed(Input::HandOver);
-    let busy = Answer::Busy(super::handover::UPGRADING);
-    assert_eq!(
-        effects,
-        [Effect::Answer {
-            request: 7,
-            answer: busy
-        }],
-        "the restart is answered, the stop (its child is not starting) is not"
-    );
-    // Once b's stop is answered the decision is at rest, with a's start under way.
+    // b's stop keeps the group from being handed over: nothing is answered busy.
+    assert_eq!(harness.feed(Input::HandOver), []);
+    // Once b's stop is answered, a hand-over answers the restart, and the decision is at rest
+    // with a's start under way.
     let Some(Effect::Stop { key, ticket }) = harness.owed.pop_back() else {
         panic!("b's stop is owed: {:?}", harness.owed)
     };
@@ -368,11 +361,63 @@ fn a_hand_over_answers_busy_the_requests_that_wait_only_for_a_start_under_way() 
         request: 8,
         answer: Answer::Stopped
     }));
+    let effects = harness.feed(Input::HandOver);
+    let busy = Answer::Busy(super::handover::UPGRADING);
+    assert_eq!(
+        effects,
+        [Effect::Answer {
+            request: 7,
+            answer: busy
+        }]
+    );
     let rest = harness.decision.at_rest(harness.now).expect("at rest");
     assert!(
         matches!(rest.children[0].1.seen, Seen::Starting(_)),
         "{rest:?}"
     );
+}
+
+#[test]
+fn a_hand_over_during_a_shutdown_or_a_reload_leaves_the_waiting_restart_to_its_answer() {
+    // A reload that keeps a and b and removes c.
+    let removes_c = || {
+        let kept = [("a", 1), ("b", 2)];
+        let reload = (kept.iter().zip(0..))
+            .map(|(&(id, priority), key)| Reloaded {
+                key,
+                settings: settings(id, priority, RestartType::Permanent),
+                change: Change::Unchanged,
+            })
+            .collect();
+        Input::Reload(reload)
+    };
+    for shutdown in [true, false] {
+        let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
+        // The operator restarts a: its start is under way, request 7 waits for it.
+        harness.operator(0, Action::Restart, 7);
+        let Some(Effect::Stop { key, ticket }) = harness.owed.pop_front() else {
+            panic!("a stop is owed: {:?}", harness.owed)
+        };
+        harness.feed(Input::StopAnswered { key, ticket });
+        // A shutdown (c stopped first), or a reload that removes c, arrives during the collect.
+        let input = if shutdown { Input::Stop } else { removes_c() };
+        assert_eq!(stops(&harness.feed(input)), [2]);
+        assert_eq!(harness.feed(Input::HandOver), [], "shutdown: {shutdown}");
+        assert!(harness.decision.at_rest(harness.now).is_err());
+        // The restart gets its own answer, once, and never "upgrading".
+        harness.settle_all();
+        let answers: Vec<&Answer> = (harness.log.iter())
+            .filter_map(|e| match e {
+                Effect::Answer { request: 7, answer } => Some(answer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "shutdown: {shutdown}: {answers:?}");
+        assert!(
+            !matches!(answers[0], Answer::Busy(_)),
+            "shutdown: {shutdown}: {answers:?}"
+        );
+    }
 }
 
 #[test]
