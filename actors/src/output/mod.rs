@@ -190,7 +190,7 @@ struct Settings {
     timestamps: bool,
     overflow: Overflow,
     /// The file template, its size limit and how many files are kept.
-    file: Option<(PathBuf, Option<u64>, u32)>,
+    file: Option<(Arc<Path>, Option<u64>, u32)>,
 }
 
 impl Settings {
@@ -202,7 +202,7 @@ impl Settings {
             file: spec
                 .file
                 .clone()
-                .map(|template| (template, spec.max_size, spec.keep)),
+                .map(|template| (template.into(), spec.max_size, spec.keep)),
         }
     }
 }
@@ -459,7 +459,7 @@ async fn deliver(target: &Target, state: ReaderState<'_>, stream: Stream, line: 
         return;
     };
     let command = FileLine {
-        template: template.clone(),
+        template: Arc::clone(template),
         max_size: *max_size,
         keep: *keep,
         bytes,
