@@ -99,3 +99,47 @@ impl Gate {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A hand-over waits for every live pipe: one parked, one whose reader is still delivering
+    /// its last line; it ends once that reader takes its pipe off the live ones.
+    #[actix_rt::test]
+    async fn a_hand_over_waits_for_a_reader_at_its_pipe_s_end() {
+        let gate = Arc::new(Gate::new(false));
+        let live = Arc::new(Mutex::new(vec![3, 4]));
+        gate.close();
+        let parked = actix_rt::spawn({
+            let gate = Arc::clone(&gate);
+            async move { gate.park(3, Partial::default()).await }
+        });
+        let waiting = actix_rt::spawn({
+            let (gate, live) = (Arc::clone(&gate), Arc::clone(&live));
+            async move { gate.all_parked(|| live.lock().unwrap().clone()).await }
+        });
+        // Pipe 4's reader is past its end: nothing it does can park it.
+        let early = tokio::time::timeout(Duration::from_millis(50), async {
+            while !waiting.is_finished() {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(
+            early.await.is_err(),
+            "the hand-over did not wait for pipe 4"
+        );
+        live.lock().unwrap().retain(|&fd| fd != 4);
+        gate.ended();
+        let partials = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the hand-over ended once pipe 4 was off")
+            .unwrap();
+        assert_eq!(partials.keys().copied().collect::<Vec<_>>(), [3]);
+        gate.open();
+        parked.await.unwrap();
+    }
+}
