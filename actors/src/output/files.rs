@@ -20,8 +20,9 @@ use super::failing::{self, Failures};
 /// A line for a component's file.
 #[derive(Debug)]
 pub struct FileLine {
-    /// The file's path template (with `{date}`).
-    pub template: PathBuf,
+    /// The file's path template (with `{date}`), shared with the reader's settings: a line
+    /// costs no copy of it.
+    pub template: Arc<Path>,
     /// Roll past this size.
     pub max_size: Option<u64>,
     /// Files kept per component.
@@ -78,11 +79,11 @@ impl Holding {
         let Some(held) = holding.as_mut() else {
             return false;
         };
-        if !held.iter().any(|h| h.template == line.template) && !fails() {
+        if !held.iter().any(|h| *h.template == *line.template) && !fails() {
             return false;
         }
         held.push(HeldLine {
-            template: line.template.clone(),
+            template: line.template.to_path_buf(),
             max_size: line.max_size,
             keep: line.keep,
             bytes: line.bytes.clone(),
@@ -152,7 +153,7 @@ pub fn run(
                     failures.failed(&line.template, &error, now);
                 }
                 // Reopened (and pruned) by the next try, a second from now: not per line.
-                open.remove(&line.template);
+                open.remove(&*line.template);
             }
         }
         // Its bytes leave the queue's budget with it.
@@ -166,7 +167,7 @@ fn write(
     retention_days: Option<u32>,
 ) -> io::Result<()> {
     let day = dates::today();
-    let current = match open.get_mut(&line.template) {
+    let current = match open.get_mut(&*line.template) {
         Some(current) if current.day == day => current,
         _ => {
             let path = dated(&line.template, day);
@@ -176,7 +177,7 @@ fn write(
             let file = open_append(&path)?;
             let size = file.metadata()?.len();
             open.insert(
-                line.template.clone(),
+                line.template.to_path_buf(),
                 OpenFile {
                     path,
                     file,
@@ -184,7 +185,7 @@ fn write(
                     day,
                 },
             );
-            open.get_mut(&line.template).expect("just inserted")
+            open.get_mut(&*line.template).expect("just inserted")
         }
     };
     if let Some(max) = line.max_size {
@@ -289,7 +290,7 @@ mod tests {
     fn line(template: &Path, max_size: Option<u64>, keep: u32, text: &str) -> FileLine {
         let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(1 << 20));
         FileLine {
-            template: template.to_path_buf(),
+            template: template.into(),
             max_size,
             keep,
             bytes: format_line(false, "stdout", text.as_bytes()),

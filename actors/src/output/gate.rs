@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, watch};
@@ -17,8 +16,6 @@ pub struct Gate {
     closed: watch::Sender<bool>,
     /// The parked readers' lines under way, by pipe.
     parked: Mutex<HashMap<RawFd, Partial>>,
-    /// Readers past their pipe's end still delivering its last line.
-    finishing: AtomicUsize,
     /// A reader parked or ended.
     changed: Notify,
 }
@@ -29,7 +26,6 @@ impl Gate {
         Gate {
             closed: watch::Sender::new(closed),
             parked: Mutex::default(),
-            finishing: AtomicUsize::new(0),
             changed: Notify::new(),
         }
     }
@@ -67,18 +63,14 @@ impl Gate {
         self.parked().remove(&fd);
     }
 
-    /// A reader reached its pipe's end: waited for until [`Gate::finished`].
-    pub fn finishing(&self) {
-        self.finishing.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A reader delivered its last line and ended: it is no longer waited for.
-    pub fn finished(&self) {
-        self.finishing.fetch_sub(1, Ordering::AcqRel);
+    /// A reader delivered its last line and took its pipe off the live ones: it is no longer
+    /// waited for.
+    pub fn ended(&self) {
         self.changed.notify_waiters();
     }
 
-    /// Waits until every pipe that `live` lists is parked; their lines under way.
+    /// Waits until every pipe that `live` lists is parked (a reader past its pipe's end keeps
+    /// the pipe listed until its last line is delivered); their lines under way.
     pub async fn all_parked(&self, live: impl Fn() -> Vec<RawFd>) -> HashMap<RawFd, Partial> {
         loop {
             let changed = self.changed.notified();
@@ -87,8 +79,7 @@ impl Gate {
             let pipes = live();
             {
                 let parked = self.parked();
-                let finishing = self.finishing.load(Ordering::Acquire);
-                if finishing == 0 && pipes.iter().all(|fd| parked.contains_key(fd)) {
+                if pipes.iter().all(|fd| parked.contains_key(fd)) {
                     return pipes
                         .iter()
                         .filter_map(|fd| Some((*fd, parked.get(fd)?.clone())))
@@ -106,5 +97,49 @@ impl Gate {
             .filter(|fd| !parked.contains_key(fd))
             .copied()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A hand-over waits for every live pipe: one parked, one whose reader is still delivering
+    /// its last line; it ends once that reader takes its pipe off the live ones.
+    #[actix_rt::test]
+    async fn a_hand_over_waits_for_a_reader_at_its_pipe_s_end() {
+        let gate = Arc::new(Gate::new(false));
+        let live = Arc::new(Mutex::new(vec![3, 4]));
+        gate.close();
+        let parked = actix_rt::spawn({
+            let gate = Arc::clone(&gate);
+            async move { gate.park(3, Partial::default()).await }
+        });
+        let waiting = actix_rt::spawn({
+            let (gate, live) = (Arc::clone(&gate), Arc::clone(&live));
+            async move { gate.all_parked(|| live.lock().unwrap().clone()).await }
+        });
+        // Pipe 4's reader is past its end: nothing it does can park it.
+        let early = tokio::time::timeout(Duration::from_millis(50), async {
+            while !waiting.is_finished() {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(
+            early.await.is_err(),
+            "the hand-over did not wait for pipe 4"
+        );
+        live.lock().unwrap().retain(|&fd| fd != 4);
+        gate.ended();
+        let partials = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the hand-over ended once pipe 4 was off")
+            .unwrap();
+        assert_eq!(partials.keys().copied().collect::<Vec<_>>(), [3]);
+        gate.open();
+        parked.await.unwrap();
     }
 }

@@ -76,7 +76,7 @@ impl OutputService {
                     break;
                 };
                 let line = FileLine {
-                    template: line.template,
+                    template: line.template.into(),
                     max_size: line.max_size,
                     keep: line.keep,
                     bytes: line.bytes,

@@ -190,7 +190,7 @@ struct Settings {
     timestamps: bool,
     overflow: Overflow,
     /// The file template, its size limit and how many files are kept.
-    file: Option<(PathBuf, Option<u64>, u32)>,
+    file: Option<(Arc<Path>, Option<u64>, u32)>,
 }
 
 impl Settings {
@@ -202,7 +202,7 @@ impl Settings {
             file: spec
                 .file
                 .clone()
-                .map(|template| (template, spec.max_size, spec.keep)),
+                .map(|template| (template.into(), spec.max_size, spec.keep)),
         }
     }
 }
@@ -290,7 +290,8 @@ struct Target {
 }
 
 impl Target {
-    /// The pipe `fd` reached its end: it is no longer handed over.
+    /// The pipe `fd` reached its end and its last line is delivered: it is no longer handed
+    /// over, nor waited for by one.
     fn ended(&self, fd: RawFd) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(pipes) = live.get_mut(&self.pid) {
@@ -299,6 +300,8 @@ impl Target {
                 live.remove(&self.pid);
             }
         }
+        drop(live);
+        self.gate.ended();
     }
 }
 
@@ -345,9 +348,7 @@ impl Drops {
 async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSplitter) {
     let raw = fd.as_raw_fd();
     let Ok(pipe) = pipe::Receiver::from_owned_fd(fd) else {
-        target.gate.finishing();
         target.ended(raw);
-        target.gate.finished();
         return;
     };
     let mut splitter = splitter;
@@ -393,17 +394,16 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
             }
         }
     }
-    // Before the descriptor closes, so its number is never handed over once reused; a
-    // hand-over waits for the last line all the same.
-    target.gate.finishing();
-    target.ended(raw);
-    drop(pipe);
+    // The pipe stays listed (and open) until its last line is delivered: a hand-over waits for
+    // that line. It is taken off before the descriptor closes, so its number is never handed
+    // over once reused.
     if let Some(last) = splitter.finish() {
         target.tail.extend(std::slice::from_ref(&last));
         deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;
     }
     drops.report(&target);
-    target.gate.finished();
+    target.ended(raw);
+    drop(pipe);
 }
 
 /// A reader's state across lines: its settings, its file's rest and its drops.
@@ -459,7 +459,7 @@ async fn deliver(target: &Target, state: ReaderState<'_>, stream: Stream, line: 
         return;
     };
     let command = FileLine {
-        template: template.clone(),
+        template: Arc::clone(template),
         max_size: *max_size,
         keep: *keep,
         bytes,

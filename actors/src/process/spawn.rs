@@ -12,7 +12,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use super::envfile;
 use super::stdio::ChildStdio;
@@ -70,7 +70,7 @@ impl Launch {
         let program = c_string(resolve_executable(&spec.executable)?.as_os_str())?;
         let arguments = std::iter::once(spec.executable.as_os_str())
             .chain(spec.arguments.iter().map(OsStr::new))
-            .map(|argument| c_string(argument).map(Arc::from))
+            .map(|argument| c_string(argument).map(CString::into_boxed_c_str))
             .collect::<Result<_, _>>()?;
         let mut from_files = Vec::new();
         for file in &spec.environment_files {
@@ -104,9 +104,9 @@ impl Launch {
             })
             .map(|(_, variable)| &**variable)
             .collect();
-        let mut environment: Vec<Arc<CStr>> = Vec::with_capacity(overrides.len());
+        let mut environment: Vec<Box<CStr>> = Vec::with_capacity(overrides.len());
         for (name, value) in overrides {
-            environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into());
+            environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into_boxed_c_str());
         }
         let directory = spec
             .working_directory
@@ -197,8 +197,8 @@ pub const FOR_THE_DAEMON: [&str; 10] = [
 /// The daemon's environment as `NAME=value` C strings, less [`FOR_THE_DAEMON`], read once and
 /// shared by every command that inherits it (the daemon never changes its environment; with
 /// 10,000 components, a copy each would cost megabytes).
-fn inherited_environment() -> Result<&'static [(OsString, Arc<CStr>)], SpawnError> {
-    static INHERITED: OnceLock<Vec<(OsString, Arc<CStr>)>> = OnceLock::new();
+fn inherited_environment() -> Result<&'static [(OsString, CString)], SpawnError> {
+    static INHERITED: OnceLock<Vec<(OsString, CString)>> = OnceLock::new();
     if let Some(inherited) = INHERITED.get() {
         return Ok(inherited);
     }
@@ -208,7 +208,7 @@ fn inherited_environment() -> Result<&'static [(OsString, Arc<CStr>)], SpawnErro
             let mut variable = name.clone();
             variable.push("=");
             variable.push(value);
-            Ok((name, c_string(&variable)?.into()))
+            Ok((name, c_string(&variable)?))
         })
         .collect::<Result<_, SpawnError>>()?;
     Ok(INHERITED.get_or_init(|| variables))

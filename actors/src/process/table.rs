@@ -578,19 +578,21 @@ impl ProcessTable {
         }
         let mut reaped = false;
         while let Some(pid) = next_exited() {
-            let owner = children.owners.remove(&pid.as_raw());
-            if let Some(owner) = &owner {
-                // What is left of a component never outlives its leader.
+            // What is left of a component never outlives its leader (a zombie until `collect`).
+            if let Some(owner) = children.owners.get(&pid.as_raw()) {
                 owner.kill_remains(pid);
-                if let Some(start_ticks) = owner.start_ticks {
-                    children.gone.push(Record {
-                        pid: pid.as_raw(),
-                        start_ticks,
-                    });
-                    reaped = true;
-                }
             }
+            // Forgotten only once reaped: a child whose wait failed stays owned (and notified)
+            // for the next call, instead of never being told to its component.
             let Some(status) = collect(pid) else { break };
+            let owner = children.owners.remove(&pid.as_raw());
+            if let Some(start_ticks) = owner.as_ref().and_then(|owner| owner.start_ticks) {
+                children.gone.push(Record {
+                    pid: pid.as_raw(),
+                    start_ticks,
+                });
+                reaped = true;
+            }
             let watched = children.watched.remove(&pid.as_raw());
             match (owner, watched) {
                 (Some(owner), _) => {

@@ -11,7 +11,6 @@ use std::ffi::{CStr, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use super::child::{child_main, errno};
@@ -40,8 +39,8 @@ pub struct FileLimit {
 /// C strings and the NULL-terminated array of pointers to them that `execve` wants, built
 /// together so that every pointer points into a string this value owns or that lives for ever.
 pub struct CStringArray {
-    /// Keeps alive what `pointers` points into (the bytes behind an `Arc<CStr>` never move).
-    _strings: Vec<Arc<CStr>>,
+    /// Keeps alive what `pointers` points into (the bytes behind a `Box<CStr>` never move).
+    _strings: Vec<Box<CStr>>,
     /// `LISTEN_PID=`, whose digits each child writes (it alone knows its pid before `exec`).
     listen_pid: Option<Box<ListenPid>>,
     pointers: Vec<*const libc::c_char>,
@@ -68,20 +67,20 @@ impl CStringArray {
     }
 
     /// The array of `strings`, NULL-terminated.
-    pub fn new(strings: Vec<Arc<CStr>>) -> Self {
+    pub fn new(strings: Vec<Box<CStr>>) -> Self {
         Self::build(&[], strings, None)
     }
 
     /// An environment: `shared` (the daemon's own, which lives as long as the process: only a
     /// pointer each is kept), then `own`, then `LISTEN_PID=` when `listen_pid`, which each child
     /// completes with its own pid (systemd's socket passing wants it set before `exec`).
-    pub fn environment(shared: &[&'static CStr], own: Vec<Arc<CStr>>, listen_pid: bool) -> Self {
+    pub fn environment(shared: &[&'static CStr], own: Vec<Box<CStr>>, listen_pid: bool) -> Self {
         Self::build(shared, own, listen_pid.then(ListenPid::new))
     }
 
     fn build(
         shared: &[&'static CStr],
-        mut strings: Vec<Arc<CStr>>,
+        mut strings: Vec<Box<CStr>>,
         listen_pid: Option<Box<ListenPid>>,
     ) -> Self {
         // Kept for the component's life, one per component: no spare capacity.
