@@ -692,6 +692,34 @@ fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
     });
 }
 
+/// An idle HTTP keep-alive connection (a metrics scraper between scrapes) does not hold the
+/// exec back: the endpoint ends it as the gate closes, so the upgrade takes far less than the
+/// gate's bound (`QUIET_WITHIN`, 1 s), which it used to wait out every time.
+fn an_idle_keep_alive_connection_does_not_hold_the_exec_back() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&registry(&with_endpoint(port), &idle("a")));
+    daemon.started_pid("a");
+    let mut idle_client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    idle_client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle_client.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut answer = [0u8; 512];
+    let read = idle_client.read(&mut answer).expect("an answer");
+    assert!(
+        answer[..read].starts_with(b"HTTP/1.1 200"),
+        "answered, kept alive"
+    );
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let out = upgrade(&daemon, &copy);
+    assert!(out.status.success(), "upgrade: {out:?}");
+    let completed = daemon.wait_any("upgrade_completed");
+    let took = completed["duration_ms"].as_u64().expect("duration_ms");
+    assert!(took < 1000, "the exec waited out the gate: {took} ms");
+    // The connection was ended, not left to the exec.
+    assert_eq!(idle_client.read(&mut answer).ok(), Some(0), "closed");
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     control_and_http_connections_made_during_the_exec_are_answered,
     a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_them,
@@ -702,4 +730,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade,
     the_instance_lock_is_never_let_go_through_upgrades,
     a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade,
+    an_idle_keep_alive_connection_does_not_hold_the_exec_back,
 ];
