@@ -109,12 +109,12 @@ impl Drop for SmallDisk {
     }
 }
 
-/// CPU time (user + system) of the daemon's thread named `name`, in clock ticks.
+/// CPU time (user + system) of the daemon's thread named `name`, in clock ticks. Panics when the
+/// daemon has no such thread: a renamed thread would otherwise measure as idle.
 pub fn thread_ticks(pid: u32, name: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap_or_else(|e| panic!("the threads of {pid}: {e}"));
+    let ticks: Vec<u64> = tasks
         .flatten()
         .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
         .filter_map(|t| {
@@ -123,7 +123,9 @@ pub fn thread_ticks(pid: u32, name: &str) -> u64 {
             let fields: Vec<&str> = rest.split(' ').collect();
             Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
         })
-        .sum()
+        .collect();
+    assert!(!ticks.is_empty(), "{pid} has no thread named {name:?}");
+    ticks.iter().sum()
 }
 
 /// What a full disk under a flood cost.
