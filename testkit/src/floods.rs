@@ -51,10 +51,7 @@ pub fn stuck_stderr(length: Duration) -> StuckStderr {
     eventually("the flooder runs", || {
         std::fs::read_to_string(&journal).is_ok_and(|j| !j.is_empty())
     });
-    let flooding = Instant::now();
-    while flooding.elapsed() < length {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    std::thread::sleep(length);
     let peak_rss = status_bytes(pid, "VmHWM:");
     let stderr = child.stderr.take().expect("stderr");
     let reader = std::thread::spawn(move || {
@@ -157,9 +154,7 @@ pub fn full_disk(dir: tempfile::TempDir, disk: &SmallDisk, window: Duration) -> 
     let first_warning = daemon.wait_any("output_write_failed");
     let before = thread_ticks(daemon.pid(), "output-files");
     let watching = Instant::now();
-    while watching.elapsed() < window {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    std::thread::sleep(window);
     let ticks = thread_ticks(daemon.pid(), "output-files") - before;
     let writer_cpu = ticks as f64 / 100.0 / watching.elapsed().as_secs_f64();
     let warnings = daemon.count("output_write_failed");
