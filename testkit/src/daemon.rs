@@ -291,6 +291,11 @@ impl Daemon {
             .map(pid_of)
             .expect("a guardian runs");
         self.signal(Signal::SIGSTOP);
+        // Stopped for sure before its guardian dies (SIGSTOP takes effect asynchronously).
+        let pid = self.pid();
+        crate::eventually("the daemon is stopped", || {
+            crate::proc_stat(pid).is_some_and(|p| p.state == 'T')
+        });
         crate::kill(guardian, Signal::SIGKILL);
         crate::eventually("the guardian is gone", || !crate::alive(guardian));
         self.signal(Signal::SIGKILL);

@@ -51,10 +51,7 @@ pub fn stuck_stderr(length: Duration) -> StuckStderr {
     eventually("the flooder runs", || {
         std::fs::read_to_string(&journal).is_ok_and(|j| !j.is_empty())
     });
-    let flooding = Instant::now();
-    while flooding.elapsed() < length {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    std::thread::sleep(length);
     let peak_rss = status_bytes(pid, "VmHWM:");
     let stderr = child.stderr.take().expect("stderr");
     let reader = std::thread::spawn(move || {
@@ -109,12 +106,12 @@ impl Drop for SmallDisk {
     }
 }
 
-/// CPU time (user + system) of the daemon's thread named `name`, in clock ticks.
+/// CPU time (user + system) of the daemon's thread named `name`, in clock ticks. Panics when the
+/// daemon has no such thread: a renamed thread would otherwise measure as idle.
 pub fn thread_ticks(pid: u32, name: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap_or_else(|e| panic!("the threads of {pid}: {e}"));
+    let ticks: Vec<u64> = tasks
         .flatten()
         .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
         .filter_map(|t| {
@@ -123,7 +120,9 @@ pub fn thread_ticks(pid: u32, name: &str) -> u64 {
             let fields: Vec<&str> = rest.split(' ').collect();
             Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
         })
-        .sum()
+        .collect();
+    assert!(!ticks.is_empty(), "{pid} has no thread named {name:?}");
+    ticks.iter().sum()
 }
 
 /// What a full disk under a flood cost.
@@ -155,9 +154,7 @@ pub fn full_disk(dir: tempfile::TempDir, disk: &SmallDisk, window: Duration) -> 
     let first_warning = daemon.wait_any("output_write_failed");
     let before = thread_ticks(daemon.pid(), "output-files");
     let watching = Instant::now();
-    while watching.elapsed() < window {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    std::thread::sleep(window);
     let ticks = thread_ticks(daemon.pid(), "output-files") - before;
     let writer_cpu = ticks as f64 / 100.0 / watching.elapsed().as_secs_f64();
     let warnings = daemon.count("output_write_failed");

@@ -16,12 +16,28 @@ use crate::guardian::{Sweep, start_without_cgroup2};
 /// named `name` with `body`, executable.
 pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf {
     let path = dir.join(name);
-    match body {
-        Some(body) => std::fs::write(&path, body).expect("write the script"),
-        None => {
-            std::fs::copy(env!("CARGO_BIN_EXE_supervisor"), &path).expect("copy the binary");
+    // Written by `cp`, not by this process: a file this multi-threaded process has open for
+    // writing is inherited by every child another test forks meanwhile, until that child execs,
+    // and an exec of the file then fails with ETXTBSY ("Text file busy").
+    let source = match body {
+        Some(body) => {
+            let source = dir.join(format!("{name}.source"));
+            std::fs::write(&source, body).expect("write the script");
+            source
         }
-    }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_supervisor")),
+    };
+    let copied = std::process::Command::new("cp")
+        .arg(&source)
+        .arg(&path)
+        .status()
+        .expect("run cp");
+    assert!(
+        copied.success(),
+        "cp {} {}",
+        source.display(),
+        path.display()
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
