@@ -188,7 +188,7 @@ pub fn run(
         board: board.clone(),
         ids: IdIndex::default(),
     };
-    let system = System::new();
+    let system = actors_system()?;
     let socket = run_dir.socket();
     system.block_on(async {
         let listener = crate::upgrade::control(listeners.control, &socket)
@@ -252,7 +252,9 @@ pub fn run(
     })?;
     // Restored: the hand-over's memfd and the old executable are closed.
     drop(handover);
-    let code = system.run_with_code()?;
+    let code = system.run_with_code();
+    actors::deferred::stop_deferring();
+    let code = code?;
     let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
     guardian.release();
     run_dir.clean_up();
@@ -270,6 +272,19 @@ pub fn run(
 
 /// What the daemon says about its exit, for a `start` whose daemon is gone: why it stopped,
 /// and each component's last failure.
+/// The actor system, on the calling (main) thread. Its runtime carries out the wake-ups the
+/// actors put off (`actors::deferred`) each time it is about to wait: a restart's journal write
+/// and log lines come after the spawn, not in its way.
+fn actors_system() -> anyhow::Result<actix::SystemRunner> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(actors::deferred::run_pending)
+        .build()
+        .context("cannot start the actors' runtime")?;
+    actors::deferred::defer_here();
+    Ok(System::with_tokio_rt(move || runtime))
+}
+
 fn last_words(board: &StatusBoard, code: i32) -> ExitRecord {
     let report = board.report();
     let reason = match report.phase {

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod component;
+pub mod deferred;
 pub mod events;
 pub mod group;
 pub mod handover;

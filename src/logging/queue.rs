@@ -16,6 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
+use actors::deferred;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How long the writer thread pauses after a batch's first line before it drains the queue:
@@ -66,21 +67,20 @@ impl Shared {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `line`, or counts it dropped when the budget is spent.
-    fn push(&self, line: Vec<u8>) {
+    /// Queues `line`, or counts it dropped when the budget is spent; `true` when the writer is
+    /// to be woken (the line is the first of a batch).
+    fn push(&self, line: Vec<u8>) -> bool {
         let cost = line.capacity();
         let mut pending = self.lock();
         if pending.bytes + cost > self.budget {
             pending.dropped_lines += 1;
             pending.dropped_bytes += line.len() as u64;
-            return;
+            return false;
         }
         pending.bytes += cost;
         pending.queued += 1;
         pending.lines.push_back(line);
-        if pending.lines.len() == 1 {
-            self.changed.notify_all();
-        }
+        pending.lines.len() == 1
     }
 
     /// Waits for lines (or the stop) and takes them all, with the drops counted since the last
@@ -126,6 +126,19 @@ struct Batch {
 #[derive(Clone)]
 pub struct LogQueue {
     shared: Arc<Shared>,
+    /// Wakes the writer; on the actors' thread, once its burst of work is done (a restart's
+    /// lines are written after the spawn, not in its way).
+    wake: deferred::Wake,
+}
+
+impl LogQueue {
+    fn new(shared: &Arc<Shared>) -> LogQueue {
+        let woken = Arc::clone(shared);
+        LogQueue {
+            shared: Arc::clone(shared),
+            wake: Arc::new(move || woken.changed.notify_all()),
+        }
+    }
 }
 
 impl LogQueue {
@@ -133,6 +146,8 @@ impl LogQueue {
     /// `execve`, which would lose them. The lines it would lose: not written by then, or
     /// dropped and not yet reported.
     pub fn flush(&self, deadline: Duration) -> u64 {
+        // A wake-up the calling thread put off would come only after this wait.
+        self.shared.changed.notify_all();
         let pending = self.shared.lock();
         let target = pending.queued;
         let (pending, _) = self
@@ -162,12 +177,7 @@ pub fn start(out: impl Write + Send + 'static) -> io::Result<(LogQueue, FlushOnD
             writer.lock().finished = true;
             writer.changed.notify_all();
         })?;
-    Ok((
-        LogQueue {
-            shared: Arc::clone(&shared),
-        },
-        FlushOnDrop { shared },
-    ))
+    Ok((LogQueue::new(&shared), FlushOnDrop { shared }))
 }
 
 fn report_dropped((lines, bytes): (u64, u64)) {
@@ -227,8 +237,8 @@ impl Write for QueuedLine<'_> {
 
 impl Drop for QueuedLine<'_> {
     fn drop(&mut self) {
-        if !self.line.is_empty() {
-            self.queue.shared.push(mem::take(&mut self.line));
+        if !self.line.is_empty() && self.queue.shared.push(mem::take(&mut self.line)) {
+            deferred::wake(&self.queue.wake);
         }
     }
 }
@@ -278,9 +288,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_lines_and_says_how_many_and_how_many_bytes() {
         let shared = Shared::new(64);
-        let queue = LogQueue {
-            shared: Arc::clone(&shared),
-        };
+        let queue = LogQueue::new(&shared);
         for n in 0..5 {
             let mut line = queue.make_writer();
             line.line = Vec::with_capacity(30);

@@ -1393,6 +1393,49 @@ fn logs_follow_goes_on_across_rotation_and_restarts() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// The actors' thread puts off waking the log writer until it is idle (`actors::deferred`); a
+/// flood keeps it busy. The exit of another component meanwhile (logged on that thread, with no
+/// spawn after it and no other thread logging) still reaches the log: the put-off wake-ups are
+/// carried out between the flood's chunks too. With the wake-ups dropped, even `brief`'s start
+/// never reaches the log.
+fn a_flood_does_not_hold_back_the_log_lines_of_other_components() {
+    let _exclusive = exclusive();
+    let flood = format!(
+        r#"<server id="chatty"><executable>yes</executable><arguments><argument>{}</argument></arguments><output log="false"/></server>"#,
+        "x".repeat(99)
+    );
+    let brief = standin_server("brief", &["--exit-after", "1", "--exit-code", "0"], ONCE);
+    let mut daemon = Daemon::start(&registry("", &format!("{flood}{brief}")));
+    let pids = daemon.started_pids(&["chatty", "brief"]);
+    // The flood keeps the actors' (main) thread busy: most of a core.
+    let ticks = || testkit::floods::thread_ticks(daemon.pid(), "supervisor");
+    let before = ticks();
+    let watching = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = (ticks() - before) as f64 / 100.0 / watching.elapsed().as_secs_f64();
+    assert!(
+        busy > 0.5,
+        "the flood keeps the actors' thread busy: {busy:.2} of a core"
+    );
+    let brief_pid = pids[1];
+    let gone = Instant::now();
+    eventually("brief has exited", || !alive(brief_pid));
+    wait_events(
+        &daemon,
+        "brief's component_exited is logged",
+        Duration::from_secs(2),
+        |events| {
+            events
+                .iter()
+                .any(|e| e["event"] == "component_exited" && e["component"] == "brief")
+        },
+    );
+    eprintln!(
+        "actors' thread {busy:.2} of a core; brief's exit logged {} ms after it was seen",
+        gone.elapsed().as_millis()
+    );
+}
+
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     lines_of_both_streams_become_component_output_events,
@@ -1413,4 +1456,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     logs_without_a_file_prints_the_captured_lines,
     logs_of_an_unknown_id_fails,
     logs_follow_goes_on_across_rotation_and_restarts,
+    a_flood_does_not_hold_back_the_log_lines_of_other_components,
 ];

@@ -25,6 +25,7 @@ use super::procfs;
 use super::spawn::{Launch, Placement, SpawnError};
 use super::stdio::{self, Captured};
 use super::sys::{self, CgroupJoin, ChildStack, FileLimit, SpawnMode, Stage, StdioSlots};
+use crate::deferred;
 use crate::events;
 use crate::policy::ExitStatus;
 use crate::spec::OutputSpec;
@@ -60,8 +61,9 @@ pub struct ProcessTable {
 /// The live children, and where they are journalled.
 struct Children {
     owners: HashMap<i32, Owner>,
-    /// Signals the journal thread that the children changed.
-    journal: Option<mpsc::SyncSender<()>>,
+    /// Signals the journal thread that the children changed (after the burst of work on the
+    /// actors' thread: see `deferred`).
+    journal: Option<deferred::Wake>,
     cgroups: Option<Cgroups>,
     /// How many children were spawned: each child's number tells it apart from a later one
     /// that gets the same pid.
@@ -166,7 +168,7 @@ impl Children {
     /// costs one write, not one each: a write already pending covers every later change.
     fn record(&self) {
         if let Some(dirty) = &self.journal {
-            let _ = dirty.try_send(());
+            deferred::wake(dirty);
         }
     }
 
@@ -426,7 +428,9 @@ impl ProcessTable {
             .name("journal".into())
             .spawn(move || keep_journal(journal, changes, weak))?;
         let mut children = table.lock();
-        children.journal = Some(dirty);
+        children.journal = Some(Arc::new(move || {
+            let _ = dirty.try_send(());
+        }));
         children.cgroups = cgroups;
         drop(children);
         Ok(table)
@@ -480,7 +484,21 @@ impl ProcessTable {
     }
 
     /// Starts a process; `notify` is told when it exits.
+    ///
+    /// Wake-ups the calling thread put off (`deferred`) are carried out once the child runs:
+    /// the spawn is what a restart's burst of work waits for, and a thread that spawns without
+    /// pause (a crash loop) still wakes the journal and the log writer.
     pub fn spawn(
+        &self,
+        request: SpawnRequest<'_>,
+        notify: ExitNotify,
+    ) -> Result<(Child, Captured), SpawnError> {
+        let spawned = self.spawn_now(request, notify);
+        deferred::run_pending();
+        spawned
+    }
+
+    fn spawn_now(
         &self,
         request: SpawnRequest<'_>,
         notify: ExitNotify,
