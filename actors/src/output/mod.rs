@@ -15,6 +15,7 @@ mod gate;
 mod handover;
 mod lines;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -345,6 +346,25 @@ impl Drops {
     }
 }
 
+thread_local! {
+    /// The read buffer of the thread the readers run on. A read is copied out (into lines and
+    /// the partial line) before its reader awaits anything, so the readers take turns with one
+    /// buffer: neither an idle component nor a wake-up (the end of a pipe at every exit)
+    /// allocates [`READ_CHUNK`] bytes, and the heap's top is not grown and trimmed back each
+    /// time.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `read` with the thread's read buffer, empty and with [`READ_CHUNK`] bytes of spare
+/// capacity (read into as it is, never zeroed).
+fn with_scratch<T>(read: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with_borrow_mut(|buffer| {
+        buffer.clear();
+        buffer.reserve(READ_CHUNK);
+        read(buffer)
+    })
+}
+
 async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSplitter) {
     let raw = fd.as_raw_fd();
     let Ok(pipe) = pipe::Receiver::from_owned_fd(fd) else {
@@ -370,15 +390,17 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
             Either::Right((ready, _)) if ready.is_err() => break,
             Either::Right(_) => {}
         }
-        // The buffer exists only while output flows: an idle component costs no memory.
-        // Read into spare capacity: zeroing 16 KiB per wake-up would cost more than the read.
-        let mut buffer = Vec::with_capacity(READ_CHUNK);
         while !target.gate.is_closed() {
-            buffer.clear();
-            match pipe.try_read_buf(&mut buffer) {
+            let read = with_scratch(|buffer| {
+                let read = pipe.try_read_buf(buffer);
+                if matches!(read, Ok(1..)) {
+                    splitter.push(buffer, |line| lines.push(line.to_vec()));
+                }
+                read
+            });
+            match read {
                 Ok(0) => break 'pipe,
                 Ok(_) => {
-                    splitter.push(&buffer, |line| lines.push(line.to_vec()));
                     // Only the chunk's last lines can end up in the tail: one lock per read.
                     let kept = lines.len().saturating_sub(TAIL_LINES);
                     target.tail.extend(&lines[kept..]);
@@ -386,7 +408,9 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
                         let state = (&mut view, &mut rest, &mut drops);
                         deliver(&target, state, stream, &line).await;
                     }
-                    // A flooding child must not starve the other actors on this thread.
+                    // A flooding child must not starve the other actors on this thread, nor
+                    // the threads it wakes (a thread kept busy never parks to wake them).
+                    crate::deferred::run_pending();
                     tokio::task::yield_now().await;
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
