@@ -255,7 +255,7 @@ pub fn run(
     let code = system.run_with_code();
     actors::deferred::stop_deferring();
     let code = code?;
-    let removal = cgroups.as_ref().map(Cgroups::remove_in_background);
+    let removal = table.remove_cgroups();
     guardian.release();
     run_dir.clean_up();
     // A reload may have moved the log (`SupervisorActor::move_log`): the record says where.
@@ -398,6 +398,8 @@ impl SupervisorActor {
             gave_up: exit_code == EXIT_GAVE_UP,
         });
         sdnotify::stopping(reason);
+        // No component starts again: each one's cgroup goes as soon as it has stopped.
+        self.runtime.processes.retire_cgroups();
         tracing::info!(
             event = events::SUPERVISOR_STOPPING,
             reason,

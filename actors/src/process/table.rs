@@ -18,7 +18,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
-use super::cgroup::{Cgroups, ComponentCgroup};
+use super::cgroup::{Cgroups, ComponentCgroup, Removal, Retiring};
 use super::clock;
 use super::journal::{Journal, JournalWriter, Record};
 use super::procfs;
@@ -88,6 +88,9 @@ struct Children {
     /// Reaping waits (a hand-over is collecting the tree's state): exits stay zombies, to be
     /// reaped once it resumes, here or in the successor daemon.
     paused: bool,
+    /// The daemon is shutting down: where the cgroups of components that ended go to be
+    /// removed, and the removal under way.
+    retiring: Option<(Retiring, Removal)>,
 }
 
 /// What the journal thread has learnt of start times computed from the clock.
@@ -120,12 +123,10 @@ struct Owner {
 
 impl Owner {
     /// SIGKILLs what is left of the child's group and cgroup (the leader is still a zombie, so
-    /// its group id cannot have been reused).
-    fn kill_remains(&self, pid: Pid) {
+    /// its group id cannot have been reused); `true` when it has a cgroup and that held nothing.
+    fn kill_remains(&self, pid: Pid) -> bool {
         let _ = killpg(pid, Signal::SIGKILL);
-        if let Some(cgroup) = &self.cgroup {
-            cgroup.kill();
-        }
+        self.cgroup.as_ref().is_some_and(|cgroup| cgroup.kill())
     }
 }
 
@@ -169,6 +170,15 @@ impl Children {
     fn record(&self) {
         if let Some(dirty) = &self.journal {
             deferred::wake(dirty);
+        }
+    }
+
+    /// Removes `cgroup`, which its component's main process left empty, when the daemon is
+    /// shutting down (the component will not start again).
+    fn retire(&mut self, cgroup: &ComponentCgroup) {
+        if let (Some((retiring, _)), Some(cgroups)) = (&self.retiring, &mut self.cgroups) {
+            cgroups.forget_removed(cgroup);
+            retiring.retire(cgroup);
         }
     }
 
@@ -382,6 +392,7 @@ impl ProcessTable {
                 ticks_per_second: sys::clock_ticks_per_second(),
                 spawner: None,
                 paused: false,
+                retiring: None,
             })),
             daemon_pid: std::process::id() as i32,
             child_file_limit: None,
@@ -597,13 +608,19 @@ impl ProcessTable {
         let mut reaped = false;
         while let Some(pid) = next_exited() {
             // What is left of a component never outlives its leader (a zombie until `collect`).
-            if let Some(owner) = children.owners.get(&pid.as_raw()) {
-                owner.kill_remains(pid);
-            }
+            let emptied = children
+                .owners
+                .get(&pid.as_raw())
+                .is_some_and(|owner| owner.kill_remains(pid));
             // Forgotten only once reaped: a child whose wait failed stays owned (and notified)
             // for the next call, instead of never being told to its component.
             let Some(status) = collect(pid) else { break };
             let owner = children.owners.remove(&pid.as_raw());
+            if let Some(cgroup) = owner.as_ref().and_then(|owner| owner.cgroup.as_ref())
+                && emptied
+            {
+                children.retire(cgroup);
+            }
             if let Some(start_ticks) = owner.as_ref().and_then(|owner| owner.start_ticks) {
                 children.gone.push(Record {
                     pid: pid.as_raw(),
@@ -639,6 +656,30 @@ impl ProcessTable {
         if reaped {
             children.record();
         }
+    }
+
+    /// The daemon is shutting down, for good: from now on the cgroup of each component whose
+    /// main process ends leaves no process behind is removed at once, on a helper thread, while
+    /// the other components stop (see [`Cgroups::remove_in_background`]).
+    pub fn retire_cgroups(&self) {
+        let mut children = self.lock();
+        if children.retiring.is_none()
+            && let Some(cgroups) = &children.cgroups
+        {
+            children.retiring = Some(cgroups.remove_in_background());
+        }
+    }
+
+    /// Removes what is left of the daemon's cgroups (all of them when [`retire_cgroups`] was not
+    /// called), on the helper thread; wait for it with [`Removal::wait`] before exiting.
+    ///
+    /// [`retire_cgroups`]: ProcessTable::retire_cgroups
+    pub fn remove_cgroups(&self) -> Option<Removal> {
+        self.retire_cgroups();
+        let (retiring, removal) = self.lock().retiring.take()?;
+        // The last sender gone, the thread removes the rest.
+        drop(retiring);
+        Some(removal)
     }
 
     /// Signals the process group led by `pid` (an operator's `signal`), if that leader is still
