@@ -123,10 +123,12 @@ struct Owner {
 
 impl Owner {
     /// SIGKILLs what is left of the child's group and cgroup (the leader is still a zombie, so
-    /// its group id cannot have been reused); `true` when it has a cgroup and that held nothing.
-    fn kill_remains(&self, pid: Pid) -> bool {
+    /// its group id cannot have been reused).
+    fn kill_remains(&self, pid: Pid) {
         let _ = killpg(pid, Signal::SIGKILL);
-        self.cgroup.as_ref().is_some_and(|cgroup| cgroup.kill())
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill();
+        }
     }
 }
 
@@ -173,7 +175,7 @@ impl Children {
         }
     }
 
-    /// Removes `cgroup`, which its component's main process left empty, when the daemon is
+    /// Empties and removes `cgroup`, whose component's main process ended, when the daemon is
     /// shutting down (the component will not start again).
     fn retire(&mut self, cgroup: &ComponentCgroup) {
         if let (Some((retiring, _)), Some(cgroups)) = (&self.retiring, &mut self.cgroups) {
@@ -608,17 +610,19 @@ impl ProcessTable {
         let mut reaped = false;
         while let Some(pid) = next_exited() {
             // What is left of a component never outlives its leader (a zombie until `collect`).
-            let emptied = children
-                .owners
-                .get(&pid.as_raw())
-                .is_some_and(|owner| owner.kill_remains(pid));
+            // Shutting down, the cgroup is emptied and removed by the cgroup thread.
+            match children.owners.get(&pid.as_raw()) {
+                Some(_) if children.retiring.is_some() => {
+                    let _ = killpg(pid, Signal::SIGKILL);
+                }
+                Some(owner) => owner.kill_remains(pid),
+                None => {}
+            }
             // Forgotten only once reaped: a child whose wait failed stays owned (and notified)
             // for the next call, instead of never being told to its component.
             let Some(status) = collect(pid) else { break };
             let owner = children.owners.remove(&pid.as_raw());
-            if let Some(cgroup) = owner.as_ref().and_then(|owner| owner.cgroup.as_ref())
-                && emptied
-            {
+            if let Some(cgroup) = owner.as_ref().and_then(|owner| owner.cgroup.as_ref()) {
                 children.retire(cgroup);
             }
             if let Some(start_ticks) = owner.as_ref().and_then(|owner| owner.start_ticks) {
@@ -659,8 +663,8 @@ impl ProcessTable {
     }
 
     /// The daemon is shutting down, for good: from now on the cgroup of each component whose
-    /// main process ends leaves no process behind is removed at once, on a helper thread, while
-    /// the other components stop (see [`Cgroups::remove_in_background`]).
+    /// main process ends is emptied and removed at once, on a helper thread, while the other
+    /// components stop (see [`Cgroups::remove_in_background`]).
     pub fn retire_cgroups(&self) {
         let mut children = self.lock();
         if children.retiring.is_none()
