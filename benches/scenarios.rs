@@ -71,7 +71,12 @@ impl Bench {
 }
 
 fn main() {
-    testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor"));
+    // SCENARIO_SUPERVISOR: another build of the daemon (an A/B of two commits, each run with
+    // its own floor row).
+    match std::env::var("SCENARIO_SUPERVISOR") {
+        Ok(other) if !other.is_empty() => testkit::use_supervisor(&other),
+        _ => testkit::use_supervisor(env!("CARGO_BIN_EXE_supervisor")),
+    }
     if !std::env::args().any(|arg| arg == "--bench") {
         println!(
             "scenarios: skipped (not run by `cargo test`; run `cargo bench --bench scenarios`)"
