@@ -498,17 +498,55 @@ fn an_uninherited_environment_is_exactly_the_configured_variables() {
 }
 
 /// S-3 and SPEC section 2: by default the child inherits the daemon's environment, gets its
-/// configured variables on top and `SUPERVISOR_COMPONENT` set to its id.
+/// configured variables on top and `SUPERVISOR_COMPONENT` set to its id. A configured variable
+/// the daemon has too (`HOME`) replaces it: the raw environment (`/proc/PID/environ`) holds
+/// it once, with the configured value, twice over restarts (each start lays the array out
+/// anew).
 fn an_inherited_environment_has_the_daemons_variables_and_the_component_id() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report_path = dir.path().join("env.json");
     let server = standin_server(
         "inheriting",
         &["--report", report_path.to_str().unwrap()],
-        r#"<environment><variable name="A">1</variable></environment>"#,
+        r#"<environment><variable name="A">1</variable><variable name="HOME">/configured</variable></environment>"#,
     );
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &server));
-    daemon.started_pid("inheriting");
+    let first = daemon.started_pid("inheriting");
+    let raw_environment = |pid: u32| -> Vec<String> {
+        let bytes = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+        (bytes.split(|b| *b == 0).filter(|v| !v.is_empty()))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    let once = |environment: &[String], name: &str| -> Vec<String> {
+        let prefix = format!("{name}=");
+        environment
+            .iter()
+            .filter(|v| v.starts_with(&prefix))
+            .cloned()
+            .collect()
+    };
+    let mut pid = first;
+    for start in 1..=2 {
+        let environment = raw_environment(pid);
+        assert_eq!(
+            once(&environment, "HOME"),
+            ["HOME=/configured"],
+            "start {start}"
+        );
+        assert_eq!(
+            once(&environment, "SUPERVISOR_COMPONENT"),
+            ["SUPERVISOR_COMPONENT=inheriting"],
+            "start {start}"
+        );
+        assert_eq!(
+            once(&environment, "PATH").len(),
+            1,
+            "start {start}: the daemon's PATH, once"
+        );
+        kill(pid, Signal::SIGKILL);
+        pid = daemon.started_pid("inheriting");
+    }
     let env = env_of(&read_json_when_ready(&report_path));
     // The harness runs the daemon with this test's environment.
     let path = std::env::var("PATH").expect("the test has a PATH");

@@ -18,7 +18,7 @@ use super::envfile;
 use super::stdio::ChildStdio;
 use super::sys::{
     self, CStringArray, CgroupJoin, ChildError, ChildPlan, ChildSettings, ChildStack, Credentials,
-    FileLimit, SpawnMode, StdioSlots,
+    EnvironmentArray, FileLimit, OwnEnvironment, SpawnMode, StdioSlots,
 };
 use crate::spec::{CommandSpec, ProcessSettings, Resource};
 
@@ -51,7 +51,9 @@ pub const LISTEN_FDS: &str = "LISTEN_FDS";
 pub struct Launch {
     program: CString,
     arguments: CStringArray,
-    environment: CStringArray,
+    /// Its own variables; the daemon's are added at each start when it inherits them.
+    environment: OwnEnvironment,
+    inherits: bool,
     directory: Option<CString>,
     credentials: Option<Credentials>,
     settings: ProcessSettings,
@@ -88,22 +90,10 @@ impl Launch {
         }
         overrides.insert(COMPONENT_VARIABLE, id);
         let passes_sockets = overrides.contains_key(LISTEN_FDS);
-        let inherited = if spec.inherit_environment {
-            inherited_environment()?
-        } else {
-            &[]
-        };
-        // The inherited strings live as long as the daemon: a pointer each, no reference count.
-        let shared: Vec<&'static CStr> = inherited
-            .iter()
-            .filter(|(name, _)| {
-                name.to_str().is_none_or(|name| {
-                    let ours = passes_sockets && name == "LISTEN_PID";
-                    !(overrides.contains_key(name) || ours)
-                })
-            })
-            .map(|(_, variable)| &**variable)
-            .collect();
+        if spec.inherit_environment {
+            // Read (and checked for NUL bytes) once, here; each start points into it.
+            inherited_environment()?;
+        }
         let mut environment: Vec<Box<CStr>> = Vec::with_capacity(overrides.len());
         for (name, value) in overrides {
             environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into_boxed_c_str());
@@ -121,7 +111,8 @@ impl Launch {
         Ok(Launch {
             program,
             arguments: CStringArray::new(arguments),
-            environment: CStringArray::environment(&shared, environment, passes_sockets),
+            environment: OwnEnvironment::new(environment, passes_sockets),
+            inherits: spec.inherit_environment,
             directory,
             credentials,
             settings: spec.settings.clone(),
@@ -149,10 +140,11 @@ impl Launch {
         let own_nofile = (self.settings.limits.iter()).any(|l| l.resource == Resource::Nofile);
         let settings =
             ChildSettings::new(&self.settings, placement.file_limit.map(|limit| limit.soft));
+        let environment = EnvironmentArray::new(self.inherited(), &self.environment);
         let plan = ChildPlan {
             program: &self.program,
             arguments: &self.arguments,
-            environment: &self.environment,
+            environment: &environment,
             stdio: stdio.descriptors().map_err(SpawnError::Prepare)?,
             sockets,
             directory: self.directory.as_deref(),
@@ -163,6 +155,19 @@ impl Launch {
             parent: placement.parent,
         };
         Ok(sys::spawn(&plan, placement.mode, stack, slots)?)
+    }
+
+    /// The daemon's variables this launch passes on: all of them (when it inherits), less those
+    /// it sets itself. They live as long as the daemon: a pointer each, no copy.
+    fn inherited(&self) -> impl Iterator<Item = &'static CStr> + '_ {
+        let inherited = match self.inherits {
+            true => inherited_environment().unwrap_or(&[]),
+            false => &[],
+        };
+        inherited
+            .iter()
+            .filter(|(name, _)| !self.environment.sets(name.as_bytes()))
+            .map(|(_, variable)| &**variable)
     }
 }
 

@@ -25,8 +25,8 @@ mod settings;
 pub use listen::listen_fds;
 pub use malloc::{give_back_free_memory, share_one_arena};
 pub use parent::{
-    CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, FileLimit,
-    MAX_SOCKETS, SpawnMode, Stage, StdioSlots, spawn,
+    CStringArray, CgroupJoin, ChildError, ChildPlan, ChildStack, Credentials, EnvironmentArray,
+    FileLimit, MAX_SOCKETS, OwnEnvironment, SpawnMode, Stage, StdioSlots, spawn,
 };
 pub use settings::ChildSettings;
 

@@ -37,12 +37,10 @@ pub struct FileLimit {
 }
 
 /// C strings and the NULL-terminated array of pointers to them that `execve` wants, built
-/// together so that every pointer points into a string this value owns or that lives for ever.
+/// together so that every pointer points into a string this value owns.
 pub struct CStringArray {
     /// Keeps alive what `pointers` points into (the bytes behind a `Box<CStr>` never move).
     _strings: Vec<Box<CStr>>,
-    /// `LISTEN_PID=`, whose digits each child writes (it alone knows its pid before `exec`).
-    listen_pid: Option<Box<ListenPid>>,
     pointers: Vec<*const libc::c_char>,
 }
 
@@ -58,6 +56,10 @@ impl ListenPid {
         bytes[..Self::PREFIX.len()].copy_from_slice(Self::PREFIX);
         Box::new(ListenPid(UnsafeCell::new(bytes)))
     }
+
+    fn as_ptr(&self) -> *mut [u8; ListenPid::SIZE] {
+        self.0.get()
+    }
 }
 
 impl CStringArray {
@@ -67,45 +69,82 @@ impl CStringArray {
     }
 
     /// The array of `strings`, NULL-terminated.
-    pub fn new(strings: Vec<Box<CStr>>) -> Self {
-        Self::build(&[], strings, None)
-    }
-
-    /// An environment: `shared` (the daemon's own, which lives as long as the process: only a
-    /// pointer each is kept), then `own`, then `LISTEN_PID=` when `listen_pid`, which each child
-    /// completes with its own pid (systemd's socket passing wants it set before `exec`).
-    pub fn environment(shared: &[&'static CStr], own: Vec<Box<CStr>>, listen_pid: bool) -> Self {
-        Self::build(shared, own, listen_pid.then(ListenPid::new))
-    }
-
-    fn build(
-        shared: &[&'static CStr],
-        mut strings: Vec<Box<CStr>>,
-        listen_pid: Option<Box<ListenPid>>,
-    ) -> Self {
+    pub fn new(mut strings: Vec<Box<CStr>>) -> Self {
         // Kept for the component's life, one per component: no spare capacity.
         strings.shrink_to_fit();
-        let mut pointers = Vec::with_capacity(shared.len() + strings.len() + 2);
-        pointers.extend(shared.iter().map(|s| s.as_ptr()));
-        pointers.extend(strings.iter().map(|s| s.as_ptr()));
-        pointers.extend(
-            listen_pid
-                .iter()
-                .map(|slot| slot.0.get().cast_const().cast()),
-        );
-        pointers.push(ptr::null());
+        let pointers = (strings.iter().map(|s| s.as_ptr()))
+            .chain(std::iter::once(ptr::null()))
+            .collect();
         CStringArray {
             _strings: strings,
-            listen_pid,
             pointers,
         }
+    }
+}
+
+/// A component's own `NAME=value` strings, kept between its starts, and its `LISTEN_PID=` slot,
+/// which each child completes with its own pid (systemd's socket passing wants it set before
+/// `exec`). The array `execve` reads is laid out at each start ([`EnvironmentArray`]): kept
+/// per component, it cost a pointer per inherited variable (0.8 KiB each under cargo's
+/// environment, 8 MiB for 10,000 components).
+pub struct OwnEnvironment {
+    strings: Vec<Box<CStr>>,
+    listen_pid: Option<Box<ListenPid>>,
+}
+
+impl OwnEnvironment {
+    /// `strings`, and a `LISTEN_PID=` slot when `listen_pid`.
+    pub fn new(mut strings: Vec<Box<CStr>>, listen_pid: bool) -> Self {
+        strings.shrink_to_fit();
+        OwnEnvironment {
+            strings,
+            listen_pid: listen_pid.then(ListenPid::new),
+        }
+    }
+
+    /// Whether a variable named `name` is set here (`LISTEN_PID` when there is its slot).
+    pub fn sets(&self, name: &[u8]) -> bool {
+        (self.listen_pid.is_some() && name == b"LISTEN_PID")
+            || self.strings.iter().any(|variable| {
+                let bytes = variable.to_bytes();
+                bytes.len() > name.len() && bytes.starts_with(name) && bytes[name.len()] == b'='
+            })
+    }
+}
+
+/// One start's environment: the NULL-terminated array `execve` reads, pointing into strings
+/// that live as long as the daemon (its inherited environment) and into an [`OwnEnvironment`]
+/// that outlives the start.
+pub struct EnvironmentArray<'a> {
+    own: &'a OwnEnvironment,
+    pointers: Vec<*const libc::c_char>,
+}
+
+impl<'a> EnvironmentArray<'a> {
+    /// `shared`, then `own`'s strings, then its `LISTEN_PID=` slot.
+    pub fn new(shared: impl Iterator<Item = &'static CStr>, own: &'a OwnEnvironment) -> Self {
+        let mut pointers: Vec<*const libc::c_char> = shared.map(CStr::as_ptr).collect();
+        pointers.extend(own.strings.iter().map(|s| s.as_ptr()));
+        pointers.extend(
+            own.listen_pid
+                .iter()
+                .map(|slot| slot.as_ptr().cast_const().cast()),
+        );
+        pointers.push(ptr::null());
+        EnvironmentArray { own, pointers }
+    }
+
+    /// The NULL-terminated array, for `execve`.
+    pub(super) fn as_ptr(&self) -> *const *const libc::c_char {
+        self.pointers.as_ptr()
     }
 
     /// Where the child writes its `LISTEN_PID` (null when there is none).
     pub(super) fn listen_pid(&self) -> *mut [u8; ListenPid::SIZE] {
-        self.listen_pid
+        self.own
+            .listen_pid
             .as_ref()
-            .map_or(ptr::null_mut(), |slot| slot.0.get())
+            .map_or(ptr::null_mut(), |slot| slot.as_ptr())
     }
 }
 
@@ -116,7 +155,7 @@ pub struct ChildPlan<'a> {
     /// `argv`, from argv\[0\].
     pub arguments: &'a CStringArray,
     /// The whole environment, as `NAME=value` strings.
-    pub environment: &'a CStringArray,
+    pub environment: &'a EnvironmentArray<'a>,
     /// The descriptors that become the child's 0, 1 and 2; `None` keeps the daemon's.
     pub stdio: [Option<BorrowedFd<'a>>; 3],
     /// The held listening sockets that become the child's 3, 4, … (at most [`MAX_SOCKETS`]).
