@@ -28,8 +28,8 @@ pub use events::{
 };
 pub use procfs::{
     ProcStat, alive, catches_sigterm, children_of, descendants, in_proc_table, kill,
-    live_group_members, proc_args, proc_cmdline, proc_stat, processes, status_mask,
-    zombie_children,
+    live_group_members, proc_args, proc_cmdline, proc_environment, proc_stat, proc_variable,
+    processes, status_mask, zombie_children,
 };
 pub use programs::{standin, supervisor_bin, use_supervisor};
 pub use registry::{

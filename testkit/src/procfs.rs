@@ -88,11 +88,30 @@ pub fn in_proc_table(pid: u32) -> bool {
 
 /// The argv of a process (empty for a zombie or a process that is gone).
 pub fn proc_args(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
+    nul_separated(pid, "cmdline")
+}
+
+/// The `NAME=value` entries of a process's environment, in order, duplicates kept (empty for a
+/// zombie or a process that is gone).
+pub fn proc_environment(pid: u32) -> Vec<String> {
+    nul_separated(pid, "environ")
+}
+
+/// The value of `name` in a process's environment (the first, as `getenv` finds it).
+pub fn proc_variable(pid: u32, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    proc_environment(pid)
+        .into_iter()
+        .find_map(|entry| Some(entry.strip_prefix(&prefix)?.to_string()))
+}
+
+/// The non-empty NUL-separated strings of `/proc/PID/FILE`.
+fn nul_separated(pid: u32, file: &str) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .split(|&b| b == 0)
-        .filter(|arg| !arg.is_empty())
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| String::from_utf8_lossy(entry).into_owned())
         .collect()
 }
 

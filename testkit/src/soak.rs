@@ -188,15 +188,7 @@ fn running_twice(daemon: u32) -> Vec<(String, Vec<u32>)> {
         .into_iter()
         .filter(|p| p.ppid == daemon && p.state != 'Z')
     {
-        let Ok(environ) = std::fs::read(format!("/proc/{}/environ", process.pid)) else {
-            continue;
-        };
-        let id = environ.split(|&b| b == 0).find_map(|entry| {
-            Some(
-                String::from_utf8_lossy(entry.strip_prefix(b"SUPERVISOR_COMPONENT=")?).into_owned(),
-            )
-        });
-        if let Some(id) = id {
+        if let Some(id) = crate::proc_variable(process.pid, "SUPERVISOR_COMPONENT") {
             by_id.entry(id).or_default().push(process.pid);
         }
     }

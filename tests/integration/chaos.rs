@@ -148,11 +148,7 @@ fn component_ids(tag: &str, count: usize) -> (String, Vec<String>) {
 
 /// The value of `SUPERVISOR_COMPONENT` in a process's environment.
 fn component_of(pid: u32) -> Option<String> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|&b| b == 0).find_map(|entry| {
-        let value = entry.strip_prefix(b"SUPERVISOR_COMPONENT=")?;
-        Some(String::from_utf8_lossy(value).into_owned())
-    })
+    proc_variable(pid, "SUPERVISOR_COMPONENT")
 }
 
 /// Every live (not zombie) process whose `SUPERVISOR_COMPONENT` starts with `prefix`, by pid.

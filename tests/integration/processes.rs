@@ -512,12 +512,6 @@ fn an_inherited_environment_has_the_daemons_variables_and_the_component_id() {
     );
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &server));
     let first = daemon.started_pid("inheriting");
-    let raw_environment = |pid: u32| -> Vec<String> {
-        let bytes = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-        (bytes.split(|b| *b == 0).filter(|v| !v.is_empty()))
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect()
-    };
     let once = |environment: &[String], name: &str| -> Vec<String> {
         let prefix = format!("{name}=");
         environment
@@ -528,7 +522,7 @@ fn an_inherited_environment_has_the_daemons_variables_and_the_component_id() {
     };
     let mut pid = first;
     for start in 1..=2 {
-        let environment = raw_environment(pid);
+        let environment = proc_environment(pid);
         assert_eq!(
             once(&environment, "HOME"),
             ["HOME=/configured"],

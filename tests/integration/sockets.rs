@@ -355,15 +355,14 @@ fn held_sockets_reach_only_their_component_and_close_when_it_is_removed() {
         .map(|(_, s)| s)
         .collect();
     assert_eq!(inodes.len(), 2, "{passed:?}");
-    let environment = std::fs::read(format!("/proc/{}/environ", pids[0])).expect("environ");
-    let environment = String::from_utf8_lossy(&environment);
+    let environment = proc_environment(pids[0]);
     for variable in [
         "LISTEN_FDS=2",
         "LISTEN_FDNAMES=one:two",
         &format!("LISTEN_PID={}", pids[0]),
     ] {
         assert!(
-            environment.split('\0').any(|v| v == variable),
+            environment.iter().any(|v| v == variable),
             "{variable} in {environment:?}"
         );
     }

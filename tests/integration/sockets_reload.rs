@@ -170,10 +170,9 @@ fn a_reload_closes_a_changed_or_removed_socket_only_once_the_new_process_has_sta
     assert_eq!(answered_by(connect(b).unwrap()), Ok(new.into()), "b served");
     let held_b = listener(b).expect("b listens");
     assert!(holds(daemon_pid, &held_b), "the daemon holds b");
-    let environment = std::fs::read(format!("/proc/{new}/environ")).expect("environ");
-    let environment = String::from_utf8_lossy(&environment);
-    assert!(environment.split('\0').any(|v| v == "LISTEN_FDS=1"));
-    assert!(environment.split('\0').any(|v| v == "LISTEN_FDNAMES=web"));
+    let environment = proc_environment(new);
+    assert!(environment.iter().any(|v| v == "LISTEN_FDS=1"));
+    assert!(environment.iter().any(|v| v == "LISTEN_FDNAMES=web"));
     assert_eq!(daemon.stop(), Some(0));
 }
 

@@ -443,14 +443,6 @@ fn an_endpoint_the_registry_no_longer_asks_for_is_closed_by_the_upgrade() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-/// `NAME=value` entries of `pid`'s environment.
-fn environment_of(pid: u32) -> Vec<String> {
-    let bytes = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    (bytes.split(|b| *b == 0))
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect()
-}
-
 fn after_upgrades_nothing_leaks_into_the_daemon_or_a_component() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (port, held) = (free_port(), free_port());
@@ -490,7 +482,7 @@ fn after_upgrades_nothing_leaks_into_the_daemon_or_a_component() {
     let report = read_json_when_ready(&report);
     assert_eq!(report["pid"].as_u64(), Some(u64::from(replacement)));
     assert_eq!(report["fds"], serde_json::json!([0, 1, 2, 3]), "{report}");
-    let daemon_environment = environment_of(daemon.pid());
+    let daemon_environment = proc_environment(daemon.pid());
     for variable in ["SUPERVISOR_HANDOVER", "SUPERVISOR_GUARDIAN"] {
         let prefix = format!("{variable}=");
         assert!(
