@@ -104,7 +104,7 @@ impl ComponentCgroup {
     }
 
     /// The component's id: the cgroup's name.
-    fn id(&self) -> Option<&str> {
+    pub fn id(&self) -> Option<&str> {
         self.path.file_name()?.to_str()
     }
 
@@ -214,13 +214,6 @@ impl Cgroups {
         self.made.remove(id);
     }
 
-    /// Forgets `cgroup` (it is being removed), so that a start after all makes it again.
-    pub fn forget_removed(&mut self, cgroup: &ComponentCgroup) {
-        if let Some(id) = cgroup.id() {
-            self.made.remove(id);
-        }
-    }
-
     /// Kills every process left in any component cgroup (by a daemon that crashed) and
     /// removes the empty cgroups; returns how many cgroups held processes.
     pub fn kill_leftovers(&self) -> usize {
@@ -238,67 +231,51 @@ impl Cgroups {
     }
 
     /// Starts removing the daemon's cgroups, on a helper thread, at the start of an orderly
-    /// shutdown (which stops every component for good). Each component cgroup handed to the
-    /// returned [`Retiring`] is emptied (`cgroup.kill` of what its main process left: reading
-    /// `cgroup.events` is an open and a read, done here rather than on the actors' thread) and
-    /// removed at once, while the other components are still stopping:
-    /// each `rmdir` waits on the kernel's `cgroup_mutex` (0.07 ms each, 0.8 s for 10,000), and
-    /// done after the last stop it added that much to every shutdown. Once the [`Retiring`] is
-    /// dropped, the thread waits until the processes killed last (an escaper that
-    /// `cgroup.kill` reached as its leader was reaped) have finished dying, removes what is left
-    /// and the base, and ends; the daemon calls [`Removal::wait`] before it exits.
-    pub fn remove_in_background(&self) -> (Retiring, Removal) {
+    /// shutdown. Each component cgroup handed to the returned [`Retiring`] (its main process
+    /// reaped, what it left killed by the reaper) is removed at once, while the other components
+    /// are still stopping: each `rmdir` waits on the kernel's `cgroup_mutex` (0.07 ms each, 0.8 s
+    /// for 10,000), and done after the last stop it added that much to every shutdown. The
+    /// thread only removes: a cgroup that holds a process again (a component that restarted
+    /// before its stop reached it) refuses the `rmdir` and is left for the end. Once the
+    /// [`Retiring`] is dropped, the thread waits until the processes killed last have finished
+    /// dying, removes what is left and the base, and ends; the daemon calls [`Removal::wait`]
+    /// before it exits. `None` when no thread can be started.
+    pub fn remove_in_background(&self) -> Option<(Retiring, Removal)> {
         let base = self.base.clone();
         let (retiring, retired) = mpsc::channel::<PathBuf>();
-        let spawned = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("cgroup-rmdir".into())
             .spawn(move || {
                 for path in retired {
-                    // What its main process left behind dies now; its cgroup is removed once
-                    // that is gone, with the rest.
-                    if populated(&path) {
-                        kill(&path);
-                    } else {
-                        let _ = fs::remove_dir(path);
-                    }
+                    let _ = fs::remove_dir(path);
                 }
                 remove_tree(&base, EMPTY_WAIT);
-            });
-        match spawned {
-            Ok(thread) => (Retiring(Some(retiring)), Removal(Some(thread))),
-            Err(_) => {
-                remove_tree(&self.base, EMPTY_WAIT);
-                (Retiring(None), Removal(None))
-            }
-        }
+            })
+            .ok()?;
+        Some((Retiring(retiring), Removal(thread)))
     }
 }
 
-/// Where the cgroups of components that stopped for good go to be removed (see
+/// Where the cgroups of components that ended during a shutdown go to be removed (see
 /// [`Cgroups::remove_in_background`]).
 #[derive(Debug)]
-pub struct Retiring(Option<mpsc::Sender<PathBuf>>);
+pub struct Retiring(mpsc::Sender<PathBuf>);
 
 impl Retiring {
-    /// Removes `cgroup`, which will not be entered again, once it holds no process: what its
-    /// component's main process left in it is killed first (off the caller's thread).
+    /// Removes `cgroup` if it is empty by the time the removal thread gets to it.
     pub fn retire(&self, cgroup: &ComponentCgroup) {
-        if let Some(paths) = &self.0 {
-            let _ = paths.send(cgroup.path.clone());
-        }
+        let _ = self.0.send(cgroup.path.clone());
     }
 }
 
 /// The removal of the daemon's cgroups under way (see [`Cgroups::remove_in_background`]).
 #[must_use = "the daemon waits for the removal before it exits"]
-pub struct Removal(Option<JoinHandle<()>>);
+pub struct Removal(JoinHandle<()>);
 
 impl Removal {
     /// Waits until the removal has finished (the [`Retiring`] must be dropped first).
     pub fn wait(self) {
-        if let Some(thread) = self.0 {
-            let _ = thread.join();
-        }
+        let _ = self.0.join();
     }
 }
 

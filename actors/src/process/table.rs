@@ -175,11 +175,14 @@ impl Children {
         }
     }
 
-    /// Empties and removes `cgroup`, whose component's main process ended, when the daemon is
-    /// shutting down (the component will not start again).
+    /// Removes `cgroup`, whose component's main process was reaped (and what it left killed),
+    /// when the daemon is shutting down.
     fn retire(&mut self, cgroup: &ComponentCgroup) {
-        if let (Some((retiring, _)), Some(cgroups)) = (&self.retiring, &mut self.cgroups) {
-            cgroups.forget_removed(cgroup);
+        if let (Some((retiring, _)), Some(cgroups), Some(id)) =
+            (&self.retiring, &mut self.cgroups, cgroup.id())
+        {
+            // A start after all (a restart the stop has not reached yet) makes it again.
+            cgroups.forget(id);
             retiring.retire(cgroup);
         }
     }
@@ -610,13 +613,8 @@ impl ProcessTable {
         let mut reaped = false;
         while let Some(pid) = next_exited() {
             // What is left of a component never outlives its leader (a zombie until `collect`).
-            // Shutting down, the cgroup is emptied and removed by the cgroup thread.
-            match children.owners.get(&pid.as_raw()) {
-                Some(_) if children.retiring.is_some() => {
-                    let _ = killpg(pid, Signal::SIGKILL);
-                }
-                Some(owner) => owner.kill_remains(pid),
-                None => {}
+            if let Some(owner) = children.owners.get(&pid.as_raw()) {
+                owner.kill_remains(pid);
             }
             // Forgotten only once reaped: a child whose wait failed stays owned (and notified)
             // for the next call, instead of never being told to its component.
@@ -662,28 +660,40 @@ impl ProcessTable {
         }
     }
 
-    /// The daemon is shutting down, for good: from now on the cgroup of each component whose
-    /// main process ends is emptied and removed at once, on a helper thread, while the other
-    /// components stop (see [`Cgroups::remove_in_background`]).
+    /// The daemon is shutting down: from now on the cgroup of each component whose main
+    /// process is reaped is removed at once, on a helper thread, while the other components
+    /// stop (see [`Cgroups::remove_in_background`]).
     pub fn retire_cgroups(&self) {
         let mut children = self.lock();
-        if children.retiring.is_none()
-            && let Some(cgroups) = &children.cgroups
-        {
-            children.retiring = Some(cgroups.remove_in_background());
+        if children.retiring.is_none() {
+            children.retiring = children
+                .cgroups
+                .as_ref()
+                .and_then(Cgroups::remove_in_background);
         }
     }
 
     /// Removes what is left of the daemon's cgroups (all of them when [`retire_cgroups`] was not
-    /// called), on the helper thread; wait for it with [`Removal::wait`] before exiting.
+    /// called): on the helper thread, waited for with [`Removal::wait`] before exiting, or here
+    /// when no thread can be started.
     ///
     /// [`retire_cgroups`]: ProcessTable::retire_cgroups
     pub fn remove_cgroups(&self) -> Option<Removal> {
         self.retire_cgroups();
-        let (retiring, removal) = self.lock().retiring.take()?;
-        // The last sender gone, the thread removes the rest.
-        drop(retiring);
-        Some(removal)
+        let mut children = self.lock();
+        match children.retiring.take() {
+            Some((retiring, removal)) => {
+                // The last sender gone, the thread removes the rest.
+                drop(retiring);
+                Some(removal)
+            }
+            None => {
+                let base = children.cgroups.as_ref()?.base().to_path_buf();
+                drop(children);
+                super::cgroup::remove_tree(&base, super::cgroup::EMPTY_WAIT);
+                None
+            }
+        }
     }
 
     /// Signals the process group led by `pid` (an operator's `signal`), if that leader is still
