@@ -399,14 +399,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
                 read
             });
             match read {
-                Ok(0) => {
-                    // The end of a pipe is most often a process exiting: it closes its pipes
-                    // before it can be reaped, and the wake-up of this thread may preempt it on
-                    // its CPU. Letting it finish first brings its SIGCHLD (and the restart)
-                    // sooner; with nothing else to run, this returns at once.
-                    let _ = nix::sched::sched_yield();
-                    break 'pipe;
-                }
+                Ok(0) => break 'pipe,
                 Ok(_) => {
                     // Only the chunk's last lines can end up in the tail: one lock per read.
                     let kept = lines.len().saturating_sub(TAIL_LINES);
