@@ -270,8 +270,6 @@ pub fn run(
     Ok(code)
 }
 
-/// What the daemon says about its exit, for a `start` whose daemon is gone: why it stopped,
-/// and each component's last failure.
 /// The actor system, on the calling (main) thread. Its runtime carries out the wake-ups the
 /// actors put off (`actors::deferred`) each time it is about to wait: a restart's journal write
 /// and log lines come after the spawn, not in its way.
@@ -285,6 +283,8 @@ fn actors_system() -> anyhow::Result<actix::SystemRunner> {
     Ok(System::with_tokio_rt(move || runtime))
 }
 
+/// What the daemon says about its exit, for a `start` whose daemon is gone: why it stopped,
+/// and each component's last failure.
 fn last_words(board: &StatusBoard, code: i32) -> ExitRecord {
     let report = board.report();
     let reason = match report.phase {

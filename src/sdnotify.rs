@@ -4,10 +4,10 @@
 //! and around an upgrade (the new image, which reads the same variables, sends the `READY=1`),
 //! `STOPPING=1` when its orderly shutdown begins, and `WATCHDOG=1` every half `WATCHDOG_USEC`.
 //!
-//! [`take_environment`] reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` and removes
-//! them from the daemon's environment, so that components (which inherit the daemon's
-//! environment) never talk to systemd in the daemon's name. Without `NOTIFY_SOCKET` every
-//! function here does nothing.
+//! [`take_environment`] reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` and leaves
+//! the daemon's environment as it is (a re-executed image reads them again); components never
+//! get them (`FOR_THE_DAEMON` in the spawn), so they never talk to systemd in the daemon's
+//! name. Without `NOTIFY_SOCKET` every function here does nothing.
 
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};

@@ -60,13 +60,10 @@ pub struct Handover {
     /// The daemon's control socket and HTTP listener.
     pub listeners: Listeners,
     /// The instance lock's descriptor: the successor holds the very lock, never let go.
-    #[serde(default)]
     pub lock: Option<RawFd>,
     /// The output's lines under way and the file lines not yet written.
-    #[serde(default)]
     pub output: actors::output::HandedOutput,
     /// Daemon log lines that could not be written before the exec: logged by the successor.
-    #[serde(default)]
     pub log_lost: u64,
 }
 
