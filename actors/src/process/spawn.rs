@@ -51,9 +51,10 @@ pub const LISTEN_FDS: &str = "LISTEN_FDS";
 pub struct Launch {
     program: CString,
     arguments: CStringArray,
-    /// Its own variables; the daemon's are added at each start when it inherits them.
+    /// Its own variables; `inherited` (the daemon's, empty when it inherits none) is added at
+    /// each start.
     environment: OwnEnvironment,
-    inherits: bool,
+    inherited: &'static [(OsString, CString)],
     directory: Option<CString>,
     credentials: Option<Credentials>,
     settings: ProcessSettings,
@@ -90,10 +91,10 @@ impl Launch {
         }
         overrides.insert(COMPONENT_VARIABLE, id);
         let passes_sockets = overrides.contains_key(LISTEN_FDS);
-        if spec.inherit_environment {
-            // Read (and checked for NUL bytes) once, here; each start points into it.
-            inherited_environment()?;
-        }
+        let inherited = match spec.inherit_environment {
+            true => inherited_environment()?,
+            false => &[],
+        };
         let mut environment: Vec<Box<CStr>> = Vec::with_capacity(overrides.len());
         for (name, value) in overrides {
             environment.push(c_string(OsStr::new(&format!("{name}={value}")))?.into_boxed_c_str());
@@ -112,7 +113,7 @@ impl Launch {
             program,
             arguments: CStringArray::new(arguments),
             environment: OwnEnvironment::new(environment, passes_sockets),
-            inherits: spec.inherit_environment,
+            inherited,
             directory,
             credentials,
             settings: spec.settings.clone(),
@@ -140,7 +141,8 @@ impl Launch {
         let own_nofile = (self.settings.limits.iter()).any(|l| l.resource == Resource::Nofile);
         let settings =
             ChildSettings::new(&self.settings, placement.file_limit.map(|limit| limit.soft));
-        let environment = EnvironmentArray::new(self.inherited(), &self.environment);
+        let environment =
+            EnvironmentArray::new(self.inherited(), self.inherited.len(), &self.environment);
         let plan = ChildPlan {
             program: &self.program,
             arguments: &self.arguments,
@@ -157,15 +159,10 @@ impl Launch {
         Ok(sys::spawn(&plan, placement.mode, stack, slots)?)
     }
 
-    /// The daemon's variables this launch passes on: all of them (when it inherits), less those
-    /// it sets itself. They live as long as the daemon: a pointer each, no copy.
+    /// The daemon's variables this launch passes on, less those it sets itself. They live as
+    /// long as the daemon: a pointer each, no copy.
     fn inherited(&self) -> impl Iterator<Item = &'static CStr> + '_ {
-        let inherited = match self.inherits {
-            true => inherited_environment().unwrap_or(&[]),
-            false => &[],
-        };
-        inherited
-            .iter()
+        (self.inherited.iter())
             .filter(|(name, _)| !self.environment.sets(name.as_bytes()))
             .map(|(_, variable)| &**variable)
     }

@@ -94,8 +94,7 @@ pub struct OwnEnvironment {
 
 impl OwnEnvironment {
     /// `strings`, and a `LISTEN_PID=` slot when `listen_pid`.
-    pub fn new(mut strings: Vec<Box<CStr>>, listen_pid: bool) -> Self {
-        strings.shrink_to_fit();
+    pub fn new(strings: Vec<Box<CStr>>, listen_pid: bool) -> Self {
         OwnEnvironment {
             strings,
             listen_pid: listen_pid.then(ListenPid::new),
@@ -121,9 +120,15 @@ pub struct EnvironmentArray<'a> {
 }
 
 impl<'a> EnvironmentArray<'a> {
-    /// `shared`, then `own`'s strings, then its `LISTEN_PID=` slot.
-    pub fn new(shared: impl Iterator<Item = &'static CStr>, own: &'a OwnEnvironment) -> Self {
-        let mut pointers: Vec<*const libc::c_char> = shared.map(CStr::as_ptr).collect();
+    /// `shared` (at most `shared_count` strings), then `own`'s strings, then its `LISTEN_PID=`
+    /// slot: one allocation.
+    pub fn new(
+        shared: impl Iterator<Item = &'static CStr>,
+        shared_count: usize,
+        own: &'a OwnEnvironment,
+    ) -> Self {
+        let mut pointers = Vec::with_capacity(shared_count + own.strings.len() + 2);
+        pointers.extend(shared.map(CStr::as_ptr));
         pointers.extend(own.strings.iter().map(|s| s.as_ptr()));
         pointers.extend(
             own.listen_pid
