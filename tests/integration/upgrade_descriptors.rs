@@ -611,6 +611,8 @@ fn the_instance_lock_is_never_let_go_through_upgrades() {
     for n in 1..=10 {
         let out = upgrade(&daemon, &copy);
         assert!(out.status.success(), "upgrade {n}: {out:?}");
+        // The reply can come before the new image's line is read: wait for it.
+        daemon.wait_any("upgrade_completed");
     }
     done.store(true, Ordering::Relaxed);
     let tries = tries.join().unwrap();
