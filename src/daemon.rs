@@ -491,11 +491,14 @@ impl SupervisorActor {
     ) -> ResponseActFuture<Self, Reply> {
         let superseded = reload < self.reloads_finished;
         self.reloads_finished = self.reloads_finished.max(reload);
-        if self.shutting_down {
-            return Box::pin(actix::fut::ready(Reply::error(
-                ErrorKind::Busy,
-                "shutting down",
-            )));
+        // A reload read before the shutdown or upgrade began is not applied now: the tree is
+        // being stopped, or collected and handed over (and its listeners with it).
+        if self.shutting_down || self.upgrading {
+            let why = match self.shutting_down {
+                true => "shutting down",
+                false => "upgrading: the reload was not applied",
+            };
+            return Box::pin(actix::fut::ready(Reply::error(ErrorKind::Busy, why)));
         }
         let outcome = match loaded {
             _ if superseded => Err((
