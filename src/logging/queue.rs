@@ -311,6 +311,45 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_on_a_thread_that_puts_off_wake_ups_still_writes_every_line() {
+        std::thread::spawn(|| {
+            let sink = Sink::default();
+            let (queue, _guard) = start(sink.clone()).unwrap();
+            // The actors' thread: the writer's wake-up waits for a park that a flush never
+            // reaches (an upgrade flushes right before its exec).
+            deferred::defer_here();
+            writeln!(queue.make_writer(), "before the exec").unwrap();
+            let started = std::time::Instant::now();
+            let lost = queue.flush(Duration::from_secs(5));
+            assert_eq!(lost, 0);
+            assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+            assert_eq!(sink.0.lock().unwrap().as_slice(), b"before the exec\n");
+            deferred::stop_deferring();
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_flush_counts_the_lines_a_stuck_writer_did_not_write() {
+        struct Stuck;
+        impl Write for Stuck {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                thread::sleep(Duration::from_secs(3600));
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (queue, guard) = start(Stuck).unwrap();
+        writeln!(queue.make_writer(), "first").unwrap();
+        writeln!(queue.make_writer(), "second").unwrap();
+        assert_eq!(queue.flush(Duration::from_millis(200)), 2);
+        std::mem::forget(guard);
+    }
+
+    #[test]
     fn a_stuck_writer_does_not_keep_the_daemon_from_exiting() {
         struct Stuck;
         impl Write for Stuck {
