@@ -52,7 +52,8 @@ pub fn run(bench: &mut Bench, n: usize) {
         .spawn()
         .expect("spawn the supervisor");
     let seen = read(&mut child);
-    let result = measure(child.id() as i32, n, &seen);
+    let mut pids = Vec::new();
+    let result = measure(child.id() as i32, n, &seen, &mut pids);
     signal(child.id() as i32, Signal::SIGTERM);
     let ended = Instant::now();
     while child.try_wait().ok().flatten().is_none() && ended.elapsed() < LIMIT {
@@ -60,7 +61,7 @@ pub fn run(bench: &mut Bench, n: usize) {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let pids: Vec<i32> = seen.try_iter().filter_map(started).collect();
+    pids.extend(seen.try_iter().filter_map(started));
     reap_leftovers(&pids, DEATH_GRACE);
     match result {
         Ok((signal_to_event, durations)) => {
@@ -72,7 +73,9 @@ pub fn run(bench: &mut Bench, n: usize) {
                 ms(p50),
                 ms(percentile(&durations, 100.0)),
             );
-            let target = (n <= 100).then_some(p50 <= 50_000_000);
+            // A user pays for one upgrade: the slowest of the ten is judged, not the median.
+            let worst = percentile(&signal_to_event, 100.0);
+            let target = (n <= 100).then_some(worst <= 50_000_000);
             bench.report.row(ROW, n, text, "≤ 50 ms at N = 100", target);
         }
         Err(why) => bench.report.row(ROW, n, why, "", Some(false)),
@@ -87,13 +90,22 @@ fn started(seen: Seen) -> Option<i32> {
     }
 }
 
-/// Waits for the `n` components, then upgrades [`UPGRADES`] times: each SIGUSR2 → event (ns)
-/// and each `duration_ms` (in ns), sorted.
-fn measure(pid: i32, n: usize, seen: &Receiver<Seen>) -> Result<(Vec<u64>, Vec<u64>), String> {
+/// Waits for the `n` components (their pids into `pids`, for the leftover check), then
+/// upgrades [`UPGRADES`] times: each SIGUSR2 → event (ns) and each `duration_ms` (in ns),
+/// sorted.
+fn measure(
+    pid: i32,
+    n: usize,
+    seen: &Receiver<Seen>,
+    pids: &mut Vec<i32>,
+) -> Result<(Vec<u64>, Vec<u64>), String> {
     let mut up = 0;
     while up < n {
         match seen.recv_timeout(LIMIT) {
-            Ok(Seen::Started(_)) => up += 1,
+            Ok(Seen::Started(started)) => {
+                pids.push(started);
+                up += 1;
+            }
             Ok(_) => {}
             Err(_) => return Err(format!("**FAILED** start-up: {up} of {n} started")),
         }
@@ -110,7 +122,7 @@ fn measure(pid: i32, n: usize, seen: &Receiver<Seen>) -> Result<(Vec<u64>, Vec<u
                     break;
                 }
                 Ok(Seen::Failed(line)) => return Err(format!("**FAILED**: {line}")),
-                Ok(Seen::Started(_)) => {}
+                Ok(Seen::Started(started)) => pids.push(started),
                 Err(_) => return Err("**FAILED**: no `upgrade_completed`".into()),
             }
         }

@@ -322,7 +322,11 @@ mod tests {
             let started = std::time::Instant::now();
             let lost = queue.flush(Duration::from_secs(5));
             assert_eq!(lost, 0);
-            assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
             assert_eq!(sink.0.lock().unwrap().as_slice(), b"before the exec\n");
             deferred::stop_deferring();
         })
