@@ -12,7 +12,7 @@
 use std::fs;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -176,7 +176,6 @@ impl HeldSockets {
         (HeldSockets { held }, errors)
     }
 
-    /// Each socket with its waiting connections.
     /// What `status` needs to describe the held sockets at any later time (the queue is read
     /// when asked, not when published).
     pub fn probes(&self) -> Vec<SocketProbe> {
@@ -212,7 +211,8 @@ impl SocketProbe {
     }
 }
 
-/// `socket` if it is bound to `listen`; else it is let go (not closed: it may not be ours).
+/// `socket` if it is bound to `listen`; else it is closed (it was handed over as ours: kept
+/// open, it would hold its address against the next start's bind).
 fn bound_as(socket: Socket, listen: &Listen) -> io::Result<Socket> {
     let local = socket.local_addr()?;
     let bound = match listen {
@@ -222,7 +222,7 @@ fn bound_as(socket: Socket, listen: &Listen) -> io::Result<Socket> {
     if bound {
         return Ok(socket);
     }
-    let _ = socket.into_raw_fd();
+    drop(socket);
     Err(io::Error::other(format!(
         "the descriptor handed over is not bound to {listen}"
     )))
