@@ -928,7 +928,7 @@ impl SupervisorActor {
 
     /// One `stats` event per component (`<tracestatsinterval>`).
     fn log_stats(&mut self) {
-        for row in status::rows(self.runtime.board.report().components) {
+        for row in status::rows(self.runtime.board.report_with_queues().components) {
             tracing::info!(
                 event = events::STATS,
                 component = %row.id,
@@ -1080,7 +1080,7 @@ impl Handler<http::Observe> for SupervisorActor {
                 ..Default::default()
             }));
         }
-        let report = self.runtime.board.report();
+        let report = self.runtime.board.report_with_queues();
         Box::pin(actix::fut::ready(http::Observation {
             health,
             not_ready: report.not_ready(),

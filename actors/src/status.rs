@@ -191,8 +191,19 @@ impl StatusBoard {
         self.change(|board| board.frozen = Some(report));
     }
 
-    /// The whole tree now: components in start order, groups depth first.
+    /// The whole tree now: components in start order, groups depth first; held sockets' queues
+    /// unknown (for readers that show none: waits, reloads, the exit record).
     pub fn report(&self) -> StatusReport {
+        self.report_reading(&Queues::unread())
+    }
+
+    /// [`StatusBoard::report`] with the accept queues of held sockets read from the kernel
+    /// (once per family held): for `status`, `/status`, `/metrics` and `stats`.
+    pub fn report_with_queues(&self) -> StatusReport {
+        self.report_reading(&Queues::default())
+    }
+
+    fn report_reading(&self, queues: &Queues) -> StatusReport {
         let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(frozen) = &board.frozen {
             return frozen.clone();
@@ -207,9 +218,7 @@ impl StatusBoard {
                 held: false,
                 giving_up: false,
             };
-            // The sockets' queues are read once for the whole report.
-            let queues = Queues::default();
-            board.walk(root, top, &queues, &mut report);
+            board.walk(root, top, queues, &mut report);
         }
         report
     }

@@ -172,7 +172,7 @@ async fn unless_upgrading(reply: impl std::future::Future<Output = Reply>) -> Re
 
 /// The rows of the board now.
 fn status(board: &StatusBoard) -> Reply {
-    let report = board.report();
+    let report = board.report_with_queues();
     Reply::Status {
         phase: report.phase.name().to_string(),
         components: crate::status::rows(report.components),

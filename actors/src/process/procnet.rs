@@ -59,6 +59,15 @@ pub struct Queues {
 }
 
 impl Queues {
+    /// Queues never read: every depth is unknown.
+    pub fn unread() -> Self {
+        let queues = Queues::default();
+        for cell in [&queues.tcp, &queues.tcp6, &queues.unix] {
+            let _ = cell.set(None);
+        }
+        queues
+    }
+
     /// The connections waiting in the accept queue of the listening socket `inode`; `None`
     /// where the kernel does not tell.
     pub fn depth(&self, family: Family, inode: u64) -> Option<u64> {

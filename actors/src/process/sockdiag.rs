@@ -27,7 +27,7 @@ const UNIX_MESSAGE: usize = 16;
 const INET_MESSAGE: usize = 72;
 const INET_RQUEUE: usize = 56;
 const INET_INODE: usize = 68;
-/// How long a dump may take before the queues are reported unknown (status never waits on it).
+/// How long a dump may take before the queues are reported unknown.
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Each listening socket of `family` (its inode) with the connections waiting in its accept
