@@ -365,14 +365,23 @@ fn a_notify_component_keeps_its_pid_and_its_watchdog_through_upgrades() {
     let pids = daemon.started_pids(&["steady", "lapsing"]);
     daemon.wait_event("component_ready", "steady");
     let copy = executable(daemon.path(), "supervisor-new", None);
+    let mut completed = Value::Null;
     for n in 1..=3 {
         let out = upgrade(&daemon, &copy);
         assert!(out.status.success(), "upgrade {n}: {out:?}");
-        daemon.wait_any("upgrade_completed");
+        completed = daemon.wait_any("upgrade_completed");
     }
     // The positive control: a component whose pings stop misses its watchdog under the new
-    // image. By then `steady` has run under it for longer than its watchdog period.
-    daemon.wait_event("component_unhealthy", "lapsing");
+    // image, a watchdog period or more after the last upgrade: by then `steady` has run under
+    // it for longer than its period too.
+    let unhealthy = daemon.wait_event("component_unhealthy", "lapsing");
+    let at = |event: &Value| timestamp_ns(event["timestamp"].as_str().unwrap()).unwrap();
+    assert!(
+        at(&unhealthy) >= at(&completed) + 1_000_000_000,
+        "lapsing missed its watchdog {} ms after the last upgrade, less than its period: the \
+         upgrades took too long for this test to show the new image's watchdog",
+        (at(&unhealthy) as i64 - at(&completed) as i64) / 1_000_000
+    );
     assert!(
         events_of(&daemon, "component_unhealthy", "steady").is_empty(),
         "steady's WATCHDOG=1 reach the new image"
