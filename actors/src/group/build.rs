@@ -79,14 +79,14 @@ fn restored_slot(
                 }
                 component
             });
-            ChildActor::of(&component)
+            ChildActor::Component(component)
         }
         (ChildSpec::Group(spec), handed) => {
             let state = match handed {
                 Some(ActorState::Group(state)) => Some(state),
                 Some(ActorState::Component(_)) | None => None,
             };
-            ChildActor::of(&build_group(
+            ChildActor::Group(build_group(
                 spec,
                 Some(path),
                 me.clone().recipient(),

@@ -1,10 +1,13 @@
-//! A group's child, whatever its kind: one recipient for each message every child takes, so a
-//! group never asks which kind of actor it holds. What differs by kind is the settings
-//! ([`ChildSpec`]), which the group compares before it sends a [`Respec`].
+//! A group's child, whatever its kind. Each message goes through one generic send that both
+//! kinds of actor handle, so a group never asks which kind it holds; what differs by kind is
+//! the settings ([`ChildSpec`]), which the group compares before it sends a [`Respec`]. One
+//! address a child (a recipient per message was three allocations each, 24 a child).
 
 use std::future::Future;
 
-use actix::{Actor, ActorFutureExt, Addr, Context, Handler, Recipient, ResponseActFuture};
+use actix::dev::ToEnvelope;
+use actix::{ActorFutureExt, Addr, Context, Handler, MailboxError, Message, ResponseActFuture};
+use futures_util::future::Either;
 
 use super::GroupActor;
 use super::handover::{ActorState, GroupState};
@@ -16,52 +19,55 @@ use crate::spec::ChildSpec;
 
 /// Where a group's commands to one child go.
 #[derive(Clone)]
-pub struct ChildActor {
-    start: Recipient<Start>,
-    stop: Recipient<Stop>,
-    settle: Recipient<Settle>,
-    respec: Recipient<Respec>,
-    freeze: Recipient<Freeze>,
-    thaw: Recipient<Thaw>,
-    collect: Recipient<Collect<ActorState>>,
-    await_start: Recipient<AwaitStart>,
+pub enum ChildActor {
+    /// A component.
+    Component(Addr<ComponentActor>),
+    /// A nested group.
+    Group(Addr<GroupActor>),
 }
 
 impl ChildActor {
-    /// The child `actor` (a component or a nested group).
-    pub fn of<A>(actor: &Addr<A>) -> ChildActor
+    /// Sends `message`, queued now; the answer when awaited.
+    fn send<M>(&self, message: M) -> impl Future<Output = Result<M::Result, MailboxError>> + 'static
     where
-        A: Actor<Context = Context<A>>
-            + Handler<Start>
-            + Handler<Stop>
-            + Handler<Settle>
-            + Handler<Respec>
-            + Handler<Freeze>
-            + Handler<Thaw>
-            + Handler<Collect<ActorState>>
-            + Handler<AwaitStart>,
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ComponentActor: Handler<M>,
+        GroupActor: Handler<M>,
+        <ComponentActor as actix::Actor>::Context: ToEnvelope<ComponentActor, M>,
+        <GroupActor as actix::Actor>::Context: ToEnvelope<GroupActor, M>,
     {
-        ChildActor {
-            start: actor.clone().recipient(),
-            stop: actor.clone().recipient(),
-            settle: actor.clone().recipient(),
-            respec: actor.clone().recipient(),
-            freeze: actor.clone().recipient(),
-            thaw: actor.clone().recipient(),
-            collect: actor.clone().recipient(),
-            await_start: actor.clone().recipient(),
+        match self {
+            ChildActor::Component(actor) => Either::Left(actor.send(message)),
+            ChildActor::Group(actor) => Either::Right(actor.send(message)),
+        }
+    }
+
+    /// Sends `message`, not waiting for an answer.
+    fn do_send<M>(&self, message: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ComponentActor: Handler<M>,
+        GroupActor: Handler<M>,
+        <ComponentActor as actix::Actor>::Context: ToEnvelope<ComponentActor, M>,
+        <GroupActor as actix::Actor>::Context: ToEnvelope<GroupActor, M>,
+    {
+        match self {
+            ChildActor::Component(actor) => actor.do_send(message),
+            ChildActor::Group(actor) => actor.do_send(message),
         }
     }
 
     /// [`Start`], answered once the child started or came to rest.
     pub(super) fn start(&self, start: Start) -> impl Future<Output = StartOutcome> + 'static {
-        let sent = self.start.send(start);
+        let sent = self.send(start);
         async move { sent.await.unwrap_or(StartOutcome::NotStarted) }
     }
 
     /// [`Stop`], answered once nothing of the child runs.
     pub(super) fn stop(&self) -> impl Future<Output = ()> + 'static {
-        let sent = self.stop.send(Stop);
+        let sent = self.send(Stop);
         async move {
             let _ = sent.await;
         }
@@ -69,34 +75,37 @@ impl ChildActor {
 
     /// [`Settle`].
     pub(super) fn settle(&self) {
-        self.settle.do_send(Settle);
+        self.do_send(Settle);
     }
 
     /// [`Respec`]: a reload's new settings, of the child's own kind.
     pub(super) fn respec(&self, spec: ChildSpec, in_place: bool) {
-        self.respec.do_send(Respec { spec, in_place });
+        self.do_send(Respec { spec, in_place });
     }
 
     /// [`Freeze`].
     pub(super) fn freeze(&self) {
-        self.freeze.do_send(Freeze);
+        self.do_send(Freeze);
     }
 
     /// [`Thaw`].
     pub(super) fn thaw(&self) {
-        self.thaw.do_send(Thaw);
+        self.do_send(Thaw);
     }
 
     /// The child's state for a successor daemon, or why it cannot be handed over now.
-    pub(super) async fn collect(self) -> Result<ActorState, String> {
-        let answer = self.collect.send(Collect::new()).await;
-        answer.unwrap_or_else(|_| Err("a child actor is gone".into()))
+    pub(super) fn collect(&self) -> impl Future<Output = Result<ActorState, String>> + 'static {
+        let sent = self.send(Collect::<ActorState>::new());
+        async move {
+            sent.await
+                .unwrap_or_else(|_| Err("a child actor is gone".into()))
+        }
     }
 
     /// [`AwaitStart`].
-    pub(super) async fn await_start(self) -> StartOutcome {
-        let answer = self.await_start.send(AwaitStart).await;
-        answer.unwrap_or(StartOutcome::NotStarted)
+    pub(super) fn await_start(&self) -> impl Future<Output = StartOutcome> + 'static {
+        let sent = self.send(AwaitStart);
+        async move { sent.await.unwrap_or(StartOutcome::NotStarted) }
     }
 }
 

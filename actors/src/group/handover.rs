@@ -110,7 +110,7 @@ impl GroupActor {
             let (Seen::Starting(ticket), Some(slot)) = (child.seen, self.slots.get(key)) else {
                 continue;
             };
-            let started = slot.actor.clone().await_start();
+            let started = slot.actor.await_start();
             self.when_started(*key, ticket, started, ctx);
         }
         // Its entry on the status board as its predecessor showed it.
@@ -152,7 +152,7 @@ impl Handler<Collect<GroupState>> for GroupActor {
 
     fn handle(&mut self, _: Collect<GroupState>, _: &mut Context<Self>) -> Self::Result {
         let children = self.children_in_order();
-        let states = join_all(children.iter().map(|(_, _, actor)| actor.clone().collect()));
+        let states = join_all(children.iter().map(|(_, _, actor)| actor.collect()));
         Box::pin(states.into_actor(self).map(move |states, group, ctx| {
             // Requests that wait only for a start under way are answered: the start goes over.
             group.feed(Input::HandOver, ctx);
