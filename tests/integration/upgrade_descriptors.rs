@@ -594,7 +594,6 @@ fn systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-/// The tests of this module, for the integration runner.
 /// Tries the instance lock as a second daemon would (`LOCK_EX | LOCK_NB`, let go at once); when
 /// it tried and whether it got the lock.
 fn try_lock(path: &Path) -> Option<(u64, bool)> {
@@ -723,6 +722,7 @@ fn an_idle_keep_alive_connection_does_not_hold_the_exec_back() {
     assert_eq!(idle_client.read(&mut answer).ok(), Some(0), "closed");
 }
 
+/// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     control_and_http_connections_made_during_the_exec_are_answered,
     a_held_socket_refuses_no_connection_through_10_upgrades_and_a_crash_after_them,

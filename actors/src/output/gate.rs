@@ -21,10 +21,10 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// A gate, closed when `closed` (a successor's, until it re-queued what it was handed).
-    pub fn new(closed: bool) -> Self {
+    /// An open gate.
+    pub fn new() -> Self {
         Gate {
-            closed: watch::Sender::new(closed),
+            closed: watch::Sender::new(false),
             parked: Mutex::default(),
             changed: Notify::new(),
         }
@@ -111,7 +111,7 @@ mod tests {
     /// its last line; it ends once that reader takes its pipe off the live ones.
     #[actix_rt::test]
     async fn a_hand_over_waits_for_a_reader_at_its_pipe_s_end() {
-        let gate = Arc::new(Gate::new(false));
+        let gate = Arc::new(Gate::new());
         let live = Arc::new(Mutex::new(vec![3, 4]));
         gate.close();
         let parked = actix_rt::spawn({

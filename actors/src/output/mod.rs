@@ -101,7 +101,7 @@ impl OutputService {
             reopen,
             live: Live::default(),
             retention,
-            gate: Arc::new(Gate::new(false)),
+            gate: Arc::new(Gate::new()),
             holding,
             handed: Arc::default(),
         })
