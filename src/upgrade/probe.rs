@@ -34,9 +34,9 @@ pub async fn probe(binary: &Path) -> Result<(String, bool), String> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(format!("{} is not an executable file", binary.display()));
     }
-    let path = binary.to_path_buf();
-    let run = move || Command::new(&path).arg("--handover-version").output();
-    let output = off_thread(binary, "--handover-version", DEADLINE, run).await?;
+    let mut command = Command::new(binary);
+    command.arg("--handover-version");
+    let output = off_thread(binary, command, None, DEADLINE).await?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut words = text.split_whitespace();
     match (output.status.success(), words.next().map(str::parse::<u32>)) {
@@ -69,9 +69,9 @@ pub async fn check(
         return Ok(());
     }
     let text = serde_json::to_vec(handover).map_err(|e| format!("the hand-over: {e}"))?;
-    let (path, registry) = (binary.to_path_buf(), registry.to_path_buf());
-    let run = move || run_check(&path, &registry, &text);
-    let output = off_thread(binary, "--handover-check", CHECK_DEADLINE, run).await?;
+    let mut command = Command::new(binary);
+    command.arg("--handover-check").arg(registry);
+    let output = off_thread(binary, command, Some(text), CHECK_DEADLINE).await?;
     if output.status.success() {
         return Ok(());
     }
@@ -88,45 +88,67 @@ pub async fn check(
     ))
 }
 
-/// Runs `binary` (`run`: a child process to its end) on a thread of its own, so that the
-/// daemon's reaper (paused meanwhile) never takes its exit; waits at most `deadline`.
+/// Runs `command` (the new binary) to its end on a thread of its own, so that the daemon's
+/// reaper (paused meanwhile) never takes its exit, with `stdin` written to it; waits at most
+/// `deadline`, then SIGKILLs it (by pidfd: never another process), so that a hung binary is
+/// not left running.
 async fn off_thread(
     binary: &Path,
-    argument: &str,
+    command: Command,
+    stdin: Option<Vec<u8>>,
     deadline: Duration,
-    run: impl FnOnce() -> std::io::Result<Output> + Send + 'static,
 ) -> Result<Output, String> {
+    let argument = (command.get_args().next())
+        .map(|argument| argument.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (answer, answered) = tokio::sync::oneshot::channel();
+    let (spawned, pidfd) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("upgrade-probe".into())
         .spawn(move || {
-            let _ = answer.send(run());
+            let _ = answer.send(run_to_end(command, stdin, &spawned));
         })
         .map_err(|e| format!("cannot ask the new binary: {e}"))?;
     match tokio::time::timeout(deadline, answered).await {
         Ok(Ok(Ok(output))) => Ok(output),
         Ok(Ok(Err(error))) => Err(format!("{}: {error}", binary.display())),
         Ok(Err(_)) => Err("the probe thread ended without an answer".into()),
-        Err(_) => Err(format!(
-            "{} {argument} did not answer within {} s",
-            binary.display(),
-            deadline.as_secs()
-        )),
+        Err(_) => {
+            if let Ok(pidfd) = pidfd.try_recv() {
+                let _ = actors::process::sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+            }
+            Err(format!(
+                "{} {argument} did not answer within {} s",
+                binary.display(),
+                deadline.as_secs()
+            ))
+        }
     }
 }
 
-/// Runs the check child to its end, the hand-over written to its stdin.
-fn run_check(binary: &Path, registry: &Path, text: &[u8]) -> std::io::Result<Output> {
-    let mut child = Command::new(binary)
-        .arg("--handover-check")
-        .arg(registry)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+/// Runs `command` to its end, `stdin` written to it, its stdout and stderr kept; its pidfd goes
+/// to `spawned` (for a kill at the deadline).
+fn run_to_end(
+    mut command: Command,
+    stdin: Option<Vec<u8>>,
+    spawned: &std::sync::mpsc::Sender<std::os::fd::OwnedFd>,
+) -> std::io::Result<Output> {
+    let input = if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    let mut child = (command.stdin(input))
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
+    // Unreaped until the wait below: the pid is still this child's.
+    if let Ok(pidfd) = actors::process::sys::pidfd_open(child.id() as i32) {
+        let _ = spawned.send(pidfd);
+    }
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         // A child that died first closed the pipe: its status says why.
-        let _ = stdin.write_all(text);
+        let _ = pipe.write_all(&text);
     }
     child.wait_with_output()
 }

@@ -91,6 +91,31 @@ fn a_shutdown_during_the_dry_run_calls_the_upgrade_off() {
     daemon.wait_event("component_stopped", "a");
 }
 
+/// A new binary that never answers its version check is refused at the deadline (5 s), and
+/// killed then: no hung probe outlives the refusal. It was left running before.
+fn a_binary_that_hangs_is_refused_at_the_deadline_and_killed() {
+    let mut daemon = Daemon::start(&registry(FAST, &idle("a")));
+    let pid = daemon.started_pid("a");
+    let hung_pid = daemon.path().join("hung.pid");
+    let script = format!(
+        "#!/bin/sh\necho $$ > {}\nexec sleep 3600\n",
+        hung_pid.display()
+    );
+    let hanging = executable(daemon.path(), "hanging", Some(&script));
+    let out = upgrade(&daemon, &hanging);
+    assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
+    let refused = daemon.wait_any("upgrade_refused");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(reason.contains("did not answer within 5 s"), "{reason}");
+    let probe: u32 = (std::fs::read_to_string(&hung_pid).expect("the probe ran"))
+        .trim()
+        .parse()
+        .expect("its pid");
+    eventually("the hung probe is gone", || !alive(probe));
+    assert!(alive(pid), "the tree runs on");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The check itself, run by hand: the binary refuses garbage and another hand-over version, each
 /// with its reason.
 fn the_check_refuses_garbage_and_another_version() {
@@ -125,5 +150,6 @@ fn the_check_refuses_garbage_and_another_version() {
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_binary_that_dies_after_the_version_check_is_refused_before_the_exec,
     a_shutdown_during_the_dry_run_calls_the_upgrade_off,
+    a_binary_that_hangs_is_refused_at_the_deadline_and_killed,
     the_check_refuses_garbage_and_another_version,
 ];
