@@ -27,9 +27,9 @@ pub use events::{
     seconds_between, timestamp_ns, timestamp_secs,
 };
 pub use procfs::{
-    ProcStat, alive, catches_sigterm, children_of, descendants, in_proc_table, kill,
+    ProcStat, alive, catches_sigterm, children_of, descendants, fd_count, in_proc_table, kill,
     live_group_members, proc_args, proc_cmdline, proc_environment, proc_stat, proc_variable,
-    processes, status_mask, zombie_children,
+    processes, status_mask, tcp_listener_inode, zombie_children,
 };
 pub use programs::{standin, supervisor_bin, use_supervisor};
 pub use registry::{

@@ -153,3 +153,20 @@ pub fn catches_sigterm(pid: u32) -> bool {
 pub fn kill(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).expect("kill");
 }
+
+/// How many descriptors `pid` has open (0 when it is gone).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// The inode of the TCP socket listening on 127.0.0.1:`port` (`/proc/net/tcp`, state `0A`).
+pub fn tcp_listener_inode(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
+}

@@ -166,11 +166,6 @@ impl Ledger {
     }
 }
 
-/// The daemon's open descriptors.
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
-}
-
 /// A `/proc/PID/status` field in KiB.
 fn status_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -205,7 +200,7 @@ fn quiet(daemon: &mut Daemon, ledger: &mut Ledger, ids: &[String]) -> usize {
     loop {
         ledger.read(daemon.take_events());
         if ids.iter().all(|id| ledger.running.contains_key(id)) {
-            return fd_count(daemon.pid());
+            return crate::fd_count(daemon.pid());
         }
         assert!(Instant::now() < deadline, "not every component runs again");
         // Those the operator commands left stopped start again.

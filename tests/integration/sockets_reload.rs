@@ -51,12 +51,7 @@ fn socket(name: &str, port: u16, extra: &str) -> String {
 /// The inode of the socket listening on 127.0.0.1:`port` (`/proc/net/tcp`), as the
 /// `socket:[INODE]` a descriptor links to.
 fn listener(port: u16) -> Option<String> {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields[1] == local && fields[3] == "0A").then(|| format!("socket:[{}]", fields[9]))
-    })
+    tcp_listener_inode(port).map(|inode| format!("socket:[{inode}]"))
 }
 
 /// Whether the daemon (`pid`) holds the socket `inode`.

@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
-use crate::upgrade::{cannot_restore, executable};
+use crate::upgrade::{cannot_restore, executable, upgrade};
 
 /// How the daemon's endpoint is configured: `<tcpport>` on a free port.
 fn with_endpoint(port: u16) -> String {
@@ -31,25 +31,6 @@ fn socket_server(id: &str, port: u16, report: &Path) -> String {
            <readiness socket="true"/>{NO_BACKOFF}"#
     );
     standin_server(id, &["--report", report.to_str().unwrap()], &held)
-}
-
-fn upgrade(daemon: &Daemon, binary: &Path) -> std::process::Output {
-    daemon.cli(
-        &["upgrade", "--binary", binary.to_str().unwrap()],
-        DEADLINE * 3,
-    )
-}
-
-/// The inode of the socket listening on 127.0.0.1:`port` (`/proc/net/tcp`, state `0A`).
-fn tcp_listener_inode(port: u16) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
-            .then(|| fields.get(9)?.parse().ok())
-            .flatten()
-    })
 }
 
 /// The inode of the unix socket bound to `path` (`/proc/net/unix`).
@@ -66,14 +47,8 @@ fn unix_listener_inode(path: &Path) -> Option<u64> {
 
 /// The socket inodes `pid` has open.
 fn socket_inodes(pid: u32) -> Vec<u64> {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter_map(|target| {
-            let target = target.to_str()?.to_string();
+    (crate::sockets::sockets_of(pid).into_iter())
+        .filter_map(|(_, target)| {
             target
                 .strip_prefix("socket:[")?
                 .strip_suffix(']')?
@@ -81,13 +56,6 @@ fn socket_inodes(pid: u32) -> Vec<u64> {
                 .ok()
         })
         .collect()
-}
-
-/// How many descriptors `pid` has open.
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| entries.count())
-        .unwrap_or(0)
 }
 
 /// The inodes of the daemon's control socket, its HTTP endpoint on `port` and the socket held
