@@ -206,6 +206,30 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     let last = daemon.wait_for("a tick after the upgrades", |e| {
         e["event"] == "component_output" && e["component"] == "ticker"
     });
+    // The crash loop, with crashes in the middle of upgrades, goes on under the last image,
+    // and no exit was lost across an exec: each start but the last has its exit.
+    daemon.wait_event("component_started", "crashing");
+    let started: Vec<u32> = events_of(&daemon, "component_started", "crashing")
+        .iter()
+        .map(pid_of)
+        .collect();
+    let exits = events_of(&daemon, "component_exited", "crashing");
+    let exited: Vec<u32> = exits.iter().map(pid_of).collect();
+    let unmatched: Vec<&u32> = (started[..started.len() - 1].iter())
+        .filter(|pid| !exited.contains(pid))
+        .collect();
+    assert!(
+        unmatched.is_empty(),
+        "crashing: exits missing for {unmatched:?}"
+    );
+    // The positive control: it did crash while the upgrades went on.
+    let at = |e: &Value| timestamp_ns(e["timestamp"].as_str().unwrap()).unwrap();
+    let events = daemon.events();
+    let first = (events.iter().find(|e| e["event"] == "upgrade_started")).map_or(u64::MAX, at);
+    let crashes = (exits.iter())
+        .filter(|e| at(e) > first && at(e) < at(&last))
+        .count();
+    assert!(crashes > 0, "crashing crashed during the upgrades");
     done.store(true, Ordering::Relaxed);
     client.join().unwrap();
     let statuses = poller.join().unwrap();
