@@ -189,7 +189,10 @@ impl Handler<Reconfigure> for GroupActor {
     type Result = actix::MessageResult<Reconfigure>;
 
     fn handle(&mut self, reconfigure: Reconfigure, ctx: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.reconfigure(&reconfigure.spec, ctx))
+        // The report covers the nested groups too: `diff` walks them.
+        let report = diff(&self.running_spec(&reconfigure.spec), &reconfigure.spec);
+        self.reconfigure(&reconfigure.spec, ctx);
+        actix::MessageResult(report)
     }
 }
 
@@ -206,14 +209,12 @@ impl Handler<Respec> for GroupActor {
 
 impl GroupActor {
     /// Takes `spec` (its id and place unchanged): its settings, and its children added,
-    /// removed, replaced or updated in place; what changed, for the report.
-    fn reconfigure(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) -> ReloadReport {
-        let report = diff(&self.running_spec(spec), spec);
+    /// removed, replaced or updated in place.
+    fn reconfigure(&mut self, spec: &GroupSpec, ctx: &mut Context<Self>) {
         self.decision.reconfigure(spec.strategy, spec.intensity);
         let reloaded = self.swap_children(spec, ctx);
         // `feed` publishes the new order.
         self.feed(Input::Reload(reloaded), ctx);
-        report
     }
 }
 
