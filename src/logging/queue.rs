@@ -271,6 +271,19 @@ mod tests {
         }
     }
 
+    /// A writer that never finishes a write (a stuck stderr).
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            thread::sleep(Duration::from_secs(3600));
+            Ok(0)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn every_line_queued_before_the_guard_drops_is_written_in_order() {
         let sink = Sink::default();
@@ -336,16 +349,6 @@ mod tests {
 
     #[test]
     fn a_flush_counts_the_lines_a_stuck_writer_did_not_write() {
-        struct Stuck;
-        impl Write for Stuck {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                thread::sleep(Duration::from_secs(3600));
-                Ok(0)
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let (queue, guard) = start(Stuck).unwrap();
         writeln!(queue.make_writer(), "first").unwrap();
         writeln!(queue.make_writer(), "second").unwrap();
@@ -355,16 +358,6 @@ mod tests {
 
     #[test]
     fn a_stuck_writer_does_not_keep_the_daemon_from_exiting() {
-        struct Stuck;
-        impl Write for Stuck {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                thread::sleep(Duration::from_secs(3600));
-                Ok(0)
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let (queue, guard) = start(Stuck).unwrap();
         writeln!(queue.make_writer(), "never written").unwrap();
         let started = std::time::Instant::now();
