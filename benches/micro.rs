@@ -342,11 +342,13 @@ fn status(c: &mut Criterion) {
     group.bench_function("rows_with_proc_scan", |b| {
         b.iter_batched(
             || statuses.clone(),
-            |statuses| supervisor::status::rows(black_box(statuses)),
+            |statuses| {
+                supervisor::status::rows(black_box(statuses), supervisor::status::Wait::ForFresh)
+            },
             BatchSize::LargeInput,
         )
     });
-    let rows = supervisor::status::rows(statuses.clone());
+    let rows = supervisor::status::rows(statuses.clone(), supervisor::status::Wait::ForFresh);
     group.bench_function("table", |b| {
         b.iter(|| supervisor::status::table(black_box(&rows)))
     });

@@ -928,7 +928,10 @@ impl SupervisorActor {
 
     /// One `stats` event per component (`<tracestatsinterval>`).
     fn log_stats(&mut self) {
-        for row in status::rows(self.runtime.board.report_with_queues().components) {
+        for row in status::rows(
+            self.runtime.board.report_with_queues().components,
+            status::Wait::Never,
+        ) {
             tracing::info!(
                 event = events::STATS,
                 component = %row.id,
@@ -1084,7 +1087,7 @@ impl Handler<http::Observe> for SupervisorActor {
         Box::pin(actix::fut::ready(http::Observation {
             health,
             not_ready: report.not_ready(),
-            components: status::rows(report.components),
+            components: status::rows(report.components, status::Wait::Never),
             groups: report.groups,
         }))
     }

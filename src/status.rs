@@ -26,18 +26,29 @@ const MEMORY_STALE: Duration = Duration::from_secs(10);
 /// The last reading, shared by every caller of [`rows`].
 static MEMORY: MemoryReading = MemoryReading::new();
 
+/// Whether a caller of [`rows`] may wait for a whole reading of `/proc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The control socket's own thread: an operator's first `status` in a while shows memory
+    /// as it is.
+    ForFresh,
+    /// The actors' thread (`/status`, `/metrics`, `stats`): never blocked on `/proc`; a reading
+    /// however old is served while the next is taken (none at all the first time: memory 0).
+    Never,
+}
+
 /// The rows for `statuses`, with memory from a reading of `/proc` at most [`MEMORY_MAX_AGE`]
-/// old, or [`MEMORY_STALE`] while the next is taken (a process younger than the reading is
-/// read alone, once).
-pub fn rows(statuses: Vec<ComponentStatus>) -> Vec<StatusRow> {
+/// old, or older while the next is taken ([`MEMORY_STALE`] when the caller may `wait`; a
+/// process younger than the reading is read alone, once).
+pub fn rows(statuses: Vec<ComponentStatus>, wait: Wait) -> Vec<StatusRow> {
     let leaders: Vec<i32> = (statuses.iter())
         .filter_map(|status| Some(status.pid? as i32))
         .collect();
     let rss = MEMORY.at(
         Instant::now(),
         &leaders,
-        group_rss,
-        process_rss,
+        (group_rss, process_rss),
+        wait,
         in_background,
     );
     statuses
@@ -95,15 +106,16 @@ impl MemoryReading {
     }
 
     /// The reading for `leaders` at `now`: the last one while it is younger than
-    /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`], the last one while `background` takes the
-    /// next with `read_all`; past that, a new one taken here. A leader the reading does not
-    /// know (started since) is read alone with `read_one` and kept.
+    /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`] (or at any age, when the caller does not
+    /// [`Wait::ForFresh`]), the last one while `background` takes the next with `read_all`;
+    /// past that, a new one taken here. A leader the reading does not know (started since) is
+    /// read alone with `read_one` and kept.
     fn at(
         &'static self,
         now: Instant,
         leaders: &[i32],
-        read_all: fn() -> HashMap<i32, u64>,
-        read_one: impl Fn(i32) -> Option<u64>,
+        (read_all, read_one): (fn() -> HashMap<i32, u64>, impl Fn(i32) -> Option<u64>),
+        wait: Wait,
         background: impl FnOnce(Job),
     ) -> GroupRss {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -111,6 +123,7 @@ impl MemoryReading {
         let refresh = match age {
             Some(age) if age < MEMORY_MAX_AGE => false,
             Some(age) if age < MEMORY_STALE => true,
+            _ if wait == Wait::Never => true,
             _ => {
                 Self::keep(&mut last, now, read_all());
                 false
@@ -294,29 +307,35 @@ mod tests {
         let later = |job| jobs.borrow_mut().push(job);
         let t0 = Instant::now();
         assert_eq!(
-            reading.at(t0, &[7], read, one, later)[&7],
+            reading.at(t0, &[7], (read, &one), Wait::ForFresh, later)[&7],
             1,
             "the first is read here"
         );
 
         let soon = t0 + MEMORY_MAX_AGE - Duration::from_millis(1);
-        let fresh = reading.at(soon, &[7, 8], read, one, later);
+        let fresh = reading.at(soon, &[7, 8], (read, &one), Wait::ForFresh, later);
         assert_eq!(
             (fresh[&7], fresh[&8]),
             (1, 80),
             "reused; a new leader read alone"
         );
-        assert_eq!(reading.at(soon, &[7, 8], read, one, later)[&8], 80);
+        assert_eq!(
+            reading.at(soon, &[7, 8], (read, &one), Wait::ForFresh, later)[&8],
+            80
+        );
         assert_eq!(alone.get(), 1, "and kept");
         assert!(jobs.borrow().is_empty());
 
         let old = t0 + MEMORY_MAX_AGE;
         assert_eq!(
-            reading.at(old, &[7], read, one, later)[&7],
+            reading.at(old, &[7], (read, &one), Wait::ForFresh, later)[&7],
             1,
             "served while..."
         );
-        assert_eq!(reading.at(old, &[7], read, one, later)[&7], 1);
+        assert_eq!(
+            reading.at(old, &[7], (read, &one), Wait::ForFresh, later)[&7],
+            1
+        );
         assert_eq!(
             jobs.borrow().len(),
             1,
@@ -324,19 +343,45 @@ mod tests {
         );
         (jobs.borrow_mut().pop().unwrap())();
         assert_eq!(
-            reading.at(old, &[7], read, one, later)[&7],
+            reading.at(old, &[7], (read, &one), Wait::ForFresh, later)[&7],
             2,
             "then it serves"
         );
 
         let stale = Instant::now() + MEMORY_STALE;
         assert_eq!(
-            reading.at(stale, &[7], read, one, later)[&7],
+            reading.at(stale, &[7], (read, &one), Wait::ForFresh, later)[&7],
             3,
             "too old: read here"
         );
         assert!(jobs.borrow().is_empty());
         assert_eq!(READS.load(Ordering::SeqCst), 3);
+
+        // The actors' thread never reads it all: as old as it is, it is served, and the next
+        // reading goes to the background.
+        let staler = stale + MEMORY_STALE;
+        let served = reading.at(staler, &[7], (read, &one), Wait::Never, later);
+        assert_eq!(served[&7], 3, "served, however old");
+        assert_eq!(READS.load(Ordering::SeqCst), 3, "not read here");
+        assert_eq!(jobs.borrow().len(), 1, "read in the background");
+    }
+
+    #[test]
+    fn the_actors_thread_gets_no_memory_rather_than_wait_for_the_first_reading() {
+        fn read() -> HashMap<i32, u64> {
+            panic!("a whole reading on the actors' thread")
+        }
+        let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        let jobs = std::cell::RefCell::new(Vec::<Job>::new());
+        let later = |job| jobs.borrow_mut().push(job);
+        let none = |_: i32| None;
+        let served = reading.at(Instant::now(), &[7], (read, none), Wait::Never, later);
+        assert!(served.is_empty());
+        assert_eq!(
+            jobs.borrow().len(),
+            1,
+            "the first reading goes to the background"
+        );
     }
 
     #[test]

@@ -175,7 +175,7 @@ fn status(board: &StatusBoard) -> Reply {
     let report = board.report_with_queues();
     Reply::Status {
         phase: report.phase.name().to_string(),
-        components: crate::status::rows(report.components),
+        components: crate::status::rows(report.components, crate::status::Wait::ForFresh),
     }
 }
 
