@@ -662,6 +662,45 @@ fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
     });
 }
 
+/// The same restart when the upgrade is refused after the tree was collected (the new binary
+/// dies in its dry run): the restart is not told "upgrading" for an upgrade that never comes;
+/// it is answered 0 once the component is ready, by the daemon that stays.
+fn a_restart_waiting_when_an_upgrade_is_refused_gets_its_own_answer() {
+    let slow = standin_server(
+        "slow",
+        &["--notify-ready-after", "2"],
+        r#"<readiness notify="true" timeout="30"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry("", &slow));
+    daemon.wait_event("component_ready", "slow");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    // Answers the version check as the real binary does, then fails its dry run.
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --handover-version) exec {} \"$@\";; esac\nexit 3\n",
+        copy.display()
+    );
+    let failing = executable(daemon.path(), "failing-check", Some(&script));
+    let restarted = thread::scope(|scope| {
+        let restart = scope.spawn(|| daemon.cli(&["restart", "slow"], Duration::from_secs(30)));
+        eventually("the second start of slow", || {
+            events_of(&daemon, "component_started", "slow").len() == 2
+        });
+        let out = upgrade(&daemon, &failing);
+        assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
+        restart.join().unwrap()
+    });
+    let refused = daemon.wait_any("upgrade_refused");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--handover-check failed"),
+        "{refused}"
+    );
+    assert_eq!(restarted.status.code(), Some(0), "{restarted:?}");
+    assert_eq!(events_of(&daemon, "component_ready", "slow").len(), 2);
+}
+
 /// An idle HTTP keep-alive connection (a metrics scraper between scrapes) does not hold the
 /// exec back: the endpoint ends it as the gate closes, so the upgrade takes far less than the
 /// gate's bound (`QUIET_WITHIN`, 1 s), which it used to wait out every time.
@@ -701,5 +740,6 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     systemd_hears_reloading_then_ready_from_the_same_pid_around_an_upgrade,
     the_instance_lock_is_never_let_go_through_upgrades,
     a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade,
+    a_restart_waiting_when_an_upgrade_is_refused_gets_its_own_answer,
     an_idle_keep_alive_connection_does_not_hold_the_exec_back,
 ];

@@ -221,10 +221,6 @@ pub enum Input {
     },
     /// A reload: the new children in start order (a key missing from it is removed).
     Reload(Vec<Reloaded>),
-    /// An upgrade collects the tree: when that leaves the decision at rest, an operator request
-    /// that waits only for a start already under way is answered busy (the successor daemon
-    /// waits for that start itself); otherwise nothing is answered.
-    HandOver,
 }
 
 /// What the actor must do, as a value.
@@ -405,7 +401,7 @@ impl Decision {
             | Input::StartAnswered { key, .. }
             | Input::StopAnswered { key, .. }
             | Input::Operator { key, .. } => Some(*key),
-            Input::Start | Input::Stop | Input::Reload(_) | Input::HandOver => None,
+            Input::Start | Input::Stop | Input::Reload(_) => None,
         };
         let before = self.shown(keyed);
         match input {
@@ -426,7 +422,6 @@ impl Decision {
                 request,
             } => self.operator(key, action, request, &mut effects),
             Input::Reload(children) => self.reload(children, &mut effects),
-            Input::HandOver => self.release_for_hand_over(&mut effects),
         }
         self.advance(&mut effects);
         if keyed.is_none() || self.shown(keyed) != before {

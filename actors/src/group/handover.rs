@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::decide::handover::{ChildRest, Rest};
-use super::decide::{Decision, Input, Phase, Seen, Settings};
+use super::decide::{Decision, Phase, Seen, Settings};
 use super::{ChildActor, GroupActor};
 use crate::component::ComponentState;
 use crate::messages::StartOutcome;
@@ -153,9 +153,7 @@ impl Handler<Collect<GroupState>> for GroupActor {
     fn handle(&mut self, _: Collect<GroupState>, _: &mut Context<Self>) -> Self::Result {
         let children = self.children_in_order();
         let states = join_all(children.iter().map(|(_, _, actor)| actor.collect()));
-        Box::pin(states.into_actor(self).map(move |states, group, ctx| {
-            // Requests that wait only for a start under way are answered: the start goes over.
-            group.feed(Input::HandOver, ctx);
+        Box::pin(states.into_actor(self).map(move |states, group, _| {
             // Read after the children answered: an answer that crossed the collection shows.
             let now = Instant::now();
             let rest = group

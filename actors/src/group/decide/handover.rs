@@ -1,12 +1,13 @@
 //! A decision at rest, taken apart for a successor daemon and put together again there. Only a
-//! settled decision is handed over (no plan, no operator request, no child being stopped or
-//! removed): the rest of its state is then what [`Rest`] holds. An operator request that only
-//! waits for a start under way is answered busy first ([`super::Input::HandOver`]), and only
-//! when the decision is otherwise settled: the start itself is handed over.
+//! settled decision is handed over (no plan, no child being stopped or removed, no operator
+//! request but one that waits only for a start under way): the rest of its state is then what
+//! [`Rest`] holds. Such a request stays with this decision: the start itself goes to the
+//! successor, and the request is answered busy by the control socket's gate only if the exec
+//! happens (`src/upgrade/gate.rs`); if the upgrade is refused, it gets its ordinary answer.
 
 use std::time::{Duration, Instant};
 
-use super::{Answer, Decision, Effect, Key, Phase, Seen, Settings, Until};
+use super::{Decision, Key, Phase, Seen, Settings, Until};
 use crate::policy::RestartWindow;
 use crate::spec::{Intensity, Strategy};
 
@@ -38,33 +39,7 @@ pub struct ChildRest {
     pub seen: Seen,
 }
 
-/// What an operator request that waited for a start handed over to a successor is answered.
-pub const UPGRADING: &str =
-    "the daemon is upgrading (the start goes on in the new daemon; see `status`)";
-
 impl Decision {
-    /// Answers busy each operator request that waits only for a start under way, when that
-    /// leaves the decision at rest. Otherwise (a shutdown or a reload under way, a child being
-    /// stopped, a request waiting for something else) this group cannot be handed over yet and
-    /// every request is left to its ordinary answer: its start does not go to a successor.
-    pub(super) fn release_for_hand_over(&mut self, effects: &mut Vec<Effect>) {
-        if self.in_a_step().is_some() {
-            return;
-        }
-        let starting = |key: Key| {
-            (self.children.iter()).any(|c| c.key == key && matches!(c.seen, Seen::Starting(_)))
-        };
-        let releasable =
-            (self.requests.iter()).all(|&(_, key, until)| until == Until::Started && starting(key));
-        if !releasable {
-            return;
-        }
-        for (request, _, _) in self.requests.drain(..) {
-            let answer = Answer::Busy(UPGRADING);
-            effects.push(Effect::Answer { request, answer });
-        }
-    }
-
     /// Why the decision is in the middle of a step, apart from operator requests in flight.
     fn in_a_step(&self) -> Option<&'static str> {
         if matches!(self.phase, Phase::Stopping(_)) {
@@ -89,7 +64,12 @@ impl Decision {
         if let Some(why) = self.in_a_step() {
             return Err(why);
         }
-        if !self.requests.is_empty() {
+        let starting = |key: Key| {
+            (self.children.iter()).any(|c| c.key == key && matches!(c.seen, Seen::Starting(_)))
+        };
+        let waits_for_a_start =
+            |&(_, key, until): &(_, Key, Until)| until == Until::Started && starting(key);
+        if !self.requests.iter().all(waits_for_a_start) {
             return Err("an operator request is in flight");
         }
         let children = (self.children.iter())

@@ -332,7 +332,7 @@ fn an_operator_stop_leaves_every_running_and_later_plan() {
 }
 
 #[test]
-fn a_hand_over_answers_busy_the_requests_that_wait_only_for_a_start_under_way() {
+fn a_decision_waiting_only_for_a_start_under_way_is_at_rest_and_keeps_its_request() {
     let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
     // The operator restarts a: stopped, then started; the start is not answered yet.
     assert_eq!(stops(&harness.operator(0, Action::Restart, 7)), [0]);
@@ -343,38 +343,37 @@ fn a_hand_over_answers_busy_the_requests_that_wait_only_for_a_start_under_way() 
         starts(&harness.feed(Input::StopAnswered { key, ticket })),
         [0]
     );
-    // And stops b, whose stop is not answered either.
+    // And stops b, whose stop is not answered either: not at rest.
     assert_eq!(stops(&harness.operator(1, Action::Stop, 8)), [1]);
     assert_eq!(
         harness.decision.at_rest(harness.now),
         Err("a child is being stopped or restarted")
     );
-    // b's stop keeps the group from being handed over: nothing is answered busy.
-    assert_eq!(harness.feed(Input::HandOver), []);
-    // Once b's stop is answered, a hand-over answers the restart, and the decision is at rest
-    // with a's start under way.
+    // Once b's stop is answered, the decision is at rest with a's start under way and the
+    // restart still waiting: nothing answered it on the hand-over's behalf.
     let Some(Effect::Stop { key, ticket }) = harness.owed.pop_back() else {
         panic!("b's stop is owed: {:?}", harness.owed)
     };
     let stopped = harness.feed(Input::StopAnswered { key, ticket });
-    assert!(stopped.contains(&Effect::Answer {
-        request: 8,
-        answer: Answer::Stopped
-    }));
-    let effects = harness.feed(Input::HandOver);
-    let busy = Answer::Busy(super::handover::UPGRADING);
-    assert_eq!(
-        effects,
-        [Effect::Answer {
-            request: 7,
-            answer: busy
-        }]
+    assert!(
+        !stopped
+            .iter()
+            .any(|e| matches!(e, Effect::Answer { request: 7, .. }))
     );
     let rest = harness.decision.at_rest(harness.now).expect("at rest");
     assert!(
         matches!(rest.children[0].1.seen, Seen::Starting(_)),
         "{rest:?}"
     );
+    // An upgrade refused afterwards: the restart gets its ordinary answer, once.
+    harness.settle_all();
+    let answers: Vec<&Answer> = (harness.log.iter())
+        .filter_map(|e| match e {
+            Effect::Answer { request: 7, answer } => Some(answer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, [&Answer::Started]);
 }
 
 #[test]
@@ -402,7 +401,6 @@ fn a_hand_over_during_a_shutdown_or_a_reload_leaves_the_waiting_restart_to_its_a
         // A shutdown (c stopped first), or a reload that removes c, arrives during the collect.
         let input = if shutdown { Input::Stop } else { removes_c() };
         assert_eq!(stops(&harness.feed(input)), [2]);
-        assert_eq!(harness.feed(Input::HandOver), [], "shutdown: {shutdown}");
         assert!(harness.decision.at_rest(harness.now).is_err());
         // The restart gets its own answer, once, and never "upgrading".
         harness.settle_all();
@@ -626,8 +624,6 @@ enum Move {
     Wait(u64),
     /// Shutdown.
     Shutdown,
-    /// An upgrade collects the tree.
-    HandOver,
 }
 
 fn step() -> impl Generate<Value = Move> {
@@ -638,7 +634,6 @@ fn step() -> impl Generate<Value = Move> {
         1 => (0..4usize, 0..3u8).prop_map(|(c, k)| Move::Reload(c, k)),
         1 => (0..3000u64).prop_map(Move::Wait),
         1 => Just(Move::Shutdown),
-        1 => Just(Move::HandOver),
     ]
 }
 
@@ -787,17 +782,6 @@ fn check_interleaving(strategy: Strategy, steps: Vec<Move>) -> Result<(), TestCa
             Move::Shutdown => {
                 model.stop_requested = true;
                 harness.feed(Input::Stop);
-            }
-            Move::HandOver => {
-                // It only answers: no start, no stop, nothing else.
-                let effects = harness.feed(Input::HandOver);
-                let busy = Answer::Busy(super::handover::UPGRADING);
-                prop_assert!(
-                    (effects.iter())
-                        .all(|e| matches!(e, Effect::Answer { answer, .. } if *answer == busy)),
-                    "a hand-over only answers busy: {:?}",
-                    effects
-                );
             }
         }
         // An operator-stopped child is never started until an operator start.
