@@ -39,12 +39,14 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_GAVE_UP: i32 = 4;
 
 /// Runs the daemon in the foreground until it shuts down; returns the process exit code.
-/// `record` (how it was started) goes into the run directory for the CLI's other verbs.
+/// `record` (how it was started) goes into the run directory for the CLI's other verbs; `files`
+/// is what [`limits::prepare`] did before the daemon's first thread.
 pub fn run(
     registry: Registry,
     run_dir: RunDir,
     log: Option<DailyLog>,
     mut record: DaemonRecord,
+    files: limits::Prepared,
 ) -> anyhow::Result<i32> {
     let handover = match crate::upgrade::take_pending() {
         None => None,
@@ -130,8 +132,8 @@ pub fn run(
     }
     run_dir.write_pid()?;
     ProcessTable::become_subreaper().context("cannot become a child subreaper")?;
-    let needed = limits::needed(&registry.tree.root);
-    let child_file_limit = match limits::raise(needed.total()) {
+    let limits::Prepared { needed, raised } = files;
+    let child_file_limit = match raised {
         Ok(raised) => {
             if let Some(advice) = needed.shortfall(raised.now) {
                 tracing::warn!(

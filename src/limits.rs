@@ -7,7 +7,9 @@
 use actors::process::FileLimit;
 use actors::process::cgroup::COMPONENTS_KEPT_OPEN;
 use actors::spec::{GroupSpec, OutputSpec, StderrMode, StdoutMode};
+use nix::fcntl::{FcntlArg, fcntl};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use std::os::fd::AsRawFd;
 
 /// Descriptors the daemon needs besides its components' pipes: up to 64 control clients,
 /// probes, notify sockets, the HTTP endpoint, logs, the journal, and the cgroup files it keeps
@@ -57,6 +59,45 @@ pub fn needed(root: &GroupSpec) -> Need {
         stdout: count(|output| output.stdout == StdoutMode::Capture),
         stderr: count(|output| output.stderr == StderrMode::Separate),
     }
+}
+
+/// What [`prepare`] found and did.
+pub struct Prepared {
+    /// The descriptors the registry needs.
+    pub needed: Need,
+    /// The limits after [`raise`], or why they could not be raised.
+    pub raised: nix::Result<Raised>,
+}
+
+/// Makes room for the descriptors a daemon running `root` needs: raises the limit ([`raise`]),
+/// then sizes the descriptor table for all of them ([`reserve_table`]). Call it before the
+/// daemon's first thread starts.
+pub fn prepare(root: &GroupSpec) -> Prepared {
+    let needed = needed(root);
+    let raised = raise(needed.total());
+    if let Ok(raised) = &raised {
+        // Best effort: a table left to grow costs stalls, not descriptors.
+        let _ = reserve_table(needed.total().min(raised.now));
+    }
+    Prepared { needed, raised }
+}
+
+/// Grows this process's descriptor table at once to hold `count` descriptors (at most the soft
+/// limit). Linux grows the table by doubling as descriptors are opened, and in a process of
+/// more than one thread each growth waits for an RCU grace period (`expand_fdtable`, 10–15 ms
+/// on the reference machine) while every thread that opens a descriptor waits with it: five
+/// stalls of the actors' thread and of the control socket's `accept` in a start of 1,000
+/// components. In a process of one thread the growth waits for nothing. The table is kernel
+/// memory, a pointer a slot, and never shrinks.
+pub fn reserve_table(count: u64) -> nix::Result<()> {
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let highest = count.min(soft).saturating_sub(1);
+    let highest = i32::try_from(highest).unwrap_or(i32::MAX);
+    let null = std::fs::File::open("/dev/null")
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    // The lowest free slot at or above `highest`: the table now reaches it.
+    let high = fcntl(null.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(highest))?;
+    nix::unistd::close(high)
 }
 
 /// The hard open-file limit of this process.
@@ -141,6 +182,22 @@ mod tests {
             "{advice}"
         );
         assert!(advice.contains("stderr=\"merge\""), "{advice}");
+    }
+
+    #[test]
+    fn the_table_is_sized_at_once() {
+        let me = std::process::id();
+        let before = testkit::procfs::fd_table_size(me).expect("FDSize");
+        let soft = getrlimit(Resource::RLIMIT_NOFILE).unwrap().0;
+        let wanted = (before * 4).min(soft);
+        reserve_table(wanted).unwrap();
+        let after = testkit::procfs::fd_table_size(me).expect("FDSize");
+        assert!(after >= wanted, "{before} → {after}, wanted {wanted}");
+        let high = format!("/proc/self/fd/{}", wanted - 1);
+        assert!(
+            !std::path::Path::new(&high).exists(),
+            "the reserving copy is closed"
+        );
     }
 
     #[test]

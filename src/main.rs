@@ -182,6 +182,8 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
     } else {
         None
     };
+    // Before the first thread (the log writer's): the descriptor table is sized for free then.
+    let files = supervisor::limits::prepare(&registry.tree.root);
     let format = cli.log_format.unwrap_or_else(logging::default_format);
     let level = logging::level(registry.config.trace_level);
     let _flush_on_exit = match logging::init(format, level, log.clone()) {
@@ -200,7 +202,13 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
         version: supervisor::cli::version().to_string(),
         exit: None,
     };
-    match daemon::run(registry, rundir::RunDir::new(cli.run_dir()), log, record) {
+    match daemon::run(
+        registry,
+        rundir::RunDir::new(cli.run_dir()),
+        log,
+        record,
+        files,
+    ) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),
         Err(error) => {
             tracing::error!(

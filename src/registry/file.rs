@@ -61,14 +61,19 @@ fn irregular(kind: FileType) -> Option<&'static str> {
 }
 
 /// [`load_off_thread`] for a caller with no runtime (the command line, before any actor runs):
-/// blocks the calling thread until the read is done or `deadline` has passed.
+/// blocks the calling thread until the read is done or `deadline` has passed. A reader done in
+/// time has exited when this returns, so a daemon starting has one thread until it starts its
+/// own (see `limits::reserve_table`); an overdue one is left be.
 pub fn load_within(path: &Path, deadline: Duration) -> Result<Registry, RegistryError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(|e| at_start(path, format!("cannot wait for the registry: {e}")))?;
-    // Dropping the runtime leaves an overdue reader be: it is a plain thread.
-    runtime.block_on(load_off_thread(path.to_path_buf(), deadline))
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    let reader = spawn_reader(path, move || drop(sender.send(super::load(&owned))))?;
+    let answer = receiver.recv_timeout(deadline);
+    if answer.is_ok() {
+        // It has answered: only its exit is left to wait for.
+        let _ = reader.join();
+    }
+    answer.unwrap_or_else(|_| Err(overdue(path, deadline)))
 }
 
 /// [`load`](super::load) on a thread of its own, awaited for at most `deadline`: the calling
@@ -85,6 +90,7 @@ async fn awaited<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
 ) -> Result<T, RegistryError> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    // An overdue reader is left be: a plain thread, detached.
     spawn_reader(path, move || drop(sender.send(work())))?;
     match tokio::time::timeout(deadline, receiver).await {
         Ok(Ok(result)) => result,
@@ -92,11 +98,13 @@ async fn awaited<T: Send + 'static>(
     }
 }
 
-fn spawn_reader(path: &Path, read: impl FnOnce() + Send + 'static) -> Result<(), RegistryError> {
+fn spawn_reader(
+    path: &Path,
+    read: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, RegistryError> {
     std::thread::Builder::new()
         .name("registry-read".into())
         .spawn(read)
-        .map(drop)
         .map_err(|e| {
             at_start(
                 path,

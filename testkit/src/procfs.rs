@@ -159,6 +159,15 @@ pub fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// How many descriptors the table of `pid` has room for (`FDSize` of its status), open or not.
+pub fn fd_table_size(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let size = status
+        .lines()
+        .find_map(|line| line.strip_prefix("FDSize:"))?;
+    size.trim().parse().ok()
+}
+
 /// The inode of the TCP socket listening on 127.0.0.1:`port` (`/proc/net/tcp`, state `0A`).
 pub fn tcp_listener_inode(port: u16) -> Option<u64> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;

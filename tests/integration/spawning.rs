@@ -101,7 +101,30 @@ fn check_and_run_say_how_many_descriptors_the_registry_needs() {
     assert!(message.contains("stderr=\"merge\""), "{low}");
 }
 
+/// The daemon's descriptor table is sized for what the registry needs before its first thread
+/// starts (grown later, under threads, each doubling waits for an RCU grace period and stalls
+/// every thread opening a descriptor). Two components with no captured output need only the
+/// daemon's own 640: the table holds them while far fewer are open.
+fn the_descriptor_table_is_sized_for_the_registry_at_start() {
+    let quiet = r#"<output stdout="null" stderr="null"/>"#;
+    let servers: String = ["a", "b"]
+        .iter()
+        .map(|id| standin_server(id, &[], quiet))
+        .collect();
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
+    daemon.started_pids(&["a", "b"]);
+    let open = procfs::fd_count(daemon.pid());
+    let table = procfs::fd_table_size(daemon.pid()).expect("FDSize");
+    assert!(
+        open < 64,
+        "{open} descriptors open: the table is not grown by use"
+    );
+    assert!(table >= 640, "a table of {table} slots for a need of 640");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
     check_and_run_say_how_many_descriptors_the_registry_needs,
+    the_descriptor_table_is_sized_for_the_registry_at_start,
 ];
