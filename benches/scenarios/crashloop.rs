@@ -1,6 +1,7 @@
 //! Scenario 2, crash-loop throughput: 100 components of `/bin/false`, `<backoff initial="0"/>`,
 //! restarted as fast as the daemon can; `status` is asked meanwhile, and beforehand of a daemon
-//! whose 100 components are idle stand-ins (the baseline of the same reply size).
+//! whose 100 components are idle stand-ins (the baseline of the same reply size). The floor's
+//! `crash_loop` runs the same programs for the same window in the same run.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,10 @@ pub fn run(bench: &mut Bench) {
     let n = bench.config.crash_components;
     let window = bench.config.crash_window;
     let idle = idle_status(bench, n);
+    let floor = match &bench.floor {
+        Ok(floor) => floor.crash_loop("/bin/false", n, window),
+        Err(why) => Err(why.clone()),
+    };
     let dir = bench.run_dir("crashloop");
     let text = registry(
         n,
@@ -75,6 +80,13 @@ pub fn run(bench: &mut Bench) {
     );
     if let Some(host) = host {
         result.push_str(&format!(". {host}"));
+    }
+    match floor {
+        Ok(floor) => result.push_str(&format!(
+            ". Floor `crash_loop`: {floor:.0} restarts/s ({:.2}× of it)",
+            rate / floor
+        )),
+        Err(why) => result.push_str(&format!(". Floor: {why}")),
     }
     if let Err(why) = stop {
         result.push_str(&format!("; shutdown failed: {why}"));

@@ -1,7 +1,8 @@
 //! The machine's floor, in C (`benches/floor/`, built here with `cc`): `stamp` (the program every
 //! restart-latency target keeps running: it appends `PID CLOCK_REALTIME_NS` to a file the moment
-//! it runs), `minimal` (the least a supervisor can do: `waitpid`, then `posix_spawn` at once) and
-//! `spawn_many` (N idle programs up and down from one thread).
+//! it runs), `minimal` (the least a supervisor can do: `waitpid`, then `posix_spawn` at once),
+//! `crash_loop` (the same for N programs that exit at once) and `spawn_many` (N idle programs up
+//! and down from one thread).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ pub struct Floor {
     pub stamp: PathBuf,
     pub minimal: PathBuf,
     spawn_many: PathBuf,
+    crash_loop: PathBuf,
 }
 
 impl Floor {
@@ -36,7 +38,21 @@ impl Floor {
             stamp: build("stamp")?,
             minimal: build("minimal")?,
             spawn_many: build("spawn_many")?,
+            crash_loop: build("crash_loop")?,
         })
+    }
+
+    /// `crash_loop program n window`: restarts a second of `n` programs that exit at once.
+    pub fn crash_loop(&self, program: &str, n: usize, window: Duration) -> Result<f64, String> {
+        let output = Command::new(&self.crash_loop)
+            .args([program, &n.to_string(), &window.as_secs_f64().to_string()])
+            .output()
+            .map_err(|e| format!("cannot run crash_loop: {e}"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        match text.trim().parse::<u64>() {
+            Ok(restarts) if output.status.success() => Ok(restarts as f64 / window.as_secs_f64()),
+            _ => Err(format!("crash_loop said: {text:?}")),
+        }
     }
 
     /// `spawn_many n`: the time to start `n` idle programs from one thread, and to stop them.
