@@ -29,8 +29,8 @@ static MEMORY: MemoryReading = MemoryReading::new();
 /// Whether a caller of [`rows`] may wait for a whole reading of `/proc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
-    /// The control socket's own thread: an operator's first `status` in a while shows memory
-    /// as it is.
+    /// The control socket's own thread while the daemon runs: an operator's first `status` in
+    /// a while shows memory as it is.
     ForFresh,
     /// The actors' thread (`/status`, `/metrics`, `stats`): never blocked on `/proc`; a reading
     /// however old is served while the next is taken (none at all the first time: memory 0).
