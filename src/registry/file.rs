@@ -80,7 +80,15 @@ pub fn load_within(path: &Path, deadline: Duration) -> Result<Registry, Registry
 /// thread (the actors') goes on with its work meanwhile.
 pub async fn load_off_thread(path: PathBuf, deadline: Duration) -> Result<Registry, RegistryError> {
     let owned = path.clone();
-    awaited(&path, deadline, move || super::load(&owned)).await
+    awaited(&path, deadline, move || {
+        let registry = super::load(&owned)?;
+        // Here, not on the actors' thread, the descriptor table grows at once for a registry
+        // that needs more: one wait for the kernel, not one per doubling as its pipes open.
+        let needed = crate::limits::needed(&registry.tree.root).total();
+        let _ = crate::limits::reserve_table(needed);
+        Ok(registry)
+    })
+    .await
 }
 
 /// Runs `work` on a thread of its own; awaits its result at most `deadline`.

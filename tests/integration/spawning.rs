@@ -102,10 +102,12 @@ fn check_and_run_say_how_many_descriptors_the_registry_needs() {
 }
 
 /// The daemon's descriptor table is sized for what the registry needs before its first thread
-/// starts (grown later, under threads, each doubling waits for an RCU grace period and stalls
-/// every thread opening a descriptor). Two components with no captured output need only the
-/// daemon's own 640: the table holds them while far fewer are open.
-fn the_descriptor_table_is_sized_for_the_registry_at_start() {
+/// starts, and a reload that needs more grows it at once on the registry's reader thread
+/// (grown as descriptors open, under threads, each doubling waits for an RCU grace period and
+/// stalls every thread opening a descriptor). Two components with no captured output need only
+/// the daemon's own 640; 600 more that have not started (autostart false, two pipes each) need
+/// 1,840. Each time the table holds the need while far fewer descriptors are open.
+fn the_descriptor_table_is_sized_for_the_registry_at_start_and_reload() {
     let quiet = r#"<output stdout="null" stderr="null"/>"#;
     let servers: String = ["a", "b"]
         .iter()
@@ -113,18 +115,31 @@ fn the_descriptor_table_is_sized_for_the_registry_at_start() {
         .collect();
     let mut daemon = Daemon::start(&registry(FAST, &servers));
     daemon.started_pids(&["a", "b"]);
-    let open = procfs::fd_count(daemon.pid());
-    let table = procfs::fd_table_size(daemon.pid()).expect("FDSize");
-    assert!(
-        open < 64,
-        "{open} descriptors open: the table is not grown by use"
-    );
-    assert!(table >= 640, "a table of {table} slots for a need of 640");
+    let sized = |daemon: &Daemon, need: u64| {
+        let open = procfs::fd_count(daemon.pid());
+        let table = procfs::fd_table_size(daemon.pid()).expect("FDSize");
+        assert!(
+            open < 64,
+            "{open} descriptors open: the table is not grown by use"
+        );
+        assert!(
+            table >= need,
+            "a table of {table} slots for a need of {need}"
+        );
+    };
+    sized(&daemon, 640);
+    let later: String = (0..600)
+        .map(|i| standin_server(&format!("later{i:03}"), &[], "<autostart>false</autostart>"))
+        .collect();
+    std::fs::write(&daemon.registry, registry(FAST, &(servers + &later))).expect("registry");
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_any("config_reloaded");
+    sized(&daemon, 1840);
     assert_eq!(daemon.stop(), Some(0));
 }
 
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
     check_and_run_say_how_many_descriptors_the_registry_needs,
-    the_descriptor_table_is_sized_for_the_registry_at_start,
+    the_descriptor_table_is_sized_for_the_registry_at_start_and_reload,
 ];
