@@ -16,7 +16,7 @@ use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
 use actors::process::cgroup::Cgroups;
 use actors::process::{Journal, ProcessTable};
-use actors::runtime::Runtime;
+use actors::runtime::{Runtime, Shared};
 use actors::status::{DaemonPhase, StatusBoard};
 use actors::{GroupGaveUp, Start, Stop, events, tree};
 use anyhow::Context as _;
@@ -184,12 +184,12 @@ pub fn run(
     let output = OutputService::start(Some(registry.config.log_retention_days))
         .context("cannot start the output writer")?;
     let board = StatusBoard::new();
-    let runtime = Runtime {
+    let runtime = Runtime::new(Shared {
         processes: table.clone(),
         output,
         board: board.clone(),
         ids: IdIndex::default(),
-    };
+    });
     let system = actors_system()?;
     let socket = run_dir.socket();
     system.block_on(async {

@@ -100,7 +100,7 @@ async fn exec(
     };
     // Whether the probe ends, times out or its task is cancelled, its group does not outlive
     // this call.
-    let _reaper = KillOnDrop(child);
+    let _reaper = KillOnDrop(&context.processes, child);
     match tokio::time::timeout(timeout, exited).await {
         Ok(status) => status == Ok(ExitStatus::Code(0)),
         Err(_) => false,
@@ -108,11 +108,11 @@ async fn exec(
 }
 
 /// SIGKILLs a probe's process group when dropped (a no-op once the probe was reaped).
-struct KillOnDrop(Child);
+struct KillOnDrop<'a>(&'a ProcessTable, Child);
 
-impl Drop for KillOnDrop {
+impl Drop for KillOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.signal_group(Signal::SIGKILL);
+        self.0.signal_child_group(self.1.pid(), Signal::SIGKILL);
     }
 }
 

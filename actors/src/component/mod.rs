@@ -277,7 +277,7 @@ impl ComponentActor {
 
     fn signal(&self, signal: Signal) {
         if let Some(run) = &self.run {
-            run.child.signal_group(signal);
+            (self.runtime.processes).signal_child_group(run.child.pid(), signal);
         }
     }
 

@@ -383,12 +383,20 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
             target.gate.park(raw, splitter.partial()).await;
             continue;
         }
-        let closing = std::pin::pin!(target.gate.closing());
-        let readable = std::pin::pin!(pipe.readable());
-        match select(closing, readable).await {
-            Either::Left(_) => continue,
-            Either::Right((ready, _)) if ready.is_err() => break,
-            Either::Right(_) => {}
+        // Scoped: the two futures are gone before any line is delivered (a reader's task is
+        // as large as its largest state, and one is kept per captured stream).
+        let readable = {
+            let closing = std::pin::pin!(target.gate.closing());
+            let readable = std::pin::pin!(pipe.readable());
+            match select(closing, readable).await {
+                Either::Left(_) => None,
+                Either::Right((ready, _)) => Some(ready.is_ok()),
+            }
+        };
+        match readable {
+            None => continue,
+            Some(false) => break,
+            Some(true) => {}
         }
         while !target.gate.is_closed() {
             let read = with_scratch(|buffer| {
@@ -489,9 +497,14 @@ async fn deliver(target: &Target, state: ReaderState<'_>, stream: Stream, line: 
         bytes,
         budget: permit,
     };
-    let sent = match settings.overflow {
-        Overflow::Block => files.lines.send(command).await.map_err(|e| e.0),
-        Overflow::Drop => files.lines.try_send(command).map_err(|e| e.into_inner()),
+    let sent = match (files.lines.try_send(command), settings.overflow) {
+        (Ok(()), _) => Ok(()),
+        // The queue is full and the line must wait: the wait is boxed, as it is rare and its
+        // future is large (every reader's task would otherwise carry room for it).
+        (Err(mpsc::error::TrySendError::Full(command)), Overflow::Block) => {
+            Box::pin(files.lines.send(command)).await.map_err(|e| e.0)
+        }
+        (Err(error), _) => Err(error.into_inner()),
     };
     if let Err(command) = sent {
         drops.count(target, command.bytes.len());

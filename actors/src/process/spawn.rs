@@ -56,7 +56,8 @@ pub struct Launch {
     environment: OwnEnvironment,
     inherited: &'static [(OsString, CString)],
     directory: Option<CString>,
-    credentials: Option<Credentials>,
+    /// Boxed: most components run as the daemon's user, and every component keeps a launch.
+    credentials: Option<Box<Credentials>>,
     settings: ProcessSettings,
     /// Whether environment files went into it (then it is not reused).
     read_files: bool,
@@ -104,10 +105,12 @@ impl Launch {
             .as_deref()
             .map(|directory| c_string(directory.as_os_str()))
             .transpose()?;
-        let credentials = spec.user.as_ref().map(|user| Credentials {
-            uid: user.uid,
-            gid: user.gid,
-            groups: user.groups.clone(),
+        let credentials = spec.user.as_ref().map(|user| {
+            Box::new(Credentials {
+                uid: user.uid,
+                gid: user.gid,
+                groups: user.groups.clone(),
+            })
         });
         Ok(Launch {
             program,
@@ -151,7 +154,7 @@ impl Launch {
             sockets,
             directory: self.directory.as_deref(),
             cgroup: placement.cgroup,
-            credentials: self.credentials.as_ref(),
+            credentials: self.credentials.as_deref(),
             file_limit: placement.file_limit.filter(|_| !own_nofile),
             settings: &settings,
             parent: placement.parent,

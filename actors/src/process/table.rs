@@ -368,10 +368,10 @@ fn keep_journal(journal: Journal, dirty: mpsc::Receiver<()>, table: Weak<Mutex<C
 /// The shortest time between two rewrites of the journal.
 const JOURNAL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A running child: the leader of its own process group. Dropping it does not stop the process.
+/// A running child: the leader of its own process group. Dropping it does not stop the process;
+/// [`ProcessTable::signal_child_group`] signals it (a component keeps one, so it is a pid only).
 pub struct Child {
     pid: i32,
-    table: ProcessTable,
 }
 
 impl ProcessTable {
@@ -593,11 +593,7 @@ impl ProcessTable {
         );
         children.fresh.push((pid, number));
         children.record();
-        let child = Child {
-            pid,
-            table: self.clone(),
-        };
-        Ok((child, captured))
+        Ok((Child { pid }, captured))
     }
 
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
@@ -696,8 +692,9 @@ impl ProcessTable {
         }
     }
 
-    /// Signals the process group led by `pid` (an operator's `signal`), if that leader is still
-    /// our unreaped child: never a group that is not ours. `false` if it is not.
+    /// Signals the process group led by `pid` (a component's stop, an operator's `signal`), if
+    /// that leader is still our unreaped child: never a group that is not ours. `false` if it
+    /// is not (reaped: its group was killed then) or the signal could not be sent.
     pub fn signal_child_group(&self, pid: u32, signal: Signal) -> bool {
         i32::try_from(pid).is_ok_and(|pid| self.signal_group(pid, signal))
     }
@@ -731,10 +728,7 @@ impl ProcessTable {
         );
         children.fresh.push((pid, number));
         children.record();
-        Child {
-            pid,
-            table: self.clone(),
-        }
+        Child { pid }
     }
 
     /// Signals the process group led by `pid`, if that leader is still our unreaped child.
@@ -801,11 +795,5 @@ impl Child {
     /// The process id (also its process-group and session id).
     pub fn pid(&self) -> u32 {
         self.pid as u32
-    }
-
-    /// Sends `signal` to the child's whole process group; `false` if the child was already
-    /// reaped (its group was killed then) or the signal could not be sent.
-    pub fn signal_group(&self, signal: Signal) -> bool {
-        self.table.signal_group(self.pid, signal)
     }
 }
