@@ -360,6 +360,10 @@ struct SupervisorActor {
     http: Option<http::Endpoint>,
 }
 
+/// How long a shutdown waits, once every component has stopped, for their output to be read to
+/// the end and written to its files.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(5);
+
 impl SupervisorActor {
     fn new(
         registry: Registry,
@@ -411,6 +415,21 @@ impl SupervisorActor {
             .root
             .send(Stop)
             .into_actor(self)
+            .then(|_, daemon, _| {
+                // The components' last words: each pipe read to its end, each line in its file.
+                let output = daemon.runtime.output.clone();
+                async move {
+                    if tokio::time::timeout(OUTPUT_DRAIN, output.drain()).await.is_err() {
+                        tracing::warn!(
+                            event = events::OUTPUT_DROPPED,
+                            pending = %output.pending(),
+                            "the stopped components' output was not all written within {OUTPUT_DRAIN:?}: {}",
+                            output.pending()
+                        );
+                    }
+                }
+                .into_actor(daemon)
+            })
             .map(move |_, daemon, _| {
                 tracing::info!(
                     event = events::SUPERVISOR_STOPPED,

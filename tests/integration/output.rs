@@ -1083,6 +1083,48 @@ fn stream_modes_route_or_silence_each_stream() {
 }
 
 // ---------------------------------------------------------------------------
+// 10b. Shutdown
+
+/// What components write as they stop reaches its file and the daemon's log before the daemon
+/// exits: one prints 100,000 lines on SIGTERM into a file (more than its pipe and the file
+/// queue hold at once), one 5,000 into the log. Each line is there, in order.
+fn the_output_of_stopping_components_is_all_written_before_the_daemon_exits() {
+    let _shared = shared();
+    let talker = |id: &str, lines: u32, output: &str| {
+        let script = format!("trap 'seq 1 {lines}; exit 0' TERM; while :; do sleep 0.1; done");
+        format!(
+            "<server id=\"{id}\"><executable>/bin/sh</executable><arguments>\
+             <argument>-c</argument><argument>{}</argument></arguments>{output}</server>",
+            xml_escape(&script)
+        )
+    };
+    let servers = talker(
+        "filed",
+        100_000,
+        r#"<output log="false" file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
+    ) + &talker("logged", 5_000, r#"<output stderr="null"/>"#);
+    let mut daemon = Daemon::start(&registry("", &servers));
+    let pids = daemon.started_pids(&["filed", "logged"]);
+    assert_eq!(daemon.stop(), Some(0));
+    let text = read_text(&daemon.path().join("logs/filed.log"));
+    let filed: Vec<u64> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(
+        filed.len(),
+        100_000,
+        "lines in the file; the last: {:?}",
+        filed.last()
+    );
+    assert!(consecutive(&filed) && filed[0] == 1, "in order");
+    let events = wait_events(&daemon, "the daemon's last event", DEADLINE, |events| {
+        events.iter().any(|e| e["event"] == "supervisor_stopped")
+    });
+    let logged = lines_of(&events, "logged", pids[1], "stdout");
+    let expected: Vec<String> = (1..=5_000).map(|i| i.to_string()).collect();
+    assert_eq!(logged.len(), expected.len(), "lines in the log");
+    assert_eq!(logged, expected);
+}
+
+// ---------------------------------------------------------------------------
 // 11. Flood
 
 /// A component writes 500 MB to stdout as fast as it can (`log="false"`, a file of at most
@@ -1451,6 +1493,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     sigusr1_reopens_the_files_during_a_flood,
     overflow_drop_counts_every_line_it_drops,
     stream_modes_route_or_silence_each_stream,
+    the_output_of_stopping_components_is_all_written_before_the_daemon_exits,
     a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it,
     logs_prints_the_last_lines_of_the_file,
     logs_without_a_file_prints_the_captured_lines,

@@ -69,6 +69,20 @@ impl Gate {
         self.changed.notify_waiters();
     }
 
+    /// Waits until `live` lists no pipe: every reader has delivered its last line (the gate
+    /// open, none parks).
+    pub async fn all_ended(&self, live: impl Fn() -> Vec<RawFd>) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if live().is_empty() {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     /// Waits until every pipe that `live` lists is parked (a reader past its pipe's end keeps
     /// the pipe listed until its last line is delivered); their lines under way.
     pub async fn all_parked(&self, live: impl Fn() -> Vec<RawFd>) -> HashMap<RawFd, Partial> {

@@ -43,8 +43,18 @@ impl OutputService {
         }
     }
 
-    /// Why [`OutputService::hand_over`] has not ended: the pipes still delivering, the bytes
-    /// still queued for files.
+    /// Waits until every component's output has gone where it goes: each reader has read its
+    /// pipe to the end (the components stopped) and the file queue is empty (written, or held
+    /// by a failing file). The daemon's last step before it exits; wrap in a deadline, as
+    /// [`OutputService::hand_over`].
+    pub async fn drain(&self) {
+        self.gate.all_ended(|| self.live_pipes()).await;
+        let budget = u32::try_from(QUEUE_BYTES).unwrap_or(u32::MAX);
+        drop(self.files.bytes.acquire_many(budget).await);
+    }
+
+    /// Why [`OutputService::hand_over`] (or [`OutputService::drain`]) has not ended: the pipes
+    /// still delivering, the bytes still queued for files.
     pub fn pending(&self) -> String {
         let unparked = self.gate.unparked(&self.live_pipes()).len();
         let queued = QUEUE_BYTES.saturating_sub(self.files.bytes.available_permits());
