@@ -377,6 +377,61 @@ fn an_upgrade_hands_the_guardian_and_its_pid_namespace_over() {
     the_guardian_is_handed_over(daemon, "namespace", &copy, false);
 }
 
+/// A component its group does not restart stays exited (a `temporary` job that ran) or
+/// failed: that is at rest, and the upgrade goes ahead; the job is still shown exited, with its
+/// exit, by the new image (the upgrade was refused before: "the tree did not come to rest: job
+/// is exited"). A component that is only on its way down still holds the upgrade back: the
+/// positive control, a stop that takes a second, ends before `upgrade_completed`.
+fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
+    let job = r#"<server id="job"><executable>/bin/true</executable><restart>temporary</restart></server>"#;
+    let broken = r#"<server id="broken"><executable>/nonexistent/program</executable><restart>temporary</restart></server>"#;
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>1</stopTimeout>",
+    );
+    let mut daemon = Daemon::start(&registry(
+        FAST,
+        &[job, broken, &stubborn, &idle("idle")].concat(),
+    ));
+    daemon.started_pids(&["stubborn", "idle"]);
+    let settled = |daemon: &Daemon| {
+        let states: Vec<String> = (rows(daemon).into_iter())
+            .filter(|row| row.0 == "job" || row.0 == "broken")
+            .map(|row| row.1)
+            .collect();
+        states == ["exited", "failed"]
+    };
+    eventually("the job exited and the broken one failed", || {
+        settled(&daemon)
+    });
+    let before = rows(&daemon);
+    let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", "stubborn"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("stop");
+    daemon.wait_event("component_stopping", "stubborn");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let out = upgrade(&daemon, &copy);
+    assert!(out.status.success(), "upgraded: {out:?}");
+    let events = daemon.events();
+    let at = |event: &str| events.iter().position(|e| e["event"] == event);
+    assert!(
+        at("component_stopped") < at("upgrade_completed"),
+        "the stop under way held the upgrade back"
+    );
+    let after = rows(&daemon);
+    for id in ["job", "broken", "idle"] {
+        let row = |rows: &[(String, String, Option<u64>, u64)]| {
+            rows.iter().find(|r| r.0 == id).cloned().expect("a row")
+        };
+        assert_eq!(row(&after), row(&before), "{id} across the upgrade");
+    }
+    let mut stop = stop;
+    assert!(stop.wait().expect("stop").success());
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     commands_that_change_the_tree_are_busy_while_it_is_handed_over,
     upgrade_keeps_every_component_and_the_daemon_pid,
@@ -385,4 +440,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_upgrade_hands_the_guardian_over,
     a_rollback_hands_the_guardian_back,
     an_upgrade_hands_the_guardian_and_its_pid_namespace_over,
+    a_finished_temporary_component_does_not_hold_an_upgrade_back,
 ];

@@ -80,9 +80,17 @@ impl ComponentActor {
             return Err(format!("{id}: a timer or check fired"));
         }
         match &self.life {
-            Life::Stopped | Life::Backoff { .. } | Life::Starting { .. } | Life::Running { .. } => {
-            }
-            Life::Spawning | Life::Stopping { .. } | Life::Exited { .. } | Life::Failed { .. } => {
+            // Exited and failed are where a component stays when its group does not restart
+            // it (a `temporary` one that ran, a `transient` one that exited normally): at rest.
+            // While its group still has to decide, the group is not at rest (it has not seen
+            // the exit, or a restart is under way), and the hand-over waits for the group.
+            Life::Stopped
+            | Life::Backoff { .. }
+            | Life::Starting { .. }
+            | Life::Running { .. }
+            | Life::Exited { .. }
+            | Life::Failed { .. } => {}
+            Life::Spawning | Life::Stopping { .. } => {
                 return Err(format!("{id} is {}", self.life.name()));
             }
         }
