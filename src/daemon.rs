@@ -865,8 +865,17 @@ impl SupervisorActor {
                 binary.display()
             );
             // Output first: a reader stopped never closes its pipe, so the tree's pipes hold.
-            let output = crate::upgrade::output(&output_service).await?;
+            crate::upgrade::output(&output_service).await?;
             let tree = crate::upgrade::collect(&root, &table, &output_service).await?;
+            // Processes that exited while the tree came to rest had their pipes read to the
+            // end meanwhile (no successor reads them): at rest again once those lines are in.
+            let output = match crate::upgrade::output(&output_service).await {
+                Ok(output) => output,
+                Err(reason) => {
+                    crate::upgrade::thaw(&root, &table, &output_service);
+                    return Err(reason);
+                }
+            };
             // The new daemon reads the registry from disk: it must still describe this tree.
             let on_disk = registry::load_off_thread(path.clone(), registry::READ_DEADLINE).await;
             let checked = match on_disk {

@@ -414,6 +414,8 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
     let copy = executable(daemon.path(), "supervisor-new", None);
     let out = upgrade(&daemon, &copy);
     assert!(out.status.success(), "upgraded: {out:?}");
+    // The CLI may answer before the event is read.
+    daemon.wait_any("upgrade_completed");
     let events = daemon.events();
     let at = |event: &str| events.iter().position(|e| e["event"] == event);
     assert!(
@@ -432,6 +434,69 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A process that prints and exits while an upgrade waits for the tree to come to rest (its
+/// output readers stopped at the hand-over's gate, the stop of a component that ignores
+/// SIGTERM holding the tree for a second) has every line logged all the same, once.
+fn the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = dir.path().join("go");
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>1</stopTimeout>",
+    );
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.01; done; seq 1 3000; exit 0",
+        go.display()
+    );
+    let last = format!(
+        "<server id=\"last\"><executable>/bin/sh</executable><arguments><argument>-c</argument>\
+         <argument>{}</argument></arguments><restart>temporary</restart>\
+         <output stderr=\"null\"/></server>",
+        xml_escape(&script)
+    );
+    let mut daemon = Daemon::start_in(dir, &registry(FAST, &(stubborn + &last)));
+    let pids = daemon.started_pids(&["stubborn", "last"]);
+    let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", "stubborn"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("stop");
+    daemon.wait_event("component_stopping", "stubborn");
+    daemon.signal(Signal::SIGUSR2);
+    daemon.wait_any("upgrade_started");
+    // Inside the window: the gate closes within milliseconds of `upgrade_started`, and the
+    // stop keeps the tree from rest for a second.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::fs::write(&go, "").expect("go");
+    daemon.wait_any("upgrade_completed");
+    let events = daemon.events();
+    let at = |event: &str, id: &str| {
+        let found = events
+            .iter()
+            .position(|e| e["event"] == event && (id.is_empty() || e["component"] == id));
+        found.unwrap_or_else(|| panic!("no {event} of {id:?}"))
+    };
+    assert!(
+        at("component_exited", "last") < at("upgrade_completed", ""),
+        "`last` exited while the upgrade waited"
+    );
+    let logged = |events: &[Value]| -> Vec<String> {
+        (events.iter())
+            .filter(|e| e["event"] == "component_output" && e["component"] == "last")
+            .filter(|e| e["pid"].as_u64() == Some(u64::from(pids[1])))
+            .filter_map(|e| Some(e["line"].as_str()?.to_string()))
+            .collect()
+    };
+    let expected: Vec<String> = (1..=3000).map(|i| i.to_string()).collect();
+    eventually("every line of `last` is logged", || {
+        logged(&daemon.events()).len() >= expected.len()
+    });
+    assert_eq!(logged(&daemon.events()), expected);
+    let mut stop = stop;
+    assert!(stop.wait().expect("stop").success());
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     commands_that_change_the_tree_are_busy_while_it_is_handed_over,
     upgrade_keeps_every_component_and_the_daemon_pid,
@@ -441,4 +506,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_rollback_hands_the_guardian_back,
     an_upgrade_hands_the_guardian_and_its_pid_namespace_over,
     a_finished_temporary_component_does_not_hold_an_upgrade_back,
+    the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept,
 ];

@@ -201,6 +201,7 @@ impl ComponentActor {
             Effect::Release => {
                 self.pause_notifications(ctx);
                 if let Some(run) = self.run.take() {
+                    self.runtime.output.exited(run.child.pid());
                     for handle in run.checks.into_iter().chain(run.health) {
                         ctx.cancel_future(handle);
                     }

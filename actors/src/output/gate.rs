@@ -1,9 +1,11 @@
 //! The readers' gate for a hand-over. Closed, every reader stops at its next safe point (all it
 //! has read delivered, before its next read), reports its line under way and waits; nothing more
 //! is read from any pipe until the gate opens again (the upgrade did not go ahead, or the
-//! successor re-queued what it was handed). The bytes left in a pipe stay in the pipe.
+//! successor re-queued what it was handed). The bytes left in a pipe stay in the pipe, except
+//! in the pipes of a process that has exited meanwhile: released, they are read to their end
+//! (no successor reads them: only a live process's pipes are handed over).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -16,6 +18,8 @@ pub struct Gate {
     closed: watch::Sender<bool>,
     /// The parked readers' lines under way, by pipe.
     parked: Mutex<HashMap<RawFd, Partial>>,
+    /// The pipes of processes that have exited: the gate never holds them.
+    released: Mutex<HashSet<RawFd>>,
     /// A reader parked or ended.
     changed: Notify,
 }
@@ -26,6 +30,7 @@ impl Gate {
         Gate {
             closed: watch::Sender::new(false),
             parked: Mutex::default(),
+            released: Mutex::default(),
             changed: Notify::new(),
         }
     }
@@ -44,28 +49,49 @@ impl Gate {
         self.closed.send_replace(false);
     }
 
-    /// Whether the readers are to stop.
-    pub fn is_closed(&self) -> bool {
-        *self.closed.borrow()
+    /// Whether the reader of `fd` is to stop (the gate is closed, its pipe not released).
+    pub fn holds(&self, fd: RawFd) -> bool {
+        *self.closed.borrow() && !self.is_released(fd)
     }
 
-    /// Resolves once the gate is closed.
-    pub async fn closing(&self) {
-        let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
+    fn is_released(&self, fd: RawFd) -> bool {
+        (self.released.lock().unwrap_or_else(PoisonError::into_inner)).contains(&fd)
     }
 
-    /// Parks the reader of `fd` with its line under way until the gate opens.
+    /// Resolves once the gate holds the reader of `fd` (never, once its pipe is released).
+    pub async fn holding(&self, fd: RawFd) {
+        let mut closed = self.closed.subscribe();
+        let _ = closed
+            .wait_for(|closed| *closed && !self.is_released(fd))
+            .await;
+    }
+
+    /// Parks the reader of `fd` with its line under way until the gate opens or its pipe is
+    /// released.
     pub async fn park(&self, fd: RawFd, partial: Partial) {
         let mut open = self.closed.subscribe();
         self.parked().insert(fd, partial);
         self.changed.notify_waiters();
-        let _ = open.wait_for(|closed| !*closed).await;
+        let _ = open
+            .wait_for(|closed| !*closed || self.is_released(fd))
+            .await;
         self.parked().remove(&fd);
     }
 
-    /// A reader delivered its last line and took its pipe off the live ones: it is no longer
-    /// waited for.
-    pub fn ended(&self) {
+    /// The process writing into `pipes` has exited: their readers go on to each pipe's end,
+    /// the gate closed or not (a parked one is woken).
+    pub fn release(&self, pipes: &[RawFd]) {
+        let mut released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        released.extend(pipes);
+        drop(released);
+        // Wakes every waiter to look again: the value is the same.
+        self.closed.send_modify(|_| {});
+    }
+
+    /// The reader of `fd` delivered its last line and took its pipe off the live ones: it is no
+    /// longer waited for (nor released: the number may be reused once the pipe closes).
+    pub fn ended(&self, fd: RawFd) {
+        (self.released.lock().unwrap_or_else(PoisonError::into_inner)).remove(&fd);
         self.changed.notify_waiters();
     }
 
@@ -147,7 +173,7 @@ mod tests {
             "the hand-over did not wait for pipe 4"
         );
         live.lock().unwrap().retain(|&fd| fd != 4);
-        gate.ended();
+        gate.ended(4);
         let partials = tokio::time::timeout(Duration::from_secs(10), waiting)
             .await
             .expect("the hand-over ended once pipe 4 was off")
@@ -155,5 +181,33 @@ mod tests {
         assert_eq!(partials.keys().copied().collect::<Vec<_>>(), [3]);
         gate.open();
         parked.await.unwrap();
+    }
+
+    /// A parked reader whose process exited is let go while the gate stays closed, and the
+    /// gate never holds its pipe again until that pipe ends; the other reader stays parked.
+    #[actix_rt::test]
+    async fn a_released_pipe_is_read_on_behind_a_closed_gate() {
+        let gate = Arc::new(Gate::new());
+        gate.close();
+        let park = |fd| {
+            let gate = Arc::clone(&gate);
+            actix_rt::spawn(async move { gate.park(fd, Partial::default()).await })
+        };
+        let (dead, live) = (park(5), park(6));
+        while gate.parked().len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        gate.release(&[5]);
+        tokio::time::timeout(Duration::from_secs(10), dead)
+            .await
+            .expect("the released reader goes on")
+            .unwrap();
+        assert!(!gate.holds(5) && gate.holds(6));
+        tokio::task::yield_now().await;
+        assert!(!live.is_finished(), "the other reader stays parked");
+        gate.ended(5);
+        assert!(gate.holds(5), "a number reused later is held again");
+        gate.open();
+        live.await.unwrap();
     }
 }

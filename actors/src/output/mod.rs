@@ -155,6 +155,15 @@ impl OutputService {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         live.get(&pid).cloned().unwrap_or_default()
     }
+
+    /// Process `pid` has exited: its pipes are read to their end even while a hand-over holds
+    /// the other readers (only a live process's pipes are handed over).
+    pub fn exited(&self, pid: u32) {
+        let pipes: Vec<RawFd> = self.pipes(pid).into_iter().map(|(_, fd)| fd).collect();
+        if !pipes.is_empty() {
+            self.gate.release(&pipes);
+        }
+    }
 }
 
 /// Where a component's lines go: its settings (which it may change while the process runs),
@@ -302,7 +311,7 @@ impl Target {
             }
         }
         drop(live);
-        self.gate.ended();
+        self.gate.ended(fd);
     }
 }
 
@@ -378,7 +387,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
     let mut lines = Vec::new();
     'pipe: loop {
         // The safe point of a hand-over: everything read so far is delivered.
-        if target.gate.is_closed() {
+        if target.gate.holds(raw) {
             drops.report(&target);
             target.gate.park(raw, splitter.partial()).await;
             continue;
@@ -386,7 +395,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
         // Scoped: the two futures are gone before any line is delivered (a reader's task is
         // as large as its largest state, and one is kept per captured stream).
         let readable = {
-            let closing = std::pin::pin!(target.gate.closing());
+            let closing = std::pin::pin!(target.gate.holding(raw));
             let readable = std::pin::pin!(pipe.readable());
             match select(closing, readable).await {
                 Either::Left(_) => None,
@@ -398,7 +407,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
             Some(false) => break,
             Some(true) => {}
         }
-        while !target.gate.is_closed() {
+        while !target.gate.holds(raw) {
             let read = with_scratch(|buffer| {
                 let read = pipe.try_read_buf(buffer);
                 if matches!(read, Ok(1..)) {
