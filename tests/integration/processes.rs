@@ -760,6 +760,47 @@ fn a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill() {
     );
 }
 
+/// A component that restarts during a shutdown, before the shutdown's stop reaches it (its group
+/// is stopped after another group's slow stop), keeps its new process until that stop: the new
+/// process gets SIGTERM (its trap writes `term`), is not killed with its cgroup when the old
+/// process's cgroup is retired, and is not restarted again.
+fn a_component_restarted_during_a_shutdown_keeps_its_process_until_its_stop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let said = dir.path().join("said");
+    let script = format!(
+        "trap 'echo term >> {}; exit 0' TERM; while :; do sleep 0.05; done",
+        said.display()
+    );
+    let victim = format!(
+        "<server id=\"victim\"><executable>/bin/sh</executable><arguments>\
+         <argument>-c</argument><argument>{}</argument></arguments></server>",
+        xml_escape(&script)
+    );
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>1</stopTimeout>",
+    );
+    let servers = format!(
+        "<group id=\"early\"><startPriority>1</startPriority>{victim}</group>\
+         <group id=\"late\"><startPriority>2</startPriority>{stubborn}</group>"
+    );
+    let mut daemon = Daemon::start_in(dir, &registry(FAST, &servers));
+    let first = daemon.started_pid("victim");
+    daemon.started_pid("stubborn");
+    daemon.signal(Signal::SIGTERM);
+    // The late group stops first, for a second: the early one is not told yet.
+    daemon.wait_event("component_stopping", "stubborn");
+    kill(first, Signal::SIGKILL);
+    let second = daemon.started_pid("victim");
+    assert_ne!(second, first, "restarted during the shutdown");
+    assert_eq!(daemon.wait_exit(), Some(0));
+    let said = std::fs::read_to_string(daemon.path().join("said")).unwrap_or_default();
+    assert_eq!(said, "term\n", "the new process got its SIGTERM, once");
+    assert_eq!(events_of(&daemon, "component_started", "victim").len(), 2);
+    assert!(!alive(second), "{second} is gone");
+}
+
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_child_ignoring_sigterm_is_killed_after_the_stop_timeout,
@@ -781,4 +822,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_missing_executable_is_a_failed_start_with_backoff,
     a_non_executable_file_is_a_failed_start_with_backoff,
     a_sigstopped_child_is_stopped_by_a_shutdown_without_a_kill,
+    a_component_restarted_during_a_shutdown_keeps_its_process_until_its_stop,
 ];
