@@ -14,6 +14,7 @@ use crate::stamps::Stamps;
 use crate::stats::{ms, percentile};
 
 /// Sorted kill → stamp latencies, in ns.
+#[derive(Clone)]
 pub struct Latencies(pub Vec<u64>);
 
 impl Latencies {
@@ -45,24 +46,49 @@ pub fn measure(
     gap: Duration,
     patience: Duration,
 ) -> Result<Latencies, String> {
-    let mut stamps = Stamps::new(stamps.to_path_buf());
-    let Some((mut pid, _)) = stamps.next_after(None, Duration::from_secs(10)) else {
-        return Err("no stamp within 10 s of the start".into());
-    };
-    let mut latencies = Vec::with_capacity(kills);
-    for kill in 1..=kills {
-        std::thread::sleep(gap);
-        let killed_ns = realtime_ns();
-        signal(pid, Signal::SIGKILL);
-        let Some((next, stamped_ns)) = stamps.next_after(Some(pid), patience) else {
+    let mut measured = measure_alternating(&[stamps], kills, gap, patience)?;
+    Ok(measured.remove(0))
+}
+
+/// [`measure`] for several targets at once, a kill of each in turn (so that what the host does
+/// meanwhile weighs on each alike): their latencies, in the order of `stamps`.
+pub fn measure_alternating(
+    stamps: &[&Path],
+    kills: usize,
+    gap: Duration,
+    patience: Duration,
+) -> Result<Vec<Latencies>, String> {
+    let mut targets = Vec::with_capacity(stamps.len());
+    for path in stamps {
+        let mut stamps = Stamps::new(path.to_path_buf());
+        let Some((pid, _)) = stamps.next_after(None, Duration::from_secs(10)) else {
             return Err(format!(
-                "kill #{kill}: no replacement within {} s",
-                patience.as_secs()
+                "no stamp in {} within 10 s of the start",
+                path.display()
             ));
         };
-        latencies.push(stamped_ns.saturating_sub(killed_ns));
-        pid = next;
+        targets.push((stamps, pid, Vec::with_capacity(kills)));
     }
-    latencies.sort_unstable();
-    Ok(Latencies(latencies))
+    for kill in 1..=kills {
+        for (stamps, pid, latencies) in &mut targets {
+            std::thread::sleep(gap);
+            let killed_ns = realtime_ns();
+            signal(*pid, Signal::SIGKILL);
+            let Some((next, stamped_ns)) = stamps.next_after(Some(*pid), patience) else {
+                return Err(format!(
+                    "kill #{kill}: no replacement within {} s",
+                    patience.as_secs()
+                ));
+            };
+            latencies.push(stamped_ns.saturating_sub(killed_ns));
+            *pid = next;
+        }
+    }
+    Ok(targets
+        .into_iter()
+        .map(|(_, _, mut latencies)| {
+            latencies.sort_unstable();
+            Latencies(latencies)
+        })
+        .collect())
 }

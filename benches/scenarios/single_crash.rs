@@ -1,6 +1,8 @@
 //! Scenario 1, restart latency after a single crash: the floor (`minimal`), the supervisor with
 //! 0 and 100 idle siblings (cgroup2 in use where the host has it), and the peers that are
-//! installed, one after the other in the same run, each keeping `stamp` running.
+//! installed, one after the other in the same run, each keeping `stamp` running. The target
+//! row (100 siblings) runs beside a floor of its own, the kills alternating between the two,
+//! so that the host's ups and downs weigh on both alike.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -11,7 +13,7 @@ use nix::sys::signal::Signal;
 use testkit::lean::signal;
 use testkit::standin;
 
-use crate::latency::{Latencies, measure};
+use crate::latency::{Latencies, measure, measure_alternating};
 use crate::peers::{self, Running};
 use crate::stamps::Stamps;
 use crate::stats::ratio;
@@ -31,7 +33,11 @@ pub fn run(bench: &mut Bench) {
     let (minimal, stamp) = floor;
     let floor = the_floor(bench, &minimal, &stamp);
     for siblings in bench.config.siblings.clone() {
-        the_supervisor(bench, &stamp, siblings, floor.as_ref());
+        let baseline = match siblings {
+            100 => Baseline::Alongside(&minimal),
+            _ => Baseline::Earlier(floor.as_ref()),
+        };
+        the_supervisor(bench, &stamp, siblings, baseline);
     }
     // SCENARIO_PEER_KILLS=0 leaves the peers out (a row of 0 kills would read as 0 ms).
     if bench.config.peer_kills == 0 {
@@ -42,19 +48,32 @@ pub fn run(bench: &mut Bench) {
     }
 }
 
+/// What the supervisor's latencies are compared with.
+enum Baseline<'a> {
+    /// The floor measured before (if it could be).
+    Earlier(Option<&'a Latencies>),
+    /// A floor of its own (this `minimal`), its kills alternating with the supervisor's.
+    Alongside(&'a Path),
+}
+
+/// `minimal stamp STAMPS`, running.
+fn start_floor(minimal: &Path, stamp: &Path, stamps: &Path) -> Result<Running, String> {
+    Command::new(minimal)
+        .arg(stamp)
+        .arg(stamps)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(Running)
+        .map_err(|e| format!("cannot start minimal: {e}"))
+}
+
 /// The floor: `minimal stamp FILE`.
 fn the_floor(bench: &mut Bench, minimal: &Path, stamp: &Path) -> Option<Latencies> {
     let dir = bench.run_dir("floor");
     let stamps = dir.join("stamps");
-    let child = Command::new(minimal)
-        .arg(stamp)
-        .arg(&stamps)
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn();
-    let measured = child
-        .map_err(|e| format!("cannot start minimal: {e}"))
-        .and_then(|child| measure_running(Running(child), &stamps, bench.config.kills, bench));
+    let measured = start_floor(minimal, stamp, &stamps)
+        .and_then(|running| measure_running(running, &stamps, bench.config.kills, bench));
     let result = match &measured {
         Ok(latencies) => format!(
             "floor (C `waitpid` + `posix_spawn`, benches/floor/minimal.c): {}",
@@ -66,8 +85,9 @@ fn the_floor(bench: &mut Bench, minimal: &Path, stamp: &Path) -> Option<Latencie
     measured.ok()
 }
 
-/// The supervisor: `stamp` as component `crash` (no backoff), beside `siblings` idle stand-ins.
-fn the_supervisor(bench: &mut Bench, stamp: &Path, siblings: usize, floor: Option<&Latencies>) {
+/// The supervisor: `stamp` as component `crash` (no backoff), beside `siblings` idle stand-ins,
+/// compared with `baseline`.
+fn the_supervisor(bench: &mut Bench, stamp: &Path, siblings: usize, baseline: Baseline<'_>) {
     let target = if siblings == 100 {
         "p50 ≤ 1.2× floor, p99 ≤ 2× floor"
     } else {
@@ -90,20 +110,44 @@ fn the_supervisor(bench: &mut Bench, stamp: &Path, siblings: usize, floor: Optio
     let cgroup = pids
         .get("crash")
         .map_or_else(String::new, |&pid| cgroup_of(pid));
-    let measured = measure(
-        &stamps,
+    let (kills, gap, patience) = (
         bench.config.kills,
         bench.config.gap,
         Duration::from_secs(10),
     );
+    let measured = match baseline {
+        Baseline::Earlier(floor) => {
+            measure(&stamps, kills, gap, patience).map(|ours| (ours, floor.cloned()))
+        }
+        Baseline::Alongside(minimal) => {
+            let floor_stamps = dir.join("floor-stamps");
+            start_floor(minimal, stamp, &floor_stamps).and_then(|running| {
+                let both = measure_alternating(&[&stamps, &floor_stamps], kills, gap, patience);
+                drop(running);
+                kill_last(&floor_stamps);
+                let [ours, floor]: [Latencies; 2] = both?
+                    .try_into()
+                    .map_err(|_| "two targets measured, not two results".to_string())?;
+                Ok((ours, Some(floor)))
+            })
+        }
+    };
     let stop = daemon.terminate(Duration::from_secs(30));
     drop(daemon);
     let mut result = format!("supervisor, {siblings} idle siblings, cgroup {cgroup}: ");
     let met = match &measured {
-        Ok(latencies) => {
+        Ok((latencies, floor)) => {
             result.push_str(&latencies.summary());
-            result.push_str(&ratios(latencies, floor));
-            floor.filter(|_| siblings == 100).map(|floor| {
+            if siblings == 100 {
+                if let Some(floor) = floor {
+                    result.push_str(&format!(
+                        "; kills alternating with a floor of its own ({})",
+                        floor.summary()
+                    ));
+                }
+            }
+            result.push_str(&ratios(latencies, floor.as_ref()));
+            floor.as_ref().filter(|_| siblings == 100).map(|floor| {
                 latencies.p50() as f64 <= 1.2 * floor.p50() as f64
                     && latencies.p99() as f64 <= 2.0 * floor.p99() as f64
             })
