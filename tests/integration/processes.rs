@@ -787,11 +787,17 @@ fn a_component_restarted_during_a_shutdown_keeps_its_process_until_its_stop() {
     );
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &servers));
     let first = daemon.started_pid("victim");
-    daemon.started_pid("stubborn");
+    let stubborn = daemon.started_pid("stubborn");
+    eventually("stubborn ignores SIGTERM", || {
+        procfs::catches_sigterm(stubborn)
+    });
     daemon.signal(Signal::SIGTERM);
     // The late group stops first, for a second: the early one is not told yet.
     daemon.wait_event("component_stopping", "stubborn");
-    kill(first, Signal::SIGKILL);
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(first as i32), Signal::SIGKILL).is_err() {
+        let lines: Vec<String> = daemon.events().iter().map(Value::to_string).collect();
+        panic!("{first} was gone before the kill:\n{}", lines.join("\n"));
+    }
     let second = daemon.started_pid("victim");
     assert_ne!(second, first, "restarted during the shutdown");
     assert_eq!(daemon.wait_exit(), Some(0));

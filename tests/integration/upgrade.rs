@@ -394,7 +394,10 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
         FAST,
         &[job, broken, &stubborn, &idle("idle")].concat(),
     ));
-    daemon.started_pids(&["stubborn", "idle"]);
+    let stubborn = daemon.started_pids(&["stubborn", "idle"])[0];
+    eventually("stubborn ignores SIGTERM", || {
+        procfs::catches_sigterm(stubborn)
+    });
     let settled = |daemon: &Daemon| {
         let states: Vec<String> = (rows(daemon).into_iter())
             .filter(|row| row.0 == "job" || row.0 == "broken")
@@ -457,6 +460,9 @@ fn the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept() {
     );
     let mut daemon = Daemon::start_in(dir, &registry(FAST, &(stubborn + &last)));
     let pids = daemon.started_pids(&["stubborn", "last"]);
+    eventually("stubborn ignores SIGTERM", || {
+        procfs::catches_sigterm(pids[0])
+    });
     let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", "stubborn"])
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -189,20 +189,23 @@ impl Cgroups {
     }
 
     /// The cgroup of component `id`, created on first use (and again after [`Cgroups::forget`]).
+    /// One that was there already (left by a crashed daemon, or not yet removed after the last
+    /// process of a component that starts again during a shutdown) may have been killed: it is
+    /// taken as killed, so that its children join it by a write (see `ComponentCgroup::killed`).
     pub fn component(&mut self, id: &str) -> io::Result<Arc<ComponentCgroup>> {
         if let Some(made) = self.made.get(id) {
             return Ok(Arc::clone(made));
         }
         let path = self.base.join(id);
-        match fs::create_dir(&path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        let existed = match fs::create_dir(&path) {
+            Ok(()) => false,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => true,
             Err(error) => return Err(error),
-        }
+        };
         let made = Arc::new(ComponentCgroup {
             path,
             kept: OnceLock::new(),
-            killed: AtomicBool::new(false),
+            killed: AtomicBool::new(existed),
         });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)
@@ -215,7 +218,8 @@ impl Cgroups {
     }
 
     /// Kills every process left in any component cgroup (by a daemon that crashed) and
-    /// removes the empty cgroups; returns how many cgroups held processes.
+    /// removes the empty cgroups (an occupied one stays, killed, for its component's next
+    /// start); returns how many cgroups held processes.
     pub fn kill_leftovers(&self) -> usize {
         let Ok(entries) = fs::read_dir(&self.base) else {
             return 0;
@@ -225,6 +229,8 @@ impl Cgroups {
             if fs::read_to_string(path.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty()) {
                 occupied += 1;
                 kill(&path);
+            } else {
+                let _ = fs::remove_dir(&path);
             }
         }
         occupied
