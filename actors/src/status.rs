@@ -166,6 +166,15 @@ impl StatusBoard {
         });
     }
 
+    /// A group's new restart counters (the rest of its entry as it was).
+    pub fn set_group_restarts(&self, token: Token, restarts: [(&'static str, u64); 4]) {
+        self.change(|board| {
+            if let Some(entry) = board.groups.get_mut(&token) {
+                entry.restarts = restarts;
+            }
+        });
+    }
+
     /// Forgets an actor that is gone.
     pub fn remove(&self, token: Token) {
         self.change(|board| {

@@ -135,10 +135,16 @@ impl GroupActor {
             self.carry_out(effect, ctx);
         }
         // Only when what the board shows may have changed: a shutdown of 10,000 children
-        // would otherwise publish 10,000 lists of 10,000.
+        // would otherwise publish 10,000 lists of 10,000. A restart changes its counters only
+        // (rebuilding the list of 100 siblings was a tenth of a restart's path).
         let shown = (self.decision.revision(), self.restarts);
-        if self.published != Some(shown) {
-            self.publish();
+        match self.published {
+            Some(published) if published == shown => {}
+            Some((revision, _)) if revision == shown.0 => {
+                self.published = Some(shown);
+                (self.runtime.board).set_group_restarts(self.token, self.restarts);
+            }
+            Some(_) | None => self.publish(),
         }
     }
 
