@@ -1117,10 +1117,25 @@ impl Subreaper {
 }
 
 impl Drop for Subreaper {
+    /// Reaps without blocking, round after round: a zombie leader whose other threads still
+    /// run cannot be reaped yet, and one of them (a guardian that is the init of a PID
+    /// namespace, in `zap_pid_ns_processes`) waits until its namespace's other processes,
+    /// zombies of this process too, are reaped. A blocking wait on it, first in pid order,
+    /// hung the test run (chaos and guardian tests together).
     fn drop(&mut self) {
+        use nix::sys::wait::{WaitPidFlag, waitpid};
         let _ = nix::sys::prctl::set_child_subreaper(false);
-        for pid in zombie_children(std::process::id()) {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let zombies = zombie_children(std::process::id());
+            if zombies.is_empty() || Instant::now() > deadline {
+                return;
+            }
+            for pid in zombies {
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
