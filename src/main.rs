@@ -182,8 +182,13 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
     } else {
         None
     };
-    // Before the first thread (the log writer's): the descriptor table is sized for free then.
+    // Before the first thread (the log writer's): the descriptor table is sized for free then,
+    // and every thread inherits SIGCHLD blocked (the reaper reads it from a signalfd).
     let files = supervisor::limits::prepare(&registry.tree.root);
+    if let Err(error) = supervisor::signals::block_child_exits() {
+        eprintln!("error: cannot block SIGCHLD: {error}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
     let format = cli.log_format.unwrap_or_else(logging::default_format);
     let level = logging::level(registry.config.trace_level);
     let _flush_on_exit = match logging::init(format, level, log.clone()) {

@@ -1,15 +1,19 @@
-//! Signals become messages at the edge, with no polling. SIGCHLD wakes a task on the actors'
-//! own thread (signal-hook writes a byte to a socket the task waits on), which reaps the process
-//! table: an exit reaches its component without crossing threads. The other signals are waited
-//! for by a thread of their own (signal-hook's self-pipe) and become messages to the daemon.
+//! Signals become messages at the edge, with no polling. SIGCHLD is blocked in every thread and
+//! read from a `signalfd` by a task on the actors' own thread, which reaps the process table: an
+//! exit reaches its component without crossing threads, and without a signal handler (a
+//! handler interrupted the actors' `epoll_wait` and wrote a byte for the task to read: 50–90 µs
+//! of a restart in the kernel's trace). The other signals are waited for by a thread of their
+//! own (signal-hook's self-pipe) and become messages to the daemon.
 
 use std::io;
-use std::os::unix::net::UnixStream;
 
 use actix::{Message, Recipient};
 use actors::process::ProcessTable;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use nix::sys::signalfd::SignalFd;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
+use tokio::io::unix::AsyncFd;
 
 /// A signal for the daemon, by what it asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
@@ -25,15 +29,23 @@ pub enum DaemonSignal {
     Upgrade,
 }
 
+/// Blocks SIGCHLD in the calling thread, and so in every thread it starts from now on: it is
+/// only ever read from the reaper's `signalfd`. Call before the daemon's first thread starts (a
+/// thread that did not block it would take the signal, and its default action ignores it).
+pub fn block_child_exits() -> nix::Result<()> {
+    pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&SigSet::from(Signal::SIGCHLD)),
+        None,
+    )
+}
+
 /// Starts the reaper task on the calling thread, which must be the actors' (inside the actor
-/// system), and the signal thread. Call before the first child is spawned, so no exit is missed.
+/// system), and the signal thread. Call before the first child is spawned, so no exit is missed,
+/// and after [`block_child_exits`].
 pub fn spawn(table: ProcessTable, daemon: Recipient<DaemonSignal>) -> io::Result<()> {
-    let (wake, woken) = UnixStream::pair()?;
-    wake.set_nonblocking(true)?;
-    woken.set_nonblocking(true)?;
-    let woken = tokio::net::UnixStream::from_std(woken)?;
-    signal_hook::low_level::pipe::register(SIGCHLD, wake)?;
-    actix::spawn(reap_on_sigchld(woken, table));
+    let exits = actors::process::sys::child_exits()?;
+    actix::spawn(reap_on_sigchld(exits, table));
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -51,21 +63,32 @@ pub fn spawn(table: ProcessTable, daemon: Recipient<DaemonSignal>) -> io::Result
     Ok(())
 }
 
-/// Reaps the table each time SIGCHLD arrives. The wake-up bytes are drained before reaping, so
-/// an exit during a reap leaves a byte behind and is collected by the next one.
-async fn reap_on_sigchld(woken: tokio::net::UnixStream, table: ProcessTable) {
-    let mut bytes = [0u8; 64];
-    while woken.readable().await.is_ok() {
+/// Reaps the table each time SIGCHLD arrives. The pending signals are read before reaping, so an
+/// exit during a reap leaves one pending and is collected by the next round.
+async fn reap_on_sigchld(exits: AsyncFd<SignalFd>, table: ProcessTable) {
+    loop {
+        let mut ready = match exits.readable().await {
+            Ok(ready) => ready,
+            Err(error) => {
+                tracing::error!(
+                    event = actors::events::REAP_FAILED,
+                    error = %error,
+                    "cannot wait for SIGCHLD: no more reaping"
+                );
+                return;
+            }
+        };
+        // Read until none is pending (one at most: they do not queue), and only then is the
+        // readiness cleared; an exit during the reap leaves one for the next round.
         loop {
-            match woken.try_read(&mut bytes) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+            match ready.get_inner().read_signal() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break ready.clear_ready(),
                 Err(error) => {
                     tracing::error!(
                         event = actors::events::REAP_FAILED,
                         error = %error,
-                        "cannot read SIGCHLD wake-ups: no more reaping"
+                        "cannot read SIGCHLD: no more reaping"
                     );
                     return;
                 }

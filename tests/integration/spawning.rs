@@ -138,8 +138,41 @@ fn the_descriptor_table_is_sized_for_the_registry_at_start_and_reload() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// SIGCHLD is blocked in every thread of the daemon (the reaper reads it from a `signalfd`,
+/// with no handler interrupting the actors' thread), and a child starts with no signal blocked:
+/// a crash is still reaped and restarted.
+fn sigchld_is_read_from_a_signalfd_by_every_thread_blocked() {
+    let crashing = standin_server("crashing", &["--crash-after", "0.1"], NO_BACKOFF);
+    let mut daemon = Daemon::start(&registry(FAST, &(crashing + &idle("calm"))));
+    let calm = daemon.started_pids(&["calm"])[0];
+    let first = daemon.started_pid("crashing");
+    let second = daemon.started_pid("crashing");
+    assert_ne!(first, second, "the crash was reaped and restarted");
+    const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
+    let tasks: Vec<u32> = std::fs::read_dir(format!("/proc/{}/task", daemon.pid()))
+        .expect("tasks")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    assert!(tasks.len() >= 4, "the daemon's threads: {tasks:?}");
+    for task in tasks {
+        let path = format!("/proc/{}/task/{task}/status", daemon.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_default();
+        let blocked = (status.lines())
+            .find_map(|line| line.strip_prefix("SigBlk:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok());
+        assert!(
+            blocked.is_some_and(|mask| mask & SIGCHLD_BIT != 0),
+            "thread {task} blocks SIGCHLD: {blocked:?}"
+        );
+    }
+    let child = procfs::status_mask(calm, "SigBlk");
+    assert_eq!(child, Some(0), "a child blocks nothing");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
     check_and_run_say_how_many_descriptors_the_registry_needs,
     the_descriptor_table_is_sized_for_the_registry_at_start_and_reload,
+    sigchld_is_read_from_a_signalfd_by_every_thread_blocked,
 ];

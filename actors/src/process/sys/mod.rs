@@ -1,7 +1,8 @@
 //! The only `unsafe` in Supervisor: raw system calls that neither std nor nix wraps safely.
 //! Each block says why it is sound.
 //!
-//! - here: pidfds, to signal a process and never a recycled pid;
+//! - here: pidfds, to signal a process and never a recycled pid; the `signalfd` the reaper
+//!   waits on;
 //! - `parent`: starting a child the way `posix_spawn` does, `CLONE_VM | CLONE_VFORK |
 //!   CLONE_FILES` on a stack of its own, with every signal blocked around the call;
 //! - `clone3`: the same born in its cgroup (`clone3` with `CLONE_INTO_CGROUP`), and the entry
@@ -14,6 +15,11 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 mod child;
 mod clone3;
@@ -60,6 +66,16 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A `signalfd` for SIGCHLD (which the caller keeps blocked in every thread), registered with
+/// the calling thread's runtime: readable when a child has exited.
+pub fn child_exits() -> io::Result<AsyncFd<SignalFd>> {
+    let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
+    let exits = SignalFd::with_flags(&SigSet::from(Signal::SIGCHLD), flags)?;
+    // SAFETY: the SignalFd owns its descriptor (it closes it on drop, and nothing else can), so
+    // the descriptor stays open and the same for as long as the AsyncFd that owns it.
+    unsafe { AsyncFd::register_with_interest(exits, Interest::READABLE) }.map_err(io::Error::from)
 }
 
 /// Clock ticks per second (`USER_HZ`), the unit of start times in `/proc/PID/stat`.
