@@ -51,7 +51,7 @@ impl Gate {
 
     /// Whether the reader of `fd` is to stop (the gate is closed, its pipe not released).
     pub fn holds(&self, fd: RawFd) -> bool {
-        *self.closed.borrow() && !self.is_released(fd)
+        self.is_closed() && !self.is_released(fd)
     }
 
     fn is_released(&self, fd: RawFd) -> bool {
@@ -84,8 +84,16 @@ impl Gate {
         let mut released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
         released.extend(pipes);
         drop(released);
-        // Wakes every waiter to look again: the value is the same.
-        self.closed.send_modify(|_| {});
+        // Every reader waits on the gate: waking them all at each exit cost a shutdown of
+        // 10,000 components 10,000 wake-ups an exit. Only a closed gate holds anyone back.
+        if self.is_closed() {
+            // Wakes every waiter to look again: the value is the same.
+            self.closed.send_modify(|_| {});
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.closed.borrow()
     }
 
     /// The reader of `fd` delivered its last line and took its pipe off the live ones: it is no
@@ -209,5 +217,27 @@ mod tests {
         assert!(gate.holds(5), "a number reused later is held again");
         gate.open();
         live.await.unwrap();
+    }
+
+    /// An exit wakes the readers only while the gate is closed: open, nothing holds them, and
+    /// waking every reader at each exit made a shutdown of 10,000 components quadratic.
+    #[test]
+    fn a_release_wakes_the_readers_only_behind_a_closed_gate() {
+        let gate = Gate::new();
+        let watcher = gate.closed.subscribe();
+        gate.release(&[7]);
+        assert!(!watcher.has_changed().unwrap(), "open: nobody woken");
+        gate.close();
+        let mut watcher = gate.closed.subscribe();
+        watcher.mark_unchanged();
+        gate.release(&[8]);
+        assert!(
+            watcher.has_changed().unwrap(),
+            "closed: the readers look again"
+        );
+        assert!(
+            !gate.holds(7) && !gate.holds(8),
+            "both released all the same"
+        );
     }
 }
