@@ -63,37 +63,34 @@ pub fn spawn(table: ProcessTable, daemon: Recipient<DaemonSignal>) -> io::Result
     Ok(())
 }
 
-/// Reaps the table each time SIGCHLD arrives. The pending signals are read before reaping, so an
-/// exit during a reap leaves one pending and is collected by the next round.
+/// Reaps the table each time SIGCHLD arrives, until the signalfd fails (said once, as
+/// `reap_failed`).
 async fn reap_on_sigchld(exits: AsyncFd<SignalFd>, table: ProcessTable) {
+    if let Err((what, error)) = reap_each_exit(&exits, &table).await {
+        tracing::error!(
+            event = actors::events::REAP_FAILED,
+            error = %error,
+            "cannot {what} SIGCHLD: no more reaping"
+        );
+    }
+}
+
+/// The reaper's loop. Pending signals are read until none is left (one at most: they do not
+/// queue), and only then is the readiness cleared and the table reaped: an exit during the
+/// reap leaves one pending for the next round.
+async fn reap_each_exit(
+    exits: &AsyncFd<SignalFd>,
+    table: &ProcessTable,
+) -> Result<(), (&'static str, io::Error)> {
     loop {
-        let mut ready = match exits.readable().await {
-            Ok(ready) => ready,
-            Err(error) => {
-                tracing::error!(
-                    event = actors::events::REAP_FAILED,
-                    error = %error,
-                    "cannot wait for SIGCHLD: no more reaping"
-                );
-                return;
-            }
-        };
-        // Read until none is pending (one at most: they do not queue), and only then is the
-        // readiness cleared; an exit during the reap leaves one for the next round.
-        loop {
-            match ready.get_inner().read_signal() {
-                Ok(Some(_)) => continue,
-                Ok(None) => break ready.clear_ready(),
-                Err(error) => {
-                    tracing::error!(
-                        event = actors::events::REAP_FAILED,
-                        error = %error,
-                        "cannot read SIGCHLD: no more reaping"
-                    );
-                    return;
-                }
-            }
-        }
+        let mut ready = exits.readable().await.map_err(|e| ("wait for", e))?;
+        while ready
+            .get_inner()
+            .read_signal()
+            .map_err(|e| ("read", e.into()))?
+            .is_some()
+        {}
+        ready.clear_ready();
         table.reap();
     }
 }

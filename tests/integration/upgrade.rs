@@ -377,6 +377,17 @@ fn an_upgrade_hands_the_guardian_and_its_pid_namespace_over() {
     the_guardian_is_handed_over(daemon, "namespace", &copy, false);
 }
 
+/// `supervisor stop ID` under way in the background, once the daemon has sent its SIGTERM (a
+/// component that ignores it keeps the tree from rest until its stop timeout).
+fn slow_stop(daemon: &mut Daemon, id: &str) -> std::process::Child {
+    let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", id])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("stop");
+    daemon.wait_event("component_stopping", id);
+    stop
+}
+
 /// A component its group does not restart stays exited (a `temporary` job that ran) or
 /// failed: that is at rest, and the upgrade goes ahead; the job is still shown exited, with its
 /// exit, by the new image (the upgrade was refused before: "the tree did not come to rest: job
@@ -409,11 +420,7 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
         settled(&daemon)
     });
     let before = rows(&daemon);
-    let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", "stubborn"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("stop");
-    daemon.wait_event("component_stopping", "stubborn");
+    let stop = slow_stop(&mut daemon, "stubborn");
     let copy = executable(daemon.path(), "supervisor-new", None);
     let out = upgrade(&daemon, &copy);
     assert!(out.status.success(), "upgraded: {out:?}");
@@ -432,8 +439,7 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
         };
         assert_eq!(row(&after), row(&before), "{id} across the upgrade");
     }
-    let mut stop = stop;
-    assert!(stop.wait().expect("stop").success());
+    assert!(stop.wait_with_output().expect("stop").status.success());
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -463,11 +469,7 @@ fn the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept() {
     eventually("stubborn ignores SIGTERM", || {
         procfs::catches_sigterm(pids[0])
     });
-    let stop = cli_command(&daemon.registry, &daemon.run_dir(), &["stop", "stubborn"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("stop");
-    daemon.wait_event("component_stopping", "stubborn");
+    let stop = slow_stop(&mut daemon, "stubborn");
     daemon.signal(Signal::SIGUSR2);
     daemon.wait_any("upgrade_started");
     // Inside the window: the gate closes within milliseconds of `upgrade_started`, and the
@@ -498,8 +500,7 @@ fn the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept() {
         logged(&daemon.events()).len() >= expected.len()
     });
     assert_eq!(logged(&daemon.events()), expected);
-    let mut stop = stop;
-    assert!(stop.wait().expect("stop").success());
+    assert!(stop.wait_with_output().expect("stop").status.success());
     assert_eq!(daemon.stop(), Some(0));
 }
 
