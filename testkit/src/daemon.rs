@@ -187,6 +187,26 @@ impl Daemon {
         crate::registry::run_bounded(command, limit)
     }
 
+    /// The rows of `supervisor status --json` (which must answer 0 within [`DEADLINE`]).
+    ///
+    /// [`DEADLINE`]: crate::DEADLINE
+    pub fn status_rows(&self) -> Vec<serde_json::Value> {
+        let output = self.cli(&["status", "--json"], crate::DEADLINE);
+        assert_eq!(output.status.code(), Some(0), "status --json: {output:?}");
+        match serde_json::from_slice(&output.stdout) {
+            Ok(serde_json::Value::Array(rows)) => rows,
+            other => panic!("status --json is a JSON array: {other:?}"),
+        }
+    }
+
+    /// The `status --json` row of component `id` (which must have one).
+    pub fn status_row(&self, id: &str) -> serde_json::Value {
+        let rows = self.status_rows();
+        let row = rows.iter().find(|row| row["id"] == id);
+        row.cloned()
+            .unwrap_or_else(|| panic!("no row for {id} in {rows:?}"))
+    }
+
     /// The temporary directory of this daemon.
     pub fn path(&self) -> &Path {
         self.dir.path()

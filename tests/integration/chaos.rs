@@ -276,13 +276,6 @@ fn assert_ok(args: &[&str], output: &Output) {
     );
 }
 
-/// `status --json`.
-fn status(daemon: &Daemon) -> Vec<Value> {
-    let output = cli_ok(daemon, &["status", "--json"]);
-    let rows: Value = serde_json::from_slice(&output.stdout).expect("status --json is JSON");
-    rows.as_array().expect("status --json is an array").clone()
-}
-
 /// The pid of every component that `status --json` shows `running`.
 fn running(rows: &[Value]) -> BTreeMap<String, u32> {
     rows.iter()
@@ -671,7 +664,7 @@ impl Chaos<'_> {
     /// with the pid the log says, and every kill of ours has its exit logged. Returns the pids.
     fn settle(&mut self) -> BTreeMap<String, u32> {
         self.finish_cli();
-        let rows = status(self.daemon);
+        let rows = self.daemon.status_rows();
         for id in &self.stopped {
             let row = rows.iter().find(|row| row["id"] == id.as_str());
             assert!(
@@ -687,7 +680,7 @@ impl Chaos<'_> {
         }
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let rows = status(self.daemon);
+            let rows = self.daemon.status_rows();
             self.absorb();
             let pids = running(&rows);
             let all_running = self.ids.iter().all(|id| pids.contains_key(id));

@@ -15,20 +15,6 @@ fn cli(daemon: &Daemon, args: &[&str]) -> Output {
         .expect("run the supervisor CLI")
 }
 
-fn status_rows(daemon: &Daemon) -> Vec<Value> {
-    let output = cli(daemon, &["status", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "status: {output:?}");
-    let rows: Value = serde_json::from_slice(&output.stdout).expect("status --json");
-    rows.as_array().expect("an array").clone()
-}
-
-fn row(daemon: &Daemon, id: &str) -> Value {
-    status_rows(daemon)
-        .into_iter()
-        .find(|row| row["id"] == id)
-        .unwrap_or_else(|| panic!("no row for {id}"))
-}
-
 fn rewrite(daemon: &Daemon, xml: &str) {
     std::fs::write(&daemon.registry, xml).expect("rewrite the registry");
 }
@@ -77,22 +63,24 @@ fn an_operator_stop_during_a_group_restart_is_kept() {
     let stop = cli(&daemon, &["stop", "c"]);
     assert_eq!(stop.status.code(), Some(0), "{stop:?}");
     eventually("a has started (its delay elapsed)", || {
-        row(&daemon, "a")["state"] == "running"
+        daemon.status_row("a")["state"] == "running"
     });
-    assert_eq!(row(&daemon, "a")["pid"], a2);
+    assert_eq!(daemon.status_row("a")["pid"], a2);
     // The restart is over; c was not started by it.
-    assert_eq!(row(&daemon, "c")["state"], "stopped");
+    assert_eq!(daemon.status_row("c")["state"], "stopped");
     assert_eq!(events_of(&daemon, "component_started", "c").len(), 1);
     // A later automatic restart does not start it either.
     kill(a2, Signal::SIGKILL);
     let a3 = daemon.started_pid("a");
-    eventually("a runs again", || row(&daemon, "a")["state"] == "running");
-    assert_eq!(row(&daemon, "a")["pid"], a3);
-    assert_eq!(row(&daemon, "c")["state"], "stopped");
+    eventually("a runs again", || {
+        daemon.status_row("a")["state"] == "running"
+    });
+    assert_eq!(daemon.status_row("a")["pid"], a3);
+    assert_eq!(daemon.status_row("c")["state"], "stopped");
     // Positive control: the operator's start does.
     let start = cli(&daemon, &["start", "c"]);
     assert_eq!(start.status.code(), Some(0), "{start:?}");
-    assert_eq!(row(&daemon, "c")["state"], "running");
+    assert_eq!(daemon.status_row("c")["state"], "running");
     assert_eq!(events_of(&daemon, "component_started", "c").len(), 2);
 }
 
@@ -188,7 +176,7 @@ fn a_reload_restart_holds_no_mailbox() {
         !events_of(&daemon, "component_stopping", "slow").is_empty()
     });
     let asked = Instant::now();
-    assert_eq!(row(&daemon, "slow")["state"], "stopping");
+    assert_eq!(daemon.status_row("slow")["state"], "stopping");
     assert!(
         asked.elapsed() < Duration::from_secs(2),
         "status took {:?}",
@@ -230,11 +218,11 @@ fn a_reload_keeps_an_operator_stop() {
     assert_eq!(changed, ["held", "live"]);
     let live2 = daemon.started_pid("live");
     assert_ne!(live, live2);
-    assert_eq!(row(&daemon, "held")["state"], "stopped");
+    assert_eq!(daemon.status_row("held")["state"], "stopped");
     assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
     // The operator's start uses the new settings.
     assert_eq!(cli(&daemon, &["start", "held"]).status.code(), Some(0));
-    let held = row(&daemon, "held")["pid"].as_u64().expect("pid") as u32;
+    let held = daemon.status_row("held")["pid"].as_u64().expect("pid") as u32;
     assert!(
         proc_cmdline(held).contains("2000"),
         "{}",
@@ -267,7 +255,7 @@ fn settings_the_process_does_not_see_apply_in_place() {
     assert_eq!(ids(&reloaded["updated"]), ["quiet"], "{reloaded}");
     assert_eq!(ids(&reloaded["changed"]), ["loud"], "{reloaded}");
     assert_ne!(daemon.started_pid("loud"), loud);
-    let row = row(&daemon, "quiet");
+    let row = daemon.status_row("quiet");
     assert_eq!(row["pid"], quiet);
     assert_eq!(row["description"], "new");
     assert_eq!(events_of(&daemon, "component_started", "quiet").len(), 1);
@@ -284,12 +272,12 @@ fn restarts_count_automatic_restarts_only() {
     reload(&mut daemon);
     let pid3 = daemon.started_pid("a");
     assert_ne!(pid, pid3);
-    eventually("a runs", || row(&daemon, "a")["state"] == "running");
-    assert_eq!(row(&daemon, "a")["restarts"], 0);
+    eventually("a runs", || daemon.status_row("a")["state"] == "running");
+    assert_eq!(daemon.status_row("a")["restarts"], 0);
     kill(pid3, Signal::SIGKILL);
     daemon.started_pid("a");
     eventually("a's crash is counted", || {
-        row(&daemon, "a")["restarts"] == 1
+        daemon.status_row("a")["restarts"] == 1
     });
 }
 

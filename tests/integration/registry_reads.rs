@@ -9,7 +9,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use serde_json::Value;
 use testkit::*;
 
 /// Longer than the daemon's 10 s read deadline, so an overdue read shows as its own error.
@@ -46,13 +45,6 @@ fn replace_with_fifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
 
-/// `status --json` rows, by id.
-fn status_rows(daemon: &Daemon) -> Vec<Value> {
-    let (json, _) = said(&ctl(daemon, &["status", "--json"]), 0, "status --json");
-    let rows: Value = serde_json::from_str(&json).expect("status --json is JSON");
-    rows.as_array().expect("an array").clone()
-}
-
 fn a_fifo_in_place_of_the_registry_is_refused_on_reload_and_the_daemon_carries_on() {
     let mut daemon = Daemon::start(&registry("", &[idle("a"), idle("b")].concat()));
     let pids = daemon.started_pids(&["a", "b"]);
@@ -70,7 +62,7 @@ fn a_fifo_in_place_of_the_registry_is_refused_on_reload_and_the_daemon_carries_o
     assert_eq!(rejected["error"], refusal.as_str(), "{rejected}");
 
     // The daemon still answers, and still reaps and restarts a killed component.
-    let rows = status_rows(&daemon);
+    let rows = daemon.status_rows();
     let ids: Vec<&str> = rows.iter().filter_map(|row| row["id"].as_str()).collect();
     assert_eq!(ids, ["a", "b"]);
     kill(pids[0], Signal::SIGKILL);
@@ -154,7 +146,7 @@ fn status_has_a_reason_in_json_and_a_reason_column() {
     let mut daemon = Daemon::start(&registry("", &idle("a")));
     daemon.started_pid("a");
     // The exact keys of a row are checked in tests/control.rs; here, that `reason` is one.
-    let rows = status_rows(&daemon);
+    let rows = daemon.status_rows();
     assert!(
         rows[0]["reason"].is_null(),
         "a running component: {}",

@@ -56,10 +56,7 @@ pub(crate) fn cannot_restore(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// `status --json` as (id → (state, pid, restarts)).
 fn rows(daemon: &Daemon) -> Vec<(String, String, Option<u64>, u64)> {
-    let out = daemon.cli(&["status", "--json"], DEADLINE);
-    assert!(out.status.success(), "status answers: {out:?}");
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
-    rows.iter()
+    (daemon.status_rows().iter())
         .map(|r| {
             (
                 r["id"].as_str().unwrap().to_string(),

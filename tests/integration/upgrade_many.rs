@@ -334,20 +334,15 @@ fn twenty_upgrades_of_a_busy_tree_lose_no_line_and_keep_every_component() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-/// `status --json`'s row of `id`.
-fn row(daemon: &Daemon, id: &str) -> Value {
-    let out = daemon.cli(&["status", "--json"], DEADLINE);
-    assert!(out.status.success(), "status answers: {out:?}");
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
-    rows.into_iter().find(|r| r["id"] == id).expect("a row")
-}
-
 fn current_pid(daemon: &Daemon, id: &str) -> u32 {
-    row(daemon, id)["pid"].as_u64().unwrap_or(0) as u32
+    daemon.status_row(id)["pid"].as_u64().unwrap_or(0) as u32
 }
 
 fn state(daemon: &Daemon, id: &str) -> String {
-    row(daemon, id)["state"].as_str().unwrap_or("").to_string()
+    daemon.status_row(id)["state"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 pub const TESTS: &[testkit::harness::Test] =
