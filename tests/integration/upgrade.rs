@@ -42,6 +42,13 @@ pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf 
     path
 }
 
+/// The reason of the next `upgrade_refused` event.
+pub(crate) fn refusal(daemon: &mut Daemon) -> String {
+    let refused = daemon.wait_any("upgrade_refused");
+    let reason = refused["reason"].as_str().unwrap_or_default();
+    reason.to_string()
+}
+
 /// A copy of the supervisor binary in `dir`, and a script that runs it as a binary that cannot
 /// restore the hand-over (`SUPERVISOR_UPGRADE_FAIL_RESTORE=1`): an upgrade to it rolls back.
 pub(crate) fn cannot_restore(dir: &Path) -> (PathBuf, PathBuf) {
@@ -191,8 +198,8 @@ fn upgrade_refuses_what_it_cannot_run_and_changes_nothing() {
             String::from_utf8_lossy(&out.stderr).contains(why),
             "{out:?}"
         );
-        let refused = daemon.wait_any("upgrade_refused");
-        assert!(refused["reason"].as_str().unwrap().contains(why));
+        let reason = refusal(&mut daemon);
+        assert!(reason.contains(why), "{reason}");
         daemon.take_events();
     }
     assert_eq!(daemon.count("upgrade_started"), 0);

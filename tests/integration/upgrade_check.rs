@@ -5,7 +5,7 @@
 
 use testkit::*;
 
-use crate::upgrade::{executable, upgrade};
+use crate::upgrade::{executable, refusal, upgrade};
 
 fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
     let mut daemon = Daemon::start(&registry(FAST, &[idle("a"), idle("b")].concat()));
@@ -23,8 +23,7 @@ fn a_binary_that_dies_after_the_version_check_is_refused_before_the_exec() {
         let dying = executable(daemon.path(), name, Some(&script));
         let out = upgrade(&daemon, &dying);
         assert_eq!(out.status.code(), Some(1), "{name}: refused: {out:?}");
-        let refused = daemon.wait_any("upgrade_refused");
-        let reason = refused["reason"].as_str().unwrap();
+        let reason = refusal(&mut daemon);
         assert!(
             reason.contains("--handover-check failed") && reason.contains(how),
             "{name}: {reason}"
@@ -80,14 +79,8 @@ fn a_shutdown_during_the_dry_run_calls_the_upgrade_off() {
         "the upgrade did not happen: {out:?}"
     );
     assert_eq!(daemon.count("upgrade_completed"), 0);
-    let refused = daemon.wait_any("upgrade_refused");
-    assert!(
-        refused["reason"]
-            .as_str()
-            .unwrap()
-            .contains("shutting down"),
-        "{refused}"
-    );
+    let reason = refusal(&mut daemon);
+    assert!(reason.contains("shutting down"), "{reason}");
     daemon.wait_event("component_stopped", "a");
 }
 
@@ -104,8 +97,7 @@ fn a_binary_that_hangs_is_refused_at_the_deadline_and_killed() {
     let hanging = executable(daemon.path(), "hanging", Some(&script));
     let out = upgrade(&daemon, &hanging);
     assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
-    let refused = daemon.wait_any("upgrade_refused");
-    let reason = refused["reason"].as_str().unwrap();
+    let reason = refusal(&mut daemon);
     assert!(reason.contains("did not answer within 5 s"), "{reason}");
     let probe: u32 = (std::fs::read_to_string(&hung_pid).expect("the probe ran"))
         .trim()

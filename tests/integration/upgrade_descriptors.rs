@@ -8,6 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -17,7 +18,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
 
-use crate::upgrade::{cannot_restore, executable, upgrade};
+use crate::upgrade::{cannot_restore, executable, refusal, upgrade};
 
 /// How the daemon's endpoint is configured: `<tcpport>` on a free port.
 fn with_endpoint(port: u16) -> String {
@@ -630,10 +631,9 @@ fn the_instance_lock_is_never_let_go_through_upgrades() {
     );
 }
 
-/// A `restart ID` that waits for its component's readiness when an upgrade comes is answered
-/// busy (75, "upgrading") before the exec, never cut off unanswered; the same restart without
-/// an upgrade is answered 0 once the component is ready (the positive control).
-fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
+/// A daemon whose component `slow` is ready 2 s after each start (notify readiness), once
+/// ready the first time.
+fn slowly_ready() -> Daemon {
     let slow = standin_server(
         "slow",
         &["--notify-ready-after", "2"],
@@ -641,18 +641,32 @@ fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
     );
     let mut daemon = Daemon::start(&registry("", &slow));
     daemon.wait_event("component_ready", "slow");
+    daemon
+}
+
+/// `restart slow` under way, waiting for the readiness of the `starts`-th start of `slow`,
+/// when an upgrade to `binary` comes: the restart's answer and the upgrade's.
+fn restart_across_upgrade(daemon: &Daemon, starts: usize, binary: &Path) -> (Output, Output) {
+    thread::scope(|scope| {
+        let restart = scope.spawn(|| daemon.cli(&["restart", "slow"], Duration::from_secs(30)));
+        eventually("the restart's start of slow", || {
+            events_of(daemon, "component_started", "slow").len() == starts
+        });
+        let out = upgrade(daemon, binary);
+        (restart.join().unwrap(), out)
+    })
+}
+
+/// A `restart ID` that waits for its component's readiness when an upgrade comes is answered
+/// busy (75, "upgrading") before the exec, never cut off unanswered; the same restart without
+/// an upgrade is answered 0 once the component is ready (the positive control).
+fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
+    let daemon = slowly_ready();
     let control = daemon.cli(&["restart", "slow"], Duration::from_secs(30));
     assert_eq!(control.status.code(), Some(0), "{control:?}");
     let copy = executable(daemon.path(), "supervisor-new", None);
-    let restarted = thread::scope(|scope| {
-        let restart = scope.spawn(|| daemon.cli(&["restart", "slow"], Duration::from_secs(30)));
-        eventually("the third start of slow", || {
-            events_of(&daemon, "component_started", "slow").len() == 3
-        });
-        let out = upgrade(&daemon, &copy);
-        assert!(out.status.success(), "upgrade: {out:?}");
-        restart.join().unwrap()
-    });
+    let (restarted, out) = restart_across_upgrade(&daemon, 3, &copy);
+    assert!(out.status.success(), "upgrade: {out:?}");
     assert_eq!(restarted.status.code(), Some(75), "{restarted:?}");
     let said = String::from_utf8_lossy(&restarted.stderr);
     assert!(said.contains("upgrading"), "{said}");
@@ -666,13 +680,7 @@ fn a_restart_waiting_for_readiness_is_answered_busy_by_an_upgrade() {
 /// dies in its dry run): the restart is not told "upgrading" for an upgrade that never comes;
 /// it is answered 0 once the component is ready, by the daemon that stays.
 fn a_restart_waiting_when_an_upgrade_is_refused_gets_its_own_answer() {
-    let slow = standin_server(
-        "slow",
-        &["--notify-ready-after", "2"],
-        r#"<readiness notify="true" timeout="30"/>"#,
-    );
-    let mut daemon = Daemon::start(&registry("", &slow));
-    daemon.wait_event("component_ready", "slow");
+    let mut daemon = slowly_ready();
     let copy = executable(daemon.path(), "supervisor-new", None);
     // Answers the version check as the real binary does, then fails its dry run.
     let script = format!(
@@ -680,23 +688,10 @@ fn a_restart_waiting_when_an_upgrade_is_refused_gets_its_own_answer() {
         copy.display()
     );
     let failing = executable(daemon.path(), "failing-check", Some(&script));
-    let restarted = thread::scope(|scope| {
-        let restart = scope.spawn(|| daemon.cli(&["restart", "slow"], Duration::from_secs(30)));
-        eventually("the second start of slow", || {
-            events_of(&daemon, "component_started", "slow").len() == 2
-        });
-        let out = upgrade(&daemon, &failing);
-        assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
-        restart.join().unwrap()
-    });
-    let refused = daemon.wait_any("upgrade_refused");
-    assert!(
-        refused["reason"]
-            .as_str()
-            .unwrap()
-            .contains("--handover-check failed"),
-        "{refused}"
-    );
+    let (restarted, out) = restart_across_upgrade(&daemon, 2, &failing);
+    assert_eq!(out.status.code(), Some(1), "refused: {out:?}");
+    let reason = refusal(&mut daemon);
+    assert!(reason.contains("--handover-check failed"), "{reason}");
     assert_eq!(restarted.status.code(), Some(0), "{restarted:?}");
     assert_eq!(events_of(&daemon, "component_ready", "slow").len(), 2);
 }
