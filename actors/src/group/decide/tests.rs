@@ -120,6 +120,16 @@ impl Harness {
         effects
     }
 
+    /// Every answer given so far to operator request `request`, in order.
+    fn answers(&self, request: RequestId) -> Vec<&Answer> {
+        (self.log.iter())
+            .filter_map(|e| match e {
+                Effect::Answer { request: r, answer } if *r == request => Some(answer),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn up(strategy: Strategy, restart: RestartType) -> Harness {
         let mut harness = Harness::three(strategy, restart);
         harness.feed(Input::Start);
@@ -367,13 +377,7 @@ fn a_decision_waiting_only_for_a_start_under_way_is_at_rest_and_keeps_its_reques
     );
     // An upgrade refused afterwards: the restart gets its ordinary answer, once.
     harness.settle_all();
-    let answers: Vec<&Answer> = (harness.log.iter())
-        .filter_map(|e| match e {
-            Effect::Answer { request: 7, answer } => Some(answer),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(answers, [&Answer::Started]);
+    assert_eq!(harness.answers(7), [&Answer::Started]);
 }
 
 #[test]
@@ -404,12 +408,7 @@ fn a_hand_over_during_a_shutdown_or_a_reload_leaves_the_waiting_restart_to_its_a
         assert!(harness.decision.at_rest(harness.now).is_err());
         // The restart gets its own answer, once, and never "upgrading".
         harness.settle_all();
-        let answers: Vec<&Answer> = (harness.log.iter())
-            .filter_map(|e| match e {
-                Effect::Answer { request: 7, answer } => Some(answer),
-                _ => None,
-            })
-            .collect();
+        let answers = harness.answers(7);
         assert_eq!(answers.len(), 1, "shutdown: {shutdown}: {answers:?}");
         assert!(
             !matches!(answers[0], Answer::Busy(_)),
