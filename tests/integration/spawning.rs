@@ -67,6 +67,45 @@ fn children_are_born_in_their_cgroup_and_the_fallback_still_joins_it() {
     }
 }
 
+/// A component whose cgroup had to be killed (its process left a `setsid` grandchild there)
+/// gets a cgroup made anew, empty, at its next start: the replacement is born in it (a child
+/// born in a killed cgroup would be SIGKILLed at once by this kernel, and one joining it by a
+/// write would wait for the kernel), it lives, and nothing is restarted twice.
+fn a_killed_cgroup_is_made_anew_for_the_next_start() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(mount) = testkit::skip::writable_cgroup2().map(PathBuf::from) else {
+        skip!("no writable cgroup2 hierarchy");
+    };
+    let leaving = standin_server(
+        "leaving",
+        &["--grandchild-setsid"],
+        r#"<backoff initial="0.3"/>"#,
+    );
+    let mut daemon = Daemon::start(&registry(FAST, &leaving));
+    let first = daemon.started_pid("leaving");
+    daemon.wait_for("the grandchild left behind", |e| {
+        e["event"] == "component_output"
+            && e["line"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("grandchild "))
+    });
+    let cgroup = cgroup_of(&mount, first);
+    let inode = |path: &Path| std::fs::metadata(path).map(|m| m.ino()).ok();
+    let before = inode(&cgroup).expect("the cgroup");
+    kill(first, Signal::SIGKILL);
+    let second = daemon.started_pid("leaving");
+    assert_eq!(cgroup_of(&mount, second), cgroup, "in its cgroup");
+    assert_ne!(inode(&cgroup), Some(before), "the cgroup was made anew");
+    // It runs its own code (a child killed at birth never prints).
+    let said = format!("started pid={second}");
+    daemon.wait_for("the replacement's first line", |e| {
+        e["event"] == "component_output" && e["line"].as_str().is_some_and(|l| l.contains(&said))
+    });
+    assert!(alive(second), "not killed at birth");
+    assert_eq!(events_of(&daemon, "component_started", "leaving").len(), 2);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A registry that needs more descriptors than the hard limit: `check` says how many it needs
 /// and which settings lower the need (and still passes: the registry is valid), and `run` says
 /// the same at start-up; under a limit that is enough, `check` says nothing of it.
@@ -172,6 +211,7 @@ fn sigchld_is_read_from_a_signalfd_by_every_thread_blocked() {
 
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
+    a_killed_cgroup_is_made_anew_for_the_next_start,
     check_and_run_say_how_many_descriptors_the_registry_needs,
     the_descriptor_table_is_sized_for_the_registry_at_start_and_reload,
     sigchld_is_read_from_a_signalfd_by_every_thread_blocked,

@@ -40,9 +40,10 @@ pub struct ComponentCgroup {
     /// first, every exit of the main process reads the second, and opening either walks the
     /// cgroup tree.
     kept: OnceLock<KeptFiles>,
-    /// Whether `cgroup.kill` was ever written. Linux 6.18 (at least) SIGKILLs at birth every
-    /// child created with `CLONE_INTO_CGROUP` in a cgroup killed before (it compares the
-    /// cgroup's kill count with the parent's), so such a cgroup is joined by a write instead.
+    /// Whether `cgroup.kill` was (or may have been) written. Linux 6.18 (at least) SIGKILLs at
+    /// birth every child created with `CLONE_INTO_CGROUP` in a cgroup killed before (it compares
+    /// the cgroup's kill count with the parent's), so such a cgroup is made anew at the next
+    /// start when it is empty ([`Cgroups::component`]), or joined by a write.
     killed: AtomicBool,
 }
 
@@ -189,23 +190,29 @@ impl Cgroups {
     }
 
     /// The cgroup of component `id`, created on first use (and again after [`Cgroups::forget`]).
-    /// One that was there already (left by a crashed daemon, or not yet removed after the last
-    /// process of a component that starts again during a shutdown) may have been killed: it is
-    /// taken as killed, so that its children join it by a write (see `ComponentCgroup::killed`).
+    /// One that was killed, or found already there (left by a crashed daemon or a predecessor
+    /// image, or not yet removed after a component that starts again during a shutdown) and so
+    /// perhaps killed, is made anew while it is empty: a child born in a killed cgroup is
+    /// SIGKILLed (see `ComponentCgroup::killed`), and a child joining one by a write waits for
+    /// the kernel (10 ms here). Occupied, it is kept and taken as killed.
     pub fn component(&mut self, id: &str) -> io::Result<Arc<ComponentCgroup>> {
         if let Some(made) = self.made.get(id) {
-            return Ok(Arc::clone(made));
+            if !made.killed.load(Ordering::Relaxed) || fs::remove_dir(&made.path).is_err() {
+                return Ok(Arc::clone(made));
+            }
+            self.made.remove(id);
         }
         let path = self.base.join(id);
-        let existed = match fs::create_dir(&path) {
-            Ok(()) => false,
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => true,
-            Err(error) => return Err(error),
+        let fresh = |path: &Path| match fs::create_dir(path) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(error) => Err(error),
         };
+        let made_now = fresh(&path)? || (fs::remove_dir(&path).is_ok() && fresh(&path)?);
         let made = Arc::new(ComponentCgroup {
             path,
             kept: OnceLock::new(),
-            killed: AtomicBool::new(existed),
+            killed: AtomicBool::new(!made_now),
         });
         self.made.insert(id.to_owned(), Arc::clone(&made));
         Ok(made)
