@@ -29,15 +29,24 @@ pub enum DaemonSignal {
     Upgrade,
 }
 
-/// Blocks SIGCHLD in the calling thread, and so in every thread it starts from now on: it is
-/// only ever read from the reaper's `signalfd`. Call before the daemon's first thread starts (a
-/// thread that did not block it would take the signal, and its default action ignores it).
-pub fn block_child_exits() -> nix::Result<()> {
-    pthread_sigmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&SigSet::from(Signal::SIGCHLD)),
-        None,
-    )
+/// Gives SIGCHLD its default disposition and blocks it in the calling thread, and so in every
+/// thread it starts from now on: it is only ever read from the reaper's `signalfd`. Call before
+/// the daemon's first thread starts (a thread that did not block it would take the signal,
+/// and its default action ignores it).
+pub fn block_child_exits() -> io::Result<()> {
+    actors::process::sys::default_child_exits()?;
+    child_exits_blocked(SigmaskHow::SIG_BLOCK)
+}
+
+/// Unblocks SIGCHLD in the calling thread, right before it `execve`s another image (an older
+/// one would not know it must unblock it; this one blocks it again first thing, and reaps the
+/// exits that came meanwhile once it has restored the tree).
+pub fn unblock_child_exits() -> io::Result<()> {
+    child_exits_blocked(SigmaskHow::SIG_UNBLOCK)
+}
+
+fn child_exits_blocked(how: SigmaskHow) -> io::Result<()> {
+    pthread_sigmask(how, Some(&SigSet::from(Signal::SIGCHLD)), None).map_err(io::Error::from)
 }
 
 /// Starts the reaper task on the calling thread, which must be the actors' (inside the actor

@@ -36,7 +36,9 @@ pub fn exec(
     let path = CString::new(binary.as_os_str().to_owned().into_vec())?;
     let mut extra = vec![(OsString::from(ENV), OsString::from(named))];
     extra.extend(guardian.cloned());
+    let _ = crate::signals::unblock_child_exits();
     let failed = nix::unistd::execve(&path, &arguments(), &environment(&extra));
+    let _ = crate::signals::block_child_exits();
     set_cloexec(&kept, true);
     Err(failed.map_or_else(std::io::Error::from, |never| match never {}))
 }
@@ -68,7 +70,9 @@ pub fn roll_back(pending: &Pending, reason: &str, handed: Option<&Handover>) -> 
     }
     set_cloexec(&kept, false);
     let env = environment(&extra);
+    let _ = crate::signals::unblock_child_exits();
     let failed = nix::unistd::fexecve(pending.executable.as_raw_fd(), &arguments(), &env);
+    let _ = crate::signals::block_child_exits();
     failed.map_or_else(std::io::Error::from, |never| match never {})
 }
 

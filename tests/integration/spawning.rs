@@ -209,10 +209,48 @@ fn sigchld_is_read_from_a_signalfd_by_every_thread_blocked() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A daemon started with SIGCHLD ignored (`env --ignore-signal=CHLD`, as a parent's ignoring
+/// survives `execve`; the kernel would then reap its children by itself, and send no signal)
+/// still learns of every exit: it gives SIGCHLD its default action back before blocking it.
+/// The wrapper does ignore it (the positive control: a program it runs has the `SigIgn` bit).
+fn a_daemon_started_with_sigchld_ignored_still_reaps() {
+    const SIGCHLD_BIT: u64 = 1 << (libc::SIGCHLD - 1);
+    let wrapper = ["env", "--ignore-signal=CHLD"];
+    let control = std::process::Command::new("env")
+        .args([
+            "--ignore-signal=CHLD",
+            "grep",
+            "SigIgn",
+            "/proc/self/status",
+        ])
+        .output()
+        .expect("env");
+    if !control.status.success() {
+        skip!("env --ignore-signal is not supported here: {control:?}");
+    }
+    let ignored = String::from_utf8_lossy(&control.stdout);
+    let mask = ignored.split_whitespace().nth(1).unwrap_or("0");
+    let mask = u64::from_str_radix(mask, 16).unwrap_or(0);
+    assert!(
+        mask & SIGCHLD_BIT != 0,
+        "the wrapper ignores SIGCHLD: {ignored}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry_path = dir.path().join("SupervisorRegistry.xml");
+    let crashing = standin_server("crashing", &["--crash-after", "0.1"], NO_BACKOFF);
+    std::fs::write(&registry_path, registry(FAST, &crashing)).expect("registry");
+    let mut daemon = Daemon::start_wrapped(dir, registry_path, &wrapper);
+    let first = daemon.started_pid("crashing");
+    let second = daemon.started_pid("crashing");
+    assert_ne!(first, second, "the crash was reaped and restarted");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     children_are_born_in_their_cgroup_and_the_fallback_still_joins_it,
     a_killed_cgroup_is_made_anew_for_the_next_start,
     check_and_run_say_how_many_descriptors_the_registry_needs,
     the_descriptor_table_is_sized_for_the_registry_at_start_and_reload,
     sigchld_is_read_from_a_signalfd_by_every_thread_blocked,
+    a_daemon_started_with_sigchld_ignored_still_reaps,
 ];

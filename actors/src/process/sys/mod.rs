@@ -68,6 +68,16 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Gives SIGCHLD its default disposition. A parent may have left it ignored (which survives
+/// `execve`): the kernel then reaps children by itself and no signal is left to read.
+pub fn default_child_exits() -> io::Result<()> {
+    // SAFETY: SIG_DFL installs no handler of ours; the call only sets the disposition (and
+    // clears SA_NOCLDWAIT with it).
+    unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
 /// A `signalfd` for SIGCHLD (which the caller keeps blocked in every thread), registered with
 /// the calling thread's runtime: readable when a child has exited.
 pub fn child_exits() -> io::Result<AsyncFd<SignalFd>> {
