@@ -1105,6 +1105,10 @@ fn the_output_of_stopping_components_is_all_written_before_the_daemon_exits() {
     ) + &talker("logged", 5_000, r#"<output stderr="null"/>"#);
     let mut daemon = Daemon::start(&registry("", &servers));
     let pids = daemon.started_pids(&["filed", "logged"]);
+    // A SIGTERM before the shells' traps would end them silently.
+    eventually("both traps are set", || {
+        pids.iter().all(|&pid| procfs::catches_sigterm(pid))
+    });
     assert_eq!(daemon.stop(), Some(0));
     let text = read_text(&daemon.path().join("logs/filed.log"));
     let filed: Vec<u64> = text.lines().filter_map(|l| l.parse().ok()).collect();

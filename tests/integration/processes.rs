@@ -801,9 +801,15 @@ fn a_component_restarted_during_a_shutdown_keeps_its_process_until_its_stop() {
     let second = daemon.started_pid("victim");
     assert_ne!(second, first, "restarted during the shutdown");
     assert_eq!(daemon.wait_exit(), Some(0));
+    daemon.wait_any("supervisor_stopped");
     let said = std::fs::read_to_string(daemon.path().join("said")).unwrap_or_default();
     assert_eq!(said, "term\n", "the new process got its SIGTERM, once");
     assert_eq!(events_of(&daemon, "component_started", "victim").len(), 2);
+    // From the shutdown's own stop: it was asked to stop, and stopped, not exited unasked.
+    let stopping = events_of(&daemon, "component_stopping", "victim");
+    assert_eq!(pid_of(&stopping[0]), second, "{stopping:?}");
+    let stopped = events_of(&daemon, "component_stopped", "victim");
+    assert_eq!(stopped.iter().map(pid_of).collect::<Vec<_>>(), [second]);
     assert!(!alive(second), "{second} is gone");
 }
 

@@ -424,16 +424,21 @@ fn a_finished_temporary_component_does_not_hold_an_upgrade_back() {
         settled(&daemon)
     });
     let before = rows(&daemon);
-    let stop = slow_stop(&mut daemon, "stubborn");
     let copy = executable(daemon.path(), "supervisor-new", None);
+    let stop = slow_stop(&mut daemon, "stubborn");
     let out = upgrade(&daemon, &copy);
     assert!(out.status.success(), "upgraded: {out:?}");
     // The CLI may answer before the event is read.
     daemon.wait_any("upgrade_completed");
     let events = daemon.events();
-    let at = |event: &str| events.iter().position(|e| e["event"] == event);
+    let at = |event: &str, id: &str| {
+        (events.iter())
+            .position(|e| e["event"] == event && (id.is_empty() || e["component"] == id))
+            .unwrap_or_else(|| panic!("no {event} {id}"))
+    };
+    let stopped = at("component_stopped", "stubborn");
     assert!(
-        at("component_stopped") < at("upgrade_completed"),
+        at("upgrade_started", "") < stopped && stopped < at("upgrade_completed", ""),
         "the stop under way held the upgrade back"
     );
     let after = rows(&daemon);

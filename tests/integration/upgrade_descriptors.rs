@@ -693,7 +693,20 @@ fn a_restart_waiting_when_an_upgrade_is_refused_gets_its_own_answer() {
     let reason = refusal(&mut daemon);
     assert!(reason.contains("--handover-check failed"), "{reason}");
     assert_eq!(restarted.status.code(), Some(0), "{restarted:?}");
-    assert_eq!(events_of(&daemon, "component_ready", "slow").len(), 2);
+    eventually("slow ready a second time", || {
+        events_of(&daemon, "component_ready", "slow").len() == 2
+    });
+    // The refusal came while the restart still waited for that readiness.
+    let events = daemon.events();
+    let refused = events.iter().position(|e| e["event"] == "upgrade_refused");
+    let ready = (events.iter().enumerate())
+        .filter(|(_, e)| e["event"] == "component_ready")
+        .nth(1)
+        .map(|(at, _)| at);
+    assert!(
+        refused.is_some() && refused < ready,
+        "{refused:?} {ready:?}"
+    );
 }
 
 /// An idle HTTP keep-alive connection (a metrics scraper between scrapes) does not hold the
