@@ -420,11 +420,11 @@ impl SupervisorActor {
                 let output = daemon.runtime.output.clone();
                 async move {
                     if tokio::time::timeout(OUTPUT_DRAIN, output.drain()).await.is_err() {
+                        let pending = output.pending();
                         tracing::warn!(
                             event = events::OUTPUT_DROPPED,
-                            pending = %output.pending(),
-                            "the stopped components' output was not all written within {OUTPUT_DRAIN:?}: {}",
-                            output.pending()
+                            pending = %pending,
+                            "the stopped components' output was not all written within {OUTPUT_DRAIN:?}: {pending}"
                         );
                     }
                 }
@@ -872,7 +872,8 @@ impl SupervisorActor {
             let output = match crate::upgrade::output(&output_service).await {
                 Ok(output) => output,
                 Err(reason) => {
-                    crate::upgrade::thaw(&root, &table, &output_service);
+                    // `output` has let the readers go on already (and re-queued held lines).
+                    crate::upgrade::thaw_tree(&root, &table);
                     return Err(reason);
                 }
             };

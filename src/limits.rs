@@ -75,10 +75,9 @@ pub struct Prepared {
 pub fn prepare(root: &GroupSpec) -> Prepared {
     let needed = needed(root);
     let raised = raise(needed.total());
-    if let Ok(raised) = &raised {
-        // Best effort: a table left to grow costs stalls, not descriptors.
-        let _ = reserve_table(needed.total().min(raised.now));
-    }
+    // Best effort (at most the soft limit, raised or not): a table left to grow costs stalls,
+    // not descriptors.
+    let _ = reserve_table(needed.total());
     Prepared { needed, raised }
 }
 

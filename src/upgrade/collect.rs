@@ -63,8 +63,8 @@ pub fn thaw(root: &Addr<GroupActor>, table: &ProcessTable, output: &OutputServic
     output.go_on(Vec::new());
 }
 
-/// Lets the tree and the reaper go on.
-fn thaw_tree(root: &Addr<GroupActor>, table: &ProcessTable) {
+/// Lets the tree and the reaper go on (the output already goes on: see [`output`]).
+pub fn thaw_tree(root: &Addr<GroupActor>, table: &ProcessTable) {
     root.do_send(Thaw);
     table.pause_reaping(false);
     table.reap();

@@ -25,7 +25,7 @@ use actors::handover::TreeState;
 use crate::guardian::HANDOVER_VARIABLE as GUARDIAN_VARIABLE;
 use serde::{Deserialize, Serialize};
 
-pub use collect::{collect, components, output, thaw};
+pub use collect::{collect, components, output, thaw, thaw_tree};
 pub use exec::{exec, roll_back};
 pub use gate::{Busy, GATE, QUIET_WITHIN};
 pub use listeners::{Listeners, close, control, http};

@@ -44,8 +44,8 @@ impl OutputService {
     }
 
     /// Waits until every component's output has gone where it goes: each reader has read its
-    /// pipe to the end (the components stopped) and the file queue is empty (written, or held
-    /// by a failing file). The daemon's last step before it exits; wrap in a deadline, as
+    /// pipe to the end (the components stopped) and the file queue is empty (each line written,
+    /// or dropped and counted for a failing file). The daemon's last step before it exits; wrap in a deadline, as
     /// [`OutputService::hand_over`].
     pub async fn drain(&self) {
         self.gate.all_ended(|| self.live_pipes()).await;
