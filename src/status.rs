@@ -95,9 +95,6 @@ struct Reading {
     groups: GroupRss,
     /// The next reading is being taken.
     refreshing: bool,
-    /// A reading of `/proc`, not the empty stand-in kept until the first one lands (no leader
-    /// is then read alone: that would be every process, on a caller that must not wait).
-    measured: bool,
 }
 
 /// Resident bytes per process group, read once and kept for a while.
@@ -112,8 +109,7 @@ impl MemoryReading {
     /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`] (or at any age, when the caller does not
     /// [`Wait::ForFresh`]), the last one while `background` takes the next with `read_all`;
     /// past that, a new one taken here. A leader the reading does not know (started since) is
-    /// read alone with `read_one` and kept. Before the first reading lands, a caller that does
-    /// not wait gets none (memory 0).
+    /// read alone with `read_one` and kept.
     fn at(
         &'static self,
         now: Instant,
@@ -134,17 +130,15 @@ impl MemoryReading {
             }
         };
         let reading = last.get_or_insert_with(|| Reading {
-            // Stale at once: a caller that may wait takes a real reading.
-            at: now.checked_sub(MEMORY_STALE).unwrap_or(now),
+            at: now,
             groups: GroupRss::default(),
             refreshing: false,
-            measured: false,
         });
         if refresh && !reading.refreshing {
             reading.refreshing = true;
             background(Box::new(move || self.store(Instant::now(), read_all())));
         }
-        for &leader in leaders.iter().filter(|_| reading.measured) {
+        for &leader in leaders {
             if !reading.groups.contains_key(&leader) {
                 if let Some(rss) = read_one(leader) {
                     Arc::make_mut(&mut reading.groups).insert(leader, rss);
@@ -165,7 +159,6 @@ impl MemoryReading {
             at,
             groups: Arc::new(groups),
             refreshing: false,
-            measured: true,
         });
     }
 }
@@ -381,22 +374,14 @@ mod tests {
         let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
         let jobs = std::cell::RefCell::new(Vec::<Job>::new());
         let later = |job| jobs.borrow_mut().push(job);
-        // Nor is each leader read alone meanwhile: that would be every process, twice over.
-        let alone = |_: i32| -> Option<u64> { panic!("a leader read alone before any reading") };
-        for _ in 0..2 {
-            let served = reading.at(Instant::now(), &[7], (read, alone), Wait::Never, later);
-            assert!(served.is_empty());
-        }
+        let none = |_: i32| None;
+        let served = reading.at(Instant::now(), &[7], (read, none), Wait::Never, later);
+        assert!(served.is_empty());
         assert_eq!(
             jobs.borrow().len(),
             1,
-            "the first reading goes to the background, once"
+            "the first reading goes to the background"
         );
-        // Once it has landed, a leader it does not know is read alone (the positive control).
-        reading.store(Instant::now(), HashMap::new());
-        let seven = |_: i32| Some(7);
-        let served = reading.at(Instant::now(), &[7], (read, seven), Wait::Never, later);
-        assert_eq!(served.get(&7), Some(&7));
     }
 
     #[test]
