@@ -34,12 +34,23 @@ pub fn daemon_command(wrapper: Option<&[&str]>, registry: &Path, run_dir: &Path)
     command
 }
 
+/// What the daemon has logged so far, and whether its stderr has ended.
+#[derive(Default)]
+struct Log {
+    events: Vec<Value>,
+    ended: bool,
+}
+
+/// How long [`Daemon::wait_exit`] waits, after the exit, for the last log lines: a descendant
+/// that escaped with the daemon's stderr can hold it open for ever.
+const LOG_END: Duration = Duration::from_secs(2);
+
 /// A running daemon and what it has logged so far.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub registry: PathBuf,
     child: Child,
-    log: Arc<(Mutex<Vec<Value>>, Condvar)>,
+    log: Arc<(Mutex<Log>, Condvar)>,
     cursor: usize,
     exit: Option<ExitStatus>,
 }
@@ -64,7 +75,7 @@ impl Daemon {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn supervisor");
-        let log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
         let stderr = child.stderr.take().expect("stderr");
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
@@ -72,10 +83,13 @@ impl Daemon {
                 let Ok(line) = line else { break };
                 let value = serde_json::from_str(&line)
                     .unwrap_or_else(|_| serde_json::json!({ "event": "unparsed", "line": line }));
-                let (events, changed) = &*sink;
-                events.lock().unwrap().push(value);
+                let (log, changed) = &*sink;
+                log.lock().unwrap().events.push(value);
                 changed.notify_all();
             }
+            let (log, changed) = &*sink;
+            log.lock().unwrap().ended = true;
+            changed.notify_all();
         });
         Daemon {
             dir,
@@ -94,22 +108,22 @@ impl Daemon {
 
     /// Every event logged so far.
     pub fn events(&self) -> Vec<Value> {
-        self.log.0.lock().unwrap().clone()
+        self.log.0.lock().unwrap().events.clone()
     }
 
     /// Waits for the next event (after the cursor) matching `matches`, and moves the cursor past it.
     pub fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DEADLINE;
-        let (events, changed) = &*self.log;
-        let mut guard = events.lock().unwrap();
+        let (log, changed) = &*self.log;
+        let mut guard = log.lock().unwrap();
         loop {
-            if let Some(offset) = guard[self.cursor..].iter().position(&matches) {
+            if let Some(offset) = guard.events[self.cursor..].iter().position(&matches) {
                 self.cursor += offset + 1;
-                return guard[self.cursor - 1].clone();
+                return guard.events[self.cursor - 1].clone();
             }
             let now = Instant::now();
             if now >= deadline {
-                let seen: Vec<String> = guard.iter().map(|e| e.to_string()).collect();
+                let seen: Vec<String> = guard.events.iter().map(|e| e.to_string()).collect();
                 panic!(
                     "timed out waiting for {what}; log so far:\n{}",
                     seen.join("\n")
@@ -142,17 +156,26 @@ impl Daemon {
             .expect("signal daemon");
     }
 
-    /// Waits for the daemon to exit (within the deadline) and returns its exit code.
+    /// Waits for the daemon to exit (within the deadline) and returns its exit code. The log is
+    /// then read to its end (within [`LOG_END`]), so counts taken after the exit are whole.
     pub fn wait_exit(&mut self) -> Option<i32> {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 self.exit = Some(status);
+                self.read_to_end();
                 return status.code();
             }
             assert!(Instant::now() < deadline, "daemon did not exit in time");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Waits (up to [`LOG_END`]) until the log reader has seen the end of the daemon's stderr.
+    fn read_to_end(&self) {
+        let (log, changed) = &*self.log;
+        let guard = log.lock().unwrap();
+        let _ = changed.wait_timeout_while(guard, LOG_END, |log| !log.ended);
     }
 
     /// Sends SIGTERM and waits for the exit code.
@@ -277,9 +300,9 @@ impl Daemon {
     /// at the first event not taken. For long runs (chaos, soak) that read the log incrementally
     /// and must not hold every line in memory.
     pub fn take_events(&mut self) -> Vec<Value> {
-        let mut events = self.log.0.lock().unwrap();
+        let mut log = self.log.0.lock().unwrap();
         self.cursor = 0;
-        std::mem::take(&mut *events)
+        std::mem::take(&mut log.events)
     }
 }
 

@@ -168,12 +168,10 @@ fn upgrade_keeps_every_component_and_the_daemon_pid() {
     kill(pids[0], Signal::SIGKILL);
     let restarted = daemon.started_pid("a");
     assert_ne!(restarted, pids[0]);
-    // The crash loop went on under the new daemon.
-    let crashes = daemon.count("component_exited");
+    // The crash loop went on under the new daemon: the cursor is past `upgrade_completed`.
     daemon.wait_for("another crash after the upgrade", |e| {
         e["event"] == "component_exited" && e["component"] == "crashing"
     });
-    assert!(daemon.count("component_exited") > crashes);
     assert_eq!(events_of(&daemon, "component_started", "held").len(), 1);
     assert_eq!(daemon.stop(), Some(0));
 }
