@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,6 +39,11 @@ pub fn daemon_command(wrapper: Option<&[&str]>, registry: &Path, run_dir: &Path)
 struct Log {
     events: Vec<Value>,
     ended: bool,
+}
+
+/// The log, also after a test panicked while it held it (the reader thread reads on).
+fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// How long [`Daemon::wait_exit`] waits, after the exit, for the last log lines: a descendant
@@ -84,11 +89,11 @@ impl Daemon {
                 let value = serde_json::from_str(&line)
                     .unwrap_or_else(|_| serde_json::json!({ "event": "unparsed", "line": line }));
                 let (log, changed) = &*sink;
-                log.lock().unwrap().events.push(value);
+                lock(log).events.push(value);
                 changed.notify_all();
             }
             let (log, changed) = &*sink;
-            log.lock().unwrap().ended = true;
+            lock(log).ended = true;
             changed.notify_all();
         });
         Daemon {
@@ -108,14 +113,14 @@ impl Daemon {
 
     /// Every event logged so far.
     pub fn events(&self) -> Vec<Value> {
-        self.log.0.lock().unwrap().events.clone()
+        lock(&self.log.0).events.clone()
     }
 
     /// Waits for the next event (after the cursor) matching `matches`, and moves the cursor past it.
     pub fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DEADLINE;
         let (log, changed) = &*self.log;
-        let mut guard = log.lock().unwrap();
+        let mut guard = lock(log);
         loop {
             if let Some(offset) = guard.events[self.cursor..].iter().position(&matches) {
                 self.cursor += offset + 1;
@@ -174,7 +179,7 @@ impl Daemon {
     /// Waits (up to [`LOG_END`]) until the log reader has seen the end of the daemon's stderr.
     fn read_to_end(&self) {
         let (log, changed) = &*self.log;
-        let guard = log.lock().unwrap();
+        let guard = lock(log);
         let _ = changed.wait_timeout_while(guard, LOG_END, |log| !log.ended);
     }
 
@@ -300,7 +305,7 @@ impl Daemon {
     /// at the first event not taken. For long runs (chaos, soak) that read the log incrementally
     /// and must not hold every line in memory.
     pub fn take_events(&mut self) -> Vec<Value> {
-        let mut log = self.log.0.lock().unwrap();
+        let mut log = lock(&self.log.0);
         self.cursor = 0;
         std::mem::take(&mut log.events)
     }

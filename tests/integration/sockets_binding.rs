@@ -91,11 +91,7 @@ fn an_ipv6_socket_is_held_and_its_queue_read() {
     // It does not accept for an hour: connections wait in the queue.
     let mut daemon = Daemon::start(&held(&listen, "", &["--listen-after", "3600"]));
     daemon.started_pid("is");
-    let queue = |daemon: &Daemon| {
-        let output = daemon.cli(&["status", "--json"], DEADLINE);
-        let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-        rows[0]["sockets"][0]["queue"].clone()
-    };
+    let queue = |daemon: &Daemon| daemon.status_row("is")["sockets"][0]["queue"].clone();
     assert_eq!(queue(&daemon), 0, "the control: nobody waits yet");
     let waiting: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(address).expect("connect over IPv6"))

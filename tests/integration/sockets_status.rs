@@ -22,11 +22,9 @@ fn queues(rows: &Value, id: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// `status --json`.
+/// `status --json`, as one array.
 fn status_json(daemon: &Daemon) -> Value {
-    let output = daemon.cli(&["status", "--json"], DEADLINE);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    serde_json::from_slice(&output.stdout).expect("status --json is JSON")
+    Value::from(daemon.status_rows())
 }
 
 /// `GET /status` on the HTTP endpoint at 127.0.0.1:`port`.

@@ -78,9 +78,7 @@ fn rows(daemon: &Daemon) -> Vec<(String, String, Option<u64>, u64)> {
 /// `status --json` as it must read the same across an upgrade: every field but those that
 /// change with time (uptime, memory); and whether the daemon says it is running.
 fn board(daemon: &Daemon) -> (Vec<Value>, bool) {
-    let out = daemon.cli(&["status", "--json"], DEADLINE);
-    assert!(out.status.success(), "status answers: {out:?}");
-    let mut rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let mut rows = daemon.status_rows();
     for row in &mut rows {
         let fields = row.as_object_mut().expect("a row is an object");
         fields.retain(|name, _| !name.contains("uptime") && !name.contains("memory"));

@@ -356,12 +356,7 @@ fn a_notify_component_keeps_its_pid_and_its_watchdog_through_upgrades() {
         "steady's WATCHDOG=1 reach the new image"
     );
     assert_eq!(events_of(&daemon, "component_started", "steady").len(), 1);
-    let out = daemon.cli(&["status", "--json"], DEADLINE);
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("status JSON");
-    let steady = rows
-        .iter()
-        .find(|r| r["id"] == "steady")
-        .expect("steady's row");
+    let steady = daemon.status_row("steady");
     assert_eq!(steady["state"], "running", "{steady}");
     assert_eq!(steady["pid"].as_u64(), Some(u64::from(pids[0])));
     assert_eq!(daemon.stop(), Some(0));
