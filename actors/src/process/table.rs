@@ -24,7 +24,9 @@ use super::journal::{Journal, JournalWriter, Record};
 use super::procfs;
 use super::spawn::{Launch, Placement, SpawnError};
 use super::stdio::{self, Captured};
-use super::sys::{self, CgroupJoin, ChildStack, FileLimit, SpawnMode, Stage, StdioSlots};
+use super::sys::{
+    self, CgroupJoin, ChildError, ChildStack, FileLimit, SpawnMode, Stage, StdioSlots,
+};
 use crate::deferred;
 use crate::events;
 use crate::policy::ExitStatus;
@@ -527,20 +529,54 @@ impl ProcessTable {
         }
         let (stdio, captured) = stdio::attach(request.output).map_err(SpawnError::Prepare)?;
         let mut guard = self.lock();
-        // One borrow of the whole: the spawner and the namespace are used together.
         let children = &mut *guard;
+        // A cgroup removed under the daemon (by an operator, or by the shutdown's removal thread
+        // racing a restart) is forgotten by the failed attempt; one more makes it again.
+        let started = match self.start_once(children, &request, &stdio) {
+            Err(error) if cgroup_failed(&error) => self.start_once(children, &request, &stdio)?,
+            started => started?,
+        };
+        // The child has its copies: the daemon's write ends close now.
+        drop(stdio);
+        children.spawned += 1;
+        let number = children.spawned;
+        let (start_ticks, unchecked_ticks) = started.ticks;
+        let pid = started.pid;
+        children.owners.insert(
+            pid,
+            Owner {
+                notify,
+                number,
+                start_ticks,
+                unchecked_ticks,
+                cgroup: started.cgroup,
+            },
+        );
+        children.fresh.push((pid, number));
+        children.record();
+        Ok((Child { pid }, captured))
+    }
+
+    /// One attempt at starting `request` in its cgroup (made or reused). A cgroup the child could
+    /// not enter is forgotten.
+    fn start_once(
+        &self,
+        children: &mut Children,
+        request: &SpawnRequest<'_>,
+        stdio: &stdio::ChildStdio,
+    ) -> Result<Started, SpawnError> {
         let cgroup = match (&mut children.cgroups, request.own_cgroup) {
             (Some(cgroups), true) => {
                 Some(cgroups.component(request.id).map_err(SpawnError::Prepare)?)
             }
             _ => None,
         };
-        // A cgroup someone removed: the next start makes it again.
         let entry = match cgroup.as_deref().map(|c| c.entry(self.mode)).transpose() {
             Ok(entry) => entry,
             Err(error) => {
                 children.forget_cgroup(request.id);
-                return Err(SpawnError::Prepare(error));
+                let stage = Stage::Cgroup;
+                return Err(SpawnError::Child(ChildError { stage, error }));
             }
         };
         let (stack, slots) = match &mut children.spawner {
@@ -560,40 +596,27 @@ impl ProcessTable {
         let start = || {
             request
                 .launch
-                .start(&stdio, request.sockets, placement, stack, slots)
+                .start(stdio, request.sockets, placement, stack, slots)
         };
         let started = match &children.namespace {
             Some(namespace) => namespace.around(start).map_err(SpawnError::Prepare)?,
             None => start(),
         };
         let after = clock::boottime_ns();
-        let pid = match started {
-            Ok(pid) => pid,
+        drop(entry);
+        match started {
+            Ok(pid) => Ok(Started {
+                pid,
+                cgroup,
+                ticks: children.computed_ticks(before, after),
+            }),
             Err(error) => {
-                if matches!(&error, SpawnError::Child(failed) if failed.stage == Stage::Cgroup) {
+                if cgroup_failed(&error) {
                     children.forget_cgroup(request.id);
                 }
-                return Err(error);
+                Err(error)
             }
-        };
-        // The child has its copies: the daemon's write ends close now.
-        drop(stdio);
-        children.spawned += 1;
-        let number = children.spawned;
-        let (start_ticks, unchecked_ticks) = children.computed_ticks(before, after);
-        children.owners.insert(
-            pid,
-            Owner {
-                notify,
-                number,
-                start_ticks,
-                unchecked_ticks,
-                cgroup,
-            },
-        );
-        children.fresh.push((pid, number));
-        children.record();
-        Ok((Child { pid }, captured))
+        }
     }
 
     /// Reaps every exited child, owned or adopted. Call on each SIGCHLD: one signal may stand
@@ -752,6 +775,20 @@ impl ProcessTable {
             owner.kill_remains(Pid::from_raw(pid));
         }
     }
+}
+
+/// A child just started, for its owner's record.
+struct Started {
+    pid: i32,
+    cgroup: Option<Arc<ComponentCgroup>>,
+    /// The start time for the journal, and whether the journal thread must check it (see
+    /// `Owner`).
+    ticks: (Option<u64>, Option<u64>),
+}
+
+/// Whether a start failed because its child could not enter the component's cgroup.
+fn cgroup_failed(error: &SpawnError) -> bool {
+    matches!(error, SpawnError::Child(failed) if failed.stage == Stage::Cgroup)
 }
 
 /// The next exited child, left unreaped (`WNOWAIT`) so its pid stays reserved; `None` when no
