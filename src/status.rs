@@ -23,6 +23,11 @@ const MEMORY_MAX_AGE: Duration = Duration::from_secs(1);
 /// `status` in a while shows memory as it is).
 const MEMORY_STALE: Duration = Duration::from_secs(10);
 
+/// At most this many leaders a reading does not know (started since) are read alone, each
+/// `/proc/PID/stat` in turn; more (a first `status` at 10,000 components) are one whole reading:
+/// taken here when the caller may wait, else in the background, the others served 0 meanwhile.
+const READ_ALONE_MAX: usize = 64;
+
 /// The last reading, shared by every caller of [`rows`].
 static MEMORY: MemoryReading = MemoryReading::new();
 
@@ -32,8 +37,9 @@ pub enum Wait {
     /// The control socket's own thread while the daemon runs: an operator's first `status` in
     /// a while shows memory as it is.
     ForFresh,
-    /// The actors' thread (`/status`, `/metrics`, `stats`): never blocked on `/proc`; a reading
-    /// however old is served while the next is taken (none at all the first time: memory 0).
+    /// The actors' thread (`/status`, `/metrics`, `stats`): never blocked on a whole reading of
+    /// `/proc`; one however old is served while the next is taken (the first time, or when more
+    /// than [`READ_ALONE_MAX`] leaders are new to it, those show memory 0 until it lands).
     Never,
 }
 
@@ -108,8 +114,9 @@ impl MemoryReading {
     /// The reading for `leaders` at `now`: the last one while it is younger than
     /// [`MEMORY_MAX_AGE`]; up to [`MEMORY_STALE`] (or at any age, when the caller does not
     /// [`Wait::ForFresh`]), the last one while `background` takes the next with `read_all`;
-    /// past that, a new one taken here. A leader the reading does not know (started since) is
-    /// read alone with `read_one` and kept.
+    /// past that, a new one taken here. Leaders the reading does not know (started since) are
+    /// read alone with `read_one` and kept, up to [`READ_ALONE_MAX`] of them; more make a
+    /// whole reading, as for an old one.
     fn at(
         &'static self,
         now: Instant,
@@ -134,15 +141,23 @@ impl MemoryReading {
             groups: GroupRss::default(),
             refreshing: false,
         });
-        if refresh && !reading.refreshing {
+        let unknown: Vec<i32> = (leaders.iter())
+            .filter(|leader| !reading.groups.contains_key(leader))
+            .copied()
+            .collect();
+        let alone = unknown.len() <= READ_ALONE_MAX;
+        if wait == Wait::ForFresh && !alone {
+            reading.at = now;
+            reading.groups = Arc::new(read_all());
+            return Arc::clone(&reading.groups);
+        }
+        if (refresh || !alone) && !reading.refreshing {
             reading.refreshing = true;
             background(Box::new(move || self.store(Instant::now(), read_all())));
         }
-        for &leader in leaders {
-            if !reading.groups.contains_key(&leader) {
-                if let Some(rss) = read_one(leader) {
-                    Arc::make_mut(&mut reading.groups).insert(leader, rss);
-                }
+        for leader in unknown.into_iter().filter(|_| alone) {
+            if let Some(rss) = read_one(leader) {
+                Arc::make_mut(&mut reading.groups).insert(leader, rss);
             }
         }
         Arc::clone(&reading.groups)
@@ -382,6 +397,81 @@ mod tests {
             1,
             "the first reading goes to the background"
         );
+    }
+
+    #[test]
+    fn many_new_leaders_are_one_whole_reading_never_each_read_alone() {
+        static READS: AtomicU64 = AtomicU64::new(0);
+        fn read() -> HashMap<i32, u64> {
+            READS.fetch_add(1, Ordering::SeqCst);
+            (0..100).map(|pid| (pid, 1)).collect()
+        }
+        let many: Vec<i32> = (0..=READ_ALONE_MAX as i32).collect();
+        let never_alone = |pid: i32| -> Option<u64> { panic!("{pid} read alone") };
+        let jobs = std::cell::RefCell::new(Vec::<Job>::new());
+        let later = |job| jobs.borrow_mut().push(job);
+
+        let actors: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        let served = actors.at(
+            Instant::now(),
+            &many,
+            (read, never_alone),
+            Wait::Never,
+            later,
+        );
+        assert!(served.is_empty(), "memory 0 until the reading lands");
+        assert_eq!(
+            jobs.borrow().len(),
+            1,
+            "one whole reading, in the background"
+        );
+        assert_eq!(READS.load(Ordering::SeqCst), 0, "not here");
+        (jobs.borrow_mut().pop().unwrap())();
+        let served = actors.at(
+            Instant::now(),
+            &many,
+            (read, never_alone),
+            Wait::Never,
+            later,
+        );
+        assert_eq!(served.len(), 100, "then it serves");
+        // The positive control: a few new leaders are read alone, here.
+        let alone = std::cell::Cell::new(0);
+        let one = |_: i32| {
+            alone.set(alone.get() + 1);
+            Some(5)
+        };
+        let few: Vec<i32> = (1000..1000 + READ_ALONE_MAX as i32).collect();
+        let served = actors.at(Instant::now(), &few, (read, one), Wait::Never, later);
+        assert_eq!((served[&1000], alone.get()), (5, READ_ALONE_MAX));
+        assert!(jobs.borrow().is_empty());
+
+        let control: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        fn nothing() -> HashMap<i32, u64> {
+            READS.fetch_add(1, Ordering::SeqCst);
+            HashMap::new()
+        }
+        control.at(
+            Instant::now(),
+            &[],
+            (nothing, never_alone),
+            Wait::ForFresh,
+            later,
+        );
+        let served = control.at(
+            Instant::now(),
+            &many,
+            (read, never_alone),
+            Wait::ForFresh,
+            later,
+        );
+        assert_eq!(
+            served.len(),
+            100,
+            "the control thread takes the whole reading itself"
+        );
+        assert_eq!(READS.load(Ordering::SeqCst), 3);
+        assert!(jobs.borrow().is_empty());
     }
 
     #[test]

@@ -151,6 +151,40 @@ fn is_and_ps_in_platform() -> (Daemon, SocketAddr, Vec<u32>) {
     (daemon, loopback(port), pids)
 }
 
+/// More new components than are read alone at once (64): `/metrics`, answered on the actors'
+/// thread that never waits for a whole reading of `/proc`, shows every one's memory once the
+/// reading it asked for lands; `status` (the control thread) takes one itself.
+fn the_memory_of_many_new_components_is_one_reading() {
+    let ids: Vec<String> = (0..80).map(|i| format!("m{i:02}")).collect();
+    let servers: String = ids.iter().map(|id| idle(id)).collect();
+    let (mut daemon, port) =
+        start_on_free_port("127.0.0.1", |port| registry(&head(port, None), &servers));
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    daemon.started_pids(&ids);
+    eventually("/metrics shows every component's memory", || {
+        let text = get(loopback(port), "/metrics").body;
+        ids.iter().all(|id| {
+            let labels = format!("component=\"{id}\",group=\"\"");
+            sample(&text, "supervisor_component_rss_bytes", &labels).is_some_and(|rss| rss > 0.0)
+        })
+    });
+    // Every one restarted within the reading's second: `status` reads the new ones at once.
+    let restart: Vec<&str> = ["restart"].into_iter().chain(ids.iter().copied()).collect();
+    let out = daemon.cli(&restart, DEADLINE);
+    assert!(out.status.success(), "{out:?}");
+    let started = daemon.started_pids(&ids);
+    let rows = daemon.status_rows();
+    assert_eq!(rows.len(), ids.len());
+    for (row, pid) in rows.iter().zip(started) {
+        assert_eq!(row["pid"].as_u64(), Some(u64::from(pid)), "{row}");
+        assert!(
+            row["rss_bytes"].as_u64().is_some_and(|rss| rss > 0),
+            "{row}"
+        );
+    }
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 fn the_endpoint_serves_health_status_and_metrics() {
     let (mut daemon, address, pids) = is_and_ps_in_platform();
 
@@ -1019,6 +1053,7 @@ fn as_pid_1_it_exits_4_when_the_root_gives_up() {
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     the_endpoint_serves_health_status_and_metrics,
+    the_memory_of_many_new_components_is_one_reading,
     readyz_names_what_is_not_ready_while_healthz_stays_live,
     metrics_are_valid_prometheus_text,
     the_endpoint_listens_where_bind_says,
