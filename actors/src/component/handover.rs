@@ -64,6 +64,13 @@ pub struct HandedComponent {
     timer: Option<(Timer, Duration)>,
 }
 
+impl HandedComponent {
+    /// Its process, while it has one.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.life.pid()
+    }
+}
+
 impl ComponentActor {
     /// Timers, verdicts and exits go through here: while frozen they wait in `deferred`.
     pub(super) fn input(&mut self, input: Input, ctx: &mut Context<Self>) {

@@ -165,13 +165,17 @@ impl Handler<Collect<GroupState>> for GroupActor {
                 let Some((_, child)) = rest.children.iter().find(|(k, _)| k == key) else {
                     return Err(format!("{id} is being added or removed"));
                 };
+                let actor = state?;
+                if exit_on_its_way(child.seen, &actor) {
+                    return Err(format!("{id}'s exit has not reached its group"));
+                }
                 out.push(ChildState {
                     id: id.clone(),
                     held: child.held,
                     wanted: child.wanted,
                     attempt: child.attempt,
                     seen: child.seen,
-                    actor: state?,
+                    actor,
                 });
             }
             Ok(GroupState {
@@ -188,6 +192,15 @@ impl Handler<Collect<GroupState>> for GroupActor {
     }
 }
 
+/// Whether a child its group last saw up is a component without a process: its exit is still
+/// on its way to the group, which the successor would never tell (the component would then wait
+/// for a restart that never comes). Message order makes this unlikely; it is checked, not
+/// assumed.
+fn exit_on_its_way(seen: Seen, actor: &ActorState) -> bool {
+    seen == Seen::Up
+        && matches!(actor, ActorState::Component(component) if component.life.pid().is_none())
+}
+
 /// A group's name for a message: the root has none.
 fn display(id: &str) -> &str {
     if id.is_empty() { "root" } else { id }
@@ -201,5 +214,32 @@ impl Handler<AwaitStart> for GroupActor {
             Phase::Up => StartOutcome::Started,
             Phase::Down | Phase::Stopping(_) => StartOutcome::NotStarted,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component as a predecessor hands it over, with `life` in its serialized form.
+    fn component(life: serde_json::Value) -> ActorState {
+        let state = serde_json::json!({
+            "id": "a", "life": { "life": life, "timer": null }, "restarts": 0,
+            "last_exit": null, "last_exit_requested": false, "last_error": null, "tail": [],
+            "uptime": { "secs": 0, "nanos": 0 }, "pipes": [], "notify": null, "sockets": [],
+        });
+        ActorState::Component(serde_json::from_value(state).expect("a component's state"))
+    }
+
+    #[test]
+    fn a_component_its_group_sees_up_without_a_process_is_an_exit_on_its_way() {
+        let exited = component(serde_json::json!({ "Failed": { "error": "x" } }));
+        let running = component(serde_json::json!({ "Running": { "pid": 7 } }));
+        assert!(exit_on_its_way(Seen::Up, &exited));
+        assert!(exit_on_its_way(Seen::Up, &component("Stopped".into())));
+        // The controls: the exit has reached the group, or the process runs.
+        assert!(!exit_on_its_way(Seen::Exited, &exited));
+        assert!(!exit_on_its_way(Seen::Down, &exited));
+        assert!(!exit_on_its_way(Seen::Up, &running));
     }
 }
