@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::policy::ExitStatus;
-use crate::process::procnet::Queues;
+use crate::process::procnet::{Family, Queues};
+use crate::process::sockets::SocketProbe;
 
 /// Names one actor's entry on the board.
 pub type Token = u64;
@@ -213,6 +214,11 @@ impl StatusBoard {
     }
 
     fn report_reading(&self, queues: &Queues) -> StatusReport {
+        // The kernel's socket tables are read before the walk, not under the board's lock, which
+        // every actor takes to publish (a socket held since is read during the walk).
+        for family in self.held_families() {
+            queues.read(family);
+        }
         let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(frozen) = &board.frozen {
             return frozen.clone();
@@ -230,6 +236,21 @@ impl StatusBoard {
             board.walk(root, top, queues, &mut report);
         }
         report
+    }
+}
+
+impl StatusBoard {
+    /// The families of the sockets held for components now.
+    fn held_families(&self) -> Vec<Family> {
+        let board = self.board.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut families = Vec::new();
+        let held = (board.components.values()).flat_map(|component| &component.sockets);
+        for family in held.filter_map(SocketProbe::family) {
+            if !families.contains(&family) {
+                families.push(family);
+            }
+        }
+        families
     }
 }
 

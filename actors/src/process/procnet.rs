@@ -71,6 +71,16 @@ impl Queues {
     /// The connections waiting in the accept queue of the listening socket `inode`; `None`
     /// where the kernel does not tell.
     pub fn depth(&self, family: Family, inode: u64) -> Option<u64> {
+        self.of(family).as_ref()?.get(&inode).copied()
+    }
+
+    /// Reads `family`'s queues now, if not read yet (so that a later [`Queues::depth`] does not).
+    pub fn read(&self, family: Family) {
+        self.of(family);
+    }
+
+    /// `family`'s queues by socket inode, read on first use.
+    fn of(&self, family: Family) -> &Option<HashMap<u64, u64>> {
         let cell = match family {
             Family::Tcp => &self.tcp,
             Family::Tcp6 => &self.tcp6,
@@ -86,7 +96,7 @@ impl Queues {
                 Some(listening.map(|line| (line.inode, line.queue)).collect())
             }
         };
-        cell.get_or_init(read).as_ref()?.get(&inode).copied()
+        cell.get_or_init(read)
     }
 }
 

@@ -201,6 +201,11 @@ pub struct SocketProbe {
 }
 
 impl SocketProbe {
+    /// The family whose queues [`SocketProbe::status`] reads, if the kernel tells its queue.
+    pub fn family(&self) -> Option<Family> {
+        self.kernel.map(|(family, _)| family)
+    }
+
     /// The socket now, its queue read from `queues`.
     pub fn status(&self, queues: &Queues) -> SocketStatus {
         SocketStatus {
