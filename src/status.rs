@@ -125,17 +125,15 @@ impl MemoryReading {
         wait: Wait,
         background: impl FnOnce(Job),
     ) -> GroupRss {
-        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let age = last.as_ref().map(|r| now.saturating_duration_since(r.at));
-        let refresh = match age {
-            Some(age) if age < MEMORY_MAX_AGE => false,
-            Some(age) if age < MEMORY_STALE => true,
-            _ if wait == Wait::Never => true,
-            _ => {
-                Self::keep(&mut last, now, read_all());
-                false
-            }
-        };
+        let mut last = self.lock();
+        if wait == Wait::ForFresh && Self::wants_whole(last.as_ref(), now, leaders) {
+            // Read without the lock: a caller that must not wait is served the last one meanwhile.
+            drop(last);
+            let groups = read_all();
+            last = self.lock();
+            Self::keep(&mut last, now, groups);
+        }
+        let never_read = last.is_none();
         let reading = last.get_or_insert_with(|| Reading {
             at: now,
             groups: GroupRss::default(),
@@ -146,12 +144,8 @@ impl MemoryReading {
             .copied()
             .collect();
         let alone = unknown.len() <= READ_ALONE_MAX;
-        if wait == Wait::ForFresh && !alone {
-            reading.at = now;
-            reading.groups = Arc::new(read_all());
-            return Arc::clone(&reading.groups);
-        }
-        if (refresh || !alone) && !reading.refreshing {
+        let old = now.saturating_duration_since(reading.at) >= MEMORY_MAX_AGE;
+        if (never_read || old || !alone) && !reading.refreshing {
             reading.refreshing = true;
             background(Box::new(move || self.store(Instant::now(), read_all())));
         }
@@ -163,10 +157,25 @@ impl MemoryReading {
         Arc::clone(&reading.groups)
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Reading>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a caller that may wait takes a whole reading itself: there is none, it is older
+    /// than [`MEMORY_STALE`], or more than [`READ_ALONE_MAX`] of `leaders` are new to it.
+    fn wants_whole(last: Option<&Reading>, now: Instant, leaders: &[i32]) -> bool {
+        last.is_none_or(|reading| {
+            now.saturating_duration_since(reading.at) >= MEMORY_STALE
+                || (leaders.iter())
+                    .filter(|leader| !reading.groups.contains_key(leader))
+                    .nth(READ_ALONE_MAX)
+                    .is_some()
+        })
+    }
+
     /// Keeps `groups`, read at `at`, as the reading.
     fn store(&self, at: Instant, groups: HashMap<i32, u64>) {
-        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Self::keep(&mut last, at, groups);
+        Self::keep(&mut self.lock(), at, groups);
     }
 
     fn keep(last: &mut Option<Reading>, at: Instant, groups: HashMap<i32, u64>) {
@@ -472,6 +481,40 @@ mod tests {
         );
         assert_eq!(READS.load(Ordering::SeqCst), 3);
         assert!(jobs.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_whole_reading_holds_back_no_caller_that_must_not_wait() {
+        static ENTERED: std::sync::Barrier = std::sync::Barrier::new(2);
+        static LEAVE: std::sync::Barrier = std::sync::Barrier::new(2);
+        fn slow() -> HashMap<i32, u64> {
+            ENTERED.wait();
+            LEAVE.wait();
+            HashMap::from([(7, 1)])
+        }
+        let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        let none = |_: i32| None;
+        let whole = std::thread::spawn(move || {
+            reading.at(Instant::now(), &[7], (slow, none), Wait::ForFresh, drop)[&7]
+        });
+        ENTERED.wait();
+        let (sender, served) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(reading.at(Instant::now(), &[7], (slow, none), Wait::Never, drop));
+        });
+        let served = served.recv_timeout(Duration::from_secs(10));
+        LEAVE.wait();
+        assert!(
+            served
+                .expect("answered while the whole reading was under way")
+                .is_empty(),
+            "with what there was: nothing yet"
+        );
+        assert_eq!(
+            whole.join().unwrap(),
+            1,
+            "the whole reading, for its caller"
+        );
     }
 
     #[test]
