@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod events;
 pub mod floods;
 pub mod harness;
+pub mod held;
 pub mod lean;
 pub mod procfs;
 pub mod programs;

@@ -7,7 +7,7 @@
 //! `--flood`, `--tick-ms`, …).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1128,6 +1128,23 @@ fn the_output_of_stopping_components_is_all_written_before_the_daemon_exits() {
     assert_eq!(logged, expected);
 }
 
+/// A pipe whose process has exited can be kept open by a descendant that escaped its component
+/// (without cgroups nothing kills it; here the test holds it). Once that process's output is all
+/// read, its line under way is delivered as its last, what the holder writes later is still
+/// read, and the shutdown does not wait for the pipe's end, which never comes.
+fn a_pipe_held_open_after_its_process_exited_holds_no_shutdown_back() {
+    let _shared = shared();
+    let mut daemon = Daemon::start(&registry("", &testkit::held::last_words("held")));
+    let mut holder = testkit::held::hold_stdout_and_stop(&mut daemon, "held");
+    holder.write_all(b"from the holder\n").expect("write");
+    daemon.wait_for("the holder's line", |e| {
+        e["event"] == "component_output" && e["line"] == "from the holder"
+    });
+    assert_eq!(daemon.stop(), Some(0));
+    assert_eq!(daemon.count("output_dropped"), 0, "nothing left unwritten");
+    assert_eq!(daemon.count("supervisor_stopped"), 1);
+}
+
 // ---------------------------------------------------------------------------
 // 11. Flood
 
@@ -1498,6 +1515,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     overflow_drop_counts_every_line_it_drops,
     stream_modes_route_or_silence_each_stream,
     the_output_of_stopping_components_is_all_written_before_the_daemon_exits,
+    a_pipe_held_open_after_its_process_exited_holds_no_shutdown_back,
     a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it,
     logs_prints_the_last_lines_of_the_file,
     logs_without_a_file_prints_the_captured_lines,

@@ -3,6 +3,7 @@
 //! children reaped and restarted by the new daemon), refuses what it cannot run (nothing
 //! changes), and rolls back to the old binary when the new one cannot restore.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -388,6 +389,26 @@ fn slow_stop(daemon: &mut Daemon, id: &str) -> std::process::Child {
     stop
 }
 
+/// A pipe kept open after its process exited (see output's test) holds no upgrade back: its
+/// process's output is all delivered, and it is not handed over, so its holder's next write
+/// finds it closed.
+fn a_pipe_held_open_after_its_process_exited_holds_no_upgrade_back() {
+    let servers = testkit::held::last_words("held") + &idle("a");
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
+    let mut holder = testkit::held::hold_stdout_and_stop(&mut daemon, "held");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    let out = upgrade(&daemon, &copy);
+    assert!(out.status.success(), "upgrade: {out:?}");
+    daemon.wait_any("upgrade_completed");
+    let write = holder.write_all(b"after\n").map_err(|e| e.kind());
+    assert_eq!(
+        write,
+        Err(std::io::ErrorKind::BrokenPipe),
+        "not handed over"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A component its group does not restart stays exited (a `temporary` job that ran) or
 /// failed: that is at rest, and the upgrade goes ahead; the job is still shown exited, with its
 /// exit, by the new image (the upgrade was refused before: "the tree did not come to rest: job
@@ -518,5 +539,6 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_rollback_hands_the_guardian_back,
     an_upgrade_hands_the_guardian_and_its_pid_namespace_over,
     a_finished_temporary_component_does_not_hold_an_upgrade_back,
+    a_pipe_held_open_after_its_process_exited_holds_no_upgrade_back,
     the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept,
 ];

@@ -3,7 +3,10 @@
 //! is read from any pipe until the gate opens again (the upgrade did not go ahead, or the
 //! successor re-queued what it was handed). The bytes left in a pipe stay in the pipe, except
 //! in the pipes of a process that has exited meanwhile: released, they are read to their end
-//! (no successor reads them: only a live process's pipes are handed over).
+//! (no successor reads them: only a live process's pipes are handed over). A released pipe
+//! read empty is caught up: all its process wrote is delivered, and only a descendant that
+//! escaped the component (without cgroups nothing kills it) keeps it open; neither a hand-over
+//! nor a shutdown waits for its end, which may never come.
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::RawFd;
@@ -20,6 +23,8 @@ pub struct Gate {
     parked: Mutex<HashMap<RawFd, Partial>>,
     /// The pipes of processes that have exited: the gate never holds them.
     released: Mutex<HashSet<RawFd>>,
+    /// The released pipes read empty since their release.
+    caught_up: Mutex<HashSet<RawFd>>,
     /// A reader parked or ended.
     changed: Notify,
 }
@@ -31,6 +36,7 @@ impl Gate {
             closed: watch::Sender::new(false),
             parked: Mutex::default(),
             released: Mutex::default(),
+            caught_up: Mutex::default(),
             changed: Notify::new(),
         }
     }
@@ -54,7 +60,8 @@ impl Gate {
         self.is_closed() && !self.is_released(fd)
     }
 
-    fn is_released(&self, fd: RawFd) -> bool {
+    /// Whether the pipe `fd`'s process has exited.
+    pub fn is_released(&self, fd: RawFd) -> bool {
         (self.released.lock().unwrap_or_else(PoisonError::into_inner)).contains(&fd)
     }
 
@@ -96,35 +103,59 @@ impl Gate {
         *self.closed.borrow()
     }
 
+    /// The reader of the released pipe `fd` read it empty and delivered all it read: no
+    /// longer waited for.
+    pub fn caught_up(&self, fd: RawFd) {
+        self.caught().insert(fd);
+        self.changed.notify_waiters();
+    }
+
+    fn caught(&self) -> MutexGuard<'_, HashSet<RawFd>> {
+        self.caught_up
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The reader of `fd` delivered its last line and took its pipe off the live ones: it is no
     /// longer waited for (nor released: the number may be reused once the pipe closes).
     pub fn ended(&self, fd: RawFd) {
         (self.released.lock().unwrap_or_else(PoisonError::into_inner)).remove(&fd);
+        self.caught().remove(&fd);
         self.changed.notify_waiters();
     }
 
-    /// Waits until `live` lists no pipe: every reader has delivered its last line (the gate
-    /// open, none parks).
+    /// The pipes of `live` still waited for: those not caught up.
+    fn waited_for(&self, live: &[RawFd]) -> Vec<RawFd> {
+        let caught = self.caught();
+        live.iter()
+            .filter(|fd| !caught.contains(fd))
+            .copied()
+            .collect()
+    }
+
+    /// Waits until every pipe `live` lists is caught up: every reader has delivered its last
+    /// line (the gate open, none parks), or read its exited process's pipe empty.
     pub async fn all_ended(&self, live: impl Fn() -> Vec<RawFd>) {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if live().is_empty() {
+            if self.waited_for(&live()).is_empty() {
                 return;
             }
             changed.await;
         }
     }
 
-    /// Waits until every pipe that `live` lists is parked (a reader past its pipe's end keeps
-    /// the pipe listed until its last line is delivered); their lines under way.
+    /// Waits until every pipe that `live` lists is parked or caught up (a reader past its pipe's
+    /// end keeps the pipe listed until its last line is delivered); the parked ones' lines
+    /// under way.
     pub async fn all_parked(&self, live: impl Fn() -> Vec<RawFd>) -> HashMap<RawFd, Partial> {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let pipes = live();
+            let pipes = self.waited_for(&live());
             {
                 let parked = self.parked();
                 if pipes.iter().all(|fd| parked.contains_key(fd)) {
@@ -138,10 +169,12 @@ impl Gate {
         }
     }
 
-    /// The pipes of `live` not parked (yet): for a refusal's reason.
+    /// The pipes of `live` neither parked nor caught up (yet): for a refusal's reason.
     pub fn unparked(&self, live: &[RawFd]) -> Vec<RawFd> {
+        let waited = self.waited_for(live);
         let parked = self.parked();
-        live.iter()
+        waited
+            .iter()
             .filter(|fd| !parked.contains_key(fd))
             .copied()
             .collect()
@@ -239,6 +272,28 @@ mod tests {
         assert!(
             !gate.holds(7) && !gate.holds(8),
             "both released all the same"
+        );
+    }
+
+    /// A released pipe read empty is waited for by neither a drain nor a hand-over; a pipe
+    /// still delivering is (the control).
+    #[actix_rt::test]
+    async fn a_caught_up_pipe_is_not_waited_for() {
+        let gate = Gate::new();
+        gate.release(&[3]);
+        gate.caught_up(3);
+        let soon = Duration::from_millis(50);
+        let waiting = tokio::time::timeout(soon, gate.all_ended(|| vec![3, 4])).await;
+        assert!(waiting.is_err(), "pipe 4 is waited for");
+        assert_eq!(gate.unparked(&[3, 4]), [4]);
+        let deadline = Duration::from_secs(10);
+        (tokio::time::timeout(deadline, gate.all_ended(|| vec![3])).await)
+            .expect("a drain does not wait for pipe 3");
+        gate.close();
+        let handed = tokio::time::timeout(deadline, gate.all_parked(|| vec![3])).await;
+        assert!(
+            handed.expect("nor a hand-over").is_empty(),
+            "nothing handed"
         );
     }
 }

@@ -114,6 +114,9 @@ impl OutputService {
     /// Every pipe being read.
     fn live_pipes(&self) -> Vec<RawFd> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.values().flatten().map(|(_, fd)| *fd).collect()
+        live.values()
+            .flat_map(|process| &process.pipes)
+            .map(|(_, fd)| *fd)
+            .collect()
     }
 }

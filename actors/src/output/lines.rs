@@ -90,9 +90,11 @@ impl LineSplitter {
         }
     }
 
-    /// The last line, if the stream ended without a newline.
-    pub fn finish(self) -> Option<Vec<u8>> {
-        (!self.partial.is_empty()).then_some(self.partial)
+    /// The line under way as a last line of its own (the stream ended without a newline, or
+    /// its writer did), if there is one; the splitter goes on empty.
+    pub fn take_last(&mut self) -> Option<Vec<u8>> {
+        self.cut = false;
+        (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
     }
 }
 
@@ -106,7 +108,7 @@ mod tests {
         for chunk in chunks {
             splitter.push(chunk, |line| lines.push(line.to_vec()));
         }
-        lines.extend(splitter.finish());
+        lines.extend(splitter.take_last());
         lines
     }
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
 use tokio::net::unix::pipe;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::events;
 use crate::process::{Captured, Stream};
@@ -74,7 +74,15 @@ struct FileQueue {
 }
 
 /// The read ends being read, by process id.
-type Live = Arc<Mutex<HashMap<u32, Vec<(Stream, RawFd)>>>>;
+type Live = Arc<Mutex<HashMap<u32, LiveProcess>>>;
+
+/// A process's pipes being read.
+#[derive(Default)]
+struct LiveProcess {
+    pipes: Vec<(Stream, RawFd)>,
+    /// Woken when the process has exited, for readers waiting on a pipe it no longer writes.
+    exited: Arc<Notify>,
+}
 
 impl OutputService {
     /// Starts the file thread; dated files older than `retention_days` are removed.
@@ -131,6 +139,8 @@ impl OutputService {
     /// Goes on reading pipes of the process `pid` that a predecessor daemon read (or that
     /// [`OutputService::capture`] was given), to `to`.
     pub fn resume(&self, to: Destination<'_>, pid: u32, pipes: Vec<(Stream, OwnedFd)>) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = live.entry(pid).or_default();
         let target = Arc::new(Target {
             component: to.component.to_string(),
             group: to.group.to_string(),
@@ -140,11 +150,10 @@ impl OutputService {
             files: self.files.clone(),
             live: Arc::clone(&self.live),
             gate: Arc::clone(&self.gate),
+            exited: Arc::clone(&entry.exited),
         });
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = live.entry(pid).or_default();
         for (stream, fd) in pipes {
-            entry.push((stream, fd.as_raw_fd()));
+            entry.pipes.push((stream, fd.as_raw_fd()));
             let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
             actix::spawn(read(stream, fd, Arc::clone(&target), splitter));
         }
@@ -153,16 +162,24 @@ impl OutputService {
     /// The pipes of process `pid` still being read, as descriptor numbers.
     pub fn pipes(&self, pid: u32) -> Vec<(Stream, RawFd)> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.get(&pid).cloned().unwrap_or_default()
+        live.get(&pid)
+            .map(|process| process.pipes.clone())
+            .unwrap_or_default()
     }
 
     /// Process `pid` has exited: its pipes are read to their end even while a hand-over holds
-    /// the other readers (only a live process's pipes are handed over).
+    /// the other readers (only a live process's pipes are handed over), or until they are read
+    /// empty, if a descendant keeps them open (see `gate`).
     pub fn exited(&self, pid: u32) {
-        let pipes: Vec<RawFd> = self.pipes(pid).into_iter().map(|(_, fd)| fd).collect();
-        if !pipes.is_empty() {
-            self.gate.release(&pipes);
-        }
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(process) = live.get(&pid) else {
+            return;
+        };
+        let pipes: Vec<RawFd> = process.pipes.iter().map(|&(_, fd)| fd).collect();
+        let exited = Arc::clone(&process.exited);
+        drop(live);
+        self.gate.release(&pipes);
+        exited.notify_waiters();
     }
 }
 
@@ -297,6 +314,8 @@ struct Target {
     files: FileQueue,
     live: Live,
     gate: Arc<Gate>,
+    /// Woken when the process has exited.
+    exited: Arc<Notify>,
 }
 
 impl Target {
@@ -304,9 +323,9 @@ impl Target {
     /// over, nor waited for by one.
     fn ended(&self, fd: RawFd) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pipes) = live.get_mut(&self.pid) {
-            pipes.retain(|&(_, kept)| kept != fd);
-            if pipes.is_empty() {
+        if let Some(process) = live.get_mut(&self.pid) {
+            process.pipes.retain(|&(_, kept)| kept != fd);
+            if process.pipes.is_empty() {
                 live.remove(&self.pid);
             }
         }
@@ -385,23 +404,40 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
     let mut view = target.settings.snapshot();
     let mut rest = FileRest::default();
     let mut lines = Vec::new();
+    // The last read found the pipe empty; and, once its process has exited, it was told so.
+    let (mut drained, mut caught_up) = (false, false);
     'pipe: loop {
         // The safe point of a hand-over: everything read so far is delivered.
         if target.gate.holds(raw) {
             drops.report(&target);
             target.gate.park(raw, splitter.partial()).await;
+            // Its process may have written (and exited) meanwhile.
+            drained = false;
             continue;
         }
-        // Scoped: the two futures are gone before any line is delivered (a reader's task is
-        // as large as its largest state, and one is kept per captured stream).
+        // Everything the exited process wrote is delivered: the line under way was its last
+        // (what comes now is a descendant's that escaped it), and nothing waits for this pipe.
+        if drained && !caught_up && target.gate.is_released(raw) {
+            let state = (&mut view, &mut rest, &mut drops);
+            deliver_last(&target, state, stream, &mut splitter).await;
+            drops.report(&target);
+            caught_up = true;
+            target.gate.caught_up(raw);
+        }
+        // Scoped: the futures are gone before any line is delivered (a reader's task is as
+        // large as its largest state, and one is kept per captured stream). An exit wakes the
+        // reader to read what is left (then, empty, it is caught up).
         let readable = {
             let closing = std::pin::pin!(target.gate.holding(raw));
             let readable = std::pin::pin!(pipe.readable());
-            match select(closing, readable).await {
+            let exited = std::pin::pin!(target.exited.notified());
+            match select(closing, select(readable, exited)).await {
                 Either::Left(_) => None,
-                Either::Right((ready, _)) => Some(ready.is_ok()),
+                Either::Right((Either::Left((ready, _)), _)) => Some(ready.is_ok()),
+                Either::Right((Either::Right(_), _)) => Some(true),
             }
         };
+        drained = false;
         match readable {
             None => continue,
             Some(false) => break,
@@ -430,7 +466,10 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
                     crate::deferred::run_pending();
                     tokio::task::yield_now().await;
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    drained = true;
+                    break;
+                }
                 Err(_) => break 'pipe,
             }
         }
@@ -438,13 +477,29 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
     // The pipe stays listed (and open) until its last line is delivered: a hand-over waits for
     // that line. It is taken off before the descriptor closes, so its number is never handed
     // over once reused.
-    if let Some(last) = splitter.finish() {
-        target.tail.extend(std::slice::from_ref(&last));
-        deliver(&target, (&mut view, &mut rest, &mut drops), stream, &last).await;
-    }
+    deliver_last(
+        &target,
+        (&mut view, &mut rest, &mut drops),
+        stream,
+        &mut splitter,
+    )
+    .await;
     drops.report(&target);
     target.ended(raw);
     drop(pipe);
+}
+
+/// Delivers the line under way as a last line of its own, if there is one.
+async fn deliver_last(
+    target: &Target,
+    state: ReaderState<'_>,
+    stream: Stream,
+    splitter: &mut LineSplitter,
+) {
+    if let Some(last) = splitter.take_last() {
+        target.tail.extend(std::slice::from_ref(&last));
+        deliver(target, state, stream, &last).await;
+    }
 }
 
 /// A reader's state across lines: its settings, its file's rest and its drops.
