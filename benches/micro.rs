@@ -17,7 +17,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use supervisor::registry::{self, MAX_BYTES};
+use supervisor::registry::{self, MAX_BYTES, NODES_LIMIT};
 
 /// Where the generated registries pretend to live (`parse` reads nothing from it).
 fn registry_path() -> PathBuf {
@@ -45,7 +45,7 @@ const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 const TAIL: &str = "</servers>\n</supervisor>\n";
 
 /// `count` servers of the smallest useful shape: an id, a profile and one argument. 10,000 of
-/// them fit the loader's limits (1 MiB, 100,000 XML nodes).
+/// them fit the loader's limits ([`MAX_BYTES`], [`NODES_LIMIT`]).
 fn compact_registry(count: usize) -> String {
     let mut text = String::from(HEAD);
     for i in 0..count {
@@ -108,7 +108,7 @@ fn registry_parse(c: &mut Criterion) {
         cases.push(("full", count, full_registry(count)));
     }
     println!(
-        "registry_parse inputs (the loader accepts at most {MAX_BYTES} bytes and 100,000 XML nodes):"
+        "registry_parse inputs (the loader accepts at most {MAX_BYTES} bytes and {NODES_LIMIT} XML nodes):"
     );
     for (shape, count, text) in &cases {
         let parsed = registry::parse(&path, text).unwrap_or_else(|e| {

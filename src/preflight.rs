@@ -6,6 +6,7 @@
 //! It only reads the file system: `run` and `start` still accept a registry with such
 //! problems (a file may appear later) and report the failed starts.
 
+use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use actors::process::resolve_executable;
 use actors::spec::{ComponentSpec, Probe};
 use serde::Serialize;
 
-use crate::registry::Registry;
+use crate::registry::{LineIndex, Registry};
 
 /// One environment problem, at the element it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,21 +52,22 @@ impl std::fmt::Display for Problem {
 pub fn problems(registry: &Registry) -> Vec<Problem> {
     let text = std::fs::read_to_string(&registry.path).unwrap_or_default();
     let document = roxmltree::Document::parse(&text).ok();
-    let place = |id: &str| {
-        let node = document.as_ref().and_then(|document| {
-            document
-                .descendants()
-                .find(|node| node.has_tag_name("server") && node.attribute("id") == Some(id))
-        });
-        node.map_or((1, 1), |node| {
-            let position = node.document().text_pos_at(node.range().start);
-            (position.row, position.col)
-        })
-    };
+    // Each server's place, looked up once (10,000 servers: a search and a scan each was 2 s).
+    let servers: HashMap<&str, usize> = (document.iter())
+        .flat_map(|document| document.descendants())
+        .filter(|node| node.has_tag_name("server"))
+        .filter_map(|node| Some((node.attribute("id")?, node.range().start)))
+        .collect();
+    let lines = LineIndex::new(&text);
+    let place = |id: &str| servers.get(id).map_or((1, 1), |&at| lines.position(at));
     let mut found = Vec::new();
     for component in registry.tree.root.components() {
+        let problems = component_problems(component);
+        if problems.is_empty() {
+            continue;
+        }
         let (line, column) = place(&component.id);
-        for message in component_problems(component) {
+        for message in problems {
             found.push(Problem {
                 path: registry.path.clone(),
                 line,

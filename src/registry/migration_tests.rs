@@ -260,16 +260,17 @@ fn the_limits_hold_for_the_registry_and_its_included_files_together() {
     let small = "<supervisor><include path='a.xml'/><servers/></supervisor>";
     let (_dir, path) = installation(small, &[("a.xml", &padding)]);
     assert!(load(&path).is_ok());
-    // Nodes: two files of 60,000 nodes each are over the limit together.
-    let many = format!("<supervisor>{}</supervisor>", "<!---->".repeat(60_000));
+    // Nodes: two files of 60 % of the limit each are over the limit together.
+    let each = NODES_LIMIT as usize * 3 / 5;
+    let many = format!("<supervisor>{}</supervisor>", "<!---->".repeat(each));
     let main = format!(
         "<supervisor><include path='a.xml'/><servers/>{}</supervisor>",
-        "<!---->".repeat(60_000)
+        "<!---->".repeat(each)
     );
     let (dir, path) = installation(&main, &[("a.xml", &many)]);
     let problems = problems_of(&dir, &path);
     assert!(
-        problems[0].contains("more than 100000 XML nodes"),
+        problems[0].contains(&format!("more than {NODES_LIMIT} XML nodes")),
         "{problems:#?}"
     );
     assert!(problems[0].starts_with("conf/a.xml:"), "{problems:#?}");

@@ -1273,6 +1273,21 @@ fn ten_thousand_plainly_written_servers_fit_the_limits() {
     assert!(text.len() > 1 << 20, "more than the old 1 MiB cap");
     let registry = parse(Path::new("plain.xml"), &text).expect("fits");
     assert_eq!(registry.tree.root.components().len(), 10_000);
+    // As SPEC's example writes one: indented, a setting a line (28 XML nodes a server).
+    let servers: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "    <server id=\"is{i}\">\n      <description>Image Server</description>\n      \
+                 <executable>/opt/bin/ImageServer</executable>\n      <arguments><argument>--port\
+                 </argument><argument>27345</argument></arguments>\n      <startPriority>1\
+                 </startPriority>\n      <startDelay>5</startDelay>\n      <stopTimeout>60\
+                 </stopTimeout>\n      <restart>permanent</restart>\n    </server>\n"
+            )
+        })
+        .collect();
+    let text = format!("<supervisor>\n  <servers>\n{servers}  </servers>\n</supervisor>\n");
+    let registry = parse(Path::new("spec.xml"), &text).expect("fits");
+    assert_eq!(registry.tree.root.components().len(), 10_000);
 }
 
 #[test]

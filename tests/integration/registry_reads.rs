@@ -109,6 +109,42 @@ fn a_fifo_or_a_directory_at_start_up_is_refused_with_exit_2() {
     assert!(!run_dir.exists(), "nothing was started");
 }
 
+/// 10,000 servers written as SPEC's example writes one (indented, a setting a line) pass
+/// `check` (the registry's size and node limits admit them; and `check`, which places each
+/// problem by line, no longer searches the file once a server), and the one whose executable
+/// is missing is named at its line.
+fn check_takes_ten_thousand_servers_written_as_spec_writes_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let servers: String = (0..10_000)
+        .map(|i| {
+            let executable = if i == 9_999 {
+                "/nonexistent"
+            } else {
+                "/bin/sleep"
+            };
+            format!(
+                "    <server id=\"is{i}\">\n      <description>Image Server</description>\n      \
+                 <executable>{executable}</executable>\n      <arguments><argument>--port\
+                 </argument><argument>27345</argument></arguments>\n      <startPriority>1\
+                 </startPriority>\n      <startDelay>5</startDelay>\n      <stopTimeout>60\
+                 </stopTimeout>\n      <restart>permanent</restart>\n    </server>\n"
+            )
+        })
+        .collect();
+    let registry = dir.path().join("SupervisorRegistry.xml");
+    let text = format!("<supervisor>\n  <servers>\n{servers}  </servers>\n</supervisor>\n");
+    std::fs::write(&registry, text).expect("registry");
+    let output = cli(&registry, &dir.path().join("run"), &["check"]);
+    let (_, err) = said(&output, 1, "the environment has one problem");
+    let line = 3 + 9 * 9_999;
+    assert!(
+        err.contains(&format!(
+            "SupervisorRegistry.xml:{line}:5: `is9999`: executable"
+        )),
+        "{err}"
+    );
+}
+
 fn reload_names_changed_config_keys_as_needing_a_restart() {
     let head = |zone: &str| format!("<config><logTime>{zone}</logTime></config>");
     let mut daemon = Daemon::start(&registry(&head("local"), &idle("a")));
@@ -224,6 +260,7 @@ fn the_shipped_registry_checks_with_a_root_that_never_gives_up() {
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_fifo_in_place_of_the_registry_is_refused_on_reload_and_the_daemon_carries_on,
     a_fifo_or_a_directory_at_start_up_is_refused_with_exit_2,
+    check_takes_ten_thousand_servers_written_as_spec_writes_one,
     reload_names_changed_config_keys_as_needing_a_restart,
     status_has_a_reason_in_json_and_a_reason_column,
     a_root_without_restart_strategy_never_gives_up,
