@@ -94,6 +94,15 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// For the verbs whose exit codes have no busy (SPEC: `signal`, `upgrade`): a daemon busy
+/// shutting down or upgrading refuses like any refusal (1), its reason printed.
+fn no_busy(kind: ErrorKind) -> ErrorKind {
+    match kind {
+        ErrorKind::Busy => ErrorKind::Refused,
+        other => other,
+    }
+}
+
 fn socket(cli: &Cli) -> std::path::PathBuf {
     RunDir::new(cli.run_dir()).socket()
 }
@@ -212,7 +221,7 @@ pub fn signal(cli: &Cli, targets: &[String]) -> ExitCode {
             format!("sent {signal} to {}", ids.join(" ")),
             json!({ "signalled": ids, "signal": signal }),
         ),
-        Ok(Reply::Error { kind, message }) => out.refused(kind, &message),
+        Ok(Reply::Error { kind, message }) => out.refused(no_busy(kind), &message),
         Ok(other) => out.unexpected(&other),
         Err(error) => out.unreachable(error),
     }
@@ -226,7 +235,7 @@ pub fn upgrade(cli: &Cli, binary: Option<std::path::PathBuf>) -> ExitCode {
     let socket = socket(cli);
     let binary = binary.map(|path| std::path::absolute(&path).unwrap_or(path));
     match ask(&socket, &Request::Upgrade { binary }, None) {
-        Ok(Reply::Error { kind, message }) => return out.refused(kind, &message),
+        Ok(Reply::Error { kind, message }) => return out.refused(no_busy(kind), &message),
         Err(error @ ClientError::NotRunning(_)) => return out.unreachable(error),
         // The exec ended the connection.
         Ok(_) | Err(_) => {}
@@ -238,7 +247,7 @@ pub fn upgrade(cli: &Cli, binary: Option<std::path::PathBuf>) -> ExitCode {
             Ok(Reply::Ok) => {
                 return out.done("supervisor upgraded", json!({ "upgraded": true }));
             }
-            Ok(Reply::Error { kind, message }) => return out.refused(kind, &message),
+            Ok(Reply::Error { kind, message }) => return out.refused(no_busy(kind), &message),
             Ok(other) => return out.unexpected(&other),
             // Until the new image listens, connecting fails.
             Err(_) if !left.is_zero() => std::thread::sleep(Duration::from_millis(20)),

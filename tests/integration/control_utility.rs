@@ -219,7 +219,8 @@ fn verbs_find_the_daemon_through_the_run_dir_alone() {
     );
 }
 
-// 6: status answers during a shutdown; operator commands are busy (75).
+// 6: status answers during a shutdown; operator commands are busy (75), `signal` and `upgrade`
+// refused (1).
 fn status_answers_during_a_shutdown_and_operator_commands_are_busy() {
     let slow = standin_server("slow", &["--ignore-term"], "<stopTimeout>30</stopTimeout>");
     let mut daemon = Daemon::start(&registry("", &[slow, idle("b")].concat()));
@@ -240,6 +241,12 @@ fn status_answers_during_a_shutdown_and_operator_commands_are_busy() {
     let busy = ctl(&daemon, &["start", "b"]);
     assert_code(&busy, 75, "start ID during a shutdown");
     assert!(stderr(&busy).contains("shutting down"), "{}", stderr(&busy));
+    // The verbs whose codes have no busy refuse (SPEC: 1, the reason printed).
+    for verb in [&["signal", "slow", "HUP"][..], &["upgrade"]] {
+        let refused = ctl(&daemon, verb);
+        assert_code(&refused, 1, &format!("{verb:?} during a shutdown"));
+        assert!(stderr(&refused).contains("shutting down"), "{refused:?}");
+    }
     // A second signal kills at once.
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(), Some(0));
