@@ -967,7 +967,8 @@ impl SupervisorActor {
                 event = events::STATS,
                 component = %row.id,
                 group = %row.group,
-                pid = row.pid,
+                // SPEC's field, null when no process runs.
+                pid = ?events::Json(&row.pid),
                 uptime_ms = row.uptime_ms,
                 rss_bytes = row.rss_bytes,
                 restarts = row.restarts,

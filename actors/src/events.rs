@@ -186,9 +186,11 @@ pub const DIAGNOSTIC: &[&str] = &[
     UNEXPECTED_MESSAGE,
 ];
 
-/// Fields whose values are JSON (arrays, objects): recorded as `?Json(&value)`, written as
-/// JSON by the JSON format and as compact JSON by the text format.
+/// Fields whose values are JSON (arrays, objects; `pid` of `stats`, `null` without a process):
+/// recorded as `?Json(&value)`, written as JSON by the JSON format and as compact JSON by the
+/// text format.
 pub const STRUCTURED_FIELDS: &[&str] = &[
+    "pid",
     "added",
     "removed",
     "changed",

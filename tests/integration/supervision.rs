@@ -2,6 +2,7 @@
 //! escalation, start levels and reverse-order stop — on the real binary with real processes.
 
 use nix::sys::signal::Signal;
+use serde_json::Value;
 use testkit::*;
 
 fn three_children(strategy: &str) -> String {
@@ -286,8 +287,15 @@ fn sigint_stops_everything_and_exits_0() {
 
 fn stats_are_logged_every_tracestatsinterval() {
     let head = format!("<config><tracestatsinterval>1</tracestatsinterval></config>{FAST}");
-    let mut daemon = Daemon::start(&registry(&head, &[idle("a"), idle("b")].concat()));
+    let off = standin_server("off", &[], "<autostart>false</autostart>");
+    let mut daemon = Daemon::start(&registry(&head, &[idle("a"), idle("b"), off].concat()));
     let pids = daemon.started_pids(&["a", "b"]);
+    // SPEC's fields, `pid` null where no process runs.
+    let off = daemon.wait_for("stats of off", |e| {
+        e["event"] == "stats" && e["component"] == "off"
+    });
+    let fields = off.as_object().expect("an object");
+    assert!(fields.get("pid").is_some_and(Value::is_null), "{off}");
     for (id, &pid) in ["a", "b"].into_iter().zip(&pids) {
         let stats = daemon.wait_for("stats", |e| e["event"] == "stats" && e["component"] == id);
         assert_eq!(stats["pid"], pid);
