@@ -42,6 +42,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage(error),
     };
+    if !matches!(cli.verb, Verb::Run { .. }) {
+        let _ = actors::process::sys::default_broken_pipe();
+    }
     let timeout_ms = |timeout: Option<std::time::Duration>| timeout.map(|t| t.as_millis() as u64);
     match &cli.verb {
         Verb::Status { ids } => verbs::status(&cli, ids),

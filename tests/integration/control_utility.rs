@@ -2,6 +2,7 @@
 //! observation of the issue end to end on the real binary, every command run from `/` — never
 //! from the checkout or the registry's folder.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     status_answers_during_a_shutdown_and_operator_commands_are_busy,
     status_takes_ids_and_gives_reasons,
     json_on_every_verb_errors_included,
+    a_reader_that_stops_reading_ends_a_verb_quietly,
     usage_errors_exit_64_and_the_version_names_the_commit,
     reload_waits_until_what_it_restarted_is_ready,
     reload_applies_tracestatsinterval_live_and_names_the_rest,
@@ -175,6 +177,32 @@ fn check_names_environment_problems_apart_from_syntax() {
     );
     let invalid = Background::new("<supervisor><bogus/></supervisor>");
     assert_code(&invalid.cli(&["check"]), 2, "check of an invalid registry");
+}
+
+// 3b: a reader that stops reading (`check | head`) ends the verb quietly by SIGPIPE, as any Unix
+// tool, not with a panic on the failed write.
+fn a_reader_that_stops_reading_ends_a_verb_quietly() {
+    let servers: String = (0..400).map(|i| idle(&format!("c{i:03}"))).collect();
+    let bg = Background::new(&registry(LOG, &servers));
+    let mut command = cli_command(&bg.registry, &bg.run_dir, &["check", "--json"]);
+    let mut child = (command.stdout(std::process::Stdio::piped()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn check");
+    let mut start = [0u8; 16];
+    let mut out = child.stdout.take().expect("stdout");
+    std::io::Read::read_exact(&mut out, &mut start).expect("the first bytes");
+    drop(out);
+    let output = child.wait_with_output().expect("check ends");
+    // The control: it has more to write than a pipe holds.
+    let whole = bg.cli(&["check", "--json"]);
+    assert!(
+        whole.stdout.len() > 64 * 1024,
+        "{} bytes",
+        whole.stdout.len()
+    );
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{output:?}");
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
 
 // 5: every verb but run/start/check works from anywhere with --run-dir alone.

@@ -78,6 +78,16 @@ pub fn default_child_exits() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// Gives SIGPIPE its default disposition, for a command-line verb: `supervisor check | head`
+/// then ends quietly when `head` has read enough, as any Unix tool, instead of failing on
+/// every write (Rust ignores SIGPIPE). Never in the daemon, which writes to sockets.
+pub fn default_broken_pipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL installs no handler of ours; the call only sets the disposition.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
 /// A `signalfd` for SIGCHLD (which the caller keeps blocked in every thread), registered with
 /// the calling thread's runtime: readable when a child has exited.
 pub fn child_exits() -> io::Result<AsyncFd<SignalFd>> {
