@@ -10,12 +10,13 @@
 //! the attribute counts) and [`MAX_FILES`] files. Every problem is reported at the `<include>`
 //! that brought the file in, or inside the included file itself.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::error::xml_problem;
 use super::raw::RawRegistry;
-use super::walk::Walker;
+use super::walk::{BARE_ROOT, Walker};
 use super::{MAX_BYTES, NODES_LIMIT, file, prescan};
 
 /// The most files one registry may include, directly or not.
@@ -113,10 +114,55 @@ fn walk_one(
         return false;
     };
     let base = walker.p.add_source(&pending.shown, &text);
-    walker.p.enter(base);
-    let walked = parse_and_walk(walker, raw, &text, used);
+    let (document, inserted) = as_document(&text);
+    // Offsets in the wrapped text lie `inserted` bytes after those in the file.
+    walker.p.enter(base.saturating_sub(inserted));
+    let walked = parse_and_walk(walker, raw, &document, used);
     walker.p.leave();
     walked
+}
+
+/// An included file's `text` as one XML document, and how many bytes were inserted before its
+/// first element: a file of bare elements (SPEC's form) is wrapped in a [`BARE_ROOT`] element,
+/// opened right before its first element (after an XML declaration or comments); a
+/// `<supervisor>` file is left as it is.
+fn as_document(text: &str) -> (Cow<'_, str>, usize) {
+    match first_element(text) {
+        Some(at) if !names(&text[at..], "supervisor") => {
+            let open = format!("<{BARE_ROOT}>");
+            let wrapped = format!("{}{open}{}</{BARE_ROOT}>", &text[..at], &text[at..]);
+            (Cow::Owned(wrapped), open.len())
+        }
+        _ => (Cow::Borrowed(text), 0),
+    }
+}
+
+/// The offset of the first element's `<` (past declarations, processing instructions and
+/// comments); `None` for a file without one, or with a `<!DOCTYPE` first (which the parser
+/// refuses as it is).
+fn first_element(text: &str) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        at += text[at..].find('<')?;
+        let rest = &text[at..];
+        let skipped = if rest.starts_with("<?") {
+            rest.find("?>").map(|end| end + 2)
+        } else if rest.starts_with("<!--") {
+            rest.find("-->").map(|end| end + 3)
+        } else if rest.starts_with("<!") {
+            return None;
+        } else {
+            return Some(at);
+        };
+        at += skipped?;
+    }
+}
+
+/// Whether the element opening at the start of `rest` is named `name`.
+fn names(rest: &str, name: &str) -> bool {
+    rest[1..]
+        .strip_prefix(name)
+        .is_some_and(|after| after.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/'))
 }
 
 /// The file's text, within what is left of the byte budget; `None` when it cannot be had

@@ -190,6 +190,49 @@ fn included_files_add_servers_and_profiles_in_sorted_order() {
 }
 
 #[test]
+fn an_included_file_may_be_bare_elements_as_spec_writes_it() {
+    let main = "<supervisor><include path='conf.d/*.xml'/>\
+        <servers><server id='main'><profile ref='Java'/></server></servers></supervisor>";
+    let bare = "<?xml version='1.0'?>\n<!-- the SVG renderer and the platform -->\n\
+        <profile id='Java'><executable>java</executable></profile>\n\
+        <server id='svg'><profile ref='Java'/></server>\n\
+        <group id='platform'><server id='ps'><executable>java</executable></server></group>\n\
+        <include path='more/*.xml'/>\n";
+    let more = "<server id='late'><executable>true</executable></server>";
+    let files = [("conf.d/svg.xml", bare), ("conf.d/more/late.xml", more)];
+    let (_dir, path) = installation(main, &files);
+    let loaded = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = (loaded.tree.root.components().iter())
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(ids, ["main", "svg", "ps", "late"]);
+}
+
+#[test]
+fn errors_in_a_bare_included_file_point_into_it() {
+    let main = "<supervisor>\n<include path='conf.d/*.xml'/>\n<servers/></supervisor>";
+    let bad = "<server id='a'><executabel>x</executabel></server>\n  <config/>\n";
+    let broken = "<server id='b'><executable>x</executable>\n</group>\n";
+    let files = [("conf.d/a.xml", bad), ("conf.d/b.xml", broken)];
+    let (dir, path) = installation(main, &files);
+    let problems = problems_of(&dir, &path);
+    let expected = [
+        "conf/conf.d/a.xml:1:1: server `a` has no `<executable>`",
+        "conf/conf.d/a.xml:1:16: unknown element `<executabel>` in `<server>`",
+        "conf/conf.d/a.xml:2:3: unknown element `<config>` in `<included>`; allowed here: \
+         `<server>`, `<group>`, `<profile>`, `<include>`",
+        "conf/conf.d/b.xml:2:1: malformed XML: expected 'server' tag, not 'group'",
+    ];
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    for (problem, expected) in problems.iter().zip(expected) {
+        assert!(
+            problem.starts_with(expected),
+            "{problem}\nexpected {expected}"
+        );
+    }
+}
+
+#[test]
 fn errors_in_an_included_file_point_into_it() {
     let main = "<supervisor>\n<include path='conf.d/*.xml'/>\n<servers>\n\
         <server id='is'><executable>x</executable></server>\n</servers></supervisor>";

@@ -62,6 +62,24 @@ const FRAGMENT: Schema<RawRegistry> = Schema {
     later: &[],
 };
 
+/// The root of an included file written as SPEC has it: `<server>`, `<group>` and `<profile>`
+/// elements (and more `<include>`s) one after the other, which the include reader wraps in an
+/// element of its own ([`BARE_ROOT`]) to parse them.
+const BARE: Schema<RawRegistry> = Schema {
+    attributes: &[],
+    once: &[],
+    many: &[
+        ("server", |w, n, r| r.servers.push(w.server(n))),
+        ("group", |w, n, r| r.servers.push(w.group(n))),
+        ("profile", |w, n, r| w.profile(n, &mut r.profiles)),
+        ("include", include),
+    ],
+    later: &[],
+};
+
+/// The element the include reader wraps a file of bare elements in (see [`BARE`]).
+pub const BARE_ROOT: &str = "included";
+
 /// `<include path="conf.d/*.xml"/>`: kept, at its value, for the include reader.
 fn include(w: &mut Walker, node: Node, raw: &mut RawRegistry) {
     raw.includes.extend(sole_attribute(w, node, "path"));
@@ -172,10 +190,13 @@ impl<'p> Walker<'p> {
         raw
     }
 
-    /// Walks an included file's `doc` into `raw`, after what is there already.
+    /// Walks an included file's `doc` into `raw`, after what is there already: a `<supervisor>`
+    /// with profiles and servers, or bare elements the reader wrapped in [`BARE_ROOT`].
     pub fn fragment(&mut self, doc: &Document, raw: &mut RawRegistry) {
         let root = doc.root_element();
-        if self.root_is_supervisor(root) {
+        if xml::local_name(root) == Some(BARE_ROOT) {
+            self.dispatch(root, &BARE, raw);
+        } else if self.root_is_supervisor(root) {
             self.dispatch(root, &FRAGMENT, raw);
         }
     }

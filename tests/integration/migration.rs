@@ -274,8 +274,9 @@ fn included_files_are_read_at_start_and_again_on_reload() {
     );
     let mut daemon = Daemon::start_in(dir, &main);
     let pids = daemon.started_pids(&["main", "a"]);
-    // A new file is read by `reload`; what did not change keeps running.
-    std::fs::write(conf.join("b.xml"), fragment("b")).expect("write");
+    // A new file is read by `reload`; what did not change keeps running. This one is in SPEC's
+    // form: the `<server>` alone, no `<supervisor>` around it.
+    std::fs::write(conf.join("b.xml"), idle("b")).expect("write");
     let reloaded = ctl(&daemon, &["reload"]);
     assert_eq!(reloaded.status.code(), Some(0), "{reloaded:?}");
     daemon.started_pid("b");
