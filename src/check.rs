@@ -159,6 +159,9 @@ fn setting_lines(c: &ComponentSpec) -> Vec<String> {
     if let Some(user) = &c.command.user {
         lines.push(format!("as user {}", user.name));
     }
+    if let Some(why) = &c.command.unknown_user {
+        lines.push(format!("as a user this host does not have: {why}"));
+    }
     lines.push(format!("started when {}", started_when(c)));
     if let Some(health) = &c.health_check {
         lines.push(format!(

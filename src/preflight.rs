@@ -83,6 +83,10 @@ pub fn problems(registry: &Registry) -> Vec<Problem> {
 /// What is wrong with what `component` needs from the file system.
 fn component_problems(component: &ComponentSpec) -> Vec<String> {
     let command = &component.command;
+    // What it may run and read depends on the user it runs as.
+    if let Some(why) = &command.unknown_user {
+        return vec![format!("`<user>`: {why}")];
+    }
     let (uid, groups) = match &command.user {
         Some(user) => (user.uid, [vec![user.gid], user.groups.clone()].concat()),
         None => (nix::unistd::geteuid().as_raw(), current_groups()),

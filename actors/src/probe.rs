@@ -131,6 +131,7 @@ mod tests {
                 environment: vec![],
                 working_directory: None,
                 user: None,
+                unknown_user: None,
                 environment_files: vec![],
                 settings: crate::spec::ProcessSettings::DEFAULT,
                 temp_dir: None,

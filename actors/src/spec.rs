@@ -365,6 +365,9 @@ pub struct CommandSpec {
     pub working_directory: Option<PathBuf>,
     /// The user to run as; the daemon's own when `None`.
     pub user: Option<UserSpec>,
+    /// Why `<user>` names no user of this host (at the registry's last reading): an environment
+    /// problem, not an invalid registry. Each start fails with it, until a reload finds the user.
+    pub unknown_user: Option<String>,
     /// Files of `KEY=VALUE` lines (systemd's `EnvironmentFile=`), absolute, read at each start
     /// in order; their variables go over `environment`.
     pub environment_files: Vec<PathBuf>,
@@ -522,6 +525,7 @@ mod tests {
             environment: vec![],
             working_directory: None,
             user: None,
+            unknown_user: None,
             environment_files: vec![],
             settings: ProcessSettings::DEFAULT,
             temp_dir: None,

@@ -1,10 +1,11 @@
 //! From the registry as written ([`RawRegistry`]) to what the daemon runs: profiles merged,
 //! defaults applied (from `defaults.rs`), relative paths resolved against `<home>` (itself
 //! relative to the registry's folder), trailing arguments placed after all others, users
-//! looked up, `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
+//! looked up (one the host does not have is kept as the environment's problem: see
+//! `CommandSpec::unknown_user`), `TMPDIR` and the user's `HOME`/`USER`/`LOGNAME` exported.
 //!
 //! Reports what only shows once the file is read as a whole: unknown profile refs, servers left
-//! without an executable, unknown users, a `<readiness>` or `<healthCheck>` that names no probe
+//! without an executable, a `<readiness>` or `<healthCheck>` that names no probe
 //! in any layer, an `<output maxSize>` or `keep` with no `file` in any layer. Produces
 //! [`actors::spec`] and nothing XML-shaped.
 
@@ -329,11 +330,14 @@ impl Resolver<'_> {
                 PathBuf::new()
             }
         };
-        let user = settings.user.as_ref().and_then(|user| {
-            (self.users.lookup(&user.value))
-                .map_err(|message| self.p.report(user.at, format!("`<user>`: {message}")))
-                .ok()
-        });
+        // A user this host does not know is an environment problem (SPEC: `check` exits 1),
+        // as a missing executable is: the start fails, a reload that finds the user mends it.
+        let (user, unknown_user) = match settings.user.as_ref().map(|u| self.users.lookup(&u.value))
+        {
+            Some(Ok(user)) => (Some(user), None),
+            Some(Err(message)) => (None, Some(message)),
+            None => (None, None),
+        };
         let arguments = (settings.arguments.iter())
             .chain(&settings.trailing_arguments)
             .cloned()
@@ -350,6 +354,7 @@ impl Resolver<'_> {
             working_directory: (settings.working_directory.as_deref())
                 .map(|directory| resolve_path(self.base, directory)),
             user,
+            unknown_user,
             environment_files,
             settings: self.process_settings(settings),
             temp_dir: self.temp.clone(),

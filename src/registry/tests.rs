@@ -252,6 +252,7 @@ fn defaults_fill_everything_left_out() {
                         environment: vec![],
                         working_directory: None,
                         user: None,
+                        unknown_user: None,
                         environment_files: vec![],
                         settings: actors::spec::ProcessSettings::DEFAULT,
                         temp_dir: None,
@@ -544,13 +545,26 @@ fn an_empty_executable_is_one_error_not_two() {
 }
 
 #[test]
-fn an_unknown_user_from_a_profile_is_reported_once() {
+fn an_unknown_user_is_the_environment_s_problem_not_the_registry_s() {
     let text = "<supervisor><profiles><profile id='p'><user>no-such-user-xq7</user></profile>\
         </profiles><servers><server id='a'><profile ref='p'/><executable>x</executable></server>\
-        <server id='b'><profile ref='p'/><executable>x</executable></server></servers></supervisor>";
+        <server id='b'><user>root</user><executable>x</executable></server></servers></supervisor>";
+    let registry = parse(Path::new("r.xml"), text).expect("a valid registry");
+    let [a, b] = &registry.tree.root.components()[..] else {
+        panic!("two components")
+    };
     assert_eq!(
-        only_error(text),
-        "1:45: `<user>`: unknown user `no-such-user-xq7`"
+        a.command.unknown_user.as_deref(),
+        Some("unknown user `no-such-user-xq7`")
+    );
+    assert!(a.command.user.is_none());
+    // The control: a user the host has is looked up.
+    assert_eq!(
+        (
+            b.command.user.as_ref().map(|u| u.uid),
+            &b.command.unknown_user
+        ),
+        (Some(0), &None)
     );
 }
 

@@ -85,8 +85,44 @@ fn a_component_enters_its_directory_with_its_own_rights() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A `<user>` this host does not have is the environment's problem, as SPEC has it: `check`
+/// names it at its line and exits 1 (valid, but the environment has problems), and `run`
+/// starts the rest while each start of that component fails, saying why.
+fn an_unknown_user_is_an_environment_problem() {
+    let servers = [
+        standin_server("nobodys", &[], "<user>no-such-user-q8z</user>"),
+        idle("b"),
+    ]
+    .concat();
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
+    let check = daemon.cli(&["check"], DEADLINE);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        said.contains("`nobodys`: `<user>`: unknown user `no-such-user-q8z`"),
+        "{said}"
+    );
+    daemon.started_pid("b");
+    let failed = daemon.wait_event("component_spawn_failed", "nobodys");
+    assert_eq!(
+        failed["error"], "user: unknown user `no-such-user-q8z`",
+        "{failed}"
+    );
+    // It is retried, as any failed start.
+    daemon.wait_event("component_spawn_failed", "nobodys");
+    let row = daemon.status_row("nobodys");
+    assert!(
+        row["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown user")),
+        "{row}"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The tests of this module, in file order, for the harness of main.rs.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_non_root_daemon_runs_a_component_as_its_own_user,
     a_component_enters_its_directory_with_its_own_rights,
+    an_unknown_user_is_an_environment_problem,
 ];

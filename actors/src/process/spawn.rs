@@ -38,6 +38,9 @@ pub enum SpawnError {
     /// An environment file is missing, unreadable or malformed: `PATH[:LINE]: reason`.
     #[error("envfile: {0}")]
     EnvironmentFile(String),
+    /// `<user>` names no user of this host (`unknown user `NAME``).
+    #[error("user: {0}")]
+    User(String),
 }
 
 /// The environment variable that tells a child which component it is.
@@ -71,6 +74,9 @@ impl Launch {
         spec: &CommandSpec,
         extra: &[(String, String)],
     ) -> Result<Self, SpawnError> {
+        if let Some(why) = &spec.unknown_user {
+            return Err(SpawnError::User(why.clone()));
+        }
         let program = c_string(resolve_executable(&spec.executable)?.as_os_str())?;
         let arguments = std::iter::once(spec.executable.as_os_str())
             .chain(spec.arguments.iter().map(OsStr::new))

@@ -35,6 +35,7 @@ fn spec() -> ComponentSpec {
             environment: vec![],
             working_directory: None,
             user: None,
+            unknown_user: None,
             environment_files: vec![],
             settings: crate::spec::ProcessSettings::DEFAULT,
             temp_dir: None,
