@@ -16,6 +16,7 @@ use actors::output::{dated, dates};
 use serde_json::Value;
 
 use crate::registry::Registry;
+use crate::verbs::Out;
 
 /// How often `-f` looks for new lines.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
@@ -191,14 +192,12 @@ fn sources(registry: &Registry, query: &Query) -> Result<Vec<Source>, String> {
     Ok(sources)
 }
 
-/// Runs the `logs` verb.
-pub fn run(registry: &Registry, query: &Query) -> ExitCode {
+/// Runs the `logs` verb: lines as they are, or with `--json` one JSON object a line
+/// (`{"component"?, "timestamp"?, "line"}`), errors as `out` reports them.
+pub fn run(registry: &Registry, query: &Query, out: Out) -> ExitCode {
     let sources = match sources(registry, query) {
         Ok(sources) => sources,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(crate::verbs::EXIT_FAILURE);
-        }
+        Err(error) => return out.fail(crate::verbs::EXIT_FAILURE, error),
     };
     let oldest = match query.since {
         Some(since) => dates::day_of(since),
@@ -213,10 +212,7 @@ pub fn run(registry: &Registry, query: &Query) -> ExitCode {
                 entries.extend(read);
                 ends.push(end);
             }
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(crate::verbs::EXIT_FAILURE);
-            }
+            Err(error) => return out.fail(crate::verbs::EXIT_FAILURE, error),
         }
     }
     if entries.is_empty() && !query.follow {
@@ -236,14 +232,18 @@ pub fn run(registry: &Registry, query: &Query) -> ExitCode {
         interleave(&mut entries);
     }
     let skip = limit.map_or(0, |n| entries.len().saturating_sub(n));
-    let mut out = io::stdout().lock();
+    let mut stdout = Printer {
+        out: io::stdout().lock(),
+        json: out.json,
+        id: query.id.as_deref(),
+    };
     for entry in &entries[skip..] {
-        if print(&mut out, entry).is_err() {
+        if stdout.print(entry).is_err() {
             return ExitCode::SUCCESS;
         }
     }
     if query.follow {
-        follow(&sources, &ends, &mut out);
+        follow(&sources, &ends, &mut stdout);
     }
     ExitCode::SUCCESS
 }
@@ -260,12 +260,36 @@ fn interleave(entries: &mut [Entry]) {
     entries.sort_by_key(|entry| entry.time);
 }
 
-fn print(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
-    match &entry.label {
-        Some(label) => writeln!(out, "{label}: {}", entry.text),
-        None => writeln!(out, "{}", entry.text),
-    }?;
-    out.flush()
+/// Where the lines go, and how.
+struct Printer<'a, W: Write> {
+    out: W,
+    /// `--json`: one object a line.
+    json: bool,
+    /// The one component asked for, named in each JSON line.
+    id: Option<&'a str>,
+}
+
+impl<W: Write> Printer<'_, W> {
+    fn print(&mut self, entry: &Entry) -> io::Result<()> {
+        let out = &mut self.out;
+        match (&entry.label, self.json) {
+            (_, true) => {
+                let mut line = serde_json::Map::new();
+                let component = entry.label.as_deref().filter(|l| !l.is_empty()).or(self.id);
+                if let Some(component) = component {
+                    line.insert("component".into(), component.into());
+                }
+                if let Some(time) = entry.time {
+                    line.insert("timestamp".into(), dates::rfc3339(time).into());
+                }
+                line.insert("line".into(), entry.text.as_str().into());
+                writeln!(out, "{}", Value::Object(line))
+            }
+            (Some(label), false) => writeln!(out, "{label}: {}", entry.text),
+            (None, false) => writeln!(out, "{}", entry.text),
+        }?;
+        out.flush()
+    }
 }
 
 /// The entries of `source` from day `oldest` to today, not before `since`; with `limit`,
@@ -354,7 +378,7 @@ struct Followed {
 /// first read stopped). A file is read to its end before a new one is taken up (rotation by
 /// rename, a new day), so no line is skipped; a truncated file is read again from its start.
 /// Runs until interrupted or stdout is gone.
-fn follow(sources: &[Source], ends: &[u64], out: &mut impl Write) {
+fn follow(sources: &[Source], ends: &[u64], out: &mut Printer<'_, impl Write>) {
     let mut followed: Vec<Followed> = sources
         .iter()
         .zip(ends)
@@ -393,7 +417,7 @@ fn follow(sources: &[Source], ends: &[u64], out: &mut impl Write) {
 
 /// Prints what was appended to the followed file since its position; `false` when the output
 /// is gone.
-fn drain(source: &Source, state: &mut Followed, out: &mut impl Write) -> bool {
+fn drain(source: &Source, state: &mut Followed, out: &mut Printer<'_, impl Write>) -> bool {
     let Followed {
         file,
         position,
@@ -417,7 +441,7 @@ fn drain(source: &Source, state: &mut Followed, out: &mut impl Write) -> bool {
     partial.push_str(&String::from_utf8_lossy(&bytes));
     while let Some((line, rest)) = partial.split_once('\n') {
         if let Some(entry) = source.pick(line) {
-            if print(out, &entry).is_err() {
+            if out.print(&entry).is_err() {
                 return false;
             }
         }

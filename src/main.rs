@@ -154,7 +154,7 @@ fn with_registry(cli: &Cli, path: &std::path::Path) -> ExitCode {
                 since,
                 follow: *follow,
             };
-            supervisor::logs::run(&registry, &query)
+            supervisor::logs::run(&registry, &query, Out::of(cli))
         }
         Verb::Status { .. }
         | Verb::Stop { .. }

@@ -1299,6 +1299,17 @@ fn logs_prints_the_last_lines_of_the_file() {
     let output = cli(&daemon, &["logs", "filed"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout_lines(&output), numbered(6..=15));
+    // `--json`: one object a line, the component named.
+    let output = cli(&daemon, &["--json", "logs", "filed", "-n", "2"]);
+    let objects: Vec<Value> = (ok_stdout_lines(&output).iter())
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let lines: Vec<&str> = objects.iter().filter_map(|o| o["line"].as_str()).collect();
+    assert_eq!(lines, numbered(14..=15));
+    assert!(
+        objects.iter().all(|o| o["component"] == "filed"),
+        "{objects:?}"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
@@ -1395,6 +1406,16 @@ fn logs_of_an_unknown_id_fails() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+    let output = cli(&daemon, &["--json", "logs", "nosuch"]);
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stdout).expect("a JSON error");
+    assert_eq!(error["exit"], 1, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nosuch")),
+        "{error}"
+    );
     assert_eq!(daemon.stop(), Some(0));
 }
 
