@@ -2,8 +2,10 @@
 //! and the daemon's own lifecycle (start, reload, orderly shutdown). Nothing here decides a
 //! restart; the tree does.
 
+use std::cell::RefCell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix::{
@@ -833,10 +835,13 @@ impl SupervisorActor {
             } else {
                 "shutting down"
             };
-            return Box::pin(actix::fut::ready(refuse(reason.to_string())));
+            let at_once = Attempt::new();
+            return Box::pin(actix::fut::ready(at_once.refuse(reason.to_string())));
         }
         self.upgrading = true;
-        let began = crate::upgrade::unix_ms();
+        let attempt = Attempt::new();
+        let began = attempt.began_unix_ms;
+        let target = Rc::clone(&attempt.to);
         let binary = binary.unwrap_or_else(|| {
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
         });
@@ -856,10 +861,11 @@ impl SupervisorActor {
             table.pause_reaping(false);
             table.reap();
             let (to, checks) = to?;
+            *target.borrow_mut() = Some(to.clone());
             tracing::info!(
                 event = events::UPGRADE_STARTED,
                 from = crate::upgrade::VERSION,
-                to = %to,
+                to = to.as_str(),
                 binary = %binary.display(),
                 "upgrading to {} ({to})",
                 binary.display()
@@ -915,13 +921,13 @@ impl SupervisorActor {
             daemon.upgrading = false;
             let (binary, mut handover) = match collected {
                 Ok(collected) => collected,
-                Err(reason) => return refuse(reason),
+                Err(reason) => return attempt.refuse(reason),
             };
             // A shutdown asked meanwhile went to a frozen tree: the exec would hand over the
             // tree as collected before it and the new image would never stop. It goes on here.
             if daemon.shutting_down {
                 daemon.call_off_upgrade();
-                return refuse("shutting down: the upgrade did not go ahead".to_string());
+                return attempt.refuse("shutting down: the upgrade did not go ahead".to_string());
             }
             // The guardian's pipe stays open across the exec: the new image adopts it.
             let guardian = match daemon.guardian.as_ref().map(Guardian::handover) {
@@ -929,7 +935,7 @@ impl SupervisorActor {
                 Some(Ok(handed)) => Some(handed),
                 Some(Err(error)) => {
                     daemon.call_off_upgrade();
-                    return refuse(format!("cannot hand the guardian over: {error}"));
+                    return attempt.refuse(format!("cannot hand the guardian over: {error}"));
                 }
             };
             // The new image reads the same NOTIFY_SOCKET and sends the READY=1 that ends it.
@@ -945,7 +951,7 @@ impl SupervisorActor {
                 guardian.handover_failed();
             }
             daemon.call_off_upgrade();
-            refuse(format!("cannot execute {}: {error:?}", binary.display()))
+            attempt.refuse(format!("cannot execute {}: {error:?}", binary.display()))
         }))
     }
 
@@ -1125,14 +1131,34 @@ impl Handler<http::Observe> for SupervisorActor {
     }
 }
 
-/// Logs `upgrade_refused` and answers with the reason.
-fn refuse(reason: String) -> Reply {
-    tracing::error!(
-        event = events::UPGRADE_REFUSED,
-        reason = %reason,
-        "upgrade refused: {reason}"
-    );
-    Reply::error(ErrorKind::Refused, reason)
+/// One upgrade asked for: when, and the version it goes to once the new binary has said.
+struct Attempt {
+    began_unix_ms: u64,
+    to: Rc<RefCell<Option<String>>>,
+}
+
+impl Attempt {
+    fn new() -> Self {
+        Attempt {
+            began_unix_ms: crate::upgrade::unix_ms(),
+            to: Rc::default(),
+        }
+    }
+
+    /// Logs `upgrade_refused` with SPEC's fields (`to` null when the new binary never said)
+    /// and answers with the reason.
+    fn refuse(&self, reason: String) -> Reply {
+        let duration_ms = crate::upgrade::unix_ms().saturating_sub(self.began_unix_ms);
+        tracing::error!(
+            event = events::UPGRADE_REFUSED,
+            from = crate::upgrade::VERSION,
+            to = ?events::Json(&*self.to.borrow()),
+            duration_ms,
+            reason = %reason,
+            "upgrade refused: {reason}"
+        );
+        Reply::error(ErrorKind::Refused, reason)
+    }
 }
 
 /// The root group reports here when it gives up.

@@ -186,11 +186,13 @@ pub const DIAGNOSTIC: &[&str] = &[
     UNEXPECTED_MESSAGE,
 ];
 
-/// Fields whose values are JSON (arrays, objects; `pid` of `stats`, `null` without a process):
+/// Fields whose values are JSON (arrays, objects; `pid` of `stats`, `null` without a process,
+/// `to` of `upgrade_refused`, `null` before the new binary said its version):
 /// recorded as `?Json(&value)`, written as JSON by the JSON format and as compact JSON by the
 /// text format.
 pub const STRUCTURED_FIELDS: &[&str] = &[
     "pid",
+    "to",
     "added",
     "removed",
     "changed",

@@ -43,9 +43,16 @@ pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf 
     path
 }
 
-/// The reason of the next `upgrade_refused` event.
+/// The reason of the next `upgrade_refused` event, which has SPEC's fields: `from`, `to` (null
+/// when the new binary never said its version), `duration_ms`, `reason`.
 pub(crate) fn refusal(daemon: &mut Daemon) -> String {
     let refused = daemon.wait_any("upgrade_refused");
+    assert!(refused["from"].is_string(), "{refused}");
+    assert!(
+        refused["to"].is_string() || refused["to"].is_null(),
+        "{refused}"
+    );
+    assert!(refused["duration_ms"].is_u64(), "{refused}");
     let reason = refused["reason"].as_str().unwrap_or_default();
     reason.to_string()
 }
@@ -284,6 +291,12 @@ fn commands_that_change_the_tree_are_busy_while_it_is_handed_over() {
         assert_eq!(upgraded.status.code(), Some(1), "refused: {upgraded:?}");
         assert_eq!(stopping.join().unwrap().status.code(), Some(0));
     });
+    let started = daemon.wait_any("upgrade_started");
+    let refused = daemon.wait_any("upgrade_refused");
+    assert_eq!(
+        refused["to"], started["to"],
+        "the version it was going to: {refused}"
+    );
     // Positive control: the same commands go through once the upgrade is over.
     assert_eq!(daemon.cli(&["reload"], DEADLINE).status.code(), Some(0));
     assert_eq!(
