@@ -423,8 +423,13 @@ impl SupervisorActor {
                 async move {
                     if tokio::time::timeout(OUTPUT_DRAIN, output.drain()).await.is_err() {
                         let pending = output.pending();
+                        // SPEC's counts: the lines (and bytes) left unwritten, and what was
+                        // still being read.
                         tracing::warn!(
                             event = events::OUTPUT_DROPPED,
+                            dropped = pending.lines,
+                            bytes = pending.bytes,
+                            pipes = pending.pipes,
                             pending = %pending,
                             "the stopped components' output was not all written within {OUTPUT_DRAIN:?}: {pending}"
                         );

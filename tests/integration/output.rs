@@ -1145,6 +1145,36 @@ fn a_pipe_held_open_after_its_process_exited_holds_no_shutdown_back() {
     assert_eq!(daemon.count("supervisor_stopped"), 1);
 }
 
+/// Lines a shutdown could not write within its 5 s are counted, as SPEC has `output_dropped`:
+/// here the component's file is a FIFO nobody reads, so the file thread never gets it open.
+fn output_left_unwritten_by_a_shutdown_is_counted() {
+    let _shared = shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("logs")).expect("mkdir");
+    let fifo = dir.path().join("logs/stuck.log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let server = standin_server(
+        "stuck",
+        &["--print-lines", "5"],
+        r#"<output log="false" file="logs/{id}.log" timestamps="false" stderr="null"/>"#,
+    );
+    let mut daemon = Daemon::start_in(dir, &registry("", &server));
+    daemon.started_pid("stuck");
+    assert_eq!(daemon.stop(), Some(0));
+    let dropped = (daemon.events().into_iter())
+        .find(|e| e["event"] == "output_dropped")
+        .expect("output_dropped");
+    assert_eq!(dropped["level"], "WARN");
+    let (lines, bytes) = (dropped["dropped"].as_u64(), dropped["bytes"].as_u64());
+    // The file thread may hold one line (blocked opening the FIFO): its bytes count, not it.
+    assert!(lines.is_some_and(|n| (4..=5).contains(&n)), "{dropped}");
+    assert!(
+        bytes.is_some_and(|b| b >= 5 * "line 1".len() as u64),
+        "{dropped}"
+    );
+    assert_eq!(dropped["pipes"], 0, "{dropped}");
+}
+
 // ---------------------------------------------------------------------------
 // 11. Flood
 
@@ -1537,6 +1567,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     stream_modes_route_or_silence_each_stream,
     the_output_of_stopping_components_is_all_written_before_the_daemon_exits,
     a_pipe_held_open_after_its_process_exited_holds_no_shutdown_back,
+    output_left_unwritten_by_a_shutdown_is_counted,
     a_500_mb_flood_neither_stalls_the_daemon_nor_grows_it,
     logs_prints_the_last_lines_of_the_file,
     logs_without_a_file_prints_the_captured_lines,

@@ -15,7 +15,33 @@ use serde::{Deserialize, Serialize};
 
 use super::files::{FileLine, HeldLine};
 use super::lines::Partial;
-use super::{OutputService, QUEUE_BYTES};
+use super::{OutputService, QUEUE_BYTES, QUEUE_LINES};
+
+/// What a hand-over or a drain still waits for (see [`OutputService::pending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Pipes still delivering.
+    pub pipes: usize,
+    /// Lines queued for files, not written yet.
+    pub lines: usize,
+    /// Their bytes.
+    pub bytes: usize,
+}
+
+impl std::fmt::Display for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Pending {
+            pipes,
+            lines,
+            bytes,
+        } = self;
+        write!(
+            f,
+            "{pipes} output pipes still delivering, {lines} lines ({bytes} bytes) still queued \
+             for files"
+        )
+    }
+}
 
 /// What the output hands its successor.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,11 +80,13 @@ impl OutputService {
     }
 
     /// Why [`OutputService::hand_over`] (or [`OutputService::drain`]) has not ended: the pipes
-    /// still delivering, the bytes still queued for files.
-    pub fn pending(&self) -> String {
-        let unparked = self.gate.unparked(&self.live_pipes()).len();
-        let queued = QUEUE_BYTES.saturating_sub(self.files.bytes.available_permits());
-        format!("{unparked} output pipes still delivering, {queued} bytes still queued for files")
+    /// still delivering, the lines and bytes still queued for files.
+    pub fn pending(&self) -> Pending {
+        Pending {
+            pipes: self.gate.unparked(&self.live_pipes()).len(),
+            lines: QUEUE_LINES.saturating_sub(self.files.lines.capacity()),
+            bytes: QUEUE_BYTES.saturating_sub(self.files.bytes.available_permits()),
+        }
     }
 
     /// Takes up a predecessor's output: readers started from now on go on from its lines under

@@ -35,7 +35,7 @@ use failing::{Failures, Rest, Rests};
 pub use files::dated;
 use files::{FileLine, Holding};
 use gate::Gate;
-pub use handover::HandedOutput;
+pub use handover::{HandedOutput, Pending};
 use lines::{LineSplitter, Partial};
 
 /// Lines queued for the file thread before `block` holds the readers back (or `drop` drops).
