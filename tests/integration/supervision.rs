@@ -173,6 +173,8 @@ fn intensity_exceeded_in_a_nested_group_escalates_to_the_root_and_exit_4() {
     let escalation = daemon.wait_any("restart_scheduled");
     assert_eq!(escalation["reason"], "escalation");
     assert_eq!(escalation["component"], "inner");
+    // A group has no backoff: it is restarted at once, and says so.
+    assert_eq!(escalation["delay_ms"], 0, "{escalation}");
     daemon.wait_for("root gives up", |e| {
         e["event"] == "intensity_exceeded" && e["group"] == ""
     });

@@ -51,12 +51,17 @@ impl Settings {
                 backoff: component.backoff,
                 autostart: component.autostart,
             },
+            // A group has no `<backoff>` and starts at once (its components back off): its
+            // `restart_scheduled` says a delay of 0.
             ChildSpec::Group(group) => Settings {
                 id: group.id.clone(),
                 priority: group.start_priority,
                 restart: RestartType::Permanent,
                 success_exit_codes: Vec::new(),
-                backoff: Backoff::default(),
+                backoff: Backoff {
+                    initial: Duration::ZERO,
+                    ..Backoff::DEFAULT
+                },
                 autostart: true,
             },
         }
