@@ -326,7 +326,8 @@ fn held_sockets_reach_only_their_component_and_close_when_it_is_removed() {
             r#"<socket name="one"><listen>tcp:127.0.0.1:{one}</listen></socket>
                <socket name="two"><listen>tcp:127.0.0.1:{two}</listen></socket>
                <readiness socket="true"/>
-               <healthCheck exec="{}" interval="0.2" startAfter="0">{probe_arguments}</healthCheck>"#,
+               <healthCheck exec="{}" interval="0.2" startAfter="0">{probe_arguments}</healthCheck>
+               <environment><variable name="LISTEN_PID">1</variable></environment>"#,
             standin()
         ),
     );
@@ -366,6 +367,9 @@ fn held_sockets_reach_only_their_component_and_close_when_it_is_removed() {
             "{variable} in {environment:?}"
         );
     }
+    // The registry's own `LISTEN_PID` does not come first: there is one, the child's.
+    let listen_pids = environment.iter().filter(|v| v.starts_with("LISTEN_PID="));
+    assert_eq!(listen_pids.count(), 1, "{environment:?}");
 
     // The daemon holds them (the positive control of the check below) …
     let daemon_pid = daemon.pid();

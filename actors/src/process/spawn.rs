@@ -98,6 +98,12 @@ impl Launch {
         }
         overrides.insert(COMPONENT_VARIABLE, id);
         let passes_sockets = overrides.contains_key(LISTEN_FDS);
+        if passes_sockets {
+            // The child's own pid goes there (its slot, below): one set by the registry or an
+            // environment file would come first, and the child would take its sockets for
+            // another process's.
+            overrides.remove("LISTEN_PID");
+        }
         let inherited = match spec.inherit_environment {
             true => inherited_environment()?,
             false => &[],
