@@ -321,13 +321,15 @@ fn a_second_sigterm_kills_at_once() {
     let server = standin_server(
         "stubborn",
         &["--ignore-term"],
-        "<stopTimeout>60</stopTimeout>",
+        "<stopTimeout>60</stopTimeout><startPriority>5</startPriority>",
     );
     // The control, a level of its own stopped first: killed by its 0.3 s timeout, which the
     // log does show.
     let control = killed_on_stop("control", "<startPriority>9</startPriority>");
-    let mut daemon = Daemon::start(&registry(FAST, &[server, control].concat()));
-    let [pid, control] = daemon.started_pids(&["stubborn", "control"])[..] else {
+    // A level stopped last: still running at the second signal, killed with the rest.
+    let later = standin_server("later", &[], "<startPriority>1</startPriority>");
+    let mut daemon = Daemon::start(&registry(FAST, &[server, control, later].concat()));
+    let [pid, control, later] = daemon.started_pids(&["stubborn", "control", "later"])[..] else {
         unreachable!()
     };
     eventually("standin catches SIGTERM", || {
@@ -351,6 +353,15 @@ fn a_second_sigterm_kills_at_once() {
         events_of(&daemon, "component_killed", "stubborn").is_empty(),
         "not by the timeout"
     );
+    // Killed by us: an expected end (SPEC: only a signal not sent by us is abnormal).
+    assert!(!alive(later));
+    let exited = events_of(&daemon, "component_exited", "later");
+    assert_eq!(exited.len(), 1, "{exited:?}");
+    assert_eq!(
+        (exited[0]["signal"].as_i64(), &exited[0]["expected"]),
+        (Some(9), &Value::Bool(true))
+    );
+    assert_eq!(exited[0]["level"], "INFO", "{}", exited[0]);
 }
 
 /// The tests of this module, in file order, for the harness of main.rs.

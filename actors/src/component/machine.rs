@@ -178,14 +178,16 @@ pub(crate) fn step(life: Life, input: Input, record: &mut Record) -> Step {
                 pid: of,
                 status,
                 uptime,
+                killed,
             },
-        ) if pid == of => exited(pid, status, uptime, record),
+        ) if pid == of => exited(pid, status, uptime, killed, record),
         (
             L::Stopping { pid, cause },
             I::Exited {
                 pid: of,
                 status,
                 uptime,
+                ..
             },
         ) if pid == of => stopped(pid, cause, status, uptime, record),
 
@@ -431,12 +433,19 @@ fn at_rest(mut effects: Vec<Effect>) -> Step {
     (Life::Stopped, effects)
 }
 
-/// The process ended without being asked to: the group decides.
-fn exited(pid: u32, status: ExitStatus, uptime: Duration, record: &mut Record) -> Step {
+/// The process ended without this component asking: the group decides. An end the daemon's
+/// forced shutdown asked for (`killed`) is expected.
+fn exited(
+    pid: u32,
+    status: ExitStatus,
+    uptime: Duration,
+    killed: bool,
+    record: &mut Record,
+) -> Step {
     record.last_exit = Some(status);
-    record.last_exit_requested = false;
+    record.last_exit_requested = killed;
     let exit = Exit::Process(status);
-    let expected = is_normal(exit, &record.spec.success_exit_codes);
+    let expected = killed || is_normal(exit, &record.spec.success_exit_codes);
     let effects = vec![
         Effect::CancelTimer,
         Effect::Release,

@@ -495,6 +495,7 @@ impl Handler<ProcessExited> for ComponentActor {
             pid: exited.pid,
             status: exited.status,
             uptime,
+            killed: exited.killed,
         };
         self.input(input, ctx);
     }

@@ -40,11 +40,13 @@ pub(crate) enum Input {
     Unhealthy { pid: u32, check: Check },
     /// The stop timer fired.
     StopTimedOut,
-    /// `pid` was reaped, after running for `uptime`.
+    /// `pid` was reaped, after running for `uptime`; `killed`: by the daemon's forced
+    /// shutdown, which asked for that end.
     Exited {
         pid: u32,
         status: ExitStatus,
         uptime: Duration,
+        killed: bool,
     },
     /// Settings that need no new process.
     Update(Arc<ComponentSpec>),

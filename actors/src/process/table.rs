@@ -41,6 +41,9 @@ pub struct ProcessExited {
     pub pid: u32,
     /// How it ended.
     pub status: ExitStatus,
+    /// The daemon SIGKILLed it with everything else ([`ProcessTable::kill_all`]): its end was
+    /// asked for.
+    pub killed: bool,
 }
 
 /// The owner of every child process of the daemon. Cheap to clone (shared state).
@@ -121,6 +124,8 @@ struct Owner {
     unchecked_ticks: Option<u64>,
     /// The component's cgroup, when it has one.
     cgroup: Option<Arc<ComponentCgroup>>,
+    /// SIGKILLed by [`ProcessTable::kill_all`].
+    killed: bool,
 }
 
 impl Owner {
@@ -550,6 +555,7 @@ impl ProcessTable {
                 start_ticks,
                 unchecked_ticks,
                 cgroup: started.cgroup,
+                killed: false,
             },
         );
         children.fresh.push((pid, number));
@@ -661,6 +667,7 @@ impl ProcessTable {
                     owner.notify.send(ProcessExited {
                         pid: pid.as_raw() as u32,
                         status,
+                        killed: owner.killed,
                     })
                 }
                 (None, Some(watcher)) => {
@@ -747,6 +754,7 @@ impl ProcessTable {
                 start_ticks: None,
                 unchecked_ticks: None,
                 cgroup,
+                killed: false,
             },
         );
         children.fresh.push((pid, number));
@@ -770,8 +778,9 @@ impl ProcessTable {
     /// SIGKILLs every child's group (and cgroup) at once: the second Ctrl-C of an operator who
     /// will not wait for stop timeouts. The exits are then reaped as usual.
     pub fn kill_all(&self) {
-        let children = self.lock();
-        for (&pid, owner) in &children.owners {
+        let mut children = self.lock();
+        for (&pid, owner) in &mut children.owners {
+            owner.killed = true;
             owner.kill_remains(Pid::from_raw(pid));
         }
     }

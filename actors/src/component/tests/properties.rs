@@ -172,6 +172,7 @@ impl World {
                 },
                 status: ExitStatus::Code(code),
                 uptime: Duration::from_secs(1),
+                killed: false,
             },
             Action::Update(which) => Input::Update(variant(which).into()),
             Action::Replace(which) => Input::Replace(variant(which).into()),
@@ -266,7 +267,12 @@ proptest! {
         }
         // The process exits at last: every stop is answered then.
         while let Some(pid) = world.process {
-            let exit = Input::Exited { pid, status: ExitStatus::Code(0), uptime: Duration::ZERO };
+            let exit = Input::Exited {
+                pid,
+                status: ExitStatus::Code(0),
+                uptime: Duration::ZERO,
+                killed: false,
+            };
             world.feed(exit)?;
             prop_assert!(world.process != Some(pid));
             if world.stops_waiting == 0 {

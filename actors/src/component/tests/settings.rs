@@ -141,6 +141,7 @@ fn an_expected_exit_is_logged_as_such_and_still_reported() {
         pid: P,
         status: ExitStatus::Code(0),
         uptime: SECOND,
+        killed: false,
     };
     let (life, effects) = step(Life::Running { pid: P }, exit, &mut record());
     assert_eq!(life.reason().as_deref(), Some("exited with code 0"));
@@ -152,6 +153,29 @@ fn an_expected_exit_is_logged_as_such_and_still_reported() {
     });
     assert!(effects.contains(&logged));
     assert!(effects.iter().any(|e| matches!(e, F::ReportExit { .. })));
+}
+
+#[test]
+fn an_exit_the_forced_shutdown_asked_for_is_expected() {
+    let killed = |killed| Input::Exited {
+        pid: P,
+        status: ExitStatus::Signal(libc::SIGKILL),
+        uptime: SECOND,
+        killed,
+    };
+    let logged = |expected| {
+        log(E::Exited {
+            pid: P,
+            status: ExitStatus::Signal(libc::SIGKILL),
+            uptime: SECOND,
+            expected,
+        })
+    };
+    let (_, effects) = step(Life::Running { pid: P }, killed(true), &mut record());
+    assert!(effects.contains(&logged(true)), "{effects:?}");
+    // The control: a SIGKILL from anyone else is not.
+    let (_, effects) = step(Life::Running { pid: P }, killed(false), &mut record());
+    assert!(effects.contains(&logged(false)), "{effects:?}");
 }
 
 #[test]

@@ -128,6 +128,7 @@ fn exit() -> Input {
         pid: P,
         status: ExitStatus::Code(1),
         uptime: UPTIME,
+        killed: false,
     }
 }
 fn exit_stale() -> Input {
@@ -135,6 +136,7 @@ fn exit_stale() -> Input {
         pid: Q,
         status: ExitStatus::Code(1),
         uptime: UPTIME,
+        killed: false,
     }
 }
 /// New output settings, nothing else.
