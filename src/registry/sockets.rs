@@ -4,7 +4,7 @@
 //! nothing about the process.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use actors::process::sys::MAX_SOCKETS;
@@ -89,7 +89,8 @@ fn name(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// `tcp:IP:PORT`, `tcp6:[IP]:PORT`, `[IP]:PORT` or `unix:/absolute/path`.
+/// `tcp:HOST:PORT` (an IP address, or a host name: its first IPv4 address, else its first),
+/// `tcp6:[IP]:PORT`, `[IP]:PORT` or `unix:/absolute/path`.
 fn address(text: &str) -> Result<Listen, String> {
     if let Some(path) = text.strip_prefix("unix:") {
         return match path.starts_with('/') {
@@ -108,9 +109,11 @@ fn address(text: &str) -> Result<Listen, String> {
             ));
         }
     };
-    let parsed: SocketAddr = rest.parse().map_err(|_| {
-        format!("`{rest}` is not IP:PORT (an IP address, not a host name, and a port)")
-    })?;
+    let parsed: SocketAddr = match rest.parse() {
+        Ok(parsed) => parsed,
+        Err(_) if !v6 => host_address(rest)?,
+        Err(_) => return Err(format!("`{rest}` is not [IP]:PORT")),
+    };
     if v6 && parsed.is_ipv4() {
         return Err(format!(
             "`{rest}` is not an IPv6 address: write it as `[ADDRESS]:PORT`"
@@ -120,6 +123,24 @@ fn address(text: &str) -> Result<Listen, String> {
         return Err("port 0: give the port clients connect to".into());
     }
     Ok(Listen::Tcp(parsed))
+}
+
+/// The address `HOST:PORT` names: the host's first IPv4 address (else its first), looked up
+/// when the registry is read (a reload looks it up again).
+fn host_address(text: &str) -> Result<SocketAddr, String> {
+    let bad = || format!("`{text}` is not HOST:PORT (a host name or an IP address, and a port)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let found: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("host `{host}` does not resolve: {e}"))?
+        .collect();
+    (found.iter().find(|a| a.is_ipv4()).or(found.first()))
+        .copied()
+        .ok_or_else(|| format!("host `{host}` has no address"))
 }
 
 /// The merged sockets of server `id`: owners and groups looked up, each address held once in
@@ -339,8 +360,18 @@ mod tests {
             address("unix:/run/x.sock"),
             Ok(Listen::Unix("/run/x.sock".into()))
         );
+        // SPEC's `tcp:HOST:PORT`: a host name is looked up (`localhost`, from /etc/hosts).
+        assert_eq!(
+            address("tcp:localhost:80"),
+            Ok(Listen::Tcp("127.0.0.1:80".parse().unwrap()))
+        );
+        let unknown = address("tcp:no-such-host.invalid:80").unwrap_err();
+        assert!(
+            unknown.contains("`no-such-host.invalid` does not resolve"),
+            "{unknown}"
+        );
+        assert!(address("tcp:localhost").is_err());
         assert!(address("unix:x.sock").is_err());
-        assert!(address("tcp:localhost:80").is_err());
         assert!(address("tcp6:127.0.0.1:80").is_err());
         assert!(address("127.0.0.1:80").is_err());
         assert!(address("tcp:127.0.0.1:0").is_err());

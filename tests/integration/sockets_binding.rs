@@ -81,6 +81,24 @@ fn reuse_port_and_free_bind_reach_the_held_socket() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// SPEC's `tcp:HOST:PORT` takes a host name: `localhost` is looked up when the registry is
+/// read and the socket is bound on its address, where clients reach the component.
+fn a_host_name_is_looked_up_and_bound() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&held(&format!("tcp:localhost:{port}"), "", &[]));
+    let pid = daemon.started_pid("is");
+    let row = daemon.status_row("is");
+    assert_eq!(
+        row["sockets"][0]["listen"],
+        format!("tcp:127.0.0.1:{port}"),
+        "{row}"
+    );
+    let served = TcpStream::connect(("127.0.0.1", port)).map(drop);
+    assert!(served.is_ok(), "{served:?}");
+    assert!(alive(pid));
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 fn an_ipv6_socket_is_held_and_its_queue_read() {
     if TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_err() {
         testkit::skip!("no IPv6 loopback here");
@@ -105,5 +123,6 @@ fn an_ipv6_socket_is_held_and_its_queue_read() {
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_port_another_process_holds_is_a_failed_start_naming_the_socket_and_its_owner,
     reuse_port_and_free_bind_reach_the_held_socket,
+    a_host_name_is_looked_up_and_bound,
     an_ipv6_socket_is_held_and_its_queue_read,
 ];
