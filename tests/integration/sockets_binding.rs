@@ -87,6 +87,12 @@ fn a_host_name_is_looked_up_and_bound() {
     let port = free_port();
     let mut daemon = Daemon::start(&held(&format!("tcp:localhost:{port}"), "", &[]));
     let pid = daemon.started_pid("is");
+    // `<readiness socket="true"/>`: ready as it runs, and said as every readiness check says it.
+    let ready = daemon.wait_event("component_ready", "is");
+    assert_eq!(
+        (ready["pid"].as_u64(), ready["after_ms"].is_u64()),
+        (Some(u64::from(pid)), true)
+    );
     let row = daemon.status_row("is");
     assert_eq!(
         row["sockets"][0]["listen"],

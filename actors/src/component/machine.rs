@@ -350,10 +350,12 @@ fn spawned(pid: u32, record: &Record) -> Step {
     let started = Effect::Log(Event::Started { pid });
     let spec = &record.spec;
     match &spec.readiness {
-        // Held sockets queue clients while the process gets ready to accept them.
+        // Held sockets queue clients while the process gets ready to accept them: it is ready
+        // as it runs, and says so as every readiness check does.
         Some(readiness) if readiness.probe == Probe::Socket => {
             let (life, effects) = running(pid, record);
-            (life, [vec![started], effects].concat())
+            let ready = Effect::Log(Event::Ready { pid });
+            (life, [vec![started, ready], effects].concat())
         }
         Some(readiness) => {
             let mut effects = vec![started];

@@ -62,6 +62,7 @@ fn with_socket_readiness_a_process_is_ready_when_it_runs_and_no_probe_is_polled(
     };
     let expected = vec![
         log(E::Started { pid: P }),
+        log(E::Ready { pid: P }),
         F::AnswerStart(StartOutcome::Started),
     ];
     assert_eq!(spawned(spec), (Life::Running { pid: P }, expected));
