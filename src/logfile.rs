@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -21,24 +22,48 @@ struct Current {
     retention_days: u32,
     day: u64,
     file: File,
+    /// The daemon's stdout and stderr are this log (`start`): they follow each new file.
+    stdio: bool,
+}
+
+impl Current {
+    /// Writes to `file` from now on; with `stdio`, descriptors 1 and 2 too, so that what
+    /// reaches them (a component with `stdout="inherit"`, started from now on; a panic) goes to
+    /// the current file, not to one logrotate moved away.
+    fn take(&mut self, file: File) {
+        self.file = file;
+        self.point_stdio();
+    }
+
+    fn point_stdio(&self) {
+        if self.stdio {
+            for stdio in [1, 2] {
+                let _ = nix::unistd::dup2(self.file.as_raw_fd(), stdio);
+            }
+        }
+    }
 }
 
 impl DailyLog {
-    /// Opens today's file for `base` (creating its folder) and removes expired ones.
-    pub fn open(base: &Path, retention_days: u32) -> io::Result<Self> {
+    /// Opens today's file for `base` (creating its folder) and removes expired ones; with
+    /// `stdio`, the daemon's stdout and stderr follow it (see `Current::take`).
+    pub fn open(base: &Path, retention_days: u32, stdio: bool) -> io::Result<Self> {
         if let Some(parent) = base.parent() {
             fs::create_dir_all(parent)?;
         }
         let day = today();
         let file = open_append(&dated(base, day))?;
         prune(base, day, retention_days);
+        let current = Current {
+            base: base.to_path_buf(),
+            retention_days,
+            day,
+            file,
+            stdio,
+        };
+        current.point_stdio();
         Ok(DailyLog {
-            inner: Arc::new(Mutex::new(Current {
-                base: base.to_path_buf(),
-                retention_days,
-                day,
-                file,
-            })),
+            inner: Arc::new(Mutex::new(current)),
         })
     }
 }
@@ -63,7 +88,7 @@ impl DailyLog {
         prune(base, day, current.retention_days);
         current.base = base.to_path_buf();
         current.day = day;
-        current.file = file;
+        current.take(file);
         Ok(())
     }
 
@@ -77,7 +102,8 @@ impl DailyLog {
     pub fn reopen(&self) -> io::Result<()> {
         let mut current = self.lock();
         current.day = today();
-        current.file = open_append(&dated(&current.base, current.day))?;
+        let file = open_append(&dated(&current.base, current.day))?;
+        current.take(file);
         Ok(())
     }
 }
@@ -87,7 +113,8 @@ impl Write for DailyLog {
         let mut current = self.lock();
         let day = today();
         if day != current.day {
-            current.file = open_append(&dated(&current.base, day))?;
+            let file = open_append(&dated(&current.base, day))?;
+            current.take(file);
             current.day = day;
             prune(&current.base, day, current.retention_days);
         }
@@ -188,7 +215,7 @@ mod tests {
         }
         let unrelated = dir.path().join("other-2000-01-01.log");
         File::create(&unrelated).unwrap();
-        let mut log = DailyLog::open(&base, 10).unwrap();
+        let mut log = DailyLog::open(&base, 10, false).unwrap();
         log.write_all(b"hello\n").unwrap();
         for age in [0, 1, 10] {
             assert!(dated(&base, day - age).exists(), "{age} days old kept");
@@ -206,7 +233,7 @@ mod tests {
         let base = dir.path().join("Supervisor.log");
         let day = today();
         File::create(dated(&base, day - 5)).unwrap();
-        let mut log = DailyLog::open(&base, 10).unwrap();
+        let mut log = DailyLog::open(&base, 10, false).unwrap();
         assert!(dated(&base, day - 5).exists(), "kept under 10 days");
         log.set_retention(3);
         assert!(!dated(&base, day - 5).exists(), "removed under 3 days");

@@ -172,7 +172,9 @@ fn run(cli: &Cli, registry: registry::Registry, log_file: bool, detach: bool) ->
         let _ = nix::unistd::setsid();
     }
     let log = if log_file {
-        match logfile::DailyLog::open(&registry.config.log, registry.config.log_retention_days) {
+        let config = &registry.config;
+        // Started by `start`, its stdout and stderr are this log: they follow it.
+        match logfile::DailyLog::open(&config.log, config.log_retention_days, detach) {
             Ok(log) => Some(log),
             Err(error) => {
                 eprintln!(

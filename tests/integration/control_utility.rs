@@ -26,6 +26,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     reload_waits_until_what_it_restarted_is_ready,
     reload_applies_tracestatsinterval_live_and_names_the_rest,
     reload_applies_log_retention_and_the_log_path_live,
+    sigusr1_moves_the_background_daemon_s_stdout_and_stderr_to_the_new_log,
     reload_applies_temp_to_the_processes_started_after_it,
     reload_rebinds_the_http_endpoint_and_keeps_it_when_the_port_is_taken,
     signal_reaches_the_process_group_of_running_components,
@@ -464,6 +465,48 @@ fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
         "{event}"
     );
     daemon.wait_event("stats", "a");
+}
+
+// 4b: a daemon run by `start` has its stdout and stderr on its log file; after logrotate's rename
+// and SIGUSR1 they follow the new file, so a component with `stdout="inherit"` started then
+// writes there, not into the renamed one.
+fn sigusr1_moves_the_background_daemon_s_stdout_and_stderr_to_the_new_log() {
+    use actors::output::dates::{date, today};
+    let inherit = |id: &str| {
+        sh(
+            id,
+            "echo \"$SUPERVISOR_COMPONENT says hello\"; exec sleep 1000",
+            r#"<output stdout="inherit" stderr="inherit"/>"#,
+        )
+    };
+    let bg = Background::new(&registry(
+        LOG,
+        &[inherit("early"), inherit("late")].concat(),
+    ));
+    assert_code(&bg.cli(&["start"]), 0, "start");
+    let pid = bg.daemon_pid().expect("the daemon's pid");
+    let log = bg
+        .dir
+        .path()
+        .join(format!("logs/Supervisor-{}.log", date(today())));
+    let rotated = log.with_extension("log.1");
+    let target = |fd: u32| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("readlink");
+    assert_eq!(target(2), log, "stderr is the log");
+    assert_code(&bg.cli(&["stop", "late"]), 0, "stop late");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    // The control: a rename alone leaves them on the renamed file.
+    assert_eq!(target(1), rotated);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGUSR1)
+        .expect("SIGUSR1");
+    eventually("stdout and stderr follow the new file", || {
+        target(1) == log && target(2) == log
+    });
+    assert_code(&bg.cli(&["start", "late"]), 0, "start late");
+    eventually("late says hello in the new file", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("late says hello"))
+    });
+    let old = std::fs::read_to_string(&rotated).expect("the rotated log");
+    assert!(old.contains("early says hello"), "{old}");
 }
 
 // 4: `<logRetentionDays>` prunes the daemon's and the components' dated files at once, and
