@@ -373,6 +373,12 @@ fn a_missed_watchdog_keepalive_restarts_the_component() {
     let pid1 = pid_of(&started);
     daemon.wait_event("component_ready", "dog");
     assert!(alive(pid1));
+    // As systemd tells a service its `WatchdogSec=` (what `sd_watchdog_enabled()` reads).
+    let environment = proc_environment(pid1);
+    assert!(
+        environment.iter().any(|v| v == "WATCHDOG_USEC=300000"),
+        "{environment:?}"
+    );
     let unhealthy = daemon.wait_event("component_unhealthy", "dog");
     assert_eq!(unhealthy["check"], "watchdog", "{unhealthy}");
     assert_eq!(pid_of(&unhealthy), pid1);

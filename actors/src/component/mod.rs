@@ -318,6 +318,14 @@ impl ComponentActor {
                     .iter()
                     .map(|socket| ("NOTIFY_SOCKET".to_string(), socket.address.clone()))
                     .collect();
+                // As systemd gives a service with `WatchdogSec=`: `sd_watchdog_enabled()` (no
+                // `WATCHDOG_PID`: any process of the component may send) says how often.
+                if let Some(Probe::Notify {
+                    watchdog: Some(period),
+                }) = self.spec().readiness.as_ref().map(|r| &r.probe)
+                {
+                    extra.push(("WATCHDOG_USEC".into(), period.as_micros().to_string()));
+                }
                 extra.extend(self.sockets.environment());
                 Launch::new(&self.spec().id, &self.spec().command, &extra)
             }
