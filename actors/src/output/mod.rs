@@ -20,12 +20,13 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
+use futures_util::task::AtomicWaker;
 use tokio::net::unix::pipe;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::events;
 use crate::process::{Captured, Stream};
@@ -80,8 +81,38 @@ type Live = Arc<Mutex<HashMap<u32, LiveProcess>>>;
 #[derive(Default)]
 struct LiveProcess {
     pipes: Vec<(Stream, RawFd)>,
-    /// Woken when the process has exited, for readers waiting on a pipe it no longer writes.
-    exited: Arc<Notify>,
+    /// Where its readers are, to wake them when it has exited.
+    target: Weak<Target>,
+}
+
+/// Wakes a process's readers when it has exited: a reader waiting on a pipe its process no
+/// longer writes reads what is left, then is caught up (see `gate`). A flag and a waker a
+/// stream, in the process's `Target` (10,000 readers: no allocation of their own).
+#[derive(Default)]
+struct ExitWake {
+    exited: AtomicBool,
+    readers: [AtomicWaker; 2],
+}
+
+impl ExitWake {
+    /// The process has exited: each reader waiting is woken.
+    fn wake(&self) {
+        self.exited.store(true, Ordering::Release);
+        for reader in &self.readers {
+            reader.wake();
+        }
+    }
+
+    /// Whether the process has exited; if not, the reader of `stream` (polled with `cx`) is
+    /// woken when it does.
+    fn has_exited(&self, stream: Stream, cx: &std::task::Context<'_>) -> bool {
+        let slot = match stream {
+            Stream::Stdout => &self.readers[0],
+            Stream::Stderr => &self.readers[1],
+        };
+        slot.register(cx.waker());
+        self.exited.load(Ordering::Acquire)
+    }
 }
 
 impl OutputService {
@@ -139,8 +170,6 @@ impl OutputService {
     /// Goes on reading pipes of the process `pid` that a predecessor daemon read (or that
     /// [`OutputService::capture`] was given), to `to`.
     pub fn resume(&self, to: Destination<'_>, pid: u32, pipes: Vec<(Stream, OwnedFd)>) {
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = live.entry(pid).or_default();
         let target = Arc::new(Target {
             component: to.component.to_string(),
             group: to.group.to_string(),
@@ -150,8 +179,11 @@ impl OutputService {
             files: self.files.clone(),
             live: Arc::clone(&self.live),
             gate: Arc::clone(&self.gate),
-            exited: Arc::clone(&entry.exited),
+            exit: ExitWake::default(),
         });
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = live.entry(pid).or_default();
+        entry.target = Arc::downgrade(&target);
         for (stream, fd) in pipes {
             entry.pipes.push((stream, fd.as_raw_fd()));
             let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
@@ -176,10 +208,12 @@ impl OutputService {
             return;
         };
         let pipes: Vec<RawFd> = process.pipes.iter().map(|&(_, fd)| fd).collect();
-        let exited = Arc::clone(&process.exited);
+        let target = process.target.upgrade();
         drop(live);
         self.gate.release(&pipes);
-        exited.notify_waiters();
+        if let Some(target) = target {
+            target.exit.wake();
+        }
     }
 }
 
@@ -314,8 +348,8 @@ struct Target {
     files: FileQueue,
     live: Live,
     gate: Arc<Gate>,
-    /// Woken when the process has exited.
-    exited: Arc<Notify>,
+    /// Wakes its readers when it has exited.
+    exit: ExitWake,
 }
 
 impl Target {
@@ -429,12 +463,19 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
         // reader to read what is left (then, empty, it is caught up).
         let readable = {
             let closing = std::pin::pin!(target.gate.holding(raw));
-            let readable = std::pin::pin!(pipe.readable());
-            let exited = std::pin::pin!(target.exited.notified());
-            match select(closing, select(readable, exited)).await {
+            // Polled by hand: a reader's task is kept per captured stream, and the futures of
+            // `readable()` and of a wait took 190 of its bytes. Once caught up, the exit (long
+            // past) no longer wakes it.
+            let exit = (!caught_up).then_some(&target.exit);
+            let readable = std::future::poll_fn(|cx| {
+                if exit.is_some_and(|exit| exit.has_exited(stream, cx)) {
+                    return std::task::Poll::Ready(true);
+                }
+                pipe.poll_read_ready(cx).map(|ready| ready.is_ok())
+            });
+            match select(closing, std::pin::pin!(readable)).await {
                 Either::Left(_) => None,
-                Either::Right((Either::Left((ready, _)), _)) => Some(ready.is_ok()),
-                Either::Right((Either::Right(_), _)) => Some(true),
+                Either::Right((ready, _)) => Some(ready),
             }
         };
         drained = false;
