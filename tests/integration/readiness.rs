@@ -399,6 +399,39 @@ fn a_missed_watchdog_keepalive_restarts_the_component() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A notify watchdog's period is in the process's environment (`WATCHDOG_USEC`): a reload that
+/// changes it restarts the component, which gets the new one; a reload that changes only what
+/// the process does not see (`stopTimeout`) updates it in place (the control).
+fn a_reload_that_changes_the_watchdog_restarts_the_component() {
+    let dog = |watchdog: &str, stop: &str| {
+        let settings = format!(
+            r#"<readiness notify="true" watchdog="{watchdog}" timeout="5"/><stopTimeout>{stop}</stopTimeout>"#
+        );
+        let args = ["--notify-ready-after", "0", "--watchdog-every", "0.1"];
+        registry(FAST, &standin_server("dog", &args, &settings))
+    };
+    let mut daemon = Daemon::start(&dog("5", "10"));
+    let first = daemon.started_pid("dog");
+    let usec =
+        |pid: u32| (proc_environment(pid).into_iter()).find(|v| v.starts_with("WATCHDOG_USEC="));
+    assert_eq!(usec(first).as_deref(), Some("WATCHDOG_USEC=5000000"));
+    let reload = |daemon: &mut Daemon, xml: String| {
+        std::fs::write(&daemon.registry, xml).expect("rewrite the registry");
+        let out = daemon.cli(&["reload"], DEADLINE);
+        assert!(out.status.success(), "{out:?}");
+        daemon.wait_any("config_reloaded")
+    };
+    let updated = reload(&mut daemon, dog("5", "20"));
+    assert_eq!(updated["updated"], serde_json::json!(["dog"]), "{updated}");
+    assert!(alive(first), "the same process");
+    let changed = reload(&mut daemon, dog("3", "20"));
+    assert_eq!(changed["changed"], serde_json::json!(["dog"]), "{changed}");
+    let second = daemon.started_pid("dog");
+    assert_ne!(second, first);
+    assert_eq!(usec(second).as_deref(), Some("WATCHDOG_USEC=3000000"));
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// Case 6: A health check that fails `failures` times in a row (the component stops answering
 /// after 0.5 s) makes the component unhealthy (check `health check`): stopped, restarted
 /// (reason `health`) as a new process. A healthy component beside it is never touched.
@@ -581,6 +614,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     notify_readiness_passes_on_ready_1_through_notify_socket,
     notify_readiness_times_out_without_ready_1,
     a_missed_watchdog_keepalive_restarts_the_component,
+    a_reload_that_changes_the_watchdog_restarts_the_component,
     a_failing_health_check_restarts_only_the_unhealthy_component,
     hanging_exec_health_probes_never_pile_up,
     a_readiness_probe_in_flight_at_the_timeout_is_not_left_running,

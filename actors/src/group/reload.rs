@@ -12,7 +12,7 @@ use actix::{AsyncContext, Context, Handler, Message};
 use super::decide::{Change, Input, Reloaded, Settings};
 use super::{ChildSlot, GroupActor};
 use crate::messages::Respec;
-use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec};
+use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Probe};
 
 /// Apply this group's new spec (its id and place are unchanged).
 #[derive(Debug, Clone, Message)]
@@ -59,7 +59,12 @@ pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
             temp_dir: None,
             ..spec.command.clone()
         };
-        (command, stdio, spec.sockets.clone())
+        // A notify watchdog's period is in the process's environment (`WATCHDOG_USEC`).
+        let watchdog = match spec.readiness.as_ref().map(|r| &r.probe) {
+            Some(Probe::Notify { watchdog }) => *watchdog,
+            _ => None,
+        };
+        (command, stdio, spec.sockets.clone(), watchdog)
     };
     if old == new {
         Change::Unchanged
