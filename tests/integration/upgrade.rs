@@ -428,6 +428,54 @@ fn a_pipe_held_open_after_its_process_exited_holds_no_upgrade_back() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// The same when the process exits while an upgrade holds the readers (the gate closed while a
+/// stop keeps the tree from rest): its pipe is read empty and caught up all the same, and the
+/// upgrade goes ahead once the stop is done.
+fn a_pipe_held_open_by_a_process_that_exits_during_an_upgrade_holds_it_not_back() {
+    let servers = testkit::held::last_words("held") + &killed_on_stop("slow", "");
+    let mut daemon = Daemon::start(&registry(FAST, &servers));
+    let [held, slow] = daemon.started_pids(&["held", "slow"])[..] else {
+        unreachable!()
+    };
+    eventually("slow catches SIGTERM", || catches_sigterm(slow));
+    let mut holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{held}/fd/1"))
+        .expect("hold held's stdout");
+    let copy = executable(daemon.path(), "supervisor-new", None);
+    std::thread::scope(|scope| {
+        let stopping = scope.spawn(|| daemon.cli(&["stop", "slow"], DEADLINE));
+        eventually("slow is being stopped", || {
+            !events_of(&daemon, "component_stopping", "slow").is_empty()
+        });
+        let upgrading = scope.spawn(|| upgrade(&daemon, &copy));
+        eventually("the upgrade has begun", || {
+            daemon.count("upgrade_started") == 1
+        });
+        kill(held, Signal::SIGKILL);
+        let upgraded = upgrading.join().unwrap();
+        assert!(upgraded.status.success(), "{upgraded:?}");
+        assert!(stopping.join().unwrap().status.success());
+    });
+    daemon.wait_any("upgrade_completed");
+    // The control: held exited while the upgrade was under way.
+    let names = daemon.names();
+    let at = |event: &str| names.iter().position(|n| n == event);
+    let exited = (daemon.events().iter())
+        .position(|e| e["event"] == "component_exited" && e["component"] == "held");
+    assert!(
+        at("upgrade_started") < exited && exited < at("upgrade_completed"),
+        "{names:?}"
+    );
+    let write = holder.write_all(b"after\n").map_err(|e| e.kind());
+    assert_eq!(
+        write,
+        Err(std::io::ErrorKind::BrokenPipe),
+        "not handed over"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A component its group does not restart stays exited (a `temporary` job that ran) or
 /// failed: that is at rest, and the upgrade goes ahead; the job is still shown exited, with its
 /// exit, by the new image (the upgrade was refused before: "the tree did not come to rest: job
@@ -559,5 +607,6 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_upgrade_hands_the_guardian_and_its_pid_namespace_over,
     a_finished_temporary_component_does_not_hold_an_upgrade_back,
     a_pipe_held_open_after_its_process_exited_holds_no_upgrade_back,
+    a_pipe_held_open_by_a_process_that_exits_during_an_upgrade_holds_it_not_back,
     the_lines_of_a_process_that_exits_while_an_upgrade_waits_are_kept,
 ];
