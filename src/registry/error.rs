@@ -124,6 +124,9 @@ pub struct Problems {
     sources: Vec<Source>,
     /// The base of the file being walked: reported offsets are relative to it.
     base: usize,
+    /// Bytes the parser was given that the file does not have, `(at, length)`: an included
+    /// file of bare elements is parsed wrapped in an element of its own, opened at `at`.
+    inserted: Option<(usize, usize)>,
     /// The earliest problems at global offsets (at most a few times the cap: memory stays
     /// bounded however many a hostile document holds).
     found: Vec<(usize, String)>,
@@ -141,6 +144,7 @@ impl Problems {
                 lines: LineIndex::new(text),
             }],
             base: 0,
+            inserted: None,
             found: Vec::new(),
             total: 0,
         }
@@ -160,25 +164,39 @@ impl Problems {
         last
     }
 
-    /// From now on, reported offsets are relative to the file that starts at `base`.
-    pub fn enter(&mut self, base: usize) {
+    /// From now on, reported offsets are relative to the file that starts at `base`, as parsed
+    /// with `inserted` bytes (`(at, length)`) it does not have.
+    pub fn enter(&mut self, base: usize, inserted: Option<(usize, usize)>) {
         self.base = base;
+        self.inserted = inserted;
     }
 
     /// From now on, reported offsets are global (the resolver's, from the raw registry).
     pub fn leave(&mut self) {
         self.base = 0;
+        self.inserted = None;
+    }
+
+    /// The file's own offset of the parser's `offset` (one inside the inserted bytes: where
+    /// they were inserted).
+    fn in_file(&self, offset: usize) -> usize {
+        match self.inserted {
+            Some((at, length)) if offset >= at + length => offset - length,
+            Some((at, _)) if offset >= at => at,
+            _ => offset,
+        }
     }
 
     /// The global offset of `offset` in the current file.
     pub fn global(&self, offset: usize) -> usize {
-        self.base + offset
+        self.base + self.in_file(offset)
     }
 
     /// Records a problem at byte `offset` (of the current file).
     pub fn report(&mut self, offset: usize, message: impl Into<String>) {
         self.total += 1;
-        self.found.push((self.base + offset, message.into()));
+        let at = self.global(offset);
+        self.found.push((at, message.into()));
         if self.found.len() >= 4 * MAX_DIAGNOSTICS {
             self.compact();
         }
@@ -201,6 +219,7 @@ impl Problems {
     /// The line of byte `offset` of the current file, for messages that point back ("the first
     /// is on line 7").
     pub fn line(&self, offset: usize) -> u32 {
+        let offset = self.in_file(offset);
         self.source(self.base + offset).lines.line(offset)
     }
 

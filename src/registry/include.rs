@@ -115,25 +115,24 @@ fn walk_one(
     };
     let base = walker.p.add_source(&pending.shown, &text);
     let (document, inserted) = as_document(&text);
-    // Offsets in the wrapped text lie `inserted` bytes after those in the file.
-    walker.p.enter(base.saturating_sub(inserted));
+    walker.p.enter(base, inserted);
     let walked = parse_and_walk(walker, raw, &document, used);
     walker.p.leave();
     walked
 }
 
-/// An included file's `text` as one XML document, and how many bytes were inserted before its
-/// first element: a file of bare elements (SPEC's form) is wrapped in a [`BARE_ROOT`] element,
+/// An included file's `text` as one XML document, and the bytes inserted into it (`(at,
+/// length)`): a file of bare elements (SPEC's form) is wrapped in a [`BARE_ROOT`] element,
 /// opened right before its first element (after an XML declaration or comments); a
 /// `<supervisor>` file is left as it is.
-fn as_document(text: &str) -> (Cow<'_, str>, usize) {
+fn as_document(text: &str) -> (Cow<'_, str>, Option<(usize, usize)>) {
     match first_element(text) {
         Some(at) if !names(&text[at..], "supervisor") => {
             let open = format!("<{BARE_ROOT}>");
             let wrapped = format!("{}{open}{}</{BARE_ROOT}>", &text[..at], &text[at..]);
-            (Cow::Owned(wrapped), open.len())
+            (Cow::Owned(wrapped), Some((at, open.len())))
         }
-        _ => (Cow::Borrowed(text), 0),
+        _ => (Cow::Borrowed(text), None),
     }
 }
 

@@ -213,15 +213,22 @@ fn errors_in_a_bare_included_file_point_into_it() {
     let main = "<supervisor>\n<include path='conf.d/*.xml'/>\n<servers/></supervisor>";
     let bad = "<server id='a'><executabel>x</executabel></server>\n  <config/>\n";
     let broken = "<server id='b'><executable>x</executable>\n</group>\n";
-    let files = [("conf.d/a.xml", bad), ("conf.d/b.xml", broken)];
+    // Before the first element: not moved by the element the reader wraps the file in.
+    let comment = "\n  <!-- x -- y -->\n<server id='c'><executable>x</executable></server>\n";
+    let files = [
+        ("conf.d/a.xml", bad),
+        ("conf.d/b.xml", broken),
+        ("conf.d/c.xml", comment),
+    ];
     let (dir, path) = installation(main, &files);
     let problems = problems_of(&dir, &path);
     let expected = [
         "conf/conf.d/a.xml:1:1: server `a` has no `<executable>`",
         "conf/conf.d/a.xml:1:16: unknown element `<executabel>` in `<server>`",
-        "conf/conf.d/a.xml:2:3: unknown element `<config>` in `<included>`; allowed here: \
+        "conf/conf.d/a.xml:2:3: unknown element `<config>` in the included file; allowed here: \
          `<server>`, `<group>`, `<profile>`, `<include>`",
         "conf/conf.d/b.xml:2:1: malformed XML: expected 'server' tag, not 'group'",
+        "conf/conf.d/c.xml:2:3: malformed XML",
     ];
     assert_eq!(problems.len(), expected.len(), "{problems:#?}");
     for (problem, expected) in problems.iter().zip(expected) {

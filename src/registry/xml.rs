@@ -43,7 +43,11 @@ fn depth(node: Node) -> usize {
 /// Reports an element that is not allowed inside `parent`, listing what is.
 pub fn unknown(p: &mut Problems, node: Node, parent: Node, allowed: &[&str]) {
     let name = node.tag_name().name();
-    let mut message = format!("unknown element {} in {}", tag(node), tag(parent));
+    let within = match local_name(parent) {
+        Some(super::walk::BARE_ROOT) => "the included file".to_string(),
+        _ => tag(parent),
+    };
+    let mut message = format!("unknown element {} in {within}", tag(node));
     if node.tag_name().namespace().is_some() {
         message.push_str("; the registry uses no XML namespaces");
     } else if let Some(near) = allowed.iter().find(|a| a.eq_ignore_ascii_case(name)) {
