@@ -54,6 +54,7 @@ fn settings(c: &ComponentSpec) -> Value {
         "command": c.command.display(),
         "working_directory": c.command.working_directory,
         "user": c.command.user.as_ref().map(|user| &user.name),
+        "unknown_user": c.command.unknown_user,
         "inherit_environment": c.command.inherit_environment,
         "environment": c.command.environment.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "start_priority": c.start_priority,

@@ -102,10 +102,18 @@ fn an_unknown_user_is_an_environment_problem() {
         said.contains("`nobodys`: `<user>`: unknown user `no-such-user-q8z`"),
         "{said}"
     );
+    let json = daemon.cli(&["check", "--json"], DEADLINE);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("check --json");
+    let nobodys = &json["components"][0];
+    assert_eq!(nobodys["user"], serde_json::Value::Null, "{nobodys}");
+    assert_eq!(
+        nobodys["unknown_user"], "unknown user `no-such-user-q8z`",
+        "{nobodys}"
+    );
     daemon.started_pid("b");
     let failed = daemon.wait_event("component_spawn_failed", "nobodys");
     assert_eq!(
-        failed["error"], "user: unknown user `no-such-user-q8z`",
+        failed["error"], "setuid: unknown user `no-such-user-q8z`",
         "{failed}"
     );
     // It is retried, as any failed start.

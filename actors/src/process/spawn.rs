@@ -38,8 +38,8 @@ pub enum SpawnError {
     /// An environment file is missing, unreadable or malformed: `PATH[:LINE]: reason`.
     #[error("envfile: {0}")]
     EnvironmentFile(String),
-    /// `<user>` names no user of this host (`unknown user `NAME``).
-    #[error("user: {0}")]
+    /// `<user>` names no user of this host (`unknown user `NAME``): SPEC's `setuid:` step.
+    #[error("setuid: {0}")]
     User(String),
 }
 

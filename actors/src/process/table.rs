@@ -667,7 +667,8 @@ impl ProcessTable {
                     owner.notify.send(ProcessExited {
                         pid: pid.as_raw() as u32,
                         status,
-                        killed: owner.killed,
+                        // A crash that raced the SIGKILL is still a crash.
+                        killed: owner.killed && status == ExitStatus::Signal(libc::SIGKILL),
                     })
                 }
                 (None, Some(watcher)) => {
