@@ -25,7 +25,8 @@ const MEMORY_STALE: Duration = Duration::from_secs(10);
 
 /// At most this many leaders a reading does not know (started since) are read alone, each
 /// `/proc/PID/stat` in turn; more (a first `status` at 10,000 components) are one whole reading:
-/// taken here when the caller may wait, else in the background, the others served 0 meanwhile.
+/// taken here when the caller may wait, else in the background once the last is a second old,
+/// the others served 0 meanwhile.
 const READ_ALONE_MAX: usize = 64;
 
 /// The last reading, shared by every caller of [`rows`].
@@ -39,7 +40,8 @@ pub enum Wait {
     ForFresh,
     /// The actors' thread (`/status`, `/metrics`, `stats`): never blocked on a whole reading of
     /// `/proc`; one however old is served while the next is taken (the first time, or when more
-    /// than [`READ_ALONE_MAX`] leaders are new to it, those show memory 0 until it lands).
+    /// than [`READ_ALONE_MAX`] leaders are new to it, those show memory 0 until the next one,
+    /// taken at most once a second, lands).
     Never,
 }
 
@@ -144,8 +146,10 @@ impl MemoryReading {
             .copied()
             .collect();
         let alone = unknown.len() <= READ_ALONE_MAX;
+        // At most one whole reading a second: more new leaders than are read alone show 0 until
+        // then (10,000 starting asked for one reading after another, each a CPU's 80 ms).
         let old = now.saturating_duration_since(reading.at) >= MEMORY_MAX_AGE;
-        if (never_read || old || !alone) && !reading.refreshing {
+        if (never_read || old) && !reading.refreshing {
             reading.refreshing = true;
             background(Box::new(move || self.store(Instant::now(), read_all())));
         }
