@@ -213,9 +213,10 @@ fn group_rss() -> HashMap<i32, u64> {
     groups
 }
 
-/// The human table.
+/// The human table: SPEC's columns (the id as `status ID` takes it), and `SOCKETS` before
+/// the last two when some component holds sockets.
 pub fn table(rows: &[StatusRow]) -> String {
-    let mut lines = vec![[
+    let mut lines = vec![vec![
         "ID".to_string(),
         "DESCRIPTION".into(),
         "STATE".into(),
@@ -228,13 +229,8 @@ pub fn table(rows: &[StatusRow]) -> String {
         "REASON".into(),
     ]];
     for row in rows {
-        let id = if row.group.is_empty() {
-            row.id.clone()
-        } else {
-            format!("{}/{}", row.group, row.id)
-        };
-        lines.push([
-            id,
+        lines.push(vec![
+            row.id.clone(),
             row.description.clone(),
             row.state.clone(),
             row.pid.map_or("-".into(), |pid| pid.to_string()),
@@ -257,6 +253,12 @@ pub fn table(rows: &[StatusRow]) -> String {
             },
             row.reason.clone().unwrap_or_else(|| "-".into()),
         ]);
+    }
+    if rows.iter().all(|row| row.sockets.is_empty()) {
+        const SOCKETS: usize = 7;
+        for line in &mut lines {
+            line.remove(SOCKETS);
+        }
     }
     let widths: Vec<usize> = (0..lines[0].len())
         .map(|c| {
@@ -555,7 +557,14 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("ID"));
         assert!(lines[0].ends_with("LAST EXIT  REASON"), "{text}");
-        assert!(lines[1].contains("platform/ps"));
+        assert!(
+            lines[1].starts_with("ps "),
+            "the id as `status ID` takes it: {text}"
+        );
+        assert!(
+            !lines[0].contains("SOCKETS"),
+            "no socket held, no column: {text}"
+        );
         assert!(
             lines[1].contains("1m01s")
                 && lines[1].contains("2.0 MiB")
