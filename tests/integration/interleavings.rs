@@ -261,6 +261,41 @@ fn settings_the_process_does_not_see_apply_in_place() {
     assert_eq!(events_of(&daemon, "component_started", "quiet").len(), 1);
 }
 
+/// A reload that turns `autostart` on starts the component that is down (the daemon is not ready
+/// while it is: SPEC counts it among the wanted ones); one an operator started already is left
+/// running, not restarted (the control).
+fn a_reload_that_turns_autostart_on_starts_what_is_down() {
+    let xml = |autostart: &str| {
+        let off = format!("{NO_BACKOFF}<autostart>{autostart}</autostart>");
+        registry(
+            FAST,
+            &[
+                standin_server("lazy", &[], &off),
+                standin_server("manual", &[], &off),
+                idle("a"),
+            ]
+            .concat(),
+        )
+    };
+    let mut daemon = Daemon::start(&xml("false"));
+    daemon.started_pid("a");
+    assert_eq!(cli(&daemon, &["start", "manual"]).status.code(), Some(0));
+    let manual = daemon.started_pid("manual");
+    rewrite(&daemon, &xml("true"));
+    let reloaded = reload(&mut daemon);
+    assert_eq!(ids(&reloaded["updated"]), ["lazy", "manual"], "{reloaded}");
+    // Its start may be logged before the reload's report.
+    eventually("lazy starts", || {
+        !events_of(&daemon, "component_started", "lazy").is_empty()
+    });
+    let lazy = pid_of(&events_of(&daemon, "component_started", "lazy")[0]);
+    assert!(alive(lazy));
+    assert_eq!(daemon.status_row("manual")["pid"], manual, "left running");
+    assert_eq!(events_of(&daemon, "component_started", "manual").len(), 1);
+    assert_eq!(events_of(&daemon, "component_started", "lazy").len(), 1);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
 /// not count, a crash does.
 fn restarts_count_automatic_restarts_only() {
@@ -315,6 +350,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_restart_holds_no_mailbox,
     a_reload_keeps_an_operator_stop,
     settings_the_process_does_not_see_apply_in_place,
+    a_reload_that_turns_autostart_on_starts_what_is_down,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
 ];

@@ -151,12 +151,17 @@ impl Decision {
         let mut old: Vec<Child> = std::mem::take(&mut self.children);
         let mut children = Vec::with_capacity(new.len());
         let mut cycle = Vec::new();
+        let mut wake = Vec::new();
         for reloaded in new {
             let child = match old.iter().position(|c| c.key == reloaded.key) {
                 Some(at) => {
                     let mut child = old.remove(at);
                     if child.settings.autostart != reloaded.settings.autostart {
                         child.wanted = reloaded.settings.autostart;
+                        // Wanted now: started below if it is down (a running one is left alone).
+                        if child.wanted {
+                            wake.push(child.key);
+                        }
                     }
                     child.settings = reloaded.settings;
                     child
@@ -194,6 +199,15 @@ impl Decision {
                         self.start_now(index, StartCause::Reload, effects);
                     }
                 }
+            }
+        }
+        for key in wake {
+            let Some(index) = self.position(key) else {
+                continue;
+            };
+            let down = matches!(self.children[index].seen, Seen::Down | Seen::Exited);
+            if down && self.startable(index) && !self.in_plan(key) {
+                self.start_now(index, StartCause::Reload, effects);
             }
         }
     }

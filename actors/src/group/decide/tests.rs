@@ -586,6 +586,45 @@ fn a_reload_updates_in_place_and_drops_removed_children() {
 }
 
 #[test]
+fn a_reload_that_turns_autostart_on_starts_a_child_that_is_down() {
+    let off = |id: &str| Settings {
+        autostart: false,
+        ..settings(id, 1, RestartType::Permanent)
+    };
+    let mut harness = Harness::new(
+        Strategy::OneForOne,
+        None,
+        &[off("lazy"), settings("a", 1, RestartType::Permanent)],
+    );
+    let started = harness.feed(Input::Start);
+    let rest = harness.settle_all();
+    assert_eq!(
+        starts(&[started, rest].concat()),
+        [1],
+        "lazy is not started"
+    );
+    let reload = vec![
+        Reloaded {
+            key: 0,
+            settings: settings("lazy", 1, RestartType::Permanent),
+            change: Change::Updated,
+        },
+        Reloaded {
+            key: 1,
+            settings: settings("a", 1, RestartType::Permanent),
+            change: Change::Unchanged,
+        },
+    ];
+    let effects = harness.feed(Input::Reload(reload));
+    let rest = harness.settle_all();
+    assert_eq!(
+        starts(&[effects, rest].concat()),
+        [0],
+        "wanted now, and started"
+    );
+}
+
+#[test]
 fn a_late_answer_to_an_overtaken_start_changes_nothing() {
     let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
     let first = harness.exit(0, KILLED);
