@@ -199,6 +199,7 @@ pub const STRUCTURED_FIELDS: &[&str] = &[
     "updated",
     "needs_restart",
     "applied",
+    "not_applied",
     "request",
 ];
 
