@@ -464,7 +464,11 @@ fn reload_applies_tracestatsinterval_live_and_names_the_rest() {
         serde_json::json!(["tracelevel", "tracestatsinterval"]),
         "{event}"
     );
-    assert_eq!(event["not_applied"], serde_json::json!([]), "an array: {event}");
+    assert_eq!(
+        event["not_applied"],
+        serde_json::json!([]),
+        "an array: {event}"
+    );
     daemon.wait_event("stats", "a");
 }
 

@@ -296,6 +296,38 @@ fn a_reload_that_turns_autostart_on_starts_what_is_down() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A reload that moves a component to another group stops the old one and starts the new one,
+/// which share the component's id and so its cgroup: the old one's end must not kill the new one
+/// (its `cgroup.kill` once did, counted as a crash and a restart).
+fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
+    let (a, s2, b) = (idle("a"), idle("s2"), idle("b"));
+    let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
+    let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
+    let mut daemon = Daemon::start(&before);
+    let old = daemon.started_pids(&["a", "s2", "b"])[1];
+    rewrite(&daemon, &after);
+    reload(&mut daemon);
+    eventually("the old s2 is gone and a new one runs", || {
+        !alive(old) && events_of(&daemon, "component_started", "s2").len() == 2
+    });
+    let new = pid_of(&events_of(&daemon, "component_started", "s2")[1]);
+    daemon.wait_for("the old one's stop", |e| {
+        e["event"] == "component_stopped" && e["pid"] == old
+    });
+    assert!(alive(new), "the new s2 runs on");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (row["pid"].as_u64(), &row["restarts"]),
+        (Some(u64::from(new)), &Value::from(0))
+    );
+    assert!(
+        events_of(&daemon, "component_exited", "s2").is_empty(),
+        "no crash: {:?}",
+        events_of(&daemon, "component_exited", "s2")
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
 /// not count, a crash does.
 fn restarts_count_automatic_restarts_only() {
@@ -351,6 +383,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_keeps_an_operator_stop,
     settings_the_process_does_not_see_apply_in_place,
     a_reload_that_turns_autostart_on_starts_what_is_down,
+    a_component_moved_to_another_group_is_not_killed_by_its_old_self,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
 ];

@@ -379,8 +379,17 @@ fn the_adobe_registry_checks_starts_in_order_and_answers_the_imageserving_script
     // As the original utility: the server's uptime and current memory.
     let shown = String::from_utf8_lossy(&status.stdout);
     let header = shown.lines().next().unwrap_or_default();
-    assert!(header.contains("UPTIME") && header.contains("MEMORY"), "{shown}");
-    assert!(shown.lines().nth(1).is_some_and(|row| row.starts_with("is ")), "{shown}");
+    assert!(
+        header.contains("UPTIME") && header.contains("MEMORY"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.starts_with("is ")),
+        "{shown}"
+    );
     let unknown = image_serving(dir.path(), &run, &["status", "nope"]);
     assert_eq!(unknown.status.code(), Some(4), "{unknown:?}");
     let bad = image_serving(dir.path(), &run, &["reboot"]);

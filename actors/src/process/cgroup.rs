@@ -218,6 +218,11 @@ impl Cgroups {
         Ok(made)
     }
 
+    /// Component `id`'s cgroup as made and remembered, if it is.
+    pub fn made(&self, id: &str) -> Option<&Arc<ComponentCgroup>> {
+        self.made.get(id)
+    }
+
     /// Forgets component `id`'s cgroup (a child could not join it: someone may have removed
     /// it), so that the next start makes it again.
     pub fn forget(&mut self, id: &str) {

@@ -129,12 +129,12 @@ struct Owner {
 }
 
 impl Owner {
-    /// SIGKILLs what is left of the child's group and cgroup (the leader is still a zombie, so
-    /// its group id cannot have been reused).
-    fn kill_remains(&self, pid: Pid) {
+    /// SIGKILLs what is left of the child's group (the leader is still a zombie, so its group
+    /// id cannot have been reused) and, with `cgroup`, of its cgroup.
+    fn kill_remains(&self, pid: Pid, cgroup: bool) {
         let _ = killpg(pid, Signal::SIGKILL);
-        if let Some(cgroup) = &self.cgroup {
-            cgroup.kill();
+        if let Some(own) = self.cgroup.as_ref().filter(|_| cgroup) {
+            own.kill();
         }
     }
 }
@@ -192,6 +192,20 @@ impl Children {
             cgroups.forget(id);
             retiring.retire(cgroup);
         }
+    }
+
+    /// Whether `owner` is the only live child in its cgroup. Not when a reload moved its
+    /// component to another group: the new actor (same id, same cgroup) may have started its
+    /// process before this one is gone, and a `cgroup.kill` for this one would kill that one.
+    fn alone_in_cgroup(&self, owner: &Owner) -> bool {
+        let Some(cgroup) = &owner.cgroup else {
+            return true;
+        };
+        let remembered = (self.cgroups.as_ref())
+            .and_then(|cgroups| cgroups.made(cgroup.id()?))
+            .is_some_and(|made| Arc::ptr_eq(made, cgroup));
+        // This owner's reference, and the table's own while it remembers the cgroup.
+        Arc::strong_count(cgroup) <= 1 + usize::from(remembered)
     }
 
     /// Forgets component `id`'s cgroup, if there are cgroups.
@@ -639,7 +653,7 @@ impl ProcessTable {
         while let Some(pid) = next_exited() {
             // What is left of a component never outlives its leader (a zombie until `collect`).
             if let Some(owner) = children.owners.get(&pid.as_raw()) {
-                owner.kill_remains(pid);
+                owner.kill_remains(pid, children.alone_in_cgroup(owner));
             }
             // Forgotten only once reaped: a child whose wait failed stays owned (and notified)
             // for the next call, instead of never being told to its component.
@@ -770,7 +784,7 @@ impl ProcessTable {
             return false;
         };
         if signal == Signal::SIGKILL {
-            owner.kill_remains(Pid::from_raw(pid));
+            owner.kill_remains(Pid::from_raw(pid), children.alone_in_cgroup(owner));
             return true;
         }
         killpg(Pid::from_raw(pid), signal).is_ok()
@@ -782,7 +796,7 @@ impl ProcessTable {
         let mut children = self.lock();
         for (&pid, owner) in &mut children.owners {
             owner.killed = true;
-            owner.kill_remains(Pid::from_raw(pid));
+            owner.kill_remains(Pid::from_raw(pid), true);
         }
     }
 }
