@@ -566,44 +566,79 @@ impl SupervisorActor {
         let config = registry.config;
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
-        let reconfigure = self.root.send(Reconfigure {
-            spec: registry.tree.root.clone(),
-        });
+        let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
+        let spec = registry.tree.root.clone();
+        // What moved stops in its old place before it starts in its new one (see `moves`).
+        let first = match moved.is_empty() {
+            true => None,
+            false => {
+                let bound = crate::moves::stop_bound(&self.registry.tree.root, &moved);
+                let tree = crate::moves::without(&spec, &moved);
+                let (root, index) = (self.root.clone(), self.runtime.ids.clone());
+                Some(async move {
+                    let first = root.send(Reconfigure { spec: tree }).await;
+                    crate::moves::until_gone(&index, &moved, bound).await;
+                    first.unwrap_or_default()
+                })
+            }
+        };
         self.registry.tree = registry.tree;
+        let reload = self.reloads_begun;
+        let first = async move {
+            match first {
+                Some(first) => Some(first.await),
+                None => None,
+            }
+        };
+        let reconfigure = first.into_actor(self).then(move |first, daemon, _| {
+            // A shutdown, or a later reload, during the wait: the second step is theirs to make.
+            let ours = daemon.reloads_begun == reload && !daemon.shutting_down;
+            let root = daemon.root.clone();
+            async move {
+                match (first, ours) {
+                    (Some(first), false) => first,
+                    (first, _) => {
+                        let second = root.send(Reconfigure { spec }).await.unwrap_or_default();
+                        match first {
+                            Some(first) => crate::moves::merged(first, second),
+                            None => second,
+                        }
+                    }
+                }
+            }
+            .into_actor(daemon)
+        });
         let board = self.runtime.board.clone();
         let root = self.registry.tree.root.clone();
-        let logged = reconfigure
-            .into_actor(self)
-            .map(move |report, daemon, ctx| {
-                let (applied, not_applied) = daemon.apply_config(&config, live, ctx);
-                let report = report.unwrap_or_default();
-                let diff = ReloadSummary {
-                    added: report.added,
-                    removed: report.removed,
-                    changed: report.changed,
-                    updated: report.updated,
-                    unchanged: report.unchanged,
-                    needs_restart: needs_restart.into_iter().map(String::from).collect(),
-                    applied: applied.into_iter().map(String::from).collect(),
-                    not_applied,
-                };
-                tracing::info!(
-                    event = events::CONFIG_RELOADED,
-                    added = ?events::Json(&diff.added),
-                    removed = ?events::Json(&diff.removed),
-                    changed = ?events::Json(&diff.changed),
-                    updated = ?events::Json(&diff.updated),
-                    unchanged = diff.unchanged,
-                    needs_restart = ?events::Json(&diff.needs_restart),
-                    applied = ?events::Json(&diff.applied),
-                    not_applied = ?events::Json(&diff.not_applied),
-                    "registry reloaded"
-                );
-                if tell_systemd {
-                    sdnotify::ready("running; registry reloaded");
-                }
-                diff
-            });
+        let logged = reconfigure.map(move |report, daemon, ctx| {
+            let (applied, not_applied) = daemon.apply_config(&config, live, ctx);
+            let diff = ReloadSummary {
+                added: report.added,
+                removed: report.removed,
+                changed: report.changed,
+                updated: report.updated,
+                unchanged: report.unchanged,
+                needs_restart: needs_restart.into_iter().map(String::from).collect(),
+                applied: applied.into_iter().map(String::from).collect(),
+                not_applied,
+            };
+            tracing::info!(
+                event = events::CONFIG_RELOADED,
+                added = ?events::Json(&diff.added),
+                removed = ?events::Json(&diff.removed),
+                changed = ?events::Json(&diff.changed),
+                updated = ?events::Json(&diff.updated),
+                unchanged = diff.unchanged,
+                needs_restart = ?events::Json(&diff.needs_restart),
+                applied = ?events::Json(&diff.applied),
+                not_applied = ?events::Json(&diff.not_applied),
+                "registry reloaded"
+            );
+            if tell_systemd {
+                sdnotify::ready("running; registry reloaded");
+            }
+            diff
+        });
         Box::pin(logged.then(move |diff, daemon, _| {
             let started: Vec<String> = diff.added.iter().chain(&diff.changed).cloned().collect();
             let timeout = ask

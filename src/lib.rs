@@ -18,6 +18,7 @@ pub mod logfile;
 pub mod logging;
 pub mod logs;
 pub mod metrics;
+pub mod moves;
 pub mod preflight;
 pub mod registry;
 pub mod rundir;

@@ -296,9 +296,10 @@ fn a_reload_that_turns_autostart_on_starts_what_is_down() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
-/// A reload that moves a component to another group stops the old one and starts the new one,
-/// which share the component's id and so its cgroup: the old one's end must not kill the new one
-/// (its `cgroup.kill` once did, counted as a crash and a restart).
+/// A reload that moves a component to another group stops it in its old place, then starts it
+/// in its new one, never both at once (each group applies its own part); the two share the id
+/// and so the cgroup: the old one's end must not kill the new one (its `cgroup.kill` once did,
+/// counted as a crash and a restart).
 fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
     let (a, s2, b) = (idle("a"), idle("s2"), idle("b"));
     let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
@@ -311,9 +312,26 @@ fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
         !alive(old) && events_of(&daemon, "component_started", "s2").len() == 2
     });
     let new = pid_of(&events_of(&daemon, "component_started", "s2")[1]);
-    daemon.wait_for("the old one's stop", |e| {
-        e["event"] == "component_stopped" && e["pid"] == old
+    // Logged before or after the reload's report.
+    let old_stopped = |e: &Value| e["event"] == "component_stopped" && e["pid"] == old;
+    eventually("the old one's stop", || {
+        daemon.events().iter().any(old_stopped)
     });
+    let events = daemon.events();
+    let at = |matches: &dyn Fn(&Value) -> bool| events.iter().position(matches);
+    let stopped = at(&|e| e["event"] == "component_stopped" && e["pid"] == old);
+    let started = at(&|e| e["event"] == "component_started" && e["pid"] == new);
+    assert!(
+        stopped < started,
+        "stopped at {stopped:?}, the new one started at {started:?}"
+    );
+    let reloaded = at(&|e| e["event"] == "config_reloaded").map(|i| &events[i]);
+    let reloaded = reloaded.expect("config_reloaded");
+    assert_eq!(
+        (&reloaded["added"], &reloaded["removed"]),
+        (&serde_json::json!(["s2"]), &serde_json::json!(["s2"])),
+        "{reloaded}"
+    );
     assert!(alive(new), "the new s2 runs on");
     let row = daemon.status_row("s2");
     assert_eq!(

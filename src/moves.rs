@@ -1,0 +1,118 @@
+//! Components a reload moves to another group. Each group applies its own part of a reload, so
+//! the new place would start the component while the old place still stops it: two processes
+//! of one component at once (a fixed port collides). The daemon applies such a reload in two
+//! steps: first the new tree without what moved (the old places stop them), then, once their
+//! processes are gone, the whole new tree (the new places start them).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actors::group::ReloadReport;
+use actors::ids::IdIndex;
+use actors::spec::{ChildSpec, GroupSpec};
+
+/// The ids of the components whose group path differs between `old` and `new`.
+pub fn moved(old: &GroupSpec, new: &GroupSpec) -> Vec<String> {
+    let (before, after) = (paths(old), paths(new));
+    let mut moved: Vec<String> = (after.iter())
+        .filter(|(id, path)| before.get(*id).is_some_and(|was| was != *path))
+        .map(|(id, _)| id.to_string())
+        .collect();
+    moved.sort();
+    moved
+}
+
+/// `tree` less the components `ids` names (their groups stay, perhaps empty).
+pub fn without(tree: &GroupSpec, ids: &[String]) -> GroupSpec {
+    let children = (tree.children.iter())
+        .filter_map(|child| match child {
+            ChildSpec::Component(c) if ids.contains(&c.id) => None,
+            ChildSpec::Component(_) => Some(child.clone()),
+            ChildSpec::Group(group) => Some(ChildSpec::Group(Box::new(without(group, ids)))),
+        })
+        .collect();
+    GroupSpec {
+        children,
+        ..tree.clone()
+    }
+}
+
+/// The report of a reload applied in two steps: what each changed (what moved is removed by
+/// the first, added by the second), and what the first left untouched.
+pub fn merged(first: ReloadReport, second: ReloadReport) -> ReloadReport {
+    let joined = |a: Vec<String>, b: Vec<String>| [a, b].concat();
+    ReloadReport {
+        added: joined(first.added, second.added),
+        removed: joined(first.removed, second.removed),
+        changed: joined(first.changed, second.changed),
+        updated: joined(first.updated, second.updated),
+        unchanged: first.unchanged,
+    }
+}
+
+/// How long the old places may take to stop `ids`: the longest stop timeout among them in
+/// `old`, and 5 s more.
+pub fn stop_bound(old: &GroupSpec, ids: &[String]) -> Duration {
+    let longest = (old.components().into_iter())
+        .filter(|c| ids.contains(&c.id))
+        .map(|c| c.stop_timeout)
+        .max()
+        .unwrap_or_default();
+    longest + Duration::from_secs(5)
+}
+
+/// Waits (at most `bound`) until no actor `ids` names is left in the tree's `index`: in the
+/// first step only their old places have them, and an actor leaves the index once its process
+/// is gone and its group has dropped it.
+pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
+    let deadline = Instant::now() + bound;
+    while ids.iter().any(|id| index.contains(id)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Each component's id → the path of the groups it is in.
+fn paths(tree: &GroupSpec) -> HashMap<&str, String> {
+    fn walk<'a>(group: &'a GroupSpec, path: &str, found: &mut HashMap<&'a str, String>) {
+        for child in &group.children {
+            match child {
+                ChildSpec::Component(c) => {
+                    found.insert(&c.id, path.to_string());
+                }
+                ChildSpec::Group(nested) => walk(nested, &format!("{path}/{}", nested.id), found),
+            }
+        }
+    }
+    let mut found = HashMap::new();
+    walk(tree, "", &mut found);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn tree(xml: &str) -> GroupSpec {
+        let text = format!("<supervisor><servers>{xml}</servers></supervisor>");
+        let registry = crate::registry::parse(Path::new("r.xml"), &text).expect("a registry");
+        registry.tree.root
+    }
+
+    fn server(id: &str) -> String {
+        format!("<server id='{id}'><executable>/bin/true</executable></server>")
+    }
+
+    #[test]
+    fn a_component_in_another_group_has_moved_and_is_left_out_of_the_first_step() {
+        let (a, b, c) = (server("a"), server("b"), server("c"));
+        let old = tree(&format!("{a}<group id='g'>{b}{c}</group>"));
+        let new = tree(&format!("{a}{b}<group id='g'>{c}</group>"));
+        assert_eq!(moved(&old, &new), ["b"]);
+        let first = without(&new, &moved(&old, &new));
+        let ids: Vec<&str> = first.components().iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        // The control: nothing moved, nothing left out.
+        assert!(moved(&old, &old).is_empty());
+    }
+}
