@@ -346,6 +346,49 @@ fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A reload that restarts a component its start level is still waiting for (its readiness not
+/// passed yet) keeps the level waiting: the next level starts once the new process is ready,
+/// not when it is spawned.
+fn a_reload_during_a_waiting_start_level_keeps_the_level_order() {
+    let port = free_port();
+    let xml = |tag: &str| {
+        let readiness = format!(
+            r#"<readiness tcp="127.0.0.1:{port}" interval="0.05" timeout="30"/><startPriority>1</startPriority>"#
+        );
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--listen-after",
+            "1",
+            "--name",
+            tag,
+        ];
+        let first = standin_server("w", &args, &readiness);
+        let second = standin_server("x", &[], "<startPriority>2</startPriority>");
+        registry(FAST, &format!("{first}{second}"))
+    };
+    let mut daemon = Daemon::start(&xml("one"));
+    let old = daemon.started_pid("w");
+    rewrite(&daemon, &xml("two"));
+    reload(&mut daemon);
+    eventually("x starts", || {
+        !events_of(&daemon, "component_started", "x").is_empty()
+    });
+    let events = daemon.events();
+    let new = (events_of(&daemon, "component_started", "w").iter())
+        .map(pid_of)
+        .find(|&pid| pid != old)
+        .expect("a new w");
+    let at = |matches: &dyn Fn(&Value) -> bool| events.iter().position(matches);
+    let ready = at(&|e| e["event"] == "component_ready" && e["pid"] == new);
+    let x = at(&|e| e["event"] == "component_started" && e["component"] == "x");
+    assert!(
+        ready.is_some() && ready < x,
+        "the new w ready at {ready:?}, x started at {x:?}"
+    );
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
 /// not count, a crash does.
 fn restarts_count_automatic_restarts_only() {
@@ -402,6 +445,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     settings_the_process_does_not_see_apply_in_place,
     a_reload_that_turns_autostart_on_starts_what_is_down,
     a_component_moved_to_another_group_is_not_killed_by_its_old_self,
+    a_reload_during_a_waiting_start_level_keeps_the_level_order,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
 ];

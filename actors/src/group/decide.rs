@@ -696,9 +696,7 @@ impl Decision {
         let child = &mut self.children[index];
         child.seen = Seen::Down;
         let then_start = child.then_start.take();
-        if let Some(plan) = &mut self.plan {
-            plan.waiting.remove(&key);
-        }
+        let was_waited_for = (self.plan.as_mut()).is_some_and(|plan| plan.waiting.remove(&key));
         if child.removing {
             self.children.remove(index);
             self.reindex();
@@ -709,7 +707,13 @@ impl Decision {
         match then_start {
             // A running plan starts it when it reaches its level.
             Some(_) if self.in_plan(key) => {}
-            Some(cause) if self.startable(index) => self.start_now(index, cause, effects),
+            Some(cause) if self.startable(index) => {
+                self.start_now(index, cause, effects);
+                // A level waiting for it (a reload restarted it as it started) waits on.
+                if was_waited_for {
+                    self.wait_for(key);
+                }
+            }
             Some(_) => self.answer(key, Until::Started, Answer::NotStarted, effects),
             None => {}
         }
