@@ -60,8 +60,7 @@ impl Gate {
         self.is_closed() && !self.is_released(fd)
     }
 
-    /// Whether the pipe `fd`'s process has exited.
-    pub fn is_released(&self, fd: RawFd) -> bool {
+    fn is_released(&self, fd: RawFd) -> bool {
         (self.released.lock().unwrap_or_else(PoisonError::into_inner)).contains(&fd)
     }
 

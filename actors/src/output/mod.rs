@@ -103,6 +103,12 @@ impl ExitWake {
         }
     }
 
+    /// Whether the process has exited (set with its pipes' release: one atomic load, where the
+    /// gate's released set is behind a lock).
+    fn has_happened(&self) -> bool {
+        self.exited.load(Ordering::Acquire)
+    }
+
     /// Whether the process has exited; if not, the reader of `stream` (polled with `cx`) is
     /// woken when it does.
     fn has_exited(&self, stream: Stream, cx: &std::task::Context<'_>) -> bool {
@@ -111,7 +117,7 @@ impl ExitWake {
             Stream::Stderr => &self.readers[1],
         };
         slot.register(cx.waker());
-        self.exited.load(Ordering::Acquire)
+        self.has_happened()
     }
 }
 
@@ -451,7 +457,7 @@ async fn read(stream: Stream, fd: OwnedFd, target: Arc<Target>, splitter: LineSp
         }
         // Everything the exited process wrote is delivered: the line under way was its last
         // (what comes now is a descendant's that escaped it), and nothing waits for this pipe.
-        if drained && !caught_up && target.gate.is_released(raw) {
+        if drained && !caught_up && target.exit.has_happened() {
             let state = (&mut view, &mut rest, &mut drops);
             deliver_last(&target, state, stream, &mut splitter).await;
             drops.report(&target);
