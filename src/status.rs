@@ -427,13 +427,16 @@ mod tests {
         let later = |job| jobs.borrow_mut().push(job);
 
         let actors: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
-        let served = actors.at(
-            Instant::now(),
-            &many,
-            (read, never_alone),
-            Wait::Never,
-            later,
-        );
+        let serve = || {
+            actors.at(
+                Instant::now(),
+                &many,
+                (read, never_alone),
+                Wait::Never,
+                later,
+            )
+        };
+        let served = serve();
         assert!(served.is_empty(), "memory 0 until the reading lands");
         assert_eq!(
             jobs.borrow().len(),
@@ -442,14 +445,7 @@ mod tests {
         );
         assert_eq!(READS.load(Ordering::SeqCst), 0, "not here");
         (jobs.borrow_mut().pop().unwrap())();
-        let served = actors.at(
-            Instant::now(),
-            &many,
-            (read, never_alone),
-            Wait::Never,
-            later,
-        );
-        assert_eq!(served.len(), 100, "then it serves");
+        assert_eq!(serve().len(), 100, "then it serves");
         // The positive control: a few new leaders are read alone, here.
         let alone = std::cell::Cell::new(0);
         let one = |_: i32| {

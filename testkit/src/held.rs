@@ -3,6 +3,7 @@
 //! `/proc/PID/fd/1` while the process runs, then stops the component.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 
 use crate::{DEADLINE, Daemon, xml_escape};
 
@@ -20,15 +21,26 @@ pub fn last_words(id: &str) -> String {
     )
 }
 
+/// Opens the stdout pipe of process `pid` for writing, as a descendant of it would hold it.
+pub fn hold_stdout(pid: u32) -> File {
+    OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{pid}/fd/1"))
+        .expect("open the process's stdout pipe through /proc")
+}
+
+/// Whether the daemon no longer reads the pipe `holder` writes to: a write fails with `EPIPE`.
+pub fn abandoned(holder: &mut File) -> bool {
+    let write = holder.write_all(b"after\n");
+    write.is_err_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 /// Opens the stdout pipe of [`last_words`] component `id` (started) for writing, stops the
 /// component, and waits until its line under way is delivered as its last: the pipe is still
 /// open (the returned holder) and its process is gone.
 pub fn hold_stdout_and_stop(daemon: &mut Daemon, id: &str) -> File {
     let pid = daemon.started_pid(id);
-    let holder = OpenOptions::new()
-        .write(true)
-        .open(format!("/proc/{pid}/fd/1"))
-        .expect("open the component's stdout pipe through /proc");
+    let holder = hold_stdout(pid);
     let out = daemon.cli(&["stop", id], DEADLINE);
     assert!(out.status.success(), "stop {id}: {out:?}");
     daemon.wait_event("component_stopped", id);
