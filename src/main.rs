@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Err(error) => return usage(error),
     };
     if !matches!(cli.verb, Verb::Run { .. }) {
-        let _ = actors::process::sys::default_broken_pipe();
+        let _ = actors::process::sys::default_disposition(nix::sys::signal::Signal::SIGPIPE);
     }
     let timeout_ms = |timeout: Option<std::time::Duration>| timeout.map(|t| t.as_millis() as u64);
     match &cli.verb {

@@ -34,7 +34,7 @@ pub enum DaemonSignal {
 /// the daemon's first thread starts (a thread that did not block it would take the signal,
 /// and its default action ignores it).
 pub fn block_child_exits() -> io::Result<()> {
-    actors::process::sys::default_child_exits()?;
+    actors::process::sys::default_disposition(nix::sys::signal::Signal::SIGCHLD)?;
     child_exits_blocked(SigmaskHow::SIG_BLOCK)
 }
 

@@ -68,22 +68,15 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Gives SIGCHLD its default disposition. A parent may have left it ignored (which survives
-/// `execve`): the kernel then reaps children by itself and no signal is left to read.
-pub fn default_child_exits() -> io::Result<()> {
-    // SAFETY: SIG_DFL installs no handler of ours; the call only sets the disposition (and
-    // clears SA_NOCLDWAIT with it).
-    unsafe { nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl) }
-        .map(drop)
-        .map_err(io::Error::from)
-}
-
-/// Gives SIGPIPE its default disposition, for a command-line verb: `supervisor check | head`
-/// then ends quietly when `head` has read enough, as any Unix tool, instead of failing on
-/// every write (Rust ignores SIGPIPE). Never in the daemon, which writes to sockets.
-pub fn default_broken_pipe() -> io::Result<()> {
-    // SAFETY: SIG_DFL installs no handler of ours; the call only sets the disposition.
-    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+/// Gives `signal` its default disposition: SIGCHLD, which a parent may have left ignored (that
+/// survives `execve`, and the kernel then reaps children by itself: no signal is left to
+/// read); SIGPIPE for a command-line verb, so that `supervisor check | head` ends quietly as
+/// any Unix tool instead of failing on every write (never in the daemon, which writes to
+/// sockets).
+pub fn default_disposition(signal: Signal) -> io::Result<()> {
+    // SAFETY: SIG_DFL installs no handler of ours; the call only sets the disposition (for
+    // SIGCHLD it clears SA_NOCLDWAIT with it).
+    unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) }
         .map(drop)
         .map_err(io::Error::from)
 }
