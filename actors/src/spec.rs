@@ -480,6 +480,17 @@ pub struct UserSpec {
     pub home: PathBuf,
 }
 
+impl ComponentSpec {
+    /// How often a notify component must send `WATCHDOG=1` (`watchdog=`), if it must.
+    pub fn watchdog(&self) -> Option<std::time::Duration> {
+        match self.readiness.as_ref().map(|readiness| &readiness.probe) {
+            Some(Probe::Notify { watchdog }) => *watchdog,
+            Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket)
+            | None => None,
+        }
+    }
+}
+
 impl CommandSpec {
     /// The command line as an operator would type it (for logs and `check`).
     pub fn display(&self) -> String {

@@ -391,18 +391,12 @@ fn running(pid: u32, record: &Record) -> Step {
 
 /// Arms the watchdog, for a component that promised `WATCHDOG=1`.
 fn watchdog(record: &Record) -> Vec<Effect> {
-    watchdog_period(&record.spec)
+    record
+        .spec
+        .watchdog()
         .map(|period| Effect::ArmTimer(Timer::Watchdog, period))
         .into_iter()
         .collect()
-}
-
-fn watchdog_period(spec: &ComponentSpec) -> Option<Duration> {
-    match spec.readiness.as_ref().map(|readiness| &readiness.probe) {
-        Some(Probe::Notify { watchdog }) => *watchdog,
-        Some(Probe::Tcp { .. } | Probe::Http { .. } | Probe::Exec { .. } | Probe::Socket)
-        | None => None,
-    }
 }
 
 /// Sends the stop signal and SIGCONT (so a stopped process can act on it) to the group; a zero
@@ -509,11 +503,6 @@ fn update_running(pid: u32, spec: Arc<ComponentSpec>, record: &mut Record) -> St
         if spec.health_check.is_some() {
             effects.push(Effect::StartHealth);
         }
-    }
-    if watchdog_period(&spec) != watchdog_period(&record.spec) {
-        effects.push(Effect::CancelTimer);
-        effects
-            .extend(watchdog_period(&spec).map(|period| Effect::ArmTimer(Timer::Watchdog, period)));
     }
     effects.extend(update(spec, record));
     (Life::Running { pid }, effects)

@@ -320,10 +320,7 @@ impl ComponentActor {
                     .collect();
                 // As systemd gives a service with `WatchdogSec=`: `sd_watchdog_enabled()` (no
                 // `WATCHDOG_PID`: any process of the component may send) says how often.
-                if let Some(Probe::Notify {
-                    watchdog: Some(period),
-                }) = self.spec().readiness.as_ref().map(|r| &r.probe)
-                {
+                if let Some(period) = self.spec().watchdog() {
                     extra.push(("WATCHDOG_USEC".into(), period.as_micros().to_string()));
                 }
                 extra.extend(self.sockets.environment());

@@ -12,7 +12,7 @@ use actix::{AsyncContext, Context, Handler, Message};
 use super::decide::{Change, Input, Reloaded, Settings};
 use super::{ChildSlot, GroupActor};
 use crate::messages::Respec;
-use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec, Probe};
+use crate::spec::{ChildSpec, CommandSpec, ComponentSpec, GroupSpec};
 
 /// Apply this group's new spec (its id and place are unchanged).
 #[derive(Debug, Clone, Message)]
@@ -60,11 +60,7 @@ pub fn classify(old: &ComponentSpec, new: &ComponentSpec) -> Change {
             ..spec.command.clone()
         };
         // A notify watchdog's period is in the process's environment (`WATCHDOG_USEC`).
-        let watchdog = match spec.readiness.as_ref().map(|r| &r.probe) {
-            Some(Probe::Notify { watchdog }) => *watchdog,
-            _ => None,
-        };
-        (command, stdio, spec.sockets.clone(), watchdog)
+        (command, stdio, spec.sockets.clone(), spec.watchdog())
     };
     if old == new {
         Change::Unchanged
