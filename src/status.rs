@@ -129,7 +129,14 @@ impl MemoryReading {
     ) -> GroupRss {
         let mut last = self.lock();
         if wait == Wait::ForFresh && Self::wants_whole(last.as_ref(), now, leaders) {
-            // Read without the lock: a caller that must not wait is served the last one meanwhile.
+            // Read without the lock: a caller that must not wait is served the last one meanwhile,
+            // and starts no reading of its own.
+            last.get_or_insert_with(|| Reading {
+                at: now,
+                groups: GroupRss::default(),
+                refreshing: true,
+            })
+            .refreshing = true;
             drop(last);
             let groups = read_all();
             last = self.lock();
@@ -495,14 +502,21 @@ mod tests {
             HashMap::from([(7, 1)])
         }
         let reading: &'static MemoryReading = Box::leak(Box::new(MemoryReading::new()));
+        // A stale reading: the control thread reads anew, the actors' thread would too.
+        let stale = Instant::now().checked_sub(MEMORY_STALE + MEMORY_MAX_AGE);
+        reading.store(stale.expect("a clock that old"), HashMap::new());
         let none = |_: i32| None;
         let whole = std::thread::spawn(move || {
             reading.at(Instant::now(), &[7], (slow, none), Wait::ForFresh, drop)[&7]
         });
         ENTERED.wait();
         let (sender, served) = std::sync::mpsc::channel();
+        static STARTED: AtomicU64 = AtomicU64::new(0);
         std::thread::spawn(move || {
-            let _ = sender.send(reading.at(Instant::now(), &[7], (slow, none), Wait::Never, drop));
+            let count = |_: Job| {
+                STARTED.fetch_add(1, Ordering::SeqCst);
+            };
+            let _ = sender.send(reading.at(Instant::now(), &[7], (slow, none), Wait::Never, count));
         });
         let served = served.recv_timeout(Duration::from_secs(10));
         LEAVE.wait();
@@ -511,6 +525,11 @@ mod tests {
                 .expect("answered while the whole reading was under way")
                 .is_empty(),
             "with what there was: nothing yet"
+        );
+        assert_eq!(
+            STARTED.load(Ordering::SeqCst),
+            0,
+            "no second whole reading meanwhile"
         );
         assert_eq!(
             whole.join().unwrap(),
