@@ -430,7 +430,6 @@ impl SupervisorActor {
                             dropped = pending.lines,
                             bytes = pending.bytes,
                             pipes = pending.pipes,
-                            pending = %pending,
                             "the stopped components' output was not all written within {OUTPUT_DRAIN:?}: {pending}"
                         );
                     }
@@ -569,27 +568,19 @@ impl SupervisorActor {
         let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
         let spec = registry.tree.root.clone();
         // What moved stops in its old place before it starts in its new one (see `moves`).
-        let first = match moved.is_empty() {
-            true => None,
-            false => {
-                let bound = crate::moves::stop_bound(&self.registry.tree.root, &moved);
-                let tree = crate::moves::without(&spec, &moved);
-                let (root, index) = (self.root.clone(), self.runtime.ids.clone());
-                Some(async move {
-                    let first = root.send(Reconfigure { spec: tree }).await;
-                    crate::moves::until_gone(&index, &moved, bound).await;
-                    first.unwrap_or_default()
-                })
-            }
+        let step = (!moved.is_empty()).then(|| {
+            let bound = crate::moves::stop_bound(&self.registry.tree.root, &moved);
+            (crate::moves::without(&spec, &moved), bound)
+        });
+        let (root, index) = (self.root.clone(), self.runtime.ids.clone());
+        let first = async move {
+            let (tree, bound) = step?;
+            let first = root.send(Reconfigure { spec: tree }).await;
+            crate::moves::until_gone(&index, &moved, bound).await;
+            Some(first.unwrap_or_default())
         };
         self.registry.tree = registry.tree;
         let reload = self.reloads_begun;
-        let first = async move {
-            match first {
-                Some(first) => Some(first.await),
-                None => None,
-            }
-        };
         let reconfigure = first.into_actor(self).then(move |first, daemon, _| {
             // A shutdown, or a later reload, during the wait: the second step is theirs to make.
             let ours = daemon.reloads_begun == reload && !daemon.shutting_down;
