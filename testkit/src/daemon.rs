@@ -180,7 +180,11 @@ impl Daemon {
     fn read_to_end(&self) {
         let (log, changed) = &*self.log;
         let guard = lock(log);
-        let _ = changed.wait_timeout_while(guard, LOG_END, |log| !log.ended);
+        let (_guard, waited) = (changed.wait_timeout_while(guard, LOG_END, |log| !log.ended))
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            eprintln!("note: the daemon's stderr is still open {LOG_END:?} after its exit");
+        }
     }
 
     /// Sends SIGTERM and waits for the exit code.

@@ -301,11 +301,13 @@ fn a_reload_that_turns_autostart_on_starts_what_is_down() {
 /// and so the cgroup: the old one's end must not kill the new one (its `cgroup.kill` once did,
 /// counted as a crash and a restart).
 fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
-    let (a, s2, b) = (idle("a"), idle("s2"), idle("b"));
+    // s2 takes 0.3 s to stop (killed by its timeout): the two steps are really apart.
+    let (a, s2, b) = (idle("a"), killed_on_stop("s2", ""), idle("b"));
     let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
     let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
     let mut daemon = Daemon::start(&before);
     let old = daemon.started_pids(&["a", "s2", "b"])[1];
+    eventually("s2 catches SIGTERM", || catches_sigterm(old));
     rewrite(&daemon, &after);
     reload(&mut daemon);
     eventually("the old s2 is gone and a new one runs", || {
@@ -371,6 +373,15 @@ fn a_reload_during_a_waiting_start_level_keeps_the_level_order() {
     let old = daemon.started_pid("w");
     rewrite(&daemon, &xml("two"));
     reload(&mut daemon);
+    let x_started = || !events_of(&daemon, "component_started", "x").is_empty();
+    let ready = |pid: u32| {
+        let ready = |e: &Value| e["event"] == "component_ready" && e["pid"] == pid;
+        daemon.events().iter().any(ready)
+    };
+    assert!(
+        !ready(old) && !x_started(),
+        "the reload came while the level waited"
+    );
     eventually("x starts", || {
         !events_of(&daemon, "component_started", "x").is_empty()
     });

@@ -95,7 +95,8 @@ fn a_killed_cgroup_is_made_anew_for_the_next_start() {
     kill(first, Signal::SIGKILL);
     let second = daemon.started_pid("leaving");
     assert_eq!(cgroup_of(&mount, second), cgroup, "in its cgroup");
-    assert_ne!(inode(&cgroup), Some(before), "the cgroup was made anew");
+    let now = inode(&cgroup).expect("the cgroup, made anew");
+    assert_ne!(now, before, "the cgroup was made anew");
     // It runs its own code (a child killed at birth never prints).
     let said = format!("started pid={second}");
     daemon.wait_for("the replacement's first line", |e| {

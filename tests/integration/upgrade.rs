@@ -3,6 +3,7 @@
 //! children reaped and restarted by the new daemon), refuses what it cannot run (nothing
 //! changes), and rolls back to the old binary when the new one cannot restore.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -47,8 +48,9 @@ pub(crate) fn executable(dir: &Path, name: &str, body: Option<&str>) -> PathBuf 
 pub(crate) fn refusal(daemon: &mut Daemon) -> String {
     let refused = daemon.wait_any("upgrade_refused");
     assert!(refused["from"].is_string(), "{refused}");
+    let to = refused.get("to");
     assert!(
-        refused["to"].is_string() || refused["to"].is_null(),
+        to.is_some_and(|to| to.is_string() || to.is_null()),
         "{refused}"
     );
     assert!(refused["duration_ms"].is_u64(), "{refused}");
@@ -291,6 +293,7 @@ fn commands_that_change_the_tree_are_busy_while_it_is_handed_over() {
         assert_eq!(stopping.join().unwrap().status.code(), Some(0));
     });
     let started = daemon.wait_any("upgrade_started");
+    assert!(started["to"].is_string(), "{started}");
     let refused = daemon.wait_any("upgrade_refused");
     assert_eq!(
         refused["to"], started["to"],
@@ -414,6 +417,11 @@ fn a_pipe_held_open_after_its_process_exited_holds_no_upgrade_back() {
     let servers = testkit::held::last_words("held") + &idle("a");
     let mut daemon = Daemon::start(&registry(FAST, &servers));
     let mut holder = testkit::held::hold_stdout_and_stop(&mut daemon, "held");
+    // The control: the daemon still reads it before the upgrade.
+    holder.write_all(b"before\n").expect("write");
+    daemon.wait_for("the holder's line", |e| {
+        e["event"] == "component_output" && e["line"] == "before"
+    });
     let copy = executable(daemon.path(), "supervisor-new", None);
     let out = upgrade(&daemon, &copy);
     assert!(out.status.success(), "upgrade: {out:?}");
@@ -449,6 +457,9 @@ fn a_pipe_held_open_by_a_process_that_exits_during_an_upgrade_holds_it_not_back(
         assert!(stopping.join().unwrap().status.success());
     });
     daemon.wait_any("upgrade_completed");
+    // Its process's output all delivered: the line under way went out as the last.
+    let last = |e: &Value| e["component"] == "held" && e["line"] == testkit::held::LAST_WORDS;
+    assert!(daemon.events().iter().any(last), "{:?}", daemon.names());
     // The control: held exited while the upgrade was under way.
     let names = daemon.names();
     let at = |event: &str| names.iter().position(|n| n == event);
