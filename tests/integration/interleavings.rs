@@ -348,6 +348,28 @@ fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A shutdown between the two steps of a reload that moves a component (its old place still
+/// stopping it) ends the daemon in order: the second step is not made, nothing is left running,
+/// no exit is a crash.
+fn a_shutdown_between_the_two_steps_of_a_move_ends_in_order() {
+    let (a, s2, b) = (idle("a"), killed_on_stop("s2", ""), idle("b"));
+    let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
+    let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
+    let mut daemon = Daemon::start(&before);
+    let pids = daemon.started_pids(&["a", "s2", "b"]);
+    eventually("s2 catches SIGTERM", || catches_sigterm(pids[1]));
+    rewrite(&daemon, &after);
+    daemon.signal(Signal::SIGHUP);
+    // The control: the move has begun (its first step stops the old s2).
+    daemon.wait_event("component_stopping", "s2");
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(pids.iter().all(|&pid| !alive(pid)), "nothing left");
+    let started = events_of(&daemon, "component_started", "s2");
+    assert_eq!(started.len(), 1, "not started again: {started:?}");
+    assert!(events_of(&daemon, "component_exited", "s2").is_empty());
+}
+
 /// A reload that restarts a component its start level is still waiting for (its readiness not
 /// passed yet) keeps the level waiting: the next level starts once the new process is ready,
 /// not when it is spawned.
@@ -457,6 +479,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_that_turns_autostart_on_starts_what_is_down,
     a_component_moved_to_another_group_is_not_killed_by_its_old_self,
     a_reload_during_a_waiting_start_level_keeps_the_level_order,
+    a_shutdown_between_the_two_steps_of_a_move_ends_in_order,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
 ];
