@@ -8,7 +8,7 @@
 //! escaped the component (without cgroups nothing kills it) keeps it open; neither a hand-over
 //! nor a shutdown waits for its end, which may never come.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -22,9 +22,8 @@ pub struct Gate {
     /// The parked readers' lines under way, by pipe.
     parked: Mutex<HashMap<RawFd, Partial>>,
     /// The pipes of processes that have exited: the gate never holds them.
-    released: Mutex<HashSet<RawFd>>,
-    /// The released pipes read empty since their release.
-    caught_up: Mutex<HashSet<RawFd>>,
+    /// `true` once caught up: read empty since the release.
+    released: Mutex<HashMap<RawFd, bool>>,
     /// A reader parked or ended.
     changed: Notify,
 }
@@ -36,7 +35,6 @@ impl Gate {
             closed: watch::Sender::new(false),
             parked: Mutex::default(),
             released: Mutex::default(),
-            caught_up: Mutex::default(),
             changed: Notify::new(),
         }
     }
@@ -61,7 +59,11 @@ impl Gate {
     }
 
     fn is_released(&self, fd: RawFd) -> bool {
-        (self.released.lock().unwrap_or_else(PoisonError::into_inner)).contains(&fd)
+        self.released().contains_key(&fd)
+    }
+
+    fn released(&self) -> MutexGuard<'_, HashMap<RawFd, bool>> {
+        self.released.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Resolves once the gate holds the reader of `fd` (never, once its pipe is released).
@@ -87,8 +89,10 @@ impl Gate {
     /// The process writing into `pipes` has exited: their readers go on to each pipe's end,
     /// the gate closed or not (a parked one is woken).
     pub fn release(&self, pipes: &[RawFd]) {
-        let mut released = self.released.lock().unwrap_or_else(PoisonError::into_inner);
-        released.extend(pipes);
+        let mut released = self.released();
+        for &fd in pipes {
+            released.entry(fd).or_insert(false);
+        }
         drop(released);
         // Every reader waits on the gate: waking them all at each exit cost a shutdown of
         // 10,000 components 10,000 wake-ups an exit. Only a closed gate holds anyone back.
@@ -105,31 +109,24 @@ impl Gate {
     /// The reader of the released pipe `fd` read it empty and delivered all it read: no
     /// longer waited for.
     pub fn caught_up(&self, fd: RawFd) {
-        self.caught().insert(fd);
+        if let Some(caught) = self.released().get_mut(&fd) {
+            *caught = true;
+        }
         self.changed.notify_waiters();
-    }
-
-    fn caught(&self) -> MutexGuard<'_, HashSet<RawFd>> {
-        self.caught_up
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The reader of `fd` delivered its last line and took its pipe off the live ones: it is no
     /// longer waited for (nor released: the number may be reused once the pipe closes).
     pub fn ended(&self, fd: RawFd) {
-        (self.released.lock().unwrap_or_else(PoisonError::into_inner)).remove(&fd);
-        self.caught().remove(&fd);
+        self.released().remove(&fd);
         self.changed.notify_waiters();
     }
 
     /// The pipes of `live` still waited for: those not caught up.
     fn waited_for(&self, live: &[RawFd]) -> Vec<RawFd> {
-        let caught = self.caught();
-        live.iter()
-            .filter(|fd| !caught.contains(fd))
-            .copied()
-            .collect()
+        let released = self.released();
+        let caught = |fd: &&RawFd| released.get(*fd).copied().unwrap_or(false);
+        live.iter().filter(|fd| !caught(fd)).copied().collect()
     }
 
     /// Waits until every pipe `live` lists is caught up: every reader has delivered its last
