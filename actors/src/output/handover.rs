@@ -140,9 +140,9 @@ impl OutputService {
     }
 
     /// Every pipe being read.
-    fn live_pipes(&self) -> Vec<RawFd> {
+    pub(super) fn live_pipes(&self) -> Vec<RawFd> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.values()
+        (live.current.values().chain(&live.displaced))
             .flat_map(|process| &process.pipes)
             .map(|(_, fd)| *fd)
             .collect()

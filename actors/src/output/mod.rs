@@ -74,11 +74,44 @@ struct FileQueue {
     rests: Arc<Rests>,
 }
 
-/// The read ends being read, by process id.
-type Live = Arc<Mutex<HashMap<u32, LiveProcess>>>;
+/// The read ends being read, by process.
+type Live = Arc<Mutex<LiveProcesses>>;
+
+/// The processes whose pipes are being read.
+#[derive(Default)]
+struct LiveProcesses {
+    /// By process id, the process that has that id now.
+    current: HashMap<u32, LiveProcess>,
+    /// Exited processes whose id a newer process took while their pipes were still being read
+    /// (a descendant holds them open): a hand-over still waits for them, but their id is no
+    /// longer theirs (neither its pipes to hand over nor its exit to tell).
+    displaced: Vec<LiveProcess>,
+}
+
+impl LiveProcesses {
+    /// The entry of the process whose readers write to `target`.
+    fn of(&mut self, target: &Target) -> Option<&mut LiveProcess> {
+        let of_target = |process: &&mut LiveProcess| std::ptr::eq(process.target.as_ptr(), target);
+        match self.current.get_mut(&target.pid).filter(of_target) {
+            Some(process) => Some(process),
+            None => self.displaced.iter_mut().find(of_target),
+        }
+    }
+
+    /// Forgets the processes none of whose pipes is read any more.
+    fn forget_finished(&mut self, pid: u32) {
+        if self
+            .current
+            .get(&pid)
+            .is_some_and(|process| process.pipes.is_empty())
+        {
+            self.current.remove(&pid);
+        }
+        self.displaced.retain(|process| !process.pipes.is_empty());
+    }
+}
 
 /// A process's pipes being read.
-#[derive(Default)]
 struct LiveProcess {
     pipes: Vec<(Stream, RawFd)>,
     /// Where its readers are, to wake them when it has exited.
@@ -188,10 +221,21 @@ impl OutputService {
             exit: ExitWake::default(),
         });
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = live.entry(pid).or_default();
-        entry.target = Arc::downgrade(&target);
+        let process = LiveProcess {
+            pipes: pipes
+                .iter()
+                .map(|(stream, fd)| (*stream, fd.as_raw_fd()))
+                .collect(),
+            target: Arc::downgrade(&target),
+        };
+        // The id was free again: whoever had it before has exited and been reaped.
+        if let Some(before) = live.current.insert(pid, process)
+            && !before.pipes.is_empty()
+        {
+            live.displaced.push(before);
+        }
+        drop(live);
         for (stream, fd) in pipes {
-            entry.pipes.push((stream, fd.as_raw_fd()));
             let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
             actix::spawn(read(stream, fd, Arc::clone(&target), splitter));
         }
@@ -200,7 +244,8 @@ impl OutputService {
     /// The pipes of process `pid` still being read, as descriptor numbers.
     pub fn pipes(&self, pid: u32) -> Vec<(Stream, RawFd)> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.get(&pid)
+        live.current
+            .get(&pid)
             .map(|process| process.pipes.clone())
             .unwrap_or_default()
     }
@@ -210,7 +255,7 @@ impl OutputService {
     /// empty, if a descendant keeps them open (see `gate`).
     pub fn exited(&self, pid: u32) {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(process) = live.get(&pid) else {
+        let Some(process) = live.current.get(&pid) else {
             return;
         };
         let pipes: Vec<RawFd> = process.pipes.iter().map(|&(_, fd)| fd).collect();
@@ -363,10 +408,10 @@ impl Target {
     /// over, nor waited for by one.
     fn ended(&self, fd: RawFd) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(process) = live.get_mut(&self.pid) {
+        if let Some(process) = live.of(self) {
             process.pipes.retain(|&(_, kept)| kept != fd);
             if process.pipes.is_empty() {
-                live.remove(&self.pid);
+                live.forget_finished(self.pid);
             }
         }
         drop(live);
@@ -644,6 +689,56 @@ mod tests {
         };
         other.set(&spec);
         assert_eq!(*view.refresh(&shared), Settings::of(&spec));
+    }
+
+    /// A process id taken again while its former owner's pipe is still read (a descendant
+    /// holds it open) names the new process alone: its pipes to hand over, its exit. The
+    /// former owner's pipe is still waited for, and its end leaves the new one's alone.
+    #[actix_rt::test]
+    async fn a_reused_process_id_names_the_new_process_alone() {
+        let service = OutputService::start(None).unwrap();
+        let settings = OutputSettings::new(&OutputSpec::DEFAULT);
+        let tail = OutputTail::default();
+        let to = || Destination {
+            settings: &settings,
+            tail: &tail,
+            component: "web",
+            group: "",
+        };
+        let (old_reader, old_writer) = std::io::pipe().unwrap();
+        let old = old_reader.as_raw_fd();
+        service.resume(to(), 4242, vec![(Stream::Stdout, old_reader.into())]);
+        service.exited(4242);
+        let (new_reader, new_writer) = std::io::pipe().unwrap();
+        let new = new_reader.as_raw_fd();
+        service.resume(to(), 4242, vec![(Stream::Stdout, new_reader.into())]);
+        assert_eq!(service.pipes(4242), [(Stream::Stdout, new)]);
+        let mut both = vec![old, new];
+        both.sort_unstable();
+        assert_eq!(live(&service), both, "the old pipe is still waited for");
+
+        drop(old_writer);
+        until_live(&service, &[new]).await;
+        assert_eq!(service.pipes(4242), [(Stream::Stdout, new)]);
+        drop(new_writer);
+        service.exited(4242);
+        until_live(&service, &[]).await;
+    }
+
+    /// The pipes being read, in order.
+    fn live(service: &OutputService) -> Vec<RawFd> {
+        let mut pipes = service.live_pipes();
+        pipes.sort_unstable();
+        pipes
+    }
+
+    /// Waits (at most 10 s) until the pipes being read are `left`.
+    async fn until_live(service: &OutputService, left: &[RawFd]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while live(service) != left {
+            assert!(Instant::now() < deadline, "pipes left: {:?}", live(service));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// A replaced component gets settings of its own: the old readers keep theirs.
