@@ -422,6 +422,105 @@ fn a_reload_during_a_waiting_start_level_keeps_the_level_order() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// `w` at start priority 1, ready once its port opens 0.5 s after it starts, and `x` at
+/// priority 2; `tag` is in both command lines (a new tag changes both).
+fn two_levels(port: u16, tag: &str) -> String {
+    let readiness = format!(
+        r#"<readiness tcp="127.0.0.1:{port}" interval="0.05" timeout="30"/><startPriority>1</startPriority>"#
+    );
+    let port = port.to_string();
+    let args = ["--port", &port, "--listen-after", "0.5", "--name", tag];
+    let first = standin_server("w", &args, &readiness);
+    let second = standin_server("x", &["--name", tag], "<startPriority>2</startPriority>");
+    registry(FAST, &format!("{first}{second}"))
+}
+
+/// An operator stop of `x` while a reload's level-by-level restart waits for the new `w` to be
+/// ready: the restart completes without `x`, which stays stopped; `w` is ready (the control).
+fn an_operator_stop_during_a_reload_across_levels_is_kept() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&two_levels(port, "one"));
+    let (old_w, old_x) = (daemon.started_pid("w"), daemon.started_pid("x"));
+    rewrite(&daemon, &two_levels(port, "two"));
+    let mut reloading = cli_command(&daemon.registry, &daemon.path().join("run"), &["reload"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run `reload`");
+    let started = |id: &str, old: u32| {
+        (events_of(&daemon, "component_started", id).iter())
+            .map(pid_of)
+            .find(|&pid| pid != old)
+    };
+    eventually("the new w starts", || started("w", old_w).is_some());
+    let new_w = started("w", old_w).expect("a new w");
+    let ready = || {
+        let ready = |e: &Value| e["event"] == "component_ready" && e["pid"] == new_w;
+        daemon.events().iter().any(ready)
+    };
+    assert!(!ready(), "the stop comes while the restart waits for w");
+    assert_eq!(cli(&daemon, &["stop", "x"]).status.code(), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answered = loop {
+        if let Some(status) = reloading.try_wait().expect("wait for `reload`") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "`reload` answers");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(ready(), "w is ready once `reload` has answered");
+    assert_eq!(answered.code(), Some(0), "`reload` exits 0");
+    assert_eq!(started("x", old_x), None, "x was not started again");
+    assert_eq!(daemon.status_row("x")["state"], "stopped");
+    // And the operator can start it again.
+    assert_eq!(cli(&daemon, &["start", "x"]).status.code(), Some(0));
+    assert!(started("x", old_x).is_some());
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A reload that changes components of two start levels restarts them level by level, as the
+/// group's start does: `x` (priority 2) stops before `w` (priority 1) is stopped, and the new
+/// `x` starts only once the new `w` is ready (its port open after 0.5 s).
+fn a_reload_across_start_levels_restarts_them_in_order() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&two_levels(port, "one"));
+    let (old_w, old_x) = (daemon.started_pid("w"), daemon.started_pid("x"));
+    rewrite(&daemon, &two_levels(port, "two"));
+    let reloaded = reload(&mut daemon);
+    assert_eq!(ids(&reloaded["changed"]), ["w", "x"]);
+    let new_x = || {
+        (events_of(&daemon, "component_started", "x").iter())
+            .map(pid_of)
+            .find(|&pid| pid != old_x)
+    };
+    eventually("the new x starts", || new_x().is_some());
+    let events = daemon.events();
+    let at = |matches: &dyn Fn(&Value) -> bool| events.iter().position(matches);
+    let of =
+        |event: &'static str, pid: u32| move |e: &Value| e["event"] == event && e["pid"] == pid;
+    let x_stopped = at(&of("component_stopped", old_x));
+    let w_stopping = at(&of("component_stopping", old_w));
+    assert!(
+        x_stopped.is_some() && x_stopped < w_stopping,
+        "x stopped at {x_stopped:?}, w told to stop at {w_stopping:?}"
+    );
+    let new_w = (events_of(&daemon, "component_started", "w").iter())
+        .map(pid_of)
+        .find(|&pid| pid != old_w)
+        .expect("a new w");
+    let w_ready = at(&of("component_ready", new_w));
+    let x_starting = (events.iter().enumerate())
+        .filter(|(_, e)| e["event"] == "component_starting" && e["component"] == "x")
+        .map(|(at, _)| at)
+        .nth(1);
+    assert!(
+        w_ready.is_some() && w_ready < x_starting,
+        "the new w ready at {w_ready:?}, the new x starting at {x_starting:?}"
+    );
+    let crashed = |e: &&Value| e["event"] == "component_exited" && e["expected"] == false;
+    assert_eq!(events.iter().filter(crashed).count(), 0, "nothing crashed");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// Reproduction 8: `restarts` counts automatic restarts only: an operator restart and a reload restart do
 /// not count, a crash does.
 fn restarts_count_automatic_restarts_only() {
@@ -479,6 +578,8 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_that_turns_autostart_on_starts_what_is_down,
     a_component_moved_to_another_group_is_not_killed_by_its_old_self,
     a_reload_during_a_waiting_start_level_keeps_the_level_order,
+    a_reload_across_start_levels_restarts_them_in_order,
+    an_operator_stop_during_a_reload_across_levels_is_kept,
     a_shutdown_between_the_two_steps_of_a_move_ends_in_order,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,

@@ -3,10 +3,11 @@
 //! group).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::{
-    Answer, Change, Child, Decision, Effect, Key, Phase, Reloaded, RequestId, Seen, StopCause,
-    Until,
+    Answer, Change, Child, Decision, Effect, Key, Phase, Plan, Reloaded, RequestId, Seen,
+    StopCause, Until,
 };
 use crate::messages::{Action, StartCause};
 
@@ -183,6 +184,39 @@ impl Decision {
             // A stop is under way: the new settings apply from the next start.
             return;
         }
+        if self.plan.is_none() && self.levels(&cycle).len() > 1 {
+            self.cycle_in_order(&cycle, effects);
+        } else {
+            self.cycle_each(cycle, effects);
+        }
+        for key in wake {
+            let Some(index) = self.position(key) else {
+                continue;
+            };
+            let down = matches!(self.children[index].seen, Seen::Down | Seen::Exited);
+            if down && self.startable(index) && !self.in_plan(key) {
+                self.start_now(index, StartCause::Reload, effects);
+            }
+        }
+    }
+
+    /// Restarts (or starts) `cycle`, whose children span more than one start level, level by
+    /// level as the group's own start does: the later levels stop first, then each level
+    /// starts once the one before it is up (and ready).
+    fn cycle_in_order(&mut self, cycle: &[Key], effects: &mut Vec<Effect>) {
+        let mut steps = self.stop_steps(cycle);
+        steps.extend(self.start_steps(cycle, StartCause::Reload, |_| Duration::ZERO));
+        self.plan = Some(Plan {
+            steps,
+            waiting: BTreeSet::new(),
+            answers_start: false,
+        });
+        self.advance(effects);
+    }
+
+    /// Restarts (or starts) each child of `cycle` on its own, as soon as it is down: one
+    /// level, or a plan under way that keeps its own order.
+    fn cycle_each(&mut self, cycle: Vec<Key>, effects: &mut Vec<Effect>) {
         for key in cycle {
             let Some(index) = self.position(key) else {
                 continue;
@@ -199,15 +233,6 @@ impl Decision {
                         self.start_now(index, StartCause::Reload, effects);
                     }
                 }
-            }
-        }
-        for key in wake {
-            let Some(index) = self.position(key) else {
-                continue;
-            };
-            let down = matches!(self.children[index].seen, Seen::Down | Seen::Exited);
-            if down && self.startable(index) && !self.in_plan(key) {
-                self.start_now(index, StartCause::Reload, effects);
             }
         }
     }

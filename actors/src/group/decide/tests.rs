@@ -102,20 +102,25 @@ impl Harness {
         effects
     }
 
+    /// The child owed the oldest answer gives it (a start: started); `None` when none is owed.
+    fn answer_next(&mut self) -> Option<Vec<Effect>> {
+        let input = match self.owed.pop_front()? {
+            Effect::Start { key, ticket, .. } => Input::StartAnswered {
+                key,
+                ticket,
+                outcome: StartOutcome::Started,
+            },
+            Effect::Stop { key, ticket } => Input::StopAnswered { key, ticket },
+            _ => return Some(Vec::new()),
+        };
+        Some(self.feed(input))
+    }
+
     /// Children answer everything owed (starts: started), until nothing is owed.
     fn settle_all(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
-        while let Some(owed) = self.owed.pop_front() {
-            let input = match owed {
-                Effect::Start { key, ticket, .. } => Input::StartAnswered {
-                    key,
-                    ticket,
-                    outcome: StartOutcome::Started,
-                },
-                Effect::Stop { key, ticket } => Input::StopAnswered { key, ticket },
-                _ => continue,
-            };
-            effects.extend(self.feed(input));
+        while let Some(answered) = self.answer_next() {
+            effects.extend(answered);
         }
         effects
     }
@@ -560,6 +565,62 @@ fn a_reload_keeps_an_operator_stop() {
     assert_eq!(stops(&effects), [1]);
     let rest = harness.settle_all();
     assert_eq!(starts(&rest), [1]);
+}
+
+/// A reload that restarts children of more than one start level goes level by level: the
+/// later level stops first, and the next level starts only once the one before is up. Within
+/// one level, each child restarts as soon as it is down (the control).
+#[test]
+fn a_reload_across_levels_restarts_level_by_level() {
+    let reload = |changed: &[Key]| -> Vec<Reloaded> {
+        (["a", "b", "c"].iter().zip(0..))
+            .map(|(id, key)| Reloaded {
+                key,
+                settings: settings(id, key as u32 + 1, RestartType::Permanent),
+                change: if changed.contains(&key) {
+                    Change::Replaced
+                } else {
+                    Change::Unchanged
+                },
+            })
+            .collect()
+    };
+    let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
+    let mut effects = harness.feed(Input::Reload(reload(&[0, 2])));
+    let mut order = Vec::new();
+    loop {
+        order.extend(effects.iter().filter_map(|effect| match effect {
+            Effect::Stop { key, .. } => Some(format!("stop {key}")),
+            Effect::Start { key, .. } => Some(format!("start {key}")),
+            _ => None,
+        }));
+        let Some(next) = harness.answer_next() else {
+            break;
+        };
+        effects = next;
+    }
+    assert_eq!(order, ["stop 2", "stop 0", "start 0", "start 2"]);
+
+    // The control: one level restarts each child at once.
+    let children = [
+        settings("a", 1, RestartType::Permanent),
+        settings("b", 1, RestartType::Permanent),
+    ];
+    let mut harness = Harness::new(Strategy::OneForOne, intensity(100), &children);
+    harness.feed(Input::Start);
+    harness.settle_all();
+    let effects = harness.feed(Input::Reload(
+        (["a", "b"].iter().zip(0..))
+            .map(|(id, key)| Reloaded {
+                key,
+                settings: settings(id, 1, RestartType::Permanent),
+                change: Change::Replaced,
+            })
+            .collect(),
+    ));
+    assert_eq!(stops(&effects), [0, 1]);
+    let first = harness.answer_next().expect("a stop is owed");
+    assert_eq!(starts(&first), [0], "a starts before b has stopped");
 }
 
 #[test]
