@@ -477,6 +477,38 @@ fn an_operator_stop_during_a_reload_across_levels_is_kept() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A shutdown while a reload's level-by-level restart waits for the new `w` to be ready ends
+/// in order: the daemon exits 0, nothing is left, and `x` is not started again (the control:
+/// the new `w` had started).
+fn a_shutdown_during_a_reload_across_levels_ends_in_order() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&two_levels(port, "one"));
+    let (old_w, old_x) = (daemon.started_pid("w"), daemon.started_pid("x"));
+    rewrite(&daemon, &two_levels(port, "two"));
+    reload(&mut daemon);
+    let started = |daemon: &Daemon, id: &str, old: u32| {
+        (events_of(daemon, "component_started", id).iter())
+            .map(pid_of)
+            .find(|&pid| pid != old)
+    };
+    eventually("the new w starts", || {
+        started(&daemon, "w", old_w).is_some()
+    });
+    let new_w = started(&daemon, "w", old_w).expect("a new w");
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    let ready = |e: &Value| e["event"] == "component_ready" && e["pid"] == new_w;
+    assert!(
+        !daemon.events().iter().any(ready),
+        "the shutdown came while the restart waited for w"
+    );
+    assert_eq!(started(&daemon, "x", old_x), None, "x not started again");
+    assert!(
+        [old_w, old_x, new_w].iter().all(|&pid| !alive(pid)),
+        "nothing left"
+    );
+}
+
 /// A reload that changes components of two start levels restarts them level by level, as the
 /// group's start does: `x` (priority 2) stops before `w` (priority 1) is stopped, and the new
 /// `x` starts only once the new `w` is ready (its port open after 0.5 s).
@@ -580,6 +612,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_during_a_waiting_start_level_keeps_the_level_order,
     a_reload_across_start_levels_restarts_them_in_order,
     an_operator_stop_during_a_reload_across_levels_is_kept,
+    a_shutdown_during_a_reload_across_levels_ends_in_order,
     a_shutdown_between_the_two_steps_of_a_move_ends_in_order,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
