@@ -1,0 +1,204 @@
+//! Interleavings the other modules leave out, on the real binary with real processes: operator
+//! commands and a second reload in the middle of a reload that moves a component, a crash
+//! between the two signals of a forced shutdown, a reload during the retries of an unknown
+//! `<user>`, and a restart while an escaped descendant holds the component's output pipe. Each
+//! absence is asserted beside a positive control.
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use testkit::*;
+
+fn rewrite(daemon: &Daemon, xml: &str) {
+    std::fs::write(&daemon.registry, xml).expect("rewrite the registry");
+}
+
+/// The ids of a `config_reloaded` list field.
+fn ids(value: &Value) -> Vec<String> {
+    let ids = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    ids.iter()
+        .map(|id| id.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Where an event matching `matches` sits in `events`.
+fn at(events: &[Value], matches: impl Fn(&Value) -> bool) -> Option<usize> {
+    events.iter().position(matches)
+}
+
+// ---------------------------------------------------------------------------
+// 1. A reload that moves a component, and what arrives while its old place stops it
+
+/// A `<server>` whose shell takes 1 s to stop: it traps SIGTERM, sleeps, then exits 0 (an
+/// orderly stop, never a kill). `tag` is in its command line (another tag: a changed component).
+fn slow_to_stop(id: &str, tag: &str) -> String {
+    let script = format!("trap 'sleep 1; exit 0' TERM; : {tag}; sleep 1000 & wait");
+    format!(
+        "<server id=\"{id}\"><executable>/bin/sh</executable><arguments><argument>-c</argument>\
+         <argument>{}</argument></arguments>{NO_BACKOFF}<stopTimeout>10</stopTimeout></server>",
+        xml_escape(&script)
+    )
+}
+
+/// `a`, then `s2` and `b` in group `g1`; `s2` tagged `tag`.
+fn before_the_move(tag: &str) -> String {
+    let (a, s2, b) = (idle("a"), slow_to_stop("s2", tag), idle("b"));
+    registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"))
+}
+
+/// [`before_the_move`] with `s2` moved out of `g1` to the root.
+fn after_the_move(tag: &str) -> String {
+    let (a, s2, b) = (idle("a"), slow_to_stop("s2", tag), idle("b"));
+    registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"))
+}
+
+/// Starts a daemon on [`before_the_move`], rewrites the registry to [`after_the_move`] and
+/// sends SIGHUP; returns once the move's first step is stopping the old `s2` (its pid too).
+fn moving() -> (Daemon, u32) {
+    let (before, after) = (before_the_move("v1"), after_the_move("v1"));
+    let mut daemon = Daemon::start(&before);
+    let old = daemon.started_pids(&["a", "s2", "b"])[1];
+    eventually("the old s2 traps SIGTERM", || catches_sigterm(old));
+    rewrite(&daemon, &after);
+    daemon.signal(Signal::SIGHUP);
+    let stopping = daemon.wait_event("component_stopping", "s2");
+    assert_eq!(stopping["pid"], old, "the move's first step has begun");
+    (daemon, old)
+}
+
+/// The pids of every `s2` process started so far.
+fn s2_pids(daemon: &Daemon) -> Vec<u32> {
+    events_of(daemon, "component_started", "s2")
+        .iter()
+        .map(pid_of)
+        .collect()
+}
+
+/// Checks what every outcome of a move shares: the old `s2` stopped in order (no crash, no
+/// kill) before any new one started, and at most one `s2` process is alive.
+fn moved_in_order(daemon: &Daemon, old: u32) {
+    let events = daemon.events();
+    let stopped = at(&events, |e| {
+        e["event"] == "component_stopped" && e["pid"] == old
+    });
+    let restarted = at(&events, |e| {
+        e["event"] == "component_started" && e["component"] == "s2" && e["pid"] != old
+    });
+    assert!(stopped.is_some(), "the old s2 stopped");
+    assert!(
+        restarted.is_none() || stopped < restarted,
+        "never two at once: the old s2 stopped at {stopped:?}, a new one started at {restarted:?}"
+    );
+    let live: Vec<u32> = (s2_pids(daemon).into_iter())
+        .filter(|&p| alive(p))
+        .collect();
+    assert!(live.len() <= 1, "one s2 at most: {live:?}");
+    for event in ["component_exited", "component_killed"] {
+        let seen = events_of(daemon, event, "s2");
+        assert!(seen.is_empty(), "no {event}: {seen:?}");
+    }
+}
+
+/// Waits for the reload's report (logged once its second step is made).
+fn reloaded(daemon: &mut Daemon) -> Value {
+    daemon.wait_any("config_reloaded")
+}
+
+/// `stop s2` while the move's first step waits for the old `s2` to stop: the command waits
+/// for the move to end (only the old place has `s2`, and it is dropping it), then stops `s2` in
+/// its new place, where `status` shows it stopped; the stop is kept (SPEC: a reload never
+/// starts a component the operator stopped) through a later reload that changes it; the
+/// operator's `start` then starts it there, once, with the new settings (the positive
+/// control).
+fn an_operator_stop_during_a_move_is_kept() {
+    let (mut daemon, old) = moving();
+    let stop = daemon.cli(&["stop", "s2"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(0), "{stop:?}");
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["added"]), ["s2"], "{report}");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["group"], &row["pid"]),
+        (&"stopped".into(), &"".into(), &Value::Null),
+        "{row}"
+    );
+    let stopped = s2_pids(&daemon);
+    assert!(stopped.iter().all(|&pid| !alive(pid)), "{stopped:?}");
+    moved_in_order(&daemon, old);
+    // A reload that changes s2 does not start it.
+    rewrite(&daemon, &after_the_move("v2"));
+    daemon.signal(Signal::SIGHUP);
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["changed"]), ["s2"], "{report}");
+    assert_eq!(daemon.status_row("s2")["state"], "stopped");
+    assert_eq!(s2_pids(&daemon), stopped, "not started by the reload");
+    // Positive control: the operator's start does start it, in its new place, changed.
+    let start = daemon.cli(&["start", "s2"], DEADLINE);
+    assert_eq!(start.status.code(), Some(0), "{start:?}");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["group"]),
+        (&"running".into(), &"".into())
+    );
+    let new = row["pid"].as_u64().expect("a pid") as u32;
+    assert!(proc_cmdline(new).contains(": v2;"), "{}", proc_cmdline(new));
+    assert_eq!(s2_pids(&daemon).len(), stopped.len() + 1);
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// `restart s2` while the move's first step waits for the old `s2` to stop: the restart is
+/// answered once `s2` runs again, and it runs once, in its new place; the old one stopped
+/// before it started.
+fn an_operator_restart_during_a_move_starts_it_once_in_its_new_place() {
+    let (mut daemon, old) = moving();
+    let restart = daemon.cli(&["restart", "s2"], DEADLINE);
+    assert_eq!(restart.status.code(), Some(0), "{restart:?}");
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["added"]), ["s2"], "{report}");
+    eventually("s2 runs", || daemon.status_row("s2")["state"] == "running");
+    let row = daemon.status_row("s2");
+    assert_eq!(row["group"], "", "{row}");
+    let new = row["pid"].as_u64().expect("a pid") as u32;
+    assert_ne!(new, old);
+    assert!(alive(new) && !alive(old));
+    moved_in_order(&daemon, old);
+    let live: Vec<u32> = (s2_pids(&daemon).into_iter())
+        .filter(|&p| alive(p))
+        .collect();
+    assert_eq!(live, [new], "exactly one s2 runs");
+    assert_eq!(row["restarts"], 0, "not a crash: {row}");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A second SIGHUP while the move's first step waits for the old `s2` to stop: the move still
+/// happens in order (never two `s2` at once) and ends with one `s2`, in its new place.
+fn a_second_reload_during_a_move_keeps_the_order() {
+    let (mut daemon, old) = moving();
+    daemon.signal(Signal::SIGHUP);
+    eventually("a new s2 runs", || s2_pids(&daemon).len() == 2);
+    eventually("both reloads are reported", || {
+        daemon.count("config_reloaded") == 2
+    });
+    let new = s2_pids(&daemon)[1];
+    moved_in_order(&daemon, old);
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["group"], row["pid"].as_u64()),
+        (&"running".into(), &"".into(), Some(u64::from(new))),
+        "{row}"
+    );
+    assert!(alive(new) && !alive(old));
+    let reports: Vec<Value> = (daemon.events().into_iter())
+        .filter(|e| e["event"] == "config_reloaded")
+        .collect();
+    let added: Vec<String> = reports.iter().flat_map(|r| ids(&r["added"])).collect();
+    assert_eq!(added, ["s2"], "added once in all: {reports:?}");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// The tests of this module, for the integration runner.
+pub const TESTS: &[testkit::harness::Test] = testkit::tests![
+    an_operator_stop_during_a_move_is_kept,
+    an_operator_restart_during_a_move_starts_it_once_in_its_new_place,
+    a_second_reload_during_a_move_keeps_the_order,
+];
