@@ -196,9 +196,157 @@ fn a_second_reload_during_a_move_keeps_the_order() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// An invalid registry reloaded while the move's first step waits for the old `s2` to stop is
+/// refused and takes nothing over: the move's own second step still starts `s2` in its new
+/// place, once, after the old one stopped.
+fn a_refused_reload_during_a_move_does_not_cancel_it() {
+    let (mut daemon, old) = moving();
+    let valid = std::fs::read_to_string(&daemon.registry).expect("the registry");
+    rewrite(
+        &daemon,
+        "<supervisor><servers><bogus/></servers></supervisor>",
+    );
+    daemon.signal(Signal::SIGHUP);
+    let rejected = daemon.wait_any("config_rejected");
+    assert!(
+        rejected["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("bogus")),
+        "{rejected}"
+    );
+    rewrite(&daemon, &valid);
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["added"]), ["s2"], "{report}");
+    eventually("s2 runs in its new place", || {
+        let row = daemon.status_row("s2");
+        row["state"] == "running" && row["group"] == ""
+    });
+    let pids = s2_pids(&daemon);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(alive(pids[1]) && !alive(old));
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+// ---------------------------------------------------------------------------
+// 2. A crash between the two signals of a forced shutdown
+
+/// A `<server>` whose shell exits 3 each time a line is written to the FIFO `fifo` (one line,
+/// one exit), restarted at once.
+fn exits_on_a_line(id: &str, fifo: &std::path::Path, settings: &str) -> String {
+    let script = format!("read line < '{}'; exit 3", fifo.display());
+    format!(
+        "<server id=\"{id}\"><executable>/bin/sh</executable><arguments><argument>-c</argument>\
+         <argument>{}</argument></arguments>{NO_BACKOFF}{settings}</server>",
+        xml_escape(&script)
+    )
+}
+
+/// Writes one line to the FIFO (a reader is open, or will be within the deadline).
+fn poke(fifo: &std::path::Path) {
+    use std::io::Write;
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .expect("open the FIFO");
+    writer.write_all(b"exit\n").expect("write the FIFO");
+}
+
+/// The first SIGTERM leaves `stubborn` (which ignores it, 60 s stop timeout) stopping; `crasher`,
+/// in the level stopped after it, exits 3 on its own meanwhile: not restarted (SPEC: shutdown
+/// ranks above automatic restarts), while the same crash before the shutdown was (the positive
+/// control). The second SIGTERM kills everything at once: the daemon exits 0 (an orderly
+/// shutdown, only faster) well before the stop timeout, logs the shutdown's events, and leaves
+/// no process behind.
+fn a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("crash");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let stubborn = standin_server(
+        "stubborn",
+        &["--ignore-term"],
+        "<stopTimeout>60</stopTimeout><startPriority>2</startPriority>",
+    );
+    let crasher = exits_on_a_line("crasher", &fifo, "<startPriority>1</startPriority>");
+    let mut daemon = Daemon::start_in(dir, &registry(FAST, &[stubborn, crasher].concat()));
+    let [stubborn, first] = daemon.started_pids(&["stubborn", "crasher"])[..] else {
+        unreachable!()
+    };
+    eventually("stubborn ignores SIGTERM", || catches_sigterm(stubborn));
+    // The control: a crash before the shutdown is restarted.
+    poke(&fifo);
+    let exited = daemon.wait_event("component_exited", "crasher");
+    assert_eq!(
+        (exited["pid"].as_u64(), &exited["code"]),
+        (Some(u64::from(first)), &3.into())
+    );
+    let second = daemon.started_pid("crasher");
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_any("supervisor_stopping");
+    daemon.wait_event("component_stopping", "stubborn");
+    poke(&fifo);
+    let crashed = daemon.wait_event("component_exited", "crasher");
+    assert_eq!(crashed["pid"], second, "{crashed}");
+    assert_eq!(
+        crashed["expected"], false,
+        "a crash all the same: {crashed}"
+    );
+    assert!(alive(stubborn), "still stopping (60 s timeout)");
+    daemon.signal(Signal::SIGTERM);
+    let forced = daemon.wait_any("shutdown_forced");
+    assert_eq!(forced["signal"], "SIGTERM", "{forced}");
+    assert_eq!(daemon.wait_exit(), Some(0));
+    let events = daemon.events();
+    let stopped = (events.iter().rev())
+        .find(|e| e["event"] == "supervisor_stopped")
+        .expect("supervisor_stopped");
+    assert_eq!(stopped["exit_code"], 0, "{stopped}");
+    let took = seconds_between(&forced, stopped);
+    assert!(took < 5.0, "stopped {took} s after the second signal");
+    let pids: Vec<u32> = ["stubborn", "crasher"]
+        .iter()
+        .flat_map(|id| events_of(&daemon, "component_started", id))
+        .map(|e| pid_of(&e))
+        .collect();
+    assert_eq!(
+        pids.len(),
+        3,
+        "crasher started twice, stubborn once: {pids:?}"
+    );
+    assert!(
+        pids.iter().all(|&pid| !alive(pid)),
+        "nothing left: {pids:?}"
+    );
+    let stopping = at(&events, |e| e["event"] == "supervisor_stopping").expect("stopping");
+    let after: Vec<&Value> = events[stopping..]
+        .iter()
+        .filter(|e| e["component"] == "crasher")
+        .filter(|e| {
+            [
+                "restart_scheduled",
+                "component_starting",
+                "component_started",
+            ]
+            .contains(&e["event"].as_str().unwrap_or_default())
+        })
+        .collect();
+    assert!(
+        after.is_empty(),
+        "not restarted during the shutdown: {after:?}"
+    );
+    let before: Vec<&Value> = events[..stopping]
+        .iter()
+        .filter(|e| e["event"] == "restart_scheduled" && e["component"] == "crasher")
+        .collect();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(daemon.count("supervisor_stopping"), 1);
+}
+
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_stop_during_a_move_is_kept,
     an_operator_restart_during_a_move_starts_it_once_in_its_new_place,
     a_second_reload_during_a_move_keeps_the_order,
+    a_refused_reload_during_a_move_does_not_cancel_it,
+    a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted,
 ];
