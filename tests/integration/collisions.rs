@@ -342,6 +342,96 @@ fn a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted() {
     assert_eq!(daemon.count("supervisor_stopping"), 1);
 }
 
+// ---------------------------------------------------------------------------
+// 3. A reload during the retries of an unknown `<user>`
+
+/// A `<server>` running `sleep 1000` as `user` (none: the daemon's), retried at a short backoff.
+fn sleeper_as(id: &str, user: Option<&str>) -> String {
+    let user = user.map_or(String::new(), |user| format!("<user>{user}</user>"));
+    format!(
+        "<server id=\"{id}\"><executable>sleep</executable><arguments><argument>1000</argument>\
+         </arguments>{user}<backoff initial=\"0.05\" max=\"0.2\"/></server>"
+    )
+}
+
+/// The user ids (real, effective, saved, filesystem) of a process.
+fn uids(pid: u32) -> Vec<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("Uid:"));
+    line.map_or(Vec::new(), |l| {
+        l.split_whitespace().skip(1).map(String::from).collect()
+    })
+}
+
+/// A component whose `<user>` the host does not have fails each start (`setuid: unknown user
+/// …`) and is retried; a reload that keeps the bad user changes nothing (the retries go on, the
+/// sibling and the daemon run on); a reload that fixes it (`nobody` as root, else no `<user>`)
+/// restarts it at once, as that user (the positive control), and the failures stop.
+fn a_reload_during_the_retries_of_an_unknown_user_fixes_it() {
+    const BAD: &str = "no-such-user-c3x";
+    let fixed = testkit::skip::is_root().then_some("nobody");
+    // A root that never gives up: the retries go on for ever. `stats` each second.
+    let head = "<config><tracestatsinterval>1</tracestatsinterval></config>";
+    let xml = |user| registry(head, &[idle("a"), sleeper_as("c", user)].concat());
+    let mut daemon = Daemon::start(&xml(Some(BAD)));
+    let a = daemon.started_pid("a");
+    let failed = daemon.wait_event("component_spawn_failed", "c");
+    assert_eq!(
+        failed["error"],
+        format!("setuid: unknown user `{BAD}`"),
+        "{failed}"
+    );
+    daemon.wait_event("component_spawn_failed", "c");
+    // A reload that keeps the bad user: nothing to do.
+    daemon.signal(Signal::SIGHUP);
+    let report = daemon.wait_any("config_reloaded");
+    for list in ["added", "removed", "changed", "updated"] {
+        assert!(ids(&report[list]).is_empty(), "{list}: {report}");
+    }
+    assert_eq!(report["unchanged"], 2, "{report}");
+    // The retries go on, as they were.
+    let again = daemon.wait_event("component_spawn_failed", "c");
+    assert_eq!(again["error"], failed["error"]);
+    let row = daemon.status_row("c");
+    assert!(
+        row["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unknown user")),
+        "{row}"
+    );
+    assert_eq!(row["pid"], Value::Null, "{row}");
+    assert!(events_of(&daemon, "component_started", "c").is_empty());
+    assert!(alive(daemon.pid()));
+    assert_eq!(daemon.status_row("a")["pid"], a, "the sibling untouched");
+    // The control: a reload that fixes the user starts it.
+    rewrite(&daemon, &xml(fixed));
+    daemon.signal(Signal::SIGHUP);
+    let report = daemon.wait_any("config_reloaded");
+    assert_eq!(ids(&report["changed"]), ["c"], "{report}");
+    let pid = daemon.started_pid("c");
+    eventually("c runs", || daemon.status_row("c")["state"] == "running");
+    let row = daemon.status_row("c");
+    assert_eq!(row["pid"], pid, "{row}");
+    let expected = if fixed.is_some() { "65534" } else { "0" };
+    assert_eq!(uids(pid), [expected; 4], "runs as the fixed user");
+    let failures = events_of(&daemon, "component_spawn_failed", "c").len();
+    // Past a few backoffs of the old loop (0.2 s at most each): no failure since.
+    let stats = daemon.wait_for("c's stats half a second on", |e| {
+        e["event"] == "stats" && e["component"] == "c" && e["uptime_ms"].as_u64() >= Some(500)
+    });
+    assert_eq!(
+        (&stats["pid"], &stats["state"]),
+        (&pid.into(), &"running".into()),
+        "{stats}"
+    );
+    assert_eq!(
+        events_of(&daemon, "component_spawn_failed", "c").len(),
+        failures
+    );
+    assert_eq!(daemon.status_row("a")["pid"], a);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_stop_during_a_move_is_kept,
@@ -349,4 +439,5 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_second_reload_during_a_move_keeps_the_order,
     a_refused_reload_during_a_move_does_not_cancel_it,
     a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted,
+    a_reload_during_the_retries_of_an_unknown_user_fixes_it,
 ];
