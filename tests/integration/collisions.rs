@@ -4,6 +4,8 @@
 //! `<user>`, and a restart while an escaped descendant holds the component's output pipe. Each
 //! absence is asserted beside a positive control.
 
+use std::time::Duration;
+
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use testkit::*;
@@ -242,13 +244,22 @@ fn exits_on_a_line(id: &str, fifo: &std::path::Path, settings: &str) -> String {
     )
 }
 
-/// Writes one line to the FIFO (a reader is open, or will be within the deadline).
+/// Writes one line to the FIFO `fifo` once a reader has it open (within the deadline).
 fn poke(fifo: &std::path::Path) {
     use std::io::Write;
-    let mut writer = std::fs::OpenOptions::new()
-        .write(true)
-        .open(fifo)
-        .expect("open the FIFO");
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        let mut options = std::fs::OpenOptions::new();
+        // No reader yet: ENXIO at once, instead of blocking for ever.
+        options.write(true).custom_flags(libc::O_NONBLOCK);
+        options.open(fifo)
+    };
+    let writer = std::cell::RefCell::new(None);
+    eventually("a reader has the FIFO open", || {
+        *writer.borrow_mut() = open().ok();
+        writer.borrow().is_some()
+    });
+    let mut writer = writer.into_inner().expect("the FIFO, open");
     writer.write_all(b"exit\n").expect("write the FIFO");
 }
 
@@ -432,6 +443,155 @@ fn a_reload_during_the_retries_of_an_unknown_user_fixes_it() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+// ---------------------------------------------------------------------------
+// 4. A restart while an escaped descendant holds the component's output pipe
+
+/// A `<server>` whose first run leaves a `setsid` escaper holding its stdout (it prints
+/// `escaper PID`, then waits for a line on `dir/late`, prints `late` and sleeps), waits until
+/// the escaper has left its process group, prints `first` and exits 1; its later runs (`dir/mark`
+/// exists) just sleep.
+fn leaves_an_escaper(id: &str, dir: &std::path::Path) -> String {
+    let (mark, fifo, ready) = (dir.join("mark"), dir.join("late"), dir.join("ready"));
+    let script = format!(
+        "if [ -e {mark} ]; then exec sleep 1000; fi; : > {mark}; \
+         setsid sh -c 'echo \"escaper $$\"; : > {ready}; read x < {fifo}; echo late; exec sleep 3007' & \
+         while [ ! -e {ready} ]; do sleep 0.01; done; echo first; exit 1",
+        mark = mark.display(),
+        fifo = fifo.display(),
+        ready = ready.display(),
+    );
+    format!(
+        "<server id=\"{id}\"><executable>/bin/sh</executable><arguments><argument>-c</argument>\
+         <argument>{}</argument></arguments>{NO_BACKOFF}</server>",
+        xml_escape(&script)
+    )
+}
+
+/// The last pid of the `NSpid` line of a process (its pid in its own PID namespace).
+fn inner_pid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+/// The escaper's first run, crash and restart: returns the escaper's pid (as this test sees
+/// it) and the events of the crash and of the restart. The restart is prompt: the pipe the
+/// escaper holds does not hold it up. `namespaced`: the components run in a PID namespace of
+/// their own (where the escaper said its own number).
+fn crash_with_an_escaper(daemon: &mut Daemon, namespaced: bool) -> (u32, Value, Value) {
+    let first = daemon.started_pid("s");
+    let said = daemon.wait_for("the escaper's pid", |e| {
+        e["event"] == "component_output"
+            && e["component"] == "s"
+            && e["line"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("escaper "))
+    });
+    let inner: u32 = said["line"].as_str().unwrap()["escaper ".len()..]
+        .parse()
+        .expect("a pid");
+    let escaper = match namespaced {
+        false => inner,
+        true => {
+            (descendants(daemon.pid()).into_iter())
+                .find(|p| inner_pid(p.pid) == Some(inner))
+                .expect("the escaper, in the daemon's PID namespace")
+                .pid
+        }
+    };
+    let exited = daemon.wait_event("component_exited", "s");
+    assert_eq!(
+        (exited["pid"].as_u64(), &exited["code"]),
+        (Some(u64::from(first)), &1.into())
+    );
+    let restarted = daemon.wait_event("component_started", "s");
+    let took = seconds_between(&exited, &restarted);
+    assert!(took < 1.0, "restarted {took} s after the crash");
+    assert!(alive(pid_of(&restarted)));
+    (escaper, exited, restarted)
+}
+
+/// A shutdown that does not wait for the held pipe (5 s): it ends in order, at once.
+fn stops_at_once(daemon: &mut Daemon) {
+    assert_eq!(daemon.stop(), Some(0));
+    let events = daemon.events();
+    let find = |name: &str| events.iter().find(|e| e["event"] == name).cloned();
+    let (stopping, stopped) = (find("supervisor_stopping"), find("supervisor_stopped"));
+    let took = seconds_between(&stopping.expect("stopping"), &stopped.expect("stopped"));
+    assert!(took < 2.0, "the shutdown took {took} s");
+    assert_eq!(daemon.count("output_dropped"), 0, "nothing left unread");
+}
+
+/// With cgroup2 (SPEC: no process a child started outlives it): the crash's `cgroup.kill` ends
+/// the escaper at once, so its `late` line never comes (the line the crashed process printed
+/// before it, `first`, does: the control); the component is restarted at once, and a
+/// shutdown then ends at once.
+fn an_escaper_holding_the_output_is_killed_with_its_crash_with_cgroup2() {
+    if testkit::skip::writable_cgroup2().is_none() {
+        skip!("no writable cgroup2 hierarchy");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("late");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let xml = registry(FAST, &leaves_an_escaper("s", dir.path()));
+    let mut daemon = Daemon::start_in(dir, &xml);
+    assert_eq!(daemon.wait_any("spawn_mode")["cgroups"], true);
+    let (escaper, exited, _) = crash_with_an_escaper(&mut daemon, false);
+    let _sweep = crate::guardian::Sweep(vec![escaper]);
+    eventually_within("the escaper is killed", Duration::from_secs(1), || {
+        !alive(escaper)
+    });
+    stops_at_once(&mut daemon);
+    let lines: Vec<Value> = events_of(&daemon, "component_output", "s");
+    let said = |line: &str| {
+        lines
+            .iter()
+            .any(|e| e["line"] == line && e["pid"] == exited["pid"])
+    };
+    assert!(said("first"), "{lines:?}");
+    assert!(
+        !said("late") && !lines.iter().any(|e| e["line"] == "late"),
+        "{lines:?}"
+    );
+}
+
+/// Without cgroup2 (hidden in a mount namespace; the children in a PID namespace): the escaper
+/// survives the crash and holds the pipe; the component is restarted at once all the same; the
+/// escaper's later `late` line is still read and logged; and the shutdown does not wait for
+/// the pipe's end (README: nothing waits for it once the exited process's output is read).
+fn an_escaper_holding_the_output_holds_up_no_restart_without_cgroup2() {
+    let Some(mount) = testkit::skip::writable_cgroup2() else {
+        skip!("needs root and a cgroup2 mount to hide");
+    };
+    testkit::skip::require_tool("unshare");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("late");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let xml = registry(FAST, &leaves_an_escaper("s", dir.path()));
+    let mut daemon = crate::guardian::start_without_cgroup2(dir, &xml, &mount);
+    assert_eq!(daemon.wait_any("spawn_mode")["cgroups"], false);
+    let (escaper, exited, restarted) = crash_with_an_escaper(&mut daemon, true);
+    let _sweep = crate::guardian::Sweep(vec![escaper]);
+    assert!(alive(escaper), "no cgroup kills the escaper");
+    poke(&fifo);
+    let late = daemon.wait_for("the escaper's late line", |e| {
+        e["event"] == "component_output" && e["component"] == "s" && e["line"] == "late"
+    });
+    assert!(
+        seconds_between(&restarted, &late) >= 0.0,
+        "after the restart"
+    );
+    assert_ne!(late["pid"], restarted["pid"], "{late}");
+    assert_eq!(
+        late["pid"], exited["pid"],
+        "the crashed process's pipe: {late}"
+    );
+    stops_at_once(&mut daemon);
+    eventually("the escaper goes with the daemon's PID namespace", || {
+        !alive(escaper)
+    });
+}
+
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_stop_during_a_move_is_kept,
@@ -440,4 +600,6 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_refused_reload_during_a_move_does_not_cancel_it,
     a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted,
     a_reload_during_the_retries_of_an_unknown_user_fixes_it,
+    an_escaper_holding_the_output_is_killed_with_its_crash_with_cgroup2,
+    an_escaper_holding_the_output_holds_up_no_restart_without_cgroup2,
 ];
