@@ -351,6 +351,10 @@ fn a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted() {
         .collect();
     assert_eq!(before.len(), 1, "{before:?}");
     assert_eq!(daemon.count("supervisor_stopping"), 1);
+    // stubborn's end is its stop's, by the forced kill (not by its 60 s timeout).
+    let ended = events_of(&daemon, "component_stopped", "stubborn");
+    assert_eq!(ended.iter().map(pid_of).collect::<Vec<_>>(), [stubborn]);
+    assert!(events_of(&daemon, "component_killed", "stubborn").is_empty());
 }
 
 // ---------------------------------------------------------------------------
