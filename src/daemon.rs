@@ -354,6 +354,11 @@ struct SupervisorActor {
     /// concurrently, and an older one finishing last must not undo a newer one.
     reloads_begun: u64,
     reloads_finished: u64,
+    /// Reloads applied so far (read, valid, handed to the tree): the latest makes the second
+    /// step of every move still under way.
+    reconfigures: u64,
+    /// The components reloads are moving (see [`crate::moves::Moving`]).
+    moving: crate::moves::Moving,
     /// The `stats` timer, while `<tracestatsinterval>` asks for one.
     stats: Option<actix::SpawnHandle>,
     /// Where the daemon's record is kept (a reload that moves the log updates it).
@@ -390,6 +395,8 @@ impl SupervisorActor {
             runtime,
             reloads_begun: 0,
             reloads_finished: 0,
+            reconfigures: 0,
+            moving: crate::moves::Moving::default(),
             stats: None,
             run_dir,
             http: None,
@@ -401,6 +408,8 @@ impl SupervisorActor {
             return;
         }
         self.shutting_down = true;
+        // Commands waiting for a move go on, to be answered busy.
+        self.moving.end();
         self.runtime.board.set_phase(DaemonPhase::Stopping {
             reason: reason.to_string(),
             gave_up: exit_code == EXIT_GAVE_UP,
@@ -458,6 +467,14 @@ impl SupervisorActor {
         ids: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> ResponseActFuture<Self, Reply> {
+        if self.moving.any(&ids) {
+            // Only the old place has it, and drops it: the command goes to the new one.
+            let over = self.moving.wait();
+            let after = async move { drop(over.await) }.into_actor(self);
+            return Box::pin(
+                after.then(move |(), daemon, _| daemon.operate(action, ids, timeout_ms)),
+            );
+        }
         let root = &self.registry.tree.root;
         if let Some(refused) = operate::refuse_unknown(&self.runtime.ids, &ids) {
             return Box::pin(actix::fut::ready(refused));
@@ -566,6 +583,8 @@ impl SupervisorActor {
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
         let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
+        // What an earlier reload still moves is this one's to move too.
+        let moved = self.moving.begin(moved);
         let spec = registry.tree.root.clone();
         // What moved stops in its old place before it starts in its new one (see `moves`).
         let step = (!moved.is_empty()).then(|| {
@@ -580,10 +599,12 @@ impl SupervisorActor {
             Some(first.unwrap_or_default())
         };
         self.registry.tree = registry.tree;
-        let reload = self.reloads_begun;
+        self.reconfigures += 1;
+        let reload = self.reconfigures;
         let reconfigure = first.into_actor(self).then(move |first, daemon, _| {
-            // A shutdown, or a later reload, during the wait: the second step is theirs to make.
-            let ours = daemon.reloads_begun == reload && !daemon.shutting_down;
+            // A shutdown, or a later reload applied during the wait: the second step is theirs
+            // to make (a reload refused meanwhile changes nothing, and takes nothing over).
+            let ours = daemon.reconfigures == reload && !daemon.shutting_down;
             let root = daemon.root.clone();
             async move {
                 match (first, ours) {
@@ -602,6 +623,9 @@ impl SupervisorActor {
         let board = self.runtime.board.clone();
         let root = self.registry.tree.root.clone();
         let logged = reconfigure.map(move |report, daemon, ctx| {
+            if daemon.reconfigures == reload {
+                daemon.moving.end();
+            }
             let (applied, not_applied) = daemon.apply_config(&config, live, ctx);
             let diff = ReloadSummary {
                 added: report.added,

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use actors::group::ReloadReport;
 use actors::ids::IdIndex;
 use actors::spec::{ChildSpec, GroupSpec};
@@ -71,6 +73,50 @@ pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
     }
 }
 
+/// The components a reload is moving while their old places still stop them, until the reload
+/// that applies last has made its second step. A later reload moves them too (it must not
+/// start one in its new place while its old place still stops it), and an operator's command
+/// on one waits for the move's end, then goes to its new place (before, only the old place,
+/// which is dropping it, has it).
+#[derive(Default)]
+pub struct Moving {
+    ids: Vec<String>,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Moving {
+    /// `moved` (of a reload about to apply), with what earlier reloads are still moving.
+    pub fn begin(&mut self, moved: Vec<String>) -> Vec<String> {
+        for id in moved {
+            if !self.ids.contains(&id) {
+                self.ids.push(id);
+            }
+        }
+        self.ids.sort();
+        self.ids.clone()
+    }
+
+    /// Whether any of `ids` is being moved.
+    pub fn any(&self, ids: &[String]) -> bool {
+        ids.iter().any(|id| self.ids.contains(id))
+    }
+
+    /// Answered once the move is over (or abandoned: a shutdown).
+    pub fn wait(&mut self) -> oneshot::Receiver<()> {
+        let (waiter, over) = oneshot::channel();
+        self.waiters.push(waiter);
+        over
+    }
+
+    /// The move is over: every moved component is in its new place, or the tree stops.
+    pub fn end(&mut self) {
+        self.ids.clear();
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+}
+
 /// Each component's id → the path of the groups it is in.
 fn paths(tree: &GroupSpec) -> HashMap<&str, String> {
     fn walk<'a>(group: &'a GroupSpec, path: &str, found: &mut HashMap<&'a str, String>) {
@@ -114,5 +160,21 @@ mod tests {
         assert_eq!(ids, ["a", "c"]);
         // The control: nothing moved, nothing left out.
         assert!(moved(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_later_reload_moves_what_an_earlier_one_still_moves_and_waiters_hear_the_end() {
+        let mut moving = Moving::default();
+        assert!(!moving.any(&["b".to_string()]));
+        assert_eq!(moving.begin(vec!["b".into()]), ["b"]);
+        // A later reload that moves nothing itself still moves `b`; one that moves `a` too.
+        assert_eq!(moving.begin(Vec::new()), ["b"]);
+        assert_eq!(moving.begin(vec!["a".into(), "b".into()]), ["a", "b"]);
+        assert!(moving.any(&["x".to_string(), "b".to_string()]));
+        let mut over = moving.wait();
+        assert!(over.try_recv().is_err(), "not over yet");
+        moving.end();
+        assert!(over.try_recv().is_ok());
+        assert!(!moving.any(&["a".to_string(), "b".to_string()]));
     }
 }

@@ -8,6 +8,7 @@ mod corpus;
 mod placed;
 
 mod chaos;
+mod collisions;
 mod component_update;
 mod control;
 mod control_utility;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
     }
     testkit::harness::main(&[
         ("chaos", chaos::TESTS),
+        ("collisions", collisions::TESTS),
         ("component_update", component_update::TESTS),
         ("control", control::TESTS),
         ("control_utility", control_utility::TESTS),
