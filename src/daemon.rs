@@ -13,7 +13,7 @@ use actix::{
     WrapFuture,
 };
 use actors::group::{GroupActor, Reconfigure};
-use actors::ids::IdIndex;
+use actors::ids::{IdIndex, StoppedOnArrival};
 use actors::messages::{Action, StartCause};
 use actors::output::OutputService;
 use actors::process::cgroup::Cgroups;
@@ -191,6 +191,7 @@ pub fn run(
         output,
         board: board.clone(),
         ids: IdIndex::default(),
+        stopped_on_arrival: StoppedOnArrival::default(),
     });
     let system = actors_system()?;
     let socket = run_dir.socket();
@@ -468,12 +469,23 @@ impl SupervisorActor {
         timeout_ms: Option<u64>,
     ) -> ResponseActFuture<Self, Reply> {
         if self.moving.any(&ids) {
-            // Only the old place has it, and drops it: the command goes to the new one.
-            let over = self.moving.wait();
-            let after = async move { drop(over.await) }.into_actor(self);
-            return Box::pin(
-                after.then(move |(), daemon, _| daemon.operate(action, ids, timeout_ms)),
-            );
+            // Only the old place has it, and drops it: the command goes to the new one, which
+            // adds a component stopped here stopped (it does not start it for the stop to end).
+            if action == Action::Stop {
+                let moving = ids
+                    .iter()
+                    .filter(|id| self.moving.any(std::slice::from_ref(id)));
+                moving.for_each(|id| self.runtime.stopped_on_arrival.mark(id));
+            }
+            let turn = self.moving.wait();
+            let after = async move { drop(turn.await) }.into_actor(self);
+            return Box::pin(after.then(move |(), daemon, _| {
+                let answer = daemon.operate(action, ids, timeout_ms);
+                // Its messages go out as it is first polled, right after this: the next
+                // command's go out after them.
+                daemon.moving.next();
+                answer
+            }));
         }
         let root = &self.registry.tree.root;
         if let Some(refused) = operate::refuse_unknown(&self.runtime.ids, &ids) {
@@ -585,6 +597,10 @@ impl SupervisorActor {
         let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
         // What an earlier reload still moves is this one's to move too.
         let moved = self.moving.begin(moved);
+        // A stop asked during an earlier move holds only for that move's own arrival.
+        if moved.is_empty() {
+            self.runtime.stopped_on_arrival.clear();
+        }
         let spec = registry.tree.root.clone();
         // What moved stops in its old place before it starts in its new one (see `moves`).
         let step = (!moved.is_empty()).then(|| {

@@ -4,7 +4,7 @@
 //! steps: first the new tree without what moved (the old places stop them), then, once their
 //! processes are gone, the whole new tree (the new places start them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -77,11 +77,12 @@ pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
 /// that applies last has made its second step. A later reload moves them too (it must not
 /// start one in its new place while its old place still stops it), and an operator's command
 /// on one waits for the move's end, then goes to its new place (before, only the old place,
-/// which is dropping it, has it).
+/// which is dropping it, has it). The commands that waited go on one after the other, in the
+/// order they came: a `stop` then a `start` ends started.
 #[derive(Default)]
 pub struct Moving {
     ids: Vec<String>,
-    waiters: Vec<oneshot::Sender<()>>,
+    waiters: VecDeque<oneshot::Sender<()>>,
 }
 
 impl Moving {
@@ -101,18 +102,32 @@ impl Moving {
         ids.iter().any(|id| self.ids.contains(id))
     }
 
-    /// Answered once the move is over (or abandoned: a shutdown).
+    /// Answered when the caller's turn comes, once the move is over (or abandoned: a
+    /// shutdown); the caller then lets the next one go with [`Moving::next`].
     pub fn wait(&mut self) -> oneshot::Receiver<()> {
-        let (waiter, over) = oneshot::channel();
-        self.waiters.push(waiter);
-        over
+        let (waiter, turn) = oneshot::channel();
+        self.waiters.push_back(waiter);
+        turn
     }
 
-    /// The move is over: every moved component is in its new place, or the tree stops.
+    /// The move is over: every moved component is in its new place, or the tree stops. The
+    /// first command waiting goes on.
     pub fn end(&mut self) {
         self.ids.clear();
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(());
+        self.next();
+    }
+
+    /// The next command waiting goes on (none while a move is under way: they wait for its
+    /// end).
+    pub fn next(&mut self) {
+        if !self.ids.is_empty() {
+            return;
+        }
+        // A waiter gone (its client hung up) passes its turn on.
+        while let Some(waiter) = self.waiters.pop_front() {
+            if waiter.send(()).is_ok() {
+                return;
+            }
         }
     }
 }
@@ -163,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn a_later_reload_moves_what_an_earlier_one_still_moves_and_waiters_hear_the_end() {
+    fn a_later_reload_moves_what_an_earlier_one_still_moves_and_waiters_go_in_turn() {
         let mut moving = Moving::default();
         assert!(!moving.any(&["b".to_string()]));
         assert_eq!(moving.begin(vec!["b".into()]), ["b"]);
@@ -171,10 +186,16 @@ mod tests {
         assert_eq!(moving.begin(Vec::new()), ["b"]);
         assert_eq!(moving.begin(vec!["a".into(), "b".into()]), ["a", "b"]);
         assert!(moving.any(&["x".to_string(), "b".to_string()]));
-        let mut over = moving.wait();
-        assert!(over.try_recv().is_err(), "not over yet");
+        let (mut first, gone, mut third) = (moving.wait(), moving.wait(), moving.wait());
+        moving.next();
+        assert!(first.try_recv().is_err(), "not over yet");
         moving.end();
-        assert!(over.try_recv().is_ok());
+        assert!(first.try_recv().is_ok());
         assert!(!moving.any(&["a".to_string(), "b".to_string()]));
+        assert!(third.try_recv().is_err(), "one after the other");
+        // The second's client hung up: its turn passes to the third.
+        drop(gone);
+        moving.next();
+        assert!(third.try_recv().is_ok());
     }
 }

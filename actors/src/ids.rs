@@ -3,8 +3,8 @@
 //! children (each actor's end takes its entry with it); the daemon finds ids here, never by walking
 //! specs or asking one nested group after another.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use actix::Recipient;
 
@@ -67,5 +67,34 @@ impl IdIndex {
         self.0
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Ids an operator stopped while a reload moved them (their old place stopping them, their new
+/// one not made yet): the group that adds one next adds it stopped, as the operator left it,
+/// instead of starting it for the operator's stop to end it again.
+#[derive(Clone, Default)]
+pub struct StoppedOnArrival(Arc<Mutex<BTreeSet<String>>>);
+
+impl StoppedOnArrival {
+    /// `id` is to arrive stopped. An operator's start asked after the stop starts it once it
+    /// has arrived, as it does any stopped component.
+    pub fn mark(&self, id: &str) {
+        let mut ids = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.insert(id.to_string());
+    }
+
+    /// Whether `id`, being added now, arrives stopped (told once).
+    pub fn take(&self, id: &str) -> bool {
+        let mut ids = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.remove(id)
+    }
+
+    /// Forgets every id (a new reload: what never arrived is no longer on its way).
+    pub fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }

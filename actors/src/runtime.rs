@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::ids::IdIndex;
+use crate::ids::{IdIndex, StoppedOnArrival};
 use crate::output::OutputService;
 use crate::process::ProcessTable;
 use crate::status::StatusBoard;
@@ -25,6 +25,8 @@ pub struct Shared {
     pub board: StatusBoard,
     /// Every id of the tree and the group that owns it.
     pub ids: IdIndex,
+    /// Ids an operator stopped on their way to a new place.
+    pub stopped_on_arrival: StoppedOnArrival,
 }
 
 impl Runtime {

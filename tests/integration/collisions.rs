@@ -41,16 +41,23 @@ fn slow_to_stop(id: &str, tag: &str) -> String {
     )
 }
 
+/// The registries' head: [`FAST`], and debug lines (`control_request` says when a command
+/// has arrived).
+const MOVE_HEAD: &str = concat!(
+    "<config><tracelevel>3</tracelevel></config>",
+    r#"<restartStrategy type="one_for_one" intensity="50" period="10"/>"#
+);
+
 /// `a`, then `s2` and `b` in group `g1`; `s2` tagged `tag`.
 fn before_the_move(tag: &str) -> String {
     let (a, s2, b) = (idle("a"), slow_to_stop("s2", tag), idle("b"));
-    registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"))
+    registry(MOVE_HEAD, &format!("{a}<group id=\"g1\">{s2}{b}</group>"))
 }
 
 /// [`before_the_move`] with `s2` moved out of `g1` to the root.
 fn after_the_move(tag: &str) -> String {
     let (a, s2, b) = (idle("a"), slow_to_stop("s2", tag), idle("b"));
-    registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"))
+    registry(MOVE_HEAD, &format!("{a}{s2}<group id=\"g1\">{b}</group>"))
 }
 
 /// Starts a daemon on [`before_the_move`], rewrites the registry to [`after_the_move`] and
@@ -106,8 +113,8 @@ fn reloaded(daemon: &mut Daemon) -> Value {
 }
 
 /// `stop s2` while the move's first step waits for the old `s2` to stop: the command waits
-/// for the move to end (only the old place has `s2`, and it is dropping it), then stops `s2` in
-/// its new place, where `status` shows it stopped; the stop is kept (SPEC: a reload never
+/// for the move to end (only the old place has `s2`, and it is dropping it); the new place adds
+/// `s2` stopped, never starting it, and `status` shows it stopped there; the stop is kept (SPEC: a reload never
 /// starts a component the operator stopped) through a later reload that changes it; the
 /// operator's `start` then starts it there, once, with the new settings (the positive
 /// control).
@@ -124,7 +131,8 @@ fn an_operator_stop_during_a_move_is_kept() {
         "{row}"
     );
     let stopped = s2_pids(&daemon);
-    assert!(stopped.iter().all(|&pid| !alive(pid)), "{stopped:?}");
+    assert_eq!(stopped, [old], "its new place never started it");
+    assert!(!alive(old));
     moved_in_order(&daemon, old);
     // A reload that changes s2 does not start it.
     rewrite(&daemon, &after_the_move("v2"));
@@ -144,6 +152,35 @@ fn an_operator_stop_during_a_move_is_kept() {
     let new = row["pid"].as_u64().expect("a pid") as u32;
     assert!(proc_cmdline(new).contains(": v2;"), "{}", proc_cmdline(new));
     assert_eq!(s2_pids(&daemon).len(), stopped.len() + 1);
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// `stop s2`, then `start s2`, both while the move waits for the old `s2`: it arrives stopped
+/// and the start then starts it, once, in its new place (the stop, asked first, does not end a
+/// process the move started).
+fn a_stop_then_a_start_during_a_move_start_it_once() {
+    let (mut daemon, old) = moving();
+    let run = daemon.path().join("run");
+    let stop = cli_command(&daemon.registry, &run, &["stop", "s2"])
+        .spawn()
+        .expect("run `stop s2`");
+    let asked = |daemon: &mut Daemon, verb: &str| {
+        let asks = |e: &Value| e["event"] == "control_request" && e["request"]["command"] == verb;
+        daemon.wait_for(&format!("the {verb} request"), asks)
+    };
+    asked(&mut daemon, "stop");
+    let start = daemon.cli(&["start", "s2"], DEADLINE);
+    assert_eq!(start.status.code(), Some(0), "{start:?}");
+    let stopped = stop.wait_with_output().expect("`stop s2` ends");
+    assert_eq!(stopped.status.code(), Some(0), "{stopped:?}");
+    let pids = s2_pids(&daemon);
+    assert_eq!(pids.len(), 2, "started once in its new place: {pids:?}");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["pid"]),
+        (&"running".into(), &pids[1].into())
+    );
     moved_in_order(&daemon, old);
     assert_eq!(daemon.stop(), Some(0));
 }
@@ -599,6 +636,7 @@ fn an_escaper_holding_the_output_holds_up_no_restart_without_cgroup2() {
 /// The tests of this module, for the integration runner.
 pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_stop_during_a_move_is_kept,
+    a_stop_then_a_start_during_a_move_start_it_once,
     an_operator_restart_during_a_move_starts_it_once_in_its_new_place,
     a_second_reload_during_a_move_keeps_the_order,
     a_refused_reload_during_a_move_does_not_cancel_it,

@@ -170,6 +170,8 @@ pub enum Change {
     Replaced,
     /// A new child.
     Added,
+    /// A new child the operator stopped on its way (a reload moved it): added stopped.
+    AddedStopped,
 }
 
 /// One child of the new spec, in start order, with how it compares.

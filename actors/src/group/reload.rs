@@ -86,7 +86,9 @@ pub fn diff(old: &GroupSpec, new: &GroupSpec) -> ReloadReport {
                 match classify(before, after) {
                     Change::Unchanged => report.unchanged += 1,
                     Change::Updated => report.updated.push(after.id.clone()),
-                    Change::Replaced | Change::Added => report.changed.push(after.id.clone()),
+                    Change::Replaced | Change::Added | Change::AddedStopped => {
+                        report.changed.push(after.id.clone())
+                    }
                 }
             }
             (Some(ChildSpec::Group(before)), ChildSpec::Group(after)) => {
@@ -160,7 +162,15 @@ impl GroupActor {
                 self.next_key += 1;
                 let slot = super::build::slot(child, &self.path, &me, &self.runtime);
                 self.slots.insert(key, slot);
-                (key, Change::Added)
+                let stopped = self.runtime.stopped_on_arrival.take(child.id());
+                (
+                    key,
+                    if stopped {
+                        Change::AddedStopped
+                    } else {
+                        Change::Added
+                    },
+                )
             });
             reloaded.push(Reloaded {
                 key,
@@ -176,7 +186,7 @@ impl GroupActor {
 /// from its next process.
 fn respec(slot: &mut ChildSlot, child: &ChildSpec, change: Change) {
     let in_place = match change {
-        Change::Unchanged | Change::Added => None,
+        Change::Unchanged | Change::Added | Change::AddedStopped => None,
         Change::Updated => Some(true),
         Change::Replaced => Some(false),
     };

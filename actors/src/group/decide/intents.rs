@@ -154,7 +154,7 @@ impl Decision {
         let mut cycle = Vec::new();
         let mut wake = Vec::new();
         for reloaded in new {
-            let child = match old.iter().position(|c| c.key == reloaded.key) {
+            let mut child = match old.iter().position(|c| c.key == reloaded.key) {
                 Some(at) => {
                     let mut child = old.remove(at);
                     if child.settings.autostart != reloaded.settings.autostart {
@@ -171,8 +171,8 @@ impl Decision {
             };
             match reloaded.change {
                 Change::Unchanged | Change::Updated => {}
-                Change::Replaced => cycle.push(child.key),
-                Change::Added => cycle.push(child.key),
+                Change::Replaced | Change::Added => cycle.push(child.key),
+                Change::AddedStopped => child.held = true,
             }
             children.push(child);
         }

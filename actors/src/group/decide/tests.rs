@@ -623,6 +623,31 @@ fn a_reload_across_levels_restarts_level_by_level() {
     assert_eq!(starts(&first), [0], "a starts before b has stopped");
 }
 
+/// A child added stopped (the operator stopped it while a reload moved it here) is not
+/// started and shows held; the same child added plainly starts (the control).
+#[test]
+fn a_child_added_stopped_is_not_started() {
+    for (change, started) in [(Change::AddedStopped, false), (Change::Added, true)] {
+        let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
+        let mut reload: Vec<Reloaded> = (["a", "b", "c"].iter().zip(0..))
+            .map(|(id, key)| Reloaded {
+                key,
+                settings: settings(id, key as u32 + 1, RestartType::Permanent),
+                change: Change::Unchanged,
+            })
+            .collect();
+        reload.push(Reloaded {
+            key: 7,
+            settings: settings("moved", 2, RestartType::Permanent),
+            change,
+        });
+        let mut effects = harness.feed(Input::Reload(reload));
+        effects.extend(harness.settle_all());
+        assert_eq!(starts(&effects) == [7], started, "{change:?}: {effects:?}");
+        assert_eq!(harness.decision.held(7), !started, "{change:?}");
+    }
+}
+
 #[test]
 fn a_reload_updates_in_place_and_drops_removed_children() {
     let mut harness = Harness::up(Strategy::OneForOne, RestartType::Permanent);
