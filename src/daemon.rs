@@ -410,7 +410,7 @@ impl SupervisorActor {
         }
         self.shutting_down = true;
         // Commands waiting for a move go on, to be answered busy.
-        self.moving.end();
+        self.end_moves();
         self.runtime.board.set_phase(DaemonPhase::Stopping {
             reason: reason.to_string(),
             gave_up: exit_code == EXIT_GAVE_UP,
@@ -468,25 +468,64 @@ impl SupervisorActor {
         ids: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> ResponseActFuture<Self, Reply> {
-        if self.moving.any(&ids) {
-            // Only the old place has it, and drops it: the command goes to the new one, which
-            // adds a component stopped here stopped (it does not start it for the stop to end).
-            if action == Action::Stop {
-                let moving = ids
-                    .iter()
-                    .filter(|id| self.moving.any(std::slice::from_ref(id)));
-                moving.for_each(|id| self.runtime.stopped_on_arrival.mark(id));
-            }
-            let turn = self.moving.wait();
-            let after = async move { drop(turn.await) }.into_actor(self);
-            return Box::pin(after.then(move |(), daemon, _| {
-                let answer = daemon.operate(action, ids, timeout_ms);
-                // Its messages go out as it is first polled, right after this: the next
-                // command's go out after them.
-                daemon.moving.next();
-                answer
-            }));
+        if self.moving.holds(&ids) {
+            return self.operate_in_turn(action, ids, timeout_ms);
         }
+        self.operate_now(action, ids, timeout_ms)
+    }
+
+    /// A command on a component being moved (only the old place has it, and drops it) goes to
+    /// its new place once the move is over, after the commands that waited before it. A stop
+    /// marks it: the new place adds it stopped (it does not start it for the stop to end).
+    fn operate_in_turn(
+        &mut self,
+        action: Action,
+        ids: Vec<String>,
+        timeout_ms: Option<u64>,
+    ) -> ResponseActFuture<Self, Reply> {
+        if action == Action::Stop {
+            let moving = (ids.iter()).filter(|id| self.moving.any(std::slice::from_ref(id)));
+            moving.for_each(|id| self.runtime.stopped_on_arrival.mark(id));
+        }
+        let turn = self.moving.wait();
+        let after = async move { drop(turn.await) }.into_actor(self);
+        Box::pin(after.then(move |(), daemon, _| {
+            let answer = match daemon.busy() {
+                Some(busy) => Box::pin(actix::fut::ready(busy)),
+                // A move begun since (its turn came first): it waits for that one too.
+                None if daemon.moving.any(&ids) => daemon.operate_in_turn(action, ids, timeout_ms),
+                None => daemon.operate_now(action, ids, timeout_ms),
+            };
+            // Its messages go out as it is first polled, right after this: the next command's
+            // go out after them.
+            daemon.moving.next();
+            answer
+        }))
+    }
+
+    /// The answer to a command that changes the tree while the daemon cannot take one.
+    fn busy(&self) -> Option<Reply> {
+        let why = match (self.shutting_down, self.upgrading) {
+            (true, _) => "shutting down",
+            (false, true) => "upgrading",
+            (false, false) => return None,
+        };
+        Some(Reply::error(ErrorKind::Busy, why))
+    }
+
+    /// Every move is over (or abandoned): the commands that waited go on, and stops marked for
+    /// an arrival that did not come are forgotten.
+    fn end_moves(&mut self) {
+        self.moving.end();
+        self.runtime.stopped_on_arrival.clear();
+    }
+
+    fn operate_now(
+        &mut self,
+        action: Action,
+        ids: Vec<String>,
+        timeout_ms: Option<u64>,
+    ) -> ResponseActFuture<Self, Reply> {
         let root = &self.registry.tree.root;
         if let Some(refused) = operate::refuse_unknown(&self.runtime.ids, &ids) {
             return Box::pin(actix::fut::ready(refused));
@@ -595,12 +634,21 @@ impl SupervisorActor {
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
         let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
+        // One the operator stopped in its old place arrives stopped in its new one.
+        let held = |id: &String| (before.components.iter()).any(|c| &c.id == id && c.held);
+        (moved.iter().filter(|id| held(id)))
+            .for_each(|id| self.runtime.stopped_on_arrival.mark(id));
         // What an earlier reload still moves is this one's to move too.
         let moved = self.moving.begin(moved);
-        // A stop asked during an earlier move holds only for that move's own arrival.
-        if moved.is_empty() {
-            self.runtime.stopped_on_arrival.clear();
-        }
+        // Where the second step puts them, their commands go once they are there.
+        let arriving: Vec<String> = {
+            let present = registry.tree.root.components();
+            (moved
+                .iter()
+                .filter(|id| present.iter().any(|c| &c.id == *id)))
+            .cloned()
+            .collect()
+        };
         let spec = registry.tree.root.clone();
         // What moved stops in its old place before it starts in its new one (see `moves`).
         let step = (!moved.is_empty()).then(|| {
@@ -621,14 +669,18 @@ impl SupervisorActor {
             // A shutdown, or a later reload applied during the wait: the second step is theirs
             // to make (a reload refused meanwhile changes nothing, and takes nothing over).
             let ours = daemon.reconfigures == reload && !daemon.shutting_down;
-            let root = daemon.root.clone();
+            let (root, index) = (daemon.root.clone(), daemon.runtime.ids.clone());
             async move {
                 match (first, ours) {
                     (Some(first), false) => first,
                     (first, _) => {
                         let second = root.send(Reconfigure { spec }).await.unwrap_or_default();
                         match first {
-                            Some(first) => crate::moves::merged(first, second),
+                            Some(first) => {
+                                let bound = crate::moves::ARRIVAL_BOUND;
+                                crate::moves::until_present(&index, &arriving, bound).await;
+                                crate::moves::merged(first, second)
+                            }
                             None => second,
                         }
                     }
@@ -640,7 +692,7 @@ impl SupervisorActor {
         let root = self.registry.tree.root.clone();
         let logged = reconfigure.map(move |report, daemon, ctx| {
             if daemon.reconfigures == reload {
-                daemon.moving.end();
+                daemon.end_moves();
             }
             let (applied, not_applied) = daemon.apply_config(&config, live, ctx);
             let diff = ReloadSummary {

@@ -67,9 +67,23 @@ pub fn stop_bound(old: &GroupSpec, ids: &[String]) -> Duration {
 /// first step only their old places have them, and an actor leaves the index once its process
 /// is gone and its group has dropped it.
 pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
+    until(index, ids, false, bound).await;
+}
+
+/// Waits (at most `bound`) until every actor `ids` names is in the tree's `index`: in the
+/// second step a nested group adds its part when it handles the message its parent passed on,
+/// after the root has answered.
+pub async fn until_present(index: &IdIndex, ids: &[String], bound: Duration) {
+    until(index, ids, true, bound).await;
+}
+
+/// How long a second step may take to reach the nested groups.
+pub const ARRIVAL_BOUND: Duration = Duration::from_secs(5);
+
+async fn until(index: &IdIndex, ids: &[String], present: bool, bound: Duration) {
     let deadline = Instant::now() + bound;
-    while ids.iter().any(|id| index.contains(id)) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while ids.iter().any(|id| index.contains(id) != present) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -83,6 +97,8 @@ pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
 pub struct Moving {
     ids: Vec<String>,
     waiters: VecDeque<oneshot::Sender<()>>,
+    /// A waiting command has been let go and has not yet let the next one go.
+    turn_out: bool,
 }
 
 impl Moving {
@@ -100,6 +116,12 @@ impl Moving {
     /// Whether any of `ids` is being moved.
     pub fn any(&self, ids: &[String]) -> bool {
         ids.iter().any(|id| self.ids.contains(id))
+    }
+
+    /// Whether a command on `ids` must wait its turn: one of them is being moved, or commands
+    /// that waited for a move have not all gone yet (a new one must not overtake them).
+    pub fn holds(&self, ids: &[String]) -> bool {
+        self.any(ids) || !self.waiters.is_empty() || self.turn_out
     }
 
     /// Answered when the caller's turn comes, once the move is over (or abandoned: a
@@ -120,12 +142,14 @@ impl Moving {
     /// The next command waiting goes on (none while a move is under way: they wait for its
     /// end).
     pub fn next(&mut self) {
+        self.turn_out = false;
         if !self.ids.is_empty() {
             return;
         }
-        // A waiter gone (its client hung up) passes its turn on.
+        // A waiter whose future is gone (the daemon is ending) passes its turn on.
         while let Some(waiter) = self.waiters.pop_front() {
             if waiter.send(()).is_ok() {
+                self.turn_out = true;
                 return;
             }
         }

@@ -63,11 +63,15 @@ fn after_the_move(tag: &str) -> String {
 /// Starts a daemon on [`before_the_move`], rewrites the registry to [`after_the_move`] and
 /// sends SIGHUP; returns once the move's first step is stopping the old `s2` (its pid too).
 fn moving() -> (Daemon, u32) {
-    let (before, after) = (before_the_move("v1"), after_the_move("v1"));
-    let mut daemon = Daemon::start(&before);
+    moving_between(&before_the_move("v1"), &after_the_move("v1"))
+}
+
+/// [`moving`] from `before` to `after`, which move `s2` (among `a`, `s2` and `b`).
+fn moving_between(before: &str, after: &str) -> (Daemon, u32) {
+    let mut daemon = Daemon::start(before);
     let old = daemon.started_pids(&["a", "s2", "b"])[1];
     eventually("the old s2 traps SIGTERM", || catches_sigterm(old));
-    rewrite(&daemon, &after);
+    rewrite(&daemon, after);
     daemon.signal(Signal::SIGHUP);
     let stopping = daemon.wait_event("component_stopping", "s2");
     assert_eq!(stopping["pid"], old, "the move's first step has begun");
@@ -209,11 +213,94 @@ fn an_operator_restart_during_a_move_starts_it_once_in_its_new_place() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// `restart s2` while a move takes it two groups deep (`g1/g2`), whose part of the second step
+/// is added after the root has answered: the command waits until `s2` is there, then restarts
+/// it there (it was answered "unknown component").
+fn a_restart_during_a_move_into_a_nested_group_reaches_it_there() {
+    let (a, b) = (idle("a"), idle("b"));
+    let xml = |s2_at_root: bool| {
+        let s2 = slow_to_stop("s2", "v1");
+        let (top, nested) = if s2_at_root {
+            (s2.as_str(), "")
+        } else {
+            ("", s2.as_str())
+        };
+        let servers =
+            format!("{a}{top}<group id=\"g1\"><group id=\"g2\">{nested}{b}</group></group>");
+        registry(MOVE_HEAD, &servers)
+    };
+    let (mut daemon, old) = moving_between(&xml(true), &xml(false));
+    let restart = daemon.cli(&["restart", "s2"], DEADLINE);
+    assert_eq!(restart.status.code(), Some(0), "{restart:?}");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["group"]),
+        (&"running".into(), &"g1/g2".into()),
+        "{row}"
+    );
+    let pids = s2_pids(&daemon);
+    let new = row["pid"].as_u64().expect("a pid") as u32;
+    assert!(
+        pids.len() >= 2 && pids.contains(&new) && new != old,
+        "{pids:?}"
+    );
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A component the operator stopped before a reload moves it stays stopped in its new place
+/// (a reload never starts a component the operator stopped); the operator's `start` then
+/// starts it there (the control).
+fn a_component_stopped_before_its_move_stays_stopped() {
+    let mut daemon = Daemon::start(&before_the_move("v1"));
+    let old = daemon.started_pids(&["a", "s2", "b"])[1];
+    let stop = daemon.cli(&["stop", "s2"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(0), "{stop:?}");
+    rewrite(&daemon, &after_the_move("v1"));
+    daemon.signal(Signal::SIGHUP);
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["added"]), ["s2"], "{report}");
+    let row = daemon.status_row("s2");
+    assert_eq!(
+        (&row["state"], &row["group"]),
+        (&"stopped".into(), &"".into()),
+        "{row}"
+    );
+    assert_eq!(s2_pids(&daemon), [old], "not started in its new place");
+    let start = daemon.cli(&["start", "s2"], DEADLINE);
+    assert_eq!(start.status.code(), Some(0), "{start:?}");
+    assert_eq!(daemon.status_row("s2")["state"], "running");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A shutdown while a `stop s2` waits for the move: the command is answered busy (75), as any
+/// command during a shutdown, and the daemon exits 0 with nothing left.
+fn a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown() {
+    let (mut daemon, old) = moving();
+    let run = daemon.path().join("run");
+    let stop = cli_command(&daemon.registry, &run, &["stop", "s2"])
+        .spawn()
+        .expect("run `stop s2`");
+    daemon.wait_for("the stop request", |e| {
+        e["event"] == "control_request" && e["request"]["command"] == "stop"
+    });
+    assert!(alive(old), "the stop came during the move");
+    daemon.signal(Signal::SIGTERM);
+    let answered = stop.wait_with_output().expect("`stop s2` ends");
+    assert_eq!(answered.status.code(), Some(75), "{answered:?}");
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(!alive(old));
+}
+
 /// A second SIGHUP while the move's first step waits for the old `s2` to stop: the move still
 /// happens in order (never two `s2` at once) and ends with one `s2`, in its new place.
 fn a_second_reload_during_a_move_keeps_the_order() {
     let (mut daemon, old) = moving();
     daemon.signal(Signal::SIGHUP);
+    assert!(
+        alive(old) && daemon.count("config_reloaded") == 0,
+        "the second SIGHUP came during the move (the old s2 takes 1 s to stop)"
+    );
     eventually("a new s2 runs", || s2_pids(&daemon).len() == 2);
     eventually("both reloads are reported", || {
         daemon.count("config_reloaded") == 2
@@ -263,6 +350,15 @@ fn a_refused_reload_during_a_move_does_not_cancel_it() {
     let pids = s2_pids(&daemon);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(alive(pids[1]) && !alive(old));
+    let events = daemon.events();
+    let rejected = at(&events, |e| e["event"] == "config_rejected");
+    let stopped = at(&events, |e| {
+        e["event"] == "component_stopped" && e["pid"] == old
+    });
+    assert!(
+        rejected.is_some() && rejected < stopped,
+        "refused at {rejected:?}, during the move (the old s2 stopped at {stopped:?})"
+    );
     moved_in_order(&daemon, old);
     assert_eq!(daemon.stop(), Some(0));
 }
@@ -638,6 +734,9 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_stop_during_a_move_is_kept,
     a_stop_then_a_start_during_a_move_start_it_once,
     an_operator_restart_during_a_move_starts_it_once_in_its_new_place,
+    a_restart_during_a_move_into_a_nested_group_reaches_it_there,
+    a_component_stopped_before_its_move_stays_stopped,
+    a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown,
     a_second_reload_during_a_move_keeps_the_order,
     a_refused_reload_during_a_move_does_not_cancel_it,
     a_crash_between_the_two_signals_of_a_forced_shutdown_is_not_restarted,
