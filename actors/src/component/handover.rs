@@ -120,7 +120,8 @@ impl ComponentActor {
                 .run
                 .as_ref()
                 .map_or(Duration::ZERO, |run| run.since.elapsed()),
-            pipes: pid.map_or_else(Vec::new, |pid| self.runtime.output.pipes(pid)),
+            pipes: (self.run.as_ref().filter(|_| pid.is_some()))
+                .map_or_else(Vec::new, |run| self.runtime.output.pipes(&run.output)),
             notify: (self.run.as_ref())
                 .and_then(|run| run.notify.as_ref())
                 .map(|(socket, _)| socket.fd()),
@@ -153,9 +154,10 @@ impl ComponentActor {
                 component: &self.record.spec.id,
                 group: &self.group,
             };
-            self.runtime.output.resume(to, pid, pipes);
+            let output = self.runtime.output.resume(to, pid, pipes);
             self.run = Some(Run {
                 child,
+                output,
                 since: Instant::now()
                     .checked_sub(state.uptime)
                     .unwrap_or_else(Instant::now),

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::events;
 use crate::messages::{ChildExited, Respec, Settle, Start, StartOutcome, Stop};
-use crate::output::{Destination, OutputSettings};
+use crate::output::{Destination, OutputSettings, ProcessOutput};
 use crate::policy::{Exit, is_normal};
 use crate::probe::ProbeContext;
 use crate::process::sockets::{HeldSockets, Retired};
@@ -40,6 +40,8 @@ use machine::{Check, Effect, Input, Life, Reason, Record, Timer};
 /// The process of a `Starting`, `Running` or `Stopping` component and the tasks that watch it.
 struct Run {
     child: Child,
+    /// Its output as the output service reads it.
+    output: ProcessOutput,
     since: Instant,
     /// The readiness poller.
     checks: Vec<SpawnHandle>,
@@ -201,7 +203,7 @@ impl ComponentActor {
             Effect::Release => {
                 self.pause_notifications(ctx);
                 if let Some(run) = self.run.take() {
-                    self.runtime.output.exited(run.child.pid());
+                    self.runtime.output.exited(&run.output);
                     for handle in run.checks.into_iter().chain(run.health) {
                         ctx.cancel_future(handle);
                     }
@@ -356,9 +358,10 @@ impl ComponentActor {
             component: &spec.id,
             group: &self.group,
         };
-        self.runtime.output.capture(to, pid, captured);
+        let output = self.runtime.output.capture(to, pid, captured);
         self.run = Some(Run {
             child,
+            output,
             since: Instant::now(),
             checks: Vec::new(),
             health: None,

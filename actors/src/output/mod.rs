@@ -77,6 +77,20 @@ struct FileQueue {
 /// The read ends being read, by process.
 type Live = Arc<Mutex<LiveProcesses>>;
 
+/// One process's output as the service reads it, kept by its component: what says that this
+/// process (not another that has its pid since) has exited, or hands its pipes over.
+pub struct ProcessOutput(Weak<Target>);
+
+#[cfg(test)]
+impl ProcessOutput {
+    /// Whether its readers were told that it has exited.
+    fn exit_told(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|target| target.exit.has_happened())
+    }
+}
+
 /// The processes whose pipes are being read.
 #[derive(Default)]
 struct LiveProcesses {
@@ -198,17 +212,22 @@ impl OutputService {
     }
 
     /// Starts reading the captured pipes of the process `pid`, to `to`.
-    pub fn capture(&self, to: Destination<'_>, pid: u32, captured: Captured) {
+    pub fn capture(&self, to: Destination<'_>, pid: u32, captured: Captured) -> ProcessOutput {
         let pipes = captured
             .into_iter()
             .map(|(stream, reader)| (stream, OwnedFd::from(reader)))
             .collect();
-        self.resume(to, pid, pipes);
+        self.resume(to, pid, pipes)
     }
 
     /// Goes on reading pipes of the process `pid` that a predecessor daemon read (or that
     /// [`OutputService::capture`] was given), to `to`.
-    pub fn resume(&self, to: Destination<'_>, pid: u32, pipes: Vec<(Stream, OwnedFd)>) {
+    pub fn resume(
+        &self,
+        to: Destination<'_>,
+        pid: u32,
+        pipes: Vec<(Stream, OwnedFd)>,
+    ) -> ProcessOutput {
         let target = Arc::new(Target {
             component: to.component.to_string(),
             group: to.group.to_string(),
@@ -239,32 +258,34 @@ impl OutputService {
             let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
             actix::spawn(read(stream, fd, Arc::clone(&target), splitter));
         }
+        ProcessOutput(Arc::downgrade(&target))
     }
 
-    /// The pipes of process `pid` still being read, as descriptor numbers.
-    pub fn pipes(&self, pid: u32) -> Vec<(Stream, RawFd)> {
-        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.current
-            .get(&pid)
-            .map(|process| process.pipes.clone())
-            .unwrap_or_default()
+    /// The pipes of `process` still being read, as descriptor numbers.
+    pub fn pipes(&self, process: &ProcessOutput) -> Vec<(Stream, RawFd)> {
+        let Some(target) = process.0.upgrade() else {
+            return Vec::new();
+        };
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        (live.of(&target)).map_or_else(Vec::new, |process| process.pipes.clone())
     }
 
-    /// Process `pid` has exited: its pipes are read to their end even while a hand-over holds
-    /// the other readers (only a live process's pipes are handed over), or until they are read
+    /// `process` has exited: its pipes are read to their end even while a hand-over holds the
+    /// other readers (only a live process's pipes are handed over), or until they are read
     /// empty, if a descendant keeps them open (see `gate`).
-    pub fn exited(&self, pid: u32) {
-        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(process) = live.current.get(&pid) else {
+    pub fn exited(&self, process: &ProcessOutput) {
+        // Gone: every pipe of it has ended.
+        let Some(target) = process.0.upgrade() else {
+            return;
+        };
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(process) = live.of(&target) else {
             return;
         };
         let pipes: Vec<RawFd> = process.pipes.iter().map(|&(_, fd)| fd).collect();
-        let target = process.target.upgrade();
         drop(live);
         self.gate.release(&pipes);
-        if let Some(target) = target {
-            target.exit.wake();
-        }
+        target.exit.wake();
     }
 }
 
@@ -707,21 +728,28 @@ mod tests {
         };
         let (old_reader, old_writer) = std::io::pipe().unwrap();
         let old = old_reader.as_raw_fd();
-        service.resume(to(), 4242, vec![(Stream::Stdout, old_reader.into())]);
-        service.exited(4242);
+        let first = service.resume(to(), 4242, vec![(Stream::Stdout, old_reader.into())]);
+        service.exited(&first);
         let (new_reader, new_writer) = std::io::pipe().unwrap();
         let new = new_reader.as_raw_fd();
-        service.resume(to(), 4242, vec![(Stream::Stdout, new_reader.into())]);
-        assert_eq!(service.pipes(4242), [(Stream::Stdout, new)]);
+        let second = service.resume(to(), 4242, vec![(Stream::Stdout, new_reader.into())]);
+        assert_eq!(service.pipes(&second), [(Stream::Stdout, new)]);
+        assert_eq!(service.pipes(&first), [(Stream::Stdout, old)]);
         let mut both = vec![old, new];
         both.sort_unstable();
         assert_eq!(live(&service), both, "the old pipe is still waited for");
+        // The first's exit told late (after the pid went to the second) leaves the second alone.
+        service.exited(&first);
+        assert!(
+            first.exit_told() && !second.exit_told(),
+            "the second still runs"
+        );
 
         drop(old_writer);
         until_live(&service, &[new]).await;
-        assert_eq!(service.pipes(4242), [(Stream::Stdout, new)]);
+        assert_eq!(service.pipes(&second), [(Stream::Stdout, new)]);
         drop(new_writer);
-        service.exited(4242);
+        service.exited(&second);
         until_live(&service, &[]).await;
     }
 
