@@ -86,6 +86,18 @@ fn s2_pids(daemon: &Daemon) -> Vec<u32> {
         .collect()
 }
 
+/// Runs `stop s2` without waiting for its answer; returns once the daemon has its request.
+fn stop_s2_in_the_background(daemon: &mut Daemon) -> std::process::Child {
+    let run = daemon.path().join("run");
+    let stop = cli_command(&daemon.registry, &run, &["stop", "s2"])
+        .spawn()
+        .expect("run `stop s2`");
+    daemon.wait_for("the stop request", |e| {
+        e["event"] == "control_request" && e["request"]["command"] == "stop"
+    });
+    stop
+}
+
 /// Checks what every outcome of a move shares: the old `s2` stopped in order (no crash, no
 /// kill) before any new one started, and at most one `s2` process is alive.
 fn moved_in_order(daemon: &Daemon, old: u32) {
@@ -118,10 +130,10 @@ fn reloaded(daemon: &mut Daemon) -> Value {
 
 /// `stop s2` while the move's first step waits for the old `s2` to stop: the command waits
 /// for the move to end (only the old place has `s2`, and it is dropping it); the new place adds
-/// `s2` stopped, never starting it, and `status` shows it stopped there; the stop is kept (SPEC: a reload never
-/// starts a component the operator stopped) through a later reload that changes it; the
-/// operator's `start` then starts it there, once, with the new settings (the positive
-/// control).
+/// `s2` stopped, never starting it, and `status` shows it stopped there; the stop is kept
+/// (SPEC: a reload never starts a component the operator stopped) through a later reload that
+/// changes it; the operator's `start` then starts it there, once, with the new settings (the
+/// positive control).
 fn an_operator_stop_during_a_move_is_kept() {
     let (mut daemon, old) = moving();
     let stop = daemon.cli(&["stop", "s2"], DEADLINE);
@@ -165,15 +177,7 @@ fn an_operator_stop_during_a_move_is_kept() {
 /// process the move started).
 fn a_stop_then_a_start_during_a_move_start_it_once() {
     let (mut daemon, old) = moving();
-    let run = daemon.path().join("run");
-    let stop = cli_command(&daemon.registry, &run, &["stop", "s2"])
-        .spawn()
-        .expect("run `stop s2`");
-    let asked = |daemon: &mut Daemon, verb: &str| {
-        let asks = |e: &Value| e["event"] == "control_request" && e["request"]["command"] == verb;
-        daemon.wait_for(&format!("the {verb} request"), asks)
-    };
-    asked(&mut daemon, "stop");
+    let stop = stop_s2_in_the_background(&mut daemon);
     let start = daemon.cli(&["start", "s2"], DEADLINE);
     assert_eq!(start.status.code(), Some(0), "{start:?}");
     let stopped = stop.wait_with_output().expect("`stop s2` ends");
@@ -277,13 +281,7 @@ fn a_component_stopped_before_its_move_stays_stopped() {
 /// command during a shutdown, and the daemon exits 0 with nothing left.
 fn a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown() {
     let (mut daemon, old) = moving();
-    let run = daemon.path().join("run");
-    let stop = cli_command(&daemon.registry, &run, &["stop", "s2"])
-        .spawn()
-        .expect("run `stop s2`");
-    daemon.wait_for("the stop request", |e| {
-        e["event"] == "control_request" && e["request"]["command"] == "stop"
-    });
+    let stop = stop_s2_in_the_background(&mut daemon);
     assert!(alive(old), "the stop came during the move");
     daemon.signal(Signal::SIGTERM);
     let answered = stop.wait_with_output().expect("`stop s2` ends");
