@@ -656,10 +656,12 @@ impl SupervisorActor {
             (crate::moves::without(&spec, &moved), bound)
         });
         let (root, index) = (self.root.clone(), self.runtime.ids.clone());
+        // The actors the first step stops (one of a later reload may take an id meanwhile).
+        let leaving = crate::moves::actors_of(&index, &moved);
         let first = async move {
             let (tree, bound) = step?;
             let first = root.send(Reconfigure { spec: tree }).await;
-            crate::moves::until_gone(&index, &moved, bound).await;
+            crate::moves::until_gone(&index, &leaving, bound).await;
             Some(first.unwrap_or_default())
         };
         self.registry.tree = registry.tree;

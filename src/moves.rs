@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use actors::group::ReloadReport;
 use actors::ids::IdIndex;
 use actors::spec::{ChildSpec, GroupSpec};
+use actors::status::Token;
 
 /// The ids of the components whose group path differs between `old` and `new`.
 pub fn moved(old: &GroupSpec, new: &GroupSpec) -> Vec<String> {
@@ -63,26 +64,36 @@ pub fn stop_bound(old: &GroupSpec, ids: &[String]) -> Duration {
     longest + Duration::from_secs(5)
 }
 
-/// Waits (at most `bound`) until no actor `ids` names is left in the tree's `index`: in the
-/// first step only their old places have them, and an actor leaves the index once its process
-/// is gone and its group has dropped it.
-pub async fn until_gone(index: &IdIndex, ids: &[String], bound: Duration) {
-    until(index, ids, false, bound).await;
+/// The actors `ids` name in the tree's `index` now (those it has), for [`until_gone`].
+pub fn actors_of(index: &IdIndex, ids: &[String]) -> Vec<(String, Token)> {
+    (ids.iter())
+        .filter_map(|id| Some((id.clone(), index.token(id)?)))
+        .collect()
+}
+
+/// Waits (at most `bound`) until none of the `actors` (ids with their actors, taken before the
+/// first step) is left in the tree's `index`: in the first step only their old places have
+/// them, and an actor leaves the index once its process is gone and its group has dropped it.
+/// The same id given to a new actor meanwhile (a later reload's second step) does not count.
+pub async fn until_gone(index: &IdIndex, actors: &[(String, Token)], bound: Duration) {
+    let left = |(id, token): &(String, Token)| index.token(id) == Some(*token);
+    until(bound, || !actors.iter().any(left)).await;
 }
 
 /// Waits (at most `bound`) until every actor `ids` names is in the tree's `index`: in the
 /// second step a nested group adds its part when it handles the message its parent passed on,
 /// after the root has answered.
 pub async fn until_present(index: &IdIndex, ids: &[String], bound: Duration) {
-    until(index, ids, true, bound).await;
+    until(bound, || ids.iter().all(|id| index.contains(id))).await;
 }
 
 /// How long a second step may take to reach the nested groups.
 pub const ARRIVAL_BOUND: Duration = Duration::from_secs(5);
 
-async fn until(index: &IdIndex, ids: &[String], present: bool, bound: Duration) {
+/// Waits until `done` says so, at most `bound`.
+async fn until(bound: Duration, done: impl Fn() -> bool) {
     let deadline = Instant::now() + bound;
-    while ids.iter().any(|id| index.contains(id) != present) && Instant::now() < deadline {
+    while !done() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -199,6 +210,46 @@ mod tests {
         assert_eq!(ids, ["a", "c"]);
         // The control: nothing moved, nothing left out.
         assert!(moved(&old, &old).is_empty());
+    }
+
+    /// An owner for index entries.
+    struct Nobody;
+
+    impl actix::Actor for Nobody {
+        type Context = actix::Context<Self>;
+    }
+
+    impl actix::Handler<actors::messages::Operate> for Nobody {
+        type Result = Result<(), actors::messages::OperateError>;
+
+        fn handle(&mut self, _: actors::messages::Operate, _: &mut Self::Context) -> Self::Result {
+            Ok(())
+        }
+    }
+
+    /// The first step's wait ends once the old actor has left, even when a later reload's
+    /// second step has given its id to a new actor before the wait looked again (it waited out
+    /// the whole bound, and its reload's report with it); while the old one stays, it waits.
+    #[actix_rt::test]
+    async fn the_first_step_waits_for_the_old_actor_not_for_its_id() {
+        use actix::Actor;
+        let owner = Nobody.start().recipient();
+        let index = IdIndex::default();
+        index.insert("s2", owner.clone(), 1);
+        let leaving = actors_of(&index, &["s2".to_string(), "gone".to_string()]);
+        assert_eq!(leaving, [("s2".to_string(), 1)]);
+        let short = Duration::from_millis(50);
+        let started = Instant::now();
+        until_gone(&index, &leaving, short).await;
+        assert!(started.elapsed() >= short, "the old actor is still there");
+        index.remove("s2", 1);
+        index.insert("s2", owner, 2);
+        let started = Instant::now();
+        until_gone(&index, &leaving, Duration::from_secs(10)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a new actor is not the old one"
+        );
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl IdIndex {
         self.read().contains_key(id)
     }
 
+    /// The child actor `id` names now, if the tree has it.
+    pub fn token(&self, id: &str) -> Option<Token> {
+        self.read().get(id).map(|entry| entry.token)
+    }
+
     /// Every id, sorted.
     pub fn ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.read().keys().cloned().collect();
