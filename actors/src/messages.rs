@@ -61,6 +61,13 @@ pub enum StartOutcome {
 #[rtype(result = "()")]
 pub struct Stop;
 
+/// A group its parent has let go (a reload removed it, and it has stopped): it ends, and its
+/// nested groups with it. Its children hold its address and the id index holds it as their
+/// owner, so it would not end by itself.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Dissolve;
+
 /// The group decided not to restart an exited child: it stays down, and any pending [`Start`]
 /// is answered `NotStarted`.
 #[derive(Debug, Clone, Copy, Message)]

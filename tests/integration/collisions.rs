@@ -277,6 +277,66 @@ fn a_component_stopped_before_its_move_stays_stopped() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A reload that renames the group of a component the operator stopped moves it (its group
+/// path changes) and keeps it stopped in the renamed group; its sibling moves too and runs
+/// there (the control).
+fn a_component_stopped_in_a_renamed_group_stays_stopped() {
+    let (a, b) = (idle("a"), idle("b"));
+    let xml = |group: &str| {
+        let s2 = slow_to_stop("s2", "v1");
+        registry(
+            MOVE_HEAD,
+            &format!("{a}<group id=\"{group}\">{s2}{b}</group>"),
+        )
+    };
+    let mut daemon = Daemon::start(&xml("g1"));
+    let old = daemon.started_pids(&["a", "s2", "b"])[1];
+    let stop = daemon.cli(&["stop", "s2"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(0), "{stop:?}");
+    rewrite(&daemon, &xml("g2"));
+    daemon.signal(Signal::SIGHUP);
+    reloaded(&mut daemon);
+    let row = |id: &str| daemon.status_row(id);
+    let (s2, b) = (row("s2"), row("b"));
+    assert_eq!(
+        (&s2["state"], &s2["group"]),
+        (&"stopped".into(), &"g2".into()),
+        "{s2}"
+    );
+    assert_eq!(
+        (&b["state"], &b["group"]),
+        (&"running".into(), &"g2".into()),
+        "{b}"
+    );
+    assert_eq!(s2_pids(&daemon), [old], "not started in the renamed group");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
+/// A group a reload removes ends with its components: a command on one of them is answered
+/// "unknown component" (1), as for any id the registry no longer has. Its parent dropped it,
+/// but its children and the id index held it, so it lived on and answered `stop x` "stopped"
+/// (0). The component kept is still reached (the control).
+fn a_group_removed_by_a_reload_takes_its_components_with_it() {
+    let (a, x) = (idle("a"), idle("x"));
+    let mut daemon = Daemon::start(&registry(
+        MOVE_HEAD,
+        &format!("{a}<group id=\"g1\">{x}</group>"),
+    ));
+    let x_pid = daemon.started_pids(&["a", "x"])[1];
+    rewrite(&daemon, &registry(MOVE_HEAD, &a));
+    daemon.signal(Signal::SIGHUP);
+    let report = reloaded(&mut daemon);
+    assert_eq!(ids(&report["removed"]), ["x"], "{report}");
+    eventually("x is gone", || !alive(x_pid));
+    let stop = daemon.cli(&["stop", "x"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(1), "{stop:?}");
+    let said = String::from_utf8_lossy(&stop.stderr);
+    assert!(said.contains("unknown component `x`"), "{said}");
+    let stop = daemon.cli(&["stop", "a"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(0), "{stop:?}");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A shutdown while a `stop s2` waits for the move: the command is answered busy (75), as any
 /// command during a shutdown, and the daemon exits 0 with nothing left.
 fn a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown() {
@@ -734,6 +794,8 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     an_operator_restart_during_a_move_starts_it_once_in_its_new_place,
     a_restart_during_a_move_into_a_nested_group_reaches_it_there,
     a_component_stopped_before_its_move_stays_stopped,
+    a_component_stopped_in_a_renamed_group_stays_stopped,
+    a_group_removed_by_a_reload_takes_its_components_with_it,
     a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown,
     a_second_reload_during_a_move_keeps_the_order,
     a_refused_reload_during_a_move_does_not_cancel_it,

@@ -13,7 +13,7 @@ use super::GroupActor;
 use super::handover::{ActorState, GroupState};
 use crate::component::{ComponentActor, ComponentState};
 use crate::messages::{
-    AwaitStart, Collect, Freeze, Respec, Settle, Start, StartOutcome, Stop, Thaw,
+    AwaitStart, Collect, Dissolve, Freeze, Respec, Settle, Start, StartOutcome, Stop, Thaw,
 };
 use crate::spec::ChildSpec;
 
@@ -27,6 +27,14 @@ pub enum ChildActor {
 }
 
 impl ChildActor {
+    /// Its group lets it go: a component ends once its address is dropped, a nested group is
+    /// told to end.
+    pub(super) fn let_go(&self) {
+        if let ChildActor::Group(group) = self {
+            group.do_send(Dissolve);
+        }
+    }
+
     /// Sends `message`, queued now; the answer when awaited.
     fn send<M>(&self, message: M) -> impl Future<Output = Result<M::Result, MailboxError>> + 'static
     where

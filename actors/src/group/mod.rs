@@ -22,12 +22,14 @@ pub use decide::{Answer, Phase};
 pub use handover::{ActorState, ChildState, GroupState};
 pub use reload::{Reconfigure, ReloadReport};
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture,
+};
 use tokio::sync::oneshot;
 
 use crate::events;
 use crate::messages::{
-    ChildExited, GroupGaveUp, Operate, OperateError, Settle, Start, StartOutcome, Stop,
+    ChildExited, Dissolve, GroupGaveUp, Operate, OperateError, Settle, Start, StartOutcome, Stop,
 };
 use crate::policy::Exit;
 use crate::runtime::Runtime;
@@ -204,7 +206,9 @@ impl GroupActor {
                 }
             }
             Effect::Drop { key } => {
-                self.slots.remove(&key);
+                if let Some(slot) = self.slots.remove(&key) {
+                    slot.actor.let_go();
+                }
             }
             Effect::Restarting {
                 key,
@@ -319,6 +323,17 @@ impl Handler<Stop> for GroupActor {
         Box::pin(async move {
             let _ = answer.await;
         })
+    }
+}
+
+impl Handler<Dissolve> for GroupActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Dissolve, ctx: &mut Context<Self>) {
+        for slot in self.slots.values() {
+            slot.actor.let_go();
+        }
+        ctx.stop();
     }
 }
 
