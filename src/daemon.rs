@@ -633,7 +633,10 @@ impl SupervisorActor {
         let config = registry.config;
         // The processes running now: a restarted component is ready only with a new one.
         let before = self.runtime.board.report();
-        let moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
+        let mut moved = crate::moves::moved(&self.registry.tree.root, &registry.tree.root);
+        // One added back while an earlier reload's removal still stops it comes the same way.
+        let added = crate::moves::added(&self.registry.tree.root, &registry.tree.root);
+        moved.extend(added.into_iter().filter(|id| self.runtime.ids.contains(id)));
         // One the operator stopped in its old place arrives stopped in its new one.
         let held = |id: &String| (before.components.iter()).any(|c| &c.id == id && c.held);
         (moved.iter().filter(|id| held(id)))
@@ -652,7 +655,7 @@ impl SupervisorActor {
         let spec = registry.tree.root.clone();
         // What moved stops in its old place before it starts in its new one (see `moves`).
         let step = (!moved.is_empty()).then(|| {
-            let bound = crate::moves::stop_bound(&self.registry.tree.root, &moved);
+            let bound = crate::moves::stop_bound(&self.registry.tree.root, &spec, &moved);
             (crate::moves::without(&spec, &moved), bound)
         });
         let (root, index) = (self.root.clone(), self.runtime.ids.clone());

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use actors::group::ReloadReport;
 use actors::ids::IdIndex;
-use actors::spec::{ChildSpec, GroupSpec};
+use actors::spec::{ChildSpec, ComponentSpec, GroupSpec};
 use actors::status::Token;
 
 /// The ids of the components whose group path differs between `old` and `new`.
@@ -23,6 +23,15 @@ pub fn moved(old: &GroupSpec, new: &GroupSpec) -> Vec<String> {
         .collect();
     moved.sort();
     moved
+}
+
+/// The ids of the components `new` has and `old` has not.
+pub fn added(old: &GroupSpec, new: &GroupSpec) -> Vec<String> {
+    let before = paths(old);
+    (new.components().into_iter())
+        .filter(|c| !before.contains_key(c.id.as_str()))
+        .map(|c| c.id.clone())
+        .collect()
 }
 
 /// `tree` less the components `ids` names (their groups stay, perhaps empty).
@@ -53,15 +62,58 @@ pub fn merged(first: ReloadReport, second: ReloadReport) -> ReloadReport {
     }
 }
 
-/// How long the old places may take to stop `ids`: the longest stop timeout among them in
-/// `old`, and 5 s more.
-pub fn stop_bound(old: &GroupSpec, ids: &[String]) -> Duration {
-    let longest = (old.components().into_iter())
-        .filter(|c| ids.contains(&c.id))
-        .map(|c| c.stop_timeout)
-        .max()
-        .unwrap_or_default();
-    longest + Duration::from_secs(5)
+/// How long the old places may take to stop `ids`: 5 s more than the stop timeouts of what
+/// stops with them. That is each one alone in a group the reload keeps, and the whole
+/// group otherwise (a group removed or renamed stops all its components in order, level by
+/// level, so their timeouts add up).
+pub fn stop_bound(old: &GroupSpec, new: &GroupSpec, ids: &[String]) -> Duration {
+    let kept = group_ids(new);
+    let mut stopping: Vec<&ComponentSpec> = Vec::new();
+    for id in ids {
+        let Some((component, groups)) = place(old, id) else {
+            // Added back while its removal is still under way: its stop timeout as it is now.
+            stopping.extend(place(new, id).map(|(component, _)| component));
+            continue;
+        };
+        // The outermost group around it that the new tree no longer has.
+        match groups
+            .into_iter()
+            .find(|group| !kept.contains(&group.id.as_str()))
+        {
+            Some(removed) => stopping.extend(removed.components()),
+            None => stopping.push(component),
+        }
+    }
+    stopping.sort_by(|a, b| a.id.cmp(&b.id));
+    stopping.dedup_by(|a, b| a.id == b.id);
+    let timeouts: Duration = stopping.iter().map(|c| c.stop_timeout).sum();
+    timeouts + Duration::from_secs(5)
+}
+
+/// Component `id` of `tree` and the groups around it, outermost first (the root left out).
+fn place<'a>(tree: &'a GroupSpec, id: &str) -> Option<(&'a ComponentSpec, Vec<&'a GroupSpec>)> {
+    for child in &tree.children {
+        match child {
+            ChildSpec::Component(c) if c.id == id => return Some((c, Vec::new())),
+            ChildSpec::Component(_) => {}
+            ChildSpec::Group(group) => {
+                if let Some((c, mut groups)) = place(group, id) {
+                    groups.insert(0, group);
+                    return Some((c, groups));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The ids of every group of `tree` (the root's, `""`, too).
+fn group_ids(tree: &GroupSpec) -> Vec<&str> {
+    let nested = tree.children.iter().flat_map(|child| match child {
+        ChildSpec::Group(group) => group_ids(group),
+        ChildSpec::Component(_) => Vec::new(),
+    });
+    std::iter::once(tree.id.as_str()).chain(nested).collect()
 }
 
 /// The actors `ids` name in the tree's `index` now (those it has), for [`until_gone`].
@@ -210,6 +262,29 @@ mod tests {
         assert_eq!(ids, ["a", "c"]);
         // The control: nothing moved, nothing left out.
         assert!(moved(&old, &old).is_empty());
+    }
+
+    /// The first step's bound covers what stops with a moved component: itself alone in a group
+    /// the reload keeps; the whole group, its timeouts added up, in one it removes or renames (its
+    /// stop goes level by level); and one added back while its removal still stops it.
+    #[test]
+    fn the_bound_covers_what_stops_with_what_moved() {
+        let timed = |id: &str, seconds: u32| {
+            format!(
+                "<server id='{id}'><executable>/bin/true</executable>\
+                 <stopTimeout>{seconds}</stopTimeout></server>"
+            )
+        };
+        let (x, y, z) = (timed("x", 1), timed("y", 20), timed("z", 3));
+        let old = tree(&format!("{z}<group id='g1'>{x}{y}</group>"));
+        let secs = |seconds| Duration::from_secs(seconds);
+        let renamed = tree(&format!("{z}<group id='g2'>{x}</group>"));
+        assert_eq!(stop_bound(&old, &renamed, &["x".into()]), secs(1 + 20 + 5));
+        let kept = tree(&format!("{z}{x}<group id='g1'>{y}</group>"));
+        assert_eq!(stop_bound(&old, &kept, &["x".into()]), secs(1 + 5));
+        let back = tree(&format!("{z}{x}{y}{}", timed("w", 7)));
+        assert_eq!(added(&old, &back), ["w"]);
+        assert_eq!(stop_bound(&old, &back, &["w".into()]), secs(7 + 5));
     }
 
     /// An owner for index entries.

@@ -55,7 +55,11 @@ pub async fn operate(
         let mut answers = Vec::with_capacity(pending.len());
         for (answer, id) in pending {
             answers.push(match answer {
-                Some(answer) => answer.await,
+                // Its group has ended (a reload removed it) since the request was checked.
+                Some(answer) => match answer.await {
+                    Err(_) => Ok(Err(OperateError::UnknownId(id))),
+                    answered => answered,
+                },
                 // A reload removed it since the request was checked.
                 None => Ok(Err(OperateError::UnknownId(id))),
             });

@@ -337,6 +337,29 @@ fn a_group_removed_by_a_reload_takes_its_components_with_it() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// A component one reload removes (its group with it) and the next adds back, elsewhere, while
+/// its old process still stops: the new one starts only once the old one has stopped, never
+/// both at once (it started at once).
+fn a_component_added_back_during_its_removal_waits_for_it() {
+    let (a, s2) = (idle("a"), slow_to_stop("s2", "v1"));
+    let mut daemon = Daemon::start(&registry(
+        MOVE_HEAD,
+        &format!("{a}<group id=\"g1\">{s2}</group>"),
+    ));
+    let old = daemon.started_pids(&["a", "s2"])[1];
+    eventually("the old s2 traps SIGTERM", || catches_sigterm(old));
+    rewrite(&daemon, &registry(MOVE_HEAD, &a));
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_event("component_stopping", "s2");
+    rewrite(&daemon, &registry(MOVE_HEAD, &format!("{a}{s2}")));
+    daemon.signal(Signal::SIGHUP);
+    assert!(alive(old), "added back while the old s2 still stops");
+    eventually("a new s2 runs", || s2_pids(&daemon).len() == 2);
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.status_row("s2")["group"], "");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A shutdown while a `stop s2` waits for the move: the command is answered busy (75), as any
 /// command during a shutdown, and the daemon exits 0 with nothing left.
 fn a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown() {
@@ -796,6 +819,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_component_stopped_before_its_move_stays_stopped,
     a_component_stopped_in_a_renamed_group_stays_stopped,
     a_group_removed_by_a_reload_takes_its_components_with_it,
+    a_component_added_back_during_its_removal_waits_for_it,
     a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown,
     a_second_reload_during_a_move_keeps_the_order,
     a_refused_reload_during_a_move_does_not_cancel_it,

@@ -29,7 +29,8 @@ impl Decision {
         };
         if let Phase::Stopping(cause) = self.phase {
             let reason = match cause {
-                StopCause::Shutdown => "shutting down",
+                // A shutdown, the operator's stop of the group, or a reload removing it.
+                StopCause::Shutdown => "its group is stopping",
                 StopCause::GiveUp => "its group is giving up",
             };
             return effects.push(Effect::Answer {

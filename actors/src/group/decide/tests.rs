@@ -463,7 +463,7 @@ fn a_shutdown_outranks_a_restart_plan_and_operator_intents() {
         effects,
         [Effect::Answer {
             request: 3,
-            answer: Answer::Busy("shutting down")
+            answer: Answer::Busy("its group is stopping")
         }]
     );
     let rest = harness.settle_all();
