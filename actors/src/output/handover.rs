@@ -142,9 +142,6 @@ impl OutputService {
     /// Every pipe being read.
     pub(super) fn live_pipes(&self) -> Vec<RawFd> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        (live.current.values().chain(&live.displaced))
-            .flat_map(|process| &process.pipes)
-            .map(|(_, fd)| *fd)
-            .collect()
+        (live.values().flatten()).map(|(_, fd)| *fd).collect()
     }
 }

@@ -55,6 +55,8 @@ pub struct OutputService {
     reopen: Arc<AtomicBool>,
     /// The pipes being read, by process: what a hand-over keeps open across `execve`.
     live: Live,
+    /// The number of the next process read (see [`Live`]).
+    next_process: Arc<AtomicU64>,
     retention: Arc<files::Retention>,
     /// Closed while a hand-over stops the readers.
     gate: Arc<Gate>,
@@ -74,8 +76,9 @@ struct FileQueue {
     rests: Arc<Rests>,
 }
 
-/// The read ends being read, by process.
-type Live = Arc<Mutex<LiveProcesses>>;
+/// The read ends being read, by process: by a number of the service's own, as a pid may be
+/// taken again while its former owner's pipe is still read (a descendant holds it open).
+type Live = Arc<Mutex<HashMap<u64, Vec<(Stream, RawFd)>>>>;
 
 /// One process's output as the service reads it, kept by its component: what says that this
 /// process (not another that has its pid since) has exited, or hands its pipes over.
@@ -89,47 +92,6 @@ impl ProcessOutput {
             .upgrade()
             .is_some_and(|target| target.exit.has_happened())
     }
-}
-
-/// The processes whose pipes are being read.
-#[derive(Default)]
-struct LiveProcesses {
-    /// By process id, the process that has that id now.
-    current: HashMap<u32, LiveProcess>,
-    /// Exited processes whose id a newer process took while their pipes were still being read
-    /// (a descendant holds them open): a hand-over still waits for them, but their id is no
-    /// longer theirs (neither its pipes to hand over nor its exit to tell).
-    displaced: Vec<LiveProcess>,
-}
-
-impl LiveProcesses {
-    /// The entry of the process whose readers write to `target`.
-    fn of(&mut self, target: &Target) -> Option<&mut LiveProcess> {
-        let of_target = |process: &&mut LiveProcess| std::ptr::eq(process.target.as_ptr(), target);
-        match self.current.get_mut(&target.pid).filter(of_target) {
-            Some(process) => Some(process),
-            None => self.displaced.iter_mut().find(of_target),
-        }
-    }
-
-    /// Forgets the processes none of whose pipes is read any more.
-    fn forget_finished(&mut self, pid: u32) {
-        if self
-            .current
-            .get(&pid)
-            .is_some_and(|process| process.pipes.is_empty())
-        {
-            self.current.remove(&pid);
-        }
-        self.displaced.retain(|process| !process.pipes.is_empty());
-    }
-}
-
-/// A process's pipes being read.
-struct LiveProcess {
-    pipes: Vec<(Stream, RawFd)>,
-    /// Where its readers are, to wake them when it has exited.
-    target: Weak<Target>,
 }
 
 /// Wakes a process's readers when it has exited: a reader waiting on a pipe its process no
@@ -192,6 +154,7 @@ impl OutputService {
             files,
             reopen,
             live: Live::default(),
+            next_process: Arc::default(),
             retention,
             gate: Arc::new(Gate::new()),
             holding,
@@ -228,10 +191,12 @@ impl OutputService {
         pid: u32,
         pipes: Vec<(Stream, OwnedFd)>,
     ) -> ProcessOutput {
+        let key = self.next_process.fetch_add(1, Ordering::Relaxed);
         let target = Arc::new(Target {
             component: to.component.to_string(),
             group: to.group.to_string(),
             pid,
+            key,
             settings: to.settings.clone(),
             tail: to.tail.clone(),
             files: self.files.clone(),
@@ -239,20 +204,9 @@ impl OutputService {
             gate: Arc::clone(&self.gate),
             exit: ExitWake::default(),
         });
+        let listed = pipes.iter().map(|(stream, fd)| (*stream, fd.as_raw_fd()));
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let process = LiveProcess {
-            pipes: pipes
-                .iter()
-                .map(|(stream, fd)| (*stream, fd.as_raw_fd()))
-                .collect(),
-            target: Arc::downgrade(&target),
-        };
-        // The id was free again: whoever had it before has exited and been reaped.
-        if let Some(before) = live.current.insert(pid, process)
-            && !before.pipes.is_empty()
-        {
-            live.displaced.push(before);
-        }
+        live.insert(key, listed.collect());
         drop(live);
         for (stream, fd) in pipes {
             let splitter = LineSplitter::resumed(self.handed_partial(fd.as_raw_fd()));
@@ -266,8 +220,8 @@ impl OutputService {
         let Some(target) = process.0.upgrade() else {
             return Vec::new();
         };
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        (live.of(&target)).map_or_else(Vec::new, |process| process.pipes.clone())
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.get(&target.key).cloned().unwrap_or_default()
     }
 
     /// `process` has exited: its pipes are read to their end even while a hand-over holds the
@@ -278,11 +232,11 @@ impl OutputService {
         let Some(target) = process.0.upgrade() else {
             return;
         };
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(process) = live.of(&target) else {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(pipes) = live.get(&target.key) else {
             return;
         };
-        let pipes: Vec<RawFd> = process.pipes.iter().map(|&(_, fd)| fd).collect();
+        let pipes: Vec<RawFd> = pipes.iter().map(|&(_, fd)| fd).collect();
         drop(live);
         self.gate.release(&pipes);
         target.exit.wake();
@@ -415,6 +369,8 @@ struct Target {
     component: String,
     group: String,
     pid: u32,
+    /// Its number among the processes read (see [`Live`]).
+    key: u64,
     settings: OutputSettings,
     tail: OutputTail,
     files: FileQueue,
@@ -429,10 +385,10 @@ impl Target {
     /// over, nor waited for by one.
     fn ended(&self, fd: RawFd) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(process) = live.of(self) {
-            process.pipes.retain(|&(_, kept)| kept != fd);
-            if process.pipes.is_empty() {
-                live.forget_finished(self.pid);
+        if let Some(pipes) = live.get_mut(&self.key) {
+            pipes.retain(|&(_, kept)| kept != fd);
+            if pipes.is_empty() {
+                live.remove(&self.key);
             }
         }
         drop(live);
