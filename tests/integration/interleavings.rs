@@ -24,6 +24,21 @@ fn reload(daemon: &mut Daemon) -> Value {
     daemon.wait_any("config_reloaded")
 }
 
+/// The pid of a start of `id` other than `old`, if there has been one.
+fn started_anew(daemon: &Daemon, id: &str, old: u32) -> Option<u32> {
+    (events_of(daemon, "component_started", id).iter())
+        .map(pid_of)
+        .find(|&pid| pid != old)
+}
+
+/// Registries that move `s2` (among idle `a` and `b`) out of group `g1` to the root.
+fn s2_out_of_g1(s2: &str) -> (String, String) {
+    let (a, b) = (idle("a"), idle("b"));
+    let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
+    let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
+    (before, after)
+}
+
 fn ids(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -302,9 +317,7 @@ fn a_reload_that_turns_autostart_on_starts_what_is_down() {
 /// counted as a crash and a restart).
 fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
     // s2 takes 0.3 s to stop (killed by its timeout): the two steps are really apart.
-    let (a, s2, b) = (idle("a"), killed_on_stop("s2", ""), idle("b"));
-    let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
-    let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
+    let (before, after) = s2_out_of_g1(&killed_on_stop("s2", ""));
     let mut daemon = Daemon::start(&before);
     let old = daemon.started_pids(&["a", "s2", "b"])[1];
     eventually("s2 catches SIGTERM", || catches_sigterm(old));
@@ -352,9 +365,7 @@ fn a_component_moved_to_another_group_is_not_killed_by_its_old_self() {
 /// stopping it) ends the daemon in order: the second step is not made, nothing is left running,
 /// no exit is a crash.
 fn a_shutdown_between_the_two_steps_of_a_move_ends_in_order() {
-    let (a, s2, b) = (idle("a"), killed_on_stop("s2", ""), idle("b"));
-    let before = registry(FAST, &format!("{a}<group id=\"g1\">{s2}{b}</group>"));
-    let after = registry(FAST, &format!("{a}{s2}<group id=\"g1\">{b}</group>"));
+    let (before, after) = s2_out_of_g1(&killed_on_stop("s2", ""));
     let mut daemon = Daemon::start(&before);
     let pids = daemon.started_pids(&["a", "s2", "b"]);
     eventually("s2 catches SIGTERM", || catches_sigterm(pids[1]));
@@ -408,10 +419,7 @@ fn a_reload_during_a_waiting_start_level_keeps_the_level_order() {
         !events_of(&daemon, "component_started", "x").is_empty()
     });
     let events = daemon.events();
-    let new = (events_of(&daemon, "component_started", "w").iter())
-        .map(pid_of)
-        .find(|&pid| pid != old)
-        .expect("a new w");
+    let new = started_anew(&daemon, "w", old).expect("a new w");
     let at = |matches: &dyn Fn(&Value) -> bool| events.iter().position(matches);
     let ready = at(&|e| e["event"] == "component_ready" && e["pid"] == new);
     let x = at(&|e| e["event"] == "component_started" && e["component"] == "x");
@@ -446,11 +454,7 @@ fn an_operator_stop_during_a_reload_across_levels_is_kept() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run `reload`");
-    let started = |id: &str, old: u32| {
-        (events_of(&daemon, "component_started", id).iter())
-            .map(pid_of)
-            .find(|&pid| pid != old)
-    };
+    let started = |id: &str, old: u32| started_anew(&daemon, id, old);
     eventually("the new w starts", || started("w", old_w).is_some());
     let new_w = started("w", old_w).expect("a new w");
     let ready = || {
@@ -486,15 +490,10 @@ fn a_shutdown_during_a_reload_across_levels_ends_in_order() {
     let (old_w, old_x) = (daemon.started_pid("w"), daemon.started_pid("x"));
     rewrite(&daemon, &two_levels(port, "two"));
     reload(&mut daemon);
-    let started = |daemon: &Daemon, id: &str, old: u32| {
-        (events_of(daemon, "component_started", id).iter())
-            .map(pid_of)
-            .find(|&pid| pid != old)
-    };
     eventually("the new w starts", || {
-        started(&daemon, "w", old_w).is_some()
+        started_anew(&daemon, "w", old_w).is_some()
     });
-    let new_w = started(&daemon, "w", old_w).expect("a new w");
+    let new_w = started_anew(&daemon, "w", old_w).expect("a new w");
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(), Some(0));
     let ready = |e: &Value| e["event"] == "component_ready" && e["pid"] == new_w;
@@ -502,7 +501,11 @@ fn a_shutdown_during_a_reload_across_levels_ends_in_order() {
         !daemon.events().iter().any(ready),
         "the shutdown came while the restart waited for w"
     );
-    assert_eq!(started(&daemon, "x", old_x), None, "x not started again");
+    assert_eq!(
+        started_anew(&daemon, "x", old_x),
+        None,
+        "x not started again"
+    );
     assert!(
         [old_w, old_x, new_w].iter().all(|&pid| !alive(pid)),
         "nothing left"
@@ -519,12 +522,9 @@ fn a_reload_across_start_levels_restarts_them_in_order() {
     rewrite(&daemon, &two_levels(port, "two"));
     let reloaded = reload(&mut daemon);
     assert_eq!(ids(&reloaded["changed"]), ["w", "x"]);
-    let new_x = || {
-        (events_of(&daemon, "component_started", "x").iter())
-            .map(pid_of)
-            .find(|&pid| pid != old_x)
-    };
-    eventually("the new x starts", || new_x().is_some());
+    eventually("the new x starts", || {
+        started_anew(&daemon, "x", old_x).is_some()
+    });
     let events = daemon.events();
     let at = |matches: &dyn Fn(&Value) -> bool| events.iter().position(matches);
     let of =
@@ -535,10 +535,7 @@ fn a_reload_across_start_levels_restarts_them_in_order() {
         x_stopped.is_some() && x_stopped < w_stopping,
         "x stopped at {x_stopped:?}, w told to stop at {w_stopping:?}"
     );
-    let new_w = (events_of(&daemon, "component_started", "w").iter())
-        .map(pid_of)
-        .find(|&pid| pid != old_w)
-        .expect("a new w");
+    let new_w = started_anew(&daemon, "w", old_w).expect("a new w");
     let w_ready = at(&of("component_ready", new_w));
     let x_starting = (events.iter().enumerate())
         .filter(|(_, e)| e["event"] == "component_starting" && e["component"] == "x")
