@@ -483,10 +483,15 @@ impl SupervisorActor {
         ids: Vec<String>,
         timeout_ms: Option<u64>,
     ) -> ResponseActFuture<Self, Reply> {
+        let moving = |id: &&String| self.moving.any(std::slice::from_ref(*id));
         if action == Action::Stop {
-            let moving = (ids.iter()).filter(|id| self.moving.any(std::slice::from_ref(id)));
-            moving.for_each(|id| self.runtime.stopped_on_arrival.mark(id));
+            (ids.iter().filter(moving)).for_each(|id| self.runtime.stopped_on_arrival.mark(id));
         }
+        // Its new place starts a new process anyway: restarting that one too is for nothing.
+        let action = match action {
+            Action::Restart if ids.iter().all(|id| moving(&id)) => Action::Start,
+            action => action,
+        };
         let turn = self.moving.wait();
         let after = async move { drop(turn.await) }.into_actor(self);
         Box::pin(after.then(move |(), daemon, _| {
@@ -1175,14 +1180,9 @@ impl Handler<ControlRequest> for SupervisorActor {
                 "control request"
             );
         }
-        if self.shutting_down && request != (Request::Shutdown {}) {
-            return Box::pin(actix::fut::ready(Reply::error(
-                ErrorKind::Busy,
-                "shutting down",
-            )));
-        }
-        // The tree is frozen while it is handed over: what would change it waits for no one and
-        // is answered busy (a shutdown still goes through; an upgrade refuses itself).
+        // During a shutdown, all but a second shutdown is answered busy. The tree is frozen
+        // while it is handed over: what would change it waits for no one and is answered busy
+        // (a shutdown still goes through; an upgrade refuses itself).
         let changes_the_tree = matches!(
             request,
             Request::Start { .. }
@@ -1191,11 +1191,9 @@ impl Handler<ControlRequest> for SupervisorActor {
                 | Request::Reload { .. }
                 | Request::Signal { .. }
         );
-        if self.upgrading && changes_the_tree {
-            return Box::pin(actix::fut::ready(Reply::error(
-                ErrorKind::Busy,
-                "upgrading",
-            )));
+        let refused = changes_the_tree || request != (Request::Shutdown {}) && self.shutting_down;
+        if let Some(busy) = self.busy().filter(|_| refused) {
+            return Box::pin(actix::fut::ready(busy));
         }
         match request {
             // The control server answers these from the status board.

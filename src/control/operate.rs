@@ -54,15 +54,13 @@ pub async fn operate(
     let all = async {
         let mut answers = Vec::with_capacity(pending.len());
         for (answer, id) in pending {
-            answers.push(match answer {
-                // Its group has ended (a reload removed it) since the request was checked.
-                Some(answer) => match answer.await {
-                    Err(_) => Ok(Err(OperateError::UnknownId(id))),
-                    answered => answered,
-                },
-                // A reload removed it since the request was checked.
-                None => Ok(Err(OperateError::UnknownId(id))),
-            });
+            // None or a mailbox error: a reload removed it (or its group) since the request
+            // was checked.
+            let answered = match answer {
+                Some(answer) => answer.await.ok(),
+                None => None,
+            };
+            answers.push(answered.unwrap_or(Err(OperateError::UnknownId(id))));
         }
         answers
     };
@@ -73,14 +71,14 @@ pub async fn operate(
     let mut all_started = answered;
     for answer in answers.unwrap_or_default() {
         match answer {
-            Ok(Err(OperateError::Busy(reason))) => {
+            Err(OperateError::Busy(reason)) => {
                 return Reply::error(ErrorKind::Busy, format!("busy: {reason}"));
             }
-            Ok(Err(error @ OperateError::UnknownId(_))) => {
+            Err(error @ OperateError::UnknownId(_)) => {
                 return Reply::error(ErrorKind::UnknownId, error.to_string());
             }
-            Ok(Ok(())) => {}
-            Ok(Err(OperateError::NotStarted(_))) | Err(_) => all_started = false,
+            Ok(()) => {}
+            Err(OperateError::NotStarted(_)) => all_started = false,
         }
     }
     if action == Action::Stop && answered {
