@@ -5,7 +5,7 @@
 //! processes are gone, the whole new tree (the new places start them).
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -128,27 +128,21 @@ pub fn actors_of(index: &IdIndex, ids: &[String]) -> Vec<(String, Token)> {
 /// them, and an actor leaves the index once its process is gone and its group has dropped it.
 /// The same id given to a new actor meanwhile (a later reload's second step) does not count.
 pub async fn until_gone(index: &IdIndex, actors: &[(String, Token)], bound: Duration) {
-    let left = |(id, token): &(String, Token)| index.token(id) == Some(*token);
-    until(bound, || !actors.iter().any(left)).await;
+    let left = |index: &IdIndex| (actors.iter()).any(|(id, token)| index.token(id) == Some(*token));
+    index.until(bound, |index| !left(index)).await;
 }
 
 /// Waits (at most `bound`) until every actor `ids` names is in the tree's `index`: in the
 /// second step a nested group adds its part when it handles the message its parent passed on,
 /// after the root has answered.
 pub async fn until_present(index: &IdIndex, ids: &[String], bound: Duration) {
-    until(bound, || ids.iter().all(|id| index.contains(id))).await;
+    index
+        .until(bound, |index| ids.iter().all(|id| index.contains(id)))
+        .await;
 }
 
 /// How long a second step may take to reach the nested groups.
 pub const ARRIVAL_BOUND: Duration = Duration::from_secs(5);
-
-/// Waits until `done` says so, at most `bound`.
-async fn until(bound: Duration, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !done() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 /// The components a reload is moving while their old places still stop them, until the reload
 /// that applies last has made its second step. A later reload moves them too (it must not
@@ -240,6 +234,7 @@ fn paths(tree: &GroupSpec) -> HashMap<&str, String> {
 mod tests {
     use super::*;
     use std::path::Path;
+    use std::time::Instant;
 
     fn tree(xml: &str) -> GroupSpec {
         let text = format!("<supervisor><servers>{xml}</servers></supervisor>");

@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use actix::Recipient;
+use tokio::sync::Notify;
 
 use crate::messages::Operate;
 use crate::status::Token;
@@ -22,13 +24,18 @@ struct Entry {
 
 /// Every id of the tree, shared by the groups (which keep it) and the daemon (which reads it).
 #[derive(Clone, Default)]
-pub struct IdIndex(Arc<RwLock<HashMap<String, Entry>>>);
+pub struct IdIndex {
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
+    /// Wakes whoever waits for an actor to come or go (see [`IdIndex::until`]).
+    changed: Arc<Notify>,
+}
 
 impl IdIndex {
     /// `id` is now the child actor `token` of the group that `owner` reaches.
     pub fn insert(&self, id: &str, owner: Recipient<Operate>, token: Token) {
         let entry = Entry { owner, token };
         self.write().insert(id.to_string(), entry);
+        self.changed.notify_waiters();
     }
 
     /// The child actor `token` called `id` is gone; an id a reload has given to another actor
@@ -37,6 +44,25 @@ impl IdIndex {
         let mut entries = self.write();
         if entries.get(id).is_some_and(|entry| entry.token == token) {
             entries.remove(id);
+            drop(entries);
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Waits until `done` says so of the index, woken by each change; at most `bound`.
+    pub async fn until(&self, bound: Duration, done: impl Fn(&IdIndex) -> bool) {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            // Listening before looking: a change between the two is not missed.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if done(self) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -63,13 +89,13 @@ impl IdIndex {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
-        self.0
+        self.entries
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
-        self.0
+        self.entries
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
