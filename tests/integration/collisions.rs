@@ -356,6 +356,51 @@ fn a_group_removed_by_a_reload_takes_its_components_with_it() {
     assert_eq!(daemon.stop(), Some(0));
 }
 
+/// Commands on a component whose group a reload is removing, while it still stops: answered
+/// busy (75, its group is stopping), and it never starts again; once it is gone, a command is
+/// answered "unknown component" (1); a shutdown in the same window ends in order.
+fn commands_to_a_group_being_removed_are_answered_busy() {
+    let (a, s2) = (idle("a"), slow_to_stop("s2", "v1"));
+    let mut daemon = Daemon::start(&registry(
+        MOVE_HEAD,
+        &format!("{a}<group id=\"g1\">{s2}</group>"),
+    ));
+    let old = daemon.started_pids(&["a", "s2"])[1];
+    eventually("the old s2 traps SIGTERM", || catches_sigterm(old));
+    rewrite(&daemon, &registry(MOVE_HEAD, &a));
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_event("component_stopping", "s2");
+    for verb in ["stop", "restart", "start"] {
+        let answer = daemon.cli(&[verb, "s2"], DEADLINE);
+        assert_eq!(answer.status.code(), Some(75), "{verb}: {answer:?}");
+        let said = String::from_utf8_lossy(&answer.stderr);
+        assert!(said.contains("its group is stopping"), "{verb}: {said}");
+    }
+    assert!(alive(old), "the commands came while s2 still stopped");
+    eventually("s2 is gone", || !alive(old));
+    let stop = daemon.cli(&["stop", "s2"], DEADLINE);
+    assert_eq!(stop.status.code(), Some(1), "{stop:?}");
+    assert_eq!(s2_pids(&daemon), [old], "never started again");
+    // The same window, then a shutdown: it ends in order.
+    let a_pid = daemon.status_row("a")["pid"].as_u64().expect("a runs") as u32;
+    rewrite(
+        &daemon,
+        &registry(MOVE_HEAD, &format!("{a}<group id=\"g1\">{s2}</group>")),
+    );
+    daemon.signal(Signal::SIGHUP);
+    eventually("s2 is back", || s2_pids(&daemon).len() == 2);
+    let back = s2_pids(&daemon)[1];
+    eventually("s2 traps SIGTERM", || catches_sigterm(back));
+    rewrite(&daemon, &registry(MOVE_HEAD, &a));
+    daemon.signal(Signal::SIGHUP);
+    let stopping = |e: &Value| e["event"] == "component_stopping" && e["pid"] == back;
+    daemon.wait_for("the removal stops s2", stopping);
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(), Some(0));
+    assert!(!alive(back) && !alive(a_pid), "nothing left");
+    assert_eq!(s2_pids(&daemon).len(), 2, "not started again");
+}
+
 /// A component one reload removes (its group with it) and the next adds back, elsewhere, while
 /// its old process still stops: the new one starts only once the old one has stopped, never
 /// both at once (it started at once).
@@ -834,6 +879,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_component_stopped_before_its_move_stays_stopped,
     a_component_stopped_in_a_renamed_group_stays_stopped,
     a_group_removed_by_a_reload_takes_its_components_with_it,
+    commands_to_a_group_being_removed_are_answered_busy,
     a_component_added_back_during_its_removal_waits_for_it,
     a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown,
     a_second_reload_during_a_move_keeps_the_order,

@@ -512,6 +512,55 @@ fn a_shutdown_during_a_reload_across_levels_ends_in_order() {
     );
 }
 
+/// A crash of the new `w` while a reload's level-by-level restart waits for it to be ready:
+/// the restart starts it again and waits on, so the new `x` starts only once a `w` is ready
+/// (the one after the crash), and the crash counts as one.
+fn a_crash_during_a_reload_across_levels_keeps_the_level_waiting() {
+    let port = free_port();
+    let mut daemon = Daemon::start(&two_levels(port, "one"));
+    let (old_w, old_x) = (daemon.started_pid("w"), daemon.started_pid("x"));
+    rewrite(&daemon, &two_levels(port, "two"));
+    reload(&mut daemon);
+    eventually("the new w starts", || {
+        started_anew(&daemon, "w", old_w).is_some()
+    });
+    let new_w = started_anew(&daemon, "w", old_w).expect("a new w");
+    let ready = |pid: u32| {
+        let ready = |e: &Value| e["event"] == "component_ready" && e["pid"] == pid;
+        daemon.events().iter().position(ready)
+    };
+    assert_eq!(
+        ready(new_w),
+        None,
+        "the crash comes while the restart waits for w"
+    );
+    kill(new_w, Signal::SIGKILL);
+    let third = || {
+        (events_of(&daemon, "component_started", "w").iter())
+            .map(pid_of)
+            .find(|&pid| pid != old_w && pid != new_w)
+    };
+    eventually("w starts again", || third().is_some());
+    eventually("the new x starts", || {
+        started_anew(&daemon, "x", old_x).is_some()
+    });
+    let third = third().expect("a third w");
+    let new_x = started_anew(&daemon, "x", old_x).expect("a new x");
+    let events = daemon.events();
+    let at = |event: &str, pid: u32| {
+        events
+            .iter()
+            .position(|e| e["event"] == event && e["pid"] == pid)
+    };
+    let (w_ready, x_started) = (at("component_ready", third), at("component_started", new_x));
+    assert!(
+        w_ready.is_some() && w_ready < x_started,
+        "the third w ready at {w_ready:?}, x started at {x_started:?}"
+    );
+    assert_eq!(daemon.status_row("w")["restarts"], 1, "the crash counts");
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A reload that changes components of two start levels restarts them level by level, as the
 /// group's start does: `x` (priority 2) stops before `w` (priority 1) is stopped, and the new
 /// `x` starts only once the new `w` is ready (its port open after 0.5 s).
@@ -610,6 +659,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_reload_across_start_levels_restarts_them_in_order,
     an_operator_stop_during_a_reload_across_levels_is_kept,
     a_shutdown_during_a_reload_across_levels_ends_in_order,
+    a_crash_during_a_reload_across_levels_keeps_the_level_waiting,
     a_shutdown_between_the_two_steps_of_a_move_ends_in_order,
     restarts_count_automatic_restarts_only,
     intensity_takes_any_u32,
