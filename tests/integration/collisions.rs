@@ -401,6 +401,44 @@ fn commands_to_a_group_being_removed_are_answered_busy() {
     assert_eq!(s2_pids(&daemon).len(), 2, "not started again");
 }
 
+/// A crash in the old group while it still stops the moved `s2` (`g1` is `one_for_all`: `b`'s
+/// crash restarts its siblings): `b` is restarted, the old place never starts `s2` again, and
+/// the move ends with one `s2`, in its new place.
+fn a_crash_in_the_old_group_during_a_move_starts_nothing_there() {
+    let xml = |s2_in_g1: bool| {
+        let (a, s2, b) = (idle("a"), slow_to_stop("s2", "v1"), idle("b"));
+        let all = r#"<restartStrategy type="one_for_all" intensity="50" period="10"/>"#;
+        let (top, inside) = if s2_in_g1 {
+            ("", s2.as_str())
+        } else {
+            (s2.as_str(), "")
+        };
+        let servers = format!("{a}{top}<group id=\"g1\">{all}{inside}{b}</group>");
+        registry(MOVE_HEAD, &servers)
+    };
+    let (mut daemon, old) = moving_between(&xml(true), &xml(false));
+    let b = daemon.status_row("b")["pid"].as_u64().expect("b runs") as u32;
+    kill(b, Signal::SIGKILL);
+    let crashed = |e: &Value| e["event"] == "component_exited" && e["pid"] == b;
+    daemon.wait_for("b's crash", crashed);
+    assert!(alive(old), "b crashed while the old s2 still stopped");
+    eventually("b runs again", || {
+        events_of(&daemon, "component_started", "b").len() == 2
+    });
+    reloaded(&mut daemon);
+    eventually("s2 runs in its new place", || {
+        let row = daemon.status_row("s2");
+        row["state"] == "running" && row["group"] == ""
+    });
+    assert_eq!(
+        s2_pids(&daemon).len(),
+        2,
+        "started once more, in its new place"
+    );
+    moved_in_order(&daemon, old);
+    assert_eq!(daemon.stop(), Some(0));
+}
+
 /// A component one reload removes (its group with it) and the next adds back, elsewhere, while
 /// its old process still stops: the new one starts only once the old one has stopped, never
 /// both at once (it started at once).
@@ -880,6 +918,7 @@ pub const TESTS: &[testkit::harness::Test] = testkit::tests![
     a_component_stopped_in_a_renamed_group_stays_stopped,
     a_group_removed_by_a_reload_takes_its_components_with_it,
     commands_to_a_group_being_removed_are_answered_busy,
+    a_crash_in_the_old_group_during_a_move_starts_nothing_there,
     a_component_added_back_during_its_removal_waits_for_it,
     a_command_waiting_for_a_move_is_answered_busy_by_a_shutdown,
     a_second_reload_during_a_move_keeps_the_order,
