@@ -367,6 +367,16 @@ fn a_second_sigterm_kills_at_once() {
             "{exit}"
         );
     }
+    // Whichever came first, nothing of `later` is a warning (no crash, no restart, no kill by
+    // a timeout); the control's kill by its timeout is one.
+    let warned = |id: &str| {
+        let events = daemon.events();
+        (events.into_iter())
+            .filter(|e| e["component"] == id && e["level"] != "INFO" && e["level"] != "DEBUG")
+            .collect::<Vec<Value>>()
+    };
+    assert!(warned("later").is_empty(), "{:?}", warned("later"));
+    assert!(!warned("control").is_empty(), "the control's kill warns");
 }
 
 /// The tests of this module, in file order, for the harness of main.rs.
